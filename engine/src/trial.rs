@@ -1,0 +1,157 @@
+//! The boundary between the coordinator and whatever runs a trial: what a worker is
+//! asked to do ([`TrialSpec`]) and what it reports back ([`TrialOutcome`]).
+//!
+//! Both are plain data so they can cross a thread or an HTTP hop unchanged.
+
+use journal::event::{ArtifactRef, AttemptRecord, ChainStateRef, Classification, EvidenceRef};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A file to create in the trial workspace before the agent starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceFile {
+    /// Relative path inside the workspace; validated to contain no `..` and no root.
+    pub path: String,
+    pub content: String,
+}
+
+/// A read-only dataset pack the task expects mounted (recorded; local runs stage nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountReference {
+    pub dataset_pack_ref: String,
+    pub mount_path: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// Optional flags that pass the trial input / result paths on the agent's command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentIo {
+    /// e.g. `--input`: appended as `--input <trial_input.json path>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_arg: Option<String>,
+    /// e.g. `--output`: appended as `--output <result.json path>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_arg: Option<String>,
+}
+
+/// The agent command after per-variant overrides were applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSpec {
+    /// argv; `command[0]` is resolved against the experiment directory when relative
+    /// and containing a `/`, otherwise looked up on PATH.
+    pub command: Vec<String>,
+    /// Extra environment for the agent (experiment + variant overrides).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub io: AgentIo,
+    /// Wall-clock budget per attempt, excluding time spent paused.
+    pub timeout_ms: u64,
+}
+
+/// The grader (`benchmark.adapter.command`), run after the agent in the same trial dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraderSpec {
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub required_evidence_classes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrySpec {
+    /// Total attempts including the first (1 = no retry).
+    pub max_attempts: u32,
+    /// Classifications (`error`, `timeout`, …, or `infra` for every infrastructure fault)
+    /// that trigger another attempt.
+    #[serde(default)]
+    pub retry_on: Vec<String>,
+}
+
+impl Default for RetrySpec {
+    fn default() -> Self {
+        RetrySpec {
+            max_attempts: 1,
+            retry_on: Vec::new(),
+        }
+    }
+}
+
+impl RetrySpec {
+    pub fn should_retry(&self, c: Classification) -> bool {
+        self.retry_on
+            .iter()
+            .any(|r| r == c.as_str() || (r == "infra" && c.is_infra()))
+    }
+}
+
+/// Everything a worker needs to run one trial. Built by the coordinator from the
+/// experiment and the schedule slot; never touches the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialSpec {
+    pub run_id: String,
+    pub trial_id: String,
+    pub schedule_idx: u64,
+    pub variant_id: String,
+    pub task_id: String,
+    pub repl_idx: u32,
+    /// The task object (open user data).
+    pub task: serde_json::Value,
+    /// The variant's bindings (open user data).
+    pub bindings: serde_json::Value,
+    /// `runtime.dependencies` (open user data).
+    pub dependencies: serde_json::Value,
+    /// `runtime.policy` plus the task limits (open user data).
+    pub policy: serde_json::Value,
+    #[serde(default)]
+    pub workspace_files: Vec<WorkspaceFile>,
+    #[serde(default)]
+    pub mount_references: Vec<MountReference>,
+    /// Files copied from the experiment directory into `deps/` (runtime.dependencies.files).
+    #[serde(default)]
+    pub dependency_files: Vec<DependencyFile>,
+    pub agent: AgentSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grader: Option<GraderSpec>,
+    #[serde(default)]
+    pub retry: RetrySpec,
+    /// Directory the experiment file lives in (relative agent paths resolve here).
+    pub experiment_dir: PathBuf,
+    /// `<run_dir>/trials/<trial_id>`; created by the executor.
+    pub trial_dir: PathBuf,
+    /// `<run_dir>/blobs`; content-addressed by blake3 hex digest.
+    pub blob_dir: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_metric: Option<String>,
+}
+
+/// A file staged from the experiment directory into the trial's `deps/` directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyFile {
+    /// Source, relative to the experiment directory.
+    pub source: String,
+    /// Destination, relative to the trial's `deps/` directory.
+    pub dest: String,
+}
+
+/// What a worker reports for one trial (all attempts included).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialOutcome {
+    pub classification: Classification,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub attempts: Vec<AttemptRecord>,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub evidence: Vec<EvidenceRef>,
+    #[serde(default)]
+    pub artifacts: Vec<ArtifactRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_state: Option<ChainStateRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

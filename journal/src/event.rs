@@ -1,0 +1,530 @@
+//! The event catalogue (DESIGN.md §3): one typed variant per journal event kind.
+//!
+//! The `kind` column of the `events` table holds [`Event::kind`]; the `payload` column
+//! holds the JSON of the variant's struct. Every payload carries no kind tag of its own:
+//! the column is the tag, so `decode(kind, payload)` is a single `match`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One slot of the schedule, stored compactly as `[variant_idx, task_idx, repl_idx]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotSpec(pub u32, pub u32, pub u32);
+
+impl SlotSpec {
+    pub fn variant_idx(&self) -> usize {
+        self.0 as usize
+    }
+    pub fn task_idx(&self) -> usize {
+        self.1 as usize
+    }
+    pub fn repl_idx(&self) -> u32 {
+        self.2
+    }
+}
+
+/// Pruning policy as the projections need it (the engine resolves it from the experiment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PruningSpec {
+    /// Prune a variant after this many consecutive failed commits; `None` disables pruning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_consecutive_failures: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunCreated {
+    pub run_id: String,
+    pub experiment_id: String,
+    /// blake3 hex digest of the canonical resolved experiment JSON.
+    pub experiment_digest: String,
+    /// The resolved experiment exactly as validated (open user data).
+    pub experiment: serde_json::Value,
+    pub variant_ids: Vec<String>,
+    pub task_ids: Vec<String>,
+    pub schedule_policy: String,
+    pub schedule: Vec<SlotSpec>,
+    pub max_concurrency: u32,
+    #[serde(default)]
+    pub pruning: PruningSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_metric: Option<String>,
+    /// Free-form run options (runs dir, CLI flags) recorded for forensics.
+    #[serde(default)]
+    pub options: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseHolder {
+    pub session_id: String,
+    pub pid: u32,
+    pub host: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStarted {
+    pub session_id: String,
+    pub pid: u32,
+    pub host: String,
+    /// `run` or `continue`.
+    pub mode: String,
+    pub labj_version: String,
+    /// Set when this session took the lease over from a dead holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub took_over_from: Option<LeaseHolder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrialDispatched {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub variant_id: String,
+    pub task_id: String,
+    pub repl_idx: u32,
+    pub worker_id: String,
+    pub ticket_id: String,
+}
+
+/// How a trial ended, as the committer and the aggregates see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    Success,
+    Failure,
+    Error,
+    Timeout,
+    AgentExitNonzero,
+    ResultMissing,
+    ResultParseError,
+    GradeError,
+    Cancelled,
+    /// Infrastructure: the agent could not be started.
+    SpawnFailure,
+    /// Infrastructure: the trial directory or blob store could not be written.
+    DiskError,
+    /// Infrastructure: the worker vanished (recovery after a crash or kill).
+    WorkerLost,
+}
+
+impl Classification {
+    pub const ALL: [Classification; 12] = [
+        Classification::Success,
+        Classification::Failure,
+        Classification::Error,
+        Classification::Timeout,
+        Classification::AgentExitNonzero,
+        Classification::ResultMissing,
+        Classification::ResultParseError,
+        Classification::GradeError,
+        Classification::Cancelled,
+        Classification::SpawnFailure,
+        Classification::DiskError,
+        Classification::WorkerLost,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Classification::Success => "success",
+            Classification::Failure => "failure",
+            Classification::Error => "error",
+            Classification::Timeout => "timeout",
+            Classification::AgentExitNonzero => "agent_exit_nonzero",
+            Classification::ResultMissing => "result_missing",
+            Classification::ResultParseError => "result_parse_error",
+            Classification::GradeError => "grade_error",
+            Classification::Cancelled => "cancelled",
+            Classification::SpawnFailure => "spawn_failure",
+            Classification::DiskError => "disk_error",
+            Classification::WorkerLost => "worker_lost",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Classification> {
+        Classification::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Faults of the machinery rather than of the agent: reported apart, retryable as `infra`.
+    pub fn is_infra(&self) -> bool {
+        matches!(
+            self,
+            Classification::SpawnFailure | Classification::DiskError | Classification::WorkerLost
+        )
+    }
+
+    pub fn is_success(&self) -> bool {
+        matches!(self, Classification::Success)
+    }
+}
+
+/// One piece of evidence a trial produced (workspace diff, grader report, agent patch…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRef {
+    pub class: String,
+    /// Path relative to the run directory.
+    pub path: String,
+    /// blake3 hex digest of the content.
+    pub digest: String,
+    pub bytes: u64,
+}
+
+/// A content-addressed artifact in the run's blob store (`blobs/<digest>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    pub name: String,
+    pub digest: String,
+    pub bytes: u64,
+}
+
+/// One attempt inside the trial envelope (retries happen inside one dispatch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub classification: Classification,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainStateRef {
+    pub chain_id: String,
+    pub state_digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialCompleted {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub ticket_id: String,
+    pub worker_id: String,
+    /// Per-ticket delivery sequence number; (run, schedule_idx, trial_id, seq) dedupes.
+    pub completion_seq: u64,
+    pub classification: Classification,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub attempts: Vec<AttemptRecord>,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub evidence: Vec<EvidenceRef>,
+    #[serde(default)]
+    pub artifacts: Vec<ArtifactRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_state: Option<ChainStateRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionDropped {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub ticket_id: String,
+    pub completion_seq: u64,
+    pub reason: String,
+    pub dedupe_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerLost {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub worker_id: String,
+    pub ticket_id: String,
+    pub reason: String,
+}
+
+/// What a committed slot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotStatus {
+    Completed,
+    Failed,
+    SkippedPruned,
+    WorkerLost,
+}
+
+impl SlotStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SlotStatus::Completed => "completed",
+            SlotStatus::Failed => "failed",
+            SlotStatus::SkippedPruned => "skipped_pruned",
+            SlotStatus::WorkerLost => "worker_lost",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotCommitted {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub status: SlotStatus,
+    pub classification: Classification,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotSkippedPruned {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub variant_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantPruned {
+    pub variant_id: String,
+    pub consecutive_failures: u32,
+    pub at_schedule_idx: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseRequested {
+    pub request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub requested_by: String,
+    pub requested_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseAcked {
+    pub request_id: String,
+    pub trial_id: String,
+    pub worker_id: String,
+    pub accepted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeRequested {
+    pub request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_id: Option<String>,
+    pub requested_by: String,
+    /// Trials actually thawed by this request.
+    #[serde(default)]
+    pub resumed_trials: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopRequested {
+    pub request_id: String,
+    /// `kill` (whole run) or `cancel` (one trial).
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_id: Option<String>,
+    pub requested_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunPaused {
+    pub request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub paused_trials: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInterrupted {
+    pub reason: String,
+    /// Trials that did not pause and are still running.
+    #[serde(default)]
+    pub survivors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCompleted {
+    pub committed_slots: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFailed {
+    pub error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunKilled {
+    pub request_id: String,
+    pub stopped_trials: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendWarning {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<u32>,
+}
+
+/// `labj set --max-concurrency N` on a live run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConcurrencySet {
+    pub request_id: String,
+    pub max_concurrency: u32,
+    pub requested_by: String,
+}
+
+macro_rules! events {
+    ($( $variant:ident($ty:ty) = $kind:literal ),+ $(,)?) => {
+        /// Every journal event. The discriminant is the `kind` column.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Event {
+            $( $variant($ty), )+
+        }
+
+        /// All event kinds, in catalogue order.
+        pub const EVENT_KINDS: &[&str] = &[$( $kind ),+];
+
+        impl Event {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $( Event::$variant(_) => $kind, )+
+                }
+            }
+
+            pub fn payload_json(&self) -> String {
+                // Serializing plain structs of strings, numbers and maps cannot fail.
+                match self {
+                    $( Event::$variant(p) => serde_json::to_string(p).expect("event payload serializes"), )+
+                }
+            }
+
+            pub fn payload_value(&self) -> serde_json::Value {
+                match self {
+                    $( Event::$variant(p) => serde_json::to_value(p).expect("event payload serializes"), )+
+                }
+            }
+
+            /// Decode a stored event; an unknown kind or a payload that does not fit is an error.
+            pub fn decode(kind: &str, payload: &str) -> Result<Event, DecodeError> {
+                match kind {
+                    $( $kind => serde_json::from_str::<$ty>(payload)
+                        .map(Event::$variant)
+                        .map_err(|e| DecodeError::Payload { kind: kind.to_string(), message: e.to_string() }), )+
+                    other => Err(DecodeError::UnknownKind(other.to_string())),
+                }
+            }
+        }
+    };
+}
+
+events! {
+    RunCreated(RunCreated) = "run_created",
+    SessionStarted(SessionStarted) = "session_started",
+    TrialDispatched(TrialDispatched) = "trial_dispatched",
+    TrialCompleted(TrialCompleted) = "trial_completed",
+    CompletionDropped(CompletionDropped) = "completion_dropped",
+    WorkerLost(WorkerLost) = "worker_lost",
+    SlotCommitted(SlotCommitted) = "slot_committed",
+    SlotSkippedPruned(SlotSkippedPruned) = "slot_skipped_pruned",
+    VariantPruned(VariantPruned) = "variant_pruned",
+    PauseRequested(PauseRequested) = "pause_requested",
+    PauseAcked(PauseAcked) = "pause_acked",
+    ResumeRequested(ResumeRequested) = "resume_requested",
+    StopRequested(StopRequested) = "stop_requested",
+    RunPaused(RunPaused) = "run_paused",
+    RunInterrupted(RunInterrupted) = "run_interrupted",
+    RunCompleted(RunCompleted) = "run_completed",
+    RunFailed(RunFailed) = "run_failed",
+    RunKilled(RunKilled) = "run_killed",
+    BackendWarning(BackendWarning) = "backend_warning",
+    ConcurrencySet(ConcurrencySet) = "concurrency_set",
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("unknown event kind `{0}`")]
+    UnknownKind(String),
+    #[error("payload of `{kind}` event does not decode: {message}")]
+    Payload { kind: String, message: String },
+}
+
+impl Event {
+    /// The schedule slot an event concerns, stored in its own column for queries.
+    pub fn schedule_idx(&self) -> Option<u64> {
+        match self {
+            Event::TrialDispatched(e) => Some(e.schedule_idx),
+            Event::TrialCompleted(e) => Some(e.schedule_idx),
+            Event::CompletionDropped(e) => Some(e.schedule_idx),
+            Event::WorkerLost(e) => Some(e.schedule_idx),
+            Event::SlotCommitted(e) => Some(e.schedule_idx),
+            Event::SlotSkippedPruned(e) => Some(e.schedule_idx),
+            Event::VariantPruned(e) => Some(e.at_schedule_idx),
+            _ => None,
+        }
+    }
+
+    /// The trial an event concerns, stored in its own column for queries.
+    pub fn trial_id(&self) -> Option<&str> {
+        match self {
+            Event::TrialDispatched(e) => Some(&e.trial_id),
+            Event::TrialCompleted(e) => Some(&e.trial_id),
+            Event::CompletionDropped(e) => Some(&e.trial_id),
+            Event::WorkerLost(e) => Some(&e.trial_id),
+            Event::SlotCommitted(e) => Some(&e.trial_id),
+            Event::SlotSkippedPruned(e) => Some(&e.trial_id),
+            Event::PauseRequested(e) => e.trial_id.as_deref(),
+            Event::PauseAcked(e) => Some(&e.trial_id),
+            Event::ResumeRequested(e) => e.trial_id.as_deref(),
+            Event::StopRequested(e) => e.trial_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// An event as stored: its position, timestamp and chain hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub idx: u64,
+    /// RFC 3339 UTC, informational only: projections never read the clock, only this.
+    pub ts: String,
+    pub event: Event,
+    pub hash: [u8; 32],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_decode() {
+        let ev = Event::SlotCommitted(SlotCommitted {
+            schedule_idx: 3,
+            trial_id: "t3".into(),
+            status: SlotStatus::Completed,
+            classification: Classification::Success,
+        });
+        let back = Event::decode(ev.kind(), &ev.payload_json()).unwrap();
+        assert_eq!(back, ev);
+        assert_eq!(EVENT_KINDS.len(), 20);
+        assert!(matches!(
+            Event::decode("nope", "{}"),
+            Err(DecodeError::UnknownKind(k)) if k == "nope"
+        ));
+        assert!(matches!(
+            Event::decode("slot_committed", "{\"schedule_idx\":\"x\"}"),
+            Err(DecodeError::Payload { .. })
+        ));
+    }
+
+    #[test]
+    fn classification_strings_match_serde() {
+        for c in Classification::ALL {
+            let s = serde_json::to_string(&c).unwrap();
+            assert_eq!(s.trim_matches('"'), c.as_str());
+            assert_eq!(Classification::parse(c.as_str()), Some(c));
+        }
+        assert!(Classification::WorkerLost.is_infra());
+        assert!(!Classification::Timeout.is_infra());
+    }
+}

@@ -1,0 +1,7 @@
+//! labj's journal: the append-only, hash-chained SQLite event store of one run, and the
+//! projections that are pure folds over its events.
+//!
+//! This crate never spawns a process, never reads the clock inside a fold, and is the
+//! only place that knows the database layout (see `migrations/`).
+
+pub mod event;
