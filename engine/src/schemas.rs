@@ -8,6 +8,130 @@ use std::sync::OnceLock;
 /// (name, schema text). The name is the file name under `schemas/` without `.jsonschema`.
 pub const SCHEMAS: &[(&str, &str)] = &[
     // registry entries: keep one per line, sorted by name
+    (
+        "aggregates_v1",
+        include_str!("../../schemas/aggregates_v1.jsonschema"),
+    ),
+    (
+        "event_backend_warning",
+        include_str!("../../schemas/events/backend_warning.jsonschema"),
+    ),
+    (
+        "event_completion_dropped",
+        include_str!("../../schemas/events/completion_dropped.jsonschema"),
+    ),
+    (
+        "event_concurrency_set",
+        include_str!("../../schemas/events/concurrency_set.jsonschema"),
+    ),
+    (
+        "event_pause_acked",
+        include_str!("../../schemas/events/pause_acked.jsonschema"),
+    ),
+    (
+        "event_pause_requested",
+        include_str!("../../schemas/events/pause_requested.jsonschema"),
+    ),
+    (
+        "event_resume_requested",
+        include_str!("../../schemas/events/resume_requested.jsonschema"),
+    ),
+    (
+        "event_run_completed",
+        include_str!("../../schemas/events/run_completed.jsonschema"),
+    ),
+    (
+        "event_run_created",
+        include_str!("../../schemas/events/run_created.jsonschema"),
+    ),
+    (
+        "event_run_failed",
+        include_str!("../../schemas/events/run_failed.jsonschema"),
+    ),
+    (
+        "event_run_interrupted",
+        include_str!("../../schemas/events/run_interrupted.jsonschema"),
+    ),
+    (
+        "event_run_killed",
+        include_str!("../../schemas/events/run_killed.jsonschema"),
+    ),
+    (
+        "event_run_paused",
+        include_str!("../../schemas/events/run_paused.jsonschema"),
+    ),
+    (
+        "event_session_started",
+        include_str!("../../schemas/events/session_started.jsonschema"),
+    ),
+    (
+        "event_slot_committed",
+        include_str!("../../schemas/events/slot_committed.jsonschema"),
+    ),
+    (
+        "event_slot_skipped_pruned",
+        include_str!("../../schemas/events/slot_skipped_pruned.jsonschema"),
+    ),
+    (
+        "event_stop_requested",
+        include_str!("../../schemas/events/stop_requested.jsonschema"),
+    ),
+    (
+        "event_trial_completed",
+        include_str!("../../schemas/events/trial_completed.jsonschema"),
+    ),
+    (
+        "event_trial_dispatched",
+        include_str!("../../schemas/events/trial_dispatched.jsonschema"),
+    ),
+    (
+        "event_variant_pruned",
+        include_str!("../../schemas/events/variant_pruned.jsonschema"),
+    ),
+    (
+        "event_worker_lost",
+        include_str!("../../schemas/events/worker_lost.jsonschema"),
+    ),
+    (
+        "remote_worker_pause_response_v1",
+        include_str!("../../schemas/remote_worker_pause_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_pause_v1",
+        include_str!("../../schemas/remote_worker_pause_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_poll_response_v1",
+        include_str!("../../schemas/remote_worker_poll_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_poll_v1",
+        include_str!("../../schemas/remote_worker_poll_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_stop_response_v1",
+        include_str!("../../schemas/remote_worker_stop_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_stop_v1",
+        include_str!("../../schemas/remote_worker_stop_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_submit_response_v1",
+        include_str!("../../schemas/remote_worker_submit_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_submit_v1",
+        include_str!("../../schemas/remote_worker_submit_v1.jsonschema"),
+    ),
+    (
+        "run_control_v2",
+        include_str!("../../schemas/run_control_v2.jsonschema"),
+    ),
+    (
+        "schedule_progress_v2",
+        include_str!("../../schemas/schedule_progress_v2.jsonschema"),
+    ),
 ];
 
 /// One violated rule: where in the document, which keyword, and the validator's message.
@@ -22,7 +146,11 @@ pub struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "at {at}: {} (rule `{}`)", self.message, self.rule)
     }
 }
