@@ -5,3 +5,11 @@
 //! only place that knows the database layout (see `migrations/`).
 
 pub mod event;
+pub mod materialize;
+pub mod projection;
+pub mod store;
+pub mod testkit;
+
+pub use event::{Event, StoredEvent};
+pub use projection::Projections;
+pub use store::{Durability, Journal, JournalError};

@@ -1,0 +1,241 @@
+//! Writes projection state into the `proj_*` and `fact_*` tables, and compares two
+//! databases' materialized tables (live vs rebuilt).
+
+use crate::event::Classification;
+use crate::projection::{Changes, FactRow, Projections};
+use rusqlite::{params, Connection};
+
+/// Every materialized table with the column list that orders its rows.
+pub const TABLES: &[(&str, &str)] = &[
+    ("proj_docs", "name"),
+    ("proj_slots", "schedule_idx"),
+    ("fact_trials", "schedule_idx"),
+    ("fact_metrics", "schedule_idx, name"),
+    ("fact_trial_events", "schedule_idx, seq"),
+    ("fact_variant_snapshots", "schedule_idx"),
+    ("fact_evidence", "schedule_idx, seq"),
+    ("fact_chain_states", "schedule_idx"),
+];
+
+pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
+    for (t, _) in TABLES {
+        conn.execute(&format!("DELETE FROM {t}"), [])?;
+    }
+    Ok(())
+}
+
+pub fn write(conn: &Connection, proj: &Projections, changes: &Changes) -> rusqlite::Result<()> {
+    if changes.docs_dirty {
+        let mut put = conn.prepare_cached(
+            "INSERT INTO proj_docs (name, doc) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
+        )?;
+        put.execute(params![
+            "run_control_v2",
+            proj.run_control_doc().to_string()
+        ])?;
+        put.execute(params![
+            "schedule_progress_v2",
+            proj.progress_doc().to_string()
+        ])?;
+        put.execute(params!["aggregates_v1", proj.aggregates_doc().to_string()])?;
+    }
+    for row in &changes.rows {
+        write_row(conn, row)?;
+    }
+    Ok(())
+}
+
+fn opt_class(c: &Option<Classification>) -> Option<&'static str> {
+    c.as_ref().map(|c| c.as_str())
+}
+
+fn write_row(conn: &Connection, row: &FactRow) -> rusqlite::Result<()> {
+    match row {
+        FactRow::Slot {
+            schedule_idx,
+            trial_id,
+            variant_id,
+            status,
+            classification,
+        } => {
+            conn.prepare_cached("INSERT INTO proj_slots VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![
+                    *schedule_idx as i64,
+                    trial_id,
+                    variant_id,
+                    status.as_str(),
+                    opt_class(classification).unwrap_or("none")
+                ])?;
+        }
+        FactRow::Trial {
+            schedule_idx,
+            trial_id,
+            variant_id,
+            task_id,
+            repl_idx,
+            status,
+            classification,
+            outcome,
+            primary_metric,
+            attempts,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO fact_trials VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                *schedule_idx as i64,
+                trial_id,
+                variant_id,
+                task_id,
+                repl_idx,
+                status.as_str(),
+                opt_class(classification).unwrap_or("none"),
+                outcome,
+                primary_metric,
+                attempts
+            ])?;
+        }
+        FactRow::Metric {
+            schedule_idx,
+            trial_id,
+            variant_id,
+            name,
+            value,
+        } => {
+            conn.prepare_cached("INSERT INTO fact_metrics VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![
+                    *schedule_idx as i64,
+                    trial_id,
+                    variant_id,
+                    name,
+                    value
+                ])?;
+        }
+        FactRow::TrialEvent {
+            schedule_idx,
+            seq,
+            trial_id,
+            kind,
+            classification,
+            exit_code,
+            detail,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO fact_trial_events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                *schedule_idx as i64,
+                seq,
+                trial_id,
+                kind,
+                opt_class(classification),
+                exit_code,
+                detail
+            ])?;
+        }
+        FactRow::VariantSnapshot {
+            schedule_idx,
+            variant_id,
+            committed,
+            succeeded,
+            failed,
+            consecutive_failures,
+            pruned,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO fact_variant_snapshots VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                *schedule_idx as i64,
+                variant_id,
+                *committed as i64,
+                *succeeded as i64,
+                *failed as i64,
+                consecutive_failures,
+                pruned
+            ])?;
+        }
+        FactRow::Evidence {
+            schedule_idx,
+            seq,
+            trial_id,
+            class,
+            path,
+            digest,
+            bytes,
+        } => {
+            conn.prepare_cached("INSERT INTO fact_evidence VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                .execute(params![
+                    *schedule_idx as i64,
+                    seq,
+                    trial_id,
+                    class,
+                    path,
+                    digest,
+                    *bytes as i64
+                ])?;
+        }
+        FactRow::ChainState {
+            schedule_idx,
+            trial_id,
+            variant_id,
+            chain_id,
+            state_digest,
+        } => {
+            conn.prepare_cached("INSERT INTO fact_chain_states VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![
+                    *schedule_idx as i64,
+                    trial_id,
+                    variant_id,
+                    chain_id,
+                    state_digest
+                ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Dump one table as rows of SQLite values rendered to text, ordered by its key.
+pub fn dump(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Vec<String>>> {
+    let order = TABLES
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, o)| *o)
+        .unwrap_or("rowid");
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
+    let n = stmt.column_count();
+    let rows = stmt.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                    rusqlite::types::ValueRef::Real(v) => format!("{v:?}"),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    rusqlite::types::ValueRef::Blob(b) => format!("blob:{}", crate::store::hex(b)),
+                })
+            })
+            .collect::<rusqlite::Result<Vec<String>>>()
+    })?;
+    rows.collect()
+}
+
+/// First difference between two databases' materialized tables, or `None`.
+pub fn diff(a: &Connection, b: &Connection) -> rusqlite::Result<Option<String>> {
+    for (table, _) in TABLES {
+        let (ra, rb) = (dump(a, table)?, dump(b, table)?);
+        if ra.len() != rb.len() {
+            return Ok(Some(format!(
+                "{table}: {} rows materialized, {} rebuilt from events",
+                ra.len(),
+                rb.len()
+            )));
+        }
+        if let Some((i, (x, y))) = ra.iter().zip(&rb).enumerate().find(|(_, (x, y))| x != y) {
+            return Ok(Some(format!(
+                "{table} row {i}: materialized {x:?}, rebuilt {y:?}"
+            )));
+        }
+    }
+    Ok(None)
+}

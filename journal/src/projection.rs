@@ -1,0 +1,807 @@
+//! Projections: pure folds over the event sequence.
+//!
+//! [`Projections::apply`] is the only way state changes. It does no I/O, reads no clock
+//! (timestamps come from the events) and draws no random numbers, so folding the same
+//! prefix always yields the same state — the property replay, recovery and `verify`
+//! stand on. Besides updating its state, `apply` reports which materialized rows changed
+//! ([`Changes`]) so the store can update the SQLite tables in the same transaction.
+
+use crate::event::*;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the run was created with (from `run_created`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub experiment_id: String,
+    pub variant_ids: Vec<String>,
+    pub task_ids: Vec<String>,
+    pub schedule: Vec<SlotSpec>,
+    pub pruning: PruningSpec,
+    pub primary_metric: Option<String>,
+}
+
+impl RunInfo {
+    pub fn slot(&self, schedule_idx: u64) -> Option<SlotSpec> {
+        self.schedule.get(schedule_idx as usize).copied()
+    }
+    pub fn variant_of(&self, schedule_idx: u64) -> Option<&str> {
+        self.slot(schedule_idx)
+            .and_then(|s| self.variant_ids.get(s.variant_idx()))
+            .map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Paused,
+    Interrupted,
+    Completed,
+    Failed,
+    Killed,
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Paused => "paused",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Killed => "killed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialControlState {
+    Running,
+    Pausing,
+    Paused,
+    Stopping,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastAck {
+    pub request_id: String,
+    pub accepted: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrialControlInfo {
+    pub state: TrialControlState,
+    pub last_ack: Option<LastAck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActiveTrial {
+    pub trial_id: String,
+    pub worker_id: String,
+    pub ticket_id: String,
+    pub schedule_idx: u64,
+    pub variant_id: String,
+    pub task_id: String,
+    pub started_at: String,
+    pub control: TrialControlInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PauseInfo {
+    pub request_id: String,
+    pub label: Option<String>,
+    pub requested_at: String,
+    pub requested_by: String,
+    pub trial_id: Option<String>,
+}
+
+/// `run_control_v2`: who is running, paused or stopping right now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunControl {
+    pub status: RunStatus,
+    pub active_trials: BTreeMap<String, ActiveTrial>,
+    pub pause: Option<PauseInfo>,
+    pub max_concurrency: u32,
+    pub warnings: Vec<String>,
+    pub last_error: Option<String>,
+    pub updated_at: String,
+    pub last_event_idx: u64,
+}
+
+/// `schedule_progress_v2`: how far the committer got. Per-slot statuses are kept compact
+/// (one byte per slot) because schedules reach 100,000s of slots.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScheduleProgress {
+    pub total_slots: u64,
+    pub next_commit_idx: u64,
+    pub committed: Vec<Option<SlotStatus>>,
+    pub by_status: BTreeMap<SlotStatus, u64>,
+    pub pruned_variants: BTreeSet<String>,
+    pub consecutive_failures: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Aggregate {
+    pub committed: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub skipped_pruned: u64,
+    pub worker_lost: u64,
+    pub succeeded: u64,
+    pub metric_sums: BTreeMap<String, f64>,
+    pub metric_counts: BTreeMap<String, u64>,
+    pub by_classification: BTreeMap<String, u64>,
+}
+
+impl Aggregate {
+    /// Succeeded over every slot that ran (skipped slots excluded); `None` before any ran.
+    pub fn success_rate(&self) -> Option<f64> {
+        let ran = self.committed - self.skipped_pruned;
+        (ran > 0).then(|| self.succeeded as f64 / ran as f64)
+    }
+
+    pub fn mean(&self, metric: &str) -> Option<f64> {
+        let n = *self.metric_counts.get(metric)?;
+        (n > 0).then(|| self.metric_sums.get(metric).copied().unwrap_or(0.0) / n as f64)
+    }
+
+    fn record(&mut self, status: SlotStatus, c: Option<&TrialCompleted>) {
+        self.committed += 1;
+        match status {
+            SlotStatus::Completed => self.completed += 1,
+            SlotStatus::Failed => self.failed += 1,
+            SlotStatus::SkippedPruned => self.skipped_pruned += 1,
+            SlotStatus::WorkerLost => self.worker_lost += 1,
+        }
+        if let Some(c) = c {
+            if c.classification.is_success() {
+                self.succeeded += 1;
+            }
+            *self
+                .by_classification
+                .entry(c.classification.as_str().to_string())
+                .or_default() += 1;
+            for (k, v) in &c.metrics {
+                *self.metric_sums.entry(k.clone()).or_default() += v;
+                *self.metric_counts.entry(k.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn to_json(&self, primary_metric: Option<&str>) -> Value {
+        json!({
+            "committed": self.committed,
+            "completed": self.completed,
+            "failed": self.failed,
+            "skipped_pruned": self.skipped_pruned,
+            "worker_lost": self.worker_lost,
+            "succeeded": self.succeeded,
+            "success_rate": self.success_rate(),
+            "primary_metric": primary_metric,
+            "primary_metric_mean": primary_metric.and_then(|m| self.mean(m)),
+            "metric_sums": self.metric_sums,
+            "metric_counts": self.metric_counts,
+            "by_classification": self.by_classification,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Aggregates {
+    pub overall: Aggregate,
+    pub variants: BTreeMap<String, Aggregate>,
+}
+
+/// A row appended to a fact table at commit time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactRow {
+    Slot {
+        schedule_idx: u64,
+        trial_id: String,
+        variant_id: String,
+        status: SlotStatus,
+        classification: Option<Classification>,
+    },
+    Trial {
+        schedule_idx: u64,
+        trial_id: String,
+        variant_id: String,
+        task_id: String,
+        repl_idx: u32,
+        status: SlotStatus,
+        classification: Option<Classification>,
+        outcome: Option<String>,
+        primary_metric: Option<f64>,
+        attempts: u32,
+    },
+    Metric {
+        schedule_idx: u64,
+        trial_id: String,
+        variant_id: String,
+        name: String,
+        value: f64,
+    },
+    TrialEvent {
+        schedule_idx: u64,
+        seq: u32,
+        trial_id: String,
+        kind: String,
+        classification: Option<Classification>,
+        exit_code: Option<i32>,
+        detail: Option<String>,
+    },
+    VariantSnapshot {
+        schedule_idx: u64,
+        variant_id: String,
+        committed: u64,
+        succeeded: u64,
+        failed: u64,
+        consecutive_failures: u32,
+        pruned: bool,
+    },
+    Evidence {
+        schedule_idx: u64,
+        seq: u32,
+        trial_id: String,
+        class: String,
+        path: String,
+        digest: String,
+        bytes: u64,
+    },
+    ChainState {
+        schedule_idx: u64,
+        trial_id: String,
+        variant_id: String,
+        chain_id: String,
+        state_digest: String,
+    },
+}
+
+/// What one or more `apply` calls changed, for the materializer.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub docs_dirty: bool,
+    pub rows: Vec<FactRow>,
+}
+
+/// A journal that does not fold: an event refers to state that does not exist.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("event {idx} ({kind}) does not apply: {message}")]
+pub struct FoldError {
+    pub idx: u64,
+    pub kind: String,
+    pub message: String,
+}
+
+/// The complete projected state of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projections {
+    pub run: Option<RunInfo>,
+    pub control: RunControl,
+    pub progress: ScheduleProgress,
+    pub aggregates: Aggregates,
+    /// Completions (and worker_lost verdicts) waiting for their slot to be committed.
+    pub pending: BTreeMap<u64, TrialCompleted>,
+    /// Ticket of every dispatched, not yet completed slot (dedupe of late deliveries).
+    pub events_applied: u64,
+    pub session: Option<SessionStarted>,
+}
+
+impl Default for Projections {
+    fn default() -> Self {
+        Projections {
+            run: None,
+            control: RunControl {
+                status: RunStatus::Running,
+                active_trials: BTreeMap::new(),
+                pause: None,
+                max_concurrency: 1,
+                warnings: Vec::new(),
+                last_error: None,
+                updated_at: String::new(),
+                last_event_idx: 0,
+            },
+            progress: ScheduleProgress::default(),
+            aggregates: Aggregates::default(),
+            pending: BTreeMap::new(),
+            events_applied: 0,
+            session: None,
+        }
+    }
+}
+
+impl Projections {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fold one event. `changes` collects what the materialized tables must reflect.
+    pub fn apply(&mut self, ev: &StoredEvent, changes: &mut Changes) -> Result<(), FoldError> {
+        let fail = |message: String| FoldError {
+            idx: ev.idx,
+            kind: ev.event.kind().to_string(),
+            message,
+        };
+        if ev.idx != self.events_applied {
+            return Err(fail(format!(
+                "expected event idx {}, got {}",
+                self.events_applied, ev.idx
+            )));
+        }
+        if self.run.is_none() && !matches!(ev.event, Event::RunCreated(_)) {
+            return Err(fail("the first event must be run_created".into()));
+        }
+        match &ev.event {
+            Event::RunCreated(e) => {
+                if self.run.is_some() {
+                    return Err(fail("run_created appears twice".into()));
+                }
+                for (i, s) in e.schedule.iter().enumerate() {
+                    if s.variant_idx() >= e.variant_ids.len() || s.task_idx() >= e.task_ids.len() {
+                        return Err(fail(format!("schedule slot {i} refers to no variant/task")));
+                    }
+                }
+                self.progress.total_slots = e.schedule.len() as u64;
+                self.progress.committed = vec![None; e.schedule.len()];
+                for v in &e.variant_ids {
+                    self.aggregates
+                        .variants
+                        .insert(v.clone(), Aggregate::default());
+                    self.progress.consecutive_failures.insert(v.clone(), 0);
+                }
+                self.control.max_concurrency = e.max_concurrency.max(1);
+                self.run = Some(RunInfo {
+                    run_id: e.run_id.clone(),
+                    experiment_id: e.experiment_id.clone(),
+                    variant_ids: e.variant_ids.clone(),
+                    task_ids: e.task_ids.clone(),
+                    schedule: e.schedule.clone(),
+                    pruning: e.pruning.clone(),
+                    primary_metric: e.primary_metric.clone(),
+                });
+            }
+            Event::SessionStarted(e) => {
+                self.control.status = RunStatus::Running;
+                self.control.pause = None;
+                self.control.last_error = None;
+                self.session = Some(e.clone());
+            }
+            Event::TrialDispatched(e) => {
+                let run = self.run.as_ref().expect("checked above");
+                let variant = run
+                    .variant_of(e.schedule_idx)
+                    .ok_or_else(|| fail(format!("schedule_idx {} out of range", e.schedule_idx)))?;
+                if variant != e.variant_id {
+                    return Err(fail(format!(
+                        "slot {} belongs to variant {variant}, not {}",
+                        e.schedule_idx, e.variant_id
+                    )));
+                }
+                if self.is_committed(e.schedule_idx) {
+                    return Err(fail(format!(
+                        "slot {} is already committed",
+                        e.schedule_idx
+                    )));
+                }
+                if self.control.active_trials.contains_key(&e.trial_id) {
+                    return Err(fail(format!("trial {} is already active", e.trial_id)));
+                }
+                self.control.active_trials.insert(
+                    e.trial_id.clone(),
+                    ActiveTrial {
+                        trial_id: e.trial_id.clone(),
+                        worker_id: e.worker_id.clone(),
+                        ticket_id: e.ticket_id.clone(),
+                        schedule_idx: e.schedule_idx,
+                        variant_id: e.variant_id.clone(),
+                        task_id: e.task_id.clone(),
+                        started_at: ev.ts.clone(),
+                        control: TrialControlInfo {
+                            state: TrialControlState::Running,
+                            last_ack: None,
+                        },
+                    },
+                );
+            }
+            Event::TrialCompleted(e) => {
+                self.accept_completion(e.clone()).map_err(fail)?;
+            }
+            Event::WorkerLost(e) => {
+                let lost = TrialCompleted {
+                    schedule_idx: e.schedule_idx,
+                    trial_id: e.trial_id.clone(),
+                    ticket_id: e.ticket_id.clone(),
+                    worker_id: e.worker_id.clone(),
+                    completion_seq: 0,
+                    classification: Classification::WorkerLost,
+                    outcome: None,
+                    metrics: BTreeMap::new(),
+                    attempts: Vec::new(),
+                    duration_ms: 0,
+                    evidence: Vec::new(),
+                    artifacts: Vec::new(),
+                    chain_state: None,
+                    error: Some(e.reason.clone()),
+                };
+                self.accept_completion(lost).map_err(fail)?;
+            }
+            Event::CompletionDropped(_) => {}
+            Event::SlotCommitted(e) => self.commit_slot(e, changes).map_err(fail)?,
+            Event::SlotSkippedPruned(e) => self.skip_slot(e, changes).map_err(fail)?,
+            Event::VariantPruned(e) => {
+                if !self.aggregates.variants.contains_key(&e.variant_id) {
+                    return Err(fail(format!("unknown variant {}", e.variant_id)));
+                }
+                self.progress.pruned_variants.insert(e.variant_id.clone());
+            }
+            Event::PauseRequested(e) => {
+                self.control.pause = Some(PauseInfo {
+                    request_id: e.request_id.clone(),
+                    label: e.label.clone(),
+                    requested_at: e.requested_at.clone(),
+                    requested_by: e.requested_by.clone(),
+                    trial_id: e.trial_id.clone(),
+                });
+                for t in self.control.active_trials.values_mut() {
+                    if e.trial_id.as_deref().is_none_or(|id| id == t.trial_id) {
+                        t.control.state = TrialControlState::Pausing;
+                    }
+                }
+            }
+            Event::PauseAcked(e) => {
+                if let Some(t) = self.control.active_trials.get_mut(&e.trial_id) {
+                    t.control.state = if e.accepted {
+                        TrialControlState::Paused
+                    } else {
+                        TrialControlState::Running
+                    };
+                    t.control.last_ack = Some(LastAck {
+                        request_id: e.request_id.clone(),
+                        accepted: e.accepted,
+                        reason: e.reason.clone(),
+                    });
+                }
+            }
+            Event::RunPaused(_) => self.control.status = RunStatus::Paused,
+            Event::RunInterrupted(e) => {
+                self.control.status = RunStatus::Interrupted;
+                self.control.last_error = Some(e.reason.clone());
+            }
+            Event::ResumeRequested(e) => {
+                for id in &e.resumed_trials {
+                    if let Some(t) = self.control.active_trials.get_mut(id) {
+                        t.control.state = TrialControlState::Running;
+                    }
+                }
+                let still_paused = self
+                    .control
+                    .active_trials
+                    .values()
+                    .any(|t| t.control.state == TrialControlState::Paused);
+                if !still_paused {
+                    self.control.status = RunStatus::Running;
+                    self.control.pause = None;
+                }
+            }
+            Event::StopRequested(e) => {
+                for t in self.control.active_trials.values_mut() {
+                    if e.trial_id.as_deref().is_none_or(|id| id == t.trial_id) {
+                        t.control.state = TrialControlState::Stopping;
+                    }
+                }
+            }
+            Event::RunKilled(_) => self.control.status = RunStatus::Killed,
+            Event::RunCompleted(_) => self.control.status = RunStatus::Completed,
+            Event::RunFailed(e) => {
+                self.control.status = RunStatus::Failed;
+                self.control.last_error = Some(e.error.clone());
+            }
+            Event::BackendWarning(e) => self.control.warnings.push(e.message.clone()),
+            Event::ConcurrencySet(e) => self.control.max_concurrency = e.max_concurrency.max(1),
+        }
+        self.control.updated_at = ev.ts.clone();
+        self.control.last_event_idx = ev.idx;
+        self.events_applied += 1;
+        changes.docs_dirty = true;
+        Ok(())
+    }
+
+    pub fn is_committed(&self, schedule_idx: u64) -> bool {
+        self.progress
+            .committed
+            .get(schedule_idx as usize)
+            .is_some_and(|s| s.is_some())
+    }
+
+    /// Index of the last applied event, if any.
+    pub fn last_idx(&self) -> Option<u64> {
+        self.events_applied.checked_sub(1)
+    }
+
+    fn accept_completion(&mut self, c: TrialCompleted) -> Result<(), String> {
+        let active = self
+            .control
+            .active_trials
+            .get(&c.trial_id)
+            .ok_or_else(|| format!("trial {} is not active", c.trial_id))?;
+        if active.schedule_idx != c.schedule_idx {
+            return Err(format!(
+                "trial {} was dispatched for slot {}, completion names slot {}",
+                c.trial_id, active.schedule_idx, c.schedule_idx
+            ));
+        }
+        self.control.active_trials.remove(&c.trial_id);
+        self.pending.insert(c.schedule_idx, c);
+        Ok(())
+    }
+
+    fn mark_committed(&mut self, schedule_idx: u64, status: SlotStatus) -> Result<(), String> {
+        if schedule_idx != self.progress.next_commit_idx {
+            return Err(format!(
+                "commit of slot {schedule_idx} out of order (next_commit_idx is {})",
+                self.progress.next_commit_idx
+            ));
+        }
+        let slot = self
+            .progress
+            .committed
+            .get_mut(schedule_idx as usize)
+            .ok_or_else(|| format!("slot {schedule_idx} is beyond the schedule"))?;
+        *slot = Some(status);
+        *self.progress.by_status.entry(status).or_default() += 1;
+        self.progress.next_commit_idx += 1;
+        Ok(())
+    }
+
+    fn commit_slot(&mut self, e: &SlotCommitted, changes: &mut Changes) -> Result<(), String> {
+        let c = self
+            .pending
+            .remove(&e.schedule_idx)
+            .ok_or_else(|| format!("slot {} has no completion to commit", e.schedule_idx))?;
+        if c.trial_id != e.trial_id || c.classification != e.classification {
+            return Err(format!(
+                "slot {} commit does not match its completion ({} {:?})",
+                e.schedule_idx, c.trial_id, c.classification
+            ));
+        }
+        self.mark_committed(e.schedule_idx, e.status)?;
+        let run = self.run.as_ref().expect("run_created applied");
+        let slot = run.slot(e.schedule_idx).expect("slot in range");
+        let variant_id = run.variant_ids[slot.variant_idx()].clone();
+        let task_id = run.task_ids[slot.task_idx()].clone();
+        let primary = run.primary_metric.clone();
+
+        let streak = self
+            .progress
+            .consecutive_failures
+            .entry(variant_id.clone())
+            .or_default();
+        *streak = if c.classification.is_success() {
+            0
+        } else {
+            *streak + 1
+        };
+        self.aggregates.overall.record(e.status, Some(&c));
+        let agg = self
+            .aggregates
+            .variants
+            .entry(variant_id.clone())
+            .or_default();
+        agg.record(e.status, Some(&c));
+
+        let idx = e.schedule_idx;
+        let rows = &mut changes.rows;
+        rows.push(FactRow::Slot {
+            schedule_idx: idx,
+            trial_id: c.trial_id.clone(),
+            variant_id: variant_id.clone(),
+            status: e.status,
+            classification: Some(c.classification),
+        });
+        rows.push(FactRow::Trial {
+            schedule_idx: idx,
+            trial_id: c.trial_id.clone(),
+            variant_id: variant_id.clone(),
+            task_id,
+            repl_idx: slot.repl_idx(),
+            status: e.status,
+            classification: Some(c.classification),
+            outcome: c.outcome.clone(),
+            primary_metric: primary.as_ref().and_then(|m| c.metrics.get(m).copied()),
+            attempts: c.attempts.len() as u32,
+        });
+        for (name, value) in &c.metrics {
+            rows.push(FactRow::Metric {
+                schedule_idx: idx,
+                trial_id: c.trial_id.clone(),
+                variant_id: variant_id.clone(),
+                name: name.clone(),
+                value: *value,
+            });
+        }
+        for (seq, a) in c.attempts.iter().enumerate() {
+            rows.push(FactRow::TrialEvent {
+                schedule_idx: idx,
+                seq: seq as u32,
+                trial_id: c.trial_id.clone(),
+                kind: "attempt".into(),
+                classification: Some(a.classification),
+                exit_code: a.exit_code,
+                detail: a.detail.clone(),
+            });
+        }
+        if c.attempts.is_empty() {
+            rows.push(FactRow::TrialEvent {
+                schedule_idx: idx,
+                seq: 0,
+                trial_id: c.trial_id.clone(),
+                kind: c.classification.as_str().into(),
+                classification: Some(c.classification),
+                exit_code: None,
+                detail: c.error.clone(),
+            });
+        }
+        for (seq, ev) in c.evidence.iter().enumerate() {
+            rows.push(FactRow::Evidence {
+                schedule_idx: idx,
+                seq: seq as u32,
+                trial_id: c.trial_id.clone(),
+                class: ev.class.clone(),
+                path: ev.path.clone(),
+                digest: ev.digest.clone(),
+                bytes: ev.bytes,
+            });
+        }
+        if let Some(cs) = &c.chain_state {
+            rows.push(FactRow::ChainState {
+                schedule_idx: idx,
+                trial_id: c.trial_id.clone(),
+                variant_id: variant_id.clone(),
+                chain_id: cs.chain_id.clone(),
+                state_digest: cs.state_digest.clone(),
+            });
+        }
+        self.push_snapshot(idx, &variant_id, changes);
+        Ok(())
+    }
+
+    fn skip_slot(&mut self, e: &SlotSkippedPruned, changes: &mut Changes) -> Result<(), String> {
+        let run = self.run.as_ref().expect("run_created applied");
+        let variant_id = run
+            .variant_of(e.schedule_idx)
+            .ok_or_else(|| format!("slot {} is beyond the schedule", e.schedule_idx))?
+            .to_string();
+        if variant_id != e.variant_id {
+            return Err(format!("slot {} belongs to {variant_id}", e.schedule_idx));
+        }
+        if !self.progress.pruned_variants.contains(&variant_id) {
+            return Err(format!("variant {variant_id} is not pruned"));
+        }
+        let slot = run.slot(e.schedule_idx).expect("in range");
+        let task_id = run.task_ids[slot.task_idx()].clone();
+        self.mark_committed(e.schedule_idx, SlotStatus::SkippedPruned)?;
+        self.aggregates
+            .overall
+            .record(SlotStatus::SkippedPruned, None);
+        self.aggregates
+            .variants
+            .entry(variant_id.clone())
+            .or_default()
+            .record(SlotStatus::SkippedPruned, None);
+        changes.rows.push(FactRow::Slot {
+            schedule_idx: e.schedule_idx,
+            trial_id: e.trial_id.clone(),
+            variant_id: variant_id.clone(),
+            status: SlotStatus::SkippedPruned,
+            classification: None,
+        });
+        changes.rows.push(FactRow::Trial {
+            schedule_idx: e.schedule_idx,
+            trial_id: e.trial_id.clone(),
+            variant_id: variant_id.clone(),
+            task_id,
+            repl_idx: slot.repl_idx(),
+            status: SlotStatus::SkippedPruned,
+            classification: None,
+            outcome: None,
+            primary_metric: None,
+            attempts: 0,
+        });
+        self.push_snapshot(e.schedule_idx, &variant_id, changes);
+        Ok(())
+    }
+
+    fn push_snapshot(&self, schedule_idx: u64, variant_id: &str, changes: &mut Changes) {
+        let agg = &self.aggregates.variants[variant_id];
+        changes.rows.push(FactRow::VariantSnapshot {
+            schedule_idx,
+            variant_id: variant_id.to_string(),
+            committed: agg.committed,
+            succeeded: agg.succeeded,
+            failed: agg.committed - agg.succeeded - agg.skipped_pruned,
+            consecutive_failures: self.progress.consecutive_failures[variant_id],
+            pruned: self.progress.pruned_variants.contains(variant_id),
+        });
+    }
+
+    // ---- documents -------------------------------------------------------------------
+
+    /// The `run_control_v2` document (validates against `schemas/run_control_v2.jsonschema`).
+    pub fn run_control_doc(&self) -> Value {
+        let active: serde_json::Map<String, Value> = self
+            .control
+            .active_trials
+            .values()
+            .map(|t| {
+                (
+                    t.trial_id.clone(),
+                    json!({
+                        "trial_id": t.trial_id,
+                        "worker_id": t.worker_id,
+                        "schedule_idx": t.schedule_idx,
+                        "variant_id": t.variant_id,
+                        "task_id": t.task_id,
+                        "started_at": t.started_at,
+                        "control": t.control,
+                    }),
+                )
+            })
+            .collect();
+        json!({
+            "schema_version": "run_control_v2",
+            "run_id": self.run.as_ref().map(|r| r.run_id.as_str()).unwrap_or(""),
+            "status": self.control.status,
+            "active_trials": active,
+            "pause": self.control.pause,
+            "max_concurrency": self.control.max_concurrency,
+            "warnings": self.control.warnings,
+            "last_error": self.control.last_error,
+            "updated_at": self.control.updated_at,
+            "last_event_idx": self.control.last_event_idx,
+        })
+    }
+
+    /// The `schedule_progress_v2` document.
+    pub fn progress_doc(&self) -> Value {
+        let p = &self.progress;
+        let count = |s: SlotStatus| p.by_status.get(&s).copied().unwrap_or(0);
+        json!({
+            "schema_version": "schedule_progress_v2",
+            "total_slots": p.total_slots,
+            "next_commit_idx": p.next_commit_idx,
+            "committed_slots": p.next_commit_idx,
+            "by_status": {
+                "completed": count(SlotStatus::Completed),
+                "failed": count(SlotStatus::Failed),
+                "skipped_pruned": count(SlotStatus::SkippedPruned),
+                "worker_lost": count(SlotStatus::WorkerLost),
+            },
+            "pruned_variants": p.pruned_variants,
+            "consecutive_failures": p.consecutive_failures,
+            "in_flight": self.control.active_trials.len(),
+            "pending_commit": self.pending.len(),
+        })
+    }
+
+    /// The `aggregates_v1` document.
+    pub fn aggregates_doc(&self) -> Value {
+        let pm = self.run.as_ref().and_then(|r| r.primary_metric.as_deref());
+        let variants: serde_json::Map<String, Value> = self
+            .aggregates
+            .variants
+            .iter()
+            .map(|(k, a)| (k.clone(), a.to_json(pm)))
+            .collect();
+        json!({
+            "schema_version": "aggregates_v1",
+            "overall": self.aggregates.overall.to_json(pm),
+            "variants": variants,
+        })
+    }
+}

@@ -1,0 +1,557 @@
+//! The SQLite event store of one run.
+//!
+//! Durability: WAL mode. By default `synchronous=NORMAL`: a committed transaction survives
+//! a crash of the labj process (SIGKILL, panic) but the last transactions may be lost on
+//! power failure; the database is never corrupted either way. [`Durability::Full`]
+//! fsyncs every commit for power-loss durability at a large throughput cost.
+
+use crate::event::{DecodeError, Event, StoredEvent};
+use crate::materialize;
+use crate::projection::{Changes, FoldError, Projections};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+/// Ordered migrations; index + 1 is the schema version they bring the database to.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init.sql",
+    include_str!("../../migrations/0001_init.sql"),
+)];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("journal {path} has schema version {found}, newer than this labj understands ({supported}); upgrade labj to open it")]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("journal {path} does not exist")]
+    Missing { path: PathBuf },
+    #[error("journal {path} already exists")]
+    Exists { path: PathBuf },
+    #[error("journal {path}: event {idx}: {source}")]
+    Decode {
+        path: PathBuf,
+        idx: u64,
+        #[source]
+        source: DecodeError,
+    },
+    #[error("journal {path}: {source}")]
+    Fold {
+        path: PathBuf,
+        #[source]
+        source: FoldError,
+    },
+    #[error("journal {path}: hash chain broken at event {idx}: {reason}")]
+    Chain {
+        path: PathBuf,
+        idx: u64,
+        reason: String,
+    },
+    #[error("journal {path}: event idx {idx} is past the end (last idx is {last})")]
+    PastEnd {
+        path: PathBuf,
+        idx: u64,
+        last: String,
+    },
+}
+
+pub type Result<T, E = JournalError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync at checkpoints only: survives process crashes.
+    #[default]
+    Normal,
+    /// fsync every commit: survives power loss.
+    Full,
+}
+
+/// Canonical bytes of an event for the hash chain: length-prefixed fields in a fixed
+/// order, so no two distinct events share an encoding.
+pub fn chain_hash(
+    prev: &[u8; 32],
+    idx: u64,
+    kind: &str,
+    schedule_idx: Option<u64>,
+    trial_id: Option<&str>,
+    ts: &str,
+    payload: &str,
+) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(prev);
+    h.update(&idx.to_le_bytes());
+    for field in [
+        kind.as_bytes(),
+        trial_id.unwrap_or("").as_bytes(),
+        ts.as_bytes(),
+    ] {
+        h.update(&(field.len() as u64).to_le_bytes());
+        h.update(field);
+    }
+    h.update(&[trial_id.is_some() as u8]);
+    h.update(&schedule_idx.map(|v| v as i64).unwrap_or(-1).to_le_bytes());
+    h.update(&(payload.len() as u64).to_le_bytes());
+    h.update(payload.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// Result of a full chain check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    pub events: u64,
+    pub head_hash: String,
+    /// First bad idx and why, or `None` when the chain is intact.
+    pub first_bad: Option<(u64, String)>,
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+    next_idx: u64,
+    last_hash: [u8; 32],
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("next_idx", &self.next_idx)
+            .finish()
+    }
+}
+
+impl Journal {
+    /// Create a new journal file (refuses to overwrite one).
+    pub fn create(path: &Path, durability: Durability) -> Result<Journal> {
+        if path.exists() {
+            return Err(JournalError::Exists { path: path.into() });
+        }
+        Self::open_inner(path, durability, true)
+    }
+
+    /// Open an existing journal, upgrading its schema if it is older than this binary.
+    pub fn open(path: &Path, durability: Durability) -> Result<Journal> {
+        if !path.exists() {
+            return Err(JournalError::Missing { path: path.into() });
+        }
+        Self::open_inner(path, durability, false)
+    }
+
+    /// Open read-only (inspection of a live or crashed run; takes no locks beyond SQLite's).
+    pub fn open_read_only(path: &Path) -> Result<Journal> {
+        if !path.exists() {
+            return Err(JournalError::Missing { path: path.into() });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlerr(path, e))?;
+        let mut j = Journal {
+            conn,
+            path: path.into(),
+            next_idx: 0,
+            last_hash: [0; 32],
+        };
+        j.check_version(false)?;
+        j.load_tail()?;
+        Ok(j)
+    }
+
+    fn open_inner(path: &Path, durability: Durability, create: bool) -> Result<Journal> {
+        let conn = Connection::open(path).map_err(|e| sqlerr(path, e))?;
+        let sync = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;"
+        ))
+        .map_err(|e| sqlerr(path, e))?;
+        let mut j = Journal {
+            conn,
+            path: path.into(),
+            next_idx: 0,
+            last_hash: [0; 32],
+        };
+        j.check_version(create)?;
+        j.load_tail()?;
+        Ok(j)
+    }
+
+    fn check_version(&mut self, migrate: bool) -> Result<()> {
+        let found: u32 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| sqlerr(&self.path, e))?;
+        if found > SCHEMA_VERSION {
+            return Err(JournalError::TooNew {
+                path: self.path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            if !migrate && found == 0 {
+                // An empty file that is not a journal: refuse rather than silently format it.
+                return Err(JournalError::Missing {
+                    path: self.path.clone(),
+                });
+            }
+            self.migrate(found)?;
+        }
+        Ok(())
+    }
+
+    fn migrate(&mut self, from: u32) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| sqlerr(&path, e))?;
+        for (i, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            tx.execute_batch(sql).map_err(|e| sqlerr(&path, e))?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .map_err(|e| sqlerr(&path, e))?;
+        }
+        tx.commit().map_err(|e| sqlerr(&path, e))
+    }
+
+    fn load_tail(&mut self) -> Result<()> {
+        let tail: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT idx, hash FROM events ORDER BY idx DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| sqlerr(&self.path, e))?;
+        if let Some((idx, hash)) = tail {
+            let idx = idx as u64;
+            self.next_idx = idx + 1;
+            self.last_hash = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| JournalError::Chain {
+                    path: self.path.clone(),
+                    idx,
+                    reason: "stored hash is not 32 bytes".into(),
+                })?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of events; the next event gets this idx.
+    pub fn len(&self) -> u64 {
+        self.next_idx
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next_idx == 0
+    }
+
+    /// Raw connection for coordination tables (lease, control inbox). Never use it to
+    /// write `events` or projection tables.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Append `events` in one transaction, fold them into `proj` and update the
+    /// materialized projections in the same transaction. `proj` must be the fold of
+    /// every event already in the journal. On error nothing is written, but `proj` may
+    /// have absorbed part of the batch: the caller must treat the error as fatal and
+    /// re-fold from the journal.
+    pub fn append(
+        &mut self,
+        proj: &mut Projections,
+        events: Vec<Event>,
+        ts: &str,
+    ) -> Result<Vec<StoredEvent>> {
+        self.append_with(proj, events, ts, |_| Ok(()))
+    }
+
+    /// Like [`append`](Self::append), running `extra` inside the same transaction (used
+    /// to answer control requests atomically with the events they caused).
+    pub fn append_with(
+        &mut self,
+        proj: &mut Projections,
+        events: Vec<Event>,
+        ts: &str,
+        extra: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+    ) -> Result<Vec<StoredEvent>> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| sqlerr(&path, e))?;
+        let mut stored = Vec::with_capacity(events.len());
+        let mut changes = Changes::default();
+        let mut idx = self.next_idx;
+        let mut prev = self.last_hash;
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO events (idx, kind, schedule_idx, trial_id, ts, payload, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(|e| sqlerr(&path, e))?;
+            for event in events {
+                let payload = event.payload_json();
+                let kind = event.kind();
+                let sidx = event.schedule_idx();
+                let hash = chain_hash(&prev, idx, kind, sidx, event.trial_id(), ts, &payload);
+                ins.execute(params![
+                    idx as i64,
+                    kind,
+                    sidx.map(|v| v as i64),
+                    event.trial_id(),
+                    ts,
+                    payload,
+                    &hash[..]
+                ])
+                .map_err(|e| sqlerr(&path, e))?;
+                let se = StoredEvent {
+                    idx,
+                    ts: ts.to_string(),
+                    event,
+                    hash,
+                };
+                proj.apply(&se, &mut changes)
+                    .map_err(|source| JournalError::Fold {
+                        path: path.clone(),
+                        source,
+                    })?;
+                stored.push(se);
+                prev = hash;
+                idx += 1;
+            }
+        }
+        materialize::write(&tx, proj, &changes).map_err(|e| sqlerr(&path, e))?;
+        extra(&tx).map_err(|e| sqlerr(&path, e))?;
+        tx.commit().map_err(|e| sqlerr(&path, e))?;
+        self.next_idx = idx;
+        self.last_hash = prev;
+        Ok(stored)
+    }
+
+    /// Stream events `from..=to` (inclusive; `None` = to the end) in idx order.
+    /// With `check_chain`, each event's hash is recomputed and a break stops the stream
+    /// with [`JournalError::Chain`]; `from` must then be 0 (the chain starts there).
+    pub fn for_each_event(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        check_chain: bool,
+        mut f: impl FnMut(StoredEvent) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, kind, schedule_idx, trial_id, ts, payload, hash FROM events WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx",
+            )
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let to = to.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
+        let mut rows = stmt
+            .query(params![from as i64, to as i64])
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let mut prev = [0u8; 32];
+        let mut expect = from;
+        while let Some(row) = rows.next().map_err(|e| sqlerr(&self.path, e))? {
+            let idx: i64 = row.get(0).map_err(|e| sqlerr(&self.path, e))?;
+            let idx = idx as u64;
+            let kind = row
+                .get_ref(1)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(|e| sqlerr(&self.path, e))?;
+            let payload = row
+                .get_ref(5)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(|e| sqlerr(&self.path, e))?;
+            let ts: String = row.get(4).map_err(|e| sqlerr(&self.path, e))?;
+            let hash_ref = row
+                .get_ref(6)
+                .and_then(|v| v.as_blob().map_err(Into::into))
+                .map_err(|e| sqlerr(&self.path, e))?;
+            let chain_err = |reason: String| JournalError::Chain {
+                path: self.path.clone(),
+                idx,
+                reason,
+            };
+            if check_chain && idx != expect {
+                return Err(JournalError::Chain {
+                    path: self.path.clone(),
+                    idx: expect,
+                    reason: format!("event {expect} is missing (next stored idx is {idx})"),
+                });
+            }
+            let hash: [u8; 32] = hash_ref
+                .try_into()
+                .map_err(|_| chain_err("stored hash is not 32 bytes".into()))?;
+            let event = Event::decode(kind, payload).map_err(|source| JournalError::Decode {
+                path: self.path.clone(),
+                idx,
+                source,
+            })?;
+            if check_chain {
+                let sidx: Option<i64> = row.get(2).map_err(|e| sqlerr(&self.path, e))?;
+                let tid: Option<String> = row.get(3).map_err(|e| sqlerr(&self.path, e))?;
+                if sidx.map(|v| v as u64) != event.schedule_idx()
+                    || tid.as_deref() != event.trial_id()
+                {
+                    return Err(chain_err(
+                        "schedule_idx/trial_id columns disagree with the payload".into(),
+                    ));
+                }
+                let want = chain_hash(
+                    &prev,
+                    idx,
+                    kind,
+                    sidx.map(|v| v as u64),
+                    tid.as_deref(),
+                    &ts,
+                    payload,
+                );
+                if want != hash {
+                    return Err(chain_err(
+                        "hash does not match content (edited, reordered or forged event)".into(),
+                    ));
+                }
+            }
+            prev = hash;
+            expect = idx + 1;
+            f(StoredEvent {
+                idx,
+                ts,
+                event,
+                hash,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Recompute the whole hash chain.
+    pub fn verify_chain(&self) -> Result<ChainReport> {
+        let mut n = 0u64;
+        let mut head = [0u8; 32];
+        match self.for_each_event(0, None, true, |e| {
+            n += 1;
+            head = e.hash;
+            Ok(())
+        }) {
+            Ok(()) => Ok(ChainReport {
+                events: n,
+                head_hash: hex(&head),
+                first_bad: None,
+            }),
+            Err(JournalError::Chain { idx, reason, .. }) => Ok(ChainReport {
+                events: n,
+                head_hash: hex(&head),
+                first_bad: Some((idx, reason)),
+            }),
+            Err(JournalError::Decode { idx, source, .. }) => Ok(ChainReport {
+                events: n,
+                head_hash: hex(&head),
+                first_bad: Some((idx, source.to_string())),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Fold events `0..=until` (all when `None`) into fresh projections, checking the
+    /// chain as it goes. An `until` past the end is an error naming the last idx.
+    pub fn fold(&self, until: Option<u64>) -> Result<Projections> {
+        if let Some(u) = until {
+            if u >= self.next_idx {
+                return Err(JournalError::PastEnd {
+                    path: self.path.clone(),
+                    idx: u,
+                    last: self
+                        .next_idx
+                        .checked_sub(1)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "none: the journal is empty".into()),
+                });
+            }
+        }
+        let mut proj = Projections::new();
+        let mut changes = Changes::default();
+        self.for_each_event(0, until, true, |e| {
+            changes.rows.clear();
+            proj.apply(&e, &mut changes)
+                .map_err(|source| JournalError::Fold {
+                    path: self.path.clone(),
+                    source,
+                })
+        })?;
+        Ok(proj)
+    }
+
+    /// Recompute every materialized projection from events, in one transaction.
+    pub fn rebuild(&mut self) -> Result<Projections> {
+        let path = self.path.clone();
+        let mut proj = Projections::new();
+        let mut changes = Changes::default();
+        self.for_each_event(0, None, true, |e| {
+            proj.apply(&e, &mut changes)
+                .map_err(|source| JournalError::Fold {
+                    path: path.clone(),
+                    source,
+                })
+        })?;
+        let tx = self.conn.transaction().map_err(|e| sqlerr(&path, e))?;
+        materialize::clear(&tx).map_err(|e| sqlerr(&path, e))?;
+        changes.docs_dirty = true;
+        materialize::write(&tx, &proj, &changes).map_err(|e| sqlerr(&path, e))?;
+        tx.commit().map_err(|e| sqlerr(&path, e))?;
+        Ok(proj)
+    }
+
+    /// Compare materialized tables with a rebuild from events into a scratch in-memory
+    /// database. Returns the first difference, or `None` when equal.
+    pub fn diff_materialized(&self) -> Result<Option<String>> {
+        let proj_rows = {
+            let mut proj = Projections::new();
+            let mut changes = Changes::default();
+            self.for_each_event(0, None, true, |e| {
+                proj.apply(&e, &mut changes)
+                    .map_err(|source| JournalError::Fold {
+                        path: self.path.clone(),
+                        source,
+                    })
+            })?;
+            changes.docs_dirty = true;
+            (proj, changes)
+        };
+        let mem = Connection::open_in_memory().map_err(|e| sqlerr(&self.path, e))?;
+        for (_, sql) in MIGRATIONS {
+            mem.execute_batch(sql).map_err(|e| sqlerr(&self.path, e))?;
+        }
+        materialize::write(&mem, &proj_rows.0, &proj_rows.1).map_err(|e| sqlerr(&self.path, e))?;
+        materialize::diff(&self.conn, &mem).map_err(|e| sqlerr(&self.path, e))
+    }
+}
+
+fn sqlerr(path: &Path, source: rusqlite::Error) -> JournalError {
+    JournalError::Sqlite {
+        path: path.into(),
+        source,
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

@@ -1,0 +1,110 @@
+//! Small builders for tests and benchmarks: a `run_created` for a synthetic schedule and
+//! the events of a trial's life. Not used by the runner itself.
+
+use crate::event::*;
+use std::collections::BTreeMap;
+
+/// `run_created` for `variants × tasks × repls` in variant-sequential order.
+pub fn run_created(run_id: &str, variants: u32, tasks: u32, repls: u32) -> Event {
+    let mut schedule = Vec::new();
+    for v in 0..variants {
+        for t in 0..tasks {
+            for r in 0..repls {
+                schedule.push(SlotSpec(v, t, r));
+            }
+        }
+    }
+    Event::RunCreated(RunCreated {
+        run_id: run_id.into(),
+        experiment_id: "synthetic".into(),
+        experiment_digest: "0".repeat(64),
+        experiment: serde_json::json!({"synthetic": true}),
+        variant_ids: (0..variants).map(|v| format!("v{v}")).collect(),
+        task_ids: (0..tasks).map(|t| format!("task{t}")).collect(),
+        schedule_policy: "variant_sequential".into(),
+        schedule,
+        max_concurrency: 4,
+        pruning: PruningSpec::default(),
+        primary_metric: Some("score".into()),
+        options: serde_json::Value::Null,
+    })
+}
+
+pub fn trial_id(schedule_idx: u64) -> String {
+    format!("trial_{schedule_idx:06}")
+}
+
+pub fn dispatched(schedule_idx: u64, variant_id: &str, task_id: &str) -> Event {
+    Event::TrialDispatched(TrialDispatched {
+        schedule_idx,
+        trial_id: trial_id(schedule_idx),
+        variant_id: variant_id.into(),
+        task_id: task_id.into(),
+        repl_idx: 0,
+        worker_id: "w0".into(),
+        ticket_id: format!("tk{schedule_idx}"),
+    })
+}
+
+pub fn completed(schedule_idx: u64, classification: Classification, score: f64) -> Event {
+    let mut metrics = BTreeMap::new();
+    metrics.insert("score".to_string(), score);
+    Event::TrialCompleted(TrialCompleted {
+        schedule_idx,
+        trial_id: trial_id(schedule_idx),
+        ticket_id: format!("tk{schedule_idx}"),
+        worker_id: "w0".into(),
+        completion_seq: 1,
+        classification,
+        outcome: Some(classification.as_str().into()),
+        metrics,
+        attempts: vec![AttemptRecord {
+            attempt: 1,
+            classification,
+            exit_code: Some(0),
+            duration_ms: 1,
+            detail: None,
+        }],
+        duration_ms: 1,
+        evidence: vec![EvidenceRef {
+            class: "workspace_diff".into(),
+            path: format!("trials/{}/workspace_diff.json", trial_id(schedule_idx)),
+            digest: "ab".repeat(32),
+            bytes: 2,
+        }],
+        artifacts: Vec::new(),
+        chain_state: None,
+        error: None,
+    })
+}
+
+pub fn committed(schedule_idx: u64, classification: Classification) -> Event {
+    let status = match classification {
+        Classification::Success | Classification::Failure => SlotStatus::Completed,
+        Classification::WorkerLost => SlotStatus::WorkerLost,
+        _ => SlotStatus::Failed,
+    };
+    Event::SlotCommitted(SlotCommitted {
+        schedule_idx,
+        trial_id: trial_id(schedule_idx),
+        status,
+        classification,
+    })
+}
+
+/// The full life of one trial (dispatch, completion, commit) for a schedule slot of
+/// [`run_created`] with `tasks` tasks and 1 replication.
+pub fn trial_life(schedule_idx: u64, tasks: u32, ok: bool) -> [Event; 3] {
+    let v = schedule_idx / tasks as u64;
+    let t = schedule_idx % tasks as u64;
+    let c = if ok {
+        Classification::Success
+    } else {
+        Classification::Failure
+    };
+    [
+        dispatched(schedule_idx, &format!("v{v}"), &format!("task{t}")),
+        completed(schedule_idx, c, if ok { 1.0 } else { 0.0 }),
+        committed(schedule_idx, c),
+    ]
+}
