@@ -4,5 +4,6 @@
 //! The engine is the only crate that spawns processes. It writes the journal only
 //! through the coordinator (see `coordinator`), never from a worker.
 
+pub mod executor;
 pub mod schemas;
 pub mod trial;

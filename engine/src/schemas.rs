@@ -9,6 +9,10 @@ use std::sync::OnceLock;
 pub const SCHEMAS: &[(&str, &str)] = &[
     // registry entries: keep one per line, sorted by name
     (
+        "agent_result_v1",
+        include_str!("../../schemas/agent_result_v1.jsonschema"),
+    ),
+    (
         "aggregates_v1",
         include_str!("../../schemas/aggregates_v1.jsonschema"),
     ),
@@ -93,6 +97,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/events/worker_lost.jsonschema"),
     ),
     (
+        "grade_result_v1",
+        include_str!("../../schemas/grade_result_v1.jsonschema"),
+    ),
+    (
         "remote_worker_pause_response_v1",
         include_str!("../../schemas/remote_worker_pause_response_v1.jsonschema"),
     ),
@@ -131,6 +139,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     (
         "schedule_progress_v2",
         include_str!("../../schemas/schedule_progress_v2.jsonschema"),
+    ),
+    (
+        "trial_input_v1",
+        include_str!("../../schemas/trial_input_v1.jsonschema"),
     ),
 ];
 

@@ -1,0 +1,139 @@
+//! Reading the files an agent and a grader leave behind, and turning every way they can
+//! be wrong into a message for the trial's classification.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+/// Result and grade files larger than this are refused before being read.
+pub(crate) const MAX_RESULT_BYTES: u64 = 1024 * 1024;
+
+/// The fields of `agent_result_v1` the executor acts on (after schema validation).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct AgentResult {
+    pub outcome: String,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GradeEvidence {
+    pub class: String,
+    pub path: String,
+}
+
+/// The fields of `grade_result_v1`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GradeResult {
+    pub outcome: String,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub evidence: Vec<GradeEvidence>,
+}
+
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Missing,
+    /// Present but unusable (too large, not JSON, schema violation); the message says why.
+    Invalid(String),
+}
+
+/// Reads `path` as a JSON document of schema `schema` and deserializes the typed view.
+pub(crate) fn read_validated<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    schema: &str,
+) -> Result<T, ReadError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
+        Err(e) => {
+            return Err(ReadError::Invalid(format!(
+                "cannot open {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| ReadError::Invalid(format!("cannot stat {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(ReadError::Invalid(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_RESULT_BYTES {
+        return Err(ReadError::Invalid(format!(
+            "{} is {} bytes, over the {MAX_RESULT_BYTES}-byte limit; it was not read",
+            path.display(),
+            meta.len()
+        )));
+    }
+    let mut text = Vec::with_capacity(meta.len() as usize);
+    // `take` guards against a file that grows after the size check.
+    file.take(MAX_RESULT_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| ReadError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    if text.len() as u64 > MAX_RESULT_BYTES {
+        return Err(ReadError::Invalid(format!(
+            "{} grew over the {MAX_RESULT_BYTES}-byte limit while being read",
+            path.display()
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| ReadError::Invalid(format!("{} is not valid JSON: {e}", path.display())))?;
+    crate::schemas::validate(schema, &value)
+        .map_err(|e| ReadError::Invalid(format!("{}: {e}", path.display())))?;
+    serde_json::from_value(value).map_err(|e| {
+        ReadError::Invalid(format!(
+            "{} matches `{schema}` but cannot be used: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// A short, single-line rendering of an agent's `error` field for the trial's message.
+pub(crate) fn error_text(v: &Option<serde_json::Value>) -> Option<String> {
+    match v {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> std::path::PathBuf {
+        let p = dir.join("result.json");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn agent_result_accepts_minimal_and_rejects_bad_metrics() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = write(tmp.path(), r#"{"outcome":"success","metrics":{"a":1.5}}"#);
+        let r: AgentResult = read_validated(&p, "agent_result_v1").unwrap();
+        assert_eq!(r.metrics["a"], 1.5);
+        let p = write(tmp.path(), r#"{"outcome":"success","metrics":{"a":"x"}}"#);
+        match read_validated::<AgentResult>(&p, "agent_result_v1") {
+            Err(ReadError::Invalid(m)) => assert!(m.contains("/metrics/a"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_file_is_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            read_validated::<AgentResult>(&tmp.path().join("nope"), "agent_result_v1"),
+            Err(ReadError::Missing)
+        ));
+    }
+}

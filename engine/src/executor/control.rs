@@ -1,0 +1,177 @@
+//! [`TrialControl`]: the handle through which the coordinator pauses, resumes and stops
+//! the trial a worker thread is executing.
+//!
+//! Every signal is sent while holding the state lock, and the worker reaps its child
+//! under the same lock (see `process::supervise`). A registered pgid therefore always
+//! names a group whose leader is not yet reaped, so its id cannot have been recycled.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a stopped process group gets between SIGTERM and SIGKILL.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Which command of the trial is currently running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Agent,
+    Grader,
+}
+
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub pgid: libc::pid_t,
+    pub phase: Phase,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ControlState {
+    pub live: Option<Live>,
+    pub paused_since: Option<Instant>,
+    /// Completed pauses, summed over the whole trial.
+    pub paused_total: Duration,
+    pub stop_reason: Option<String>,
+    pub stop_at: Option<Instant>,
+}
+
+impl ControlState {
+    /// Paused time up to `now`, including a pause still in progress.
+    pub fn paused_until(&self, now: Instant) -> Duration {
+        self.paused_total
+            + self
+                .paused_since
+                .map(|s| now.saturating_duration_since(s))
+                .unwrap_or_default()
+    }
+
+    /// Ends a pause in progress (on resume, or when the group died while frozen).
+    pub fn close_pause(&mut self, now: Instant) {
+        if let Some(since) = self.paused_since.take() {
+            self.paused_total += now.saturating_duration_since(since);
+        }
+    }
+}
+
+/// Shared between the worker thread running [`super::execute_trial`] and the coordinator.
+#[derive(Debug, Default)]
+pub struct TrialControl {
+    state: Mutex<ControlState>,
+    /// Wakes the supervising worker early (stop, resume) instead of at its next poll.
+    wake: Condvar,
+}
+
+/// Sends `sig` to the whole process group.
+pub(crate) fn signal_group(pgid: libc::pid_t, sig: libc::c_int) -> std::io::Result<()> {
+    if pgid <= 1 {
+        // Never signal -1 (every process) or -0 (our own group).
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(-pgid, sig) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+impl TrialControl {
+    pub fn new() -> Arc<TrialControl> {
+        Arc::new(TrialControl::default())
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ControlState> {
+        // A panic while holding this lock cannot leave the state inconsistent in a way
+        // that matters more than losing control of the trial, so recover from poison.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sleeps at most `timeout`, returning early on stop/resume.
+    pub(crate) fn wait<'a>(
+        &'a self,
+        guard: MutexGuard<'a, ControlState>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, ControlState> {
+        match self.wake.wait_timeout(guard, timeout) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        }
+    }
+
+    /// Freezes the running agent's whole process group (SIGSTOP). Refused when no agent
+    /// process is live: not started yet, already exited, between attempts, or grading.
+    pub fn pause(&self) -> Result<(), String> {
+        let mut st = self.lock();
+        if let Some(reason) = &st.stop_reason {
+            return Err(format!("trial is stopping ({reason})"));
+        }
+        if st.paused_since.is_some() {
+            return Err("trial is already paused".to_string());
+        }
+        let pgid = match &st.live {
+            Some(Live {
+                pgid,
+                phase: Phase::Agent,
+            }) => *pgid,
+            Some(Live {
+                phase: Phase::Grader,
+                ..
+            }) => return Err("trial is grading; only a running agent can be paused".into()),
+            None => return Err("no live agent process to pause".to_string()),
+        };
+        signal_group(pgid, libc::SIGSTOP)
+            .map_err(|e| format!("SIGSTOP to process group {pgid} failed: {e}"))?;
+        st.paused_since = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Thaws a paused agent (SIGCONT). Refused when the trial is not paused.
+    pub fn resume(&self) -> Result<(), String> {
+        let mut st = self.lock();
+        if st.paused_since.is_none() {
+            return Err("trial is not paused".to_string());
+        }
+        if let Some(live) = &st.live {
+            signal_group(live.pgid, libc::SIGCONT)
+                .map_err(|e| format!("SIGCONT to process group {} failed: {e}", live.pgid))?;
+        }
+        st.close_pause(Instant::now());
+        drop(st);
+        self.wake.notify_all();
+        Ok(())
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.lock().paused_since.is_some()
+    }
+
+    /// Whether [`TrialControl::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.lock().stop_reason.is_some()
+    }
+
+    /// Stops the trial: SIGTERM to the live group now (thawing it if paused), SIGKILL
+    /// after [`STOP_GRACE`]. The trial ends `cancelled` and is not retried. Idempotent.
+    pub fn stop(&self, reason: &str) {
+        let mut st = self.lock();
+        if st.stop_reason.is_none() {
+            st.stop_reason = Some(reason.to_string());
+            st.stop_at = Some(Instant::now());
+        }
+        if let Some(live) = &st.live {
+            // Errors mean the group is already gone, which is what we want.
+            let _ = signal_group(live.pgid, libc::SIGTERM);
+            if st.paused_since.is_some() {
+                let _ = signal_group(live.pgid, libc::SIGCONT);
+            }
+        }
+        st.close_pause(Instant::now());
+        drop(st);
+        self.wake.notify_all();
+    }
+
+    /// Total paused time so far (including a pause in progress).
+    pub(crate) fn paused_total(&self) -> Duration {
+        self.lock().paused_until(Instant::now())
+    }
+}

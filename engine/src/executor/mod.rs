@@ -1,0 +1,667 @@
+//! The TrialExecutor: runs one trial (all its attempts, and its grader) inside a worker,
+//! and reports a [`TrialOutcome`]. It never touches the journal; every fault it meets
+//! becomes a [`Classification`], never a panic.
+//!
+//! # Trial directory (`spec.trial_dir`, i.e. `<run_dir>/trials/<trial_id>`)
+//!
+//! ```text
+//! trial_input.json      trial_input_v1 for the latest attempt (ids, task, bindings,
+//!                       dependencies, policy, absolute paths); `agent.io.input_arg`
+//! task.json bindings.json dependencies.json policy.json   AGENTLAB_*_PATH targets
+//! workspace/            the agent's cwd; `workspace_files` written here, and re-created
+//!                       from them before every retry so each attempt starts clean
+//! deps/                 `dependency_files` copied from the experiment directory
+//! attempt_<n>/          one per attempt, kept for forensics:
+//!     stdout.log stderr.log          the agent's output
+//!     result.json                    AGENTLAB_RESULT_PATH (agent_result_v1)
+//!     trajectory.jsonl               AGENTLAB_TRAJECTORY_PATH (optional)
+//!     grader_stdout.log grader_stderr.log   when a grader ran after this attempt
+//! grade.json            the grader's grade_result_v1 (AGENTLAB_GRADE_PATH), latest attempt
+//! manifest_pre.json     workspace before the agent: relative path → {digest, bytes}
+//! manifest_post.json    workspace after the latest attempt
+//! workspace_diff.json   {added, removed, modified}: evidence class `workspace_diff`
+//! agent_patch.diff      unified diff of the change, when there is one: `agent_patch`
+//! ```
+//!
+//! # Environment of the agent (and of the grader)
+//!
+//! The worker's own environment, then `spec.agent.env`, then the contract, which wins:
+//! `AGENTLAB_TASK_PATH`, `AGENTLAB_BINDINGS_PATH`, `AGENTLAB_DEPENDENCIES_PATH`,
+//! `AGENTLAB_POLICY_PATH`, `AGENTLAB_RESULT_PATH`, `AGENTLAB_TRAJECTORY_PATH` (absolute),
+//! `AGENTLAB_TIMEOUT_MS`, `AGENTLAB_RUN_ID`, `AGENTLAB_TRIAL_ID`, `AGENTLAB_VARIANT_ID`,
+//! `AGENTLAB_TASK_ID`, `AGENTLAB_REPL_IDX`, plus `AGENTLAB_TRIAL_DIR`,
+//! `AGENTLAB_WORKSPACE_DIR`, `AGENTLAB_ATTEMPT`; the grader also gets
+//! `AGENTLAB_GRADE_PATH`. The agent runs in `workspace/`, the grader in the trial dir.
+//!
+//! # Classification of an attempt
+//!
+//! spawn failure → `spawn_failure`; the trial dir cannot be written → `disk_error`;
+//! an unsafe workspace/dependency path → `error` (before any attempt); stop → `cancelled`;
+//! timeout (excluding paused time; the whole process group is killed) → `timeout`;
+//! non-zero exit → `agent_exit_nonzero`; no result → `result_missing`; result too large,
+//! not JSON or not agent_result_v1 → `result_parse_error`; otherwise the result's outcome
+//! (`success`, `failure`, `error`). A `success`/`failure` attempt is then graded when a
+//! grader is configured: the grade's outcome and metrics override the agent's, and a
+//! failing grader, a bad grade or missing required evidence is `grade_error`. Attempts
+//! repeat while `spec.retry` says so; the trial reports the last one.
+//!
+//! `timeout_ms == 0` means no time limit.
+
+mod blobs;
+mod classify;
+mod control;
+mod grade;
+mod process;
+mod workspace;
+
+pub use control::TrialControl;
+
+use crate::trial::{TrialOutcome, TrialSpec, WorkspaceFile};
+use blobs::BlobStore;
+use classify::{AgentResult, ReadError};
+use control::Phase;
+use journal::event::{ArtifactRef, AttemptRecord, Classification, EvidenceRef};
+use process::ProcessEnd;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the trial described by `spec` to completion; `control` lets another thread
+/// pause, resume or stop it meanwhile.
+pub fn execute_trial(spec: &TrialSpec, control: &TrialControl) -> TrialOutcome {
+    let started = Instant::now();
+    let mut report = match Trial::prepare(spec) {
+        Ok(trial) => trial.run(control),
+        Err(fault) => Report::fault(fault.0, fault.1),
+    };
+    let elapsed = started.elapsed().saturating_sub(control.paused_total());
+    report.duration_ms = elapsed.as_millis() as u64;
+    report.into_outcome()
+}
+
+/// A fault that ends the trial before (or outside) any attempt.
+struct Fault(Classification, String);
+
+fn disk(context: &str, e: impl std::fmt::Display) -> Fault {
+    Fault(Classification::DiskError, format!("{context}: {e}"))
+}
+
+/// Absolute paths of everything in the trial directory.
+struct Paths {
+    trial_dir: PathBuf,
+    workspace: PathBuf,
+    task: PathBuf,
+    bindings: PathBuf,
+    dependencies: PathBuf,
+    policy: PathBuf,
+    trial_input: PathBuf,
+    grade: PathBuf,
+    /// `trials/<trial_id>`: prefix that makes trial-relative paths run-relative.
+    run_rel: String,
+}
+
+impl Paths {
+    fn new(trial_dir: PathBuf) -> Paths {
+        let j = |name: &str| trial_dir.join(name);
+        let run_rel = {
+            let comps: Vec<_> = trial_dir.components().collect();
+            let tail = &comps[comps.len().saturating_sub(2)..];
+            tail.iter()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        Paths {
+            workspace: j("workspace"),
+            task: j("task.json"),
+            bindings: j("bindings.json"),
+            dependencies: j("dependencies.json"),
+            policy: j("policy.json"),
+            trial_input: j("trial_input.json"),
+            grade: j("grade.json"),
+            run_rel,
+            trial_dir,
+        }
+    }
+
+    fn attempt_dir(&self, n: u32) -> PathBuf {
+        self.trial_dir.join(format!("attempt_{n}"))
+    }
+}
+
+#[derive(Serialize)]
+struct TrialInput<'a> {
+    schema_version: &'static str,
+    ids: InputIds<'a>,
+    task: &'a serde_json::Value,
+    bindings: &'a serde_json::Value,
+    dependencies: &'a serde_json::Value,
+    policy: &'a serde_json::Value,
+    timeout_ms: u64,
+    paths: InputPaths<'a>,
+}
+
+#[derive(Serialize)]
+struct InputIds<'a> {
+    run_id: &'a str,
+    trial_id: &'a str,
+    variant_id: &'a str,
+    task_id: &'a str,
+    repl_idx: u32,
+    schedule_idx: u64,
+    attempt: u32,
+}
+
+#[derive(Serialize)]
+struct InputPaths<'a> {
+    trial_dir: &'a Path,
+    workspace_dir: &'a Path,
+    deps_dir: &'a Path,
+    task: &'a Path,
+    bindings: &'a Path,
+    dependencies: &'a Path,
+    policy: &'a Path,
+    result: &'a Path,
+    trajectory: &'a Path,
+}
+
+/// What one attempt ended with.
+struct AttemptEnd {
+    classification: Classification,
+    exit_code: Option<i32>,
+    active: Duration,
+    detail: Option<String>,
+    outcome: Option<String>,
+    metrics: BTreeMap<String, f64>,
+    /// (class, path relative to the trial dir) of every evidence file produced.
+    evidence: Vec<(String, String)>,
+}
+
+impl AttemptEnd {
+    fn new(classification: Classification, detail: impl Into<String>) -> AttemptEnd {
+        AttemptEnd {
+            classification,
+            exit_code: None,
+            active: Duration::ZERO,
+            detail: Some(detail.into()),
+            outcome: None,
+            metrics: BTreeMap::new(),
+            evidence: Vec::new(),
+        }
+    }
+}
+
+/// The trial's report under construction.
+struct Report {
+    classification: Classification,
+    outcome: Option<String>,
+    metrics: BTreeMap<String, f64>,
+    attempts: Vec<AttemptRecord>,
+    evidence: Vec<EvidenceRef>,
+    artifacts: Vec<ArtifactRef>,
+    error: Option<String>,
+    duration_ms: u64,
+}
+
+impl Report {
+    fn fault(classification: Classification, error: String) -> Report {
+        Report {
+            classification,
+            outcome: None,
+            metrics: BTreeMap::new(),
+            attempts: Vec::new(),
+            evidence: Vec::new(),
+            artifacts: Vec::new(),
+            error: Some(error),
+            duration_ms: 0,
+        }
+    }
+
+    fn into_outcome(self) -> TrialOutcome {
+        TrialOutcome {
+            classification: self.classification,
+            outcome: self.outcome,
+            metrics: self.metrics,
+            attempts: self.attempts,
+            duration_ms: self.duration_ms,
+            evidence: self.evidence,
+            artifacts: self.artifacts,
+            chain_state: None,
+            error: self.error,
+        }
+    }
+}
+
+struct Trial<'a> {
+    spec: &'a TrialSpec,
+    paths: Paths,
+    /// Workspace files with their checked relative paths.
+    files: Vec<(PathBuf, &'a WorkspaceFile)>,
+    pre: workspace::Manifest,
+}
+
+impl<'a> Trial<'a> {
+    fn prepare(spec: &'a TrialSpec) -> Result<Trial<'a>, Fault> {
+        let config = |m: String| Fault(Classification::Error, m);
+        let mut files = Vec::with_capacity(spec.workspace_files.len());
+        for f in &spec.workspace_files {
+            let rel = workspace::safe_relative(&f.path)
+                .map_err(|e| config(format!("workspace file refused: {e}")))?;
+            files.push((rel, f));
+        }
+        let mut deps = Vec::with_capacity(spec.dependency_files.len());
+        for d in &spec.dependency_files {
+            let dest = workspace::safe_relative(&d.dest)
+                .map_err(|e| config(format!("dependency file destination refused: {e}")))?;
+            let source = spec.experiment_dir.join(&d.source);
+            if !source.is_file() {
+                return Err(config(format!(
+                    "dependency file `{}` not found at {}",
+                    d.source,
+                    source.display()
+                )));
+            }
+            deps.push((source, dest));
+        }
+        let trial_dir = std::path::absolute(&spec.trial_dir)
+            .map_err(|e| disk(&format!("trial dir {}", spec.trial_dir.display()), e))?;
+        let paths = Paths::new(trial_dir);
+        std::fs::create_dir_all(&paths.trial_dir)
+            .map_err(|e| disk(&paths.trial_dir.display().to_string(), e))?;
+        for (path, value) in [
+            (&paths.task, &spec.task),
+            (&paths.bindings, &spec.bindings),
+            (&paths.dependencies, &spec.dependencies),
+            (&paths.policy, &spec.policy),
+        ] {
+            write_json(path, value)?;
+        }
+        let deps_dir = paths.trial_dir.join("deps");
+        std::fs::create_dir_all(&deps_dir).map_err(|e| disk(&deps_dir.display().to_string(), e))?;
+        for (source, dest) in deps {
+            let to = deps_dir.join(dest);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| disk(&parent.display().to_string(), e))?;
+            }
+            std::fs::copy(&source, &to).map_err(|e| {
+                disk(
+                    &format!("copying {} to {}", source.display(), to.display()),
+                    e,
+                )
+            })?;
+        }
+        let pre = workspace::manifest_of_files(&files);
+        write_json(&paths.trial_dir.join("manifest_pre.json"), &pre)?;
+        Ok(Trial {
+            spec,
+            paths,
+            files,
+            pre,
+        })
+    }
+
+    fn run(self, control: &TrialControl) -> Report {
+        let max = self.spec.retry.max_attempts.max(1);
+        let mut attempts = Vec::new();
+        let mut n = 1;
+        let last = loop {
+            let end = self.attempt(n, control);
+            attempts.push(AttemptRecord {
+                attempt: n,
+                classification: end.classification,
+                exit_code: end.exit_code,
+                duration_ms: end.active.as_millis() as u64,
+                detail: end.detail.clone(),
+            });
+            let again = n < max
+                && end.classification != Classification::Cancelled
+                && !control.is_stopped()
+                && self.spec.retry.should_retry(end.classification);
+            if !again {
+                break end;
+            }
+            tracing::debug!(
+                trial_id = %self.spec.trial_id,
+                attempt = n,
+                classification = end.classification.as_str(),
+                "retrying trial"
+            );
+            n += 1;
+        };
+        let mut report = Report {
+            classification: last.classification,
+            outcome: last.outcome.clone(),
+            metrics: last.metrics.clone(),
+            attempts,
+            evidence: Vec::new(),
+            artifacts: Vec::new(),
+            error: match last.classification {
+                Classification::Success | Classification::Failure => None,
+                _ => last.detail.clone(),
+            },
+            duration_ms: 0,
+        };
+        if let Err(Fault(c, msg)) = self.store(n, &last, &mut report) {
+            report.classification = c;
+            report.error = Some(msg);
+        }
+        report
+    }
+
+    /// One attempt: fresh workspace (for retries), agent, workspace evidence, grader.
+    fn attempt(&self, n: u32, control: &TrialControl) -> AttemptEnd {
+        match self.attempt_inner(n, control) {
+            Ok(end) => end,
+            Err(Fault(c, msg)) => AttemptEnd::new(c, msg),
+        }
+    }
+
+    fn attempt_inner(&self, n: u32, control: &TrialControl) -> Result<AttemptEnd, Fault> {
+        let ws = &self.paths.workspace;
+        if n == 1 {
+            if ws.exists() {
+                // Left over from an earlier dispatch of the same trial.
+                std::fs::remove_dir_all(ws).map_err(|e| disk(&ws.display().to_string(), e))?;
+            }
+        } else {
+            std::fs::remove_dir_all(ws).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(disk(&ws.display().to_string(), e)),
+            })?;
+        }
+        std::fs::create_dir(ws).map_err(|e| disk(&ws.display().to_string(), e))?;
+        workspace::write_files(ws, &self.files).map_err(|e| disk("writing workspace file", e))?;
+
+        let dir = self.paths.attempt_dir(n);
+        std::fs::create_dir_all(&dir).map_err(|e| disk(&dir.display().to_string(), e))?;
+        let result = dir.join("result.json");
+        let trajectory = dir.join("trajectory.jsonl");
+        if n == 1 {
+            let _ = std::fs::remove_file(&result);
+        }
+        // A grade left by an earlier attempt must not be mistaken for this one's.
+        let _ = std::fs::remove_file(&self.paths.grade);
+        self.write_trial_input(n, &result, &trajectory)?;
+
+        let mut end = self.run_agent(n, control, &dir, &result, &trajectory)?;
+        end.evidence = self.workspace_evidence()?;
+        if let (Some(grader), Classification::Success | Classification::Failure) =
+            (&self.spec.grader, end.classification)
+        {
+            grade::grade(self, grader, n, control, &result, &mut end)?;
+        }
+        Ok(end)
+    }
+
+    fn write_trial_input(&self, n: u32, result: &Path, trajectory: &Path) -> Result<(), Fault> {
+        let s = self.spec;
+        let p = &self.paths;
+        let input = TrialInput {
+            schema_version: "trial_input_v1",
+            ids: InputIds {
+                run_id: &s.run_id,
+                trial_id: &s.trial_id,
+                variant_id: &s.variant_id,
+                task_id: &s.task_id,
+                repl_idx: s.repl_idx,
+                schedule_idx: s.schedule_idx,
+                attempt: n,
+            },
+            task: &s.task,
+            bindings: &s.bindings,
+            dependencies: &s.dependencies,
+            policy: &s.policy,
+            timeout_ms: s.agent.timeout_ms,
+            paths: InputPaths {
+                trial_dir: &p.trial_dir,
+                workspace_dir: &p.workspace,
+                deps_dir: &p.trial_dir.join("deps"),
+                task: &p.task,
+                bindings: &p.bindings,
+                dependencies: &p.dependencies,
+                policy: &p.policy,
+                result,
+                trajectory,
+            },
+        };
+        write_json(&p.trial_input, &input)
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        match self.spec.agent.timeout_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// A command for `argv` with the trial's environment, output going to `out`/`err`.
+    fn command(
+        &self,
+        argv: &[String],
+        n: u32,
+        result: &Path,
+        trajectory: &Path,
+        logs: (&Path, &Path),
+    ) -> Result<Command, Fault> {
+        let Some(program) = argv.first() else {
+            return Err(Fault(
+                Classification::SpawnFailure,
+                "command is empty".to_string(),
+            ));
+        };
+        let program = if program.contains('/') && Path::new(program).is_relative() {
+            self.spec.experiment_dir.join(program).into_os_string()
+        } else {
+            OsString::from(program)
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(&argv[1..]);
+        let s = self.spec;
+        let p = &self.paths;
+        cmd.envs(&s.agent.env);
+        cmd.env_remove("AGENTLAB_GRADE_PATH");
+        cmd.env("AGENTLAB_TASK_PATH", &p.task)
+            .env("AGENTLAB_BINDINGS_PATH", &p.bindings)
+            .env("AGENTLAB_DEPENDENCIES_PATH", &p.dependencies)
+            .env("AGENTLAB_POLICY_PATH", &p.policy)
+            .env("AGENTLAB_RESULT_PATH", result)
+            .env("AGENTLAB_TRAJECTORY_PATH", trajectory)
+            .env("AGENTLAB_TIMEOUT_MS", s.agent.timeout_ms.to_string())
+            .env("AGENTLAB_RUN_ID", &s.run_id)
+            .env("AGENTLAB_TRIAL_ID", &s.trial_id)
+            .env("AGENTLAB_VARIANT_ID", &s.variant_id)
+            .env("AGENTLAB_TASK_ID", &s.task_id)
+            .env("AGENTLAB_REPL_IDX", s.repl_idx.to_string())
+            .env("AGENTLAB_TRIAL_DIR", &p.trial_dir)
+            .env("AGENTLAB_WORKSPACE_DIR", &p.workspace)
+            .env("AGENTLAB_ATTEMPT", n.to_string());
+        let open = |path: &Path| {
+            std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(open(logs.0)?)
+            .stderr(open(logs.1)?);
+        Ok(cmd)
+    }
+
+    fn run_agent(
+        &self,
+        n: u32,
+        control: &TrialControl,
+        dir: &Path,
+        result: &Path,
+        trajectory: &Path,
+    ) -> Result<AttemptEnd, Fault> {
+        let agent = &self.spec.agent;
+        let (out, err) = (dir.join("stdout.log"), dir.join("stderr.log"));
+        let mut cmd = self.command(&agent.command, n, result, trajectory, (&out, &err))?;
+        if let Some(flag) = &agent.io.input_arg {
+            cmd.arg(flag).arg(&self.paths.trial_input);
+        }
+        if let Some(flag) = &agent.io.output_arg {
+            cmd.arg(flag).arg(result);
+        }
+        cmd.current_dir(&self.paths.workspace);
+        let sup = match process::supervise(&mut cmd, control, Phase::Agent, self.timeout()) {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(AttemptEnd::new(
+                    Classification::SpawnFailure,
+                    format!("failed to spawn agent command {:?}: {e}", agent.command),
+                ))
+            }
+        };
+        let mut end = match sup.end {
+            ProcessEnd::Stopped(reason) => {
+                AttemptEnd::new(Classification::Cancelled, format!("stopped: {reason}"))
+            }
+            ProcessEnd::TimedOut => AttemptEnd::new(
+                Classification::Timeout,
+                format!("agent exceeded its {} ms timeout", agent.timeout_ms),
+            ),
+            ProcessEnd::WaitFailed(msg) => AttemptEnd::new(Classification::SpawnFailure, msg),
+            ProcessEnd::Exited(status) if !status.success() => {
+                let mut end = AttemptEnd::new(
+                    Classification::AgentExitNonzero,
+                    exit_text("agent", &status),
+                );
+                end.exit_code = status.code();
+                end
+            }
+            ProcessEnd::Exited(status) => {
+                let mut end = agent_result(result);
+                end.exit_code = status.code();
+                end
+            }
+        };
+        end.active = sup.active;
+        Ok(end)
+    }
+
+    /// Post manifest, diff and patch of the workspace; returns the evidence produced.
+    fn workspace_evidence(&self) -> Result<Vec<(String, String)>, Fault> {
+        let post = workspace::scan(&self.paths.workspace)
+            .map_err(|e| disk("scanning the workspace", e))?;
+        let d = workspace::diff(&self.pre, &post);
+        let dir = &self.paths.trial_dir;
+        write_json(&dir.join("manifest_post.json"), &post)?;
+        write_json(&dir.join("workspace_diff.json"), &d)?;
+        let mut evidence = vec![("workspace_diff".to_string(), "workspace_diff.json".into())];
+        let patch_path = dir.join("agent_patch.diff");
+        if d.is_empty() {
+            let _ = std::fs::remove_file(&patch_path);
+        } else {
+            let before: BTreeMap<String, &str> = self
+                .files
+                .iter()
+                .map(|(rel, f)| (rel.to_string_lossy().into_owned(), f.content.as_str()))
+                .collect();
+            let text = workspace::patch(&d, &before, &self.paths.workspace);
+            std::fs::write(&patch_path, text)
+                .map_err(|e| disk(&patch_path.display().to_string(), e))?;
+            evidence.push(("agent_patch".to_string(), "agent_patch.diff".into()));
+        }
+        Ok(evidence)
+    }
+
+    /// Stores logs, results, grade and evidence in the blob store.
+    fn store(&self, attempts: u32, last: &AttemptEnd, report: &mut Report) -> Result<(), Fault> {
+        let blobs = BlobStore::new(&self.spec.blob_dir);
+        let put = |rel: &str| -> Result<Option<(String, u64)>, Fault> {
+            let path = self.paths.trial_dir.join(rel);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_file() => blobs
+                    .put_file(&path)
+                    .map(Some)
+                    .map_err(|e| disk("blob store", e)),
+                _ => Ok(None),
+            }
+        };
+        let mut names: Vec<String> = Vec::new();
+        for n in 1..=attempts {
+            for f in [
+                "stdout.log",
+                "stderr.log",
+                "result.json",
+                "trajectory.jsonl",
+                "grader_stdout.log",
+                "grader_stderr.log",
+            ] {
+                names.push(format!("attempt_{n}/{f}"));
+            }
+        }
+        names.push("grade.json".to_string());
+        for name in names {
+            if let Some((digest, bytes)) = put(&name)? {
+                report.artifacts.push(ArtifactRef {
+                    name,
+                    digest,
+                    bytes,
+                });
+            }
+        }
+        for (class, rel) in &last.evidence {
+            if let Some((digest, bytes)) = put(rel)? {
+                report.evidence.push(EvidenceRef {
+                    class: class.clone(),
+                    path: format!("{}/{rel}", self.paths.run_rel),
+                    digest,
+                    bytes,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Classifies a cleanly exited attempt by its result file.
+fn agent_result(path: &Path) -> AttemptEnd {
+    match classify::read_validated::<AgentResult>(path, "agent_result_v1") {
+        Err(ReadError::Missing) => AttemptEnd::new(
+            Classification::ResultMissing,
+            format!("agent exited 0 but wrote no result at {}", path.display()),
+        ),
+        Err(ReadError::Invalid(msg)) => AttemptEnd::new(Classification::ResultParseError, msg),
+        Ok(r) => {
+            let (classification, detail) = match r.outcome.as_str() {
+                "success" => (Classification::Success, None),
+                "failure" => (Classification::Failure, None),
+                _ => (
+                    Classification::Error,
+                    Some(match classify::error_text(&r.error) {
+                        Some(e) => format!("agent reported outcome error: {e}"),
+                        None => "agent reported outcome error".to_string(),
+                    }),
+                ),
+            };
+            AttemptEnd {
+                classification,
+                exit_code: None,
+                active: Duration::ZERO,
+                detail,
+                outcome: Some(r.outcome),
+                metrics: r.metrics,
+                evidence: Vec::new(),
+            }
+        }
+    }
+}
+
+fn exit_text(who: &str, status: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("{who} exited with code {code}"),
+        (None, Some(sig)) => format!("{who} was killed by signal {sig}"),
+        _ => format!("{who} ended abnormally ({status})"),
+    }
+}
+
+fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), Fault> {
+    let text = serde_json::to_vec_pretty(value)
+        .map_err(|e| disk(&format!("serializing {}", path.display()), e))?;
+    std::fs::write(path, text).map_err(|e| disk(&path.display().to_string(), e))
+}

@@ -1,0 +1,134 @@
+//! Running one command of a trial (agent or grader) under supervision: its own process
+//! group, a timeout that excludes paused time, stop with a grace period, and a final
+//! SIGKILL of the group so orphaned grandchildren never outlive their trial.
+
+use super::control::{signal_group, Live, Phase, TrialControl, STOP_GRACE};
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// First poll interval after the first (immediate) check; doubled up to [`MAX_POLL`].
+/// Instant agents are seen within a few hundred microseconds, long ones cost ~100
+/// wake-ups a second.
+const FIRST_POLL: Duration = Duration::from_micros(200);
+const MAX_POLL: Duration = Duration::from_millis(10);
+
+#[derive(Debug)]
+pub(crate) enum ProcessEnd {
+    Exited(ExitStatus),
+    TimedOut,
+    Stopped(String),
+    /// waitpid itself failed; the group was killed.
+    WaitFailed(String),
+}
+
+#[derive(Debug)]
+pub(crate) struct Supervised {
+    pub end: ProcessEnd,
+    /// Wall time the process ran, excluding time paused.
+    pub active: Duration,
+}
+
+/// Spawns `cmd` in a new process group and supervises it to the end. `timeout == None`
+/// means no limit. Returns `Err` only when the process could not be spawned.
+pub(crate) fn supervise(
+    cmd: &mut Command,
+    control: &TrialControl,
+    phase: Phase,
+    timeout: Option<Duration>,
+) -> std::io::Result<Supervised> {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+
+    // Spawning under the lock closes the window in which a stop could slip between the
+    // check and the registration of the new group.
+    let mut st = control.lock();
+    if let Some(reason) = &st.stop_reason {
+        return Ok(Supervised {
+            end: ProcessEnd::Stopped(reason.clone()),
+            active: Duration::ZERO,
+        });
+    }
+    let mut child: Child = cmd.spawn()?;
+    let pgid = child.id() as libc::pid_t;
+    st.live = Some(Live { pgid, phase });
+    let start = Instant::now();
+    let paused_before = st.paused_until(start);
+    let active_at = |st: &super::control::ControlState, now: Instant| {
+        now.saturating_duration_since(start)
+            .saturating_sub(st.paused_until(now).saturating_sub(paused_before))
+    };
+
+    let mut poll = FIRST_POLL;
+    let mut killed = false;
+    let mut timed_out = false;
+    loop {
+        // Reaping under the lock: once `live` is cleared no signal can reach a recycled pgid.
+        let waited = child.try_wait();
+        let now = Instant::now();
+        match waited {
+            Ok(Some(status)) => {
+                st.live = None;
+                st.close_pause(now);
+                let active = active_at(&st, now);
+                let stop = st.stop_reason.clone();
+                drop(st);
+                // Orphaned grandchildren keep the group alive; nobody waits for them.
+                let _ = signal_group(pgid, libc::SIGKILL);
+                let end = match stop {
+                    Some(reason) => ProcessEnd::Stopped(reason),
+                    None if timed_out => ProcessEnd::TimedOut,
+                    None => ProcessEnd::Exited(status),
+                };
+                return Ok(Supervised { end, active });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = signal_group(pgid, libc::SIGKILL);
+                st.live = None;
+                st.close_pause(now);
+                let active = active_at(&st, now);
+                drop(st);
+                let _ = child.wait();
+                return Ok(Supervised {
+                    end: ProcessEnd::WaitFailed(format!("waiting for pid {pgid} failed: {e}")),
+                    active,
+                });
+            }
+        }
+
+        let mut sleep = poll;
+        if !killed {
+            if let Some(stop_at) = st.stop_at {
+                let deadline = stop_at + STOP_GRACE;
+                if now >= deadline {
+                    let _ = signal_group(pgid, libc::SIGKILL);
+                    killed = true;
+                } else {
+                    sleep = sleep.min(deadline - now);
+                }
+            } else if let Some(limit) = timeout {
+                let active = active_at(&st, now);
+                if active >= limit {
+                    // SIGKILL reaches stopped processes too, so a frozen group dies as well.
+                    let _ = signal_group(pgid, libc::SIGKILL);
+                    killed = true;
+                    timed_out = true;
+                } else if st.paused_since.is_none() {
+                    sleep = sleep.min(limit - active);
+                }
+            }
+        }
+        if killed {
+            // The leader dies within microseconds of SIGKILL; reap it promptly.
+            sleep = sleep.min(Duration::from_millis(1));
+        }
+        let before = Instant::now();
+        st = control.wait(st, sleep);
+        if before.elapsed() < sleep {
+            // Woken by stop/resume: the state changed, look again soon.
+            poll = FIRST_POLL;
+        } else {
+            poll = (poll * 2).min(MAX_POLL);
+        }
+    }
+}

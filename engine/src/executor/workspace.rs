@@ -1,0 +1,263 @@
+//! The trial workspace: writing the task's files, manifests (relative path → blake3 +
+//! size) before and after the agent, their diff, and the `agent_patch` evidence.
+
+use crate::trial::WorkspaceFile;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Files larger than this appear in the patch as "changed (too large to show)".
+const PATCH_FILE_LIMIT: u64 = 1024 * 1024;
+
+/// Checks that `path` is a non-empty relative path that stays inside its root.
+pub(crate) fn safe_relative(path: &str) -> Result<PathBuf, String> {
+    if path.is_empty() {
+        return Err("empty path".to_string());
+    }
+    let p = Path::new(path);
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(format!("path `{path}` contains `..`")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("path `{path}` is absolute; it must be relative"))
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(format!("path `{path}` names no file"));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Entry {
+    pub digest: String,
+    pub bytes: u64,
+}
+
+/// Relative path (with `/`) → entry. Symlinks are recorded by their target, not followed.
+pub(crate) type Manifest = BTreeMap<String, Entry>;
+
+/// Writes the workspace files (already checked with [`safe_relative`]) into `dir`.
+pub(crate) fn write_files(dir: &Path, files: &[(PathBuf, &WorkspaceFile)]) -> io::Result<()> {
+    for (rel, file) in files {
+        let dest = dir.join(rel);
+        if let Some(parent) = dest.parent() {
+            if parent != dir {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        std::fs::write(&dest, file.content.as_bytes())
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dest.display())))?;
+    }
+    Ok(())
+}
+
+/// The manifest the workspace has right after [`write_files`], computed from memory.
+pub(crate) fn manifest_of_files(files: &[(PathBuf, &WorkspaceFile)]) -> Manifest {
+    files
+        .iter()
+        .map(|(rel, f)| {
+            (
+                rel_key(rel),
+                Entry {
+                    digest: blake3::hash(f.content.as_bytes()).to_hex().to_string(),
+                    bytes: f.content.len() as u64,
+                },
+            )
+        })
+        .collect()
+}
+
+fn rel_key(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Walks `dir` (without following symlinks) and hashes every file.
+pub(crate) fn scan(dir: &Path) -> io::Result<Manifest> {
+    let mut out = Manifest::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel_dir) = stack.pop() {
+        let abs = dir.join(&rel_dir);
+        let entries = std::fs::read_dir(&abs)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", abs.display())))?;
+        for entry in entries {
+            let entry = entry?;
+            let rel = rel_dir.join(entry.file_name());
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                stack.push(rel);
+            } else if ft.is_symlink() {
+                let target = std::fs::read_link(entry.path())?;
+                let text = format!("symlink:{}", target.to_string_lossy());
+                out.insert(
+                    rel_key(&rel),
+                    Entry {
+                        digest: blake3::hash(text.as_bytes()).to_hex().to_string(),
+                        bytes: 0,
+                    },
+                );
+            } else if ft.is_file() {
+                let (digest, bytes) = hash_file(&entry.path())?;
+                out.insert(rel_key(&rel), Entry { digest, bytes });
+            }
+            // Sockets, fifos and devices carry no content worth recording.
+        }
+    }
+    Ok(out)
+}
+
+/// blake3 hex digest and size of a file, streamed.
+pub(crate) fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let mut hasher = blake3::Hasher::new();
+    let bytes = io::copy(&mut f, &mut hasher)?;
+    Ok((hasher.finalize().to_hex().to_string(), bytes))
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Diff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub modified: Vec<String>,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.modified.is_empty()
+    }
+}
+
+pub(crate) fn diff(pre: &Manifest, post: &Manifest) -> Diff {
+    let mut d = Diff::default();
+    for (path, entry) in post {
+        match pre.get(path) {
+            None => d.added.push(path.clone()),
+            Some(old) if old != entry => d.modified.push(path.clone()),
+            Some(_) => {}
+        }
+    }
+    d.removed = pre
+        .keys()
+        .filter(|p| !post.contains_key(*p))
+        .cloned()
+        .collect();
+    d
+}
+
+/// A unified diff of the workspace change that `patch -p1` applies. Each changed text file
+/// is shown as one whole-file hunk: minimal hunks need a diff algorithm, and a whole-file
+/// hunk is exact, which is what evidence needs. `before` holds the pre-agent contents.
+pub(crate) fn patch(d: &Diff, before: &BTreeMap<String, &str>, workspace: &Path) -> String {
+    let mut out = String::new();
+    let read_after = |path: &str| -> Option<String> {
+        let p = workspace.join(path);
+        let meta = std::fs::symlink_metadata(&p).ok()?;
+        if !meta.is_file() || meta.len() > PATCH_FILE_LIMIT {
+            return None;
+        }
+        String::from_utf8(std::fs::read(&p).ok()?).ok()
+    };
+    let mut changed: Vec<(&String, Option<String>, Option<String>)> = Vec::new();
+    for p in &d.added {
+        changed.push((p, None, read_after(p)));
+    }
+    for p in &d.modified {
+        changed.push((p, before.get(p).map(|s| s.to_string()), read_after(p)));
+    }
+    for p in &d.removed {
+        changed.push((p, before.get(p).map(|s| s.to_string()), None));
+    }
+    changed.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, old, new) in changed {
+        let added = d.added.contains(path);
+        let removed = d.removed.contains(path);
+        let old_name = if added {
+            "/dev/null".to_string()
+        } else {
+            format!("a/{path}")
+        };
+        let new_name = if removed {
+            "/dev/null".to_string()
+        } else {
+            format!("b/{path}")
+        };
+        let text_ok = (added || old.is_some()) && (removed || new.is_some());
+        if !text_ok {
+            out.push_str(&format!(
+                "Binary files {old_name} and {new_name} differ (or too large to show)\n"
+            ));
+            continue;
+        }
+        out.push_str(&format!("--- {old_name}\n+++ {new_name}\n"));
+        let old_lines: Vec<&str> = old.as_deref().map(split_lines).unwrap_or_default();
+        let new_lines: Vec<&str> = new.as_deref().map(split_lines).unwrap_or_default();
+        out.push_str(&format!(
+            "@@ -{} +{} @@\n",
+            range(old_lines.len()),
+            range(new_lines.len())
+        ));
+        push_lines(&mut out, '-', old.as_deref(), &old_lines);
+        push_lines(&mut out, '+', new.as_deref(), &new_lines);
+    }
+    out
+}
+
+fn split_lines(s: &str) -> Vec<&str> {
+    s.split_inclusive('\n').collect()
+}
+
+fn range(n: usize) -> String {
+    match n {
+        0 => "0,0".to_string(),
+        1 => "1".to_string(),
+        n => format!("1,{n}"),
+    }
+}
+
+fn push_lines(out: &mut String, sign: char, whole: Option<&str>, lines: &[&str]) {
+    for line in lines {
+        out.push(sign);
+        out.push_str(line);
+    }
+    if whole.is_some_and(|w| !w.is_empty() && !w.ends_with('\n')) {
+        out.push_str("\n\\ No newline at end of file\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_relative_refuses_escapes() {
+        assert!(safe_relative("a/b.txt").is_ok());
+        assert_eq!(safe_relative("./a").unwrap(), PathBuf::from("a"));
+        assert!(safe_relative("/etc/passwd").is_err());
+        assert!(safe_relative("a/../../x").is_err());
+        assert!(safe_relative("").is_err());
+        assert!(safe_relative(".").is_err());
+    }
+
+    #[test]
+    fn diff_finds_added_removed_modified() {
+        let e = |d: &str| Entry {
+            digest: d.into(),
+            bytes: 1,
+        };
+        let pre: Manifest = [("a".into(), e("1")), ("b".into(), e("2"))].into();
+        let post: Manifest = [("a".into(), e("9")), ("c".into(), e("3"))].into();
+        let d = diff(&pre, &post);
+        assert_eq!(d.added, vec!["c"]);
+        assert_eq!(d.removed, vec!["b"]);
+        assert_eq!(d.modified, vec!["a"]);
+    }
+}
