@@ -5,5 +5,6 @@
 //! through the coordinator (see `coordinator`), never from a worker.
 
 pub mod executor;
+pub mod experiment;
 pub mod schemas;
 pub mod trial;

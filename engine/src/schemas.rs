@@ -133,12 +133,24 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/remote_worker_submit_v1.jsonschema"),
     ),
     (
+        "resolved_experiment_v0_4",
+        include_str!("../../schemas/resolved_experiment_v0_4.jsonschema"),
+    ),
+    (
+        "resolved_experiment_v0_5",
+        include_str!("../../schemas/resolved_experiment_v0_5.jsonschema"),
+    ),
+    (
         "run_control_v2",
         include_str!("../../schemas/run_control_v2.jsonschema"),
     ),
     (
         "schedule_progress_v2",
         include_str!("../../schemas/schedule_progress_v2.jsonschema"),
+    ),
+    (
+        "task_boundary_v1",
+        include_str!("../../schemas/task_boundary_v1.jsonschema"),
     ),
     (
         "trial_input_v1",

@@ -1,0 +1,222 @@
+//! The JSONL dataset: one task per line, either a plain task object or a
+//! `task_boundary_v1` row (task + workspace files + mounts + limits).
+
+use super::ExperimentError;
+use crate::schemas;
+use crate::trial::{MountReference, WorkspaceFile};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+
+/// Per-task limits of a `task_boundary_v1` row (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_total_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tool_calls: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_seconds: Option<u64>,
+}
+
+impl TaskLimits {
+    pub fn is_empty(&self) -> bool {
+        *self == TaskLimits::default()
+    }
+}
+
+/// One dataset row, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: String,
+    /// The task object the agent sees (for boundary rows: the inner `task`). Open data.
+    pub payload: Value,
+    pub workspace_files: Vec<WorkspaceFile>,
+    pub mount_references: Vec<MountReference>,
+    pub limits: TaskLimits,
+    /// Whether the row was a `task_boundary_v1` row.
+    pub boundary: bool,
+    /// 1-based line in the dataset file (0 when parsed outside a file).
+    pub line: usize,
+}
+
+impl Task {
+    /// The container image the task asks for, if any (`task.image`).
+    pub fn image(&self) -> Option<&str> {
+        self.payload.get("image").and_then(Value::as_str)
+    }
+
+    /// The task's workspace description (`task.workspace`: repo, base commit, …), if any.
+    pub fn workspace(&self) -> Option<&Value> {
+        self.payload.get("workspace")
+    }
+}
+
+#[derive(Deserialize)]
+struct BoundaryRow {
+    task: Value,
+    #[serde(default)]
+    workspace_files: Vec<WorkspaceFile>,
+    #[serde(default)]
+    mount_references: Vec<MountReference>,
+    #[serde(default)]
+    limits: TaskLimits,
+}
+
+/// Parse one row (already JSON). `file` and `line` only name the place in errors.
+pub fn parse_task_row(row: &Value, file: &Path, line: usize) -> Result<Task, ExperimentError> {
+    let err = |message: String| ExperimentError::DatasetRow {
+        path: file.to_path_buf(),
+        line,
+        message,
+    };
+    let Some(obj) = row.as_object() else {
+        return Err(err(format!(
+            "a dataset row must be a JSON object, found {}",
+            json_kind(row)
+        )));
+    };
+    let boundary = match obj.get("schema_version") {
+        Some(Value::String(s)) if s == "task_boundary_v1" => true,
+        Some(Value::String(s)) if obj.contains_key("task") => {
+            return Err(err(format!(
+            "unknown row schema_version `{s}`; the only supported row schema is task_boundary_v1"
+        )))
+        }
+        _ => false,
+    };
+    if !boundary {
+        let id = task_id(row).map_err(err)?;
+        return Ok(Task {
+            id,
+            payload: row.clone(),
+            workspace_files: Vec::new(),
+            mount_references: Vec::new(),
+            limits: TaskLimits::default(),
+            boundary: false,
+            line,
+        });
+    }
+    if let Err(e) = schemas::validate("task_boundary_v1", row) {
+        return Err(match e {
+            schemas::SchemaError::Invalid { violations, .. } => ExperimentError::DatasetRowSchema {
+                path: file.to_path_buf(),
+                line,
+                violations,
+            },
+            other => err(other.to_string()),
+        });
+    }
+    let parsed: BoundaryRow = serde_json::from_value(row.clone())
+        .map_err(|e| err(format!("bad task_boundary_v1 row: {e}")))?;
+    let id = task_id(&parsed.task).map_err(|m| err(format!("in `task`: {m}")))?;
+    for (i, f) in parsed.workspace_files.iter().enumerate() {
+        check_relative(&f.path).map_err(|why| {
+            err(format!(
+                "workspace_files[{i}].path `{}` {why}; workspace paths must be relative and stay inside the workspace",
+                f.path
+            ))
+        })?;
+    }
+    Ok(Task {
+        id,
+        payload: parsed.task,
+        workspace_files: parsed.workspace_files,
+        mount_references: parsed.mount_references,
+        limits: parsed.limits,
+        boundary: true,
+        line,
+    })
+}
+
+fn task_id(task: &Value) -> Result<String, String> {
+    match task.get("id") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => Err("task `id` is empty".into()),
+        Some(other) => Err(format!(
+            "task `id` must be a string, found {} (quote it: \"id\": \"{}\")",
+            json_kind(other),
+            other
+        )),
+        None => Err("task has no `id`; every task needs a unique string `id`".into()),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `Ok` when `path` is relative and never leaves its base (no root, no `..`).
+pub(crate) fn check_relative(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("is empty");
+    }
+    let p = Path::new(path);
+    if p.is_absolute() || path.starts_with('/') || path.starts_with('\\') {
+        return Err("is absolute");
+    }
+    for c in p.components() {
+        match c {
+            Component::ParentDir => return Err("contains `..`"),
+            Component::RootDir | Component::Prefix(_) => return Err("is absolute"),
+            Component::CurDir | Component::Normal(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Read the dataset: skip blank lines, keep the first `limit` tasks, reject duplicates.
+pub(crate) fn read_dataset(
+    path: &Path,
+    limit: Option<usize>,
+) -> Result<Vec<Task>, ExperimentError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut tasks = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        if limit.is_some_and(|n| tasks.len() >= n) {
+            break;
+        }
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let row: Value = serde_json::from_str(raw).map_err(|e| ExperimentError::DatasetRow {
+            path: path.to_path_buf(),
+            line,
+            message: format!("invalid JSON: {e}"),
+        })?;
+        let task = parse_task_row(&row, path, line)?;
+        if let Some(first) = seen.insert(task.id.clone(), line) {
+            return Err(ExperimentError::DatasetRow {
+                path: path.to_path_buf(),
+                line,
+                message: format!(
+                    "duplicate task id `{}` (first seen on line {first}); task ids must be unique",
+                    task.id
+                ),
+            });
+        }
+        tasks.push(task);
+    }
+    if tasks.is_empty() {
+        return Err(ExperimentError::File {
+            path: path.to_path_buf(),
+            message: "the dataset has no tasks (every line is blank)".into(),
+        });
+    }
+    Ok(tasks)
+}

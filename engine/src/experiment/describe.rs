@@ -1,0 +1,241 @@
+//! `labj describe`: what an experiment will run, without running anything.
+
+use super::model::Experiment;
+use super::policy::ConcurrencyPolicy;
+use crate::trial::RetrySpec;
+use journal::event::PruningSpec;
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// How many leading slots a description lists.
+pub const DESCRIBE_SLOTS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantLine {
+    pub variant_id: String,
+    pub baseline: bool,
+    /// `key=value, …` of the top-level bindings (values shortened).
+    pub bindings_summary: String,
+    pub agent_command: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlotLine {
+    pub schedule_idx: u64,
+    pub variant_id: String,
+    pub task_id: String,
+    pub repl_idx: u32,
+}
+
+/// Everything `labj describe` shows, serializable for `--json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Description {
+    pub experiment_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub file: String,
+    pub version: String,
+    pub digest: String,
+    pub dataset: String,
+    pub variants: Vec<VariantLine>,
+    pub task_count: usize,
+    pub replications: u32,
+    pub schedule_size: u64,
+    pub scheduling: String,
+    pub shuffle_tasks: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub random_seed: Option<u64>,
+    pub max_concurrency: u32,
+    pub concurrency: ConcurrencyPolicy,
+    pub retry: RetrySpec,
+    pub pruning: PruningSpec,
+    pub state: String,
+    /// `None` when `labj run` would accept the experiment; otherwise the gate's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_runnable: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grader_command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_metric: Option<String>,
+    pub first_slots: Vec<SlotLine>,
+}
+
+pub fn describe(experiment: &Experiment) -> Description {
+    let variants = experiment
+        .variants()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| VariantLine {
+            variant_id: v.id.clone(),
+            baseline: v.is_baseline,
+            bindings_summary: summarize(&v.bindings),
+            agent_command: experiment.effective_agent(i, 0).command,
+        })
+        .collect();
+    let ids = experiment.variant_ids();
+    let tasks = experiment.task_ids();
+    let first_slots = experiment
+        .schedule()
+        .into_iter()
+        .take(DESCRIBE_SLOTS)
+        .enumerate()
+        .map(|(i, s)| SlotLine {
+            schedule_idx: i as u64,
+            variant_id: ids[s.variant_idx()].clone(),
+            task_id: tasks[s.task_idx()].clone(),
+            repl_idx: s.repl_idx(),
+        })
+        .collect();
+    let design = experiment.design();
+    Description {
+        experiment_id: experiment.id().to_string(),
+        name: experiment.meta().name.clone(),
+        description: experiment.meta().description.clone(),
+        file: experiment.file().display().to_string(),
+        version: experiment.version().as_str().to_string(),
+        digest: experiment.digest().to_string(),
+        dataset: experiment.dataset().declared_path.clone(),
+        variants,
+        task_count: tasks.len(),
+        replications: design.replications,
+        schedule_size: experiment.schedule_len(),
+        scheduling: experiment.scheduling().as_str().to_string(),
+        shuffle_tasks: design.shuffle_tasks,
+        random_seed: design.random_seed,
+        max_concurrency: design.max_concurrency,
+        concurrency: experiment.concurrency(),
+        retry: experiment.retry().clone(),
+        pruning: experiment.pruning(),
+        state: experiment.state_policy().as_str().to_string(),
+        not_runnable: experiment.release_gate().err().map(|e| e.to_string()),
+        grader_command: experiment.grader().map(|g| g.command),
+        primary_metric: experiment.primary_metric().map(str::to_string),
+        first_slots,
+    }
+}
+
+fn summarize(bindings: &Value) -> String {
+    const MAX: usize = 40;
+    let short = |v: &Value| {
+        let s = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if s.chars().count() > MAX {
+            format!("{}…", s.chars().take(MAX).collect::<String>())
+        } else {
+            s
+        }
+    };
+    match bindings {
+        Value::Object(m) if m.is_empty() => "(none)".into(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", short(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => short(other),
+    }
+}
+
+impl Description {
+    /// The human form of `labj describe`.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let w = &mut out;
+        let _ = writeln!(w, "experiment  {} — {}", self.experiment_id, self.name);
+        if let Some(d) = &self.description {
+            let _ = writeln!(w, "            {d}");
+        }
+        let _ = writeln!(w, "file        {} (v{})", self.file, self.version);
+        let _ = writeln!(w, "digest      {}", self.digest);
+        let _ = writeln!(
+            w,
+            "dataset     {} ({} tasks)",
+            self.dataset, self.task_count
+        );
+        let _ = writeln!(w, "variants    {}", self.variants.len());
+        for v in &self.variants {
+            let tag = if v.baseline { " (baseline)" } else { "" };
+            let _ = writeln!(w, "  - {}{tag}", v.variant_id);
+            let _ = writeln!(w, "      bindings: {}", v.bindings_summary);
+            let _ = writeln!(w, "      agent:    {}", v.agent_command.join(" "));
+        }
+        let _ = writeln!(w, "replications {}", self.replications);
+        let seed = match self.random_seed {
+            Some(s) => format!(", seed {s}"),
+            None => String::new(),
+        };
+        let shuffle = if self.shuffle_tasks {
+            ", tasks shuffled"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            w,
+            "schedule    {} slots, {}{shuffle}{seed}",
+            self.schedule_size, self.scheduling
+        );
+        let per_variant = match self.concurrency.max_in_flight_per_variant {
+            Some(n) => n.to_string(),
+            None => "unlimited".into(),
+        };
+        let _ = writeln!(
+            w,
+            "concurrency max {} in flight, per variant {per_variant}, chain lease {}",
+            self.max_concurrency,
+            if self.concurrency.require_chain_lease {
+                "required"
+            } else {
+                "not required"
+            }
+        );
+        let retry_on = if self.retry.retry_on.is_empty() {
+            "nothing".to_string()
+        } else {
+            self.retry.retry_on.join(", ")
+        };
+        let _ = writeln!(
+            w,
+            "retry       {} attempt(s), retry on {retry_on}",
+            self.retry.max_attempts
+        );
+        let pruning = match self.pruning.max_consecutive_failures {
+            Some(n) => format!("after {n} consecutive failures"),
+            None => "off".into(),
+        };
+        let _ = writeln!(w, "pruning     {pruning}");
+        let _ = writeln!(w, "state       {}", self.state);
+        if let Some(g) = &self.grader_command {
+            let _ = writeln!(w, "grader      {}", g.join(" "));
+        }
+        if let Some(m) = &self.primary_metric {
+            let _ = writeln!(w, "metric      {m} (primary)");
+        }
+        match &self.not_runnable {
+            None => {
+                let _ = writeln!(w, "runnable    yes");
+            }
+            Some(why) => {
+                let _ = writeln!(w, "runnable    NO: {why}");
+            }
+        }
+        let _ = writeln!(
+            w,
+            "first {} of {} slots:",
+            self.first_slots.len(),
+            self.schedule_size
+        );
+        let _ = writeln!(w, "  {:>6}  {:<16} {:<24} repl", "idx", "variant", "task");
+        for s in &self.first_slots {
+            let _ = writeln!(
+                w,
+                "  {:>6}  {:<16} {:<24} {}",
+                s.schedule_idx, s.variant_id, s.task_id, s.repl_idx
+            );
+        }
+        out
+    }
+}

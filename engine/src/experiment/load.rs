@@ -1,0 +1,437 @@
+//! Reading an experiment file: syntax → version → JSON Schema → typed sections →
+//! semantic checks → dataset. Each stage fails with the file and the place named.
+
+use super::dataset::{check_relative, read_dataset};
+use super::model::{
+    canonical_digest, AgentOverride, AgentRuntime, BenchmarkSpec, Dataset, Experiment,
+    ExperimentMeta, RuntimeSpec, SchemaVersion, Variant,
+};
+use super::policy::Design;
+use super::ExperimentError;
+use crate::schemas::{self, SchemaError, Violation};
+use crate::trial::DependencyFile;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Load an experiment from a `.yaml`/`.yml` or `.json` file, validate it and read its
+/// dataset. Does not apply the release gate (see [`super::check_runnable`]).
+pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let doc = parse_text(path, &text)?;
+    load_value(path, doc)
+}
+
+/// Like [`load`] for a document already parsed; `path` names it in errors and its
+/// directory anchors relative paths (dataset, agent, dependencies).
+pub fn load_value(path: &Path, doc: Value) -> Result<Experiment, ExperimentError> {
+    let (version, doc) = unwrap_and_version(path, doc)?;
+    if let Err(e) = schemas::validate(version.schema_name(), &doc) {
+        return Err(schema_error(path, version.schema_name(), e));
+    }
+    let raw: RawDoc = typed(path, "", doc.clone())?;
+    let dir = experiment_dir(path);
+
+    raw.design.check(path)?;
+    let variants = variants(path, &raw)?;
+    let runtime = runtime(path, &dir, raw.runtime)?;
+    for (i, v) in variants.iter().enumerate() {
+        if let Some(cmd) = &v.agent.command {
+            let at = if i == 0 {
+                "/baseline/runtime/agent/command/0".to_string()
+            } else {
+                format!("/variant_plan/{}/runtime/agent/command/0", i - 1)
+            };
+            check_program(path, &dir, &at, cmd)?;
+        }
+    }
+    if let Some(b) = &raw.benchmark {
+        check_program(
+            path,
+            &dir,
+            "/benchmark/adapter/command/0",
+            &b.adapter.command,
+        )?;
+    }
+
+    let dataset_path = dir.join(&raw.dataset.path);
+    if !dataset_path.is_file() {
+        return Err(ExperimentError::invalid(
+            path,
+            "/dataset/path",
+            format!(
+                "dataset file `{}` not found (looked for {}); dataset.path is relative to the experiment file",
+                raw.dataset.path,
+                dataset_path.display()
+            ),
+        ));
+    }
+    let tasks = read_dataset(&dataset_path, raw.dataset.limit)?;
+
+    let digest = canonical_digest(&doc);
+    Ok(Experiment {
+        file: path.to_path_buf(),
+        dir,
+        version,
+        resolved: doc,
+        digest,
+        meta: raw.experiment,
+        dataset: Dataset {
+            declared_path: raw.dataset.path,
+            path: dataset_path,
+            limit: raw.dataset.limit,
+            tasks,
+        },
+        design: raw.design,
+        variants,
+        runtime,
+        benchmark: raw.benchmark,
+        primary_metric: raw.primary_metric,
+    })
+}
+
+/// The typed `design` and `benchmark` sections of a possibly partial resolved experiment
+/// (e.g. the P0 benchmark-adaptation fixture, which has neither dataset nor variants).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentFragment {
+    pub version: Option<SchemaVersion>,
+    pub design: Design,
+    pub benchmark: Option<BenchmarkSpec>,
+}
+
+/// Parse the sections present in a partial document, each validated against its part of
+/// the resolved-experiment schema (the section's own top-level `required` list is not
+/// enforced; absent keys take their defaults). `path` only names the source in errors.
+pub fn parse_fragment(path: &Path, doc: &Value) -> Result<ExperimentFragment, ExperimentError> {
+    let doc = match doc.get("resolved_experiment") {
+        Some(inner) if doc.get("version").is_none() => inner,
+        _ => doc,
+    };
+    let version = doc
+        .get("version")
+        .and_then(Value::as_str)
+        .and_then(SchemaVersion::parse);
+    let schema = version.unwrap_or(SchemaVersion::V0_5).schema_name();
+    let mut design = Design::default();
+    if let Some(d) = doc.get("design") {
+        validate_section(path, schema, "design", d)?;
+        design = typed(path, "/design", d.clone())?;
+        design.check(path)?;
+    }
+    let mut benchmark = None;
+    if let Some(b) = doc.get("benchmark") {
+        validate_section(path, schema, "benchmark", b)?;
+        benchmark = Some(typed(path, "/benchmark", b.clone())?);
+    }
+    Ok(ExperimentFragment {
+        version,
+        design,
+        benchmark,
+    })
+}
+
+fn parse_text(path: &Path, text: &str) -> Result<Value, ExperimentError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("yaml") | Some("yml") => {
+            serde_yaml_ng::from_str(text).map_err(|e| ExperimentError::Syntax {
+                path: path.to_path_buf(),
+                format: "YAML",
+                message: e.to_string(),
+            })
+        }
+        Some("json") => serde_json::from_str(text).map_err(|e| ExperimentError::Syntax {
+            path: path.to_path_buf(),
+            format: "JSON",
+            message: e.to_string(),
+        }),
+        _ => Err(ExperimentError::File {
+            path: path.to_path_buf(),
+            message: "unknown experiment file type; name it *.yaml, *.yml or *.json".into(),
+        }),
+    }
+}
+
+/// Unwrap `{"resolved_experiment": {...}}` and read `version` (a YAML `version: 0.5`
+/// parses as a number: accept it and record it as the string it meant).
+fn unwrap_and_version(path: &Path, doc: Value) -> Result<(SchemaVersion, Value), ExperimentError> {
+    let mut doc = match doc {
+        Value::Object(mut m)
+            if !m.contains_key("version") && m.contains_key("resolved_experiment") =>
+        {
+            m.remove("resolved_experiment").unwrap_or(Value::Null)
+        }
+        other => other,
+    };
+    let file_err = |message: String| ExperimentError::File {
+        path: path.to_path_buf(),
+        message,
+    };
+    let Some(obj) = doc.as_object_mut() else {
+        return Err(file_err(
+            "an experiment must be a mapping/object at the top level".into(),
+        ));
+    };
+    let version = match obj.get("version") {
+        None => {
+            return Err(file_err(
+                "missing top-level `version`; set version: \"0.5\" (or \"0.4\")".into(),
+            ))
+        }
+        Some(Value::String(s)) => SchemaVersion::parse(s),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(0.5) => Some(SchemaVersion::V0_5),
+            Some(0.4) => Some(SchemaVersion::V0_4),
+            _ => None,
+        },
+        Some(_) => None,
+    };
+    let Some(version) = version else {
+        return Err(file_err(format!(
+            "unsupported version {}; labj reads resolved experiments version \"0.5\" and \"0.4\"",
+            obj["version"]
+        )));
+    };
+    obj.insert("version".into(), Value::String(version.as_str().into()));
+    Ok((version, doc))
+}
+
+fn schema_error(path: &Path, schema: &str, e: SchemaError) -> ExperimentError {
+    match e {
+        SchemaError::Invalid { violations, .. } => ExperimentError::Schema {
+            path: path.to_path_buf(),
+            schema: schema.to_string(),
+            violations,
+        },
+        other => ExperimentError::File {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Validate one top-level section against `properties/<section>` of the named schema.
+fn validate_section(
+    path: &Path,
+    schema: &str,
+    section: &str,
+    value: &Value,
+) -> Result<(), ExperimentError> {
+    let bad = |message: String| ExperimentError::File {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = schemas::SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == schema)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| bad(format!("schema `{schema}` is not registered")))?;
+    let full: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let mut sub = full["properties"][section].clone();
+    if let Some(obj) = sub.as_object_mut() {
+        if let Some(dialect) = full.get("$schema") {
+            obj.insert("$schema".into(), dialect.clone());
+        }
+        // A fragment may omit the section's own required keys (the P0 fixture's design
+        // has no replications); whatever it does contain is checked in full.
+        obj.remove("required");
+    }
+    let validator = jsonschema::validator_for(&sub).map_err(|e| bad(e.to_string()))?;
+    let violations: Vec<Violation> = validator
+        .iter_errors(value)
+        .map(|e| Violation {
+            pointer: format!("/{section}{}", e.instance_path()),
+            rule: e
+                .schema_path()
+                .to_string()
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string(),
+            message: e.to_string(),
+        })
+        .collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ExperimentError::Schema {
+            path: path.to_path_buf(),
+            schema: format!("{schema}#/properties/{section}"),
+            violations,
+        })
+    }
+}
+
+/// Deserialize a schema-valid value; a failure here means schema and types disagree.
+fn typed<T: DeserializeOwned>(path: &Path, pointer: &str, v: Value) -> Result<T, ExperimentError> {
+    serde_json::from_value(v).map_err(|e| {
+        let at = if pointer.is_empty() { "/" } else { pointer };
+        ExperimentError::invalid(path, at, e.to_string())
+    })
+}
+
+fn experiment_dir(path: &Path) -> PathBuf {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    parent
+        .canonicalize()
+        .or_else(|_| std::path::absolute(&parent))
+        .unwrap_or(parent)
+}
+
+#[derive(Deserialize)]
+struct RawDoc {
+    experiment: ExperimentMeta,
+    dataset: RawDataset,
+    design: Design,
+    baseline: RawVariant,
+    #[serde(default)]
+    variant_plan: Vec<RawVariant>,
+    runtime: RawRuntime,
+    #[serde(default)]
+    benchmark: Option<BenchmarkSpec>,
+    #[serde(default)]
+    primary_metric: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawDataset {
+    path: String,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize, Clone)]
+struct RawVariant {
+    variant_id: String,
+    bindings: Value,
+    #[serde(default)]
+    runtime: RawVariantRuntime,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct RawVariantRuntime {
+    #[serde(default)]
+    agent: AgentOverride,
+}
+
+#[derive(Deserialize)]
+struct RawRuntime {
+    agent: AgentRuntime,
+    #[serde(default)]
+    dependencies: Option<Value>,
+    #[serde(default)]
+    policy: Option<Value>,
+}
+
+fn variants(path: &Path, raw: &RawDoc) -> Result<Vec<Variant>, ExperimentError> {
+    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+    seen.insert(&raw.baseline.variant_id, "/baseline/variant_id".into());
+    for (i, v) in raw.variant_plan.iter().enumerate() {
+        let here = format!("/variant_plan/{i}/variant_id");
+        if let Some(first) = seen.get(v.variant_id.as_str()) {
+            return Err(ExperimentError::invalid(
+                path,
+                here,
+                format!(
+                    "duplicate variant id `{}` (already used at {first}); variant ids must be unique",
+                    v.variant_id
+                ),
+            ));
+        }
+        seen.insert(&v.variant_id, here);
+    }
+    let make = |v: &RawVariant, is_baseline: bool| Variant {
+        id: v.variant_id.clone(),
+        bindings: v.bindings.clone(),
+        agent: v.runtime.agent.clone(),
+        is_baseline,
+    };
+    Ok(std::iter::once(make(&raw.baseline, true))
+        .chain(raw.variant_plan.iter().map(|v| make(v, false)))
+        .collect())
+}
+
+fn runtime(path: &Path, dir: &Path, raw: RawRuntime) -> Result<RuntimeSpec, ExperimentError> {
+    check_program(path, dir, "/runtime/agent/command/0", &raw.agent.command)?;
+    let dependencies = raw
+        .dependencies
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let dependency_files: Vec<DependencyFile> = match dependencies.get("files") {
+        Some(files) => typed(path, "/runtime/dependencies/files", files.clone())?,
+        None => Vec::new(),
+    };
+    for (i, f) in dependency_files.iter().enumerate() {
+        if let Err(why) = check_relative(&f.dest) {
+            return Err(ExperimentError::invalid(
+                path,
+                format!("/runtime/dependencies/files/{i}/dest"),
+                format!(
+                    "dependency dest `{}` {why}; it must be a relative path inside the trial's deps/ directory",
+                    f.dest
+                ),
+            ));
+        }
+        if !dir.join(&f.source).exists() {
+            return Err(ExperimentError::invalid(
+                path,
+                format!("/runtime/dependencies/files/{i}/source"),
+                format!(
+                    "dependency source `{}` not found (looked for {}); sources are relative to the experiment file",
+                    f.source,
+                    dir.join(&f.source).display()
+                ),
+            ));
+        }
+    }
+    let policy = raw
+        .policy
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let policy_timeout_ms = policy.get("timeout_ms").and_then(Value::as_u64);
+    Ok(RuntimeSpec {
+        agent: raw.agent,
+        dependencies,
+        dependency_files,
+        policy,
+        policy_timeout_ms,
+    })
+}
+
+/// A relative program path with a `/` resolves against the experiment directory and
+/// must exist there; bare names are looked up on PATH at spawn time.
+fn check_program(
+    path: &Path,
+    dir: &Path,
+    pointer: &str,
+    command: &[String],
+) -> Result<(), ExperimentError> {
+    let Some(program) = command.first() else {
+        return Err(ExperimentError::invalid(
+            path,
+            pointer,
+            "the command is empty",
+        ));
+    };
+    let p = Path::new(program);
+    if p.is_relative() && program.contains('/') && !dir.join(p).exists() {
+        return Err(ExperimentError::invalid(
+            path,
+            pointer,
+            format!(
+                "program `{program}` not found (looked for {}); relative programs resolve against the experiment's directory",
+                dir.join(p).display()
+            ),
+        ));
+    }
+    Ok(())
+}

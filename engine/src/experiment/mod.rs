@@ -1,0 +1,40 @@
+//! The experiment model: loading a resolved experiment (v0.5 or v0.4, YAML or JSON),
+//! validating it against its JSON Schema and then semantically, reading its JSONL
+//! dataset, resolving variants and policies, building the schedule and the per-trial
+//! [`TrialSpec`](crate::trial::TrialSpec)s, and describing it for humans.
+//!
+//! Everything here is pure with respect to a run: loading reads the experiment file and
+//! its dataset, nothing else, and nothing here writes anything. The coordinator records
+//! [`Experiment::resolved_json`] and [`Experiment::digest`] in `run_created`.
+//!
+//! Flow: [`load`] → (schema) → typed sections → semantic checks → dataset → [`Experiment`].
+//! [`check_runnable`] is the release gate `labj run` calls before creating a run.
+
+mod dataset;
+mod describe;
+mod error;
+mod load;
+mod model;
+mod policy;
+mod schedule;
+mod spec;
+
+#[cfg(test)]
+mod tests;
+
+pub use dataset::{parse_task_row, Task, TaskLimits};
+pub use describe::{describe, Description, SlotLine, VariantLine};
+pub use error::ExperimentError;
+pub use load::{load, load_value, parse_fragment, ExperimentFragment};
+pub use model::{
+    canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkPolicy,
+    BenchmarkSpec, Dataset, Experiment, ExperimentMeta, RuntimeSpec, SchemaVersion, Variant,
+};
+pub use policy::{ConcurrencyPolicy, Design, Policies, SchedulingPolicy, StatePolicy};
+pub use schedule::{bounded_draw, shuffle_pinned};
+
+/// The release gate `labj run` calls before anything runs: rejects what labj can
+/// describe but cannot run yet (today: any state policy but `isolate_per_trial`).
+pub fn check_runnable(experiment: &Experiment) -> Result<(), ExperimentError> {
+    experiment.release_gate()
+}

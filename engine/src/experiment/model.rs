@@ -1,0 +1,294 @@
+//! The typed experiment and its read-only accessors.
+
+use super::dataset::Task;
+use super::policy::{ConcurrencyPolicy, Design, SchedulingPolicy, StatePolicy};
+use super::ExperimentError;
+use crate::trial::{AgentIo, DependencyFile, GraderSpec, RetrySpec};
+use journal::event::PruningSpec;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The resolved-experiment shape a document declared in its top-level `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SchemaVersion {
+    #[serde(rename = "0.4")]
+    V0_4,
+    #[serde(rename = "0.5")]
+    V0_5,
+}
+
+impl SchemaVersion {
+    pub fn parse(s: &str) -> Option<SchemaVersion> {
+        match s {
+            "0.4" => Some(SchemaVersion::V0_4),
+            "0.5" => Some(SchemaVersion::V0_5),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SchemaVersion::V0_4 => "0.4",
+            SchemaVersion::V0_5 => "0.5",
+        }
+    }
+    /// Name of the schema in [`crate::schemas`] that validates this version.
+    pub fn schema_name(&self) -> &'static str {
+        match self {
+            SchemaVersion::V0_4 => "resolved_experiment_v0_4",
+            SchemaVersion::V0_5 => "resolved_experiment_v0_5",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentMeta {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `dataset` after loading: where it was read from and its tasks, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// `dataset.path` as written in the experiment.
+    pub declared_path: String,
+    /// The file actually read (resolved against the experiment's directory).
+    pub path: PathBuf,
+    pub limit: Option<usize>,
+    pub tasks: Vec<Task>,
+}
+
+/// A variant's `runtime.agent` overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentOverride {
+    /// Replaces the experiment's agent command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Appended to the (possibly replaced) command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Merged over `runtime.agent.env`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The baseline or one entry of `variant_plan`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub id: String,
+    /// Open user data handed to the agent as the bindings file.
+    pub bindings: Value,
+    pub agent: AgentOverride,
+    pub is_baseline: bool,
+}
+
+/// `runtime.agent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRuntime {
+    pub command: Vec<String>,
+    /// Accepted for compatibility (the original schema required it, its runner rejected
+    /// it); labj does not interpret it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub io: AgentIo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// `runtime`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeSpec {
+    pub agent: AgentRuntime,
+    /// `runtime.dependencies` as written (open data; `{}` when absent).
+    pub dependencies: Value,
+    /// `runtime.dependencies.files`, typed.
+    pub dependency_files: Vec<DependencyFile>,
+    /// `runtime.policy` as written (open data; `{}` when absent).
+    pub policy: Value,
+    /// `runtime.policy.timeout_ms`, typed.
+    pub policy_timeout_ms: Option<u64>,
+}
+
+/// `benchmark.policy`: the keys labj knows; the rest stays in the resolved JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkPolicy {
+    #[serde(default)]
+    pub required_evidence_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scoring_lifecycle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_failure_policy: Option<String>,
+}
+
+/// `benchmark.adapter`: the grader command and its optional manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkAdapter {
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Value>,
+}
+
+/// `benchmark`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkSpec {
+    #[serde(default)]
+    pub policy: BenchmarkPolicy,
+    pub adapter: BenchmarkAdapter,
+}
+
+impl BenchmarkSpec {
+    pub fn grader(&self) -> GraderSpec {
+        GraderSpec {
+            command: self.adapter.command.clone(),
+            required_evidence_classes: self.policy.required_evidence_classes.clone(),
+        }
+    }
+}
+
+/// A loaded, validated experiment. Build it with [`super::load`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    pub(crate) file: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) version: SchemaVersion,
+    pub(crate) resolved: Value,
+    pub(crate) digest: String,
+    pub(crate) meta: ExperimentMeta,
+    pub(crate) dataset: Dataset,
+    pub(crate) design: Design,
+    /// Baseline first, then `variant_plan` in order; `variant_idx` indexes this.
+    pub(crate) variants: Vec<Variant>,
+    pub(crate) runtime: RuntimeSpec,
+    pub(crate) benchmark: Option<BenchmarkSpec>,
+    pub(crate) primary_metric: Option<String>,
+}
+
+impl Experiment {
+    pub fn id(&self) -> &str {
+        &self.meta.id
+    }
+    pub fn meta(&self) -> &ExperimentMeta {
+        &self.meta
+    }
+    /// The experiment file as given to `load`.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+    /// The absolute directory of the experiment file (relative paths resolve here).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn version(&self) -> SchemaVersion {
+        self.version
+    }
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+    /// Tasks in dataset order; a slot's `task_idx` indexes this.
+    pub fn tasks(&self) -> &[Task] {
+        &self.dataset.tasks
+    }
+    pub fn design(&self) -> &Design {
+        &self.design
+    }
+    /// Baseline first; a slot's `variant_idx` indexes this.
+    pub fn variants(&self) -> &[Variant] {
+        &self.variants
+    }
+    pub fn runtime(&self) -> &RuntimeSpec {
+        &self.runtime
+    }
+    pub fn benchmark(&self) -> Option<&BenchmarkSpec> {
+        self.benchmark.as_ref()
+    }
+    pub fn grader(&self) -> Option<GraderSpec> {
+        self.benchmark.as_ref().map(BenchmarkSpec::grader)
+    }
+    pub fn variant_ids(&self) -> Vec<String> {
+        self.variants.iter().map(|v| v.id.clone()).collect()
+    }
+    pub fn task_ids(&self) -> Vec<String> {
+        self.dataset.tasks.iter().map(|t| t.id.clone()).collect()
+    }
+    pub fn replications(&self) -> u32 {
+        self.design.replications
+    }
+    pub fn max_concurrency(&self) -> u32 {
+        self.design.max_concurrency
+    }
+    pub fn scheduling(&self) -> SchedulingPolicy {
+        self.design.policies.scheduling
+    }
+    pub fn concurrency(&self) -> ConcurrencyPolicy {
+        self.design.policies.concurrency
+    }
+    pub fn retry(&self) -> &RetrySpec {
+        &self.design.policies.retry
+    }
+    pub fn pruning(&self) -> PruningSpec {
+        self.design.policies.pruning.clone()
+    }
+    pub fn state_policy(&self) -> StatePolicy {
+        self.design.policies.state
+    }
+    pub fn primary_metric(&self) -> Option<&str> {
+        self.primary_metric.as_deref()
+    }
+    /// The validated document (unwrapped from `resolved_experiment` if it was wrapped),
+    /// as recorded in the journal's `run_created` event.
+    pub fn resolved_json(&self) -> &Value {
+        &self.resolved
+    }
+    /// blake3 hex digest of the canonical JSON of [`Self::resolved_json`].
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The release gate: `Err` for experiments labj validates but cannot run yet.
+    pub fn release_gate(&self) -> Result<(), ExperimentError> {
+        match self.state_policy() {
+            StatePolicy::IsolatePerTrial => Ok(()),
+            other => Err(ExperimentError::NotRunnable {
+                path: self.file.clone(),
+                message: format!(
+                    "state policy `{}` is not supported yet: labj runs only isolate_per_trial \
+                     (set design.policies.state: isolate_per_trial)",
+                    other.as_str()
+                ),
+            }),
+        }
+    }
+}
+
+/// blake3 hex of the canonical bytes of a JSON value: object keys sorted at every level
+/// (explicitly, so the digest never depends on serde_json's `preserve_order` feature),
+/// no whitespace.
+pub fn canonical_digest(value: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for k in keys {
+                    out.insert(k.clone(), sorted(&m[k]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let bytes = serde_json::to_vec(&sorted(value)).expect("a JSON value always serializes");
+    blake3::hash(&bytes).to_hex().to_string()
+}

@@ -1,0 +1,178 @@
+//! `design`: replications, seed, concurrency and the typed policies (scheduling, retry,
+//! pruning, concurrency, state).
+
+use super::ExperimentError;
+use crate::trial::RetrySpec;
+use journal::event::{Classification, PruningSpec};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The order slots are laid out in (and therefore committed in).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulingPolicy {
+    /// for each variant, for each task, for each replication.
+    #[default]
+    VariantSequential,
+    /// for each task, for each variant, for each replication: variants stay paired.
+    PairedInterleaved,
+    /// the variant-sequential list, shuffled with the pinned seeded algorithm.
+    Randomized,
+}
+
+impl SchedulingPolicy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SchedulingPolicy::VariantSequential => "variant_sequential",
+            SchedulingPolicy::PairedInterleaved => "paired_interleaved",
+            SchedulingPolicy::Randomized => "randomized",
+        }
+    }
+}
+
+/// What a trial may inherit from earlier trials. Only `isolate_per_trial` runs today.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatePolicy {
+    #[default]
+    IsolatePerTrial,
+    PersistPerTask,
+    Accumulate,
+}
+
+impl StatePolicy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StatePolicy::IsolatePerTrial => "isolate_per_trial",
+            StatePolicy::PersistPerTask => "persist_per_task",
+            StatePolicy::Accumulate => "accumulate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConcurrencyPolicy {
+    /// At most this many in-flight trials of one variant; `None` = only the global cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight_per_variant: Option<u32>,
+    /// One in-flight trial per (variant, chain) at a time.
+    #[serde(default)]
+    pub require_chain_lease: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policies {
+    #[serde(default)]
+    pub scheduling: SchedulingPolicy,
+    #[serde(default)]
+    pub retry: RetrySpec,
+    #[serde(default)]
+    pub pruning: PruningSpec,
+    #[serde(default)]
+    pub concurrency: ConcurrencyPolicy,
+    #[serde(default)]
+    pub state: StatePolicy,
+}
+
+/// `design`. Defaults only matter for partial documents (see `parse_fragment`): the
+/// schema requires `replications`, `max_concurrency` and `policies.scheduling` in full
+/// experiments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Design {
+    #[serde(default = "one")]
+    pub replications: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_seed: Option<u64>,
+    #[serde(default)]
+    pub shuffle_tasks: bool,
+    #[serde(default = "one")]
+    pub max_concurrency: u32,
+    #[serde(default)]
+    pub policies: Policies,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Design {
+    fn default() -> Self {
+        Design {
+            replications: 1,
+            random_seed: None,
+            shuffle_tasks: false,
+            max_concurrency: 1,
+            policies: Policies::default(),
+        }
+    }
+}
+
+impl Design {
+    /// Rules the schema cannot state. `file` is only used to name the file in errors.
+    pub(crate) fn check(&self, file: &Path) -> Result<(), ExperimentError> {
+        let p = &self.policies;
+        if self.replications == 0 {
+            return Err(ExperimentError::invalid(
+                file,
+                "/design/replications",
+                "replications must be at least 1",
+            ));
+        }
+        if self.max_concurrency == 0 {
+            return Err(ExperimentError::invalid(
+                file,
+                "/design/max_concurrency",
+                "max_concurrency must be at least 1",
+            ));
+        }
+        if p.retry.max_attempts == 0 {
+            return Err(ExperimentError::invalid(
+                file,
+                "/design/policies/retry/max_attempts",
+                "max_attempts counts the first attempt and must be at least 1 (1 = no retry)",
+            ));
+        }
+        for (i, class) in p.retry.retry_on.iter().enumerate() {
+            if class != "infra" && Classification::parse(class).is_none() {
+                let known: Vec<&str> = Classification::ALL.iter().map(|c| c.as_str()).collect();
+                return Err(ExperimentError::invalid(
+                    file,
+                    format!("/design/policies/retry/retry_on/{i}"),
+                    format!(
+                        "unknown retry_on class `{class}`; expected one of: {}, infra",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        if p.concurrency.max_in_flight_per_variant == Some(0) {
+            return Err(ExperimentError::invalid(
+                file,
+                "/design/policies/concurrency/max_in_flight_per_variant",
+                "max_in_flight_per_variant must be at least 1 (omit it for no per-variant cap)",
+            ));
+        }
+        if p.pruning.max_consecutive_failures == Some(0) {
+            return Err(ExperimentError::invalid(
+                file,
+                "/design/policies/pruning/max_consecutive_failures",
+                "max_consecutive_failures must be at least 1 (omit pruning to disable it)",
+            ));
+        }
+        let needs_seed = p.scheduling == SchedulingPolicy::Randomized || self.shuffle_tasks;
+        if needs_seed && self.random_seed.is_none() {
+            return Err(ExperimentError::invalid(
+                file,
+                "/design/random_seed",
+                "random_seed is required when scheduling is `randomized` or shuffle_tasks is true \
+                 (set design.random_seed to any non-negative integer)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The seed of every seeded permutation (0 when nothing is seeded).
+    pub fn seed(&self) -> u64 {
+        self.random_seed.unwrap_or(0)
+    }
+}

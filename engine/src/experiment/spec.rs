@@ -1,0 +1,102 @@
+//! From a schedule slot to the [`TrialSpec`] a worker runs.
+
+use super::model::Experiment;
+use crate::trial::{AgentSpec, TrialSpec};
+use journal::event::SlotSpec;
+use serde_json::Value;
+use std::path::Path;
+
+/// Agent timeout when neither the variant, the runtime, the task nor the policy sets one.
+pub const DEFAULT_AGENT_TIMEOUT_MS: u64 = 600_000;
+
+impl Experiment {
+    /// The agent of `variant_idx` for `task_idx`, overrides applied. Timeout precedence:
+    /// variant override > `runtime.agent.timeout_ms` > task `limits.trial_seconds` >
+    /// `runtime.policy.timeout_ms` > 600 000 ms.
+    ///
+    /// Panics if an index is out of range (slots come from [`Experiment::schedule`]).
+    pub fn effective_agent(&self, variant_idx: usize, task_idx: usize) -> AgentSpec {
+        let variant = &self.variants[variant_idx];
+        let task = &self.dataset.tasks[task_idx];
+        let base = &self.runtime.agent;
+        let mut command = variant
+            .agent
+            .command
+            .clone()
+            .unwrap_or_else(|| base.command.clone());
+        command.extend(variant.agent.args.iter().cloned());
+        let mut env = base.env.clone();
+        env.extend(variant.agent.env.clone());
+        let timeout_ms = variant
+            .agent
+            .timeout_ms
+            .or(base.timeout_ms)
+            .or(task.limits.trial_seconds.map(|s| s.saturating_mul(1000)))
+            .or(self.runtime.policy_timeout_ms)
+            .unwrap_or(DEFAULT_AGENT_TIMEOUT_MS);
+        AgentSpec {
+            command,
+            env,
+            io: base.io.clone(),
+            timeout_ms,
+        }
+    }
+
+    /// `runtime.policy` with the task's limits merged under `limits` (task values win).
+    pub fn effective_policy(&self, task_idx: usize) -> Value {
+        let mut policy = match &self.runtime.policy {
+            Value::Object(m) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
+        let limits = &self.dataset.tasks[task_idx].limits;
+        if !limits.is_empty() {
+            let mut merged = match policy.get("limits") {
+                Some(Value::Object(m)) => m.clone(),
+                _ => serde_json::Map::new(),
+            };
+            if let Value::Object(task_limits) =
+                serde_json::to_value(limits).expect("limits always serialize")
+            {
+                merged.extend(task_limits);
+            }
+            policy.insert("limits".into(), Value::Object(merged));
+        }
+        Value::Object(policy)
+    }
+
+    /// The spec of the trial at `schedule_idx`. Panics if the slot's indices are out of
+    /// range (slots come from [`Experiment::schedule`]).
+    pub fn trial_spec(
+        &self,
+        schedule_idx: u64,
+        slot: SlotSpec,
+        run_id: &str,
+        run_dir: &Path,
+    ) -> TrialSpec {
+        let trial_id = format!("trial_{schedule_idx:06}");
+        let variant = &self.variants[slot.variant_idx()];
+        let task = &self.dataset.tasks[slot.task_idx()];
+        TrialSpec {
+            run_id: run_id.to_string(),
+            trial_dir: run_dir.join("trials").join(&trial_id),
+            trial_id,
+            schedule_idx,
+            variant_id: variant.id.clone(),
+            task_id: task.id.clone(),
+            repl_idx: slot.repl_idx(),
+            task: task.payload.clone(),
+            bindings: variant.bindings.clone(),
+            dependencies: self.runtime.dependencies.clone(),
+            policy: self.effective_policy(slot.task_idx()),
+            workspace_files: task.workspace_files.clone(),
+            mount_references: task.mount_references.clone(),
+            dependency_files: self.runtime.dependency_files.clone(),
+            agent: self.effective_agent(slot.variant_idx(), slot.task_idx()),
+            grader: self.grader(),
+            retry: self.design.policies.retry.clone(),
+            experiment_dir: self.dir.clone(),
+            blob_dir: run_dir.join("blobs"),
+            primary_metric: self.primary_metric.clone(),
+        }
+    }
+}
