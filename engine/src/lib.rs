@@ -4,6 +4,8 @@
 //! The engine is the only crate that spawns processes. It writes the journal only
 //! through the coordinator (see `coordinator`), never from a worker.
 
+pub mod backend;
+pub mod committer;
 pub mod executor;
 pub mod experiment;
 pub mod schemas;

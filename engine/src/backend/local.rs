@@ -1,0 +1,267 @@
+//! `LocalThreadWorkerBackend`: a bounded pool of threads on this machine, each running
+//! trials through the [`TrialExecutor`](crate::executor).
+//!
+//! `AGENTLAB_LOCAL_WORKER_MAX_IN_FLIGHT` may impose a ceiling stricter than the requested
+//! concurrency; the backend then reports a notice the coordinator journals as
+//! `backend_warning`. Completions travel over a channel and are drained at most `max`
+//! per poll, so a burst is delivered across several polls without loss.
+
+use super::*;
+use crate::executor::{execute_trial, TrialControl};
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+
+/// Runs one trial; the default is [`execute_trial`]. Tests inject in-process runners.
+pub type TrialRunner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
+
+pub const CEILING_ENV: &str = "AGENTLAB_LOCAL_WORKER_MAX_IN_FLIGHT";
+
+struct Job {
+    dispatch: TrialDispatch,
+    control: Arc<TrialControl>,
+}
+
+pub struct LocalThreadWorkerBackend {
+    worker_id: String,
+    requested: usize,
+    ceiling: Option<usize>,
+    in_flight: usize,
+    threads: usize,
+    controls: HashMap<String, Arc<TrialControl>>,
+    jobs: Option<Sender<Job>>,
+    job_rx: Arc<Mutex<Receiver<Job>>>,
+    done_tx: Sender<TrialCompletion>,
+    done_rx: Receiver<TrialCompletion>,
+    runner: TrialRunner,
+    notices: Vec<BackendNotice>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Parse the ceiling variable: unset → none; a positive integer → that; else an error
+/// that names the variable and the bad value.
+pub fn ceiling_from_env() -> Result<Option<usize>, String> {
+    match std::env::var(CEILING_ENV) {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!(
+                "{CEILING_ENV}={v:?} is not a positive integer (unset it or give e.g. 4)"
+            )),
+        },
+    }
+}
+
+impl LocalThreadWorkerBackend {
+    /// A pool running real trials; reads the ceiling from the environment.
+    pub fn new(requested: usize) -> Result<Self, String> {
+        let ceiling = ceiling_from_env()?;
+        Ok(Self::with_runner(
+            requested,
+            ceiling,
+            Arc::new(|spec, control| execute_trial(spec, control)),
+        ))
+    }
+
+    pub fn with_runner(requested: usize, ceiling: Option<usize>, runner: TrialRunner) -> Self {
+        let (jobs, job_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel();
+        let mut b = LocalThreadWorkerBackend {
+            worker_id: format!("local-{}", std::process::id()),
+            requested: requested.max(1),
+            ceiling,
+            in_flight: 0,
+            threads: 0,
+            controls: HashMap::new(),
+            jobs: Some(jobs),
+            job_rx: Arc::new(Mutex::new(job_rx)),
+            done_tx,
+            done_rx,
+            runner,
+            notices: Vec::new(),
+            handles: Vec::new(),
+        };
+        b.note_ceiling();
+        b
+    }
+
+    fn note_ceiling(&mut self) {
+        if let Some(c) = self.ceiling {
+            if c < self.requested {
+                self.notices.push(BackendNotice {
+                    code: "local_capacity_ceiling".into(),
+                    message: format!(
+                        "{CEILING_ENV}={c} is below the requested concurrency {}; running at most {c} trials at once",
+                        self.requested
+                    ),
+                    requested: Some(self.requested as u32),
+                    effective: Some(c as u32),
+                });
+            }
+        }
+    }
+
+    fn spawn_worker(&mut self) {
+        let rx = Arc::clone(&self.job_rx);
+        let done = self.done_tx.clone();
+        let runner = Arc::clone(&self.runner);
+        let worker_id = self.worker_id.clone();
+        let n = self.threads;
+        let handle = std::thread::Builder::new()
+            .name(format!("labj-worker-{n}"))
+            .spawn(move || loop {
+                // Hold the lock only while receiving, never while running a trial.
+                let job = match rx.lock() {
+                    Ok(guard) => guard.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                let spec = &job.dispatch.spec;
+                let outcome = runner(spec, &job.control);
+                let completion = TrialCompletion {
+                    ticket_id: job.dispatch.ticket_id.clone(),
+                    worker_id: worker_id.clone(),
+                    schedule_idx: spec.schedule_idx,
+                    trial_id: spec.trial_id.clone(),
+                    completion_seq: 1,
+                    outcome,
+                };
+                if done.send(completion).is_err() {
+                    return;
+                }
+            })
+            .expect("spawn worker thread");
+        self.handles.push(handle);
+        self.threads += 1;
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+}
+
+impl WorkerBackend for LocalThreadWorkerBackend {
+    fn capacity(&self) -> usize {
+        match self.ceiling {
+            Some(c) => c.min(self.requested),
+            None => self.requested,
+        }
+    }
+
+    fn set_requested_capacity(&mut self, requested: usize) {
+        self.requested = requested.max(1);
+        self.note_ceiling();
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError> {
+        let limit = self.capacity();
+        if self.in_flight >= limit {
+            return Err(SubmitError::Capacity {
+                in_flight: self.in_flight,
+                limit,
+            });
+        }
+        if self.threads <= self.in_flight {
+            self.spawn_worker();
+        }
+        let control = TrialControl::new();
+        let ticket = WorkerTicket {
+            ticket_id: dispatch.ticket_id.clone(),
+            worker_id: self.worker_id.clone(),
+        };
+        self.controls
+            .insert(dispatch.ticket_id.clone(), Arc::clone(&control));
+        let sender = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| SubmitError::Fatal("backend is shut down".into()))?;
+        sender
+            .send(Job { dispatch, control })
+            .map_err(|_| SubmitError::Fatal("every worker thread has exited".into()))?;
+        self.in_flight += 1;
+        Ok(ticket)
+    }
+
+    fn poll_completions(
+        &mut self,
+        timeout: Duration,
+        max: usize,
+    ) -> Result<Vec<TrialCompletion>, BackendError> {
+        let max = max.clamp(1, MAX_DRAIN_PER_POLL);
+        let mut out = Vec::new();
+        match self.done_rx.recv_timeout(timeout) {
+            Ok(c) => out.push(c),
+            Err(RecvTimeoutError::Timeout) => return Ok(out),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(BackendError("completion channel closed".into()))
+            }
+        }
+        while out.len() < max {
+            match self.done_rx.try_recv() {
+                Ok(c) => out.push(c),
+                Err(_) => break,
+            }
+        }
+        for c in &out {
+            self.controls.remove(&c.ticket_id);
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+        Ok(out)
+    }
+
+    fn request_pause(&mut self, ticket_id: &str, _label: Option<&str>) -> WorkerPauseAck {
+        let (accepted, reason) = match self.controls.get(ticket_id) {
+            Some(c) => match c.pause() {
+                Ok(()) => (true, None),
+                Err(e) => (false, Some(e)),
+            },
+            None => (
+                false,
+                Some(format!("no trial with ticket {ticket_id} is running")),
+            ),
+        };
+        WorkerPauseAck {
+            ticket_id: ticket_id.to_string(),
+            worker_id: self.worker_id.clone(),
+            accepted,
+            reason,
+        }
+    }
+
+    fn request_resume(&mut self, ticket_id: &str) -> Result<(), String> {
+        match self.controls.get(ticket_id) {
+            Some(c) => c.resume(),
+            None => Err(format!("no trial with ticket {ticket_id} is running")),
+        }
+    }
+
+    fn request_stop(&mut self, ticket_id: &str, reason: &str) {
+        if let Some(c) = self.controls.get(ticket_id) {
+            c.stop(reason);
+        }
+    }
+
+    fn take_notices(&mut self) -> Vec<BackendNotice> {
+        std::mem::take(&mut self.notices)
+    }
+}
+
+impl Drop for LocalThreadWorkerBackend {
+    fn drop(&mut self) {
+        // Never leave agents running behind a coordinator that is going away.
+        for c in self.controls.values() {
+            c.stop("coordinator shutting down");
+        }
+        self.jobs = None;
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+use super::*;
+use crate::trial::{AgentSpec, RetrySpec};
+use journal::event::Classification;
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+fn spec(idx: u64) -> TrialSpec {
+    TrialSpec {
+        run_id: "run".into(),
+        trial_id: format!("trial_{idx:06}"),
+        schedule_idx: idx,
+        variant_id: "v".into(),
+        task_id: format!("t{idx}"),
+        repl_idx: 0,
+        task: serde_json::json!({"id": idx}),
+        bindings: serde_json::json!({}),
+        dependencies: serde_json::json!({}),
+        policy: serde_json::json!({}),
+        workspace_files: vec![],
+        mount_references: vec![],
+        dependency_files: vec![],
+        agent: AgentSpec {
+            command: vec!["true".into()],
+            env: Default::default(),
+            io: Default::default(),
+            timeout_ms: 1000,
+        },
+        grader: None,
+        retry: RetrySpec::default(),
+        experiment_dir: ".".into(),
+        trial_dir: "/nonexistent".into(),
+        blob_dir: "/nonexistent".into(),
+        primary_metric: None,
+    }
+}
+
+fn instant_runner() -> TrialRunner {
+    Arc::new(|_spec, _control| TrialOutcome {
+        classification: Classification::Success,
+        outcome: Some("success".into()),
+        metrics: Default::default(),
+        attempts: vec![],
+        duration_ms: 0,
+        evidence: vec![],
+        artifacts: vec![],
+        chain_state: None,
+        error: None,
+    })
+}
+
+fn dispatch(idx: u64) -> TrialDispatch {
+    TrialDispatch {
+        ticket_id: format!("tk{idx}"),
+        spec: spec(idx),
+    }
+}
+
+#[test]
+fn p5b_local_worker_capacity_ceiling_resolves_with_warning() {
+    let mut b = LocalThreadWorkerBackend::with_runner(8, Some(3), instant_runner());
+    assert_eq!(b.capacity(), 3);
+    let notices = b.take_notices();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].code, "local_capacity_ceiling");
+    assert_eq!(notices[0].requested, Some(8));
+    assert_eq!(notices[0].effective, Some(3));
+    assert!(notices[0].message.contains(CEILING_ENV));
+    assert!(b.take_notices().is_empty(), "a notice is returned once");
+    // A ceiling above the request changes nothing and warns about nothing.
+    let mut b = LocalThreadWorkerBackend::with_runner(2, Some(16), instant_runner());
+    assert_eq!(b.capacity(), 2);
+    assert!(b.take_notices().is_empty());
+}
+
+#[test]
+fn p5b_submit_backpressure_classifies_capacity_as_retryable() {
+    let gate = Arc::new(std::sync::Barrier::new(3));
+    let g = Arc::clone(&gate);
+    let runner: TrialRunner = Arc::new(move |s, c| {
+        g.wait();
+        instant_runner()(s, c)
+    });
+    let mut b = LocalThreadWorkerBackend::with_runner(2, None, runner);
+    b.submit(dispatch(0)).unwrap();
+    b.submit(dispatch(1)).unwrap();
+    let err = b.submit(dispatch(2)).unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert_eq!(
+        err,
+        SubmitError::Capacity {
+            in_flight: 2,
+            limit: 2
+        }
+    );
+    gate.wait();
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got < 2 && Instant::now() < deadline {
+        got += b
+            .poll_completions(Duration::from_millis(100), 256)
+            .unwrap()
+            .len();
+    }
+    assert_eq!(got, 2);
+    // Capacity freed: the refused dispatch now goes through.
+    let gate2 = gate.clone();
+    std::thread::spawn(move || {
+        gate2.wait();
+    });
+    b.submit(dispatch(2)).unwrap();
+    gate.wait();
+    let c = b.poll_completions(Duration::from_secs(10), 256).unwrap();
+    assert_eq!(c[0].schedule_idx, 2);
+    assert!(!SubmitError::Fatal("x".into()).is_retryable());
+}
+
+#[test]
+fn p5b_local_worker_backend_drains_burst_completions_without_loss() {
+    let n = 1000u64;
+    let mut b = LocalThreadWorkerBackend::with_runner(n as usize, None, instant_runner());
+    for i in 0..n {
+        b.submit(dispatch(i)).unwrap();
+    }
+    // Let the burst pile up so single polls hit the bound.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = BTreeSet::new();
+    let mut polls = 0;
+    let mut max_batch = 0;
+    std::thread::sleep(Duration::from_millis(200));
+    while (seen.len() as u64) < n && Instant::now() < deadline {
+        let batch = b
+            .poll_completions(Duration::from_millis(200), MAX_DRAIN_PER_POLL)
+            .unwrap();
+        assert!(batch.len() <= MAX_DRAIN_PER_POLL);
+        max_batch = max_batch.max(batch.len());
+        polls += 1;
+        for c in batch {
+            assert!(
+                seen.insert(c.schedule_idx),
+                "duplicate completion {}",
+                c.schedule_idx
+            );
+        }
+    }
+    assert_eq!(seen.len() as u64, n, "every completion delivered");
+    assert_eq!(
+        max_batch, MAX_DRAIN_PER_POLL,
+        "the per-poll bound was reached"
+    );
+    assert!(polls >= (n as usize).div_ceil(MAX_DRAIN_PER_POLL));
+    assert_eq!(b.in_flight(), 0);
+    assert!(b
+        .poll_completions(Duration::from_millis(10), 256)
+        .unwrap()
+        .is_empty());
+}

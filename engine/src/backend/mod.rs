@@ -1,0 +1,108 @@
+//! The worker boundary: how the coordinator hands trials to workers and hears back.
+//!
+//! Workers never touch the journal or run state. Everything they report comes back as a
+//! [`TrialCompletion`] through [`WorkerBackend::poll_completions`], and only the
+//! coordinator decides what it means.
+
+pub mod local;
+
+use crate::trial::{TrialOutcome, TrialSpec};
+use std::time::Duration;
+
+pub use local::LocalThreadWorkerBackend;
+
+/// A slot handed to a worker. The ticket id is chosen by the coordinator and journaled
+/// in `trial_dispatched` before the worker sees the trial.
+#[derive(Debug, Clone)]
+pub struct TrialDispatch {
+    pub ticket_id: String,
+    pub spec: TrialSpec,
+}
+
+impl TrialDispatch {
+    pub fn schedule_idx(&self) -> u64 {
+        self.spec.schedule_idx
+    }
+}
+
+/// The backend's receipt for an accepted dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerTicket {
+    pub ticket_id: String,
+    pub worker_id: String,
+}
+
+/// What a worker reports when a trial ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialCompletion {
+    pub ticket_id: String,
+    pub worker_id: String,
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    /// Delivery sequence number of this ticket's completion (1 for the first delivery).
+    pub completion_seq: u64,
+    pub outcome: TrialOutcome,
+}
+
+/// A worker's answer to a pause request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerPauseAck {
+    pub ticket_id: String,
+    pub worker_id: String,
+    pub accepted: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// Backpressure: try again later. Never a run failure.
+    #[error("worker capacity reached ({in_flight}/{limit} in flight)")]
+    Capacity { in_flight: usize, limit: usize },
+    /// The backend cannot take work at all (quarantined, shut down).
+    #[error("worker backend refused the trial: {0}")]
+    Fatal(String),
+}
+
+impl SubmitError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SubmitError::Capacity { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("worker backend failed: {0}")]
+pub struct BackendError(pub String);
+
+/// A warning the backend wants journaled (e.g. a capacity ceiling below the request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendNotice {
+    pub code: String,
+    pub message: String,
+    pub requested: Option<u32>,
+    pub effective: Option<u32>,
+}
+
+pub trait WorkerBackend: Send {
+    /// How many trials the backend can hold at once right now.
+    fn capacity(&self) -> usize;
+    /// Raise or lower the capacity the coordinator asks for (backends may cap it).
+    fn set_requested_capacity(&mut self, requested: usize);
+    /// Trials accepted and not yet delivered back.
+    fn in_flight(&self) -> usize;
+    fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError>;
+    /// Wait up to `timeout` for at least one completion, then return what is ready, at
+    /// most `max`; the rest stays for the next poll (bounded and lossless).
+    fn poll_completions(
+        &mut self,
+        timeout: Duration,
+        max: usize,
+    ) -> Result<Vec<TrialCompletion>, BackendError>;
+    fn request_pause(&mut self, ticket_id: &str, label: Option<&str>) -> WorkerPauseAck;
+    fn request_resume(&mut self, ticket_id: &str) -> Result<(), String>;
+    fn request_stop(&mut self, ticket_id: &str, reason: &str);
+    /// Warnings to journal; each is returned once.
+    fn take_notices(&mut self) -> Vec<BackendNotice>;
+}
+
+/// Upper bound of completions returned by one poll.
+pub const MAX_DRAIN_PER_POLL: usize = 256;

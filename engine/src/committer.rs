@@ -1,0 +1,316 @@
+//! The deterministic committer: turns completions that arrive in any order into commits
+//! in schedule order.
+//!
+//! It buffers completions by `schedule_idx` and commits only the contiguous prefix from
+//! `next_commit_idx`. Pruning is decided here, at commit time only, so the decision is
+//! the same whatever the completion order. It is pure logic: the coordinator feeds it
+//! and journals what it returns.
+
+use journal::event::{Classification, SlotStatus};
+use std::collections::BTreeMap;
+
+/// What the committer needs to know about an arriving completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub ticket_id: String,
+    pub completion_seq: u64,
+    pub classification: Classification,
+}
+
+impl Arrival {
+    pub fn dedupe_key(&self, run_id: &str) -> String {
+        format!(
+            "{run_id}/{}/{}/{}",
+            self.schedule_idx, self.trial_id, self.completion_seq
+        )
+    }
+}
+
+/// The committer's verdict on an arrival.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Offer {
+    /// New: journal it as `trial_completed`.
+    Accepted,
+    /// A repeat delivery of something already buffered or committed: journal
+    /// `completion_dropped` and ignore.
+    Duplicate { reason: String },
+    /// A completion that contradicts the journal (conflicting result for a slot, unknown
+    /// ticket, slot never dispatched): the run must fail, the journal stays intact.
+    Fault { message: String },
+}
+
+/// One step of the committer's output, in the order it must be journaled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommitAction {
+    Commit {
+        schedule_idx: u64,
+        trial_id: String,
+        status: SlotStatus,
+        classification: Classification,
+    },
+    SkipPruned {
+        schedule_idx: u64,
+        variant_idx: usize,
+    },
+    Prune {
+        variant_idx: usize,
+        consecutive_failures: u32,
+        at_schedule_idx: u64,
+    },
+}
+
+pub fn slot_status(c: Classification) -> SlotStatus {
+    match c {
+        Classification::Success | Classification::Failure => SlotStatus::Completed,
+        Classification::WorkerLost => SlotStatus::WorkerLost,
+        _ => SlotStatus::Failed,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    variant: u32,
+    dispatched: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeterministicCommitter {
+    slots: Vec<Slot>,
+    next_commit_idx: u64,
+    buffered: BTreeMap<u64, Arrival>,
+    consecutive: Vec<u32>,
+    pruned: Vec<bool>,
+    prune_after: Option<u32>,
+}
+
+impl DeterministicCommitter {
+    /// `slot_variants[i]` is the variant index of schedule slot i.
+    pub fn new(slot_variants: Vec<u32>, variants: usize, prune_after: Option<u32>) -> Self {
+        DeterministicCommitter {
+            slots: slot_variants
+                .into_iter()
+                .map(|variant| Slot {
+                    variant,
+                    dispatched: None,
+                })
+                .collect(),
+            next_commit_idx: 0,
+            buffered: BTreeMap::new(),
+            consecutive: vec![0; variants],
+            pruned: vec![false; variants],
+            prune_after,
+        }
+    }
+
+    /// Restore from projected state (continue after a crash).
+    pub fn restore(
+        &mut self,
+        next_commit_idx: u64,
+        consecutive: Vec<u32>,
+        pruned: Vec<bool>,
+        dispatched: impl IntoIterator<Item = (u64, String)>,
+        buffered: impl IntoIterator<Item = Arrival>,
+    ) {
+        self.next_commit_idx = next_commit_idx;
+        self.consecutive = consecutive;
+        self.pruned = pruned;
+        for (idx, ticket) in dispatched {
+            if let Some(s) = self.slots.get_mut(idx as usize) {
+                s.dispatched = Some(ticket);
+            }
+        }
+        for a in buffered {
+            self.buffered.insert(a.schedule_idx, a);
+        }
+    }
+
+    pub fn next_commit_idx(&self) -> u64 {
+        self.next_commit_idx
+    }
+
+    pub fn total(&self) -> u64 {
+        self.slots.len() as u64
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.next_commit_idx == self.total()
+    }
+
+    pub fn is_pruned(&self, variant_idx: usize) -> bool {
+        self.pruned.get(variant_idx).copied().unwrap_or(false)
+    }
+
+    pub fn buffered_len(&self) -> usize {
+        self.buffered.len()
+    }
+
+    pub fn mark_dispatched(&mut self, schedule_idx: u64, ticket_id: &str) {
+        if let Some(s) = self.slots.get_mut(schedule_idx as usize) {
+            s.dispatched = Some(ticket_id.to_string());
+        }
+    }
+
+    pub fn is_dispatched(&self, schedule_idx: u64) -> bool {
+        self.slots
+            .get(schedule_idx as usize)
+            .is_some_and(|s| s.dispatched.is_some())
+    }
+
+    /// Judge an arriving completion; `Accepted` ones are buffered.
+    pub fn offer(&mut self, a: Arrival) -> Offer {
+        let idx = a.schedule_idx;
+        let Some(slot) = self.slots.get(idx as usize) else {
+            return Offer::Fault {
+                message: format!(
+                    "completion for slot {idx} (trial {}) is beyond the schedule of {} slots",
+                    a.trial_id,
+                    self.slots.len()
+                ),
+            };
+        };
+        if idx < self.next_commit_idx {
+            return Offer::Duplicate {
+                reason: format!("slot {idx} is already committed"),
+            };
+        }
+        if let Some(prev) = self.buffered.get(&idx) {
+            if prev.ticket_id == a.ticket_id && prev.completion_seq == a.completion_seq {
+                return if prev.classification == a.classification {
+                    Offer::Duplicate {
+                        reason: format!("slot {idx} completion already received"),
+                    }
+                } else {
+                    Offer::Fault {
+                        message: format!(
+                            "conflicting completions for slot {idx} (trial {}): {} then {}",
+                            a.trial_id,
+                            prev.classification.as_str(),
+                            a.classification.as_str()
+                        ),
+                    }
+                };
+            }
+            return Offer::Fault {
+                message: format!(
+                    "second completion for slot {idx} (trial {}) from ticket {} seq {} after ticket {} seq {}",
+                    a.trial_id, a.ticket_id, a.completion_seq, prev.ticket_id, prev.completion_seq
+                ),
+            };
+        }
+        match &slot.dispatched {
+            Some(t) if *t == a.ticket_id => {}
+            Some(t) => {
+                return Offer::Fault {
+                    message: format!(
+                        "stale completion for slot {idx}: ticket {} but the slot was dispatched as ticket {t}",
+                        a.ticket_id
+                    ),
+                }
+            }
+            None => {
+                return Offer::Fault {
+                    message: format!(
+                        "completion for slot {idx} (ticket {}) that was never dispatched",
+                        a.ticket_id
+                    ),
+                }
+            }
+        }
+        self.buffered.insert(idx, a);
+        Offer::Accepted
+    }
+
+    /// Commit the contiguous prefix that is ready. Slots of pruned variants that were
+    /// never dispatched are committed as skipped; pruning is decided after each commit.
+    pub fn drain(&mut self) -> Vec<CommitAction> {
+        let mut out = Vec::new();
+        while let Some(slot) = self.slots.get(self.next_commit_idx as usize) {
+            let idx = self.next_commit_idx;
+            let v = slot.variant as usize;
+            if let Some(a) = self.buffered.remove(&idx) {
+                let status = slot_status(a.classification);
+                out.push(CommitAction::Commit {
+                    schedule_idx: idx,
+                    trial_id: a.trial_id,
+                    status,
+                    classification: a.classification,
+                });
+                if a.classification.is_success() {
+                    self.consecutive[v] = 0;
+                } else {
+                    self.consecutive[v] += 1;
+                    if let Some(limit) = self.prune_after {
+                        if !self.pruned[v] && self.consecutive[v] >= limit {
+                            self.pruned[v] = true;
+                            out.push(CommitAction::Prune {
+                                variant_idx: v,
+                                consecutive_failures: self.consecutive[v],
+                                at_schedule_idx: idx,
+                            });
+                        }
+                    }
+                }
+            } else if self.pruned[v] && slot.dispatched.is_none() {
+                out.push(CommitAction::SkipPruned {
+                    schedule_idx: idx,
+                    variant_idx: v,
+                });
+            } else {
+                break;
+            }
+            self.next_commit_idx += 1;
+        }
+        out
+    }
+}
+
+/// Replays arrival "ticks" through a committer: everything that arrives in one tick is
+/// offered, then the ready prefix is drained. Used to prove order-independence.
+#[derive(Debug)]
+pub struct OutOfOrderCompletionSimulator {
+    pub committer: DeterministicCommitter,
+    pub commits: Vec<u64>,
+    pub per_tick: Vec<Vec<u64>>,
+}
+
+impl OutOfOrderCompletionSimulator {
+    pub fn new(slots: usize) -> Self {
+        let mut committer = DeterministicCommitter::new(vec![0; slots], 1, None);
+        for i in 0..slots as u64 {
+            committer.mark_dispatched(i, &format!("ticket_{i}"));
+        }
+        OutOfOrderCompletionSimulator {
+            committer,
+            commits: Vec::new(),
+            per_tick: Vec::new(),
+        }
+    }
+
+    pub fn tick(&mut self, arrivals: impl IntoIterator<Item = Arrival>) -> Vec<Offer> {
+        let offers = arrivals
+            .into_iter()
+            .map(|a| self.committer.offer(a))
+            .collect();
+        let committed: Vec<u64> = drain_ready_completions_in_schedule_order(&mut self.committer);
+        self.commits.extend(&committed);
+        self.per_tick.push(committed);
+        offers
+    }
+}
+
+/// Drain the committer and return the schedule indices committed, in order.
+pub fn drain_ready_completions_in_schedule_order(c: &mut DeterministicCommitter) -> Vec<u64> {
+    c.drain()
+        .into_iter()
+        .filter_map(|a| match a {
+            CommitAction::Commit { schedule_idx, .. } => Some(schedule_idx),
+            CommitAction::SkipPruned { schedule_idx, .. } => Some(schedule_idx),
+            CommitAction::Prune { .. } => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
