@@ -343,7 +343,7 @@ fn experiment_bad_inputs_name_file_place_and_rule() {
     for case in &cases {
         let dir = tempfile::tempdir().unwrap();
         let message = run_case(dir.path(), case).to_string();
-        eprintln!("--- {}\n{message}", case.file);
+        eprintln!("--- {}\n{message}", case.file); // shown with --nocapture
         for needle in case.expect {
             if !message.contains(needle) {
                 failures.push(format!(
@@ -364,6 +364,18 @@ fn experiment_base_of_the_bad_inputs_is_valid() {
     std::fs::write(&path, BASE).unwrap();
     let e = load(&path).expect("base experiment loads");
     assert_eq!(e.task_ids(), vec!["t1", "t2"]);
+    // The same document as `.yml` and as `.json` loads to the same experiment.
+    let yml = dir.path().join("ok.yml");
+    std::fs::write(&yml, BASE).unwrap();
+    let json = dir.path().join("ok.json");
+    let doc: Value = serde_yaml_ng::from_str(BASE).unwrap();
+    std::fs::write(&json, serde_json::to_string(&doc).unwrap()).unwrap();
+    for other in [load(&yml).unwrap(), load(&json).unwrap()] {
+        assert_eq!(other.resolved_json(), e.resolved_json());
+        assert_eq!(other.digest(), e.digest());
+        assert_eq!(other.variants(), e.variants());
+        assert_eq!(other.tasks(), e.tasks());
+    }
 }
 
 #[test]

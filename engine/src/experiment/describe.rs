@@ -95,7 +95,7 @@ pub fn describe(experiment: &Experiment) -> Description {
         description: experiment.meta().description.clone(),
         file: experiment.file().display().to_string(),
         version: experiment.version().as_str().to_string(),
-        digest: experiment.digest().to_string(),
+        digest: experiment.digest(),
         dataset: experiment.dataset().declared_path.clone(),
         variants,
         task_count: tasks.len(),

@@ -32,6 +32,7 @@ pub use model::{
 };
 pub use policy::{ConcurrencyPolicy, Design, Policies, SchedulingPolicy, StatePolicy};
 pub use schedule::{bounded_draw, shuffle_pinned};
+pub use spec::DEFAULT_AGENT_TIMEOUT_MS;
 
 /// The release gate `labj run` calls before anything runs: rejects what labj can
 /// describe but cannot run yet (today: any state policy but `isolate_per_trial`).

@@ -246,12 +246,16 @@ impl Experiment {
     }
     /// The validated document (unwrapped from `resolved_experiment` if it was wrapped),
     /// as recorded in the journal's `run_created` event.
-    pub fn resolved_json(&self) -> &Value {
+    pub fn resolved_json(&self) -> Value {
+        self.resolved.clone()
+    }
+    /// Borrowing form of [`Self::resolved_json`].
+    pub fn resolved(&self) -> &Value {
         &self.resolved
     }
-    /// blake3 hex digest of the canonical JSON of [`Self::resolved_json`].
-    pub fn digest(&self) -> &str {
-        &self.digest
+    /// blake3 hex digest of the canonical JSON of [`Self::resolved_json`] (64 hex chars).
+    pub fn digest(&self) -> String {
+        self.digest.clone()
     }
 
     /// The release gate: `Err` for experiments labj validates but cannot run yet.

@@ -500,3 +500,41 @@ fn dataset_limit_keeps_the_first_rows() {
     assert_eq!(e.task_ids(), vec!["t_add", "t_sub"]);
     assert_eq!(e.schedule_len(), 12);
 }
+
+#[test]
+fn shuffle_tasks_golden_order() {
+    // Golden, like GOLDEN_SEED_42: the task visit order for seed 3 over 3 tasks.
+    let s = build(shape(SchedulingPolicy::VariantSequential, 3, true));
+    let order: Vec<u32> = s[..6].iter().step_by(2).map(|s| s.1).collect();
+    assert_eq!(order, GOLDEN_TASK_ORDER_SEED_3);
+}
+
+const GOLDEN_TASK_ORDER_SEED_3: [u32; 3] = [1, 0, 2];
+
+proptest::proptest! {
+    #[test]
+    fn every_schedule_is_a_permutation_of_all_slots(
+        variants in 1u32..4,
+        tasks in 1u32..6,
+        replications in 1u32..4,
+        policy in 0usize..3,
+        shuffle_tasks in proptest::bool::ANY,
+        seed in proptest::num::u64::ANY,
+    ) {
+        let policy = [
+            SchedulingPolicy::VariantSequential,
+            SchedulingPolicy::PairedInterleaved,
+            SchedulingPolicy::Randomized,
+        ][policy];
+        let s = build(ScheduleShape { variants, tasks, replications, policy, shuffle_tasks, seed });
+        let mut expected = Vec::new();
+        for v in 0..variants {
+            for t in 0..tasks {
+                for r in 0..replications {
+                    expected.push((v, t, r));
+                }
+            }
+        }
+        proptest::prop_assert_eq!(sorted(s), expected);
+    }
+}
