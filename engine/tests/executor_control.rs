@@ -1,0 +1,210 @@
+//! Timeouts, pause/resume and stop, observed on real process groups.
+
+mod executor_support;
+
+use engine::executor::{execute_trial, TrialControl};
+use executor_support::{agent, pid_dead, sh, spec};
+use journal::event::Classification;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runs the trial on its own thread; returns the handle and the control.
+fn start(
+    s: engine::trial::TrialSpec,
+) -> (
+    std::thread::JoinHandle<engine::trial::TrialOutcome>,
+    Arc<TrialControl>,
+) {
+    let control = TrialControl::new();
+    let c = control.clone();
+    (std::thread::spawn(move || execute_trial(&s, &c)), control)
+}
+
+/// Waits until `path` exists (the agent got going).
+fn wait_for(path: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_dead(pid: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !pid_dead(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+fn read_pid(path: &std::path::Path) -> i32 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn executor_timeout_kills_the_grandchild() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), agent("grandchild_sleeper.sh"));
+    s.agent.timeout_ms = 500;
+    let started = Instant::now();
+    let out = execute_trial(&s, &TrialControl::new());
+    let took = started.elapsed();
+    assert_eq!(out.classification, Classification::Timeout, "{out:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert!(out.error.unwrap().contains("500 ms"));
+    let pid = read_pid(&s.trial_dir.join("grandchild.pid"));
+    assert!(wait_dead(pid), "grandchild {pid} survived the timeout");
+}
+
+#[test]
+fn executor_orphans_are_killed_after_a_clean_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = "sleep 30 & echo $! > \"$AGENTLAB_TRIAL_DIR/orphan.pid\"; \
+                  printf '{\"outcome\":\"success\"}' > \"$AGENTLAB_RESULT_PATH\"";
+    let s = spec(tmp.path(), sh(script));
+    let started = Instant::now();
+    let out = execute_trial(&s, &TrialControl::new());
+    assert_eq!(out.classification, Classification::Success);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let pid = read_pid(&s.trial_dir.join("orphan.pid"));
+    assert!(wait_dead(pid), "orphan {pid} outlived its trial");
+}
+
+#[test]
+fn executor_pause_excludes_paused_time_from_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), agent("ticker.sh"));
+    // ~16 ticks of 50 ms ≈ 0.85 s of running; plus 1 s paused > 1.5 s wall budget.
+    s.agent.timeout_ms = 1500;
+    let ticks = s.trial_dir.join("ticks.txt");
+    let wall = Instant::now();
+    let (handle, control) = start(s);
+    wait_for(&ticks);
+    std::thread::sleep(Duration::from_millis(200));
+    control.pause().expect("pause a running agent");
+    assert!(control.is_paused());
+    assert!(control.pause().is_err(), "double pause must be refused");
+    std::thread::sleep(Duration::from_millis(1000));
+    control.resume().expect("resume");
+    assert!(!control.is_paused());
+    assert!(
+        control.resume().is_err(),
+        "resume when not paused must be refused"
+    );
+    let out = handle.join().unwrap();
+    assert!(
+        wall.elapsed() > Duration::from_millis(1500),
+        "wall time beyond the budget"
+    );
+    assert_eq!(out.classification, Classification::Success, "{out:?}");
+
+    let stamps: Vec<u128> = std::fs::read_to_string(&ticks)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let max_gap = stamps.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        max_gap >= 800_000_000,
+        "the agent kept running while paused (max gap {max_gap} ns)"
+    );
+    // duration excludes the ~1 s pause.
+    assert!(out.duration_ms < 1500, "duration {} ms", out.duration_ms);
+    assert!(out.attempts[0].duration_ms < 1500);
+
+    assert!(control.pause().is_err(), "pause of a finished trial");
+}
+
+#[test]
+fn executor_pause_refused_before_start_and_while_grading() {
+    let control = TrialControl::new();
+    let err = control.pause().unwrap_err();
+    assert!(err.contains("no live agent"), "{err}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), agent("ok.sh"));
+    s.grader = Some(engine::trial::GraderSpec {
+        command: sh("touch grading; sleep 0.5; \
+                     printf '{\"schema_version\":\"grade_result_v1\",\"outcome\":\"success\"}' \
+                     > \"$AGENTLAB_GRADE_PATH\""),
+        required_evidence_classes: Vec::new(),
+    });
+    let marker = s.trial_dir.join("grading");
+    let (handle, control) = start(s);
+    wait_for(&marker);
+    let err = control.pause().unwrap_err();
+    assert!(err.contains("grading"), "{err}");
+    assert_eq!(
+        handle.join().unwrap().classification,
+        Classification::Success
+    );
+}
+
+#[test]
+fn executor_stop_cancels_the_trial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), agent("grandchild_sleeper.sh"));
+    s.retry = engine::trial::RetrySpec {
+        max_attempts: 3,
+        retry_on: vec!["cancelled".into(), "timeout".into()],
+    };
+    let pidfile = s.trial_dir.join("grandchild.pid");
+    let (handle, control) = start(s);
+    wait_for(&pidfile);
+    let started = Instant::now();
+    control.stop("operator cancel");
+    let out = handle.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "SIGTERM suffices"
+    );
+    assert_eq!(out.classification, Classification::Cancelled, "{out:?}");
+    assert_eq!(out.attempts.len(), 1, "a cancelled trial is not retried");
+    assert!(out.error.unwrap().contains("operator cancel"));
+    assert!(wait_dead(read_pid(&pidfile)));
+}
+
+#[test]
+fn executor_stop_escalates_to_sigkill_and_thaws_a_paused_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = spec(
+        tmp.path(),
+        sh("trap '' TERM; touch \"$AGENTLAB_TRIAL_DIR/started\"; sleep 30"),
+    );
+    let started_marker = s.trial_dir.join("started");
+    let (handle, control) = start(s);
+    wait_for(&started_marker);
+    control.pause().unwrap();
+    let started = Instant::now();
+    control.stop("kill");
+    assert!(!control.is_paused());
+    let out = handle.join().unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.classification, Classification::Cancelled);
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_millis(3500),
+        "SIGKILL after the grace period, took {took:?}"
+    );
+}
+
+#[test]
+fn executor_stop_before_start_cancels_without_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = spec(tmp.path(), sh("touch \"$AGENTLAB_TRIAL_DIR/ran\""));
+    let control = TrialControl::new();
+    control.stop("run killed");
+    let out = execute_trial(&s, &control);
+    assert_eq!(out.classification, Classification::Cancelled);
+    assert!(!s.trial_dir.join("ran").exists());
+}
