@@ -1,6 +1,6 @@
 //! `labj describe`: what an experiment will run, without running anything.
 
-use super::model::Experiment;
+use super::model::{AgentOverride, Experiment};
 use super::policy::ConcurrencyPolicy;
 use crate::trial::RetrySpec;
 use journal::event::PruningSpec;
@@ -18,6 +18,9 @@ pub struct VariantLine {
     /// `key=value, …` of the top-level bindings (values shortened).
     pub bindings_summary: String,
     pub agent_command: Vec<String>,
+    /// What the variant's `runtime.agent` overrides change, e.g. `env PATIENCE; timeout 5000 ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,6 +75,7 @@ pub fn describe(experiment: &Experiment) -> Description {
             baseline: v.is_baseline,
             bindings_summary: summarize(&v.bindings),
             agent_command: experiment.effective_agent(i, 0).command,
+            overrides: overrides(&v.agent),
         })
         .collect();
     let ids = experiment.variant_ids();
@@ -114,6 +118,24 @@ pub fn describe(experiment: &Experiment) -> Description {
         primary_metric: experiment.primary_metric().map(str::to_string),
         first_slots,
     }
+}
+
+fn overrides(o: &AgentOverride) -> Option<String> {
+    let mut parts = Vec::new();
+    if o.command.is_some() {
+        parts.push("command replaced".to_string());
+    }
+    if !o.args.is_empty() {
+        parts.push(format!("args +{}", o.args.join(" ")));
+    }
+    if !o.env.is_empty() {
+        let keys: Vec<&str> = o.env.keys().map(String::as_str).collect();
+        parts.push(format!("env {}", keys.join(", ")));
+    }
+    if let Some(ms) = o.timeout_ms {
+        parts.push(format!("timeout {ms} ms"));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn summarize(bindings: &Value) -> String {
@@ -162,8 +184,15 @@ impl Description {
             let _ = writeln!(w, "  - {}{tag}", v.variant_id);
             let _ = writeln!(w, "      bindings: {}", v.bindings_summary);
             let _ = writeln!(w, "      agent:    {}", v.agent_command.join(" "));
+            if let Some(o) = &v.overrides {
+                let _ = writeln!(w, "      override: {o}");
+            }
         }
-        let _ = writeln!(w, "replications {}", self.replications);
+        let _ = writeln!(
+            w,
+            "repeats     {} replication(s) per (variant, task)",
+            self.replications
+        );
         let seed = match self.random_seed {
             Some(s) => format!(", seed {s}"),
             None => String::new(),

@@ -460,6 +460,9 @@ fn describe_three_variant_example() {
         "dataset     tasks.jsonl (3 tasks)",
         "  - quick (baseline)",
         "      agent:    ../../examples/quickstart/agent.sh --verbose",
+        "      override: env PATIENCE; timeout 5000 ms",
+        "      override: args +--verbose",
+        "repeats     2 replication(s) per (variant, task)",
         "schedule    18 slots, paired_interleaved, seed 7",
         "concurrency max 3 in flight, per variant 2, chain lease not required",
         "retry       2 attempt(s), retry on error, timeout, infra",
@@ -537,4 +540,11 @@ proptest::proptest! {
         }
         proptest::prop_assert_eq!(sorted(s), expected);
     }
+}
+
+#[test]
+#[ignore = "prints the quickstart description; run with --ignored --nocapture"]
+fn print_quickstart_description() {
+    let e = load(&repo("examples/quickstart/experiment.yaml")).unwrap();
+    println!("{}", describe(&e).render_text());
 }
