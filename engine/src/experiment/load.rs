@@ -117,15 +117,14 @@ pub fn parse_fragment(path: &Path, doc: &Value) -> Result<ExperimentFragment, Ex
         .and_then(Value::as_str)
         .and_then(SchemaVersion::parse);
     let schema = version.unwrap_or(SchemaVersion::V0_5).schema_name();
+    validate_fragment(path, schema, doc)?;
     let mut design = Design::default();
     if let Some(d) = doc.get("design") {
-        validate_section(path, schema, "design", d)?;
         design = typed(path, "/design", d.clone())?;
         design.check(path)?;
     }
     let mut benchmark = None;
     if let Some(b) = doc.get("benchmark") {
-        validate_section(path, schema, "benchmark", b)?;
         benchmark = Some(typed(path, "/benchmark", b.clone())?);
     }
     Ok(ExperimentFragment {
@@ -218,54 +217,33 @@ fn schema_error(path: &Path, schema: &str, e: SchemaError) -> ExperimentError {
     }
 }
 
-/// Validate one top-level section against `properties/<section>` of the named schema.
-fn validate_section(
-    path: &Path,
-    schema: &str,
-    section: &str,
-    value: &Value,
-) -> Result<(), ExperimentError> {
-    let bad = |message: String| ExperimentError::File {
-        path: path.to_path_buf(),
-        message,
+/// Validate the `design` and `benchmark` sections of a partial document with the full
+/// schema, keeping only the violations inside those sections, minus each section's own
+/// top-level `required` (a fragment may omit e.g. `design.replications`).
+fn validate_fragment(path: &Path, schema: &str, doc: &Value) -> Result<(), ExperimentError> {
+    const SECTIONS: [&str; 2] = ["/design", "/benchmark"];
+    let violations = match schemas::validate(schema, doc) {
+        Ok(()) => return Ok(()),
+        Err(SchemaError::Invalid { violations, .. }) => violations,
+        Err(other) => return Err(schema_error(path, schema, other)),
     };
-    let text = schemas::SCHEMAS
-        .iter()
-        .find(|(n, _)| *n == schema)
-        .map(|(_, t)| *t)
-        .ok_or_else(|| bad(format!("schema `{schema}` is not registered")))?;
-    let full: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-    let mut sub = full["properties"][section].clone();
-    if let Some(obj) = sub.as_object_mut() {
-        if let Some(dialect) = full.get("$schema") {
-            obj.insert("$schema".into(), dialect.clone());
-        }
-        // A fragment may omit the section's own required keys (the P0 fixture's design
-        // has no replications); whatever it does contain is checked in full.
-        obj.remove("required");
-    }
-    let validator = jsonschema::validator_for(&sub).map_err(|e| bad(e.to_string()))?;
-    let violations: Vec<Violation> = validator
-        .iter_errors(value)
-        .map(|e| Violation {
-            pointer: format!("/{section}{}", e.instance_path()),
-            rule: e
-                .schema_path()
-                .to_string()
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .to_string(),
-            message: e.to_string(),
+    let kept: Vec<Violation> = violations
+        .into_iter()
+        .filter(|v| {
+            let inside = SECTIONS
+                .iter()
+                .any(|s| v.pointer == *s || v.pointer.starts_with(&format!("{s}/")));
+            let section_required = SECTIONS.contains(&v.pointer.as_str()) && v.rule == "required";
+            inside && !section_required
         })
         .collect();
-    if violations.is_empty() {
+    if kept.is_empty() {
         Ok(())
     } else {
         Err(ExperimentError::Schema {
             path: path.to_path_buf(),
-            schema: format!("{schema}#/properties/{section}"),
-            violations,
+            schema: schema.to_string(),
+            violations: kept,
         })
     }
 }
