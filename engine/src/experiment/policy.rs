@@ -108,30 +108,10 @@ impl Default for Design {
 }
 
 impl Design {
-    /// Rules the schema cannot state. `file` is only used to name the file in errors.
+    /// Rules the schema cannot state (ranges such as `replications >= 1` are the
+    /// schema's). `file` is only used to name the file in errors.
     pub(crate) fn check(&self, file: &Path) -> Result<(), ExperimentError> {
         let p = &self.policies;
-        if self.replications == 0 {
-            return Err(ExperimentError::invalid(
-                file,
-                "/design/replications",
-                "replications must be at least 1",
-            ));
-        }
-        if self.max_concurrency == 0 {
-            return Err(ExperimentError::invalid(
-                file,
-                "/design/max_concurrency",
-                "max_concurrency must be at least 1",
-            ));
-        }
-        if p.retry.max_attempts == 0 {
-            return Err(ExperimentError::invalid(
-                file,
-                "/design/policies/retry/max_attempts",
-                "max_attempts counts the first attempt and must be at least 1 (1 = no retry)",
-            ));
-        }
         for (i, class) in p.retry.retry_on.iter().enumerate() {
             if class != "infra" && Classification::parse(class).is_none() {
                 let known: Vec<&str> = Classification::ALL.iter().map(|c| c.as_str()).collect();
@@ -144,20 +124,6 @@ impl Design {
                     ),
                 ));
             }
-        }
-        if p.concurrency.max_in_flight_per_variant == Some(0) {
-            return Err(ExperimentError::invalid(
-                file,
-                "/design/policies/concurrency/max_in_flight_per_variant",
-                "max_in_flight_per_variant must be at least 1 (omit it for no per-variant cap)",
-            ));
-        }
-        if p.pruning.max_consecutive_failures == Some(0) {
-            return Err(ExperimentError::invalid(
-                file,
-                "/design/policies/pruning/max_consecutive_failures",
-                "max_consecutive_failures must be at least 1 (omit pruning to disable it)",
-            ));
         }
         let needs_seed = p.scheduling == SchedulingPolicy::Randomized || self.shuffle_tasks;
         if needs_seed && self.random_seed.is_none() {
