@@ -1,1 +1,204 @@
-fn main(){}
+//! `labj`: the command line of the labj runner. Thin: parses arguments, calls the engine
+//! and the journal, renders results. Exit codes: 0 ok; 1 error or failed run; 2 usage;
+//! 3 run completed but infrastructure faults exceeded `--fail-on-infra-error`;
+//! 4 run killed or left unfinished.
+
+mod commands;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "labj",
+    version,
+    about = "Event-sourced runner for agent-evaluation experiments",
+    long_about = "labj runs every trial (variant × task × replication) of an experiment in parallel, journals every dispatch, completion and commit in a hash-chained SQLite journal per run, and rebuilds every view of the run from that journal."
+)]
+struct Cli {
+    /// Directory holding runs (default `.lab/runs` under the current directory).
+    #[arg(
+        long,
+        global = true,
+        default_value = ".lab/runs",
+        env = "LABJ_RUNS_DIR"
+    )]
+    runs_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate an experiment and show what a run would do.
+    Describe {
+        experiment: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a run from an experiment and drive it to the end.
+    Run {
+        experiment: PathBuf,
+        /// Override design.max_concurrency.
+        #[arg(long)]
+        max_concurrency: Option<u32>,
+        #[arg(long)]
+        json: bool,
+        /// Exit 3 when more than this share of committed trials died of infrastructure
+        /// faults (spawn failure, disk error, worker lost). `0%` (default) fails on any.
+        #[arg(long, default_value = "0%")]
+        fail_on_infra_error: String,
+        /// fsync every commit (survives power loss; slower).
+        #[arg(long)]
+        durable: bool,
+    },
+    /// Continue a crashed, killed or interrupted run.
+    Continue {
+        run: String,
+        #[arg(long)]
+        max_concurrency: Option<u32>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "0%")]
+        fail_on_infra_error: String,
+        #[arg(long)]
+        durable: bool,
+    },
+    /// Show the run's current run_control_v2, progress and aggregates.
+    Status {
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the projections as of event idx.
+    Replay {
+        run: String,
+        #[arg(long)]
+        until: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print journal events.
+    Events {
+        run: String,
+        #[arg(long)]
+        from: Option<u64>,
+        #[arg(long)]
+        to: Option<u64>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        trial: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forensic report of a (crashed or stuck) run.
+    Inspect {
+        run: String,
+        /// How many trailing events to show.
+        #[arg(long, default_value_t = 15)]
+        last: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the hash chain, payload schemas and materialized projections.
+    Verify {
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute materialized projections from events.
+    Rebuild { run: String },
+    /// Pause a live run (all active trials, or one).
+    Pause {
+        run: String,
+        #[arg(long)]
+        trial: Option<String>,
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long, default_value_t = 30)]
+        timeout_seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a paused run or trial.
+    Resume {
+        run: String,
+        #[arg(long)]
+        trial: Option<String>,
+        /// Resume every paused trial at once.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 30)]
+        timeout_seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop every active trial and end the session; `labj continue` picks up later.
+    Kill {
+        run: String,
+        #[arg(long, default_value_t = 60)]
+        timeout_seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop one active trial; it commits as cancelled.
+    Cancel {
+        run: String,
+        #[arg(long)]
+        trial: String,
+        #[arg(long, default_value_t = 30)]
+        timeout_seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a live run's settings.
+    Set {
+        run: String,
+        #[arg(long)]
+        max_concurrency: u32,
+        #[arg(long, default_value_t = 30)]
+        timeout_seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// JSON Schema tools.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaCommand {
+    /// Validate a JSON (or YAML) document against a named schema.
+    Validate {
+        #[arg(long)]
+        schema: String,
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List known schemas.
+    List,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LABJ_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -6,7 +6,12 @@
 
 pub mod backend;
 pub mod committer;
+pub mod control;
+pub mod coordinator;
 pub mod executor;
 pub mod experiment;
+pub mod inspect;
+pub mod lease;
+pub mod run;
 pub mod schemas;
 pub mod trial;

@@ -268,6 +268,11 @@ impl Journal {
         &self.conn
     }
 
+    /// Mutable raw connection (coordination tables that need their own transactions).
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     /// Append `events` in one transaction, fold them into `proj` and update the
     /// materialized projections in the same transaction. `proj` must be the fold of
     /// every event already in the journal. On error nothing is written, but `proj` may

@@ -59,7 +59,7 @@ impl LocalThreadWorkerBackend {
         Ok(Self::with_runner(
             requested,
             ceiling,
-            Arc::new(|spec, control| execute_trial(spec, control)),
+            Arc::new(execute_trial),
         ))
     }
 

@@ -1,0 +1,285 @@
+//! Human and JSON rendering of projections and reports.
+
+use engine::inspect::{event_json, event_line, Inspection, VerifyReport};
+use engine::run::RunOutcome;
+use journal::Projections;
+use serde_json::json;
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.1}%", 100.0 * x))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
+}
+
+fn aggregates_table(proj: &Projections) {
+    let pm = proj.run.as_ref().and_then(|r| r.primary_metric.clone());
+    println!(
+        "  {:<20} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8}  {}",
+        "variant",
+        "committed",
+        "succeeded",
+        "failed",
+        "skipped",
+        "lost",
+        "success",
+        pm.as_deref()
+            .map(|m| format!("mean {m}"))
+            .unwrap_or_default()
+    );
+    let rows = proj
+        .aggregates
+        .variants
+        .iter()
+        .map(|(k, a)| (k.as_str(), a))
+        .chain(std::iter::once(("(overall)", &proj.aggregates.overall)));
+    for (name, a) in rows {
+        let failed = a.committed - a.succeeded - a.skipped_pruned - a.worker_lost;
+        println!(
+            "  {:<20} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8}  {}",
+            name,
+            a.committed,
+            a.succeeded,
+            failed,
+            a.skipped_pruned,
+            a.worker_lost,
+            pct(a.success_rate()),
+            pm.as_deref().map(|m| num(a.mean(m))).unwrap_or_default()
+        );
+    }
+}
+
+pub fn projections(proj: &Projections, as_of: Option<u64>, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "as_of_event_idx": as_of,
+                "run_control": proj.run_control_doc(),
+                "schedule_progress": proj.progress_doc(),
+                "aggregates": proj.aggregates_doc(),
+            }))
+            .expect("json")
+        );
+        return;
+    }
+    let c = &proj.control;
+    let p = &proj.progress;
+    if let Some(idx) = as_of {
+        println!("as of event {idx} ({})", c.updated_at);
+    }
+    println!(
+        "run {}  status {}  max_concurrency {}",
+        proj.run.as_ref().map(|r| r.run_id.as_str()).unwrap_or("?"),
+        c.status.as_str(),
+        c.max_concurrency
+    );
+    println!(
+        "progress: {}/{} slots committed, {} in flight, {} completed awaiting commit",
+        p.next_commit_idx,
+        p.total_slots,
+        c.active_trials.len(),
+        proj.pending.len()
+    );
+    if let Some(pause) = &c.pause {
+        println!(
+            "pause: request {} label {} requested at {} by {}{}",
+            pause.request_id,
+            pause.label.as_deref().unwrap_or("-"),
+            pause.requested_at,
+            pause.requested_by,
+            pause
+                .trial_id
+                .as_deref()
+                .map(|t| format!(" (trial {t})"))
+                .unwrap_or_default()
+        );
+    }
+    if !p.pruned_variants.is_empty() {
+        let v: Vec<&str> = p.pruned_variants.iter().map(String::as_str).collect();
+        println!("pruned variants: {}", v.join(", "));
+    }
+    if !c.active_trials.is_empty() {
+        println!("active trials:");
+        for t in c.active_trials.values() {
+            let ack = t
+                .control
+                .last_ack
+                .as_ref()
+                .map(|a| {
+                    format!(
+                        " last ack: {}{}",
+                        if a.accepted { "accepted" } else { "refused" },
+                        a.reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            println!(
+                "  {} slot {} variant {} task {} on {} since {} [{:?}]{ack}",
+                t.trial_id,
+                t.schedule_idx,
+                t.variant_id,
+                t.task_id,
+                t.worker_id,
+                t.started_at,
+                t.control.state
+            );
+        }
+    }
+    for w in &c.warnings {
+        println!("warning: {w}");
+    }
+    if let Some(e) = &c.last_error {
+        println!("last error: {e}");
+    }
+    aggregates_table(proj);
+}
+
+pub fn summary(outcome: &RunOutcome, infra: u64, infra_pct: f64) {
+    let proj = &outcome.projections;
+    println!();
+    println!(
+        "run {} {}: {}/{} slots committed",
+        outcome.run_id,
+        proj.control.status.as_str(),
+        proj.progress.next_commit_idx,
+        proj.progress.total_slots
+    );
+    aggregates_table(proj);
+    if infra > 0 {
+        println!("infrastructure faults: {infra} ({infra_pct:.1}% of trials that ran)");
+    }
+    if let Some(e) = &proj.control.last_error {
+        println!("error: {e}");
+    }
+    println!("run directory: {}", outcome.run_dir.display());
+    if proj.control.status.as_str() != "completed" {
+        println!("continue with: labj continue {}", outcome.run_id);
+    }
+}
+
+pub fn verify(r: &VerifyReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": r.ok(),
+                "events": r.events,
+                "head_hash": r.head_hash,
+                "first_bad_idx": r.first_bad_idx,
+                "faults": r.faults,
+            })
+        );
+        return;
+    }
+    if r.ok() {
+        println!(
+            "ok: {} events, hash chain intact (head {}), every payload matches its schema, materialized projections equal a rebuild",
+            r.events, r.head_hash
+        );
+    } else {
+        println!(
+            "FAILED: first bad event idx {}",
+            r.first_bad_idx
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into())
+        );
+        for f in &r.faults {
+            println!("  - {f}");
+        }
+    }
+}
+
+pub fn inspection(r: &Inspection, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "run_id": r.run_id,
+                "journaled_status": r.journaled_status,
+                "liveness": r.liveness,
+                "last_events": r.last_events.iter().map(event_json).collect::<Vec<_>>(),
+                "stale_active_trials": r.stale.iter().map(|s| json!({
+                    "trial_id": s.trial_id, "worker_id": s.worker_id, "schedule_idx": s.schedule_idx,
+                    "variant_id": s.variant_id, "started_at": s.started_at, "running_for": s.running_for,
+                })).collect::<Vec<_>>(),
+                "failures_by_classification": r.failures,
+                "verify": {"ok": r.verify.ok(), "faults": r.verify.faults, "events": r.verify.events, "first_bad_idx": r.verify.first_bad_idx},
+                "continue_plan": r.plan.as_ref().map(|p| json!({
+                    "worker_lost": p.worker_lost.iter().map(|w| json!({"schedule_idx": w.schedule_idx, "trial_id": w.trial_id})).collect::<Vec<_>>(),
+                    "next_commit_idx": p.next_commit_idx,
+                })),
+                "progress": r.projections.progress_doc(),
+            }))
+            .expect("json")
+        );
+        return;
+    }
+    println!("run {}", r.run_id);
+    println!("journaled status: {}", r.journaled_status);
+    println!("process: {}", r.liveness);
+    println!(
+        "progress: {}/{} slots committed",
+        r.projections.progress.next_commit_idx, r.total_slots
+    );
+    println!("last {} events:", r.last_events.len());
+    for e in &r.last_events {
+        println!("  {}", event_line(e));
+    }
+    if r.stale.is_empty() {
+        println!("active trials: none");
+    } else {
+        println!("active trials with no completion journaled:");
+        for s in &r.stale {
+            println!(
+                "  {} slot {} variant {} worker {} started {} (running for {})",
+                s.trial_id, s.schedule_idx, s.variant_id, s.worker_id, s.started_at, s.running_for
+            );
+        }
+    }
+    if r.failures.is_empty() {
+        println!("failures: none");
+    } else {
+        let f: Vec<String> = r.failures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("failures by classification: {}", f.join(", "));
+    }
+    if r.verify.ok() {
+        println!(
+            "chain: ok ({} events, head {})",
+            r.verify.events, r.verify.head_hash
+        );
+    } else {
+        println!("chain: FAILED");
+        for f in &r.verify.faults {
+            println!("  - {f}");
+        }
+    }
+    match &r.plan {
+        None => println!("continue: nothing to do (run completed)"),
+        Some(p) => {
+            if p.worker_lost.is_empty() {
+                println!("continue would: record no worker_lost; ");
+            } else {
+                let ids: Vec<String> = p
+                    .worker_lost
+                    .iter()
+                    .map(|w| format!("{} (slot {})", w.trial_id, w.schedule_idx))
+                    .collect();
+                println!("continue would: record worker_lost for {}", ids.join(", "));
+            }
+            println!(
+                "  then commit from slot {} and dispatch the {} uncommitted slot(s) never dispatched",
+                p.next_commit_idx,
+                r.total_slots
+                    .saturating_sub(p.next_commit_idx)
+                    .saturating_sub(r.projections.pending.len() as u64)
+                    .saturating_sub(r.stale.len() as u64)
+            );
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Dispatch: choosing which slots run next, through the gates.
+
+use super::*;
+use journal::projection::RunStatus;
+
+/// How far past `next_commit_idx` dispatch may run ahead, per unit of capacity. Bounds
+/// the completions the committer buffers when one slow slot holds the prefix back.
+const LOOKAHEAD_PER_SLOT: u64 = 64;
+const MIN_LOOKAHEAD: u64 = 1024;
+
+impl Coordinator<'_> {
+    /// Dispatch only while running with no pause in progress and no kill under way.
+    pub(super) fn may_dispatch(&self) -> bool {
+        self.killing.is_none()
+            && self.proj.control.status == RunStatus::Running
+            && self.proj.control.pause.is_none()
+    }
+
+    fn capacity(&self) -> usize {
+        (self.proj.control.max_concurrency as usize).min(self.backend.capacity())
+    }
+
+    /// Undispatched slots of variants that are not pruned.
+    pub(super) fn undispatched_runnable(&self) -> usize {
+        let run = self.proj.run.as_ref().expect("run");
+        self.undispatched
+            .iter()
+            .filter(|i| {
+                !self
+                    .committer
+                    .is_pruned(run.schedule[**i as usize].variant_idx())
+            })
+            .count()
+    }
+
+    /// Pick slots in schedule order that pass every gate, journal their dispatch
+    /// (pending events) and return them for submission after the append.
+    pub(super) fn plan_dispatches(&mut self) -> Vec<TrialDispatch> {
+        let capacity = self.capacity();
+        // In-flight includes journaled dispatches still waiting in the backlog.
+        let in_use = self.in_flight.len();
+        if in_use >= capacity {
+            return Vec::new();
+        }
+        let mut room = capacity - in_use;
+        let run = self.proj.run.as_ref().expect("run").clone();
+        let policy = self.experiment.concurrency();
+        let per_variant_cap = policy.max_in_flight_per_variant.map(|v| v as usize);
+        let horizon = self.committer.next_commit_idx()
+            + MIN_LOOKAHEAD.max(LOOKAHEAD_PER_SLOT * capacity as u64);
+        let mut chosen = Vec::new();
+        for &idx in self.undispatched.range(..horizon) {
+            if room == 0 {
+                break;
+            }
+            let slot = run.schedule[idx as usize];
+            let v = slot.variant_idx();
+            if self.committer.is_pruned(v) {
+                continue;
+            }
+            if per_variant_cap.is_some_and(|cap| self.per_variant[v] as usize >= cap) {
+                continue;
+            }
+            let chain = (v, slot.task_idx());
+            if policy.require_chain_lease && self.chains_busy.contains(&chain) {
+                continue;
+            }
+            self.per_variant[v] += 1;
+            if policy.require_chain_lease {
+                self.chains_busy.insert(chain);
+            }
+            chosen.push(idx);
+            room -= 1;
+        }
+        let worker_id = self.backend_worker_id();
+        let mut out = Vec::with_capacity(chosen.len());
+        for idx in chosen {
+            self.undispatched.remove(&idx);
+            let slot = run.schedule[idx as usize];
+            let spec = self
+                .experiment
+                .trial_spec(idx, slot, &self.run_id, &self.run_dir);
+            let ticket_id = format!("tk_{}_{}", self.ticket_prefix, idx);
+            self.committer.mark_dispatched(idx, &ticket_id);
+            self.in_flight.insert(
+                ticket_id.clone(),
+                InFlight {
+                    schedule_idx: idx,
+                    trial_id: spec.trial_id.clone(),
+                    variant_idx: slot.variant_idx(),
+                    chain: (slot.variant_idx(), slot.task_idx()),
+                },
+            );
+            self.pending.push(Event::TrialDispatched(TrialDispatched {
+                schedule_idx: idx,
+                trial_id: spec.trial_id.clone(),
+                variant_id: spec.variant_id.clone(),
+                task_id: spec.task_id.clone(),
+                repl_idx: spec.repl_idx,
+                worker_id: worker_id.clone(),
+                ticket_id: ticket_id.clone(),
+            }));
+            out.push(TrialDispatch { ticket_id, spec });
+        }
+        out
+    }
+
+    fn backend_worker_id(&self) -> String {
+        format!("local-{}", std::process::id())
+    }
+
+    /// Hand journaled dispatches to the backend; capacity refusals stay queued.
+    pub(super) fn submit_backlog(&mut self) {
+        while let Some(d) = self.backlog.pop_front() {
+            match self.backend.submit(d.clone()) {
+                Ok(_) => {}
+                Err(e) if e.is_retryable() => {
+                    tracing::debug!(ticket = %d.ticket_id, "backpressure: {e}");
+                    self.backlog.push_front(d);
+                    break;
+                }
+                Err(e) => {
+                    // The backend will never run it: report it as an infrastructure
+                    // fault of this trial through the normal completion path.
+                    let c = crate::backend::TrialCompletion {
+                        ticket_id: d.ticket_id.clone(),
+                        worker_id: self.backend_worker_id(),
+                        schedule_idx: d.spec.schedule_idx,
+                        trial_id: d.spec.trial_id.clone(),
+                        completion_seq: 1,
+                        outcome: crate::trial::TrialOutcome {
+                            classification: Classification::SpawnFailure,
+                            outcome: None,
+                            metrics: Default::default(),
+                            attempts: Vec::new(),
+                            duration_ms: 0,
+                            evidence: Vec::new(),
+                            artifacts: Vec::new(),
+                            chain_state: None,
+                            error: Some(e.to_string()),
+                        },
+                    };
+                    self.on_completion(c);
+                }
+            }
+        }
+    }
+}

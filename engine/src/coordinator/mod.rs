@@ -1,0 +1,505 @@
+//! The coordinator: the single owner of run state and the only journal writer.
+//!
+//! One loop, used by `labj run` and `labj continue` alike:
+//!
+//! 1. handle control requests from the inbox (pause, resume, kill, cancel, set);
+//! 2. commit what the committer can, then plan dispatches through the gates (global
+//!    capacity, per-variant cap, chain lease, pruned variants);
+//! 3. append every event of the iteration in one transaction (group commit), and only
+//!    then hand the planned trials to the backend (write-ahead: a crash after the append
+//!    leaves `trial_dispatched` without completion, which `continue` turns into
+//!    `worker_lost`);
+//! 4. block on the backend for completions (bounded wait, no busy loop) and feed them to
+//!    the [`DeterministicCommitter`].
+
+mod control;
+mod dispatch;
+
+use crate::backend::{TrialCompletion, TrialDispatch, WorkerBackend, MAX_DRAIN_PER_POLL};
+use crate::committer::{Arrival, CommitAction, DeterministicCommitter, Offer};
+use crate::experiment::Experiment;
+use crate::lease;
+use journal::event::*;
+use journal::{Journal, JournalError, Projections};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long one poll may block before the loop checks the inbox and heartbeat again.
+const POLL_WAIT: Duration = Duration::from_millis(50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("run lease: {0}")]
+    Lease(String),
+    #[error("control inbox: {0}")]
+    Control(#[from] rusqlite::Error),
+}
+
+/// Knobs of one coordinator session.
+#[derive(Debug, Clone, Default)]
+pub struct CoordinatorOptions {
+    /// Print a progress line to stderr every couple of seconds.
+    pub progress: bool,
+    /// Fault injection for crash tests: SIGKILL this process right after the journal
+    /// holds exactly this many events (`LABJ_FAULT_KILL_AFTER_EVENTS`).
+    pub kill_after_events: Option<u64>,
+}
+
+/// How a coordinator session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    Completed,
+    Failed,
+    Killed,
+}
+
+/// Where an in-flight trial sits in the gates.
+#[derive(Debug, Clone)]
+struct InFlight {
+    schedule_idx: u64,
+    trial_id: String,
+    variant_idx: usize,
+    chain: (usize, usize),
+}
+
+pub struct Coordinator<'a> {
+    journal: Journal,
+    proj: Projections,
+    committer: DeterministicCommitter,
+    backend: Box<dyn WorkerBackend + 'a>,
+    experiment: &'a Experiment,
+    run_dir: PathBuf,
+    run_id: String,
+    session_id: String,
+    opts: CoordinatorOptions,
+    /// Slots never dispatched, in schedule order.
+    undispatched: BTreeSet<u64>,
+    in_flight: HashMap<String, InFlight>,
+    per_variant: Vec<u32>,
+    chains_busy: BTreeSet<(usize, usize)>,
+    /// Dispatches journaled but not yet accepted by the backend (capacity backpressure).
+    backlog: VecDeque<TrialDispatch>,
+    /// Events of the current iteration, appended together.
+    pending: Vec<Event>,
+    ticket_prefix: String,
+    killing: Option<String>,
+    last_beat: Instant,
+    last_progress: Instant,
+}
+
+impl<'a> Coordinator<'a> {
+    /// Build a coordinator over a journal whose projections are `proj` (the fold of the
+    /// whole journal). Stale active trials must already have been turned into
+    /// `worker_lost` by the caller (see `crate::run::continue_run`).
+    pub fn new(
+        journal: Journal,
+        proj: Projections,
+        backend: Box<dyn WorkerBackend + 'a>,
+        experiment: &'a Experiment,
+        run_dir: PathBuf,
+        session_id: String,
+        opts: CoordinatorOptions,
+    ) -> Self {
+        let run = proj.run.as_ref().expect("journal starts with run_created");
+        let run_id = run.run_id.clone();
+        let variants = run.variant_ids.len();
+        let mut committer = DeterministicCommitter::new(
+            run.schedule.iter().map(|s| s.0).collect(),
+            variants,
+            run.pruning.max_consecutive_failures,
+        );
+        let consecutive = run
+            .variant_ids
+            .iter()
+            .map(|v| {
+                proj.progress
+                    .consecutive_failures
+                    .get(v)
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let pruned = run
+            .variant_ids
+            .iter()
+            .map(|v| proj.progress.pruned_variants.contains(v))
+            .collect();
+        let mut dispatched: Vec<(u64, String)> = proj
+            .control
+            .active_trials
+            .values()
+            .map(|t| (t.schedule_idx, t.ticket_id.clone()))
+            .collect();
+        dispatched.extend(
+            proj.pending
+                .values()
+                .map(|c| (c.schedule_idx, c.ticket_id.clone())),
+        );
+        let buffered: Vec<Arrival> = proj.pending.values().map(arrival_of).collect();
+        committer.restore(
+            proj.progress.next_commit_idx,
+            consecutive,
+            pruned,
+            dispatched.clone(),
+            buffered,
+        );
+        let taken: BTreeSet<u64> = dispatched.iter().map(|(i, _)| *i).collect();
+        let undispatched = (proj.progress.next_commit_idx..run.schedule.len() as u64)
+            .filter(|i| !taken.contains(i))
+            .collect();
+        let ticket_prefix = session_id.chars().rev().take(8).collect::<String>();
+        Coordinator {
+            journal,
+            committer,
+            backend,
+            experiment,
+            run_dir,
+            run_id,
+            opts,
+            undispatched,
+            in_flight: HashMap::new(),
+            per_variant: vec![0; variants],
+            chains_busy: BTreeSet::new(),
+            backlog: VecDeque::new(),
+            pending: Vec::new(),
+            ticket_prefix,
+            killing: None,
+            last_beat: Instant::now(),
+            last_progress: Instant::now(),
+            session_id,
+            proj,
+        }
+    }
+
+    pub fn projections(&self) -> &Projections {
+        &self.proj
+    }
+
+    pub fn into_parts(self) -> (Journal, Projections) {
+        (self.journal, self.proj)
+    }
+
+    /// Drive the run until it completes, fails or is killed.
+    pub fn run(&mut self) -> Result<SessionEnd, CoordinatorError> {
+        for n in self.backend.take_notices() {
+            self.pending.push(notice_event(n));
+        }
+        loop {
+            self.handle_control()?;
+            if let Some(end) = self.check_end()? {
+                return Ok(end);
+            }
+            self.drain_commits();
+            let planned = if self.may_dispatch() {
+                self.plan_dispatches()
+            } else {
+                Vec::new()
+            };
+            self.flush()?;
+            self.backlog.extend(planned);
+            self.submit_backlog();
+            if self.in_flight.is_empty() && self.backlog.is_empty() && !self.committer.is_done() {
+                if self.may_dispatch() && self.undispatched_runnable() == 0 {
+                    // Nothing running, nothing to run, nothing to commit: the journal
+                    // and the schedule disagree. Fail loudly rather than hang.
+                    let msg = format!(
+                        "coordinator stalled at slot {} with nothing in flight",
+                        self.committer.next_commit_idx()
+                    );
+                    return self.fail(msg);
+                }
+                if !self.may_dispatch() {
+                    // Paused/interrupted with nothing running: wait for control.
+                    std::thread::sleep(POLL_WAIT);
+                    self.beat()?;
+                    continue;
+                }
+            }
+            if !self.in_flight.is_empty() {
+                let completions = match self.backend.poll_completions(POLL_WAIT, MAX_DRAIN_PER_POLL)
+                {
+                    Ok(c) => c,
+                    Err(e) => return self.fail(e.to_string()),
+                };
+                for c in completions {
+                    if let Some(msg) = self.on_completion(c) {
+                        return self.fail(msg);
+                    }
+                }
+            }
+            self.beat()?;
+            self.progress_line();
+        }
+    }
+
+    fn check_end(&mut self) -> Result<Option<SessionEnd>, CoordinatorError> {
+        if self.killing.is_some() {
+            return self.finish_kill();
+        }
+        if self.committer.is_done() && self.in_flight.is_empty() {
+            self.drain_commits();
+            self.pending.push(Event::RunCompleted(RunCompleted {
+                committed_slots: self.committer.next_commit_idx(),
+            }));
+            self.flush()?;
+            self.progress_line_force();
+            return Ok(Some(SessionEnd::Completed));
+        }
+        Ok(None)
+    }
+
+    fn fail(&mut self, error: String) -> Result<SessionEnd, CoordinatorError> {
+        tracing::error!(run = %self.run_id, "{error}");
+        self.pending.push(Event::RunFailed(RunFailed { error }));
+        self.flush()?;
+        Ok(SessionEnd::Failed)
+    }
+
+    /// Append this iteration's events in one transaction.
+    fn flush(&mut self) -> Result<(), CoordinatorError> {
+        self.flush_with(|_| Ok(()))
+    }
+
+    fn flush_with(
+        &mut self,
+        extra: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+    ) -> Result<(), CoordinatorError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut events = std::mem::take(&mut self.pending);
+        if let Some(k) = self.opts.kill_after_events {
+            let room = k.saturating_sub(self.journal.len()) as usize;
+            if room < events.len() {
+                events.truncate(room);
+                let ts = now_ts();
+                self.journal.append(&mut self.proj, events, &ts)?;
+                kill_self();
+            }
+        }
+        let ts = now_ts();
+        self.journal
+            .append_with(&mut self.proj, events, &ts, extra)?;
+        if let Some(k) = self.opts.kill_after_events {
+            if self.journal.len() >= k {
+                kill_self();
+            }
+        }
+        Ok(())
+    }
+
+    fn beat(&mut self) -> Result<(), CoordinatorError> {
+        if self.last_beat.elapsed() >= lease::HEARTBEAT_EVERY {
+            self.last_beat = Instant::now();
+            let ours = lease::heartbeat(self.journal.conn(), &self.session_id)?;
+            if !ours {
+                return Err(CoordinatorError::Lease(
+                    "another process took over this run's lease; stopping".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Judge one completion; returns a protocol fault message to fail the run.
+    fn on_completion(&mut self, c: TrialCompletion) -> Option<String> {
+        if let Some(f) = self.in_flight.remove(&c.ticket_id) {
+            self.per_variant[f.variant_idx] -= 1;
+            self.chains_busy.remove(&f.chain);
+            debug_assert_eq!(f.schedule_idx, c.schedule_idx);
+            debug_assert_eq!(f.trial_id, c.trial_id);
+        }
+        if self.killing.is_some() && c.outcome.classification == Classification::Cancelled {
+            // Stopped by `labj kill`: leave the slot active so `continue` records it as
+            // worker_lost rather than committing a cancellation the user did not ask for.
+            return None;
+        }
+        let arrival = Arrival {
+            schedule_idx: c.schedule_idx,
+            trial_id: c.trial_id.clone(),
+            ticket_id: c.ticket_id.clone(),
+            completion_seq: c.completion_seq,
+            classification: c.outcome.classification,
+        };
+        match self.committer.offer(arrival.clone()) {
+            Offer::Accepted => {
+                let o = c.outcome;
+                self.pending.push(Event::TrialCompleted(TrialCompleted {
+                    schedule_idx: c.schedule_idx,
+                    trial_id: c.trial_id,
+                    ticket_id: c.ticket_id,
+                    worker_id: c.worker_id,
+                    completion_seq: c.completion_seq,
+                    classification: o.classification,
+                    outcome: o.outcome,
+                    metrics: o
+                        .metrics
+                        .into_iter()
+                        .filter(|(_, v)| v.is_finite())
+                        .collect(),
+                    attempts: o.attempts,
+                    duration_ms: o.duration_ms,
+                    evidence: o.evidence,
+                    artifacts: o.artifacts,
+                    chain_state: o.chain_state,
+                    error: o.error,
+                }));
+                None
+            }
+            Offer::Duplicate { reason } => {
+                self.pending
+                    .push(Event::CompletionDropped(CompletionDropped {
+                        schedule_idx: c.schedule_idx,
+                        trial_id: c.trial_id,
+                        ticket_id: c.ticket_id,
+                        completion_seq: c.completion_seq,
+                        dedupe_key: arrival.dedupe_key(&self.run_id),
+                        reason,
+                    }));
+                None
+            }
+            Offer::Fault { message } => Some(format!("protocol fault: {message}")),
+        }
+    }
+
+    /// Turn the committer's ready prefix into events.
+    fn drain_commits(&mut self) {
+        let variant_ids = &self.proj.run.as_ref().expect("run").variant_ids;
+        for action in self.committer.drain() {
+            self.pending.push(match action {
+                CommitAction::Commit {
+                    schedule_idx,
+                    trial_id,
+                    status,
+                    classification,
+                } => Event::SlotCommitted(SlotCommitted {
+                    schedule_idx,
+                    trial_id,
+                    status,
+                    classification,
+                }),
+                CommitAction::SkipPruned {
+                    schedule_idx,
+                    variant_idx,
+                } => {
+                    self.undispatched.remove(&schedule_idx);
+                    Event::SlotSkippedPruned(SlotSkippedPruned {
+                        schedule_idx,
+                        trial_id: trial_id_of(schedule_idx),
+                        variant_id: variant_ids[variant_idx].clone(),
+                    })
+                }
+                CommitAction::Prune {
+                    variant_idx,
+                    consecutive_failures,
+                    at_schedule_idx,
+                } => Event::VariantPruned(VariantPruned {
+                    variant_id: variant_ids[variant_idx].clone(),
+                    consecutive_failures,
+                    at_schedule_idx,
+                }),
+            });
+        }
+    }
+
+    fn progress_line(&mut self) {
+        if self.opts.progress && self.last_progress.elapsed() >= Duration::from_secs(2) {
+            self.progress_line_force();
+        }
+    }
+
+    fn progress_line_force(&mut self) {
+        if !self.opts.progress {
+            return;
+        }
+        self.last_progress = Instant::now();
+        let a = &self.proj.aggregates.overall;
+        eprintln!(
+            "[labj] {}/{} slots committed ({} succeeded, {} failed, {} skipped, {} worker_lost), {} in flight",
+            self.committer.next_commit_idx(),
+            self.committer.total(),
+            a.succeeded,
+            a.committed - a.succeeded - a.skipped_pruned - a.worker_lost,
+            a.skipped_pruned,
+            a.worker_lost,
+            self.in_flight.len()
+        );
+    }
+}
+
+/// The trial id of a schedule slot (stable across sessions and concurrency levels).
+pub fn trial_id_of(schedule_idx: u64) -> String {
+    format!("trial_{schedule_idx:06}")
+}
+
+fn arrival_of(c: &TrialCompleted) -> Arrival {
+    Arrival {
+        schedule_idx: c.schedule_idx,
+        trial_id: c.trial_id.clone(),
+        ticket_id: c.ticket_id.clone(),
+        completion_seq: c.completion_seq,
+        classification: c.classification,
+    }
+}
+
+pub(crate) fn notice_event(n: crate::backend::BackendNotice) -> Event {
+    Event::BackendWarning(BackendWarning {
+        code: n.code,
+        message: n.message,
+        requested: n.requested,
+        effective: n.effective,
+    })
+}
+
+/// RFC 3339 UTC with milliseconds, from the system clock (informational only).
+pub fn now_ts() -> String {
+    let ms = lease::now_ms();
+    format_ts(ms)
+}
+
+pub fn format_ts(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
+}
+
+fn kill_self() -> ! {
+    // Fault injection only: die exactly like `kill -9` would, with no cleanup.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::abort()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(super::format_ts(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::format_ts(1_795_849_445_123),
+            "2026-11-28T06:24:05.123Z"
+        );
+        assert_eq!(
+            super::format_ts(951_782_400_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+}

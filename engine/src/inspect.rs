@@ -1,0 +1,268 @@
+//! Read-only views of a run for `labj verify`, `labj inspect`, `labj events`.
+
+use crate::lease::{self, Liveness};
+use crate::run::{recovery_plan, RecoveryPlan, JOURNAL_FILE};
+use journal::event::{Classification, Event, StoredEvent};
+use journal::projection::RunStatus;
+use journal::{Journal, JournalError, Projections};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The outcome of `labj verify`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub head_hash: String,
+    /// Every fault found, first bad idx first; empty = the journal verifies.
+    pub faults: Vec<String>,
+    pub first_bad_idx: Option<u64>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.faults.is_empty()
+    }
+}
+
+/// Hash chain, every payload against its schema, materialized == rebuilt projections.
+pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
+    let chain = journal.verify_chain()?;
+    let mut faults = Vec::new();
+    let mut first_bad = None;
+    if let Some((idx, reason)) = &chain.first_bad {
+        faults.push(format!("event {idx}: {reason}"));
+        first_bad = Some(*idx);
+    }
+    let mut schema_fault: Option<(u64, String)> = None;
+    let upto = first_bad.map(|i| i.saturating_sub(1));
+    if first_bad != Some(0) {
+        journal.for_each_event(0, upto, false, |e| {
+            if schema_fault.is_none() {
+                let name = format!("event_{}", e.event.kind());
+                if let Err(err) = crate::schemas::validate(&name, &e.event.payload_value()) {
+                    schema_fault = Some((e.idx, err.to_string()));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    if let Some((idx, msg)) = schema_fault {
+        faults.push(format!(
+            "event {idx}: payload does not match its schema: {msg}"
+        ));
+        first_bad = Some(first_bad.map_or(idx, |b| b.min(idx)));
+    }
+    if chain.first_bad.is_none() {
+        match journal.diff_materialized() {
+            Ok(None) => {}
+            Ok(Some(d)) => faults.push(format!(
+                "materialized projections differ from a rebuild from events: {d} (run `labj rebuild`)"
+            )),
+            Err(JournalError::Fold { source, .. }) => {
+                faults.push(format!("events do not fold: {source}"));
+                first_bad = Some(first_bad.map_or(source.idx, |b| b.min(source.idx)));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(VerifyReport {
+        events: chain.events,
+        head_hash: chain.head_hash,
+        faults,
+        first_bad_idx: first_bad,
+    })
+}
+
+/// One stale active trial in an inspection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaleTrial {
+    pub trial_id: String,
+    pub worker_id: String,
+    pub schedule_idx: u64,
+    pub variant_id: String,
+    pub started_at: String,
+    pub running_for: String,
+}
+
+/// The forensic report of `labj inspect`.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub run_id: String,
+    pub journaled_status: String,
+    pub liveness: String,
+    pub last_events: Vec<StoredEvent>,
+    pub stale: Vec<StaleTrial>,
+    pub failures: BTreeMap<String, u64>,
+    pub verify: VerifyReport,
+    pub plan: Option<RecoveryPlan>,
+    pub total_slots: u64,
+    pub projections: Projections,
+}
+
+fn parse_ts_ms(ts: &str) -> Option<i64> {
+    // YYYY-MM-DDTHH:MM:SS.mmmZ as written by coordinator::format_ts.
+    let b = ts.as_bytes();
+    if b.len() < 23 {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| ts.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (h, mi, s, ms) = (n(11..13)?, n(14..16)?, n(17..19)?, n(20..23)?);
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + s) * 1000) + ms)
+}
+
+fn human_ms(ms: i64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}.{:01}s", s, (ms % 1000) / 100)
+    }
+}
+
+pub fn inspect(run_dir: &Path, last_n: usize) -> Result<Inspection, JournalError> {
+    let journal = Journal::open_read_only(&run_dir.join(JOURNAL_FILE))?;
+    let verify = verify(&journal)?;
+    // Fold as far as the chain is good, so a tampered journal can still be inspected.
+    let until = match verify.first_bad_idx {
+        Some(0) => None,
+        Some(i) => Some(i - 1),
+        None => journal.len().checked_sub(1),
+    };
+    let projections = match until {
+        Some(u) => journal.fold(Some(u)).unwrap_or_default(),
+        None => Projections::default(),
+    };
+    let from = journal.len().saturating_sub(last_n as u64);
+    let mut last_events = Vec::new();
+    journal.for_each_event(from, None, false, |e| {
+        last_events.push(e);
+        Ok(())
+    })?;
+    let now = lease::now_ms();
+    let status = projections.control.status;
+    let liveness = match lease::read(journal.conn()) {
+        Ok(Some(row)) => match lease::liveness(&row, now) {
+            Liveness::Alive => format!(
+                "live: held by pid {} on {} (session {}), heartbeat {} ago",
+                row.holder.pid,
+                row.holder.host,
+                row.holder.session_id,
+                human_ms(now - row.heartbeat_ms)
+            ),
+            Liveness::Dead(why) => format!(
+                "crashed: {why}; last heartbeat at {}",
+                crate::coordinator::format_ts(row.heartbeat_ms)
+            ),
+        },
+        Ok(None) => match status {
+            RunStatus::Completed => "finished: no process holds the run".into(),
+            _ => format!(
+                "stopped: no process holds the run (journaled status {})",
+                status.as_str()
+            ),
+        },
+        Err(e) => format!("unknown: cannot read lease ({e})"),
+    };
+    let stale = projections
+        .control
+        .active_trials
+        .values()
+        .map(|t| StaleTrial {
+            trial_id: t.trial_id.clone(),
+            worker_id: t.worker_id.clone(),
+            schedule_idx: t.schedule_idx,
+            variant_id: t.variant_id.clone(),
+            started_at: t.started_at.clone(),
+            running_for: parse_ts_ms(&t.started_at)
+                .map(|s| human_ms(now - s))
+                .unwrap_or_else(|| "?".into()),
+        })
+        .collect();
+    let failures = projections
+        .aggregates
+        .overall
+        .by_classification
+        .iter()
+        .filter(|(k, _)| Classification::parse(k).is_some_and(|c| !c.is_success()))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let plan = (status != RunStatus::Completed && projections.run.is_some())
+        .then(|| recovery_plan(&projections));
+    Ok(Inspection {
+        run_id: projections
+            .run
+            .as_ref()
+            .map(|r| r.run_id.clone())
+            .unwrap_or_default(),
+        journaled_status: status.as_str().into(),
+        liveness,
+        last_events,
+        stale,
+        failures,
+        verify,
+        plan,
+        total_slots: projections.progress.total_slots,
+        projections,
+    })
+}
+
+/// One event as JSON (for `labj events --json` and reports).
+pub fn event_json(e: &StoredEvent) -> Value {
+    json!({
+        "idx": e.idx,
+        "ts": e.ts,
+        "kind": e.event.kind(),
+        "schedule_idx": e.event.schedule_idx(),
+        "trial_id": e.event.trial_id(),
+        "payload": e.event.payload_value(),
+    })
+}
+
+/// One event as a greppable line.
+pub fn event_line(e: &StoredEvent) -> String {
+    let mut s = format!("{:>7} {} {:<20}", e.idx, e.ts, e.event.kind());
+    if let Some(i) = e.event.schedule_idx() {
+        s.push_str(&format!(" slot={i}"));
+    }
+    if let Some(t) = e.event.trial_id() {
+        s.push_str(&format!(" trial={t}"));
+    }
+    let detail = match &e.event {
+        Event::TrialCompleted(c) => format!(" {}", c.classification.as_str()),
+        Event::SlotCommitted(c) => format!(" {} {}", c.status.as_str(), c.classification.as_str()),
+        Event::RunFailed(f) => format!(" error={:?}", f.error),
+        Event::WorkerLost(w) => format!(" {:?}", w.reason),
+        Event::SessionStarted(s) => format!(" {} pid={} host={}", s.mode, s.pid, s.host),
+        Event::PauseAcked(a) => format!(" accepted={}", a.accepted),
+        Event::VariantPruned(v) => format!(
+            " variant={} after {} failures",
+            v.variant_id, v.consecutive_failures
+        ),
+        Event::BackendWarning(w) => format!(" {}", w.message),
+        _ => String::new(),
+    };
+    s.push_str(&detail);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_round_trip() {
+        for ms in [0i64, 951_782_400_000, 1_795_849_445_123] {
+            let ts = crate::coordinator::format_ts(ms);
+            assert_eq!(super::parse_ts_ms(&ts), Some(ms), "{ts}");
+        }
+    }
+}

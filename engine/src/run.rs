@@ -1,0 +1,350 @@
+//! Starting and continuing runs: the imperative shell around the coordinator.
+//!
+//! Run directory layout (`<runs dir>/<run id>/`):
+//!
+//! ```text
+//! journal.sqlite   the event journal (+ -wal/-shm while open)
+//! trials/<trial>/  one directory per trial (see `executor`)
+//! blobs/           content-addressed artifacts (blake3)
+//! ```
+
+use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};
+use crate::coordinator::{
+    now_ts, trial_id_of, Coordinator, CoordinatorError, CoordinatorOptions, SessionEnd,
+};
+use crate::experiment::{self, Experiment, ExperimentError};
+use crate::lease::{self, LeaseError};
+use journal::event::*;
+use journal::projection::RunStatus;
+use journal::{Durability, Journal, JournalError, Projections};
+use std::path::{Path, PathBuf};
+
+pub const JOURNAL_FILE: &str = "journal.sqlite";
+pub const FAULT_KILL_ENV: &str = "LABJ_FAULT_KILL_AFTER_EVENTS";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Experiment(#[from] ExperimentError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    #[error(transparent)]
+    Coordinator(#[from] CoordinatorError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub runs_dir: PathBuf,
+    pub max_concurrency: Option<u32>,
+    pub progress: bool,
+    pub durability: Durability,
+}
+
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub end: SessionEnd,
+    pub projections: Projections,
+}
+
+/// Find a run by directory path, run id, or unique run id prefix under `runs_dir`.
+pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
+    let as_path = Path::new(run);
+    if as_path.join(JOURNAL_FILE).is_file() {
+        return Ok(as_path.to_path_buf());
+    }
+    let direct = runs_dir.join(run);
+    if direct.join(JOURNAL_FILE).is_file() {
+        return Ok(direct);
+    }
+    let mut matches = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(runs_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(run) && e.path().join(JOURNAL_FILE).is_file() {
+                matches.push(e.path());
+            }
+        }
+    }
+    match matches.len() {
+        1 => Ok(matches.remove(0)),
+        0 => Err(RunError::Invalid(format!(
+            "no run `{run}`: it is not a run directory (one holding {JOURNAL_FILE}) and no run id under {} starts with it",
+            runs_dir.display()
+        ))),
+        n => Err(RunError::Invalid(format!(
+            "run id prefix `{run}` is ambiguous: {n} runs under {} match",
+            runs_dir.display()
+        ))),
+    }
+}
+
+fn fault_kill_after() -> Result<Option<u64>, RunError> {
+    match std::env::var(FAULT_KILL_ENV) {
+        Err(_) => Ok(None),
+        Ok(v) => v.parse().map(Some).map_err(|_| {
+            RunError::Invalid(format!("{FAULT_KILL_ENV}={v:?} is not a number of events"))
+        }),
+    }
+}
+
+/// blake3 over the resolved experiment and every task it runs: `continue` refuses to
+/// resume with inputs that changed since the run was created.
+pub fn inputs_digest(exp: &Experiment) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(exp.digest().as_bytes());
+    for t in exp.tasks() {
+        h.update(t.id.as_bytes());
+        h.update(&serde_json::to_vec(&t.payload).unwrap_or_default());
+        h.update(&serde_json::to_vec(&t.workspace_files).unwrap_or_default());
+    }
+    h.finalize().to_hex().to_string()
+}
+
+fn new_session(mode: &str, took_over_from: Option<LeaseHolder>) -> SessionStarted {
+    SessionStarted {
+        session_id: uuid::Uuid::now_v7().to_string(),
+        pid: std::process::id(),
+        host: lease::this_host(),
+        mode: mode.into(),
+        labj_version: env!("CARGO_PKG_VERSION").into(),
+        took_over_from,
+    }
+}
+
+fn holder(s: &SessionStarted) -> LeaseHolder {
+    LeaseHolder {
+        session_id: s.session_id.clone(),
+        pid: s.pid,
+        host: s.host.clone(),
+    }
+}
+
+fn mkdir(path: &Path) -> Result<(), RunError> {
+    std::fs::create_dir_all(path).map_err(|source| RunError::Io {
+        what: "cannot create directory",
+        path: path.into(),
+        source,
+    })
+}
+
+/// Create a run from an experiment file and drive it to the end.
+pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let exp = experiment::load(experiment_path)?;
+    experiment::check_runnable(&exp)?;
+    let max_concurrency = opts.max_concurrency.unwrap_or(exp.max_concurrency());
+    if max_concurrency == 0 {
+        return Err(RunError::Invalid(
+            "--max-concurrency must be at least 1".into(),
+        ));
+    }
+    let backend =
+        LocalThreadWorkerBackend::new(max_concurrency as usize).map_err(RunError::Invalid)?;
+    let kill_after = fault_kill_after()?;
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let run_dir = opts.runs_dir.join(&run_id);
+    mkdir(&run_dir.join("trials"))?;
+    mkdir(&run_dir.join("blobs"))?;
+    let mut journal = Journal::create(&run_dir.join(JOURNAL_FILE), opts.durability)?;
+    let session = new_session("run", None);
+    lease::acquire(journal.conn_mut(), &holder(&session))?;
+    let abs_exp = std::fs::canonicalize(experiment_path).unwrap_or(experiment_path.into());
+    let created = RunCreated {
+        run_id: run_id.clone(),
+        experiment_id: exp.id().to_string(),
+        experiment_digest: exp.digest().to_string(),
+        experiment: exp.resolved_json().clone(),
+        variant_ids: exp.variant_ids(),
+        task_ids: exp.task_ids(),
+        schedule_policy: exp.scheduling().as_str().to_string(),
+        schedule: exp.schedule(),
+        max_concurrency,
+        pruning: exp.pruning(),
+        primary_metric: exp.primary_metric().map(String::from),
+        options: serde_json::json!({
+            "experiment_path": abs_exp,
+            "inputs_digest": inputs_digest(&exp),
+            "runs_dir": opts.runs_dir,
+            "max_concurrency_override": opts.max_concurrency,
+        }),
+    };
+    let mut proj = Projections::new();
+    let session_id = session.session_id.clone();
+    journal.append(
+        &mut proj,
+        vec![Event::RunCreated(created), Event::SessionStarted(session)],
+        &now_ts(),
+    )?;
+    drive(
+        journal,
+        proj,
+        Box::new(backend),
+        &exp,
+        run_dir,
+        session_id,
+        opts,
+        kill_after,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    journal: Journal,
+    proj: Projections,
+    backend: Box<dyn WorkerBackend>,
+    exp: &Experiment,
+    run_dir: PathBuf,
+    session_id: String,
+    opts: &RunOptions,
+    kill_after_events: Option<u64>,
+) -> Result<RunOutcome, RunError> {
+    let run_id = proj.run.as_ref().expect("run").run_id.clone();
+    let mut coordinator = Coordinator::new(
+        journal,
+        proj,
+        backend,
+        exp,
+        run_dir.clone(),
+        session_id.clone(),
+        CoordinatorOptions {
+            progress: opts.progress,
+            kill_after_events,
+        },
+    );
+    let end = coordinator.run();
+    let (journal, projections) = coordinator.into_parts();
+    // Release even after an error, so the next `continue` need not wait for staleness.
+    let _ = lease::release(journal.conn(), &session_id);
+    let end = end?;
+    Ok(RunOutcome {
+        run_id,
+        run_dir,
+        end,
+        projections,
+    })
+}
+
+/// What `continue` would do, computed from the journal alone (also `inspect`'s dry run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveryPlan {
+    /// Stale active trials, in schedule_idx order, that become `worker_lost`.
+    pub worker_lost: Vec<WorkerLost>,
+    /// The first slot not yet committed.
+    pub next_commit_idx: u64,
+}
+
+/// The recovery events for a journal's projections: a pure function of the journal.
+pub fn recovery_plan(proj: &Projections) -> RecoveryPlan {
+    let mut stale: Vec<_> = proj.control.active_trials.values().collect();
+    stale.sort_by_key(|t| t.schedule_idx);
+    let last_session = proj
+        .session
+        .as_ref()
+        .map(|s| s.session_id.clone())
+        .unwrap_or_default();
+    RecoveryPlan {
+        worker_lost: stale
+            .into_iter()
+            .map(|t| WorkerLost {
+                schedule_idx: t.schedule_idx,
+                trial_id: t.trial_id.clone(),
+                worker_id: t.worker_id.clone(),
+                ticket_id: t.ticket_id.clone(),
+                reason: format!(
+                    "dispatched in session {last_session} with no completion journaled before that session ended"
+                ),
+            })
+            .collect(),
+        next_commit_idx: proj.progress.next_commit_idx,
+    }
+}
+
+/// Continue a crashed, killed or interrupted run.
+pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let kill_after = fault_kill_after()?;
+    let mut journal = Journal::open(&run_dir.join(JOURNAL_FILE), opts.durability)?;
+    let proj = journal.fold(None)?;
+    let run = proj
+        .run
+        .as_ref()
+        .ok_or_else(|| {
+            RunError::Invalid(format!("{}: journal has no run_created", run_dir.display()))
+        })?
+        .clone();
+    if proj.control.status == RunStatus::Completed {
+        return Err(RunError::Invalid(format!(
+            "run {} is already completed ({} slots committed); nothing to continue",
+            run.run_id, proj.progress.next_commit_idx
+        )));
+    }
+    let created = first_run_created(&journal)?;
+    let exp_path = created.options["experiment_path"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| RunError::Invalid("run_created records no experiment_path".into()))?;
+    let exp = experiment::load(&exp_path)?;
+    let want = created.options["inputs_digest"].as_str().unwrap_or("");
+    if inputs_digest(&exp) != want || exp.digest() != created.experiment_digest {
+        return Err(RunError::Invalid(format!(
+            "the experiment {} or its dataset changed since run {} was created (inputs digest {want}); continuing would mix results of different inputs",
+            exp_path.display(),
+            run.run_id
+        )));
+    }
+    let max_concurrency = proj.control.max_concurrency.max(1);
+    let backend =
+        LocalThreadWorkerBackend::new(opts.max_concurrency.unwrap_or(max_concurrency) as usize)
+            .map_err(RunError::Invalid)?;
+    let mut session = new_session("continue", None);
+    let took = lease::acquire(journal.conn_mut(), &holder(&session))?;
+    session.took_over_from = took.map(|r| r.holder);
+    let session_id = session.session_id.clone();
+    let plan = recovery_plan(&proj);
+    let mut events = vec![Event::SessionStarted(session)];
+    if let Some(n) = opts.max_concurrency {
+        if n != max_concurrency {
+            events.push(Event::ConcurrencySet(ConcurrencySet {
+                request_id: format!("continue-{session_id}"),
+                max_concurrency: n,
+                requested_by: crate::control::requester(),
+            }));
+        }
+    }
+    events.extend(plan.worker_lost.into_iter().map(Event::WorkerLost));
+    let mut proj = proj;
+    journal.append(&mut proj, events, &now_ts())?;
+    let _ = trial_id_of;
+    drive(
+        journal,
+        proj,
+        Box::new(backend),
+        &exp,
+        run_dir.to_path_buf(),
+        session_id,
+        opts,
+        kill_after,
+    )
+}
+
+fn first_run_created(journal: &Journal) -> Result<RunCreated, RunError> {
+    let mut found = None;
+    journal.for_each_event(0, Some(0), false, |e| {
+        if let Event::RunCreated(rc) = e.event {
+            found = Some(rc);
+        }
+        Ok(())
+    })?;
+    found.ok_or_else(|| RunError::Invalid("journal does not start with run_created".into()))
+}
