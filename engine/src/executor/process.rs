@@ -38,6 +38,16 @@ pub(crate) fn supervise(
     phase: Phase,
     timeout: Option<Duration>,
 ) -> std::io::Result<Supervised> {
+    supervise_with(cmd, control, phase, timeout, true)
+}
+
+fn supervise_with(
+    cmd: &mut Command,
+    control: &TrialControl,
+    phase: Phase,
+    timeout: Option<Duration>,
+    use_pidfd: bool,
+) -> std::io::Result<Supervised> {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
 
@@ -52,7 +62,7 @@ pub(crate) fn supervise(
     }
     let mut child: Child = cmd.spawn()?;
     let pgid = child.id() as libc::pid_t;
-    let pidfd = pidfd_open(pgid);
+    let pidfd = if use_pidfd { pidfd_open(pgid) } else { None };
     st.live = Some(Live { pgid, phase });
     let start = Instant::now();
     let paused_before = st.paused_until(start);
@@ -169,4 +179,34 @@ fn wait_readable(fd: &OwnedFd, timeout: Duration) {
     };
     // SAFETY: one valid pollfd, a valid timespec, no signal mask change.
     unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    }
+
+    #[test]
+    fn polling_fallback_sees_exit_and_enforces_timeout() {
+        for use_pidfd in [false, true] {
+            let control = TrialControl::default();
+            let limit = Some(Duration::from_secs(5));
+            let s = supervise_with(&mut sh("exit 3"), &control, Phase::Agent, limit, use_pidfd)
+                .unwrap();
+            assert!(matches!(s.end, ProcessEnd::Exited(st) if st.code() == Some(3)));
+
+            let started = Instant::now();
+            let limit = Some(Duration::from_millis(200));
+            let s = supervise_with(&mut sh("sleep 5"), &control, Phase::Agent, limit, use_pidfd)
+                .unwrap();
+            assert!(matches!(s.end, ProcessEnd::TimedOut), "{:?}", s.end);
+            assert!(started.elapsed() < Duration::from_secs(2));
+            assert!(s.active >= Duration::from_millis(200));
+        }
+    }
 }
