@@ -197,3 +197,18 @@ fn executor_retry_on_infra_stops_at_max_attempts() {
     assert_eq!(out.classification, Classification::SpawnFailure);
     assert_eq!(out.attempts.len(), 3);
 }
+
+#[test]
+fn executor_hostile_command_and_env_do_not_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), vec!["sh\0".into(), "-c".into(), "true".into()]);
+    let out = execute_trial(&s, &TrialControl::new());
+    assert_eq!(out.classification, Classification::SpawnFailure, "{out:?}");
+
+    s.agent.command = agent("ok.sh");
+    s.agent.env.insert(String::new(), "x".into());
+    s.agent.env.insert("A=B".into(), "y".into());
+    s.agent.env.insert("NUL".into(), "a\0b".into());
+    let out = execute_trial(&s, &TrialControl::new());
+    assert!(out.classification.is_infra(), "{out:?}");
+}
