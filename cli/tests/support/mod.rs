@@ -152,3 +152,178 @@ pub fn fact_table(run_dir: &Path, table: &str) -> Vec<Vec<String>> {
     let conn = rusqlite::Connection::open(journal_path(run_dir)).unwrap();
     journal::materialize::dump(&conn, table).unwrap()
 }
+
+// ---------------------------------------------------------------------------------------
+// Crash and recovery helpers (e2e_recovery, e2e_crash_matrix, e2e_lease).
+
+/// The fault-injection knob of `labj run`/`continue` (see `engine::run::FAULT_KILL_ENV`).
+pub const FAULT_KILL_ENV: &str = "LABJ_FAULT_KILL_AFTER_EVENTS";
+
+impl Scratch {
+    /// A `labj` command in this scratch dir, with the fault knob cleared (callers set it).
+    pub fn labj_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(labj_bin());
+        c.current_dir(self.dir())
+            .env_remove(FAULT_KILL_ENV)
+            .arg("--runs-dir")
+            .arg(self.runs_dir())
+            .args(args);
+        c
+    }
+
+    /// `labj run` that SIGKILLs itself once the journal holds exactly `k` events.
+    pub fn run_killed_after(&self, experiment: &Path, k: u64) -> Output {
+        self.labj_cmd(&["run", "--json", experiment.to_str().unwrap()])
+            .env(FAULT_KILL_ENV, k.to_string())
+            .output()
+            .expect("run labj")
+    }
+}
+
+/// The signal that ended a process, if any.
+pub fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal()
+}
+
+/// Every event of a run's journal, in idx order, with the chain checked.
+pub fn read_events(run_dir: &Path) -> Vec<journal::event::StoredEvent> {
+    let j = Journal::open_read_only(&journal_path(run_dir)).expect("open journal read-only");
+    let mut out = Vec::new();
+    j.for_each_event(0, None, true, |e| {
+        out.push(e);
+        Ok(())
+    })
+    .expect("read events");
+    out
+}
+
+/// Fold a run's journal read-only (no verification).
+pub fn fold_run(run_dir: &Path) -> Projections {
+    Journal::open_read_only(&journal_path(run_dir))
+        .expect("open journal read-only")
+        .fold(None)
+        .expect("fold")
+}
+
+/// Copy a (dead) run directory recursively, journal + `-wal` + `-shm` included: a crashed
+/// run's last transactions live in the WAL until a checkpoint, so the WAL must travel too.
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        let to = dst.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            copy_dir(&e.path(), &to);
+        } else if ft.is_file() {
+            // Orphaned agents of a SIGKILLed run may still be writing their trial files.
+            let _ = std::fs::copy(e.path(), &to);
+        }
+    }
+}
+
+/// Run `labj continue <run_dir>` until the journal says completed (a continue killed by a
+/// signal is retried). Returns the outputs of every continue that ran.
+pub fn continue_until_completed(s: &Scratch, run_dir: &Path, extra: &[&str]) -> Vec<Output> {
+    let mut outs = Vec::new();
+    for _ in 0..5 {
+        if fold_run(run_dir).control.status == journal::projection::RunStatus::Completed {
+            return outs;
+        }
+        let mut args = vec!["continue", run_dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = s.labj_cmd(&args).output().expect("run labj continue");
+        let killed = signal_of(&o.status).is_some();
+        outs.push(o);
+        if !killed {
+            break;
+        }
+    }
+    let last = outs.last().map(text).unwrap_or_default();
+    assert_eq!(
+        fold_run(run_dir).control.status,
+        journal::projection::RunStatus::Completed,
+        "run {} did not complete after continue:\n{last}",
+        run_dir.display()
+    );
+    outs
+}
+
+/// An event as comparable JSON with the parts that legitimately differ between two
+/// recoveries of the same journal removed: `ts` and the new session's id and pid.
+pub fn normalized_event(e: &journal::event::StoredEvent) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "kind": e.event.kind(),
+        "schedule_idx": e.event.schedule_idx(),
+        "trial_id": e.event.trial_id(),
+        "payload": e.event.payload_value(),
+    });
+    if e.event.kind() == "session_started" {
+        let p = v["payload"].as_object_mut().unwrap();
+        p.remove("session_id");
+        p.remove("pid");
+    }
+    v
+}
+
+/// The recovery events of a continued journal whose crash left `crash_len` events:
+/// the first `session_started` after the crash, every `worker_lost`, and the commit of
+/// each worker_lost slot — normalized with [`normalized_event`].
+pub fn recovery_events(
+    events: &[journal::event::StoredEvent],
+    crash_len: usize,
+) -> Vec<serde_json::Value> {
+    let after = &events[crash_len..];
+    let lost: std::collections::BTreeSet<u64> = after
+        .iter()
+        .filter(|e| e.event.kind() == "worker_lost")
+        .filter_map(|e| e.event.schedule_idx())
+        .collect();
+    let mut out = Vec::new();
+    let mut seen_session = false;
+    for e in after {
+        let keep = match e.event.kind() {
+            "session_started" if !seen_session => {
+                seen_session = true;
+                true
+            }
+            "worker_lost" => true,
+            "slot_committed" => e.event.schedule_idx().is_some_and(|i| lost.contains(&i)),
+            _ => false,
+        };
+        if keep {
+            out.push(normalized_event(e));
+        }
+    }
+    out
+}
+
+/// Every slot committed exactly once: `proj_slots` holds 0..total, and the journal has
+/// exactly one `slot_committed` or `slot_skipped_pruned` per schedule_idx.
+pub fn assert_each_slot_committed_once(run_dir: &Path, total: u64) {
+    let slots = committed_slots(run_dir);
+    let idxs: Vec<u64> = slots.iter().map(|s| s.0).collect();
+    assert_eq!(
+        idxs,
+        (0..total).collect::<Vec<_>>(),
+        "{}: proj_slots",
+        run_dir.display()
+    );
+    let mut count = vec![0u32; total as usize];
+    for e in read_events(run_dir) {
+        if matches!(e.event.kind(), "slot_committed" | "slot_skipped_pruned") {
+            count[e.event.schedule_idx().unwrap() as usize] += 1;
+        }
+    }
+    let bad: Vec<(usize, u32)> = count
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c != 1)
+        .map(|(i, c)| (i, *c))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{}: slots not committed exactly once (idx, count): {bad:?}",
+        run_dir.display()
+    );
+}

@@ -1,0 +1,458 @@
+//! Crash recovery end to end: SIGKILL the real `labj` binary mid-run, then `labj
+//! continue`; copies of journals taken while a run writes; forensic commands on a crash.
+
+mod support;
+use journal::event::{Event, StoredEvent};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use support::*;
+
+/// An agent whose task 0 finishes at once and every other task sleeps `slow` seconds;
+/// variant `b` fails, so results are not all alike.
+fn slow_agent(s: &Scratch, slow: &str) {
+    s.script(
+        "agent.sh",
+        &format!(
+            r#"n=$(echo "$AGENTLAB_TASK_ID" | sed 's/^task_0*//'); n=${{n:-0}}
+[ "$n" -eq 0 ] || sleep {slow}
+outcome=success; [ "$AGENTLAB_VARIANT_ID" = b ] && outcome=failure
+echo "{{\"schema_version\":\"agent_result_v1\",\"outcome\":\"$outcome\",\"metrics\":{{\"score\":$n}}}}" > "$AGENTLAB_RESULT_PATH""#
+        ),
+    );
+}
+
+fn kinds(events: &[StoredEvent]) -> Vec<&'static str> {
+    events.iter().map(|e| e.event.kind()).collect()
+}
+
+/// Crash a 1-variant, 8-task run at concurrency 4 right after slot 0 commits, while
+/// slots 1..=3 are still running. Returns the crashed run directory and the dead pid.
+fn crash_with_active_trials(s: &Scratch) -> PathBuf {
+    s.tasks(8);
+    slow_agent(s, "1.5");
+    let exp = s.experiment(&["a"], 1, 4, "");
+    // 0 run_created, 1 session_started, 2..=5 dispatch slots 0..=3; slot 0 returns at
+    // once: 6 trial_completed, 7 slot_committed, (8 trial_dispatched slot 4) — die at 8.
+    let out = s.run_killed_after(&exp, 8);
+    assert_eq!(
+        signal_of(&out.status),
+        Some(9),
+        "labj must die of SIGKILL: {}",
+        text(&out)
+    );
+    s.the_run()
+}
+
+#[test]
+fn p5a_recovered_active_trials_commit_as_worker_lost_deterministically() {
+    let t0 = Instant::now();
+    let s = Scratch::new();
+    let run = crash_with_active_trials(&s);
+    let crashed = read_events(&run);
+    let crash_len = crashed.len();
+    assert_eq!(crash_len, 8, "crashed journal: {:?}", kinds(&crashed));
+    let proj = fold_run(&run);
+    let mut stale: Vec<u64> = proj
+        .control
+        .active_trials
+        .values()
+        .map(|t| t.schedule_idx)
+        .collect();
+    stale.sort();
+    assert!(
+        stale.len() >= 2,
+        "several trials must be dispatched and not completed at the crash: {stale:?} / {:?}",
+        kinds(&crashed)
+    );
+    let wal = run.join("journal.sqlite-wal");
+    assert!(
+        wal.metadata().map(|m| m.len() > 0).unwrap_or(false),
+        "a SIGKILLed run leaves its last transactions in the WAL"
+    );
+
+    // Two copies of the same crashed journal (WAL and shm included), recovered apart.
+    let copies: Vec<PathBuf> = ["copy_a", "copy_b"]
+        .iter()
+        .map(|n| {
+            let c = s.dir().join(n);
+            copy_dir(&run, &c);
+            c
+        })
+        .collect();
+    let mut recovered = Vec::new();
+    for (i, c) in copies.iter().enumerate() {
+        let extra: &[&str] = if i == 0 {
+            &[]
+        } else {
+            &["--fail-on-infra-error", "100%"]
+        };
+        let outs = continue_until_completed(&s, c, extra);
+        assert_eq!(outs.len(), 1, "one continue suffices");
+        let code = outs[0].status.code();
+        if i == 0 {
+            // worker_lost is an infrastructure fault: the default threshold 0% exits 3.
+            assert_eq!(code, Some(3), "{}", text(&outs[0]));
+            let err = String::from_utf8_lossy(&outs[0].stderr);
+            assert!(err.contains("infrastructure faults"), "{err}");
+        } else {
+            assert_eq!(code, Some(0), "{}", text(&outs[0]));
+        }
+        check_journal(c);
+        assert_each_slot_committed_once(c, 8);
+        let events = read_events(c);
+        assert_eq!(
+            events[..crash_len]
+                .iter()
+                .map(|e| e.hash)
+                .collect::<Vec<_>>(),
+            crashed.iter().map(|e| e.hash).collect::<Vec<_>>(),
+            "continue appends; the crashed prefix is untouched"
+        );
+        let lost: Vec<u64> = events[crash_len..]
+            .iter()
+            .filter(|e| e.event.kind() == "worker_lost")
+            .map(|e| e.event.schedule_idx().unwrap())
+            .collect();
+        assert_eq!(
+            lost, stale,
+            "worker_lost in schedule_idx order, one per stale trial"
+        );
+        // session_started first, then the worker_lost events, all in one batch.
+        assert_eq!(events[crash_len].event.kind(), "session_started");
+        let Event::SessionStarted(ss) = &events[crash_len].event else {
+            unreachable!()
+        };
+        assert_eq!(ss.mode, "continue");
+        assert!(ss.took_over_from.is_some(), "the dead holder is named");
+        let slots = committed_slots(c);
+        for idx in &lost {
+            assert_eq!(
+                slots[*idx as usize],
+                (*idx, "worker_lost".to_string(), "worker_lost".to_string())
+            );
+        }
+        for (idx, status, _) in &slots {
+            if !lost.contains(idx) {
+                assert_eq!(status, "completed", "slot {idx} ran to completion");
+            }
+        }
+        recovered.push(events);
+    }
+    let a = recovery_events(&recovered[0], crash_len);
+    let b = recovery_events(&recovered[1], crash_len);
+    assert_eq!(a.len(), 1 + 2 * stale.len(), "{a:#?}");
+    assert_eq!(
+        a, b,
+        "recovering the same journal twice yields the same events"
+    );
+    // Deterministic agents: the whole commit sequence of the two recoveries agrees too.
+    let commits = |ev: &[StoredEvent]| -> Vec<serde_json::Value> {
+        ev.iter()
+            .filter(|e| e.event.kind() == "slot_committed")
+            .map(normalized_event)
+            .collect()
+    };
+    assert_eq!(commits(&recovered[0]), commits(&recovered[1]));
+    eprintln!(
+        "p5a: {} worker_lost {:?}, recovered twice identically in {:?}",
+        stale.len(),
+        stale,
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn forensics_after_sigkill_inspect_replay_events_and_continue() {
+    let s = Scratch::new();
+    let run = crash_with_active_trials(&s);
+    let crashed = read_events(&run);
+    let dead_pid = match &crashed[1].event {
+        Event::SessionStarted(ss) => ss.pid,
+        e => panic!("event 1 is {}", e.kind()),
+    };
+    let proj = fold_run(&run);
+    let mut stale: Vec<(u64, String)> = proj
+        .control
+        .active_trials
+        .values()
+        .map(|t| (t.schedule_idx, t.trial_id.clone()))
+        .collect();
+    stale.sort();
+    assert!(stale.len() >= 2, "{stale:?}");
+    let run_arg = run.to_str().unwrap();
+
+    let out = s.labj(&["inspect", run_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let process_line = report
+        .lines()
+        .find(|l| l.starts_with("process:"))
+        .unwrap_or_else(|| panic!("no process line:\n{report}"));
+    assert!(
+        process_line.contains("crashed") && process_line.contains(&format!("pid {dead_pid}")),
+        "{process_line}"
+    );
+    assert!(report.contains("journaled status: running"), "{report}");
+    assert!(
+        report.contains("active trials with no completion journaled:"),
+        "{report}"
+    );
+    for (idx, trial) in &stale {
+        assert!(
+            report.contains(&format!("{trial} slot {idx} ")),
+            "stale trial {trial} not listed:\n{report}"
+        );
+    }
+    let plan_line = report
+        .lines()
+        .find(|l| l.starts_with("continue would:"))
+        .unwrap_or_else(|| panic!("no continue plan:\n{report}"));
+    let want: Vec<String> = stale
+        .iter()
+        .map(|(i, t)| format!("{t} (slot {i})"))
+        .collect();
+    assert!(
+        plan_line.contains(&format!("worker_lost for {}", want.join(", "))),
+        "{plan_line}"
+    );
+    assert!(report.contains("chain: ok (8 events"), "{report}");
+
+    let out = s.labj(&["inspect", "--json", run_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect --json");
+    assert!(doc["liveness"].as_str().unwrap().starts_with("crashed"));
+    assert_eq!(doc["journaled_status"], "running");
+    assert_eq!(doc["verify"]["ok"], true);
+    let plan: Vec<u64> = doc["continue_plan"]["worker_lost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["schedule_idx"].as_u64().unwrap())
+        .collect();
+    assert_eq!(plan, stale.iter().map(|s| s.0).collect::<Vec<_>>());
+    assert_eq!(
+        doc["stale_active_trials"].as_array().unwrap().len(),
+        stale.len()
+    );
+
+    // Replay as of a few event idx: the in-flight count follows the journal.
+    for (until, in_flight) in [(1u64, 0usize), (3, 2), (5, 4), (7, stale.len())] {
+        let out = s.labj(&["replay", run_arg, "--until", &until.to_string(), "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("replay json");
+        assert_eq!(doc["as_of_event_idx"], until);
+        let active = doc["run_control"]["active_trials"].as_object().unwrap();
+        assert_eq!(active.len(), in_flight, "as of {until}: {doc:#}");
+        let out = s.labj(&["replay", run_arg, "--until", &until.to_string()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("as of event {until}")));
+    }
+    let out = s.labj(&["replay", run_arg, "--until", "8"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("past the end") && err.contains("last idx is 7"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = s.labj(&["events", run_arg, "--kind", "trial_dispatched", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("events --json line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["kind"], "trial_dispatched");
+        assert_eq!(l["schedule_idx"], i as u64);
+        assert_eq!(l["payload"]["trial_id"], l["trial_id"]);
+    }
+
+    let outs = continue_until_completed(&s, &run, &["--fail-on-infra-error", "100%"]);
+    assert_eq!(outs.last().unwrap().status.code(), Some(0));
+    let out = s.labj(&["inspect", run_arg]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("finished: no process holds the run"),
+        "{report}"
+    );
+    assert!(report.contains("continue: nothing to do"), "{report}");
+    let len = read_events(&run).len();
+    let out = s.labj(&["continue", run_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already completed") && err.contains("nothing to continue"),
+        "{err}"
+    );
+    assert_eq!(
+        read_events(&run).len(),
+        len,
+        "a refused continue writes nothing"
+    );
+    check_journal(&run);
+}
+
+/// Copy a run's database files (main file, then WAL, then shm) into `dst`.
+fn snapshot_db(run: &Path, dst: &Path) -> bool {
+    std::fs::create_dir_all(dst).unwrap();
+    for f in ["journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"] {
+        match std::fs::copy(run.join(f), dst.join(f)) {
+            Ok(_) => {}
+            Err(_) if f != "journal.sqlite" => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+fn instant_agent(s: &Scratch) {
+    s.script(
+        "agent.sh",
+        r#"echo '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":1}}' > "$AGENTLAB_RESULT_PATH""#,
+    );
+}
+
+/// Snapshots of a journal taken while a run writes it open cleanly (or fail with a
+/// clear error, never a panic) and hold a prefix of the final journal.
+#[test]
+fn journal_copies_taken_mid_run_are_prefixes_of_the_final_journal() {
+    let s = Scratch::new();
+    s.tasks(40);
+    instant_agent(&s);
+    let exp = s.experiment(&["a", "b"], 1, 8, "");
+    let mut child = s
+        .labj_cmd(&["run", "--json", exp.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut snaps = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = child.try_wait().unwrap().is_some();
+        if let Ok(mut runs) = std::fs::read_dir(s.runs_dir()) {
+            if let Some(Ok(e)) = runs.next() {
+                let dst = s.dir().join(format!("snap_{:03}", snaps.len()));
+                if snapshot_db(&e.path(), &dst) {
+                    snaps.push(dst);
+                }
+            }
+        }
+        if done || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
+    let run = s.the_run();
+    check_journal(&run);
+    let full: Vec<[u8; 32]> = read_events(&run).iter().map(|e| e.hash).collect();
+    let (mut ok, mut refused, mut lens) = (0, 0, Vec::new());
+    for snap in &snaps {
+        let arg = snap.to_str().unwrap();
+        let v = s.labj(&["verify", arg]);
+        let err = String::from_utf8_lossy(&v.stderr);
+        assert!(!err.contains("panicked"), "verify panicked on {arg}: {err}");
+        match v.status.code() {
+            Some(0) => {
+                ok += 1;
+                let r = s.labj(&["replay", arg, "--json"]);
+                assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+                let events = read_events(snap);
+                let hashes: Vec<[u8; 32]> = events.iter().map(|e| e.hash).collect();
+                assert!(
+                    full.starts_with(&hashes),
+                    "{arg}: {} events are not a prefix of the final journal",
+                    hashes.len()
+                );
+                lens.push(hashes.len());
+            }
+            Some(1) => {
+                // A torn copy (files copied at different moments) may not open; that is
+                // reported as an error with a message, never as a crash.
+                refused += 1;
+                let all = text(&v);
+                assert!(
+                    err.starts_with("error:") || all.contains("FAILED"),
+                    "unclear verify failure on {arg}: {all}"
+                );
+            }
+            other => panic!("verify on {arg} ended with {other:?}: {}", text(&v)),
+        }
+    }
+    eprintln!(
+        "{} snapshots: {ok} verified (event counts {lens:?}), {refused} refused cleanly; final journal has {} events",
+        snaps.len(),
+        full.len()
+    );
+    assert!(ok >= 1, "at least one snapshot must verify");
+}
+
+/// A SIGKILL from outside while the coordinator appends large batches (96 trials at
+/// concurrency 32 whose agents all sleep 0.3 s, so completions and dispatches arrive
+/// in waves of 32) leaves a journal that verifies, and `continue` finishes it.
+#[test]
+fn sigkill_during_large_batches_leaves_a_verifiable_journal() {
+    let s = Scratch::new();
+    s.tasks(96);
+    s.script(
+        "agent.sh",
+        r#"sleep 0.3
+echo '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":1}}' > "$AGENTLAB_RESULT_PATH""#,
+    );
+    let exp = s.experiment(&["a"], 1, 32, "");
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut kills = 0;
+    for round in 0..3 {
+        let before: std::collections::BTreeSet<PathBuf> = std::fs::read_dir(s.runs_dir())
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let mut child = s
+            .labj_cmd(&["run", "--json", exp.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let wait = 100 + (seed >> 33) % 800;
+        // Kill once the journal exists and the first batch is being written.
+        std::thread::sleep(Duration::from_millis(wait));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let run = std::fs::read_dir(s.runs_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| !before.contains(p));
+        let Some(run) = run else { continue };
+        if !run.join("journal.sqlite").exists() {
+            continue;
+        }
+        if signal_of(&status) == Some(9) {
+            kills += 1;
+        }
+        let crashed = read_events(&run);
+        assert!(
+            crashed.len() >= 2,
+            "round {round}: run_created and session_started are one transaction"
+        );
+        check_journal(&run);
+        let committed_before = committed_slots(&run);
+        continue_until_completed(&s, &run, &["--fail-on-infra-error", "100%"]);
+        check_journal(&run);
+        assert_each_slot_committed_once(&run, 96);
+        let after = committed_slots(&run);
+        assert_eq!(&after[..committed_before.len()], &committed_before[..]);
+        eprintln!(
+            "round {round}: killed after {wait} ms with {} events, {} slots committed",
+            crashed.len(),
+            committed_before.len()
+        );
+    }
+    assert!(kills >= 1, "no round killed a live run");
+}
