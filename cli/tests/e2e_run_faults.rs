@@ -1,0 +1,217 @@
+//! End-to-end tests of `labj run` on things going wrong: timeouts, bad result files,
+//! infrastructure faults and exit codes, invalid experiments; plus the bundled example
+//! and the p0 fixture. Every run ends with `check_journal`.
+
+mod e2e_run_support;
+mod support;
+use e2e_run_support::*;
+use std::process::Command;
+use support::*;
+
+fn pid_alive(pid: i32) -> bool {
+    // A zombie (killed, not yet reaped by init in a container) is not alive.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .unwrap_or("?");
+            state != "Z" && state != "X"
+        }
+    }
+}
+
+#[test]
+fn timeout_commits_timeout_and_kills_the_grandchild() {
+    let s = Scratch::new();
+    s.tasks(1);
+    s.script(
+        "agent.sh",
+        r#"sleep 30 &
+echo $! >"$AGENTLAB_TRIAL_DIR/grandchild.pid"
+sleep 30"#,
+    );
+    let exp = s.experiment(&["a"], 1, 1, "");
+    edit_experiment(&s, "timeout_ms: 60000", "timeout_ms: 500");
+    let started = std::time::Instant::now();
+    let run = run_ok(&s, &exp, &[]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the run waited for the sleeping agent instead of timing it out"
+    );
+    let slots = committed_slots(&run);
+    assert_eq!(slots, vec![(0, "failed".into(), "timeout".into())]);
+    let pid: i32 = std::fs::read_to_string(run.join("trials/trial_000000/grandchild.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The group is killed before the completion is reported; allow a moment for init
+    // to reap it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while pid_alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!pid_alive(pid), "grandchild {pid} outlived its trial");
+    check_journal(&run);
+}
+
+#[test]
+fn malformed_missing_and_oversized_results_commit_as_trial_failures() {
+    let s = Scratch::new();
+    s.tasks(3);
+    s.script(
+        "agent.sh",
+        r#"case "$AGENTLAB_TASK_ID" in
+  task_000) printf '{"outcome":' >"$AGENTLAB_RESULT_PATH" ;;
+  task_001) echo "forgot the result" ;;
+  task_002)
+    # Valid JSON padded past the 1 MiB limit: refused for its size alone.
+    { printf '{"outcome":"success"'; head -c 1100000 /dev/zero | tr '\0' ' '; printf '}'; } >"$AGENTLAB_RESULT_PATH" ;;
+esac"#,
+    );
+    let exp = s.experiment(&["a"], 1, 3, "");
+    let run = run_ok(&s, &exp, &[]);
+    let slots = committed_slots(&run);
+    let classes: Vec<&str> = slots.iter().map(|(_, _, c)| c.as_str()).collect();
+    assert_eq!(
+        classes,
+        ["result_parse_error", "result_missing", "result_parse_error"]
+    );
+    assert!(slots.iter().all(|(_, st, _)| st == "failed"), "{slots:?}");
+    let details = fact_table(&run, "fact_trial_events");
+    assert!(
+        details[2][6].contains("limit"),
+        "oversized result names the limit: {details:?}"
+    );
+    let proj = check_journal(&run);
+    assert_eq!(proj.aggregates.overall.succeeded, 0);
+}
+
+#[test]
+fn spawn_failure_is_an_infra_fault_that_sets_exit_code_three() {
+    let s = Scratch::new();
+    s.tasks(2);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    // A relative path that does not exist is refused at load time (exit 1, tested in
+    // the experiment crate); a bare name is looked up on PATH only at spawn time.
+    edit_experiment(&s, "[\"./agent.sh\"]", "[\"labj-e2e-no-such-agent\"]");
+    let out = s.labj(&["run", exp.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("infrastructure"),
+        "{}",
+        text(&out)
+    );
+    let first = s.the_run();
+    let slots = committed_slots(&first);
+    assert_eq!(slots.len(), 2);
+    assert!(
+        slots.iter().all(|(_, _, c)| c == "spawn_failure"),
+        "{slots:?}"
+    );
+    let detail = &fact_table(&first, "fact_trial_events")[0][6];
+    assert!(detail.contains("labj-e2e-no-such-agent"), "{detail}");
+    check_journal(&first);
+
+    std::fs::remove_dir_all(s.runs_dir()).unwrap();
+    let out = s.labj(&[
+        "run",
+        exp.to_str().unwrap(),
+        "--fail-on-infra-error",
+        "100%",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    check_journal(&s.the_run());
+}
+
+#[test]
+fn describe_p0_fixture_does_not_panic() {
+    let out = Command::new(labj_bin())
+        .current_dir(repo_root())
+        .args([
+            "describe",
+            "testdata/p0_benchmark_adaptation_trial_shape.json",
+        ])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(!all.contains("panicked"), "{all}");
+    // Exit 0 (described) or 1 (a clear error naming the file); never a crash.
+    match out.status.code() {
+        Some(0) => assert!(!out.stdout.is_empty(), "{all}"),
+        Some(1) => assert!(all.contains("p0_benchmark_adaptation_trial_shape"), "{all}"),
+        other => panic!("unexpected exit {other:?}: {all}"),
+    }
+}
+
+#[test]
+fn quickstart_example_runs_48_slots_and_careful_succeeds_everywhere() {
+    let s = Scratch::new();
+    let exp = repo_root().join("examples/quickstart/experiment.yaml");
+    let run = run_ok(&s, &exp, &[]);
+    let proj = check_journal(&run);
+    assert_eq!(committed_slots(&run).len(), 48);
+    assert_eq!(proj.progress.next_commit_idx, 48);
+    let careful = &proj.aggregates.variants["careful"];
+    assert_eq!(careful.success_rate(), Some(1.0), "{careful:?}");
+}
+
+#[test]
+fn invalid_experiment_exits_1_names_file_and_pointer_and_creates_no_run() {
+    let s = Scratch::new();
+    s.tasks(2);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    edit_experiment(&s, "max_concurrency: 2", "max_concurrency: many");
+    let out = s.labj(&["run", exp.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("experiment.yaml"), "names the file: {err}");
+    assert!(
+        err.contains("/design/max_concurrency"),
+        "names the pointer: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let runs = s.runs_dir();
+    let empty = !runs.exists() || std::fs::read_dir(&runs).unwrap().next().is_none();
+    assert!(
+        empty,
+        "a run directory was created for an invalid experiment"
+    );
+}
+
+#[test]
+fn fail_on_infra_error_threshold_is_exclusive_share_of_trials_that_ran() {
+    let s = Scratch::new();
+    s.tasks(2);
+    s.script("agent.sh", SUCCESS);
+    let exp = s.experiment(&["a", "b"], 1, 2, "");
+    // Variant b's own runtime points at a program missing from PATH: half the trials
+    // die of an infrastructure fault.
+    edit_experiment(
+        &s,
+        "    bindings: {name: b}\n",
+        "    bindings: {name: b}\n    runtime:\n      agent:\n        command: [\"labj-e2e-no-such-agent\"]\n",
+    );
+    let exp = exp.to_str().unwrap();
+    for (threshold, code) in [("49%", 3), ("50%", 0), ("49.9", 3)] {
+        let _ = std::fs::remove_dir_all(s.runs_dir());
+        let out = s.labj(&["run", exp, "--fail-on-infra-error", threshold]);
+        assert_eq!(out.status.code(), Some(code), "{threshold}: {}", text(&out));
+        let run = s.the_run();
+        let classes: Vec<String> = committed_slots(&run).into_iter().map(|r| r.2).collect();
+        assert_eq!(
+            classes,
+            ["success", "success", "spawn_failure", "spawn_failure"]
+        );
+        check_journal(&run);
+    }
+    let out = s.labj(&["run", exp, "--fail-on-infra-error", "lots"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--fail-on-infra-error"),
+        "{}",
+        text(&out)
+    );
+}
