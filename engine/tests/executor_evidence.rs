@@ -135,16 +135,16 @@ fn executor_workspace_files_and_diff_evidence() {
     assert_eq!(diff["removed"], serde_json::json!(["sub/b.txt"]));
     assert_eq!(diff["modified"], serde_json::json!(["a.txt"]));
 
-    let pre: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(s.trial_dir.join("manifest_pre.json")).unwrap())
-            .unwrap();
+    let manifests: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.trial_dir.join("workspace_manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let pre = &manifests["pre"];
     assert_eq!(
         pre["a.txt"]["digest"],
         blake3::hash(b"hello\n").to_hex().to_string()
     );
-    let post: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(s.trial_dir.join("manifest_post.json")).unwrap())
-            .unwrap();
+    let post = &manifests["post"];
     assert_eq!(post["c.txt"]["bytes"], 4);
 
     let classes: Vec<&str> = out.evidence.iter().map(|e| e.class.as_str()).collect();

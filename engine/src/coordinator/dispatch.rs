@@ -43,17 +43,17 @@ impl Coordinator<'_> {
             return Vec::new();
         }
         let mut room = capacity - in_use;
-        let run = self.proj.run.as_ref().expect("run").clone();
+        let schedule = &self.proj.run.as_ref().expect("run").schedule;
         let policy = self.experiment.concurrency();
         let per_variant_cap = policy.max_in_flight_per_variant.map(|v| v as usize);
         let horizon = self.committer.next_commit_idx()
             + MIN_LOOKAHEAD.max(LOOKAHEAD_PER_SLOT * capacity as u64);
-        let mut chosen = Vec::new();
+        let mut chosen: Vec<(u64, SlotSpec)> = Vec::new();
         for &idx in self.undispatched.range(..horizon) {
             if room == 0 {
                 break;
             }
-            let slot = run.schedule[idx as usize];
+            let slot = schedule[idx as usize];
             let v = slot.variant_idx();
             if self.committer.is_pruned(v) {
                 continue;
@@ -69,14 +69,13 @@ impl Coordinator<'_> {
             if policy.require_chain_lease {
                 self.chains_busy.insert(chain);
             }
-            chosen.push(idx);
+            chosen.push((idx, slot));
             room -= 1;
         }
         let worker_id = self.backend_worker_id();
         let mut out = Vec::with_capacity(chosen.len());
-        for idx in chosen {
+        for (idx, slot) in chosen {
             self.undispatched.remove(&idx);
-            let slot = run.schedule[idx as usize];
             let spec = self
                 .experiment
                 .trial_spec(idx, slot, &self.run_id, &self.run_dir);

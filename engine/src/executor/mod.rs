@@ -10,15 +10,16 @@
 //! task.json bindings.json dependencies.json policy.json   AGENTLAB_*_PATH targets
 //! workspace/            the agent's cwd; `workspace_files` written here, and re-created
 //!                       from them before every retry so each attempt starts clean
-//! deps/                 `dependency_files` copied from the experiment directory
+//! deps/                 `dependency_files` copied from the experiment directory (only
+//!                       created when there are any)
 //! attempt_<n>/          one per attempt, kept for forensics:
 //!     stdout.log stderr.log          the agent's output
 //!     result.json                    AGENTLAB_RESULT_PATH (agent_result_v1)
 //!     trajectory.jsonl               AGENTLAB_TRAJECTORY_PATH (optional)
 //!     grader_stdout.log grader_stderr.log   when a grader ran after this attempt
 //! grade.json            the grader's grade_result_v1 (AGENTLAB_GRADE_PATH), latest attempt
-//! manifest_pre.json     workspace before the agent: relative path → {digest, bytes}
-//! manifest_post.json    workspace after the latest attempt
+//! workspace_manifest.json  {pre, post}: the workspace before the agent and after the
+//!                       latest attempt, relative path → {digest, bytes}
 //! workspace_diff.json   {added, removed, modified}: evidence class `workspace_diff`
 //! agent_patch.diff      unified diff of the change, when there is one: `agent_patch`
 //! ```
@@ -280,7 +281,8 @@ impl<'a> Trial<'a> {
             write_json(path, value)?;
         }
         let deps_dir = paths.trial_dir.join("deps");
-        std::fs::create_dir_all(&deps_dir).map_err(|e| disk(&deps_dir.display().to_string(), e))?;
+        // Created only when there is something to stage: every inode counts when a run
+        // has thousands of tiny trials.
         for (source, dest) in deps {
             let to = deps_dir.join(dest);
             if let Some(parent) = to.parent() {
@@ -294,8 +296,8 @@ impl<'a> Trial<'a> {
                 )
             })?;
         }
+        // Kept in memory; written with the post manifest once the agent has run.
         let pre = workspace::manifest_of_files(&files);
-        write_json(&paths.trial_dir.join("manifest_pre.json"), &pre)?;
         Ok(Trial {
             spec,
             paths,
@@ -548,7 +550,10 @@ impl<'a> Trial<'a> {
             .map_err(|e| disk("scanning the workspace", e))?;
         let d = workspace::diff(&self.pre, &post);
         let dir = &self.paths.trial_dir;
-        write_json(&dir.join("manifest_post.json"), &post)?;
+        write_json(
+            &dir.join("workspace_manifest.json"),
+            &serde_json::json!({"pre": &self.pre, "post": &post}),
+        )?;
         write_json(&dir.join("workspace_diff.json"), &d)?;
         let mut evidence = vec![("workspace_diff".to_string(), "workspace_diff.json".into())];
         let patch_path = dir.join("agent_patch.diff");
