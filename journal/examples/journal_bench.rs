@@ -6,7 +6,10 @@
 //! run and prints per-run rates, medians, journal bytes per event, and PASS/FAIL against
 //! the targets.
 //!
-//! Usage: `journal_bench [--events N] [--batch N] [--runs N] [--dir DIR]`
+//! Usage: `journal_bench [--events N] [--batch N] [--runs N] [--dir DIR] [--breakdown]`
+//!
+//! `--breakdown` instead times the pieces of append and fold separately (cumulative
+//! passes over the same events), to show where the time goes.
 
 use journal::{testkit, Durability, Event, Journal, Projections};
 use std::path::{Path, PathBuf};
@@ -21,6 +24,7 @@ struct Args {
     batch: usize,
     runs: usize,
     dir: Option<PathBuf>,
+    breakdown: bool,
 }
 
 fn parse_args() -> Args {
@@ -29,6 +33,7 @@ fn parse_args() -> Args {
         batch: 100,
         runs: 3,
         dir: None,
+        breakdown: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -38,7 +43,8 @@ fn parse_args() -> Args {
             "--batch" => a.batch = val().parse().expect("--batch N"),
             "--runs" => a.runs = val().parse().expect("--runs N"),
             "--dir" => a.dir = Some(PathBuf::from(val())),
-            other => panic!("unknown argument {other}; usage: journal_bench [--events N] [--batch N] [--runs N] [--dir DIR]"),
+            "--breakdown" => a.breakdown = true,
+            other => panic!("unknown argument {other}; usage: journal_bench [--events N] [--batch N] [--runs N] [--dir DIR] [--breakdown]"),
         }
     }
     assert!(a.events >= 4 && a.batch > 0 && a.runs > 0);
@@ -150,6 +156,10 @@ fn verdict(ok: bool) -> &'static str {
 
 fn main() {
     let args = parse_args();
+    if args.breakdown {
+        breakdown(&args);
+        return;
+    }
     let (slots, _) = slots_for(args.events);
     let total = 1 + 3 * slots;
     println!(
@@ -190,4 +200,215 @@ fn main() {
         verdict(mf >= FOLD_TARGET)
     );
     println!("median size:   {mb:.1} bytes/event (file + WAL after checkpoint)");
+}
+
+fn event_stream(slots: u64, tasks: u32) -> impl Iterator<Item = Event> {
+    std::iter::once(testkit::run_created("bench", VARIANTS, tasks, 1))
+        .chain((0..slots).flat_map(move |i| testkit::trial_life(i, tasks, i % 4 != 0)))
+}
+
+/// Times cumulative slices of the append and fold paths, re-implemented from the public
+/// API so that the difference between consecutive lines is the cost of one step.
+fn breakdown(args: &Args) {
+    use journal::projection::Changes;
+    use journal::store::chain_hash;
+    use journal::StoredEvent;
+
+    let (slots, tasks) = slots_for(args.events);
+    let total = (1 + 3 * slots) as f64;
+    let tmp = match &args.dir {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .expect("temp dir");
+    let line = |what: &str, d: Duration| {
+        println!(
+            "  {what:<58} {:>7.3}s  {:>6.2} µs/event",
+            d.as_secs_f64(),
+            d.as_secs_f64() * 1e6 / total
+        )
+    };
+    println!("append path, {total} events, batches of {}:", args.batch);
+    let ts = "2025-01-01T00:00:00.000Z";
+    // A: CPU-only steps of append.
+    for step in 0..4 {
+        let t = Instant::now();
+        let mut prev = [0u8; 32];
+        let mut proj = Projections::new();
+        let mut changes = Changes::default();
+        let mut n = 0u64;
+        let mut docs = 0usize;
+        for (idx, event) in event_stream(slots, tasks).enumerate() {
+            if step >= 1 {
+                let payload = event.payload_json();
+                prev = chain_hash(
+                    &prev,
+                    idx as u64,
+                    event.kind(),
+                    event.schedule_idx(),
+                    event.trial_id(),
+                    ts,
+                    &payload,
+                );
+            }
+            if step >= 2 {
+                let se = StoredEvent {
+                    idx: idx as u64,
+                    ts: ts.into(),
+                    event,
+                    hash: prev,
+                };
+                proj.apply(&se, &mut changes).expect("apply");
+            }
+            n += 1;
+            if n % args.batch as u64 == 0 {
+                if step >= 3 {
+                    docs += proj.run_control_doc().to_string().len()
+                        + proj.progress_doc().to_string().len()
+                        + proj.aggregates_doc().to_string().len();
+                }
+                changes.rows.clear();
+            }
+        }
+        std::hint::black_box((prev, docs));
+        line(
+            [
+                "A1 build events (testkit)",
+                "A2 + payload_json + chain_hash",
+                "A3 + Projections::apply (incl. FactRow building)",
+                "A4 + 3 projection docs to_string per batch",
+            ][step],
+            t.elapsed(),
+        );
+    }
+    // A5: only the INSERT into events, through a journal's connection.
+    {
+        let path = tmp.path().join("events_only.sqlite");
+        let j = Journal::create(&path, Durability::Normal).expect("create");
+        let t = Instant::now();
+        let mut prev = [0u8; 32];
+        let mut it = event_stream(slots, tasks).enumerate().peekable();
+        while it.peek().is_some() {
+            j.conn().execute_batch("BEGIN").unwrap();
+            let mut ins = j
+                .conn()
+                .prepare_cached("INSERT INTO events (idx, kind, schedule_idx, trial_id, ts, payload, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .unwrap();
+            for (idx, event) in it.by_ref().take(args.batch) {
+                let payload = event.payload_json();
+                let sidx = event.schedule_idx().map(|v| v as i64);
+                prev = chain_hash(
+                    &prev,
+                    idx as u64,
+                    event.kind(),
+                    event.schedule_idx(),
+                    event.trial_id(),
+                    ts,
+                    &payload,
+                );
+                ins.execute(rusqlite::params![
+                    idx as i64,
+                    event.kind(),
+                    sidx,
+                    event.trial_id(),
+                    ts,
+                    payload,
+                    &prev[..]
+                ])
+                .unwrap();
+            }
+            drop(ins);
+            j.conn().execute_batch("COMMIT").unwrap();
+        }
+        line(
+            "A5 A2 + INSERT events rows only (no projections)",
+            t.elapsed(),
+        );
+    }
+    // A6: the real thing.
+    let path = tmp.path().join("journal.sqlite");
+    {
+        let t = Instant::now();
+        let mut j = Journal::create(&path, Durability::Normal).expect("create");
+        let mut live = Projections::new();
+        let mut it = event_stream(slots, tasks);
+        loop {
+            let batch: Vec<Event> = it.by_ref().take(args.batch).collect();
+            if batch.is_empty() {
+                break;
+            }
+            j.append(&mut live, batch, ts).expect("append");
+        }
+        line(
+            "A6 Journal::append (all of the above + materialize)",
+            t.elapsed(),
+        );
+    }
+
+    println!("fold path:");
+    let j = Journal::open_read_only(&path).expect("open");
+    for step in 0..4 {
+        let t = Instant::now();
+        let mut stmt = j
+            .conn()
+            .prepare("SELECT idx, kind, schedule_idx, trial_id, ts, payload, hash FROM events ORDER BY idx")
+            .unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let mut proj = Projections::new();
+        let mut changes = Changes::default();
+        let mut prev = [0u8; 32];
+        let mut bytes = 0usize;
+        while let Some(r) = rows.next().unwrap() {
+            let idx: i64 = r.get(0).unwrap();
+            let kind = r.get_ref(1).unwrap().as_str().unwrap();
+            let payload = r.get_ref(5).unwrap().as_str().unwrap();
+            let ts: String = r.get(4).unwrap();
+            let sidx: Option<i64> = r.get(2).unwrap();
+            let tid: Option<String> = r.get(3).unwrap();
+            let hash: [u8; 32] = r.get_ref(6).unwrap().as_blob().unwrap().try_into().unwrap();
+            bytes += payload.len();
+            if step >= 1 {
+                let event = Event::decode(kind, payload).expect("decode");
+                if step >= 2 {
+                    let want = chain_hash(
+                        &prev,
+                        idx as u64,
+                        kind,
+                        sidx.map(|v| v as u64),
+                        tid.as_deref(),
+                        &ts,
+                        payload,
+                    );
+                    assert_eq!(want, hash);
+                    prev = hash;
+                }
+                if step >= 3 {
+                    changes.rows.clear();
+                    proj.apply(
+                        &StoredEvent {
+                            idx: idx as u64,
+                            ts,
+                            event,
+                            hash,
+                        },
+                        &mut changes,
+                    )
+                    .expect("apply");
+                }
+            }
+        }
+        std::hint::black_box(bytes);
+        line(
+            [
+                "F1 SELECT scan, read all columns",
+                "F2 + Event::decode (serde_json)",
+                "F3 + chain_hash check",
+                "F4 + Projections::apply (incl. FactRow building)",
+            ][step],
+            t.elapsed(),
+        );
+    }
+    let t = Instant::now();
+    j.fold(None).expect("fold");
+    line("F5 Journal::fold(None)", t.elapsed());
 }
