@@ -236,7 +236,7 @@ fn breakdown(args: &Args) {
         let mut prev = [0u8; 32];
         let mut proj = Projections::new();
         let mut changes = Changes::default();
-        let mut n = 0u64;
+        let mut in_batch = 0usize;
         let mut docs = 0usize;
         for (idx, event) in event_stream(slots, tasks).enumerate() {
             if step >= 1 {
@@ -260,8 +260,9 @@ fn breakdown(args: &Args) {
                 };
                 proj.apply(&se, &mut changes).expect("apply");
             }
-            n += 1;
-            if n % args.batch as u64 == 0 {
+            in_batch += 1;
+            if in_batch == args.batch {
+                in_batch = 0;
                 if step >= 3 {
                     docs += proj.run_control_doc().to_string().len()
                         + proj.progress_doc().to_string().len()
