@@ -13,6 +13,11 @@ impl Coordinator<'_> {
     pub(super) fn handle_control(&mut self) -> Result<(), CoordinatorError> {
         let requests = control::pending(self.journal.conn())?;
         for r in requests {
+            // A kill under way stays pending until `finish_kill` answers it; handling it
+            // again would answer the kill's own request with "the run is being killed".
+            if self.killing.as_deref() == Some(r.request_id.as_str()) {
+                continue;
+            }
             // Whatever this iteration already produced goes first, in its own order.
             self.flush()?;
             let answer = self.handle_request(&r)?;
