@@ -53,7 +53,7 @@ pub struct AgentPlan {
     pub per_task: Vec<(String, u32)>,
 }
 
-/// The agent: records `<trial>.pid` (its pid = its process group, see
+/// The agent: takes 300 ms to exit on SIGTERM; records `<trial>.pid` (its pid = its process group, see
 /// `executor::process`), `<trial>.start`, one `date +%s%N` line per ~50 ms tick in
 /// `<trial>.ticks`, and `<trial>.end`; stops early when `out/release` exists. The tick
 /// budget counts work done, not wall time, so a frozen agent resumes where it stopped.
@@ -67,6 +67,8 @@ pub fn write_agent(s: &Scratch, out: &Path, plan: &AgentPlan) {
         &format!(
             r#"out='{out}'
 t=$AGENTLAB_TRIAL_ID
+# Like a real agent saving its state, take a moment to die on SIGTERM (stop/kill).
+trap 'sleep 0.3; exit 143' TERM
 echo $$ > "$out/$t.pid"
 date +%s%N > "$out/$t.start"
 ticks={default}
