@@ -402,7 +402,7 @@ fn sigkill_at_every_event_then_continue_commits_each_slot_once() {
     let twins = results.iter().filter(|r| r.twin_checked).count();
     let max_lost = results.iter().map(|r| r.worker_lost).max().unwrap_or(0);
     eprintln!(
-        "crash matrix: clean run {e} events ({clean_time:?}); {knob} kill points (k = 2..={e}) + external kills [{}] ({before_run_created} killed before run_created, continue refused cleanly); \
+        "crash matrix: clean run {e} events ({clean_time:?}); {knob} kill points (k = 2..={e}) + external kills [{}] ({before_run_created} killed before run_created: nothing to recover); \
          last-event kinds covered {}/{} ({}; run_created is atomic with session_started); \
          {twins} twin recoveries identical; up to {max_lost} worker_lost per crash; all {} cases passed ({extra_rounds} extra rounds) in {:?}",
         external.join(", "),

@@ -456,3 +456,74 @@ echo '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score"
     }
     assert!(kills >= 1, "no round killed a live run");
 }
+
+/// A `labj run` SIGKILLed while it creates its journal (before `run_created` commits)
+/// leaves a run directory whose journal holds no run. Every command on it must say
+/// that plainly; today `continue`/`verify`/`inspect` claim the existing file "does not
+/// exist", and read-only commands on a file with a hot rollback journal print a raw
+/// SQLite "attempt to write a readonly database … Error code 776".
+#[test]
+#[ignore = "bug: a run killed inside Journal::create (journal_mode=WAL switch / migration, before run_created commits; not atomic) leaves runs/<id>/journal.sqlite empty, sometimes with a hot journal.sqlite-journal; labj continue/verify/inspect then report \"journal … does not exist\" (store.rs check_version maps user_version 0 to JournalError::Missing) or a raw SQLite error code 776 (read-only open cannot roll back the hot journal) instead of saying the run never started"]
+fn run_killed_before_run_created_is_reported_as_never_started() {
+    let s = Scratch::new();
+    s.tasks(4);
+    instant_agent(&s);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    let mut found = Vec::new();
+    for attempt in 0..80u64 {
+        let runs = s.dir().join(format!("runs_{attempt}"));
+        let mut child = std::process::Command::new(labj_bin())
+            .current_dir(s.dir())
+            .env_remove(FAULT_KILL_ENV)
+            .arg("--runs-dir")
+            .arg(&runs)
+            .args(["run", "--json", exp.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait for the run directory, then kill within a few hundred microseconds.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !runs.exists() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_micros(attempt % 8 * 150));
+        let _ = child.kill();
+        let _ = child.wait();
+        let Some(run) = std::fs::read_dir(&runs)
+            .ok()
+            .and_then(|d| d.flatten().map(|e| e.path()).next())
+        else {
+            continue;
+        };
+        let has_run =
+            journal::Journal::open_read_only(&journal_path(&run)).is_ok_and(|j| j.len() >= 2);
+        if run.join("journal.sqlite").exists() && !has_run {
+            found.push(run);
+        }
+    }
+    eprintln!("{} runs killed before run_created", found.len());
+    for run in &found {
+        let arg = run.to_str().unwrap();
+        for cmd in [
+            &["inspect", arg][..],
+            &["verify", arg],
+            &["events", arg],
+            &["continue", arg],
+        ] {
+            let out = s.labj(cmd);
+            let all = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{cmd:?}: {all}");
+            assert!(!all.contains("panicked"), "{cmd:?}: {all}");
+            assert!(!all.contains("does not exist"), "{cmd:?} misleading: {all}");
+            assert!(
+                !all.contains("Error code"),
+                "{cmd:?} raw SQLite error: {all}"
+            );
+            assert!(
+                all.contains("run_created") || all.contains("never started"),
+                "{cmd:?} should say the run never got created: {all}"
+            );
+        }
+    }
+}
