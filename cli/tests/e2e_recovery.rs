@@ -374,6 +374,7 @@ fn journal_copies_taken_mid_run_are_prefixes_of_the_final_journal() {
                 // reported as an error with a message, never as a crash.
                 refused += 1;
                 let all = text(&v);
+                eprintln!("snapshot {arg} refused: {}", err.trim());
                 assert!(
                     err.starts_with("error:") || all.contains("FAILED"),
                     "unclear verify failure on {arg}: {all}"
