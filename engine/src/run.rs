@@ -9,9 +9,7 @@
 //! ```
 
 use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};
-use crate::coordinator::{
-    now_ts, trial_id_of, Coordinator, CoordinatorError, CoordinatorOptions, SessionEnd,
-};
+use crate::coordinator::{now_ts, Coordinator, CoordinatorError, CoordinatorOptions, SessionEnd};
 use crate::experiment::{self, Experiment, ExperimentError};
 use crate::lease::{self, LeaseError};
 use journal::event::*;
@@ -140,8 +138,19 @@ fn mkdir(path: &Path) -> Result<(), RunError> {
     })
 }
 
-/// Create a run from an experiment file and drive it to the end.
-pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+/// A run that exists in the journal (run_created + session_started appended, lease
+/// held by this process) but is not being driven yet.
+pub struct CreatedRun {
+    pub experiment: Experiment,
+    pub journal: Journal,
+    pub projections: Projections,
+    pub run_dir: PathBuf,
+    pub session_id: String,
+}
+
+/// Validate the experiment, create the run directory and journal, take the lease and
+/// journal `run_created` + `session_started`.
+pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRun, RunError> {
     let exp = experiment::load(experiment_path)?;
     experiment::check_runnable(&exp)?;
     let max_concurrency = opts.max_concurrency.unwrap_or(exp.max_concurrency());
@@ -150,9 +159,8 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
             "--max-concurrency must be at least 1".into(),
         ));
     }
-    let backend =
-        LocalThreadWorkerBackend::new(max_concurrency as usize).map_err(RunError::Invalid)?;
-    let kill_after = fault_kill_after()?;
+    // Checked before anything is created, so a bad ceiling leaves no run behind.
+    crate::backend::local::ceiling_from_env().map_err(RunError::Invalid)?;
     let run_id = uuid::Uuid::now_v7().to_string();
     let run_dir = opts.runs_dir.join(&run_id);
     mkdir(&run_dir.join("trials"))?;
@@ -180,20 +188,36 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
             "max_concurrency_override": opts.max_concurrency,
         }),
     };
-    let mut proj = Projections::new();
+    let mut projections = Projections::new();
     let session_id = session.session_id.clone();
     journal.append(
-        &mut proj,
+        &mut projections,
         vec![Event::RunCreated(created), Event::SessionStarted(session)],
         &now_ts(),
     )?;
-    drive(
+    Ok(CreatedRun {
+        experiment: exp,
         journal,
-        proj,
-        Box::new(backend),
-        &exp,
+        projections,
         run_dir,
         session_id,
+    })
+}
+
+/// Create a run from an experiment file and drive it to the end.
+pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let kill_after = fault_kill_after()?;
+    let c = create_run(experiment_path, opts)?;
+    let max_concurrency = c.projections.control.max_concurrency;
+    let backend =
+        LocalThreadWorkerBackend::new(max_concurrency as usize).map_err(RunError::Invalid)?;
+    drive(
+        c.journal,
+        c.projections,
+        Box::new(backend),
+        &c.experiment,
+        c.run_dir,
+        c.session_id,
         opts,
         kill_after,
     )
@@ -325,7 +349,6 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     events.extend(plan.worker_lost.into_iter().map(Event::WorkerLost));
     let mut proj = proj;
     journal.append(&mut proj, events, &now_ts())?;
-    let _ = trial_id_of;
     drive(
         journal,
         proj,

@@ -9,7 +9,15 @@
 use crate::event::*;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The parts of an event `apply` reads, whether it owns the event or borrows it.
+struct EventAt<'a> {
+    idx: u64,
+    ts: &'a str,
+    event: &'a Event,
+}
 
 /// What the run was created with (from `run_created`).
 #[derive(Debug, Clone, PartialEq)]
@@ -268,6 +276,19 @@ pub enum FactRow {
 pub struct Changes {
     pub docs_dirty: bool,
     pub rows: Vec<FactRow>,
+    /// Set for pure folds (replay, recovery) that materialize nothing: fact rows are
+    /// not built at all, which roughly halves the cost of folding commits.
+    pub skip_rows: bool,
+}
+
+impl Changes {
+    /// Changes of a fold whose rows nobody will write.
+    pub fn fold_only() -> Changes {
+        Changes {
+            skip_rows: true,
+            ..Changes::default()
+        }
+    }
 }
 
 /// A journal that does not fold: an event refers to state that does not exist.
@@ -323,20 +344,45 @@ impl Projections {
 
     /// Fold one event. `changes` collects what the materialized tables must reflect.
     pub fn apply(&mut self, ev: &StoredEvent, changes: &mut Changes) -> Result<(), FoldError> {
+        self.apply_parts(ev.idx, &ev.ts, Cow::Borrowed(&ev.event), changes)
+    }
+
+    /// Like [`apply`](Self::apply), consuming the event (no copy of large payloads).
+    pub fn apply_owned(&mut self, ev: StoredEvent, changes: &mut Changes) -> Result<(), FoldError> {
+        self.apply_parts(ev.idx, &ev.ts, Cow::Owned(ev.event), changes)
+    }
+
+    fn apply_parts(
+        &mut self,
+        idx: u64,
+        ts: &str,
+        event: Cow<'_, Event>,
+        changes: &mut Changes,
+    ) -> Result<(), FoldError> {
+        if let Cow::Owned(Event::TrialCompleted(_)) = &event {
+            self.check_order(idx, &event)?;
+            let Cow::Owned(Event::TrialCompleted(c)) = event else {
+                unreachable!("matched above")
+            };
+            self.accept_completion(c).map_err(|message| FoldError {
+                idx,
+                kind: "trial_completed".into(),
+                message,
+            })?;
+            self.finish_apply(idx, ts, changes);
+            return Ok(());
+        }
+        let ev = EventAt {
+            idx,
+            ts,
+            event: &event,
+        };
+        self.check_order(idx, ev.event)?;
         let fail = |message: String| FoldError {
             idx: ev.idx,
             kind: ev.event.kind().to_string(),
             message,
         };
-        if ev.idx != self.events_applied {
-            return Err(fail(format!(
-                "expected event idx {}, got {}",
-                self.events_applied, ev.idx
-            )));
-        }
-        if self.run.is_none() && !matches!(ev.event, Event::RunCreated(_)) {
-            return Err(fail("the first event must be run_created".into()));
-        }
         match &ev.event {
             Event::RunCreated(e) => {
                 if self.run.is_some() {
@@ -401,7 +447,7 @@ impl Projections {
                         schedule_idx: e.schedule_idx,
                         variant_id: e.variant_id.clone(),
                         task_id: e.task_id.clone(),
-                        started_at: ev.ts.clone(),
+                        started_at: ev.ts.to_string(),
                         control: TrialControlInfo {
                             state: TrialControlState::Running,
                             last_ack: None,
@@ -505,11 +551,34 @@ impl Projections {
             Event::BackendWarning(e) => self.control.warnings.push(e.message.clone()),
             Event::ConcurrencySet(e) => self.control.max_concurrency = e.max_concurrency.max(1),
         }
-        self.control.updated_at = ev.ts.clone();
-        self.control.last_event_idx = ev.idx;
+        self.finish_apply(idx, ts, changes);
+        Ok(())
+    }
+
+    fn check_order(&self, idx: u64, event: &Event) -> Result<(), FoldError> {
+        let fail = |message: String| FoldError {
+            idx,
+            kind: event.kind().to_string(),
+            message,
+        };
+        if idx != self.events_applied {
+            return Err(fail(format!(
+                "expected event idx {}, got {idx}",
+                self.events_applied
+            )));
+        }
+        if self.run.is_none() && !matches!(event, Event::RunCreated(_)) {
+            return Err(fail("the first event must be run_created".into()));
+        }
+        Ok(())
+    }
+
+    fn finish_apply(&mut self, idx: u64, ts: &str, changes: &mut Changes) {
+        self.control.updated_at.clear();
+        self.control.updated_at.push_str(ts);
+        self.control.last_event_idx = idx;
         self.events_applied += 1;
         changes.docs_dirty = true;
-        Ok(())
     }
 
     pub fn is_committed(&self, schedule_idx: u64) -> bool {
@@ -595,6 +664,9 @@ impl Projections {
             .or_default();
         agg.record(e.status, Some(&c));
 
+        if changes.skip_rows {
+            return Ok(());
+        }
         let idx = e.schedule_idx;
         let rows = &mut changes.rows;
         rows.push(FactRow::Slot {
@@ -684,7 +756,11 @@ impl Projections {
             return Err(format!("variant {variant_id} is not pruned"));
         }
         let slot = run.slot(e.schedule_idx).expect("in range");
-        let task_id = run.task_ids[slot.task_idx()].clone();
+        let task_id = if changes.skip_rows {
+            String::new()
+        } else {
+            run.task_ids[slot.task_idx()].clone()
+        };
         self.mark_committed(e.schedule_idx, SlotStatus::SkippedPruned)?;
         self.aggregates
             .overall
@@ -694,6 +770,9 @@ impl Projections {
             .entry(variant_id.clone())
             .or_default()
             .record(SlotStatus::SkippedPruned, None);
+        if changes.skip_rows {
+            return Ok(());
+        }
         changes.rows.push(FactRow::Slot {
             schedule_idx: e.schedule_idx,
             trial_id: e.trial_id.clone(),

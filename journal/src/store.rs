@@ -36,6 +36,8 @@ pub enum JournalError {
     },
     #[error("journal {path} does not exist")]
     Missing { path: PathBuf },
+    #[error("{path} is not an initialized labj journal (still being created by `labj run`, or not a journal at all)")]
+    NotInitialized { path: PathBuf },
     #[error("journal {path} already exists")]
     Exists { path: PathBuf },
     #[error("journal {path}: event {idx}: {source}")]
@@ -170,6 +172,16 @@ impl Journal {
 
     fn open_inner(path: &Path, durability: Durability, create: bool) -> Result<Journal> {
         let conn = Connection::open(path).map_err(|e| sqlerr(path, e))?;
+        if !create {
+            // Look before touching: a file that is not a journal must not be switched
+            // to WAL or migrated behind the user's back.
+            let version: u32 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| sqlerr(path, e))?;
+            if version == 0 {
+                return Err(JournalError::NotInitialized { path: path.into() });
+            }
+        }
         let sync = match durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
@@ -203,8 +215,8 @@ impl Journal {
         }
         if found < SCHEMA_VERSION {
             if !migrate && found == 0 {
-                // An empty file that is not a journal: refuse rather than silently format it.
-                return Err(JournalError::Missing {
+                // Not (yet) a journal: refuse rather than silently format it.
+                return Err(JournalError::NotInitialized {
                     path: self.path.clone(),
                 });
             }
@@ -372,19 +384,50 @@ impl Journal {
         while let Some(row) = rows.next().map_err(|e| sqlerr(&self.path, e))? {
             let idx: i64 = row.get(0).map_err(|e| sqlerr(&self.path, e))?;
             let idx = idx as u64;
-            let kind = row
-                .get_ref(1)
-                .and_then(|v| v.as_str().map_err(Into::into))
-                .map_err(|e| sqlerr(&self.path, e))?;
-            let payload = row
-                .get_ref(5)
-                .and_then(|v| v.as_str().map_err(Into::into))
-                .map_err(|e| sqlerr(&self.path, e))?;
-            let ts: String = row.get(4).map_err(|e| sqlerr(&self.path, e))?;
-            let hash_ref = row
-                .get_ref(6)
-                .and_then(|v| v.as_blob().map_err(Into::into))
-                .map_err(|e| sqlerr(&self.path, e))?;
+            // A column of the wrong storage class is a hand edit: report it at its idx.
+            let column = |i: usize, what: &str| -> Result<rusqlite::types::ValueRef<'_>> {
+                row.get_ref(i)
+                    .map_err(|e| sqlerr(&self.path, e))
+                    .and_then(|v| {
+                        let ok = match what {
+                            "blob" => matches!(v, rusqlite::types::ValueRef::Blob(_)),
+                            _ => matches!(v, rusqlite::types::ValueRef::Text(_)),
+                        };
+                        if ok {
+                            Ok(v)
+                        } else {
+                            Err(JournalError::Chain {
+                                path: self.path.clone(),
+                                idx,
+                                reason: format!(
+                                    "column {} holds {:?}, not {what} (edited by hand?)",
+                                    [
+                                        "idx",
+                                        "kind",
+                                        "schedule_idx",
+                                        "trial_id",
+                                        "ts",
+                                        "payload",
+                                        "hash"
+                                    ][i],
+                                    v.data_type()
+                                ),
+                            })
+                        }
+                    })
+            };
+            let utf8 = || JournalError::Chain {
+                path: self.path.clone(),
+                idx,
+                reason: "text column is not valid UTF-8".into(),
+            };
+            let kind = column(1, "text")?.as_str().map_err(|_| utf8())?;
+            let payload = column(5, "text")?.as_str().map_err(|_| utf8())?;
+            let ts = column(4, "text")?.as_str().map_err(|_| utf8())?.to_owned();
+            let hash_ref = match column(6, "blob")? {
+                rusqlite::types::ValueRef::Blob(b) => b,
+                _ => unreachable!("checked to be a blob"),
+            };
             let chain_err = |reason: String| JournalError::Chain {
                 path: self.path.clone(),
                 idx,
@@ -487,10 +530,9 @@ impl Journal {
             }
         }
         let mut proj = Projections::new();
-        let mut changes = Changes::default();
+        let mut changes = Changes::fold_only();
         self.for_each_event(0, until, true, |e| {
-            changes.rows.clear();
-            proj.apply(&e, &mut changes)
+            proj.apply_owned(e, &mut changes)
                 .map_err(|source| JournalError::Fold {
                     path: self.path.clone(),
                     source,
@@ -505,7 +547,7 @@ impl Journal {
         let mut proj = Projections::new();
         let mut changes = Changes::default();
         self.for_each_event(0, None, true, |e| {
-            proj.apply(&e, &mut changes)
+            proj.apply_owned(e, &mut changes)
                 .map_err(|source| JournalError::Fold {
                     path: path.clone(),
                     source,
@@ -526,7 +568,7 @@ impl Journal {
             let mut proj = Projections::new();
             let mut changes = Changes::default();
             self.for_each_event(0, None, true, |e| {
-                proj.apply(&e, &mut changes)
+                proj.apply_owned(e, &mut changes)
                     .map_err(|source| JournalError::Fold {
                         path: self.path.clone(),
                         source,

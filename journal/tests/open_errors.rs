@@ -99,7 +99,6 @@ fn random_bytes_file_is_an_error_not_a_panic() {
 }
 
 #[test]
-#[ignore = "bug: store.rs check_version reports an existing empty/foreign file as JournalError::Missing (\"does not exist\"), and open_inner has already switched it to WAL"]
 fn empty_file_is_refused_without_claiming_it_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");

@@ -386,7 +386,6 @@ fn assert_storage_class_edit_reported(sql: &str, k: u64) {
 }
 
 #[test]
-#[ignore = "bug: store.rs for_each_event maps a non-TEXT payload to JournalError::Sqlite without the idx; verify_chain returns Err instead of first_bad"]
 fn payload_stored_as_blob_is_reported_at_its_idx() {
     assert_storage_class_edit_reported(
         "UPDATE events SET payload = CAST(payload AS BLOB) WHERE idx = ?1",
@@ -395,7 +394,6 @@ fn payload_stored_as_blob_is_reported_at_its_idx() {
 }
 
 #[test]
-#[ignore = "bug: store.rs for_each_event maps a non-BLOB hash to JournalError::Sqlite without the idx; verify_chain returns Err instead of first_bad"]
 fn hash_stored_as_text_is_reported_at_its_idx() {
     assert_storage_class_edit_reported("UPDATE events SET hash = hex(hash) WHERE idx = ?1", 17);
 }
