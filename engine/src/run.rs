@@ -60,6 +60,21 @@ pub struct RunOutcome {
 /// Find a run by directory path, run id, or unique run id prefix under `runs_dir`.
 pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
     let as_path = Path::new(run);
+    for dir in [as_path.to_path_buf(), runs_dir.join(run)] {
+        let journal = dir.join(JOURNAL_FILE);
+        if !journal.exists() && journal::store::creating_path(&journal).exists() {
+            return Err(RunError::Invalid(format!(
+                "run {} never started: labj was stopped while creating its journal, before run_created was written; nothing ran (remove the directory)",
+                dir.display()
+            )));
+        }
+        if dir.is_dir() && !journal.exists() && !run.is_empty() {
+            return Err(RunError::Invalid(format!(
+                "{} holds no {JOURNAL_FILE}: a run that never started (labj stopped while creating it), or not a labj run directory",
+                dir.display()
+            )));
+        }
+    }
     if as_path.join(JOURNAL_FILE).is_file() {
         return Ok(as_path.to_path_buf());
     }
@@ -165,9 +180,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     let run_dir = opts.runs_dir.join(&run_id);
     mkdir(&run_dir.join("trials"))?;
     mkdir(&run_dir.join("blobs"))?;
-    let mut journal = Journal::create(&run_dir.join(JOURNAL_FILE), opts.durability)?;
     let session = new_session("run", None);
-    lease::acquire(journal.conn_mut(), &holder(&session))?;
     let abs_exp = std::fs::canonicalize(experiment_path).unwrap_or(experiment_path.into());
     let created = RunCreated {
         run_id: run_id.clone(),
@@ -190,11 +203,16 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     };
     let mut projections = Projections::new();
     let session_id = session.session_id.clone();
-    journal.append(
+    let lease_holder = holder(&session);
+    // Atomic: the journal appears with run_created + session_started, or not at all.
+    let mut journal = Journal::create_with(
+        &run_dir.join(JOURNAL_FILE),
+        opts.durability,
         &mut projections,
         vec![Event::RunCreated(created), Event::SessionStarted(session)],
         &now_ts(),
     )?;
+    lease::acquire(journal.conn_mut(), &lease_holder)?;
     Ok(CreatedRun {
         experiment: exp,
         journal,

@@ -38,6 +38,12 @@ pub enum JournalError {
     Missing { path: PathBuf },
     #[error("{path} is not an initialized labj journal (still being created by `labj run`, or not a journal at all)")]
     NotInitialized { path: PathBuf },
+    #[error("journal {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("journal {path} already exists")]
     Exists { path: PathBuf },
     #[error("journal {path}: event {idx}: {source}")]
@@ -139,6 +145,38 @@ impl Journal {
             return Err(JournalError::Exists { path: path.into() });
         }
         Self::open_inner(path, durability, true)
+    }
+
+    /// Create a journal atomically with its first events: everything is written to
+    /// `<path>.creating`, switched out of WAL, and renamed into place. A process killed
+    /// while creating leaves no `path` at all (only the `.creating` file), never a
+    /// half-initialized journal.
+    pub fn create_with(
+        path: &Path,
+        durability: Durability,
+        proj: &mut Projections,
+        events: Vec<Event>,
+        ts: &str,
+    ) -> Result<Journal> {
+        if path.exists() {
+            return Err(JournalError::Exists { path: path.into() });
+        }
+        let tmp = creating_path(path);
+        for stale in [tmp.clone(), sidecar(&tmp, "-wal"), sidecar(&tmp, "-shm")] {
+            let _ = std::fs::remove_file(stale);
+        }
+        {
+            let mut j = Self::open_inner(&tmp, durability, true)?;
+            j.append(proj, events, ts)?;
+            j.conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+                .map_err(|e| sqlerr(&tmp, e))?;
+        }
+        std::fs::rename(&tmp, path).map_err(|source| JournalError::Io {
+            path: path.into(),
+            source,
+        })?;
+        Self::open_inner(path, durability, false)
     }
 
     /// Open an existing journal, upgrading its schema if it is older than this binary.
@@ -584,6 +622,17 @@ impl Journal {
         materialize::write(&mem, &proj_rows.0, &proj_rows.1).map_err(|e| sqlerr(&self.path, e))?;
         materialize::diff(&self.conn, &mem).map_err(|e| sqlerr(&self.path, e))
     }
+}
+
+/// Where [`Journal::create_with`] builds a journal before renaming it into place.
+pub fn creating_path(path: &Path) -> PathBuf {
+    sidecar(path, ".creating")
+}
+
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 fn sqlerr(path: &Path, source: rusqlite::Error) -> JournalError {
