@@ -495,7 +495,7 @@ mod tests {
         assert_eq!(super::format_ts(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(
             super::format_ts(1_795_849_445_123),
-            "2026-11-28T06:24:05.123Z"
+            "2026-11-28T07:04:05.123Z"
         );
         assert_eq!(
             super::format_ts(951_782_400_000),
