@@ -17,3 +17,39 @@ fn quickstart_like_run_completes_and_verifies() {
     assert_eq!(proj.aggregates.overall.succeeded, 24);
     assert_eq!(committed_slots(&s.the_run()).len(), 24);
 }
+
+fn repo(rel: &str) -> String {
+    format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn describe_p0_experiment_and_three_variant_example() {
+    let s = Scratch::new();
+    let out = s.labj(&[
+        "describe",
+        &repo("testdata/experiments/p0_benchmark_adaptation/experiment.json"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "swebench__django__12345",
+        "per variant 2, chain lease required",
+        "retry on error, timeout",
+        "node ./adapters/swebench_adapter.js",
+        "paired_interleaved",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in:\n{t}");
+    }
+    let out = s.labj(&[
+        "describe",
+        "--json",
+        &repo("testdata/experiments/three_variants.yaml"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["variants"].as_array().map(|v| v.len()), Some(3), "{d}");
+    assert!(
+        s.dir().read_dir().unwrap().next().is_none(),
+        "describe wrote nothing"
+    );
+}
