@@ -32,7 +32,8 @@ CREATE TABLE proj_slots (
     classification TEXT NOT NULL
 );
 
--- Fact tables: appended only when a slot is committed, in commit order.
+-- Fact tables: appended only when a slot is committed, in commit order. Tables keyed by
+-- two columns are WITHOUT ROWID: one B-tree per table instead of a table plus an index.
 CREATE TABLE fact_trials (
     schedule_idx   INTEGER PRIMARY KEY,
     trial_id       TEXT NOT NULL,
@@ -53,7 +54,7 @@ CREATE TABLE fact_metrics (
     name         TEXT NOT NULL,
     value        REAL NOT NULL,
     PRIMARY KEY (schedule_idx, name)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE fact_trial_events (
     schedule_idx   INTEGER NOT NULL,
@@ -64,7 +65,7 @@ CREATE TABLE fact_trial_events (
     exit_code      INTEGER,
     detail         TEXT,
     PRIMARY KEY (schedule_idx, seq)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE fact_variant_snapshots (
     schedule_idx         INTEGER PRIMARY KEY,
@@ -85,7 +86,7 @@ CREATE TABLE fact_evidence (
     digest       TEXT NOT NULL,
     bytes        INTEGER NOT NULL,
     PRIMARY KEY (schedule_idx, seq)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE fact_chain_states (
     schedule_idx INTEGER PRIMARY KEY,
