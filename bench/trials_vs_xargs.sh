@@ -8,59 +8,34 @@
 # labj/xargs are printed. Target: ratio <= 1.5. Every labj run must end `completed`
 # and pass `labj verify` (the journal is durable and intact).
 #
-# usage: bench/trials_vs_xargs.sh [N]   (from the repository root)
+# usage: bench/trials_vs_xargs.sh [N]
 set -eu
+. "$(dirname "$0")/lib.sh"
 N=${1:-2000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release -q -p labj --manifest-path "$ROOT/Cargo.toml"
-LABJ="$ROOT/target/release/labj"
-WORK=$(mktemp -d /tmp/labj-bench-XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-
-i=0; while [ $i -lt "$N" ]; do echo "{\"id\":\"t$i\"}"; i=$((i+1)); done > tasks.jsonl
-CMD='echo "{\"schema_version\":\"agent_result_v1\",\"outcome\":\"success\"}" > "$AGENTLAB_RESULT_PATH"'
-cat > exp.yaml <<YAML
-version: "0.5"
-experiment: {id: noop_bench, name: no-op trials}
-dataset: {path: tasks.jsonl}
-design:
-  replications: 1
-  max_concurrency: 2
-  policies: {scheduling: variant_sequential, state: isolate_per_trial}
-baseline: {variant_id: base, bindings: {}}
-variant_plan: []
-runtime:
-  agent:
-    command: ["sh", "-c", $(printf '%s' "$CMD" | sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$/"/')]
-    timeout_ms: 60000
-YAML
-
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+bench_setup xargs
+make_tasks "$N"
+write_experiment noop_bench 1 2 "$NOOP_AGENT"
+CMD='echo '"'"'{"schema_version":"agent_result_v1","outcome":"success"}'"'"' > "$AGENTLAB_RESULT_PATH"'
 
 for P in 2 8; do
     : > labj_$P.txt; : > xargs_$P.txt
     for rep in 1 2 3; do
         rm -rf runs xout && mkdir xout
-        t0=$(now)
+        t0=$(now_ms)
         "$LABJ" --runs-dir runs run exp.yaml --max-concurrency "$P" --json > out.json
-        t1=$(now)
-        run=$(ls runs)
+        t1=$(now_ms)
         grep -q '"status": "completed"' out.json || { echo "labj run did not complete"; cat out.json; exit 1; }
-        "$LABJ" --runs-dir runs verify "$run" > /dev/null || { echo "labj verify failed"; exit 1; }
-        awk "BEGIN{print $t1 - $t0}" >> labj_$P.txt
-        t0=$(now)
-        seq "$N" | AGENTLAB_CMD="$CMD" xargs -P "$P" -I{} env AGENTLAB_RESULT_PATH="$WORK/xout/{}.json" sh -c "$CMD"
-        t1=$(now)
+        "$LABJ" --runs-dir runs verify "$(ls runs)" > /dev/null || { echo "labj verify failed"; exit 1; }
+        echo $((t1 - t0)) >> labj_$P.txt
+        t0=$(now_ms)
+        seq "$N" | xargs -P "$P" -I{} env AGENTLAB_RESULT_PATH="$WORK/xout/{}.json" sh -c "$CMD"
+        t1=$(now_ms)
         [ "$(ls xout | wc -l)" -eq "$N" ] || { echo "xargs baseline lost files"; exit 1; }
-        awk "BEGIN{print $t1 - $t0}" >> xargs_$P.txt
-        printf 'P=%s rep %s: labj %.3fs  xargs %.3fs\n' "$P" "$rep" "$(tail -1 labj_$P.txt)" "$(tail -1 xargs_$P.txt)"
+        echo $((t1 - t0)) >> xargs_$P.txt
+        echo "P=$P rep $rep: labj $(tail -1 labj_$P.txt) ms  xargs $(tail -1 xargs_$P.txt) ms"
     done
     L=$(median < labj_$P.txt); X=$(median < xargs_$P.txt)
     R=$(awk "BEGIN{printf \"%.3f\", $L / $X}")
-    v=$(awk "BEGIN{print ($R <= 1.5) ? \"PASS\" : \"FAIL\"}")
-    jb=$(stat -c %s runs/*/journal.sqlite)
-    printf 'P=%s  median labj %.3fs  median xargs %.3fs  ratio %s (target <= 1.5: %s)  journal %s bytes = %s bytes/trial\n' \
-        "$P" "$L" "$X" "$R" "$v" "$jb" "$((jb / N))"
+    JB=$(stat -c %s runs/*/journal.sqlite)
+    echo "P=$P  median labj $L ms  median xargs $X ms  ratio $R (target <= 1.5: $(verdict "$R" '<=' 1.5))  journal $JB bytes = $((JB / N)) bytes/trial"
 done

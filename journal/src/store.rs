@@ -204,13 +204,19 @@ impl Journal {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| sqlerr(path, e))?;
+        Self::from_conn(conn, path, false)
+    }
+
+    /// Wrap an open connection: check (and with `migrate`, upgrade) the schema version
+    /// and read the chain's tail.
+    fn from_conn(conn: Connection, path: &Path, migrate: bool) -> Result<Journal> {
         let mut j = Journal {
             conn,
             path: path.into(),
             next_idx: 0,
             last_hash: [0; 32],
         };
-        j.check_version(false)?;
+        j.check_version(migrate)?;
         j.load_tail()?;
         Ok(j)
     }
@@ -237,15 +243,7 @@ impl Journal {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=16384;"
         ))
         .map_err(|e| sqlerr(path, e))?;
-        let mut j = Journal {
-            conn,
-            path: path.into(),
-            next_idx: 0,
-            last_hash: [0; 32],
-        };
-        j.check_version(create)?;
-        j.load_tail()?;
-        Ok(j)
+        Self::from_conn(conn, path, create)
     }
 
     fn check_version(&mut self, migrate: bool) -> Result<()> {

@@ -1,0 +1,46 @@
+# Shared by the bench scripts (sourced, POSIX sh). Each script runs from anywhere.
+
+# bench_setup NAME: build release labj, set ROOT and LABJ, cd into a fresh work dir
+# (removed on exit).
+bench_setup() {
+    ROOT=$(cd "$(dirname "$0")/.." && pwd)
+    cargo build --release -q -p labj --manifest-path "$ROOT/Cargo.toml"
+    LABJ="$ROOT/target/release/labj"
+    WORK=$(mktemp -d "/tmp/labj-$1-XXXXXX")
+    trap 'rm -rf "$WORK"' EXIT
+    cd "$WORK"
+}
+
+# make_tasks N: tasks.jsonl with N plain tasks t0..t{N-1}.
+make_tasks() {
+    i=0
+    while [ "$i" -lt "$1" ]; do echo "{\"id\":\"t$i\"}"; i=$((i + 1)); done > tasks.jsonl
+}
+
+# write_experiment ID REPLICATIONS MAX_CONCURRENCY COMMAND: exp.yaml, one variant over
+# tasks.jsonl; COMMAND is a YAML flow sequence, e.g. '["sh", "-c", "true"]'.
+write_experiment() {
+    cat > exp.yaml <<YAML
+version: "0.5"
+experiment: {id: $1, name: $1}
+dataset: {path: tasks.jsonl}
+design:
+  replications: $2
+  max_concurrency: $3
+  policies: {scheduling: variant_sequential, state: isolate_per_trial}
+baseline: {variant_id: base, bindings: {}}
+variant_plan: []
+runtime:
+  agent:
+    command: $4
+    timeout_ms: 60000
+YAML
+}
+
+# The agent command every no-op bench uses: write a fixed agent_result_v1.
+NOOP_AGENT='["sh", "-c", "echo '"'"'{\"schema_version\":\"agent_result_v1\",\"outcome\":\"success\"}'"'"' > \"$AGENTLAB_RESULT_PATH\""]'
+
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# verdict VALUE OP TARGET: PASS or FAIL (OP is <= or >=).
+verdict() { awk "BEGIN{print ($1 $2 $3) ? \"PASS\" : \"FAIL\"}"; }
