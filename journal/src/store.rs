@@ -425,7 +425,7 @@ impl Journal {
         from: u64,
         to: Option<u64>,
         check_chain: bool,
-        mut f: impl FnMut(RawEvent) -> Result<()>,
+        mut f: impl FnMut(RawRow<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self
             .conn
@@ -479,11 +479,11 @@ impl Journal {
             let sidx: Option<i64> = row.get(2).map_err(|e| sqlerr(&self.path, e))?;
             let tid = match row.get_ref(3).map_err(|e| sqlerr(&self.path, e))? {
                 rusqlite::types::ValueRef::Null => None,
-                v => Some(v.as_str().map_err(|_| utf8())?.to_owned()),
+                v => Some(v.as_str().map_err(|_| utf8())?),
             };
             let sidx = sidx.map(|v| v as u64);
             if check_chain {
-                let want = chain_hash(&prev, idx, kind, sidx, tid.as_deref(), ts, payload);
+                let want = chain_hash(&prev, idx, kind, sidx, tid, ts, payload);
                 if want != hash {
                     // Name the most precise fault: a payload that no longer decodes, or
                     // one that disagrees with its own index columns, before a bare hash
@@ -494,11 +494,9 @@ impl Journal {
                             idx,
                             source,
                         },
-                        Ok(ev) if ev.schedule_idx() != sidx || ev.trial_id() != tid.as_deref() => {
-                            chain_err(
-                                "schedule_idx/trial_id columns disagree with the payload".into(),
-                            )
-                        }
+                        Ok(ev) if ev.schedule_idx() != sidx || ev.trial_id() != tid => chain_err(
+                            "schedule_idx/trial_id columns disagree with the payload".into(),
+                        ),
                         Ok(_) => chain_err(
                             "hash does not match content (edited, reordered or forged event)"
                                 .into(),
@@ -508,11 +506,11 @@ impl Journal {
             }
             prev = hash;
             expect = idx + 1;
-            f(RawEvent {
+            f(RawRow {
                 idx,
-                kind: kind.to_owned(),
-                payload: payload.to_owned(),
-                ts: ts.to_owned(),
+                kind,
+                payload,
+                ts,
                 hash,
                 schedule_idx: sidx,
                 trial_id: tid,
@@ -529,15 +527,15 @@ impl Journal {
         changes: Changes,
     ) -> Result<(Projections, Changes)> {
         const BATCH: usize = 512;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RawEvent>>(16);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(16);
         let path = self.path.clone();
         std::thread::scope(|scope| {
             let worker = scope.spawn(move || -> Result<(Projections, Changes)> {
                 let mut changes = changes;
                 let mut proj = Projections::new();
                 for batch in rx {
-                    for raw in batch {
-                        let ev = decode_raw(&path, raw, true)?;
+                    for i in 0..batch.rows.len() {
+                        let ev = decode_raw(&path, batch.row(i), true)?;
                         proj.apply_owned(ev, &mut changes).map_err(|source| {
                             JournalError::Fold {
                                 path: path.clone(),
@@ -548,23 +546,20 @@ impl Journal {
                 }
                 Ok((proj, changes))
             });
-            let mut batch = Vec::with_capacity(BATCH);
+            let mut batch = RawBatch::default();
             let mut worker_gone = false;
             let read = self.for_each_raw(0, until, true, |raw| {
-                batch.push(raw);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if tx.send(full).is_err() {
-                        // The worker stopped on an error; it reports it below.
-                        worker_gone = true;
-                        return Err(JournalError::Missing {
-                            path: PathBuf::new(),
-                        });
-                    }
+                batch.push(&raw);
+                if batch.rows.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+                    // The worker stopped on an error; it reports it below.
+                    worker_gone = true;
+                    return Err(JournalError::Missing {
+                        path: PathBuf::new(),
+                    });
                 }
                 Ok(())
             });
-            if read.is_ok() && !batch.is_empty() {
+            if read.is_ok() && !batch.rows.is_empty() {
                 let _ = tx.send(batch);
             }
             drop(tx);
@@ -669,27 +664,81 @@ const COLUMNS: [&str; 7] = [
     "hash",
 ];
 
-/// A stored row before decoding.
-struct RawEvent {
+/// A stored row before decoding, borrowed from SQLite's row buffer.
+struct RawRow<'a> {
     idx: u64,
-    kind: String,
-    payload: String,
-    ts: String,
+    kind: &'a str,
+    payload: &'a str,
+    ts: &'a str,
     hash: [u8; 32],
     schedule_idx: Option<u64>,
-    trial_id: Option<String>,
+    trial_id: Option<&'a str>,
+}
+
+/// Rows copied into one buffer per batch, so the reader thread makes one allocation per
+/// batch and the decoding thread allocates (and frees) everything else itself.
+#[derive(Default)]
+struct RawBatch {
+    text: String,
+    rows: Vec<RawSpan>,
+}
+
+struct RawSpan {
+    idx: u64,
+    hash: [u8; 32],
+    schedule_idx: Option<u64>,
+    /// Byte ranges in `text`: kind, payload, ts, trial_id (empty range + flag for None).
+    ranges: [(u32, u32); 4],
+    has_trial_id: bool,
+}
+
+impl RawBatch {
+    fn push(&mut self, r: &RawRow<'_>) {
+        let mut put = |t: &str| {
+            let start = self.text.len() as u32;
+            self.text.push_str(t);
+            (start, self.text.len() as u32)
+        };
+        let ranges = [
+            put(r.kind),
+            put(r.payload),
+            put(r.ts),
+            put(r.trial_id.unwrap_or("")),
+        ];
+        self.rows.push(RawSpan {
+            idx: r.idx,
+            hash: r.hash,
+            schedule_idx: r.schedule_idx,
+            ranges,
+            has_trial_id: r.trial_id.is_some(),
+        });
+    }
+
+    fn row(&self, i: usize) -> RawRow<'_> {
+        let sp = &self.rows[i];
+        let at = |k: usize| &self.text[sp.ranges[k].0 as usize..sp.ranges[k].1 as usize];
+        RawRow {
+            idx: sp.idx,
+            kind: at(0),
+            payload: at(1),
+            ts: at(2),
+            hash: sp.hash,
+            schedule_idx: sp.schedule_idx,
+            trial_id: sp.has_trial_id.then(|| at(3)),
+        }
+    }
 }
 
 /// Decode a row; with `check_columns`, its `schedule_idx`/`trial_id` columns must agree
 /// with the payload (they are hashed, so a disagreement is an edit).
-fn decode_raw(path: &Path, raw: RawEvent, check_columns: bool) -> Result<StoredEvent> {
-    let event = Event::decode(&raw.kind, &raw.payload).map_err(|source| JournalError::Decode {
+fn decode_raw(path: &Path, raw: RawRow<'_>, check_columns: bool) -> Result<StoredEvent> {
+    let event = Event::decode(raw.kind, raw.payload).map_err(|source| JournalError::Decode {
         path: path.into(),
         idx: raw.idx,
         source,
     })?;
     if check_columns
-        && (raw.schedule_idx != event.schedule_idx() || raw.trial_id.as_deref() != event.trial_id())
+        && (raw.schedule_idx != event.schedule_idx() || raw.trial_id != event.trial_id())
     {
         return Err(JournalError::Chain {
             path: path.into(),
@@ -699,7 +748,7 @@ fn decode_raw(path: &Path, raw: RawEvent, check_columns: bool) -> Result<StoredE
     }
     Ok(StoredEvent {
         idx: raw.idx,
-        ts: raw.ts,
+        ts: raw.ts.to_owned(),
         event,
         hash: raw.hash,
     })
