@@ -26,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => {
             let threshold = parse_percent(&fail_on_infra_error)?;
             let opts = run_options(&runs_dir, max_concurrency, json, durable);
+            engine::coordinator::install_interrupt_handler();
             let outcome = run::start_run(&experiment, &opts)?;
             finish(outcome, json, threshold)
         }
@@ -39,6 +40,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let threshold = parse_percent(&fail_on_infra_error)?;
             let dir = run::resolve_run(&runs_dir, &run)?;
             let opts = run_options(&runs_dir, max_concurrency, json, durable);
+            engine::coordinator::install_interrupt_handler();
             let outcome = run::continue_run(&dir, &opts)?;
             finish(outcome, json, threshold)
         }

@@ -11,7 +11,19 @@ use serde_json::json;
 
 impl Coordinator<'_> {
     pub(super) fn handle_control(&mut self) -> Result<(), CoordinatorError> {
-        let requests = control::pending(self.journal.conn())?;
+        let mut requests = control::pending(self.journal.conn())?;
+        if self.killing.is_none() && INTERRUPTED.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("[labj] interrupted: stopping active trials (interrupt again to exit at once; `labj continue` resumes the run)");
+            requests.insert(
+                0,
+                ControlRequest {
+                    request_id: format!("interrupt-{}", uuid::Uuid::now_v7()),
+                    command: ControlCommand::Kill,
+                    requested_by: format!("signal to labj pid {}", std::process::id()),
+                    created_ms: lease::now_ms(),
+                },
+            );
+        }
         for r in requests {
             // A kill under way stays pending until `finish_kill` answers it; handling it
             // again would answer the kill's own request with "the run is being killed".

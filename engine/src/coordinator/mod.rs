@@ -25,6 +25,28 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// Set by SIGINT/SIGTERM once [`install_interrupt_handler`] ran: the coordinator then
+/// stops the run like `labj kill` (trials stopped, `run_killed` journaled, continuable).
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Make the first Ctrl-C (or SIGTERM) a graceful kill; the handler resets itself, so a
+/// second one terminates at once (the run stays continuable either way).
+pub fn install_interrupt_handler() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_interrupt as *const () as usize;
+        sa.sa_flags = libc::SA_RESETHAND;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+    }
+}
+
 /// How long one poll may block before the loop checks the inbox and heartbeat again.
 const POLL_WAIT: Duration = Duration::from_millis(50);
 
