@@ -4,45 +4,12 @@
 //! As in `e2e_control_pause.rs`, `labj run` is a background child process and the test
 //! is the second shell; agents record their own pid and start/end times.
 
-mod e2e_control_support;
 mod support;
 
-use e2e_control_support::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
+use support::live::*;
 use support::*;
-
-fn out_dir(s: &Scratch) -> PathBuf {
-    let out = s.dir().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    out
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect()
-}
-
-/// `n` tasks, one replication, agents with `ticks` ticks each.
-fn start(s: &Scratch, n: usize, ticks: u32, max_concurrency: u32) -> LiveRun {
-    let out = out_dir(s);
-    s.tasks(n);
-    write_agent(
-        s,
-        &out,
-        &AgentPlan {
-            ticks,
-            per_task: vec![],
-        },
-    );
-    let exp = write_experiment(s, 1, max_concurrency, 120_000, false);
-    LiveRun::start(s, &out, &exp)
-}
 
 /// Slot classification by schedule_idx, from `proj_slots`.
 fn classifications(live: &LiveRun) -> BTreeMap<String, String> {
@@ -61,18 +28,9 @@ fn classifications(live: &LiveRun) -> BTreeMap<String, String> {
 fn kill_then_continue_commits_killed_trials_as_worker_lost_and_completes() {
     let _serial = serial();
     let s = Scratch::new();
-    let mut live = start(&s, 6, 100_000, 3);
+    let mut live = LiveRun::start_uniform(&s, 6, 100_000, 3, 120_000);
     let active = live.wait_active(3, true);
-    let pids: Vec<i32> = active
-        .iter()
-        .map(|t| {
-            std::fs::read_to_string(live.out.join(format!("{t}.pid")))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        })
-        .collect();
+    let pids: Vec<i32> = active.iter().map(|t| live.agent_pid(t)).collect();
     for p in &pids {
         assert!(
             !group_members(*p).is_empty(),
@@ -154,14 +112,10 @@ fn kill_then_continue_commits_killed_trials_as_worker_lost_and_completes() {
 fn cancel_one_trial_commits_it_as_cancelled_and_the_run_goes_on() {
     let _serial = serial();
     let s = Scratch::new();
-    let mut live = start(&s, 4, 100_000, 2);
+    let mut live = LiveRun::start_uniform(&s, 4, 100_000, 2, 120_000);
     let active = live.wait_active(2, true);
     let victim = active[0].clone();
-    let pid: i32 = std::fs::read_to_string(live.out.join(format!("{victim}.pid")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = live.agent_pid(&victim);
 
     let ans = live.control_ok("cancel", &["--trial", &victim]);
     assert_eq!(ans["status"], "running", "{ans}");
@@ -191,9 +145,7 @@ fn cancel_one_trial_commits_it_as_cancelled_and_the_run_goes_on() {
     assert!(v["message"].as_str().unwrap().contains("not active"), "{v}");
 
     live.release();
-    let st = live.wait_exit(Duration::from_secs(60));
-    assert!(st.success(), "labj run: {st:?}\n{}", live.log());
-    let proj = check_journal(&live.run_dir);
+    let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(proj.aggregates.overall.succeeded, 3);
     assert_eq!(proj.aggregates.overall.by_classification["cancelled"], 1);
 }
@@ -203,7 +155,7 @@ fn set_max_concurrency_lowers_without_killing_and_raises_again() {
     let _serial = serial();
     let s = Scratch::new();
     // 12 agents of ~14 ticks (~0.8 s): 3 at once, then 1 at once, then 3 again.
-    let mut live = start(&s, 12, 14, 3);
+    let mut live = LiveRun::start_uniform(&s, 12, 14, 3, 120_000);
     let first = live.wait_active(3, true);
     let ans = live.control_ok("set", &["--max-concurrency", "1"]);
     assert_eq!(ans["detail"]["max_concurrency"], 1, "{ans}");
@@ -215,9 +167,7 @@ fn set_max_concurrency_lowers_without_killing_and_raises_again() {
     });
     let ans = live.control_ok("set", &["--max-concurrency", "3"]);
     assert_eq!(ans["detail"]["max_concurrency"], 3, "{ans}");
-    let st = live.wait_exit(Duration::from_secs(60));
-    assert!(st.success(), "labj run: {st:?}\n{}", live.log());
-    let proj = check_journal(&live.run_dir);
+    let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(
         proj.aggregates.overall.succeeded, 12,
         "lowering killed nobody"
@@ -281,7 +231,7 @@ fn control_without_a_live_coordinator_names_the_status_and_continue() {
     let _serial = serial();
     // A crashed run: `labj run` SIGKILLed while agents run.
     let s = Scratch::new();
-    let mut live = start(&s, 4, 100_000, 2);
+    let mut live = LiveRun::start_uniform(&s, 4, 100_000, 2, 120_000);
     live.wait_active(2, true);
     live.crash();
     let run = live.run();

@@ -5,32 +5,16 @@
 //! real sh processes that leave their own records (pid, tick timestamps), so "frozen"
 //! means the agent's own clock stopped, not that a projection says so.
 
-mod e2e_control_support;
 mod support;
 
-use e2e_control_support::*;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use support::live::*;
 use support::*;
-
-fn out_dir(s: &Scratch) -> PathBuf {
-    let out = s.dir().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    out
-}
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect()
 }
 
 fn tick_sizes(out: &Path, trials: &[String]) -> Vec<u64> {
@@ -39,19 +23,9 @@ fn tick_sizes(out: &Path, trials: &[String]) -> Vec<u64> {
 
 /// Three long-running agents at max_concurrency 3, all active with a live process.
 fn three_running(s: &Scratch, ticks: u32, timeout_ms: u64) -> (LiveRun, Vec<String>, PathBuf) {
-    let out = out_dir(s);
-    s.tasks(3);
-    write_agent(
-        s,
-        &out,
-        &AgentPlan {
-            ticks,
-            per_task: vec![],
-        },
-    );
-    let exp = write_experiment(s, 1, 3, timeout_ms, false);
-    let live = LiveRun::start(s, &out, &exp);
+    let live = LiveRun::start_uniform(s, 3, ticks, 3, timeout_ms);
     let active = live.wait_active(3, true);
+    let out = live.out.clone();
     (live, sorted(active), out)
 }
 
@@ -131,9 +105,7 @@ fn p5a_pause_run_fans_out_to_all_active_trials() {
         now.iter().zip(&frozen).all(|(a, b)| a > b).then_some(())
     });
 
-    let st = live.wait_exit(Duration::from_secs(60));
-    assert!(st.success(), "labj run: {st:?}\n{}", live.log());
-    let proj = check_journal(&live.run_dir);
+    let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(proj.aggregates.overall.succeeded, 3);
 }
 
@@ -193,9 +165,7 @@ fn p2e_resume_scaffolding_requires_trial_id_when_multi_flight_is_active() {
         }
     }
 
-    let st = live.wait_exit(Duration::from_secs(60));
-    assert!(st.success(), "labj run: {st:?}\n{}", live.log());
-    let proj = check_journal(&live.run_dir);
+    let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(proj.aggregates.overall.succeeded, 3);
     let completed = live.events("trial_completed");
     assert_eq!(completed.len(), 3);
@@ -337,9 +307,7 @@ fn p2e_pause_scaffolding_marks_interrupted_when_multi_flight_pause_fails() {
         (live.events("trial_dispatched").len() == 4).then_some(())
     });
     live.release();
-    let st = live.wait_exit(Duration::from_secs(60));
-    assert!(st.success(), "labj run: {st:?}\n{}", live.log());
-    let proj = check_journal(&live.run_dir);
+    let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(proj.aggregates.overall.succeeded, 4);
 }
 
@@ -425,9 +393,7 @@ fn p5a_pause_run_partial_fanout_sets_interrupted_and_keeps_survivor_active() {
     assert_eq!(last["status"], "running", "{last}");
 
     live.release();
-    let st = live.wait_exit(Duration::from_secs(60));
-    assert!(st.success(), "labj run: {st:?}\n{}", live.log());
-    let proj = check_journal(&live.run_dir);
+    let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(proj.aggregates.overall.succeeded, 3);
 }
 
@@ -435,18 +401,7 @@ fn p5a_pause_run_partial_fanout_sets_interrupted_and_keeps_survivor_active() {
 fn pause_never_dispatches_after_pause_requested_until_resume() {
     let _serial = serial();
     let s = Scratch::new();
-    let out = out_dir(&s);
-    s.tasks(60);
-    write_agent(
-        &s,
-        &out,
-        &AgentPlan {
-            ticks: 3,
-            per_task: vec![],
-        },
-    );
-    let exp = write_experiment(&s, 1, 4, 60_000, false);
-    let mut live = LiveRun::start(&s, &out, &exp);
+    let mut live = LiveRun::start_uniform(&s, 60, 3, 4, 60_000);
     let mut cycles = 0;
     for threshold in [8u64, 24, 40] {
         let reached = wait_for(Duration::from_secs(60), "progress", || {
@@ -471,9 +426,7 @@ fn pause_never_dispatches_after_pause_requested_until_resume() {
         cycles >= 2,
         "the run finished before it could be paused twice"
     );
-    let st = live.wait_exit(Duration::from_secs(120));
-    assert!(st.success(), "labj run: {st:?}\n{}", live.log());
-    check_journal(&live.run_dir);
+    live.finish_ok(Duration::from_secs(120));
 
     let events = live.journal_events();
     let mut paused_since: Option<u64> = None;
@@ -503,18 +456,7 @@ fn pause_never_dispatches_after_pause_requested_until_resume() {
 fn pause_latency_with_eight_active_trials() {
     let _serial = serial();
     let s = Scratch::new();
-    let out = out_dir(&s);
-    s.tasks(8);
-    write_agent(
-        &s,
-        &out,
-        &AgentPlan {
-            ticks: 100_000,
-            per_task: vec![],
-        },
-    );
-    let exp = write_experiment(&s, 1, 8, 600_000, false);
-    let mut live = LiveRun::start(&s, &out, &exp);
+    let mut live = LiveRun::start_uniform(&s, 8, 100_000, 8, 600_000);
     live.wait_active(8, true);
 
     let mut cli_ms = Vec::new();
@@ -534,9 +476,7 @@ fn pause_latency_with_eight_active_trials() {
         assert_eq!(ans["status"], "running", "rep {rep}: {ans}");
     }
     live.release();
-    let st = live.wait_exit(Duration::from_secs(60));
-    assert!(st.success(), "labj run: {st:?}\n{}", live.log());
-    check_journal(&live.run_dir);
+    live.finish_ok(Duration::from_secs(60));
     assert_eq!(live.events("pause_acked").len(), 80);
 
     // Inside the coordinator: request row written → answer row written.

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use support::crash::*;
 use support::*;
 
 const TASKS: usize = 25;
@@ -67,15 +68,6 @@ struct CaseResult {
     twin_checked: bool,
 }
 
-/// The run directory under `runs/`, if `labj run` got as far as creating one.
-fn run_dir_of(s: &Scratch) -> Option<PathBuf> {
-    std::fs::read_dir(s.runs_dir())
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .next()
-}
-
 fn crash_run(s: &Scratch, exp: &Path, crash: Crash) -> (bool, Option<PathBuf>) {
     let mut cmd = s.labj_cmd(&["run", "--json", exp.to_str().unwrap()]);
     let killed = match crash {
@@ -91,14 +83,12 @@ fn crash_run(s: &Scratch, exp: &Path, crash: Crash) -> (bool, Option<PathBuf>) {
             }
         }
         Crash::External(ms) | Crash::ExternalAfterJournal(ms) => {
-            let mut child = cmd
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = spawn_quiet(cmd);
             if let Crash::ExternalAfterJournal(_) = crash {
                 let deadline = Instant::now() + Duration::from_secs(30);
-                while !run_dir_of(s).is_some_and(|d| d.join("journal.sqlite").exists())
+                while !s
+                    .first_run()
+                    .is_some_and(|d| d.join("journal.sqlite").exists())
                     && child.try_wait().unwrap().is_none()
                     && Instant::now() < deadline
                 {
@@ -110,12 +100,7 @@ fn crash_run(s: &Scratch, exp: &Path, crash: Crash) -> (bool, Option<PathBuf>) {
             signal_of(&child.wait().unwrap()) == Some(9)
         }
     };
-    (killed, run_dir_of(s))
-}
-
-/// Does the run's journal hold its first transaction (`run_created` + `session_started`)?
-fn journal_has_run(run: &Path) -> bool {
-    journal::Journal::open_read_only(&run.join("journal.sqlite")).is_ok_and(|j| j.len() >= 2)
+    (killed, s.first_run())
 }
 
 fn dispatch_counts(events: &[StoredEvent]) -> BTreeMap<u64, usize> {
@@ -154,14 +139,7 @@ fn run_case(crash: Crash, twin: bool) -> Option<CaseResult> {
         "{crash:?}: run_created and session_started are written together"
     );
     check_journal(&run);
-    let before = fold_run(&run);
-    let mut stale: Vec<u64> = before
-        .control
-        .active_trials
-        .values()
-        .map(|t| t.schedule_idx)
-        .collect();
-    stale.sort();
+    let stale = stale_slots(&run);
     let committed_before = committed_slots(&run);
     let twin_dir = twin.then(|| {
         let d = s.dir().join("twin");
@@ -190,14 +168,7 @@ fn run_case(crash: Crash, twin: bool) -> Option<CaseResult> {
             "{crash:?}: slots committed before the crash keep their status"
         );
         let events = read_events(dir);
-        assert_eq!(
-            events[..crash_len]
-                .iter()
-                .map(|e| e.hash)
-                .collect::<Vec<_>>(),
-            crashed.iter().map(|e| e.hash).collect::<Vec<_>>(),
-            "{crash:?}: continue only appends"
-        );
+        assert_crashed_prefix_kept(&events, &crashed, &format!("{crash:?}"));
         let twice: Vec<_> = dispatch_counts(&events)
             .into_iter()
             .filter(|(_, n)| *n > 1)
@@ -206,11 +177,7 @@ fn run_case(crash: Crash, twin: bool) -> Option<CaseResult> {
             twice.is_empty(),
             "{crash:?}: slots dispatched more than once (nothing runs twice): {twice:?}"
         );
-        let lost: Vec<u64> = events[crash_len..]
-            .iter()
-            .filter(|e| e.event.kind() == "worker_lost")
-            .map(|e| e.event.schedule_idx().unwrap())
-            .collect();
+        let lost = worker_lost_slots(&events[crash_len..]);
         assert_eq!(
             lost, stale,
             "{crash:?}: stale active trials become worker_lost in schedule_idx order"

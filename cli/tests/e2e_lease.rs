@@ -3,38 +3,11 @@
 //! takeover is journaled in `session_started.took_over_from`.
 
 mod support;
-use journal::event::Event;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::crash::*;
 use support::*;
-
-/// 8 tasks at concurrency 4; task 0 returns at once, the others sleep `slow` seconds.
-fn slow_experiment(s: &Scratch, slow: &str) -> PathBuf {
-    s.tasks(8);
-    s.script(
-        "agent.sh",
-        &format!(
-            r#"[ "$AGENTLAB_TASK_ID" = task_000 ] || sleep {slow}
-echo '{{"schema_version":"agent_result_v1","outcome":"success","metrics":{{"score":1}}}}' > "$AGENTLAB_RESULT_PATH""#
-        ),
-    );
-    s.experiment(&["a"], 1, 4, "")
-}
-
-/// A run SIGKILLed right after slot 0 committed, with slots 1..=3 still running.
-/// Returns the run dir and the dead session's pid.
-fn crashed_run(s: &Scratch, slow: &str) -> (PathBuf, u32) {
-    let exp = slow_experiment(s, slow);
-    let out = s.run_killed_after(&exp, 8);
-    assert_eq!(signal_of(&out.status), Some(9), "{}", text(&out));
-    let run = s.the_run();
-    let pid = match &read_events(&run)[1].event {
-        Event::SessionStarted(ss) => ss.pid,
-        e => panic!("event 1 is {}", e.kind()),
-    };
-    (run, pid)
-}
 
 fn spawn(s: &Scratch, args: &[&str]) -> Child {
     s.labj_cmd(args)
@@ -45,18 +18,7 @@ fn spawn(s: &Scratch, args: &[&str]) -> Child {
 }
 
 fn session_starts(s: &Scratch, run: &Path) -> Vec<serde_json::Value> {
-    let out = s.labj(&[
-        "events",
-        run.to_str().unwrap(),
-        "--kind",
-        "session_started",
-        "--json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("events --json line"))
-        .collect()
+    events_of(s, run, "session_started")
 }
 
 fn host() -> String {
@@ -66,7 +28,7 @@ fn host() -> String {
 #[test]
 fn two_concurrent_continues_on_a_crashed_run_exactly_one_proceeds() {
     let s = Scratch::new();
-    let (run, _) = crashed_run(&s, "1.5");
+    let (run, _) = crash_with_active_trials(&s, "1.5");
     let arg = run.to_str().unwrap();
     let args = ["continue", arg, "--fail-on-infra-error", "100%"];
     let children = [spawn(&s, &args), spawn(&s, &args)];
@@ -107,20 +69,9 @@ fn continue_while_a_run_is_live_is_refused_naming_the_holder() {
     let child = spawn(&s, &["run", "--json", exp.to_str().unwrap()]);
     let run_pid = child.id();
     // Wait for the run to hold the lease (its session_started is journaled).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let run = loop {
-        let found = std::fs::read_dir(s.runs_dir())
-            .ok()
-            .and_then(|d| d.flatten().map(|e| e.path()).next())
-            .filter(|r| {
-                journal::Journal::open_read_only(&journal_path(r)).is_ok_and(|j| j.len() >= 2)
-            });
-        if let Some(r) = found {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "the run never started");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let run = wait_for(Duration::from_secs(30), "the run to start", || {
+        s.first_run().filter(|r| journal_has_run(r))
+    });
     let out = s.labj(&["continue", run.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -142,7 +93,7 @@ fn continue_while_a_run_is_live_is_refused_naming_the_holder() {
 #[test]
 fn dead_holder_lease_is_taken_over_and_journaled() {
     let s = Scratch::new();
-    let (run, dead_pid) = crashed_run(&s, "0.3");
+    let (run, dead_pid) = crash_with_active_trials(&s, "0.3");
     let inspect = s.labj(&["inspect", "--json", run.to_str().unwrap()]);
     let doc: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("inspect json");
     let liveness = doc["liveness"].as_str().unwrap();
@@ -193,7 +144,7 @@ fn forge_remote_holder(run: &Path, age_ms: i64) {
 #[test]
 fn holder_on_another_host_is_live_until_its_heartbeat_goes_stale() {
     let s = Scratch::new();
-    let (run, _) = crashed_run(&s, "0.3");
+    let (run, _) = crash_with_active_trials(&s, "0.3");
     let arg = run.to_str().unwrap();
     // Fresh heartbeat from another host: alive, whatever the local pid table says.
     forge_remote_holder(&run, 0);

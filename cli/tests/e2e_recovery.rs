@@ -5,60 +5,22 @@ mod support;
 use journal::event::{Event, StoredEvent};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use support::crash::*;
 use support::*;
-
-/// An agent whose task 0 finishes at once and every other task sleeps `slow` seconds;
-/// variant `b` fails, so results are not all alike.
-fn slow_agent(s: &Scratch, slow: &str) {
-    s.script(
-        "agent.sh",
-        &format!(
-            r#"n=$(echo "$AGENTLAB_TASK_ID" | sed 's/^task_0*//'); n=${{n:-0}}
-[ "$n" -eq 0 ] || sleep {slow}
-outcome=success; [ "$AGENTLAB_VARIANT_ID" = b ] && outcome=failure
-echo "{{\"schema_version\":\"agent_result_v1\",\"outcome\":\"$outcome\",\"metrics\":{{\"score\":$n}}}}" > "$AGENTLAB_RESULT_PATH""#
-        ),
-    );
-}
 
 fn kinds(events: &[StoredEvent]) -> Vec<&'static str> {
     events.iter().map(|e| e.event.kind()).collect()
-}
-
-/// Crash a 1-variant, 8-task run at concurrency 4 right after slot 0 commits, while
-/// slots 1..=3 are still running. Returns the crashed run directory and the dead pid.
-fn crash_with_active_trials(s: &Scratch) -> PathBuf {
-    s.tasks(8);
-    slow_agent(s, "1.5");
-    let exp = s.experiment(&["a"], 1, 4, "");
-    // 0 run_created, 1 session_started, 2..=5 dispatch slots 0..=3; slot 0 returns at
-    // once: 6 trial_completed, 7 slot_committed, (8 trial_dispatched slot 4) — die at 8.
-    let out = s.run_killed_after(&exp, 8);
-    assert_eq!(
-        signal_of(&out.status),
-        Some(9),
-        "labj must die of SIGKILL: {}",
-        text(&out)
-    );
-    s.the_run()
 }
 
 #[test]
 fn p5a_recovered_active_trials_commit_as_worker_lost_deterministically() {
     let t0 = Instant::now();
     let s = Scratch::new();
-    let run = crash_with_active_trials(&s);
+    let (run, _) = crash_with_active_trials(&s, "1.5");
     let crashed = read_events(&run);
     let crash_len = crashed.len();
     assert_eq!(crash_len, 8, "crashed journal: {:?}", kinds(&crashed));
-    let proj = fold_run(&run);
-    let mut stale: Vec<u64> = proj
-        .control
-        .active_trials
-        .values()
-        .map(|t| t.schedule_idx)
-        .collect();
-    stale.sort();
+    let stale = stale_slots(&run);
     assert!(
         stale.len() >= 2,
         "several trials must be dispatched and not completed at the crash: {stale:?} / {:?}",
@@ -100,19 +62,8 @@ fn p5a_recovered_active_trials_commit_as_worker_lost_deterministically() {
         check_journal(c);
         assert_each_slot_committed_once(c, 8);
         let events = read_events(c);
-        assert_eq!(
-            events[..crash_len]
-                .iter()
-                .map(|e| e.hash)
-                .collect::<Vec<_>>(),
-            crashed.iter().map(|e| e.hash).collect::<Vec<_>>(),
-            "continue appends; the crashed prefix is untouched"
-        );
-        let lost: Vec<u64> = events[crash_len..]
-            .iter()
-            .filter(|e| e.event.kind() == "worker_lost")
-            .map(|e| e.event.schedule_idx().unwrap())
-            .collect();
+        assert_crashed_prefix_kept(&events, &crashed, &c.display().to_string());
+        let lost = worker_lost_slots(&events[crash_len..]);
         assert_eq!(
             lost, stale,
             "worker_lost in schedule_idx order, one per stale trial"
@@ -164,12 +115,7 @@ fn p5a_recovered_active_trials_commit_as_worker_lost_deterministically() {
 #[test]
 fn forensics_after_sigkill_inspect_replay_events_and_continue() {
     let s = Scratch::new();
-    let run = crash_with_active_trials(&s);
-    let crashed = read_events(&run);
-    let dead_pid = match &crashed[1].event {
-        Event::SessionStarted(ss) => ss.pid,
-        e => panic!("event 1 is {}", e.kind()),
-    };
+    let (run, dead_pid) = crash_with_active_trials(&s, "1.5");
     let proj = fold_run(&run);
     let mut stale: Vec<(u64, String)> = proj
         .control
@@ -256,12 +202,7 @@ fn forensics_after_sigkill_inspect_replay_events_and_continue() {
     );
     assert!(!err.contains("panicked"), "{err}");
 
-    let out = s.labj(&["events", run_arg, "--kind", "trial_dispatched", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("events --json line"))
-        .collect();
+    let lines = events_of(&s, &run, "trial_dispatched");
     assert_eq!(lines.len(), 4);
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["kind"], "trial_dispatched");
@@ -307,20 +248,13 @@ fn snapshot_db(run: &Path, dst: &Path) -> bool {
     true
 }
 
-fn instant_agent(s: &Scratch) {
-    s.script(
-        "agent.sh",
-        r#"echo '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":1}}' > "$AGENTLAB_RESULT_PATH""#,
-    );
-}
-
 /// Snapshots of a journal taken while a run writes it open cleanly (or fail with a
 /// clear error, never a panic) and hold a prefix of the final journal.
 #[test]
 fn journal_copies_taken_mid_run_are_prefixes_of_the_final_journal() {
     let s = Scratch::new();
     s.tasks(40);
-    instant_agent(&s);
+    s.script("agent.sh", SUCCESS);
     let exp = s.experiment(&["a", "b"], 1, 8, "");
     let mut child = s
         .labj_cmd(&["run", "--json", exp.to_str().unwrap()])
@@ -398,11 +332,7 @@ fn journal_copies_taken_mid_run_are_prefixes_of_the_final_journal() {
 fn sigkill_during_large_batches_leaves_a_verifiable_journal() {
     let s = Scratch::new();
     s.tasks(96);
-    s.script(
-        "agent.sh",
-        r#"sleep 0.3
-echo '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":1}}' > "$AGENTLAB_RESULT_PATH""#,
-    );
+    s.script("agent.sh", &format!("sleep 0.3\n{SUCCESS}"));
     let exp = s.experiment(&["a"], 1, 32, "");
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -413,12 +343,7 @@ echo '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score"
         let before: std::collections::BTreeSet<PathBuf> = std::fs::read_dir(s.runs_dir())
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
-        let mut child = s
-            .labj_cmd(&["run", "--json", exp.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_quiet(s.labj_cmd(&["run", "--json", exp.to_str().unwrap()]));
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         let wait = 100 + (seed >> 33) % 800;
         // Kill once the journal exists and the first batch is being written.
@@ -466,21 +391,16 @@ echo '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score"
 fn run_killed_before_run_created_is_reported_as_never_started() {
     let s = Scratch::new();
     s.tasks(4);
-    instant_agent(&s);
+    s.script("agent.sh", SUCCESS);
     let exp = s.experiment(&["a"], 1, 2, "");
     let mut found = Vec::new();
     for attempt in 0..80u64 {
         let runs = s.dir().join(format!("runs_{attempt}"));
-        let mut child = std::process::Command::new(labj_bin())
-            .current_dir(s.dir())
-            .env_remove(FAULT_KILL_ENV)
-            .arg("--runs-dir")
-            .arg(&runs)
-            .args(["run", "--json", exp.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_quiet(labj_at(
+            s.dir(),
+            &runs,
+            &["run", "--json", exp.to_str().unwrap()],
+        ));
         // Wait for the run directory, then kill within a few hundred microseconds.
         let deadline = Instant::now() + Duration::from_secs(10);
         while !runs.exists() && Instant::now() < deadline {
@@ -489,19 +409,17 @@ fn run_killed_before_run_created_is_reported_as_never_started() {
         std::thread::sleep(Duration::from_micros(attempt % 8 * 150));
         let _ = child.kill();
         let _ = child.wait();
-        let Some(run) = std::fs::read_dir(&runs)
-            .ok()
-            .and_then(|d| d.flatten().map(|e| e.path()).next())
-        else {
+        let Some(run) = first_entry(&runs) else {
             continue;
         };
         // Creation is atomic: either a journal with run_created + session_started, or
         // no journal at all (only the `.creating` file it was being built in).
-        if run.join("journal.sqlite").exists() {
-            let events = journal::Journal::open_read_only(&journal_path(&run))
-                .map(|j| j.len())
-                .unwrap_or(0);
-            assert!(events >= 2, "half-created journal in {}", run.display());
+        if journal_path(&run).exists() {
+            assert!(
+                journal_has_run(&run),
+                "half-created journal in {}",
+                run.display()
+            );
         } else {
             found.push(run);
         }

@@ -8,9 +8,8 @@
 //! Every test ends with `check_journal` (chain verifies, live == rebuilt projections,
 //! `labj verify` is clean).
 
-mod e2e_run_support;
 mod support;
-use e2e_run_support::*;
+use support::recorded::*;
 use support::*;
 
 #[test]

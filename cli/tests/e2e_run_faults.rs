@@ -2,24 +2,14 @@
 //! infrastructure faults and exit codes, invalid experiments; plus the bundled example
 //! and the p0 fixture. Every run ends with `check_journal`.
 
-mod e2e_run_support;
 mod support;
-use e2e_run_support::*;
 use std::process::Command;
+use support::recorded::*;
 use support::*;
 
 fn pid_alive(pid: i32) -> bool {
     // A zombie (killed, not yet reaped by init in a container) is not alive.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => {
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .unwrap_or("?");
-            state != "Z" && state != "X"
-        }
-    }
+    proc_stat(pid).is_some_and(|f| f.first().is_some_and(|state| state != "Z" && state != "X"))
 }
 
 #[test]
@@ -42,11 +32,7 @@ sleep 30"#,
     );
     let slots = committed_slots(&run);
     assert_eq!(slots, vec![(0, "failed".into(), "timeout".into())]);
-    let pid: i32 = std::fs::read_to_string(run.join("trials/trial_000000/grandchild.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&run.join("trials/trial_000000/grandchild.pid"));
     // The group is killed before the completion is reported; allow a moment for init
     // to reap it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);

@@ -5,10 +5,7 @@ use support::*;
 fn quickstart_like_run_completes_and_verifies() {
     let s = Scratch::new();
     s.tasks(6);
-    s.script(
-        "agent.sh",
-        r#"echo '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":1}}' > "$AGENTLAB_RESULT_PATH""#,
-    );
+    s.script("agent.sh", SUCCESS);
     let exp = s.experiment(&["a", "b"], 2, 3, "");
     let out = s.labj(&["run", exp.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));

@@ -1,14 +1,44 @@
 //! Shared helpers for end-to-end tests that drive the real `labj` binary on real
 //! processes and real journals. Each test gets its own temp directory.
+//!
+//! The base (this file) holds the scratch experiment, the `labj` command, journal
+//! readers and `/proc` probes every test file may need. The submodules serve one family
+//! of tests each: [`crash`] (SIGKILL and `continue`), [`recorded`] (agents that record
+//! their own lifetime, for `e2e_run*`), [`live`] (a background run driven by
+//! `labj pause|resume|kill|…`, for `e2e_control_*`).
 #![allow(dead_code)]
 
+pub mod crash;
+pub mod live;
+pub mod recorded;
+
 use journal::{Durability, Journal, Projections};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub fn labj_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_labj"))
 }
+
+/// The fault-injection knob of `labj run`/`continue` (see `engine::run::FAULT_KILL_ENV`).
+pub const FAULT_KILL_ENV: &str = "LABJ_FAULT_KILL_AFTER_EVENTS";
+
+/// A `labj` command run in `dir` against `runs_dir`, with the fault knob cleared
+/// (callers that want it set it).
+pub fn labj_at(dir: &Path, runs_dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(labj_bin());
+    c.current_dir(dir)
+        .env_remove(FAULT_KILL_ENV)
+        .arg("--runs-dir")
+        .arg(runs_dir)
+        .args(args);
+    c
+}
+
+/// An agent result with outcome `success` and score 1, as a line of sh.
+pub const SUCCESS: &str = r#"printf '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":1}}' >"$AGENTLAB_RESULT_PATH""#;
 
 /// A scratch experiment: files are written into `dir`; runs go to `dir/runs`.
 pub struct Scratch {
@@ -80,14 +110,13 @@ impl Scratch {
         self.write("experiment.yaml", &yaml)
     }
 
+    /// A `labj` command in this scratch dir, with the fault knob cleared (callers set it).
+    pub fn labj_cmd(&self, args: &[&str]) -> Command {
+        labj_at(self.dir(), &self.runs_dir(), args)
+    }
+
     pub fn labj(&self, args: &[&str]) -> Output {
-        Command::new(labj_bin())
-            .current_dir(self.dir())
-            .arg("--runs-dir")
-            .arg(self.runs_dir())
-            .args(args)
-            .output()
-            .expect("run labj")
+        self.labj_cmd(args).output().expect("run labj")
     }
 
     /// The only run under runs/ (panics if there is not exactly one).
@@ -100,6 +129,20 @@ impl Scratch {
         assert_eq!(runs.len(), 1, "expected exactly one run: {runs:?}");
         runs.remove(0)
     }
+
+    /// The run directory under runs/, if a `labj run` got as far as creating one.
+    pub fn first_run(&self) -> Option<PathBuf> {
+        first_entry(&self.runs_dir())
+    }
+}
+
+/// Some entry of `dir`, if it exists and is not empty.
+pub fn first_entry(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .next()
 }
 
 pub fn text(o: &Output) -> String {
@@ -110,6 +153,24 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Poll `f` every 25 ms until it yields `Some`, or panic after `timeout` naming `what`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The journal, read directly and through `labj events`.
 
 pub fn journal_path(run_dir: &Path) -> PathBuf {
     run_dir.join("journal.sqlite")
@@ -129,6 +190,23 @@ pub fn check_journal(run_dir: &Path) -> Projections {
     let report = engine::inspect::verify(&j).expect("verify report");
     assert!(report.ok(), "labj verify faults: {:?}", report.faults);
     j.fold(None).expect("fold")
+}
+
+/// Does the run's journal hold its first transaction (`run_created` + `session_started`)?
+pub fn journal_has_run(run_dir: &Path) -> bool {
+    Journal::open_read_only(&journal_path(run_dir)).is_ok_and(|j| j.len() >= 2)
+}
+
+/// Every event of a run's journal, in idx order, with the chain checked.
+pub fn read_events(run_dir: &Path) -> Vec<journal::event::StoredEvent> {
+    let j = Journal::open_read_only(&journal_path(run_dir)).expect("open journal read-only");
+    let mut out = Vec::new();
+    j.for_each_event(0, None, true, |e| {
+        out.push(e);
+        Ok(())
+    })
+    .expect("read events");
+    out
 }
 
 /// Committed slot statuses from the `proj_slots` table: (schedule_idx, status, classification).
@@ -153,177 +231,78 @@ pub fn fact_table(run_dir: &Path, table: &str) -> Vec<Vec<String>> {
     journal::materialize::dump(&conn, table).unwrap()
 }
 
+/// The JSON lines a successful `labj … --json` printed (one object per line).
+pub fn json_lines(out: &Output) -> Vec<Value> {
+    assert!(out.status.success(), "{}", text(out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("event line is JSON"))
+        .collect()
+}
+
+/// Journal events of one kind, as JSON, through `labj events <run> --kind <k> --json`.
+pub fn events_of(s: &Scratch, run_dir: &Path, kind: &str) -> Vec<Value> {
+    json_lines(&s.labj(&[
+        "events",
+        run_dir.to_str().unwrap(),
+        "--kind",
+        kind,
+        "--json",
+    ]))
+}
+
 // ---------------------------------------------------------------------------------------
-// Crash and recovery helpers (e2e_recovery, e2e_crash_matrix, e2e_lease).
+// Processes, as the kernel sees them.
 
-/// The fault-injection knob of `labj run`/`continue` (see `engine::run::FAULT_KILL_ENV`).
-pub const FAULT_KILL_ENV: &str = "LABJ_FAULT_KILL_AFTER_EVENTS";
-
-impl Scratch {
-    /// A `labj` command in this scratch dir, with the fault knob cleared (callers set it).
-    pub fn labj_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(labj_bin());
-        c.current_dir(self.dir())
-            .env_remove(FAULT_KILL_ENV)
-            .arg("--runs-dir")
-            .arg(self.runs_dir())
-            .args(args);
-        c
-    }
-
-    /// `labj run` that SIGKILLs itself once the journal holds exactly `k` events.
-    pub fn run_killed_after(&self, experiment: &Path, k: u64) -> Output {
-        self.labj_cmd(&["run", "--json", experiment.to_str().unwrap()])
-            .env(FAULT_KILL_ENV, k.to_string())
-            .output()
-            .expect("run labj")
-    }
+/// A pid an agent wrote to `path`.
+pub fn read_pid(path: &Path) -> i32 {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: not a pid: {e}", path.display()))
 }
 
-/// The signal that ended a process, if any.
-pub fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
-    use std::os::unix::process::ExitStatusExt;
-    status.signal()
+/// The fields of `/proc/<pid>/stat` after the command name (state, ppid, pgrp, …), or
+/// `None` when there is no such process.
+pub fn proc_stat(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
-/// Every event of a run's journal, in idx order, with the chain checked.
-pub fn read_events(run_dir: &Path) -> Vec<journal::event::StoredEvent> {
-    let j = Journal::open_read_only(&journal_path(run_dir)).expect("open journal read-only");
-    let mut out = Vec::new();
-    j.for_each_event(0, None, true, |e| {
-        out.push(e);
-        Ok(())
-    })
-    .expect("read events");
-    out
-}
-
-/// Fold a run's journal read-only (no verification).
-pub fn fold_run(run_dir: &Path) -> Projections {
-    Journal::open_read_only(&journal_path(run_dir))
-        .expect("open journal read-only")
-        .fold(None)
-        .expect("fold")
-}
-
-/// Copy a (dead) run directory recursively, journal + `-wal` + `-shm` included: a crashed
-/// run's last transactions live in the WAL until a checkpoint, so the WAL must travel too.
-pub fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap().flatten() {
-        let to = dst.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_dir() {
-            copy_dir(&e.path(), &to);
-        } else if ft.is_file() {
-            // Orphaned agents of a SIGKILLed run may still be writing their trial files.
-            let _ = std::fs::copy(e.path(), &to);
-        }
-    }
-}
-
-/// Run `labj continue <run_dir>` until the journal says completed (a continue killed by a
-/// signal is retried). Returns the outputs of every continue that ran.
-pub fn continue_until_completed(s: &Scratch, run_dir: &Path, extra: &[&str]) -> Vec<Output> {
-    let mut outs = Vec::new();
-    for _ in 0..5 {
-        if fold_run(run_dir).control.status == journal::projection::RunStatus::Completed {
-            return outs;
-        }
-        let mut args = vec!["continue", run_dir.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let o = s.labj_cmd(&args).output().expect("run labj continue");
-        let killed = signal_of(&o.status).is_some();
-        outs.push(o);
-        if !killed {
-            break;
-        }
-    }
-    let last = outs.last().map(text).unwrap_or_default();
-    assert_eq!(
-        fold_run(run_dir).control.status,
-        journal::projection::RunStatus::Completed,
-        "run {} did not complete after continue:\n{last}",
-        run_dir.display()
-    );
-    outs
-}
-
-/// An event as comparable JSON with the parts that legitimately differ between two
-/// recoveries of the same journal removed: `ts` and the new session's id and pid.
-pub fn normalized_event(e: &journal::event::StoredEvent) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "kind": e.event.kind(),
-        "schedule_idx": e.event.schedule_idx(),
-        "trial_id": e.event.trial_id(),
-        "payload": e.event.payload_value(),
-    });
-    if e.event.kind() == "session_started" {
-        let p = v["payload"].as_object_mut().unwrap();
-        p.remove("session_id");
-        p.remove("pid");
-    }
-    v
-}
-
-/// The recovery events of a continued journal whose crash left `crash_len` events:
-/// the first `session_started` after the crash, every `worker_lost`, and the commit of
-/// each worker_lost slot — normalized with [`normalized_event`].
-pub fn recovery_events(
-    events: &[journal::event::StoredEvent],
-    crash_len: usize,
-) -> Vec<serde_json::Value> {
-    let after = &events[crash_len..];
-    let lost: std::collections::BTreeSet<u64> = after
-        .iter()
-        .filter(|e| e.event.kind() == "worker_lost")
-        .filter_map(|e| e.event.schedule_idx())
-        .collect();
-    let mut out = Vec::new();
-    let mut seen_session = false;
-    for e in after {
-        let keep = match e.event.kind() {
-            "session_started" if !seen_session => {
-                seen_session = true;
-                true
-            }
-            "worker_lost" => true,
-            "slot_committed" => e.event.schedule_idx().is_some_and(|i| lost.contains(&i)),
-            _ => false,
+/// Members of process group `pgid`, zombies excluded.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let mut members = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
         };
-        if keep {
-            out.push(normalized_event(e));
+        let Some(f) = proc_stat(pid) else {
+            continue;
+        };
+        if f.len() > 2 && f[0] != "Z" && f[2].parse::<i32>().ok() == Some(pgid) {
+            members.push(pid);
         }
     }
-    out
+    members
 }
 
-/// Every slot committed exactly once: `proj_slots` holds 0..total, and the journal has
-/// exactly one `slot_committed` or `slot_skipped_pruned` per schedule_idx.
-pub fn assert_each_slot_committed_once(run_dir: &Path, total: u64) {
-    let slots = committed_slots(run_dir);
-    let idxs: Vec<u64> = slots.iter().map(|s| s.0).collect();
-    assert_eq!(
-        idxs,
-        (0..total).collect::<Vec<_>>(),
-        "{}: proj_slots",
-        run_dir.display()
-    );
-    let mut count = vec![0u32; total as usize];
-    for e in read_events(run_dir) {
-        if matches!(e.event.kind(), "slot_committed" | "slot_skipped_pruned") {
-            count[e.event.schedule_idx().unwrap() as usize] += 1;
-        }
+/// Most intervals `(start, end)` open at one instant. On equal timestamps an end is
+/// counted before a start, so touching intervals do not count as overlapping.
+pub fn max_overlap<T: Ord + Copy>(intervals: &[(T, T)]) -> usize {
+    let mut points: Vec<(T, i32)> = Vec::new();
+    for (s, e) in intervals {
+        points.push((*s, 1));
+        points.push((*e, -1));
     }
-    let bad: Vec<(usize, u32)> = count
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| **c != 1)
-        .map(|(i, c)| (i, *c))
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "{}: slots not committed exactly once (idx, count): {bad:?}",
-        run_dir.display()
-    );
+    points.sort();
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, d) in points {
+        now += d;
+        max = max.max(now);
+    }
+    max as usize
 }

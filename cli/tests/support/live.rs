@@ -2,16 +2,12 @@
 //! the background driven by `labj pause|resume|kill|cancel|set|status` from the test, as
 //! another shell would, and sh agents that leave their own records (pid, start, ticks,
 //! end) so the tests can check what really happened to the processes.
-#![allow(dead_code)]
 
-use crate::support::{labj_bin, text, Scratch};
+use super::*;
 use journal::event::StoredEvent;
-use journal::Journal;
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// These tests measure time on real processes; running them one at a time keeps a
 /// 2-core CI box from turning a 50 ms tick into a 500 ms one.
@@ -29,21 +25,6 @@ pub fn wall_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// Poll `f` every 25 ms until it yields `Some`, or panic after `timeout` naming `what`.
-pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 /// How an agent of a control test behaves, per task id.
 #[derive(Clone, Debug)]
 pub struct AgentPlan {
@@ -51,6 +32,32 @@ pub struct AgentPlan {
     pub ticks: u32,
     /// `(task_id, ticks)` overrides.
     pub per_task: Vec<(String, u32)>,
+}
+
+impl AgentPlan {
+    /// `ticks` ticks for every task.
+    pub fn uniform(ticks: u32) -> AgentPlan {
+        AgentPlan {
+            ticks,
+            per_task: vec![],
+        }
+    }
+}
+
+/// `<scratch>/out`, where the agents leave their records.
+pub fn out_dir(s: &Scratch) -> PathBuf {
+    let out = s.dir().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    out
+}
+
+/// A JSON array of strings (trial ids in control answers and events).
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The agent: takes 300 ms to exit on SIGTERM; records `<trial>.pid` (its pid = its process group, see
@@ -147,6 +154,22 @@ pub struct LiveRun {
 }
 
 impl LiveRun {
+    /// `tasks` tasks, one replication, every agent [`AgentPlan::uniform`] with `ticks`,
+    /// no grader: `labj run` started in the background.
+    pub fn start_uniform(
+        s: &Scratch,
+        tasks: usize,
+        ticks: u32,
+        max_concurrency: u32,
+        timeout_ms: u64,
+    ) -> LiveRun {
+        let out = out_dir(s);
+        s.tasks(tasks);
+        write_agent(s, &out, &AgentPlan::uniform(ticks));
+        let exp = write_experiment(s, 1, max_concurrency, timeout_ms, false);
+        LiveRun::start(s, &out, &exp)
+    }
+
     /// Spawn `labj run <experiment>` in `s` and wait for its journal to exist.
     pub fn start(s: &Scratch, out: &Path, experiment: &Path) -> LiveRun {
         Self::start_with(s, out, &["run", experiment.to_str().unwrap()])
@@ -155,12 +178,8 @@ impl LiveRun {
     pub fn start_with(s: &Scratch, out: &Path, args: &[&str]) -> LiveRun {
         let log_dir = s.dir().join("logs");
         std::fs::create_dir_all(&log_dir).unwrap();
-        let child = Command::new(labj_bin())
-            .current_dir(s.dir())
-            .env_remove("LABJ_FAULT_KILL_AFTER_EVENTS")
-            .arg("--runs-dir")
-            .arg(s.runs_dir())
-            .args(args)
+        let child = s
+            .labj_cmd(args)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(log_dir.join("run.stdout")).unwrap())
             .stderr(std::fs::File::create(log_dir.join("run.stderr")).unwrap())
@@ -179,11 +198,11 @@ impl LiveRun {
                 .ok()?
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.join("journal.sqlite").is_file())
+                .filter(|p| journal_path(p).is_file())
                 .collect();
             // The file exists a moment before its schema does; wait until it folds.
             match runs.as_slice() {
-                [one] => Journal::open_read_only(&one.join("journal.sqlite"))
+                [one] => Journal::open_read_only(&journal_path(one))
                     .and_then(|j| j.fold(None))
                     .ok()
                     .filter(|p| p.run.is_some())
@@ -205,11 +224,7 @@ impl LiveRun {
 
     /// `labj <args...>` against this run's runs dir.
     pub fn labj(&self, args: &[&str]) -> Output {
-        Command::new(labj_bin())
-            .current_dir(&self.dir)
-            .arg("--runs-dir")
-            .arg(&self.runs_dir)
-            .args(args)
+        labj_at(&self.dir, &self.runs_dir, args)
             .output()
             .expect("run labj")
     }
@@ -251,12 +266,12 @@ impl LiveRun {
 
     /// `labj events <run> --kind <kind> --json`, one JSON object per line.
     pub fn events(&self, kind: &str) -> Vec<Value> {
-        let o = self.labj(&["events", &self.run(), "--kind", kind, "--json"]);
-        assert!(o.status.success(), "labj events failed:\n{}", text(&o));
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("event JSON"))
-            .collect()
+        json_lines(&self.labj(&["events", &self.run(), "--kind", kind, "--json"]))
+    }
+
+    /// The pid (= process group id) the agent of `trial` recorded.
+    pub fn agent_pid(&self, trial: &str) -> i32 {
+        read_pid(&self.out.join(format!("{trial}.pid")))
     }
 
     /// Active trial ids once at least `n` are active (and, for agents, each has recorded
@@ -294,6 +309,13 @@ impl LiveRun {
         }
     }
 
+    /// Wait for the background `labj run` to exit 0, then check its journal.
+    pub fn finish_ok(&mut self, timeout: Duration) -> Projections {
+        let st = self.wait_exit(timeout);
+        assert!(st.success(), "labj run: {st:?}\n{}", self.log());
+        check_journal(&self.run_dir)
+    }
+
     /// SIGKILL the background labj (a crash) and reap it; its agents are left running.
     pub fn crash(&mut self) {
         let child = self.child.as_mut().expect("child");
@@ -321,15 +343,7 @@ impl LiveRun {
 
     /// Every event of the journal (read-only, chain checked).
     pub fn journal_events(&self) -> Vec<StoredEvent> {
-        let j =
-            Journal::open_read_only(&self.run_dir.join("journal.sqlite")).expect("open journal");
-        let mut out = Vec::new();
-        j.for_each_event(0, None, true, |e| {
-            out.push(e);
-            Ok(())
-        })
-        .expect("read events");
-        out
+        read_events(&self.run_dir)
     }
 }
 
@@ -358,28 +372,6 @@ pub fn recorded_pids(out: &Path) -> Vec<i32> {
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .filter_map(|s| s.trim().parse().ok())
         .collect()
-}
-
-/// Members of process group `pgid`, from `/proc/<pid>/stat` (field 5), zombies excluded.
-pub fn group_members(pgid: i32) -> Vec<i32> {
-    let mut members = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.len() > 2 && f[0] != "Z" && f[2].parse::<i32>().ok() == Some(pgid) {
-            members.push(pid);
-        }
-    }
-    members
 }
 
 fn kill_group(pgid: i32) {
@@ -422,23 +414,6 @@ pub fn alive_interval(out: &Path, trial: &str) -> Option<(i64, i64)> {
 /// The largest gap between consecutive ticks, in ms.
 pub fn max_gap(ticks: &[i64]) -> i64 {
     ticks.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
-}
-
-/// Most agents alive at one instant, over the given intervals.
-pub fn max_overlap(intervals: &[(i64, i64)]) -> usize {
-    let mut points: Vec<(i64, i32)> = Vec::new();
-    for (s, e) in intervals {
-        points.push((*s, 1));
-        points.push((*e, -1));
-    }
-    // Ends sort before starts at the same instant.
-    points.sort();
-    let (mut cur, mut best) = (0i32, 0i32);
-    for (_, d) in points {
-        cur += d;
-        best = best.max(cur);
-    }
-    best as usize
 }
 
 pub fn median(xs: &mut [f64]) -> f64 {

@@ -1,11 +1,7 @@
-//! Helpers shared by the `e2e_run*` test files: agents that record their own lifetime,
-//! the sweep-line count of simultaneously alive agents, and `labj run`/`events` wrappers.
-#![allow(dead_code)]
+//! Helpers of the `e2e_run*` test files: agents that record their own lifetime, the
+//! most of them alive at once, and `labj run` wrappers.
 
-use crate::support::*;
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use super::*;
 
 /// One agent's recorded lifetime.
 #[derive(Debug, Clone)]
@@ -34,8 +30,6 @@ echo "end $(date +%s%N) $AGENTLAB_VARIANT_ID" >>"$rec"
     )
 }
 
-pub const SUCCESS: &str = r#"printf '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":1}}' >"$AGENTLAB_RESULT_PATH""#;
-
 /// Every agent's recorded interval; panics on a trial without both markers.
 pub fn records(s: &Scratch) -> Vec<Alive> {
     let mut out = Vec::new();
@@ -63,21 +57,10 @@ pub fn records(s: &Scratch) -> Vec<Alive> {
     out
 }
 
-/// Sweep-line maximum of simultaneously alive agents. On equal timestamps an end is
-/// counted before a start, so touching intervals do not count as overlapping.
+/// Most agents alive at one instant (touching intervals do not overlap).
 pub fn max_alive<'a>(intervals: impl IntoIterator<Item = &'a Alive>) -> usize {
-    let mut points: Vec<(u128, i32)> = Vec::new();
-    for a in intervals {
-        points.push((a.start, 1));
-        points.push((a.end, -1));
-    }
-    points.sort();
-    let (mut now, mut max) = (0i32, 0i32);
-    for (_, d) in points {
-        now += d;
-        max = max.max(now);
-    }
-    max as usize
+    let spans: Vec<(u128, u128)> = intervals.into_iter().map(|a| (a.start, a.end)).collect();
+    max_overlap(&spans)
 }
 
 pub fn overlaps(a: &Alive, b: &Alive) -> bool {
@@ -93,11 +76,7 @@ pub fn edit_experiment(s: &Scratch, from: &str, to: &str) {
 }
 
 pub fn labj_env(s: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(labj_bin())
-        .current_dir(s.dir())
-        .arg("--runs-dir")
-        .arg(s.runs_dir())
-        .args(args)
+    s.labj_cmd(args)
         .envs(env.iter().copied())
         .output()
         .expect("run labj")
@@ -116,23 +95,6 @@ pub fn run_dir_of(out: &Output) -> PathBuf {
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("labj run --json printed no JSON ({e}): {}", text(out)));
     PathBuf::from(v["run_dir"].as_str().expect("run_dir"))
-}
-
-/// Journal events of one kind, as JSON, through `labj events --kind <k> --json`.
-pub fn events_of(s: &Scratch, run_dir: &Path, kind: &str) -> Vec<Value> {
-    let out = s.labj(&[
-        "events",
-        run_dir.to_str().unwrap(),
-        "--kind",
-        kind,
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("event line is JSON"))
-        .collect()
 }
 
 /// The payload of an event line from `labj events --json` (whatever key holds it).
