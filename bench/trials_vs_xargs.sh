@@ -20,22 +20,24 @@ CMD='echo '"'"'{"schema_version":"agent_result_v1","outcome":"success"}'"'"' > "
 for P in 2 8; do
     : > labj_$P.txt; : > xargs_$P.txt
     for rep in 1 2 3; do
-        rm -rf runs xout && mkdir xout
+        # Fresh directories, nothing deleted until the end: on ext4, creating files
+        # right after deleting tens of thousands slows inode allocation for both sides.
+        runs="runs_${P}_$rep"; xout="xout_${P}_$rep"; mkdir "$xout"
         t0=$(now_ms)
-        "$LABJ" --runs-dir runs run exp.yaml --max-concurrency "$P" --json > out.json
+        "$LABJ" --runs-dir "$runs" run exp.yaml --max-concurrency "$P" --json > out.json
         t1=$(now_ms)
         grep -q '"status": "completed"' out.json || { echo "labj run did not complete"; cat out.json; exit 1; }
-        "$LABJ" --runs-dir runs verify "$(ls runs)" > /dev/null || { echo "labj verify failed"; exit 1; }
+        "$LABJ" --runs-dir "$runs" verify "$(ls "$runs")" > /dev/null || { echo "labj verify failed"; exit 1; }
         echo $((t1 - t0)) >> labj_$P.txt
         t0=$(now_ms)
-        seq "$N" | xargs -P "$P" -I{} env AGENTLAB_RESULT_PATH="$WORK/xout/{}.json" sh -c "$CMD"
+        seq "$N" | xargs -P "$P" -I{} env AGENTLAB_RESULT_PATH="$WORK/$xout/{}.json" sh -c "$CMD"
         t1=$(now_ms)
-        [ "$(ls xout | wc -l)" -eq "$N" ] || { echo "xargs baseline lost files"; exit 1; }
+        [ "$(ls "$xout" | wc -l)" -eq "$N" ] || { echo "xargs baseline lost files"; exit 1; }
         echo $((t1 - t0)) >> xargs_$P.txt
         echo "P=$P rep $rep: labj $(tail -1 labj_$P.txt) ms  xargs $(tail -1 xargs_$P.txt) ms"
     done
     L=$(median < labj_$P.txt); X=$(median < xargs_$P.txt)
     R=$(awk "BEGIN{printf \"%.3f\", $L / $X}")
-    JB=$(stat -c %s runs/*/journal.sqlite)
+    JB=$(stat -c %s "$runs"/*/journal.sqlite)
     echo "P=$P  median labj $L ms  median xargs $X ms  ratio $R (target <= 1.5: $(verdict "$R" '<=' 1.5))  journal $JB bytes = $((JB / N)) bytes/trial"
 done

@@ -313,6 +313,50 @@ pub fn recovery_plan(proj: &Projections) -> RecoveryPlan {
     }
 }
 
+/// Stop agents a dead session left running: every process whose environment names this
+/// run and one of `trial_ids` (agents, graders and their children inherit it) gets
+/// SIGKILL. Returns how many were killed. Processes we may not inspect are skipped.
+pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
+    if trial_ids.is_empty() {
+        return 0;
+    }
+    let run_var = format!("AGENTLAB_RUN_ID={run_id}");
+    let wanted: std::collections::HashSet<String> = trial_ids
+        .iter()
+        .map(|t| format!("AGENTLAB_TRIAL_ID={t}"))
+        .collect();
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        let mut ours = false;
+        let mut trial = false;
+        for var in env.split(|b| *b == 0) {
+            let var = String::from_utf8_lossy(var);
+            ours |= var == run_var;
+            trial |= wanted.contains(var.as_ref());
+        }
+        if ours && trial {
+            // SAFETY: plain kill(2) on a pid we just matched.
+            if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+    }
+    killed
+}
+
 /// Continue a crashed, killed or interrupted run.
 pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let kill_after = fault_kill_after()?;
@@ -354,6 +398,21 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     session.took_over_from = took.map(|r| r.holder);
     let session_id = session.session_id.clone();
     let plan = recovery_plan(&proj);
+    let stale: Vec<String> = plan
+        .worker_lost
+        .iter()
+        .map(|w| w.trial_id.clone())
+        .collect();
+    let reaped = reap_orphans(&run.run_id, &stale);
+    if reaped > 0 {
+        if opts.progress {
+            eprintln!(
+                "[labj] stopped {reaped} agent process(es) the previous session left running"
+            );
+        } else {
+            tracing::warn!(run = %run.run_id, "stopped {reaped} process(es) left running by the previous session");
+        }
+    }
     let mut events = vec![Event::SessionStarted(session)];
     if let Some(n) = opts.max_concurrency {
         if n != max_concurrency {

@@ -50,16 +50,9 @@ fn supervise_with(
 ) -> std::io::Result<Supervised> {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
-    // If the labj process dies (kill -9, crash), the agent must not run on unsupervised:
-    // the kernel sends it SIGKILL when the spawning worker thread goes away. Worker
-    // threads live as long as the backend, so this only fires when the process dies.
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    // No `pre_exec` here (e.g. for PR_SET_PDEATHSIG): it would force fork() instead of
+    // posix_spawn, which costs more than the whole rest of a no-op trial. Agents left
+    // running by a killed labj are stopped by `labj continue` (`run::reap_orphans`).
 
     // Spawning under the lock closes the window in which a stop could slip between the
     // check and the registration of the new group.
