@@ -1,12 +1,12 @@
 # Shared by the bench scripts (sourced, POSIX sh). Each script runs from anywhere.
 
 # bench_setup NAME: build release labj, set ROOT and LABJ, cd into a fresh work dir
-# (removed on exit).
+# under $BENCH_DIR (default /tmp), removed on exit.
 bench_setup() {
     ROOT=$(cd "$(dirname "$0")/.." && pwd)
     cargo build --release -q -p labj --manifest-path "$ROOT/Cargo.toml"
     LABJ="$ROOT/target/release/labj"
-    WORK=$(mktemp -d "/tmp/labj-$1-XXXXXX")
+    WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/labj-$1-XXXXXX")
     trap 'rm -rf "$WORK"' EXIT
     cd "$WORK"
 }

@@ -15,7 +15,8 @@ N=${1:-2000}
 bench_setup xargs
 make_tasks "$N"
 write_experiment noop_bench 1 2 "$NOOP_AGENT"
-CMD='echo '"'"'{"schema_version":"agent_result_v1","outcome":"success"}'"'"' > "$AGENTLAB_RESULT_PATH"'
+# The baseline gets the result path as $0: one exec per item, like labj's spawn.
+CMD='echo '"'"'{"schema_version":"agent_result_v1","outcome":"success"}'"'"' > "$0"'
 
 for P in 2 8; do
     : > labj_$P.txt; : > xargs_$P.txt
@@ -30,7 +31,7 @@ for P in 2 8; do
         "$LABJ" --runs-dir "$runs" verify "$(ls "$runs")" > /dev/null || { echo "labj verify failed"; exit 1; }
         echo $((t1 - t0)) >> labj_$P.txt
         t0=$(now_ms)
-        seq "$N" | xargs -P "$P" -I{} env AGENTLAB_RESULT_PATH="$WORK/$xout/{}.json" sh -c "$CMD"
+        seq "$N" | xargs -P "$P" -I{} sh -c "$CMD" "$WORK/$xout/{}.json"
         t1=$(now_ms)
         [ "$(ls "$xout" | wc -l)" -eq "$N" ] || { echo "xargs baseline lost files"; exit 1; }
         echo $((t1 - t0)) >> xargs_$P.txt
