@@ -155,7 +155,7 @@ impl Journal {
     }
 
     /// Create a journal atomically with its first events: everything is written to
-    /// `<path>.creating`, switched out of WAL, and renamed into place. A process killed
+    /// `<path>.creating`, checkpointed and closed, and renamed into place. A process killed
     /// while creating leaves no `path` at all (only the `.creating` file), never a
     /// half-initialized journal.
     pub fn create_with(
@@ -175,8 +175,11 @@ impl Journal {
         {
             let mut j = Self::open_inner(&tmp, durability, true)?;
             j.append(proj, events, ts)?;
+            // Stay in WAL mode (switching modes later would need a rollback journal a
+            // crash could leave hot); closing the only connection checkpoints the WAL
+            // into the file and removes it, so the rename moves a self-contained file.
             j.conn
-                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
                 .map_err(|e| sqlerr(&tmp, e))?;
         }
         std::fs::rename(&tmp, path).map_err(|source| JournalError::Io {
@@ -194,14 +197,28 @@ impl Journal {
         Self::open_inner(path, durability, false)
     }
 
-    /// Open read-only (inspection of a live or crashed run; takes no locks beyond SQLite's).
+    /// Open for inspection (of a live or crashed run): this handle never writes events,
+    /// projections or the schema. The SQLite connection itself is read-write, because a
+    /// WAL journal whose writer was killed may lack its `-shm` index or hold a hot
+    /// rollback journal, and only a read-write connection can run SQLite's recovery;
+    /// a read-only one would fail to open exactly the crashed runs we must inspect.
+    /// Closing it does not checkpoint, so the files stay as the crash left them.
     pub fn open_read_only(path: &Path) -> Result<Journal> {
         if !path.exists() {
             return Err(JournalError::Missing { path: path.into() });
         }
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlerr(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| sqlerr(path, e))?;
+        // Leave the WAL as the crash left it: inspecting must not fold it into the
+        // database file on close.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
         )
         .map_err(|e| sqlerr(path, e))?;
         Self::from_conn(conn, path, false)

@@ -161,3 +161,49 @@ fn fold_of_an_empty_journal() {
     let msg = j.fold(Some(0)).unwrap_err().to_string();
     assert!(msg.contains("the journal is empty"), "{msg}");
 }
+
+/// A writer killed mid-run leaves its last transactions in the WAL; the `-shm` index may
+/// be gone (or never written). Inspection must still open the journal, see every
+/// committed event, and leave the WAL in place for forensics.
+#[test]
+fn crashed_wal_journal_without_shm_opens_for_inspection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let mut j = Journal::create(&path, Durability::Normal).unwrap();
+    let mut live = journal::Projections::new();
+    j.append(
+        &mut live,
+        vec![journal::testkit::run_created("r", 1, 3, 1)],
+        "t",
+    )
+    .unwrap();
+    for i in 0..3 {
+        j.append(
+            &mut live,
+            journal::testkit::trial_life(i, 3, true).to_vec(),
+            "t",
+        )
+        .unwrap();
+    }
+    // The crash: the files as they are on disk while the writer is mid-run (no close, no
+    // checkpoint), without the -shm index.
+    let crashed = tempfile::tempdir().unwrap();
+    let path = crashed.path().join("journal.sqlite");
+    std::fs::copy(dir.path().join("journal.sqlite"), &path).unwrap();
+    std::fs::copy(
+        dir.path().join("journal.sqlite-wal"),
+        crashed.path().join("journal.sqlite-wal"),
+    )
+    .unwrap();
+    drop(j);
+    let wal = crashed.path().join("journal.sqlite-wal");
+    assert!(wal.metadata().unwrap().len() > 0, "events live in the WAL");
+    let ro = Journal::open_read_only(&path).unwrap();
+    assert_eq!(ro.len(), 10);
+    assert_eq!(ro.fold(None).unwrap(), live);
+    drop(ro);
+    assert!(
+        wal.metadata().unwrap().len() > 0,
+        "inspection left the WAL alone"
+    );
+}
