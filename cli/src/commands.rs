@@ -1,7 +1,7 @@
 //! One function per subcommand.
 
 use crate::render;
-use crate::{Cli, Command, SchemaCommand};
+use crate::{Cli, Command, DriveArgs, SchemaCommand};
 use anyhow::{anyhow, bail, Context, Result};
 use engine::control::{self, ControlCommand};
 use engine::coordinator::SessionEnd;
@@ -17,29 +17,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let runs_dir = cli.runs_dir;
     match cli.command {
         Command::Describe { experiment, json } => describe(&experiment, json),
-        Command::Run {
-            experiment,
-            max_concurrency,
-            json,
-            fail_on_infra_error,
-            durable,
-        } => {
-            let threshold = parse_percent(&fail_on_infra_error)?;
-            let opts = run_options(&runs_dir, max_concurrency, json, durable);
+        Command::Run { experiment, drive } => {
+            let (opts, threshold, json) = drive_options(&runs_dir, &drive)?;
             engine::coordinator::install_interrupt_handler();
             let outcome = run::start_run(&experiment, &opts)?;
             finish(outcome, json, threshold)
         }
-        Command::Continue {
-            run,
-            max_concurrency,
-            json,
-            fail_on_infra_error,
-            durable,
-        } => {
-            let threshold = parse_percent(&fail_on_infra_error)?;
+        Command::Continue { run, drive } => {
             let dir = run::resolve_run(&runs_dir, &run)?;
-            let opts = run_options(&runs_dir, max_concurrency, json, durable);
+            let (opts, threshold, json) = drive_options(&runs_dir, &drive)?;
             engine::coordinator::install_interrupt_handler();
             let outcome = run::continue_run(&dir, &opts)?;
             finish(outcome, json, threshold)
@@ -166,22 +152,19 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn run_options(
-    runs_dir: &Path,
-    max_concurrency: Option<u32>,
-    json: bool,
-    durable: bool,
-) -> RunOptions {
-    RunOptions {
+fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, bool)> {
+    let threshold = parse_percent(&d.fail_on_infra_error)?;
+    let opts = RunOptions {
         runs_dir: runs_dir.to_path_buf(),
-        max_concurrency,
-        progress: !json,
-        durability: if durable {
+        max_concurrency: d.max_concurrency,
+        progress: !d.json,
+        durability: if d.durable {
             Durability::Full
         } else {
             Durability::Normal
         },
-    }
+    };
+    Ok((opts, threshold, d.json))
 }
 
 fn parse_percent(s: &str) -> Result<f64> {

@@ -35,40 +35,27 @@ enum Command {
     /// Validate an experiment and show what a run would do.
     Describe {
         experiment: PathBuf,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Create a run from an experiment and drive it to the end.
     Run {
+        /// Experiment file (YAML or JSON, resolved v0.5 or v0.4).
         experiment: PathBuf,
-        /// Override design.max_concurrency.
-        #[arg(long)]
-        max_concurrency: Option<u32>,
-        #[arg(long)]
-        json: bool,
-        /// Exit 3 when more than this share of committed trials died of infrastructure
-        /// faults (spawn failure, disk error, worker lost). `0%` (default) fails on any.
-        #[arg(long, default_value = "0%")]
-        fail_on_infra_error: String,
-        /// fsync every commit (survives power loss; slower).
-        #[arg(long)]
-        durable: bool,
+        #[command(flatten)]
+        drive: DriveArgs,
     },
     /// Continue a crashed, killed or interrupted run.
     Continue {
         run: String,
-        #[arg(long)]
-        max_concurrency: Option<u32>,
-        #[arg(long)]
-        json: bool,
-        #[arg(long, default_value = "0%")]
-        fail_on_infra_error: String,
-        #[arg(long)]
-        durable: bool,
+        #[command(flatten)]
+        drive: DriveArgs,
     },
     /// Show the run's current run_control_v2, progress and aggregates.
     Status {
         run: String,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -77,6 +64,7 @@ enum Command {
         run: String,
         #[arg(long)]
         until: Option<u64>,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -91,6 +79,7 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         trial: Option<String>,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -100,12 +89,14 @@ enum Command {
         /// How many trailing events to show.
         #[arg(long, default_value_t = 15)]
         last: usize,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Check the hash chain, payload schemas and materialized projections.
     Verify {
         run: String,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -120,6 +111,7 @@ enum Command {
         label: Option<String>,
         #[arg(long, default_value_t = 30)]
         timeout_seconds: u64,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -133,6 +125,7 @@ enum Command {
         all: bool,
         #[arg(long, default_value_t = 30)]
         timeout_seconds: u64,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -141,6 +134,7 @@ enum Command {
         run: String,
         #[arg(long, default_value_t = 60)]
         timeout_seconds: u64,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -151,6 +145,7 @@ enum Command {
         trial: String,
         #[arg(long, default_value_t = 30)]
         timeout_seconds: u64,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -161,6 +156,7 @@ enum Command {
         max_concurrency: u32,
         #[arg(long, default_value_t = 30)]
         timeout_seconds: u64,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -171,6 +167,24 @@ enum Command {
     },
 }
 
+/// Options of the commands that drive a run (`run`, `continue`).
+#[derive(clap::Args)]
+struct DriveArgs {
+    /// Override the run's max concurrency.
+    #[arg(long)]
+    max_concurrency: Option<u32>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Exit 3 when more than this share of committed trials died of infrastructure
+    /// faults (spawn failure, disk error, worker lost). `0%` (default) fails on any.
+    #[arg(long, default_value = "0%")]
+    fail_on_infra_error: String,
+    /// fsync every commit (survives power loss; slower).
+    #[arg(long)]
+    durable: bool,
+}
+
 #[derive(Subcommand)]
 enum SchemaCommand {
     /// Validate a JSON (or YAML) document against a named schema.
@@ -178,6 +192,7 @@ enum SchemaCommand {
         #[arg(long)]
         schema: String,
         file: PathBuf,
+        /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
