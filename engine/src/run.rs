@@ -9,7 +9,9 @@
 //! ```
 
 use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};
-use crate::coordinator::{now_ts, Coordinator, CoordinatorError, CoordinatorOptions, SessionEnd};
+use crate::coordinator::{
+    now_ts, Coordinator, CoordinatorError, CoordinatorOptions, SessionEnd, SessionParts,
+};
 use crate::experiment::{self, Experiment, ExperimentError};
 use crate::lease::{self, LeaseError};
 use journal::event::*;
@@ -229,37 +231,27 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
     let max_concurrency = c.projections.control.max_concurrency;
     let backend =
         LocalThreadWorkerBackend::new(max_concurrency as usize).map_err(RunError::Invalid)?;
-    drive(
-        c.journal,
-        c.projections,
-        Box::new(backend),
-        &c.experiment,
-        c.run_dir,
-        c.session_id,
-        opts,
-        kill_after,
-    )
+    let parts = SessionParts {
+        journal: c.journal,
+        projections: c.projections,
+        experiment: &c.experiment,
+        run_dir: c.run_dir,
+        session_id: c.session_id,
+    };
+    drive(parts, Box::new(backend), opts, kill_after)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn drive(
-    journal: Journal,
-    proj: Projections,
+    parts: SessionParts<'_>,
     backend: Box<dyn WorkerBackend>,
-    exp: &Experiment,
-    run_dir: PathBuf,
-    session_id: String,
     opts: &RunOptions,
     kill_after_events: Option<u64>,
 ) -> Result<RunOutcome, RunError> {
-    let run_id = proj.run.as_ref().expect("run").run_id.clone();
+    let run_id = parts.projections.run.as_ref().expect("run").run_id.clone();
+    let (run_dir, session_id) = (parts.run_dir.clone(), parts.session_id.clone());
     let mut coordinator = Coordinator::new(
-        journal,
-        proj,
+        parts,
         backend,
-        exp,
-        run_dir.clone(),
-        session_id.clone(),
         CoordinatorOptions {
             progress: opts.progress,
             kill_after_events,
@@ -426,16 +418,14 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     events.extend(plan.worker_lost.into_iter().map(Event::WorkerLost));
     let mut proj = proj;
     journal.append(&mut proj, events, &now_ts())?;
-    drive(
+    let parts = SessionParts {
         journal,
-        proj,
-        Box::new(backend),
-        &exp,
-        run_dir.to_path_buf(),
+        projections: proj,
+        experiment: &exp,
+        run_dir: run_dir.to_path_buf(),
         session_id,
-        opts,
-        kill_after,
-    )
+    };
+    drive(parts, Box::new(backend), opts, kill_after)
 }
 
 fn first_run_created(journal: &Journal) -> Result<RunCreated, RunError> {

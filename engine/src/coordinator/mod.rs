@@ -78,6 +78,16 @@ pub enum SessionEnd {
     Killed,
 }
 
+/// What a coordinator session drives: the run's journal and its projections (the fold
+/// of every event in it), the experiment, where the run lives, and this session's id.
+pub struct SessionParts<'a> {
+    pub journal: Journal,
+    pub projections: Projections,
+    pub experiment: &'a Experiment,
+    pub run_dir: PathBuf,
+    pub session_id: String,
+}
+
 /// Where an in-flight trial sits in the gates.
 #[derive(Debug, Clone)]
 struct InFlight {
@@ -113,18 +123,21 @@ pub struct Coordinator<'a> {
 }
 
 impl<'a> Coordinator<'a> {
-    /// Build a coordinator over a journal whose projections are `proj` (the fold of the
-    /// whole journal). Stale active trials must already have been turned into
+    /// Build a coordinator over a journal whose projections are `parts.projections` (the
+    /// fold of the whole journal). Stale active trials must already have been turned into
     /// `worker_lost` by the caller (see `crate::run::continue_run`).
     pub fn new(
-        journal: Journal,
-        proj: Projections,
+        parts: SessionParts<'a>,
         backend: Box<dyn WorkerBackend + 'a>,
-        experiment: &'a Experiment,
-        run_dir: PathBuf,
-        session_id: String,
         opts: CoordinatorOptions,
     ) -> Self {
+        let SessionParts {
+            journal,
+            projections: proj,
+            experiment,
+            run_dir,
+            session_id,
+        } = parts;
         let run = proj.run.as_ref().expect("journal starts with run_created");
         let run_id = run.run_id.clone();
         let variants = run.variant_ids.len();
