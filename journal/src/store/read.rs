@@ -1,0 +1,363 @@
+//! Reading the journal back: streaming rows, checking the hash chain, decoding, and
+//! folding on two threads (`fold`, `rebuild`, `diff_materialized`, `verify_chain`).
+
+use super::*;
+
+impl Journal {
+    /// Stream events `from..=to` (inclusive; `None` = to the end) in idx order.
+    /// With `check_chain`, each event's hash is recomputed and a break stops the stream
+    /// with [`JournalError::Chain`]; `from` must then be 0 (the chain starts there).
+    pub fn for_each_event(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        check_chain: bool,
+        mut f: impl FnMut(StoredEvent) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_raw(from, to, check_chain, |raw| {
+            f(decode_raw(&self.path, raw, check_chain)?)
+        })
+    }
+
+    /// The rows of `events`, chain-checked (when asked) but not decoded.
+    fn for_each_raw(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        check_chain: bool,
+        mut f: impl FnMut(RawRow<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, kind, schedule_idx, trial_id, ts, payload, hash FROM events WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx",
+            )
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let to = to.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
+        let mut rows = stmt
+            .query(params![from as i64, to as i64])
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let mut prev = [0u8; 32];
+        let mut expect = from;
+        while let Some(row) = rows.next().map_err(|e| sqlerr(&self.path, e))? {
+            let idx: i64 = row.get(0).map_err(|e| sqlerr(&self.path, e))?;
+            let idx = idx as u64;
+            let chain_err = |reason: String| JournalError::Chain {
+                path: self.path.clone(),
+                idx,
+                reason,
+            };
+            // A column of the wrong storage class is a hand edit: report it at its idx.
+            let column = |i: usize, blob: bool| -> Result<rusqlite::types::ValueRef<'_>> {
+                use rusqlite::types::ValueRef;
+                let v = row.get_ref(i).map_err(|e| sqlerr(&self.path, e))?;
+                match (blob, v) {
+                    (true, ValueRef::Blob(_)) | (false, ValueRef::Text(_)) => Ok(v),
+                    _ => Err(chain_err(format!(
+                        "column {} holds {:?}, not {} (edited by hand?)",
+                        COLUMNS[i],
+                        v.data_type(),
+                        if blob { "blob" } else { "text" }
+                    ))),
+                }
+            };
+            let utf8 = || chain_err("text column is not valid UTF-8".into());
+            let kind = column(1, false)?.as_str().map_err(|_| utf8())?;
+            let payload = column(5, false)?.as_str().map_err(|_| utf8())?;
+            let ts = column(4, false)?.as_str().map_err(|_| utf8())?;
+            let hash_ref = column(6, true)?.as_blob().map_err(|_| utf8())?;
+            if check_chain && idx != expect {
+                return Err(JournalError::Chain {
+                    path: self.path.clone(),
+                    idx: expect,
+                    reason: format!("event {expect} is missing (next stored idx is {idx})"),
+                });
+            }
+            let hash: [u8; 32] = hash_ref
+                .try_into()
+                .map_err(|_| chain_err("stored hash is not 32 bytes".into()))?;
+            let sidx: Option<i64> = row.get(2).map_err(|e| sqlerr(&self.path, e))?;
+            let tid = match row.get_ref(3).map_err(|e| sqlerr(&self.path, e))? {
+                rusqlite::types::ValueRef::Null => None,
+                v => Some(v.as_str().map_err(|_| utf8())?),
+            };
+            let sidx = sidx.map(|v| v as u64);
+            if check_chain {
+                let want = chain_hash(&prev, idx, kind, sidx, tid, ts, payload);
+                if want != hash {
+                    // Name the most precise fault: a payload that no longer decodes, or
+                    // one that disagrees with its own index columns, before a bare hash
+                    // mismatch.
+                    return Err(match Event::decode(kind, payload) {
+                        Err(source) => JournalError::Decode {
+                            path: self.path.clone(),
+                            idx,
+                            source,
+                        },
+                        Ok(ev) if ev.schedule_idx() != sidx || ev.trial_id() != tid => chain_err(
+                            "schedule_idx/trial_id columns disagree with the payload".into(),
+                        ),
+                        Ok(_) => chain_err(
+                            "hash does not match content (edited, reordered or forged event)"
+                                .into(),
+                        ),
+                    });
+                }
+            }
+            prev = hash;
+            expect = idx + 1;
+            f(RawRow {
+                idx,
+                kind,
+                payload,
+                ts,
+                hash,
+                schedule_idx: sidx,
+                trial_id: tid,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Fold `0..=until` into fresh projections on two cores: this thread reads rows and
+    /// checks the chain while a second decodes and applies, batch by batch, in order.
+    fn fold_parallel(
+        &self,
+        until: Option<u64>,
+        changes: Changes,
+    ) -> Result<(Projections, Changes)> {
+        const BATCH: usize = 512;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(16);
+        let path = self.path.clone();
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(move || -> Result<(Projections, Changes)> {
+                let mut changes = changes;
+                let mut proj = Projections::new();
+                for batch in rx {
+                    for i in 0..batch.rows.len() {
+                        let ev = decode_raw(&path, batch.row(i), true)?;
+                        proj.apply_owned(ev, &mut changes).map_err(|source| {
+                            JournalError::Fold {
+                                path: path.clone(),
+                                source,
+                            }
+                        })?;
+                    }
+                }
+                Ok((proj, changes))
+            });
+            let mut batch = RawBatch::default();
+            let mut worker_gone = false;
+            let read = self.for_each_raw(0, until, true, |raw| {
+                batch.push(&raw);
+                if batch.rows.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+                    // The worker stopped on an error; it reports it below.
+                    worker_gone = true;
+                    return Err(JournalError::Missing {
+                        path: PathBuf::new(),
+                    });
+                }
+                Ok(())
+            });
+            if read.is_ok() && !batch.rows.is_empty() {
+                let _ = tx.send(batch);
+            }
+            drop(tx);
+            let folded = worker
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            match (read, folded) {
+                (Ok(()), folded) => folded,
+                (Err(_), Err(e)) if worker_gone => Err(e),
+                // Both failed: the worker saw every event before the reader's failure,
+                // so its error (if any) is the earlier one.
+                (Err(r), Err(w)) => Err(if error_idx(&w) <= error_idx(&r) { w } else { r }),
+                (Err(r), Ok(_)) => Err(r),
+            }
+        })
+    }
+
+    /// Recompute the whole hash chain.
+    pub fn verify_chain(&self) -> Result<ChainReport> {
+        let mut n = 0u64;
+        let mut head = [0u8; 32];
+        match self.for_each_event(0, None, true, |e| {
+            n += 1;
+            head = e.hash;
+            Ok(())
+        }) {
+            Ok(()) => Ok(ChainReport {
+                events: n,
+                head_hash: hex(&head),
+                first_bad: None,
+            }),
+            Err(JournalError::Chain { idx, reason, .. }) => Ok(ChainReport {
+                events: n,
+                head_hash: hex(&head),
+                first_bad: Some((idx, reason)),
+            }),
+            Err(JournalError::Decode { idx, source, .. }) => Ok(ChainReport {
+                events: n,
+                head_hash: hex(&head),
+                first_bad: Some((idx, source.to_string())),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Fold events `0..=until` (all when `None`) into fresh projections, checking the
+    /// chain as it goes. An `until` past the end is an error naming the last idx.
+    pub fn fold(&self, until: Option<u64>) -> Result<Projections> {
+        if let Some(u) = until {
+            if u >= self.next_idx {
+                return Err(JournalError::PastEnd {
+                    path: self.path.clone(),
+                    idx: u,
+                    last: self
+                        .next_idx
+                        .checked_sub(1)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "none: the journal is empty".into()),
+                });
+            }
+        }
+        let (proj, _) = self.fold_parallel(until, Changes::fold_only())?;
+        Ok(proj)
+    }
+
+    /// Recompute every materialized projection from events, in one transaction.
+    pub fn rebuild(&mut self) -> Result<Projections> {
+        let path = self.path.clone();
+        let (proj, mut changes) = self.fold_parallel(None, Changes::default())?;
+        let tx = self.conn.transaction().map_err(|e| sqlerr(&path, e))?;
+        materialize::clear(&tx).map_err(|e| sqlerr(&path, e))?;
+        changes.docs_dirty = true;
+        materialize::write(&tx, &proj, &changes).map_err(|e| sqlerr(&path, e))?;
+        tx.commit().map_err(|e| sqlerr(&path, e))?;
+        Ok(proj)
+    }
+
+    /// Compare materialized tables with a rebuild from events into a scratch in-memory
+    /// database. Returns the first difference, or `None` when equal.
+    pub fn diff_materialized(&self) -> Result<Option<String>> {
+        let proj_rows = {
+            let (proj, mut changes) = self.fold_parallel(None, Changes::default())?;
+            changes.docs_dirty = true;
+            (proj, changes)
+        };
+        let mem = Connection::open_in_memory().map_err(|e| sqlerr(&self.path, e))?;
+        for (_, sql) in MIGRATIONS {
+            mem.execute_batch(sql).map_err(|e| sqlerr(&self.path, e))?;
+        }
+        materialize::write(&mem, &proj_rows.0, &proj_rows.1).map_err(|e| sqlerr(&self.path, e))?;
+        materialize::diff(&self.conn, &mem).map_err(|e| sqlerr(&self.path, e))
+    }
+}
+
+const COLUMNS: [&str; 7] = [
+    "idx",
+    "kind",
+    "schedule_idx",
+    "trial_id",
+    "ts",
+    "payload",
+    "hash",
+];
+
+/// A stored row before decoding, borrowed from SQLite's row buffer.
+struct RawRow<'a> {
+    idx: u64,
+    kind: &'a str,
+    payload: &'a str,
+    ts: &'a str,
+    hash: [u8; 32],
+    schedule_idx: Option<u64>,
+    trial_id: Option<&'a str>,
+}
+
+/// Rows copied into one buffer per batch, so the reader thread makes one allocation per
+/// batch and the decoding thread allocates (and frees) everything else itself.
+#[derive(Default)]
+struct RawBatch {
+    text: String,
+    rows: Vec<RawSpan>,
+}
+
+struct RawSpan {
+    idx: u64,
+    hash: [u8; 32],
+    schedule_idx: Option<u64>,
+    /// Byte ranges in `text`: kind, payload, ts, trial_id (empty range + flag for None).
+    ranges: [(u32, u32); 4],
+    has_trial_id: bool,
+}
+
+impl RawBatch {
+    fn push(&mut self, r: &RawRow<'_>) {
+        let mut put = |t: &str| {
+            let start = self.text.len() as u32;
+            self.text.push_str(t);
+            (start, self.text.len() as u32)
+        };
+        let ranges = [
+            put(r.kind),
+            put(r.payload),
+            put(r.ts),
+            put(r.trial_id.unwrap_or("")),
+        ];
+        self.rows.push(RawSpan {
+            idx: r.idx,
+            hash: r.hash,
+            schedule_idx: r.schedule_idx,
+            ranges,
+            has_trial_id: r.trial_id.is_some(),
+        });
+    }
+
+    fn row(&self, i: usize) -> RawRow<'_> {
+        let sp = &self.rows[i];
+        let at = |k: usize| &self.text[sp.ranges[k].0 as usize..sp.ranges[k].1 as usize];
+        RawRow {
+            idx: sp.idx,
+            kind: at(0),
+            payload: at(1),
+            ts: at(2),
+            hash: sp.hash,
+            schedule_idx: sp.schedule_idx,
+            trial_id: sp.has_trial_id.then(|| at(3)),
+        }
+    }
+}
+
+/// Decode a row; with `check_columns`, its `schedule_idx`/`trial_id` columns must agree
+/// with the payload (they are hashed, so a disagreement is an edit).
+fn decode_raw(path: &Path, raw: RawRow<'_>, check_columns: bool) -> Result<StoredEvent> {
+    let event = Event::decode(raw.kind, raw.payload).map_err(|source| JournalError::Decode {
+        path: path.into(),
+        idx: raw.idx,
+        source,
+    })?;
+    if check_columns
+        && (raw.schedule_idx != event.schedule_idx() || raw.trial_id != event.trial_id())
+    {
+        return Err(JournalError::Chain {
+            path: path.into(),
+            idx: raw.idx,
+            reason: "schedule_idx/trial_id columns disagree with the payload".into(),
+        });
+    }
+    Ok(StoredEvent {
+        idx: raw.idx,
+        ts: raw.ts.to_owned(),
+        event,
+        hash: raw.hash,
+    })
+}
+
+fn error_idx(e: &JournalError) -> u64 {
+    match e {
+        JournalError::Chain { idx, .. } | JournalError::Decode { idx, .. } => *idx,
+        JournalError::Fold { source, .. } => source.idx,
+        _ => u64::MAX,
+    }
+}
