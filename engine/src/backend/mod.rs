@@ -5,6 +5,7 @@
 //! coordinator decides what it means.
 
 pub mod local;
+pub mod remote;
 
 use crate::trial::{TrialOutcome, TrialSpec};
 use std::time::Duration;

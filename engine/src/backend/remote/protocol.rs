@@ -1,0 +1,538 @@
+//! The remote worker messages (`schemas/remote_worker_*_v1.jsonschema`) and a blocking
+//! HTTP client for one worker endpoint.
+//!
+//! Every response is checked in this order: HTTP status, JSON, `schema_version` equal to
+//! the expected response name ([`RemoteError::SchemaMismatch`] otherwise), the whole
+//! document against its schema, then decoding into the typed message. Requests are
+//! validated against their own schema before they leave, so a bug here never reaches a
+//! worker as a malformed document.
+
+use super::{BearerToken, RemoteError};
+use crate::backend::TrialDispatch;
+use crate::trial::{TrialOutcome, TrialSpec};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Largest response body read (a poll answer carries whole trial outcomes).
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+/// How much of an error body is quoted in a [`RemoteError::Status`].
+const MAX_QUOTED_BODY: usize = 512;
+
+/// The four calls of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteEndpoint {
+    Submit,
+    Poll,
+    Pause,
+    Stop,
+}
+
+impl RemoteEndpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            RemoteEndpoint::Submit => "v1/worker/submit",
+            RemoteEndpoint::Poll => "v1/worker/poll",
+            RemoteEndpoint::Pause => "v1/worker/pause",
+            RemoteEndpoint::Stop => "v1/worker/stop",
+        }
+    }
+
+    pub fn request_schema(self) -> &'static str {
+        match self {
+            RemoteEndpoint::Submit => "remote_worker_submit_v1",
+            RemoteEndpoint::Poll => "remote_worker_poll_v1",
+            RemoteEndpoint::Pause => "remote_worker_pause_v1",
+            RemoteEndpoint::Stop => "remote_worker_stop_v1",
+        }
+    }
+
+    pub fn response_schema(self) -> &'static str {
+        match self {
+            RemoteEndpoint::Submit => "remote_worker_submit_response_v1",
+            RemoteEndpoint::Poll => "remote_worker_poll_response_v1",
+            RemoteEndpoint::Pause => "remote_worker_pause_response_v1",
+            RemoteEndpoint::Stop => "remote_worker_stop_response_v1",
+        }
+    }
+}
+
+// ---- messages --------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+struct SubmitRequest<'a> {
+    schema_version: &'static str,
+    run_id: &'a str,
+    dispatch: DispatchDoc<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct DispatchDoc<'a> {
+    schedule_idx: u64,
+    trial_id: &'a str,
+    ticket_id: &'a str,
+    variant_id: &'a str,
+    task_id: &'a str,
+    repl_idx: u32,
+    spec: &'a TrialSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PollRequest<'a> {
+    schema_version: &'static str,
+    run_id: &'a str,
+    ack_completion_keys: &'a [String],
+    max_completions: usize,
+    wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PauseRequest<'a> {
+    schema_version: &'static str,
+    run_id: &'a str,
+    ticket_id: &'a str,
+    label: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct StopRequest<'a> {
+    schema_version: &'static str,
+    run_id: &'a str,
+    ticket_id: &'a str,
+    reason: &'a str,
+}
+
+/// `remote_worker_submit_response_v1`: `accepted: false` is a refusal (no free slot).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SubmitResponse {
+    pub accepted: bool,
+    pub ticket_id: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `remote_worker_poll_response_v1`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PollResponse {
+    pub completions: Vec<RemoteCompletion>,
+}
+
+/// One completion as the worker delivers it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RemoteCompletion {
+    pub run_id: String,
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub ticket_id: String,
+    pub completion_seq: u64,
+    pub outcome: TrialOutcome,
+}
+
+impl RemoteCompletion {
+    /// The key the coordinator acknowledges on its next poll.
+    pub fn key(&self) -> String {
+        completion_key(
+            &self.run_id,
+            self.schedule_idx,
+            &self.trial_id,
+            self.completion_seq,
+        )
+    }
+}
+
+/// The acknowledgement key of one delivery: `run_id/schedule_idx/trial_id/completion_seq`.
+/// Client and server must build it the same way.
+pub fn completion_key(run_id: &str, schedule_idx: u64, trial_id: &str, seq: u64) -> String {
+    format!("{run_id}/{schedule_idx}/{trial_id}/{seq}")
+}
+
+/// `remote_worker_pause_response_v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PauseResponse {
+    pub ticket_id: String,
+    pub accepted: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `remote_worker_stop_response_v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StopResponse {
+    pub ticket_id: String,
+    pub accepted: bool,
+}
+
+// ---- client ----------------------------------------------------------------------
+
+/// Bounded waits. A poll may take its long-poll wait plus `poll_grace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteTimeouts {
+    pub connect: Duration,
+    pub submit: Duration,
+    pub poll_grace: Duration,
+    pub pause: Duration,
+    pub stop: Duration,
+}
+
+impl Default for RemoteTimeouts {
+    fn default() -> Self {
+        RemoteTimeouts {
+            connect: Duration::from_secs(5),
+            submit: Duration::from_secs(30),
+            poll_grace: Duration::from_secs(10),
+            pause: Duration::from_secs(10),
+            stop: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Retries of transient failures (connect/reset/timeout, HTTP 5xx); never of 4xx or of
+/// protocol faults. Safe because every request is idempotent on the worker: tickets are
+/// chosen by the coordinator and acks are keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total attempts including the first (at least 1).
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// HTTP+JSON client for one worker endpoint (`http://host:port/`).
+pub struct HttpRemoteWorkerProtocol {
+    base_url: String,
+    token: Option<BearerToken>,
+    timeouts: RemoteTimeouts,
+    retry: RetryPolicy,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for HttpRemoteWorkerProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRemoteWorkerProtocol")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token)
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpRemoteWorkerProtocol {
+    /// A client for `base_url` (only `http://`; a missing trailing `/` is added).
+    pub fn new(base_url: &str, token: Option<String>) -> Result<Self, RemoteError> {
+        let bad = |reason: &str| RemoteError::BadEndpoint {
+            url: base_url.to_string(),
+            reason: reason.to_string(),
+        };
+        let rest = base_url.strip_prefix("http://").ok_or_else(|| {
+            bad("only http:// endpoints are supported (e.g. http://127.0.0.1:7070/)")
+        })?;
+        if rest.trim_end_matches('/').is_empty() {
+            return Err(bad("the URL has no host"));
+        }
+        if base_url.contains(['?', '#']) {
+            return Err(bad("the URL must not carry a query or fragment"));
+        }
+        let mut base = base_url.to_string();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        let timeouts = RemoteTimeouts::default();
+        Ok(HttpRemoteWorkerProtocol {
+            base_url: base,
+            token: token.map(BearerToken::new),
+            timeouts,
+            retry: RetryPolicy::default(),
+            agent: build_agent(&timeouts),
+        })
+    }
+
+    pub fn with_timeouts(mut self, timeouts: RemoteTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self.agent = build_agent(&timeouts);
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            max_attempts: retry.max_attempts.max(1),
+            ..retry
+        };
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn endpoint_url(&self, endpoint: RemoteEndpoint) -> String {
+        format!("{}{}", self.base_url, endpoint.path())
+    }
+
+    /// Hand one dispatch to the worker.
+    pub fn submit(
+        &self,
+        run_id: &str,
+        dispatch: &TrialDispatch,
+    ) -> Result<SubmitResponse, RemoteError> {
+        let spec = &dispatch.spec;
+        let req = SubmitRequest {
+            schema_version: RemoteEndpoint::Submit.request_schema(),
+            run_id,
+            dispatch: DispatchDoc {
+                schedule_idx: spec.schedule_idx,
+                trial_id: &spec.trial_id,
+                ticket_id: &dispatch.ticket_id,
+                variant_id: &spec.variant_id,
+                task_id: &spec.task_id,
+                repl_idx: spec.repl_idx,
+                spec,
+            },
+        };
+        self.call(RemoteEndpoint::Submit, &req, self.timeouts.submit)
+    }
+
+    /// Long-poll for completions, acknowledging the keys of earlier deliveries.
+    pub fn poll(
+        &self,
+        run_id: &str,
+        ack_completion_keys: &[String],
+        max_completions: usize,
+        wait: Duration,
+    ) -> Result<PollResponse, RemoteError> {
+        let req = PollRequest {
+            schema_version: RemoteEndpoint::Poll.request_schema(),
+            run_id,
+            ack_completion_keys,
+            max_completions: max_completions.max(1),
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        };
+        self.call(RemoteEndpoint::Poll, &req, wait + self.timeouts.poll_grace)
+    }
+
+    pub fn pause(
+        &self,
+        run_id: &str,
+        ticket_id: &str,
+        label: Option<&str>,
+    ) -> Result<PauseResponse, RemoteError> {
+        let req = PauseRequest {
+            schema_version: RemoteEndpoint::Pause.request_schema(),
+            run_id,
+            ticket_id,
+            label,
+        };
+        self.call(RemoteEndpoint::Pause, &req, self.timeouts.pause)
+    }
+
+    pub fn stop(
+        &self,
+        run_id: &str,
+        ticket_id: &str,
+        reason: &str,
+    ) -> Result<StopResponse, RemoteError> {
+        let req = StopRequest {
+            schema_version: RemoteEndpoint::Stop.request_schema(),
+            run_id,
+            ticket_id,
+            reason,
+        };
+        self.call(RemoteEndpoint::Stop, &req, self.timeouts.stop)
+    }
+
+    fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        endpoint: RemoteEndpoint,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, RemoteError> {
+        let url = self.endpoint_url(endpoint);
+        let request_doc = serde_json::to_value(request)
+            .and_then(|v| serde_json::to_string(&v).map(|s| (v, s)))
+            .map_err(|e| RemoteError::InvalidRequest {
+                endpoint: url.clone(),
+                schema: endpoint.request_schema().into(),
+                message: e.to_string(),
+            });
+        let (doc, body) = request_doc?;
+        crate::schemas::validate(endpoint.request_schema(), &doc).map_err(|e| {
+            RemoteError::InvalidRequest {
+                endpoint: url.clone(),
+                schema: endpoint.request_schema().into(),
+                message: e.to_string(),
+            }
+        })?;
+        let text = self.post_with_retry(&url, &body, timeout)?;
+        parse_response(endpoint, &url, &text)
+    }
+
+    /// POST `body`, retrying transient failures with exponential backoff; returns the
+    /// body of a 2xx answer.
+    fn post_with_retry(
+        &self,
+        url: &str,
+        body: &str,
+        timeout: Duration,
+    ) -> Result<String, RemoteError> {
+        let mut backoff = self.retry.initial_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.retry.max_attempts;
+            match self.post_once(url, body, timeout) {
+                Ok((status, text)) if (200..300).contains(&status) => return Ok(text),
+                Ok((status, text)) if status < 500 || last => {
+                    return Err(RemoteError::Status {
+                        endpoint: url.to_string(),
+                        status,
+                        attempts: attempt,
+                        body: self.quote(&text),
+                    })
+                }
+                Ok((status, _)) => {
+                    tracing::warn!(
+                        endpoint = url,
+                        status,
+                        attempt,
+                        "remote worker answered a server error; retrying"
+                    );
+                }
+                Err(e) if !is_transient(&e) || last => {
+                    return Err(RemoteError::Transport {
+                        endpoint: url.to_string(),
+                        attempts: attempt,
+                        message: self.scrub(&e.to_string()),
+                    })
+                }
+                Err(e) => {
+                    tracing::warn!(endpoint = url, attempt, error = %self.scrub(&e.to_string()), "remote worker unreachable; retrying");
+                }
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(self.retry.max_backoff);
+        }
+    }
+
+    fn post_once(
+        &self,
+        url: &str,
+        body: &str,
+        timeout: Duration,
+    ) -> Result<(u16, String), ureq::Error> {
+        let mut req = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json");
+        if let Some(token) = &self.token {
+            req = req.header("Authorization", format!("Bearer {}", token.expose()));
+        }
+        let mut resp = req
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .send(body)?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_string()?;
+        Ok((status, text))
+    }
+
+    /// Remove the token from text a worker or the transport produced (a misbehaving
+    /// worker could echo the header back).
+    fn scrub(&self, text: &str) -> String {
+        match &self.token {
+            Some(t) if !t.expose().is_empty() => text.replace(t.expose(), "<redacted>"),
+            _ => text.to_string(),
+        }
+    }
+
+    fn quote(&self, text: &str) -> String {
+        let scrubbed = self.scrub(text.trim());
+        if scrubbed.is_empty() {
+            return "(empty body)".into();
+        }
+        match scrubbed.char_indices().nth(MAX_QUOTED_BODY) {
+            Some((cut, _)) => format!("{}…", &scrubbed[..cut]),
+            None => scrubbed,
+        }
+    }
+}
+
+fn build_agent(timeouts: &RemoteTimeouts) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        // Status codes are ours to classify (retry 5xx, not 4xx) and to quote.
+        .http_status_as_error(false)
+        // Workers are addressed directly: never route through a proxy from the environment.
+        .proxy(None)
+        .max_redirects(0)
+        .timeout_connect(Some(timeouts.connect))
+        .build()
+        .new_agent()
+}
+
+fn is_transient(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Io(io) => !matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+        ),
+        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,
+        _ => false,
+    }
+}
+
+/// Check a response body: JSON, the expected `schema_version`, the schema, the type.
+fn parse_response<T: DeserializeOwned>(
+    endpoint: RemoteEndpoint,
+    url: &str,
+    text: &str,
+) -> Result<T, RemoteError> {
+    let expected = endpoint.response_schema();
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| RemoteError::NotJson {
+        endpoint: url.to_string(),
+        message: e.to_string(),
+    })?;
+    let found = match doc.get("schema_version") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => format!("{other} (not a string)"),
+        None => "(missing)".to_string(),
+    };
+    if found != expected {
+        return Err(RemoteError::SchemaMismatch {
+            endpoint: url.to_string(),
+            expected: expected.to_string(),
+            found,
+        });
+    }
+    let invalid = |violations: String| RemoteError::InvalidResponse {
+        endpoint: url.to_string(),
+        schema: expected.to_string(),
+        violations,
+    };
+    crate::schemas::validate(expected, &doc).map_err(|e| match e {
+        crate::schemas::SchemaError::Invalid { violations, .. } => invalid(
+            violations
+                .iter()
+                .map(|v| format!("  - {v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        other => invalid(other.to_string()),
+    })?;
+    // The schema leaves `outcome` open; the typed decode is the last word on it.
+    serde_json::from_value(doc).map_err(|e| invalid(format!("  - {e}")))
+}
