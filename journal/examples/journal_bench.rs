@@ -422,33 +422,6 @@ fn breakdown(args: &Args) {
     line("F5 Journal::fold(None)", t.elapsed());
 }
 
-/// The same canonical bytes as `store::chain_hash`, fed to blake3 in one `update` from a
-/// reused buffer instead of eleven small ones.
-#[allow(clippy::too_many_arguments)] // store::chain_hash's parameters plus the buffer
-fn chain_hash_one_update(
-    buf: &mut Vec<u8>,
-    prev: &[u8; 32],
-    idx: u64,
-    kind: &str,
-    schedule_idx: Option<u64>,
-    trial_id: Option<&str>,
-    ts: &str,
-    payload: &str,
-) -> [u8; 32] {
-    buf.clear();
-    buf.extend_from_slice(prev);
-    buf.extend_from_slice(&idx.to_le_bytes());
-    for field in [kind, trial_id.unwrap_or(""), ts] {
-        buf.extend_from_slice(&(field.len() as u64).to_le_bytes());
-        buf.extend_from_slice(field.as_bytes());
-    }
-    buf.push(trial_id.is_some() as u8);
-    buf.extend_from_slice(&schedule_idx.map(|v| v as i64).unwrap_or(-1).to_le_bytes());
-    buf.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    buf.extend_from_slice(payload.as_bytes());
-    *blake3::hash(buf).as_bytes()
-}
-
 fn chain_hash_variants() {
     use journal::store::chain_hash;
     let events: Vec<(Event, String)> = (0..20_000u64)
@@ -474,26 +447,9 @@ fn chain_hash_variants() {
         );
     }
     let a = t.elapsed();
-    let t = Instant::now();
-    let mut prev2 = [0u8; 32];
-    let mut buf = Vec::with_capacity(1024);
-    for (i, (e, p)) in events.iter().enumerate() {
-        prev2 = chain_hash_one_update(
-            &mut buf,
-            &prev2,
-            i as u64,
-            e.kind(),
-            e.schedule_idx(),
-            e.trial_id(),
-            ts,
-            p,
-        );
-    }
-    let b = t.elapsed();
-    assert_eq!(prev, prev2, "same bytes, same chain");
+    assert_ne!(prev, [0u8; 32]);
     println!(
-        "chain hash: store::chain_hash {:.3} µs/event, one update from a buffer {:.3} µs/event (same hashes)",
-        a.as_secs_f64() * 1e6 / n,
-        b.as_secs_f64() * 1e6 / n
+        "chain hash: store::chain_hash {:.3} µs/event (one blake3 call over a reused buffer)",
+        a.as_secs_f64() * 1e6 / n
     );
 }

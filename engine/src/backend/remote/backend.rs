@@ -92,6 +92,14 @@ impl RemoteWorkerBackend {
         self.quarantined_message()
     }
 
+    /// The endpoint running `ticket_id`, if it was handed out and not yet delivered back.
+    fn running_on(&self, ticket_id: &str) -> Option<usize> {
+        self.tickets
+            .get(ticket_id)
+            .filter(|t| !t.delivered)
+            .map(|t| t.endpoint)
+    }
+
     fn quarantined_message(&self) -> String {
         format!(
             "remote worker backend is quarantined: {}; the run cannot continue on these workers (check that coordinator and workers run the same labj version)",
@@ -297,12 +305,7 @@ impl WorkerBackend for RemoteWorkerBackend {
         if self.quarantined.is_some() {
             return refuse(String::new(), self.quarantined_message());
         }
-        let Some(idx) = self
-            .tickets
-            .get(ticket_id)
-            .filter(|t| !t.delivered)
-            .map(|t| t.endpoint)
-        else {
+        let Some(idx) = self.running_on(ticket_id) else {
             return refuse(
                 String::new(),
                 format!("no trial with ticket {ticket_id} is running"),
@@ -341,12 +344,7 @@ impl WorkerBackend for RemoteWorkerBackend {
         if self.quarantined.is_some() {
             return;
         }
-        let Some(idx) = self
-            .tickets
-            .get(ticket_id)
-            .filter(|t| !t.delivered)
-            .map(|t| t.endpoint)
-        else {
+        let Some(idx) = self.running_on(ticket_id) else {
             return;
         };
         if let Err(e) = self.endpoints[idx]
