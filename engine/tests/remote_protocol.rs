@@ -1,5 +1,5 @@
 //! The client side of the remote worker protocol against a real HTTP server started in
-//! each test (DESIGN.md §6).
+//! each test.
 
 mod remote_support;
 

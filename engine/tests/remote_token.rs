@@ -1,4 +1,4 @@
-//! Reading the remote worker bearer token from the environment (DESIGN.md §6).
+//! Reading the remote worker bearer token from the environment.
 //!
 //! Tests in this binary run in parallel: each uses its own variable name.
 

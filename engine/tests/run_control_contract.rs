@@ -1,4 +1,4 @@
-//! The run-control contract (SEED_TESTS.md P1, P6): the documents the journal's
+//! The run-control contract (seed tests P1, P6): the documents the journal's
 //! projections write validate against their schemas, and `run_control_v2` carries
 //! `active_trials` for every in-flight trial and none of the retired single-active fields.
 

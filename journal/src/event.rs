@@ -1,4 +1,4 @@
-//! The event catalogue (DESIGN.md §3): one typed variant per journal event kind.
+//! The event catalogue: one typed variant per journal event kind.
 //!
 //! The `kind` column of the `events` table holds [`Event::kind`]; the `payload` column
 //! holds the JSON of the variant's struct. Every payload carries no kind tag of its own:

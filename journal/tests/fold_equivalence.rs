@@ -1,4 +1,4 @@
-//! Live projections == projections rebuilt from events (DESIGN.md §7.5), as a property.
+//! Live projections == projections rebuilt from events, as a property.
 //!
 //! A small simulated coordinator turns a random tape into a valid event sequence for a
 //! random small run (dispatches, out-of-order completions, contiguous commits, pruning,

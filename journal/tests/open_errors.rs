@@ -1,5 +1,5 @@
 //! Opening something that is not a journal this labj can read gives a clear error that
-//! names the file, never a panic (DESIGN.md §7.6).
+//! names the file, never a panic.
 
 use journal::store::{JournalError, SCHEMA_VERSION};
 use journal::{testkit, Durability, Journal, Projections};

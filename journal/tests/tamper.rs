@@ -1,4 +1,4 @@
-//! A journal edited behind labj's back is detected (DESIGN.md §3, §7.6).
+//! A journal edited behind labj's back is detected.
 //!
 //! Every case builds a real journal file through the API, closes it, tampers with it
 //! through a separate SQLite connection (or the `sqlite3` CLI), reopens it and checks

@@ -1,5 +1,5 @@
 //! `RemoteWorkerBackend`: the coordinator's side of the remote worker protocol
-//! (DESIGN.md §6) — HTTP+JSON to `v1/worker/{submit,poll,pause,stop}` on one or more
+//! — HTTP+JSON to `v1/worker/{submit,poll,pause,stop}` on one or more
 //! worker endpoints, every message carrying and checked against its `schema_version`.
 //!
 //! - [`protocol`]: the typed messages and [`HttpRemoteWorkerProtocol`], a blocking
