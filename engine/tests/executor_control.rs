@@ -140,7 +140,8 @@ fn executor_pause_refused_before_start_and_while_grading() {
                      > \"$AGENTLAB_GRADE_PATH\""),
         required_evidence_classes: Vec::new(),
     });
-    let marker = s.trial_dir.join("grading");
+    // The grader's cwd is its own directory of the attempt.
+    let marker = s.trial_dir.join("attempt_1/grader/grading");
     let (handle, control) = start(s);
     wait_for(&marker);
     let err = control.pause().unwrap_err();

@@ -41,8 +41,17 @@ fn executor_grader_success_overrides_and_merges_metrics() {
         .iter()
         .find(|e| e.class == "grader_report")
         .expect("grader evidence");
-    assert_eq!(report.path, "trials/t1/grader_report.txt");
-    assert!(out.artifacts.iter().any(|a| a.name == "grade.json"));
+    // The grader works in its own directory, created after the agent exited.
+    assert_eq!(report.path, "trials/t1/attempt_1/grader/grader_report.txt");
+    assert!(out
+        .artifacts
+        .iter()
+        .any(|a| a.name == "attempt_1/grader/grade.json"));
+    assert!(
+        out.evidence.iter().all(|e| e.class != "tamper"),
+        "an honest agent leaves no tamper evidence: {:?}",
+        out.evidence
+    );
 }
 
 #[test]
@@ -100,6 +109,7 @@ fn executor_grader_not_run_after_agent_error() {
     s.agent.command = sh("exit 2");
     let out = execute_trial(&s, &TrialControl::new());
     assert_eq!(out.classification, Classification::AgentExitNonzero);
+    assert!(!s.trial_dir.join("attempt_1/grader").exists());
     assert!(!s.trial_dir.join("grade.json").exists());
 }
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Quickstart grader (POSIX sh): compares the agent's answer with the task's expected
-# answer. Runs in the trial directory with the agent's AGENTLAB_* environment, where
-# AGENTLAB_RESULT_PATH points at the agent's result. Writes grade.json (grade_result_v1)
-# and grade_report.txt in the current directory.
+# answer. Runs after the agent exited, in its own directory (attempt_<n>/grader/) that
+# labj filled with fresh copies of the task and a snapshot of the agent's result
+# (AGENTLAB_TASK_PATH, AGENTLAB_RESULT_PATH). Writes grade.json (grade_result_v1, the
+# file AGENTLAB_GRADE_PATH names) and grade_report.txt in the current directory.
 set -eu
 
 task=${AGENTLAB_TASK_PATH:?AGENTLAB_TASK_PATH is not set}

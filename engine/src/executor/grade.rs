@@ -1,13 +1,103 @@
-//! Grading an attempt: running `benchmark.adapter.command` in the trial directory, reading
-//! its grade_result_v1, and checking the required evidence classes.
+//! Grading an attempt: running `benchmark.adapter.command` in a directory of its own,
+//! reading its grade_result_v1, and checking the required evidence classes.
+//!
+//! # The grade is the grader's
+//!
+//! The agent can write anywhere in its trial directory, so nothing the grader reads as
+//! ground truth, and nothing labj reads as the grade, may come from there. After the
+//! agent's process group is gone, [`stage`] creates `attempt_<n>/grader/` afresh (anything
+//! the agent put there was already moved aside as tamper evidence by `tamper.rs`) and
+//! writes into it, from the trial spec (experiment data, never the agent-writable files):
+//!
+//! ```text
+//! attempt_<n>/grader/   the grader's cwd; only the grader writes here
+//!     task.json bindings.json dependencies.json policy.json   fresh copies
+//!     trial_input.json   trial_input_v1 whose paths name the copies above
+//!     result.json        the agent's result as it was when the agent exited
+//!     grade.json         AGENTLAB_GRADE_PATH: the only place a grade is read from
+//!     stdout.log stderr.log   the grader's output
+//! ```
+//!
+//! The grader's `AGENTLAB_TASK_PATH`, `…_BINDINGS_PATH`, `…_DEPENDENCIES_PATH`,
+//! `…_POLICY_PATH` and `AGENTLAB_RESULT_PATH` name these copies; `AGENTLAB_WORKSPACE_DIR`
+//! and `AGENTLAB_TRAJECTORY_PATH` still name the agent's output, which is what is graded.
+//! Evidence paths in the grade are relative to the grader's directory. Every runner of a
+//! grader (local processes, containers, the benchmark adapter of the original runner) goes
+//! through [`stage`] and [`grade`] so there is one owner and one place for each file.
 
 use super::classify::{self, GradeResult, ReadError};
 use super::control::Phase;
 use super::process::{self, ProcessEnd};
-use super::{exit_text, workspace, AttemptEnd, Fault, Trial, TrialControl};
+use super::{disk, exit_text, workspace, write_json, AttemptEnd, Fault, Trial, TrialControl};
 use crate::trial::GraderSpec;
 use journal::event::Classification;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The grader's own directory for one attempt, with the fresh inputs labj wrote into it.
+pub(super) struct GraderStage {
+    pub dir: PathBuf,
+    pub task: PathBuf,
+    pub bindings: PathBuf,
+    pub dependencies: PathBuf,
+    pub policy: PathBuf,
+    pub trial_input: PathBuf,
+    /// Snapshot of the agent's result (absent when the agent wrote none).
+    pub result: PathBuf,
+    pub grade: PathBuf,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+    /// `attempt_<n>/grader`: prefix that makes grader-relative paths trial-relative.
+    pub trial_rel: String,
+}
+
+/// Creates `attempt_<n>/grader/` (it must not exist: the tamper check moved any agent-made
+/// one aside) and writes the grader's inputs into it from the spec.
+pub(super) fn stage(trial: &Trial<'_>, n: u32, agent_result: &Path) -> Result<GraderStage, Fault> {
+    let dir = trial.paths.attempt_dir(n).join("grader");
+    std::fs::create_dir(&dir).map_err(|e| disk(&format!("creating {}", dir.display()), e))?;
+    let j = |name: &str| dir.join(name);
+    let g = GraderStage {
+        task: j("task.json"),
+        bindings: j("bindings.json"),
+        dependencies: j("dependencies.json"),
+        policy: j("policy.json"),
+        trial_input: j("trial_input.json"),
+        result: j("result.json"),
+        grade: j("grade.json"),
+        stdout: j("stdout.log"),
+        stderr: j("stderr.log"),
+        trial_rel: format!("attempt_{n}/grader"),
+        dir,
+    };
+    let s = trial.spec;
+    for (path, value) in [
+        (&g.task, &s.task),
+        (&g.bindings, &s.bindings),
+        (&g.dependencies, &s.dependencies),
+        (&g.policy, &s.policy),
+    ] {
+        write_json(path, value)?;
+    }
+    match std::fs::copy(agent_result, &g.result) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(disk("copying the agent's result for the grader", e)),
+    }
+    let trajectory = trial.paths.attempt_dir(n).join("trajectory.jsonl");
+    let inputs = super::InputPaths {
+        trial_dir: &trial.paths.trial_dir,
+        workspace_dir: &trial.paths.workspace,
+        deps_dir: &trial.paths.trial_dir.join("deps"),
+        task: &g.task,
+        bindings: &g.bindings,
+        dependencies: &g.dependencies,
+        policy: &g.policy,
+        result: &g.result,
+        trajectory: &trajectory,
+    };
+    write_json(&g.trial_input, &trial.trial_input(n, inputs))?;
+    Ok(g)
+}
 
 /// Grades `end` (a `success`/`failure` attempt) in place: on a valid grade its outcome and
 /// metrics override the agent's; any grader fault turns `end` into `grade_error`.
@@ -16,10 +106,10 @@ pub(super) fn grade(
     grader: &GraderSpec,
     n: u32,
     control: &TrialControl,
-    result: &Path,
+    stage: &GraderStage,
     end: &mut AttemptEnd,
 ) -> Result<(), Fault> {
-    match run(trial, grader, n, control, result, end) {
+    match run(trial, grader, n, control, stage, end) {
         Ok(grade) => {
             end.classification = match grade.outcome.as_str() {
                 "success" => Classification::Success,
@@ -48,22 +138,24 @@ fn run(
     grader: &GraderSpec,
     n: u32,
     control: &TrialControl,
-    result: &Path,
+    stage: &GraderStage,
     end: &mut AttemptEnd,
 ) -> Result<GradeResult, Fault> {
-    let paths = &trial.paths;
-    let dir = paths.attempt_dir(n);
-    let (out, err) = (dir.join("grader_stdout.log"), dir.join("grader_stderr.log"));
-    let trajectory = dir.join("trajectory.jsonl");
-    let mut cmd = match trial.command(&grader.command, n, result, &trajectory, (&out, &err)) {
+    let trajectory = trial.paths.attempt_dir(n).join("trajectory.jsonl");
+    let logs = (stage.stdout.as_path(), stage.stderr.as_path());
+    let mut cmd = match trial.command(&grader.command, n, &stage.result, &trajectory, logs) {
         Ok(cmd) => cmd,
         Err(Fault(Classification::SpawnFailure, msg)) => {
             return Err(grade_error(format!("grader {msg}")))
         }
         Err(fault) => return Err(fault),
     };
-    cmd.env("AGENTLAB_GRADE_PATH", &paths.grade)
-        .current_dir(&paths.trial_dir);
+    cmd.env("AGENTLAB_GRADE_PATH", &stage.grade)
+        .env("AGENTLAB_TASK_PATH", &stage.task)
+        .env("AGENTLAB_BINDINGS_PATH", &stage.bindings)
+        .env("AGENTLAB_DEPENDENCIES_PATH", &stage.dependencies)
+        .env("AGENTLAB_POLICY_PATH", &stage.policy)
+        .current_dir(&stage.dir);
     let sup =
         process::supervise(&mut cmd, control, Phase::Grader, trial.timeout()).map_err(|e| {
             grade_error(format!(
@@ -91,12 +183,12 @@ fn run(
         }
         ProcessEnd::Exited(_) => {}
     }
-    let grade: GradeResult = match classify::read_validated(&paths.grade, "grade_result_v1") {
+    let grade: GradeResult = match classify::read_validated(&stage.grade, "grade_result_v1") {
         Ok(g) => g,
         Err(ReadError::Missing) => {
             return Err(grade_error(format!(
                 "grader exited 0 but wrote no grade at {}",
-                paths.grade.display()
+                stage.grade.display()
             )))
         }
         Err(ReadError::Invalid(msg)) => return Err(grade_error(msg)),
@@ -108,14 +200,18 @@ fn run(
                 ev.class
             ))
         })?;
-        if !paths.trial_dir.join(&rel).is_file() {
+        if !stage.dir.join(&rel).is_file() {
             return Err(grade_error(format!(
-                "grade evidence `{}` (class `{}`) is not a file in the trial directory",
-                ev.path, ev.class
+                "grade evidence `{}` (class `{}`) is not a file in the grader's directory {}",
+                ev.path,
+                ev.class,
+                stage.dir.display()
             )));
         }
-        end.evidence
-            .push((ev.class.clone(), rel.to_string_lossy().into_owned()));
+        end.evidence.push((
+            ev.class.clone(),
+            format!("{}/{}", stage.trial_rel, rel.to_string_lossy()),
+        ));
     }
     let missing: Vec<&str> = grader
         .required_evidence_classes

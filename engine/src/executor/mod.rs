@@ -16,8 +16,10 @@
 //!     stdout.log stderr.log          the agent's output
 //!     result.json                    AGENTLAB_RESULT_PATH (agent_result_v1)
 //!     trajectory.jsonl               AGENTLAB_TRAJECTORY_PATH (optional)
-//!     grader_stdout.log grader_stderr.log   when a grader ran after this attempt
-//! grade.json            the grader's grade_result_v1 (AGENTLAB_GRADE_PATH), latest attempt
+//!     grader/                        created after the agent exited; the grader's cwd,
+//!                                    its fresh inputs and grade.json (see `grade.rs`)
+//!     tampered/                      files the agent left where it may not write
+//!                                    (evidence class `tamper`, see `tamper.rs`)
 //! workspace_manifest.json  {pre, post}: the workspace before the agent and after the
 //!                       latest attempt, relative path → {digest, bytes}
 //! workspace_diff.json   {added, removed, modified}: evidence class `workspace_diff`
@@ -32,7 +34,9 @@
 //! `AGENTLAB_TIMEOUT_MS`, `AGENTLAB_RUN_ID`, `AGENTLAB_TRIAL_ID`, `AGENTLAB_VARIANT_ID`,
 //! `AGENTLAB_TASK_ID`, `AGENTLAB_REPL_IDX`, plus `AGENTLAB_TRIAL_DIR`,
 //! `AGENTLAB_WORKSPACE_DIR`, `AGENTLAB_ATTEMPT`; the grader also gets
-//! `AGENTLAB_GRADE_PATH`. The agent runs in `workspace/`, the grader in the trial dir.
+//! `AGENTLAB_GRADE_PATH`, and its task, bindings, dependencies, policy and result paths
+//! name fresh copies in its own directory. The agent runs in `workspace/`, the grader in
+//! `attempt_<n>/grader/`.
 //!
 //! # Classification of an attempt
 //!
@@ -53,9 +57,11 @@ mod classify;
 mod control;
 mod grade;
 mod process;
+mod tamper;
 mod workspace;
 
 pub use control::TrialControl;
+pub use tamper::TAMPER_CLASS;
 
 use crate::trial::{TrialOutcome, TrialSpec, WorkspaceFile};
 use blobs::BlobStore;
@@ -99,7 +105,6 @@ struct Paths {
     dependencies: PathBuf,
     policy: PathBuf,
     trial_input: PathBuf,
-    grade: PathBuf,
     /// `trials/<trial_id>`: prefix that makes trial-relative paths run-relative.
     run_rel: String,
 }
@@ -122,7 +127,6 @@ impl Paths {
             dependencies: j("dependencies.json"),
             policy: j("policy.json"),
             trial_input: j("trial_input.json"),
-            grade: j("grade.json"),
             run_rel,
             trial_dir,
         }
@@ -179,6 +183,8 @@ struct AttemptEnd {
     metrics: BTreeMap<String, f64>,
     /// (class, path relative to the trial dir) of every evidence file produced.
     evidence: Vec<(String, String)>,
+    /// Tamper evidence found after this attempt's agent exited (same shape).
+    tamper: Vec<(String, String)>,
 }
 
 impl AttemptEnd {
@@ -191,6 +197,7 @@ impl AttemptEnd {
             outcome: None,
             metrics: BTreeMap::new(),
             evidence: Vec::new(),
+            tamper: Vec::new(),
         }
     }
 }
@@ -309,9 +316,11 @@ impl<'a> Trial<'a> {
     fn run(self, control: &TrialControl) -> Report {
         let max = self.spec.retry.max_attempts.max(1);
         let mut attempts = Vec::new();
+        let mut tamper = Vec::new();
         let mut n = 1;
         let last = loop {
-            let end = self.attempt(n, control);
+            let mut end = self.attempt(n, control);
+            tamper.append(&mut end.tamper);
             attempts.push(AttemptRecord {
                 attempt: n,
                 classification: end.classification,
@@ -347,7 +356,7 @@ impl<'a> Trial<'a> {
             },
             duration_ms: 0,
         };
-        if let Err(Fault(c, msg)) = self.store(n, &last, &mut report) {
+        if let Err(Fault(c, msg)) = self.store(n, &last, &tamper, &mut report) {
             report.classification = c;
             report.error = Some(msg);
         }
@@ -385,24 +394,66 @@ impl<'a> Trial<'a> {
         if n == 1 {
             let _ = std::fs::remove_file(&result);
         }
-        // A grade left by an earlier attempt must not be mistaken for this one's.
-        let _ = std::fs::remove_file(&self.paths.grade);
+        // Left by an earlier dispatch of this trial (labj's own, so not evidence): what is
+        // found in these places after the agent ran must be this agent's doing.
+        for rel in ["grader", "tampered"] {
+            let p = dir.join(rel);
+            if std::fs::symlink_metadata(&p).is_ok() {
+                std::fs::remove_dir_all(&p).map_err(|e| disk(&p.display().to_string(), e))?;
+            }
+        }
+        let _ = std::fs::remove_file(self.paths.trial_dir.join("grade.json"));
         self.write_trial_input(n, &result, &trajectory)?;
 
         let mut end = self.run_agent(n, control, &dir, &result, &trajectory)?;
+        // The agent's process group is gone: from here on its files are evidence only.
+        end.tamper = tamper::check_after_agent(self, n)?;
         end.evidence = self.workspace_evidence()?;
         if let (Some(grader), Classification::Success | Classification::Failure) =
             (&self.spec.grader, end.classification)
         {
-            grade::grade(self, grader, n, control, &result, &mut end)?;
+            let stage = grade::stage(self, n, &result)?;
+            grade::grade(self, grader, n, control, &stage, &mut end)?;
         }
         Ok(end)
     }
 
-    fn write_trial_input(&self, n: u32, result: &Path, trajectory: &Path) -> Result<(), Fault> {
+    /// The inputs labj writes for the agent, with their exact bytes, so a change made by
+    /// the agent can be recognised (and undone before a retry).
+    fn input_files(&self) -> Result<Vec<(PathBuf, Vec<u8>)>, Fault> {
         let s = self.spec;
         let p = &self.paths;
-        let input = TrialInput {
+        [
+            (&p.task, &s.task),
+            (&p.bindings, &s.bindings),
+            (&p.dependencies, &s.dependencies),
+            (&p.policy, &s.policy),
+        ]
+        .into_iter()
+        .map(|(path, value)| Ok((path.clone(), json_bytes(path, value)?)))
+        .collect()
+    }
+
+    fn write_trial_input(&self, n: u32, result: &Path, trajectory: &Path) -> Result<(), Fault> {
+        let p = &self.paths;
+        let paths = InputPaths {
+            trial_dir: &p.trial_dir,
+            workspace_dir: &p.workspace,
+            deps_dir: &p.trial_dir.join("deps"),
+            task: &p.task,
+            bindings: &p.bindings,
+            dependencies: &p.dependencies,
+            policy: &p.policy,
+            result,
+            trajectory,
+        };
+        write_json(&p.trial_input, &self.trial_input(n, paths))
+    }
+
+    /// The trial_input_v1 document of attempt `n` naming `paths`.
+    fn trial_input<'b>(&'b self, n: u32, paths: InputPaths<'b>) -> TrialInput<'b> {
+        let s = self.spec;
+        TrialInput {
             schema_version: "trial_input_v1",
             ids: InputIds {
                 run_id: &s.run_id,
@@ -418,19 +469,8 @@ impl<'a> Trial<'a> {
             dependencies: &s.dependencies,
             policy: &s.policy,
             timeout_ms: s.agent.timeout_ms,
-            paths: InputPaths {
-                trial_dir: &p.trial_dir,
-                workspace_dir: &p.workspace,
-                deps_dir: &p.trial_dir.join("deps"),
-                task: &p.task,
-                bindings: &p.bindings,
-                dependencies: &p.dependencies,
-                policy: &p.policy,
-                result,
-                trajectory,
-            },
-        };
-        write_json(&p.trial_input, &input)
+            paths,
+        }
     }
 
     fn timeout(&self) -> Option<Duration> {
@@ -574,7 +614,13 @@ impl<'a> Trial<'a> {
     }
 
     /// Stores logs, results, grade and evidence in the blob store.
-    fn store(&self, attempts: u32, last: &AttemptEnd, report: &mut Report) -> Result<(), Fault> {
+    fn store(
+        &self,
+        attempts: u32,
+        last: &AttemptEnd,
+        tamper: &[(String, String)],
+        report: &mut Report,
+    ) -> Result<(), Fault> {
         let blobs = BlobStore::new(&self.spec.blob_dir);
         let put = |rel: &str| -> Result<Option<(String, u64)>, Fault> {
             let path = self.paths.trial_dir.join(rel);
@@ -593,13 +639,13 @@ impl<'a> Trial<'a> {
                 "stderr.log",
                 "result.json",
                 "trajectory.jsonl",
-                "grader_stdout.log",
-                "grader_stderr.log",
+                "grader/grade.json",
+                "grader/stdout.log",
+                "grader/stderr.log",
             ] {
                 names.push(format!("attempt_{n}/{f}"));
             }
         }
-        names.push("grade.json".to_string());
         for name in names {
             if let Some((digest, bytes)) = put(&name)? {
                 report.artifacts.push(ArtifactRef {
@@ -609,7 +655,7 @@ impl<'a> Trial<'a> {
                 });
             }
         }
-        for (class, rel) in &last.evidence {
+        for (class, rel) in last.evidence.iter().chain(tamper) {
             if let Some((digest, bytes)) = put(rel)? {
                 report.evidence.push(EvidenceRef {
                     class: class.clone(),
@@ -651,6 +697,7 @@ fn agent_result(path: &Path) -> AttemptEnd {
                 outcome: Some(r.outcome),
                 metrics: r.metrics,
                 evidence: Vec::new(),
+                tamper: Vec::new(),
             }
         }
     }
@@ -665,8 +712,12 @@ fn exit_text(who: &str, status: &std::process::ExitStatus) -> String {
     }
 }
 
+fn json_bytes<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<Vec<u8>, Fault> {
+    serde_json::to_vec_pretty(value)
+        .map_err(|e| disk(&format!("serializing {}", path.display()), e))
+}
+
 fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), Fault> {
-    let text = serde_json::to_vec_pretty(value)
-        .map_err(|e| disk(&format!("serializing {}", path.display()), e))?;
+    let text = json_bytes(path, value)?;
     std::fs::write(path, text).map_err(|e| disk(&path.display().to_string(), e))
 }
