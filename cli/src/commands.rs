@@ -1,7 +1,7 @@
 //! One function per subcommand.
 
 use crate::render;
-use crate::{Cli, Command, DriveArgs, SchemaCommand};
+use crate::{Cli, Command, DriveArgs, Executor, SchemaCommand, TrialCommand};
 use anyhow::{anyhow, bail, Context, Result};
 use engine::control::{self, ControlCommand};
 use engine::coordinator::SessionEnd;
@@ -149,6 +149,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             json,
         ),
         Command::Schema { command } => schema(command),
+        Command::Trial {
+            command: TrialCommand::Exec { spec, outcome },
+        } => {
+            engine::backend::slurm::job::exec_job(&spec, &outcome).map_err(|e| anyhow!(e))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -163,6 +169,12 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
         } else {
             Durability::Normal
         },
+        executor: d.executor.map(|e| match e {
+            Executor::Local => run::ExecutorKind::Local,
+            Executor::Slurm => run::ExecutorKind::Slurm,
+        }),
+        slurm_partition: d.slurm_partition.clone(),
+        slurm_args: d.slurm_arg.clone(),
     };
     Ok((opts, threshold, d.json))
 }

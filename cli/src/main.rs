@@ -165,6 +165,32 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Run one trial attempt from a spec file (what a Slurm job runs; internal).
+    #[command(hide = true)]
+    Trial {
+        #[command(subcommand)]
+        command: TrialCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrialCommand {
+    /// Execute the TrialSpec in `--spec`, write the TrialOutcome to `--outcome`.
+    Exec {
+        #[arg(long)]
+        spec: PathBuf,
+        #[arg(long)]
+        outcome: PathBuf,
+    },
+}
+
+/// Where trials execute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Executor {
+    /// Threads of this process, on this machine.
+    Local,
+    /// One Slurm batch job per trial attempt (needs a run directory the nodes share).
+    Slurm,
 }
 
 /// Options of the commands that drive a run (`run`, `continue`).
@@ -183,6 +209,15 @@ struct DriveArgs {
     /// fsync every commit (survives power loss; slower).
     #[arg(long)]
     durable: bool,
+    /// Where trials execute (`continue`: the run's own unless given).
+    #[arg(long, value_enum, env = "LABJ_EXECUTOR")]
+    executor: Option<Executor>,
+    /// Slurm partition of the jobs (`--executor slurm`; default: the cluster's default).
+    #[arg(long, env = "LABJ_SLURM_PARTITION")]
+    slurm_partition: Option<String>,
+    /// Extra `sbatch` argument for every job, e.g. `--slurm-arg=--mem=4G` (repeatable).
+    #[arg(long = "slurm-arg", allow_hyphen_values = true)]
+    slurm_arg: Vec<String>,
 }
 
 #[derive(Subcommand)]

@@ -215,6 +215,11 @@ pub fn inspection(r: &Inspection, json: bool) {
                     "next_commit_idx": p.next_commit_idx,
                 })),
                 "progress": r.projections.progress_doc(),
+                "backend_jobs_total": r.backend_jobs_total,
+                "backend_jobs_of_active_trials": r.backend_jobs.iter().map(|b| json!({
+                    "trial_id": b.trial_id, "ticket_id": b.ticket_id, "job_id": b.job_id,
+                    "action": b.action, "state": b.state,
+                })).collect::<Vec<_>>(),
             }))
             .expect("json")
         );
@@ -239,6 +244,21 @@ pub fn inspection(r: &Inspection, json: bool) {
             println!(
                 "  {} slot {} variant {} worker {} started {} (running for {})",
                 s.trial_id, s.schedule_idx, s.variant_id, s.worker_id, s.started_at, s.running_for
+            );
+        }
+    }
+    if r.backend_jobs_total > 0 {
+        println!(
+            "slurm jobs: {} journaled; of the active trials:",
+            r.backend_jobs_total
+        );
+        if r.backend_jobs.is_empty() {
+            println!("  none");
+        }
+        for b in &r.backend_jobs {
+            println!(
+                "  {} job {} ({}, ticket {}): {}",
+                b.trial_id, b.job_id, b.action, b.ticket_id, b.state
             );
         }
     }
@@ -271,6 +291,9 @@ pub fn inspection(r: &Inspection, json: bool) {
                     .map(|w| format!("{} (slot {})", w.trial_id, w.schedule_idx))
                     .collect();
                 println!("continue would: record worker_lost for {}", ids.join(", "));
+                if !r.backend_jobs.is_empty() {
+                    println!("  (on Slurm: except the trials whose job is still pending, running or suspended, or left an outcome: those are reattached)");
+                }
             }
             println!(
                 "  then commit from slot {} and dispatch the {} uncommitted slot(s) never dispatched",

@@ -98,6 +98,22 @@ pub struct Inspection {
     pub plan: Option<RecoveryPlan>,
     pub total_slots: u64,
     pub projections: Projections,
+    /// Slurm jobs of the trials still active (every attempt journaled), with the state
+    /// Slurm reports now; empty for runs on other executors.
+    pub backend_jobs: Vec<BackendJobView>,
+    /// How many backend jobs the journal records in all.
+    pub backend_jobs_total: usize,
+}
+
+/// One journaled backend job and what Slurm says about it now.
+#[derive(Debug, Clone)]
+pub struct BackendJobView {
+    pub trial_id: String,
+    pub ticket_id: String,
+    pub job_id: String,
+    pub action: String,
+    /// e.g. `RUNNING`, `SUSPENDED`, `CANCELLED (None)`, or why it is unknown.
+    pub state: String,
 }
 
 fn parse_ts_ms(ts: &str) -> Option<i64> {
@@ -199,6 +215,7 @@ pub fn inspect(run_dir: &Path, last_n: usize) -> Result<Inspection, JournalError
         .collect();
     let plan = (status != RunStatus::Completed && projections.run.is_some())
         .then(|| recovery_plan(&projections));
+    let (backend_jobs, backend_jobs_total) = backend_jobs(&journal, &projections)?;
     Ok(Inspection {
         run_id: projections
             .run
@@ -214,7 +231,50 @@ pub fn inspect(run_dir: &Path, last_n: usize) -> Result<Inspection, JournalError
         plan,
         total_slots: projections.progress.total_slots,
         projections,
+        backend_jobs,
+        backend_jobs_total,
     })
+}
+
+/// Journaled Slurm jobs of the active trials, with their current Slurm state.
+fn backend_jobs(
+    journal: &Journal,
+    proj: &Projections,
+) -> Result<(Vec<BackendJobView>, usize), JournalError> {
+    let mut all = Vec::new();
+    journal.for_each_event(0, None, false, |e| {
+        if let Event::BackendJobSubmitted(b) = e.event {
+            all.push(b);
+        }
+        Ok(())
+    })?;
+    let total = all.len();
+    let active: Vec<_> = all
+        .into_iter()
+        .filter(|b| proj.control.active_trials.contains_key(&b.trial_id))
+        .collect();
+    let ids: Vec<String> = active.iter().map(|b| b.job_id.clone()).collect();
+    let states = crate::backend::slurm::cmd::squeue(&ids);
+    let views = active
+        .into_iter()
+        .map(|b| {
+            let state = match &states {
+                Ok(m) => match m.get(&b.job_id) {
+                    Some(s) => format!("{} ({})", s.state, s.reason),
+                    None => "unknown to Slurm (finished long ago or never ran)".into(),
+                },
+                Err(e) => format!("unknown: {e}"),
+            };
+            BackendJobView {
+                trial_id: b.trial_id,
+                ticket_id: b.ticket_id,
+                job_id: b.job_id,
+                action: b.action,
+                state,
+            }
+        })
+        .collect();
+    Ok((views, total))
 }
 
 /// One event as JSON (for `labj events --json` and reports).
@@ -250,6 +310,7 @@ pub fn event_line(e: &StoredEvent) -> String {
             v.variant_id, v.consecutive_failures
         ),
         Event::BackendWarning(w) => format!(" {}", w.message),
+        Event::BackendJobSubmitted(b) => format!(" {} {} job={}", b.backend, b.action, b.job_id),
         _ => String::new(),
     };
     s.push_str(&detail);

@@ -49,6 +49,39 @@ pub struct RunOptions {
     pub max_concurrency: Option<u32>,
     pub progress: bool,
     pub durability: Durability,
+    /// Where trials execute; `None` = `local` for `run`, the run's own for `continue`.
+    pub executor: Option<ExecutorKind>,
+    /// `--slurm-partition` (Slurm executor only).
+    pub slurm_partition: Option<String>,
+    /// `--slurm-arg` values, passed to every `sbatch` (Slurm executor only).
+    pub slurm_args: Vec<String>,
+}
+
+/// Where a run's trials execute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExecutorKind {
+    /// Threads of this process on this machine.
+    #[default]
+    Local,
+    /// One Slurm batch job per trial attempt (`backend::slurm`).
+    Slurm,
+}
+
+impl ExecutorKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExecutorKind::Local => "local",
+            ExecutorKind::Slurm => "slurm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExecutorKind> {
+        match s {
+            "local" => Some(ExecutorKind::Local),
+            "slurm" => Some(ExecutorKind::Slurm),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -178,6 +211,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     }
     // Checked before anything is created, so a bad ceiling leaves no run behind.
     crate::backend::local::ceiling_from_env().map_err(RunError::Invalid)?;
+    check_executor_options(opts.executor.unwrap_or_default(), opts)?;
     let run_id = uuid::Uuid::now_v7().to_string();
     let run_dir = opts.runs_dir.join(&run_id);
     mkdir(&run_dir.join("trials"))?;
@@ -201,6 +235,9 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
             "inputs_digest": inputs_digest(&exp),
             "runs_dir": opts.runs_dir,
             "max_concurrency_override": opts.max_concurrency,
+            "executor": opts.executor.unwrap_or_default().as_str(),
+            "slurm_partition": opts.slurm_partition,
+            "slurm_args": opts.slurm_args,
         }),
     };
     let mut projections = Projections::new();
@@ -229,16 +266,119 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
     let kill_after = fault_kill_after()?;
     let c = create_run(experiment_path, opts)?;
     let max_concurrency = c.projections.control.max_concurrency;
-    let backend =
-        LocalThreadWorkerBackend::new(max_concurrency as usize).map_err(RunError::Invalid)?;
+    let kind = opts.executor.unwrap_or_default();
+    let backend = match make_backend(kind, opts, &c.run_dir, max_concurrency as usize) {
+        Ok(b) => b,
+        Err(e) => {
+            // The run exists (journal created): end it visibly rather than leave it
+            // looking live; `continue` can drive it once the executor is reachable.
+            let mut journal = c.journal;
+            let mut proj = c.projections;
+            journal.append(
+                &mut proj,
+                vec![Event::RunFailed(RunFailed { error: e.to_string() })],
+                &now_ts(),
+            )?;
+            let _ = lease::release(journal.conn(), &c.session_id);
+            return Err(e);
+        }
+    };
     let parts = SessionParts {
         journal: c.journal,
         projections: c.projections,
         experiment: &c.experiment,
         run_dir: c.run_dir,
         session_id: c.session_id,
+        reattached: Vec::new(),
     };
-    drive(parts, Box::new(backend), opts, kill_after)
+    drive(parts, backend.boxed(), opts, kill_after)
+}
+
+/// The backend a session drives, concrete so `continue` can reattach Slurm jobs.
+enum Backend {
+    Local(LocalThreadWorkerBackend),
+    Slurm(crate::backend::slurm::SlurmBackend),
+}
+
+impl Backend {
+    fn boxed(self) -> Box<dyn WorkerBackend> {
+        match self {
+            Backend::Local(b) => Box::new(b),
+            Backend::Slurm(b) => Box::new(b),
+        }
+    }
+}
+
+/// Slurm options mean nothing to another executor: refuse rather than ignore them.
+fn check_executor_options(kind: ExecutorKind, opts: &RunOptions) -> Result<(), RunError> {
+    if kind != ExecutorKind::Slurm
+        && (opts.slurm_partition.is_some() || !opts.slurm_args.is_empty())
+    {
+        return Err(RunError::Invalid(format!(
+            "--slurm-partition/--slurm-arg (or LABJ_SLURM_PARTITION/LABJ_SLURM_ARGS) apply to --executor slurm only, and this run uses --executor {}",
+            kind.as_str()
+        )));
+    }
+    Ok(())
+}
+
+fn make_backend(
+    kind: ExecutorKind,
+    opts: &RunOptions,
+    run_dir: &Path,
+    capacity: usize,
+) -> Result<Backend, RunError> {
+    match kind {
+        ExecutorKind::Local => Ok(Backend::Local(
+            LocalThreadWorkerBackend::new(capacity).map_err(RunError::Invalid)?,
+        )),
+        ExecutorKind::Slurm => {
+            let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            let labj_exe = std::env::current_exe().map_err(|e| {
+                RunError::Invalid(format!("cannot find the labj binary Slurm jobs should run: {e}"))
+            })?;
+            let workdir = std::env::current_dir().map_err(|e| {
+                RunError::Invalid(format!("cannot read the current directory: {e}"))
+            })?;
+            let cfg = crate::backend::slurm::SlurmConfig {
+                partition: opts.slurm_partition.clone(),
+                extra_args: opts.slurm_args.clone(),
+                labj_exe,
+                run_dir: abs(run_dir),
+                workdir,
+            };
+            crate::backend::slurm::SlurmBackend::new(cfg, capacity)
+                .map(Backend::Slurm)
+                .map_err(|e| RunError::Invalid(format!("--executor slurm: {e}")))
+        }
+    }
+}
+
+/// `continue` drives the run on the executor it was created with unless told otherwise,
+/// with the Slurm options recorded then (an explicit option wins).
+fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOptions, RunError> {
+    let mut o = opts.clone();
+    let recorded = created.options["executor"].as_str();
+    if o.executor.is_none() {
+        o.executor = match recorded {
+            None => Some(ExecutorKind::Local),
+            Some(s) => Some(ExecutorKind::parse(s).ok_or_else(|| {
+                RunError::Invalid(format!("run_created records an unknown executor {s:?}"))
+            })?),
+        };
+    }
+    if o.executor == Some(ExecutorKind::Slurm) && recorded == Some("slurm") {
+        if o.slurm_partition.is_none() {
+            o.slurm_partition = created.options["slurm_partition"].as_str().map(String::from);
+        }
+        if o.slurm_args.is_empty() {
+            if let Some(a) = created.options["slurm_args"].as_array() {
+                o.slurm_args = a.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+            }
+        }
+    }
+    check_executor_options(o.executor.unwrap_or_default(), &o)?;
+    Ok(o)
 }
 
 fn drive(
@@ -382,14 +522,22 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         )));
     }
     let max_concurrency = proj.control.max_concurrency.max(1);
-    let backend =
-        LocalThreadWorkerBackend::new(opts.max_concurrency.unwrap_or(max_concurrency) as usize)
-            .map_err(RunError::Invalid)?;
+    let opts = &continue_options(opts, &created)?;
+    let kind = opts.executor.unwrap_or_default();
+    let capacity = opts.max_concurrency.unwrap_or(max_concurrency) as usize;
+    let mut backend = make_backend(kind, opts, run_dir, capacity)?;
     let mut session = new_session("continue", None);
     let took = lease::acquire(journal.conn_mut(), &holder(&session))?;
     session.took_over_from = took.map(|r| r.holder);
     let session_id = session.session_id.clone();
-    let plan = recovery_plan(&proj);
+    let mut plan = recovery_plan(&proj);
+    // Attempts still alive in Slurm (or finished with an outcome nobody collected yet)
+    // are taken over rather than lost.
+    let reattached = match &mut backend {
+        Backend::Slurm(b) => crate::backend::slurm::recover::reattach(&journal, run_dir, b, &mut plan)
+            .map_err(RunError::Invalid)?,
+        Backend::Local(_) => Vec::new(),
+    };
     let stale: Vec<String> = plan
         .worker_lost
         .iter()
@@ -424,8 +572,9 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         experiment: &exp,
         run_dir: run_dir.to_path_buf(),
         session_id,
+        reattached,
     };
-    drive(parts, Box::new(backend), opts, kill_after)
+    drive(parts, backend.boxed(), opts, kill_after)
 }
 
 fn first_run_created(journal: &Journal) -> Result<RunCreated, RunError> {

@@ -347,6 +347,24 @@ fn representative_events() -> Vec<(Event, Event)> {
             }),
         ),
         (
+            Event::BackendJobSubmitted(BackendJobSubmitted {
+                schedule_idx: 0,
+                trial_id: "trial_000000".into(),
+                ticket_id: "tk_a_0".into(),
+                backend: "slurm".into(),
+                job_id: "17".into(),
+                action: "submitted".into(),
+            }),
+            Event::BackendJobSubmitted(BackendJobSubmitted {
+                schedule_idx: 9,
+                trial_id: "trial_000009".into(),
+                ticket_id: "tk_b_9".into(),
+                backend: "slurm".into(),
+                job_id: "4242".into(),
+                action: "reattached".into(),
+            }),
+        ),
+        (
             Event::ConcurrencySet(ConcurrencySet {
                 request_id: "req-7".into(),
                 max_concurrency: 1,

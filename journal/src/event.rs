@@ -366,6 +366,22 @@ pub struct BackendWarning {
     pub effective: Option<u32>,
 }
 
+/// A worker backend accepted a dispatch under an id of its own (a Slurm job id), so
+/// `continue` can find the attempt again after a coordinator crash and `inspect` can
+/// show it. Journaled after the backend accepted it (the dispatch itself was journaled
+/// before): one per attempt, several per trial when lost attempts are re-run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendJobSubmitted {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub ticket_id: String,
+    /// `slurm`.
+    pub backend: String,
+    pub job_id: String,
+    /// `submitted` (a new job) or `reattached` (a `continue` took over a live job).
+    pub action: String,
+}
+
 /// `labj set --max-concurrency N` on a live run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConcurrencySet {
@@ -439,6 +455,7 @@ events! {
     RunKilled(RunKilled) = "run_killed",
     BackendWarning(BackendWarning) = "backend_warning",
     ConcurrencySet(ConcurrencySet) = "concurrency_set",
+    BackendJobSubmitted(BackendJobSubmitted) = "backend_job_submitted",
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -460,6 +477,7 @@ impl Event {
             Event::SlotCommitted(e) => Some(e.schedule_idx),
             Event::SlotSkippedPruned(e) => Some(e.schedule_idx),
             Event::VariantPruned(e) => Some(e.at_schedule_idx),
+            Event::BackendJobSubmitted(e) => Some(e.schedule_idx),
             _ => None,
         }
     }
@@ -477,6 +495,7 @@ impl Event {
             Event::PauseAcked(e) => Some(&e.trial_id),
             Event::ResumeRequested(e) => e.trial_id.as_deref(),
             Event::StopRequested(e) => e.trial_id.as_deref(),
+            Event::BackendJobSubmitted(e) => Some(&e.trial_id),
             _ => None,
         }
     }
@@ -506,7 +525,7 @@ mod tests {
         });
         let back = Event::decode(ev.kind(), &ev.payload_json()).unwrap();
         assert_eq!(back, ev);
-        assert_eq!(EVENT_KINDS.len(), 20);
+        assert_eq!(EVENT_KINDS.len(), 21);
         assert!(matches!(
             Event::decode("nope", "{}"),
             Err(DecodeError::UnknownKind(k)) if k == "nope"

@@ -6,6 +6,7 @@
 
 pub mod local;
 pub mod remote;
+pub mod slurm;
 
 use crate::trial::{TrialOutcome, TrialSpec};
 use std::time::Duration;
@@ -103,6 +104,14 @@ pub trait WorkerBackend: Send {
     fn request_stop(&mut self, ticket_id: &str, reason: &str);
     /// Warnings to journal; each is returned once.
     fn take_notices(&mut self) -> Vec<BackendNotice>;
+    /// The worker id journaled in `trial_dispatched` (before the backend sees the trial).
+    fn dispatch_worker_id(&self) -> String {
+        format!("local-{}", std::process::id())
+    }
+    /// Ids the backend gave accepted attempts (Slurm job ids), to journal; each once.
+    fn take_job_records(&mut self) -> Vec<journal::event::BackendJobSubmitted> {
+        Vec::new()
+    }
 }
 
 /// Upper bound of completions returned by one poll.

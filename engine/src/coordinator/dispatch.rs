@@ -105,7 +105,7 @@ impl Coordinator<'_> {
     }
 
     fn backend_worker_id(&self) -> String {
-        format!("local-{}", std::process::id())
+        self.backend.dispatch_worker_id()
     }
 
     /// Hand journaled dispatches to the backend; capacity refusals stay queued.

@@ -86,6 +86,9 @@ pub struct SessionParts<'a> {
     pub experiment: &'a Experiment,
     pub run_dir: PathBuf,
     pub session_id: String,
+    /// Active trials (by trial id) whose attempts outlived the previous session and that
+    /// the backend took over (`continue` on Slurm): in flight from the start.
+    pub reattached: Vec<String>,
 }
 
 /// Where an in-flight trial sits in the gates.
@@ -137,6 +140,7 @@ impl<'a> Coordinator<'a> {
             experiment,
             run_dir,
             session_id,
+            reattached,
         } = parts;
         let run = proj.run.as_ref().expect("journal starts with run_created");
         let run_id = run.run_id.clone();
@@ -186,6 +190,29 @@ impl<'a> Coordinator<'a> {
             .filter(|i| !taken.contains(i))
             .collect();
         let ticket_prefix = session_id.chars().rev().take(8).collect::<String>();
+        let mut in_flight = HashMap::new();
+        let mut per_variant = vec![0; variants];
+        let mut chains_busy = BTreeSet::new();
+        for trial_id in &reattached {
+            let Some(t) = proj.control.active_trials.get(trial_id) else {
+                continue;
+            };
+            let Some(slot) = run.schedule.get(t.schedule_idx as usize) else {
+                continue;
+            };
+            let chain = (slot.variant_idx(), slot.task_idx());
+            per_variant[slot.variant_idx()] += 1;
+            chains_busy.insert(chain);
+            in_flight.insert(
+                t.ticket_id.clone(),
+                InFlight {
+                    schedule_idx: t.schedule_idx,
+                    trial_id: t.trial_id.clone(),
+                    variant_idx: slot.variant_idx(),
+                    chain,
+                },
+            );
+        }
         Coordinator {
             journal,
             committer,
@@ -195,9 +222,9 @@ impl<'a> Coordinator<'a> {
             run_id,
             opts,
             undispatched,
-            in_flight: HashMap::new(),
-            per_variant: vec![0; variants],
-            chains_busy: BTreeSet::new(),
+            in_flight,
+            per_variant,
+            chains_busy,
             backlog: VecDeque::new(),
             pending: Vec::new(),
             ticket_prefix,
@@ -236,6 +263,9 @@ impl<'a> Coordinator<'a> {
             self.flush()?;
             self.backlog.extend(planned);
             self.submit_backlog();
+            for r in self.backend.take_job_records() {
+                self.pending.push(Event::BackendJobSubmitted(r));
+            }
             if self.in_flight.is_empty() && self.backlog.is_empty() && !self.committer.is_done() {
                 if self.may_dispatch() && self.undispatched_runnable() == 0 {
                     // Nothing running, nothing to run, nothing to commit: the journal

@@ -170,6 +170,12 @@ impl TrialControl {
         self.wake.notify_all();
     }
 
+    /// Count `d` as paused time: the whole process was stopped from outside (a Slurm job
+    /// suspension), so the agent did not run for `d` either.
+    pub fn credit_paused(&self, d: Duration) {
+        self.lock().paused_total += d;
+    }
+
     /// Total paused time so far (including a pause in progress).
     pub(crate) fn paused_total(&self) -> Duration {
         self.lock().paused_until(Instant::now())

@@ -553,6 +553,9 @@ impl Projections {
             }
             Event::BackendWarning(e) => self.control.warnings.push(e.message.clone()),
             Event::ConcurrencySet(e) => self.control.max_concurrency = e.max_concurrency.max(1),
+            // Which backend job runs an attempt changes no projection: `continue` and
+            // `inspect` read these events from the journal itself.
+            Event::BackendJobSubmitted(_) => {}
         }
         self.finish_apply(idx, ts, changes);
         Ok(())
