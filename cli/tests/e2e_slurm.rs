@@ -51,12 +51,18 @@ fn slurm_state(job_id: &str) -> Option<String> {
 
 /// `labj run --executor slurm` in the background (its output goes to files in `s`).
 fn spawn_slurm_run(s: &Scratch, exp: &Path) -> std::process::Child {
-    s.labj_cmd(&["run", "--json", "--executor", "slurm", exp.to_str().unwrap()])
-        .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
-        .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn labj run")
+    s.labj_cmd(&[
+        "run",
+        "--json",
+        "--executor",
+        "slurm",
+        exp.to_str().unwrap(),
+    ])
+    .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
+    .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
+    .stdin(Stdio::null())
+    .spawn()
+    .expect("spawn labj run")
 }
 
 /// The run directory once the background run created its journal.
@@ -68,14 +74,18 @@ fn wait_run_dir(s: &Scratch) -> PathBuf {
 
 /// Wait until `n` jobs are journaled and every agent of them started (its record exists).
 fn wait_jobs_running(s: &Scratch, run_dir: &Path, n: usize) -> Vec<(String, String, String)> {
-    wait_for(Duration::from_secs(60), "slurm jobs with agents running", || {
-        let jobs = jobs_of(run_dir);
-        let started = jobs
-            .iter()
-            .filter(|(t, _, _)| s.dir().join("rec").join(t).is_file())
-            .count();
-        (jobs.len() >= n && started >= n).then_some(jobs)
-    })
+    wait_for(
+        Duration::from_secs(60),
+        "slurm jobs with agents running",
+        || {
+            let jobs = jobs_of(run_dir);
+            let started = jobs
+                .iter()
+                .filter(|(t, _, _)| s.dir().join("rec").join(t).is_file())
+                .count();
+            (jobs.len() >= n && started >= n).then_some(jobs)
+        },
+    )
 }
 
 fn slot_commits(events: &[StoredEvent]) -> BTreeMap<u64, usize> {
@@ -106,7 +116,13 @@ fn slurm_two_variant_run_commits_every_slot_once_and_matches_local() {
     s.tasks(3);
     let exp = s.experiment(&["a", "b"], 2, 4, "");
     scoring_agent(&s);
-    let out = s.labj(&["run", "--json", "--executor", "slurm", exp.to_str().unwrap()]);
+    let out = s.labj(&[
+        "run",
+        "--json",
+        "--executor",
+        "slurm",
+        exp.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let slurm_dir = run_dir_of(&out);
     let local_dir = run_ok(&s, &exp, &["--executor", "local"]);
@@ -114,7 +130,10 @@ fn slurm_two_variant_run_commits_every_slot_once_and_matches_local() {
     let events = read_events(&slurm_dir);
     let commits = slot_commits(&events);
     assert_eq!(commits.len(), 12, "every slot committed: {commits:?}");
-    assert!(commits.values().all(|n| *n == 1), "each exactly once: {commits:?}");
+    assert!(
+        commits.values().all(|n| *n == 1),
+        "each exactly once: {commits:?}"
+    );
     // One Slurm job per attempt, each journaled with its own job id.
     let jobs = jobs_of(&slurm_dir);
     assert_eq!(jobs.len(), 12, "{jobs:?}");
@@ -159,16 +178,27 @@ fn slurm_pause_suspends_jobs_and_resume_finishes_them() {
     std::thread::sleep(Duration::from_secs(4));
     for (t, job, _) in &jobs {
         let rec = std::fs::read_to_string(s.dir().join("rec").join(t)).unwrap();
-        assert!(!rec.contains("end"), "{t} (job {job}) ran on while suspended");
+        assert!(
+            !rec.contains("end"),
+            "{t} (job {job}) ran on while suspended"
+        );
         assert_eq!(slurm_state(job).as_deref(), Some("SUSPENDED"));
     }
     let out = s.labj(&["resume", run, "--all", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "labj run: {:?}", std::fs::read_to_string(s.dir().join("run.err")));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "labj run: {:?}",
+        std::fs::read_to_string(s.dir().join("run.err"))
+    );
     let proj = check_journal(&run_dir);
     assert_eq!(proj.aggregates.overall.succeeded, 2);
-    let kinds: Vec<&str> = read_events(&run_dir).iter().map(|e| e.event.kind()).collect();
+    let kinds: Vec<&str> = read_events(&run_dir)
+        .iter()
+        .map(|e| e.event.kind())
+        .collect();
     assert!(kinds.contains(&"run_paused") && kinds.contains(&"resume_requested"));
 }
 
@@ -195,7 +225,10 @@ fn slurm_coordinator_kill9_then_continue_reattaches_without_rerunning() {
     let insp = s.labj(&["inspect", run]);
     let insp_text = String::from_utf8_lossy(&insp.stdout);
     for (t, job, _) in &before {
-        assert!(insp_text.contains(&format!("{t} job {job}")), "inspect lists {t} job {job}:\n{insp_text}");
+        assert!(
+            insp_text.contains(&format!("{t} job {job}")),
+            "inspect lists {t} job {job}:\n{insp_text}"
+        );
     }
 
     let out = s.labj(&["continue", run, "--json"]);
@@ -217,7 +250,10 @@ fn slurm_coordinator_kill9_then_continue_reattaches_without_rerunning() {
         .map(|(_, j, _)| j.as_str())
         .collect();
     let first: BTreeSet<&str> = before.iter().map(|(_, j, _)| j.as_str()).collect();
-    assert_eq!(reattached, first, "continue reattached to the first session's jobs");
+    assert_eq!(
+        reattached, first,
+        "continue reattached to the first session's jobs"
+    );
     assert_eq!(jobs.iter().filter(|(_, _, a)| a == "submitted").count(), 8);
 }
 
@@ -245,8 +281,14 @@ fn slurm_job_cancelled_from_outside_is_an_infrastructure_loss() {
         .collect();
     let first = &lost[0];
     assert_eq!(first["classification"], "worker_lost", "{lost:?}");
-    let why = first["error"].as_str().or(first["reason"].as_str()).unwrap_or("");
-    assert!(why.contains(&victim_job) && why.contains("CANCELLED"), "{why}");
+    let why = first["error"]
+        .as_str()
+        .or(first["reason"].as_str())
+        .unwrap_or("");
+    assert!(
+        why.contains(&victim_job) && why.contains("CANCELLED"),
+        "{why}"
+    );
     // Never a verdict on the agent.
     let proj = check_journal(&run_dir);
     assert_eq!(proj.aggregates.overall.failed, 0, "{err}");
@@ -265,13 +307,23 @@ fn slurm_per_variant_cap_holds() {
         "    concurrency:\n      max_in_flight_per_variant: 1\n",
     );
     recording_agent(&s, "1", SUCCESS);
-    let out = s.labj(&["run", "--json", "--executor", "slurm", exp.to_str().unwrap()]);
+    let out = s.labj(&[
+        "run",
+        "--json",
+        "--executor",
+        "slurm",
+        exp.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let recs = records(&s);
     assert_eq!(recs.len(), 6);
     for v in ["a", "b"] {
         let mine: Vec<&Alive> = recs.iter().filter(|r| r.variant == v).collect();
-        assert_eq!(max_alive(mine), 1, "variant {v} ran more than one agent at once");
+        assert_eq!(
+            max_alive(mine),
+            1,
+            "variant {v} ran more than one agent at once"
+        );
     }
     // And the cap is per variant, not global: the two variants overlapped.
     assert_eq!(max_alive(&recs), 2, "{recs:?}");

@@ -276,7 +276,9 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
             let mut proj = c.projections;
             journal.append(
                 &mut proj,
-                vec![Event::RunFailed(RunFailed { error: e.to_string() })],
+                vec![Event::RunFailed(RunFailed {
+                    error: e.to_string(),
+                })],
                 &now_ts(),
             )?;
             let _ = lease::release(journal.conn(), &c.session_id);
@@ -335,7 +337,9 @@ fn make_backend(
         ExecutorKind::Slurm => {
             let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
             let labj_exe = std::env::current_exe().map_err(|e| {
-                RunError::Invalid(format!("cannot find the labj binary Slurm jobs should run: {e}"))
+                RunError::Invalid(format!(
+                    "cannot find the labj binary Slurm jobs should run: {e}"
+                ))
             })?;
             let workdir = std::env::current_dir().map_err(|e| {
                 RunError::Invalid(format!("cannot read the current directory: {e}"))
@@ -369,11 +373,16 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
     }
     if o.executor == Some(ExecutorKind::Slurm) && recorded == Some("slurm") {
         if o.slurm_partition.is_none() {
-            o.slurm_partition = created.options["slurm_partition"].as_str().map(String::from);
+            o.slurm_partition = created.options["slurm_partition"]
+                .as_str()
+                .map(String::from);
         }
         if o.slurm_args.is_empty() {
             if let Some(a) = created.options["slurm_args"].as_array() {
-                o.slurm_args = a.iter().filter_map(|v| v.as_str().map(String::from)).collect();
+                o.slurm_args = a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect();
             }
         }
     }
@@ -534,8 +543,10 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     // Attempts still alive in Slurm (or finished with an outcome nobody collected yet)
     // are taken over rather than lost.
     let reattached = match &mut backend {
-        Backend::Slurm(b) => crate::backend::slurm::recover::reattach(&journal, run_dir, b, &mut plan)
-            .map_err(RunError::Invalid)?,
+        Backend::Slurm(b) => {
+            crate::backend::slurm::recover::reattach(&journal, run_dir, b, &mut plan)
+                .map_err(RunError::Invalid)?
+        }
         Backend::Local(_) => Vec::new(),
     };
     let stale: Vec<String> = plan

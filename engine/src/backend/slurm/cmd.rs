@@ -57,7 +57,13 @@ fn failure(what: &str, out: &Output) -> String {
 
 /// `sbatch --parsable [args] script`: the job id.
 pub fn sbatch(args: &[String], script: &Path) -> Result<String, String> {
-    let out = run(Command::new("sbatch").arg("--parsable").args(args).arg(script), "sbatch")?;
+    let out = run(
+        Command::new("sbatch")
+            .arg("--parsable")
+            .args(args)
+            .arg(script),
+        "sbatch",
+    )?;
     if !out.status.success() {
         return Err(failure("sbatch", &out));
     }
@@ -139,10 +145,22 @@ mod tests {
             state: st.into(),
             reason: String::new(),
         };
-        for t in ["COMPLETED", "CANCELLED", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL"] {
+        for t in [
+            "COMPLETED",
+            "CANCELLED",
+            "NODE_FAIL",
+            "PREEMPTED",
+            "BOOT_FAIL",
+        ] {
             assert!(s(t).is_terminal(), "{t}");
         }
-        for t in ["PENDING", "RUNNING", "SUSPENDED", "COMPLETING", "CONFIGURING"] {
+        for t in [
+            "PENDING",
+            "RUNNING",
+            "SUSPENDED",
+            "COMPLETING",
+            "CONFIGURING",
+        ] {
             assert!(!s(t).is_terminal(), "{t}");
         }
     }

@@ -266,7 +266,10 @@ impl WorkerBackend for SlurmBackend {
         }
         let dir = job::job_dir(&self.cfg.run_dir, &dispatch.ticket_id);
         let script = job::prepare(&dir, &dispatch.spec, &self.cfg.labj_exe).map_err(|e| {
-            SubmitError::Fatal(format!("cannot write the job files in {}: {e}", dir.display()))
+            SubmitError::Fatal(format!(
+                "cannot write the job files in {}: {e}",
+                dir.display()
+            ))
         })?;
         let args = self.sbatch_args(&dispatch, &dir);
         let job_id = cmd::sbatch(&args, &script).map_err(SubmitError::Fatal)?;
