@@ -175,6 +175,7 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
         }),
         slurm_partition: d.slurm_partition.clone(),
         slurm_args: d.slurm_arg.clone(),
+        no_retry_lost: d.no_retry_lost,
     };
     Ok((opts, threshold, d.json))
 }
@@ -212,12 +213,7 @@ fn describe(path: &Path, json: bool) -> Result<ExitCode> {
 fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<ExitCode> {
     let proj = &outcome.projections;
     let overall = &proj.aggregates.overall;
-    let infra: u64 = overall
-        .by_classification
-        .iter()
-        .filter(|(k, _)| journal::event::Classification::parse(k).is_some_and(|c| c.is_infra()))
-        .map(|(_, v)| *v)
-        .sum();
+    let infra = overall.infra;
     let ran = overall.committed - overall.skipped_pruned;
     let infra_pct = if ran == 0 {
         0.0
@@ -238,6 +234,7 @@ fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<E
                 "status": end,
                 "infra_faults": infra,
                 "infra_fault_pct": infra_pct,
+                "infra_retried": overall.infra_retried,
                 "run_control": proj.run_control_doc(),
                 "progress": proj.progress_doc(),
                 "aggregates": proj.aggregates_doc(),

@@ -218,6 +218,11 @@ struct DriveArgs {
     /// Extra `sbatch` argument for every job, e.g. `--slurm-arg=--mem=4G` (repeatable).
     #[arg(long = "slurm-arg", allow_hyphen_values = true)]
     slurm_arg: Vec<String>,
+    /// Commit attempts lost to infrastructure (crash, kill, vanished worker) as
+    /// `worker_lost` instead of re-running them; by default a slot is re-run until
+    /// `design.policies.retry.max_infra_attempts` (default 3) attempts were lost.
+    #[arg(long)]
+    no_retry_lost: bool,
 }
 
 #[derive(Subcommand)]

@@ -1,5 +1,6 @@
 //! Read-only views of a run for `labj verify`, `labj inspect`, `labj events`.
 
+use crate::coordinator::InfraRetry;
 use crate::lease::{self, Liveness};
 use crate::run::{recovery_plan, RecoveryPlan, JOURNAL_FILE};
 use journal::event::{Classification, Event, StoredEvent};
@@ -213,8 +214,17 @@ pub fn inspect(run_dir: &Path, last_n: usize) -> Result<Inspection, JournalError
         .filter(|(k, _)| Classification::parse(k).is_some_and(|c| !c.is_success()))
         .map(|(k, v)| (k.clone(), *v))
         .collect();
-    let plan = (status != RunStatus::Completed && projections.run.is_some())
-        .then(|| recovery_plan(&projections));
+    let plan = (status != RunStatus::Completed && projections.run.is_some()).then(|| {
+        // The budget the run was created with; `--no-retry-lost` may lower it.
+        let mut created = serde_json::Value::Null;
+        let _ = journal.for_each_event(0, Some(0), false, |e| {
+            if let Event::RunCreated(rc) = e.event {
+                created = rc.experiment;
+            }
+            Ok(())
+        });
+        recovery_plan(&projections, InfraRetry::from_resolved_experiment(&created))
+    });
     let (backend_jobs, backend_jobs_total) = backend_jobs(&journal, &projections)?;
     Ok(Inspection {
         run_id: projections

@@ -10,7 +10,7 @@
 
 use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};
 use crate::coordinator::{
-    now_ts, Coordinator, CoordinatorError, CoordinatorOptions, SessionEnd, SessionParts,
+    now_ts, Coordinator, CoordinatorError, CoordinatorOptions, InfraRetry, SessionEnd, SessionParts,
 };
 use crate::experiment::{self, Experiment, ExperimentError};
 use crate::lease::{self, LeaseError};
@@ -55,6 +55,22 @@ pub struct RunOptions {
     pub slurm_partition: Option<String>,
     /// `--slurm-arg` values, passed to every `sbatch` (Slurm executor only).
     pub slurm_args: Vec<String>,
+    /// Commit lost attempts as `worker_lost` instead of re-running them (budget 1).
+    pub no_retry_lost: bool,
+}
+
+impl RunOptions {
+    /// The one check of the options `run` and `continue` share: both refuse the same
+    /// values with the same error, and nothing refused here ever reaches the journal
+    /// (where it would make `verify` fail).
+    pub fn validate(&self) -> Result<(), RunError> {
+        if self.max_concurrency == Some(0) {
+            return Err(RunError::Invalid(
+                "--max-concurrency must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Where a run's trials execute.
@@ -201,6 +217,7 @@ pub struct CreatedRun {
 /// Validate the experiment, create the run directory and journal, take the lease and
 /// journal `run_created` + `session_started`.
 pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRun, RunError> {
+    opts.validate()?;
     let exp = experiment::load(experiment_path)?;
     experiment::check_runnable(&exp)?;
     let max_concurrency = opts.max_concurrency.unwrap_or(exp.max_concurrency());
@@ -398,12 +415,14 @@ fn drive(
 ) -> Result<RunOutcome, RunError> {
     let run_id = parts.projections.run.as_ref().expect("run").run_id.clone();
     let (run_dir, session_id) = (parts.run_dir.clone(), parts.session_id.clone());
+    let infra_retry = InfraRetry::for_experiment(parts.experiment, opts.no_retry_lost);
     let mut coordinator = Coordinator::new(
         parts,
         backend,
         CoordinatorOptions {
             progress: opts.progress,
             kill_after_events,
+            infra_retry,
         },
     );
     let end = coordinator.run();
@@ -422,14 +441,16 @@ fn drive(
 /// What `continue` would do, computed from the journal alone (also `inspect`'s dry run).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecoveryPlan {
-    /// Stale active trials, in schedule_idx order, that become `worker_lost`.
+    /// Stale active trials, in schedule_idx order, that become `worker_lost`: re-run
+    /// (`retry`) while the infra-retry budget lasts, committed as lost after.
     pub worker_lost: Vec<WorkerLost>,
     /// The first slot not yet committed.
     pub next_commit_idx: u64,
 }
 
-/// The recovery events for a journal's projections: a pure function of the journal.
-pub fn recovery_plan(proj: &Projections) -> RecoveryPlan {
+/// The recovery events for a journal's projections: a pure function of the journal and
+/// the infra-retry budget.
+pub fn recovery_plan(proj: &Projections, infra: InfraRetry) -> RecoveryPlan {
     let mut stale: Vec<_> = proj.control.active_trials.values().collect();
     stale.sort_by_key(|t| t.schedule_idx);
     let last_session = proj
@@ -440,14 +461,14 @@ pub fn recovery_plan(proj: &Projections) -> RecoveryPlan {
     RecoveryPlan {
         worker_lost: stale
             .into_iter()
-            .map(|t| WorkerLost {
-                schedule_idx: t.schedule_idx,
-                trial_id: t.trial_id.clone(),
-                worker_id: t.worker_id.clone(),
-                ticket_id: t.ticket_id.clone(),
-                reason: format!(
-                    "dispatched in session {last_session} with no completion journaled before that session ended"
-                ),
+            .map(|t| {
+                infra.recover(
+                    proj,
+                    t,
+                    format!(
+                        "dispatched in session {last_session} with no completion journaled before that session ended"
+                    ),
+                )
             })
             .collect(),
         next_commit_idx: proj.progress.next_commit_idx,
@@ -500,6 +521,7 @@ pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
 
 /// Continue a crashed, killed or interrupted run.
 pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    opts.validate()?;
     let kill_after = fault_kill_after()?;
     let mut journal = Journal::open(&run_dir.join(JOURNAL_FILE), opts.durability)?;
     let proj = journal.fold(None)?;
@@ -539,7 +561,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     let took = lease::acquire(journal.conn_mut(), &holder(&session))?;
     session.took_over_from = took.map(|r| r.holder);
     let session_id = session.session_id.clone();
-    let mut plan = recovery_plan(&proj);
+    let mut plan = recovery_plan(&proj, InfraRetry::for_experiment(&exp, opts.no_retry_lost));
     // Attempts still alive in Slurm (or finished with an outcome nobody collected yet)
     // are taken over rather than lost.
     let reattached = match &mut backend {
@@ -563,6 +585,11 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         } else {
             tracing::warn!(run = %run.run_id, "stopped {reaped} process(es) left running by the previous session");
         }
+    }
+    // Orphans are stopped: what a lost attempt left behind is kept apart as evidence
+    // and never read as the re-run's (even a valid result it wrote: it is re-run).
+    for w in plan.worker_lost.iter().filter(|w| w.retry) {
+        crate::coordinator::infra::set_aside_trial_dir(run_dir, &w.trial_id, &session_id);
     }
     let mut events = vec![Event::SessionStarted(session)];
     if let Some(n) = opts.max_concurrency {

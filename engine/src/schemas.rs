@@ -17,6 +17,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/aggregates_v1.jsonschema"),
     ),
     (
+        "aggregates_v2",
+        include_str!("../../schemas/aggregates_v2.jsonschema"),
+    ),
+    (
         "event_backend_job_submitted",
         include_str!("../../schemas/events/backend_job_submitted.jsonschema"),
     ),

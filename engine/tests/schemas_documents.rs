@@ -228,6 +228,32 @@ fn aggregates_v1_schema_accepts_valid_and_rejects_invalid() {
     );
 }
 
+/// v2 adds the infrastructure columns; a v1 document (no `infra`) is not a v2 one.
+#[test]
+fn aggregates_v2_schema_requires_the_infra_columns() {
+    let agg = json!({
+        "committed": 5, "completed": 3, "failed": 1, "skipped_pruned": 0, "worker_lost": 1,
+        "infra": 1, "infra_retried": 2, "scored": 4,
+        "succeeded": 2, "success_rate": 0.5, "primary_metric": "score",
+        "primary_metric_mean": 0.75,
+        "metric_sums": {"score": 3.0}, "metric_counts": {"score": 4},
+        "by_classification": {"success": 2, "failure": 2, "worker_lost": 1}
+    });
+    let doc = json!({"schema_version": "aggregates_v2", "overall": agg, "variants": {"base": agg}});
+    assert_valid("aggregates_v2", &doc);
+    for field in ["infra", "infra_retried", "scored"] {
+        let mut bad = doc.clone();
+        bad["overall"].as_object_mut().unwrap().remove(field);
+        assert_rejected_with("aggregates_v2", &bad, "/overall", "required");
+    }
+    let mut bad = doc.clone();
+    bad["variants"]["base"]["infra"] = json!(-1);
+    assert_rejected_with("aggregates_v2", &bad, "/variants/base/infra", "minimum");
+    let mut old = doc;
+    old["schema_version"] = json!("aggregates_v1");
+    assert_rejected_with("aggregates_v2", &old, "/schema_version", "const");
+}
+
 fn remote_samples() -> Vec<(&'static str, Value)> {
     vec![
         (
@@ -441,7 +467,13 @@ fn catalogue_schemas_declare_draft_2020_12() {
     let ours = |n: &str| {
         n.starts_with("event_")
             || n.starts_with("remote_worker_")
-            || ["run_control_v2", "schedule_progress_v2", "aggregates_v1"].contains(&n)
+            || [
+                "run_control_v2",
+                "schedule_progress_v2",
+                "aggregates_v1",
+                "aggregates_v2",
+            ]
+            .contains(&n)
     };
     for (name, text) in schemas::SCHEMAS.iter().filter(|(n, _)| ours(n)) {
         let v: Value = serde_json::from_str(text).unwrap();

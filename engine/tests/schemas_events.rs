@@ -177,6 +177,9 @@ fn representative_events() -> Vec<(Event, Event)> {
                 worker_id: "local-1".into(),
                 ticket_id: "tk-2".into(),
                 reason: "recovered after crash".into(),
+                classification: Classification::WorkerLost,
+                retry: false,
+                stopped_by_kill: false,
             }),
             Event::WorkerLost(WorkerLost {
                 schedule_idx: 3,
@@ -184,6 +187,9 @@ fn representative_events() -> Vec<(Event, Event)> {
                 worker_id: "remote-b/0".into(),
                 ticket_id: "tk-3".into(),
                 reason: "remote ticket unknown".into(),
+                classification: Classification::SpawnFailure,
+                retry: true,
+                stopped_by_kill: true,
             }),
         ),
         (

@@ -3,6 +3,13 @@
 //! Workers never touch the journal or run state. Everything they report comes back as a
 //! [`TrialCompletion`] through [`WorkerBackend::poll_completions`], and only the
 //! coordinator decides what it means.
+//!
+//! A backend that loses an attempt (its worker stopped answering, a batch job died for
+//! infrastructure reasons, the trial could not be started) reports it as a completion
+//! with an infrastructure classification, most simply [`TrialCompletion::lost`]. The
+//! coordinator's infra-retry hook (`coordinator::infra`) journals `worker_lost` and
+//! dispatches the slot again while the run's budget lasts; a backend never retries
+//! lost work itself, and a late answer for a ticket declared lost is dropped.
 
 pub mod local;
 pub mod remote;
@@ -44,6 +51,31 @@ pub struct TrialCompletion {
     /// Delivery sequence number of this ticket's completion (1 for the first delivery).
     pub completion_seq: u64,
     pub outcome: TrialOutcome,
+}
+
+impl TrialCompletion {
+    /// The report of an attempt lost to infrastructure (`worker_lost`): the worker, node
+    /// or job vanished. `reason` is journaled; it must carry no secrets.
+    pub fn lost(dispatch: &TrialDispatch, worker_id: &str, reason: impl Into<String>) -> Self {
+        TrialCompletion {
+            ticket_id: dispatch.ticket_id.clone(),
+            worker_id: worker_id.to_string(),
+            schedule_idx: dispatch.spec.schedule_idx,
+            trial_id: dispatch.spec.trial_id.clone(),
+            completion_seq: 1,
+            outcome: TrialOutcome {
+                classification: journal::event::Classification::WorkerLost,
+                outcome: None,
+                metrics: Default::default(),
+                attempts: Vec::new(),
+                duration_ms: 0,
+                evidence: Vec::new(),
+                artifacts: Vec::new(),
+                chain_state: None,
+                error: Some(reason.into()),
+            },
+        }
+    }
 }
 
 /// A worker's answer to a pause request.

@@ -79,7 +79,7 @@ impl Coordinator<'_> {
             let spec = self
                 .experiment
                 .trial_spec(idx, slot, &self.run_id, &self.run_dir);
-            let ticket_id = format!("tk_{}_{}", self.ticket_prefix, idx);
+            let ticket_id = self.ticket_for(idx);
             self.committer.mark_dispatched(idx, &ticket_id);
             self.in_flight.insert(
                 ticket_id.clone(),

@@ -10,10 +10,14 @@
 //!    leaves `trial_dispatched` without completion, which `continue` turns into
 //!    `worker_lost`);
 //! 4. block on the backend for completions (bounded wait, no busy loop) and feed them to
-//!    the [`DeterministicCommitter`].
+//!    the [`DeterministicCommitter`]; attempts lost to infrastructure go through the
+//!    infra-retry hook ([`infra`]) instead.
 
 mod control;
 mod dispatch;
+pub mod infra;
+
+pub use infra::InfraRetry;
 
 use crate::backend::{TrialCompletion, TrialDispatch, WorkerBackend, MAX_DRAIN_PER_POLL};
 use crate::committer::{Arrival, CommitAction, DeterministicCommitter, Offer};
@@ -21,7 +25,7 @@ use crate::experiment::Experiment;
 use crate::lease;
 use journal::event::*;
 use journal::{Journal, JournalError, Projections};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -68,6 +72,8 @@ pub struct CoordinatorOptions {
     /// Fault injection for crash tests: SIGKILL this process right after the journal
     /// holds exactly this many events (`LABJ_FAULT_KILL_AFTER_EVENTS`).
     pub kill_after_events: Option<u64>,
+    /// The infra-retry budget of lost attempts (see [`infra`]).
+    pub infra_retry: InfraRetry,
 }
 
 /// How a coordinator session ended.
@@ -120,6 +126,10 @@ pub struct Coordinator<'a> {
     /// Events of the current iteration, appended together.
     pending: Vec<Event>,
     ticket_prefix: String,
+    /// Tickets declared lost in this session (their slot was dispatched again).
+    lost_tickets: HashSet<String>,
+    /// Re-dispatches per slot in this session (they name the new tickets).
+    redispatches: HashMap<u64, u32>,
     killing: Option<String>,
     last_beat: Instant,
     last_progress: Instant,
@@ -228,6 +238,8 @@ impl<'a> Coordinator<'a> {
             backlog: VecDeque::new(),
             pending: Vec::new(),
             ticket_prefix,
+            lost_tickets: HashSet::new(),
+            redispatches: HashMap::new(),
             killing: None,
             last_beat: Instant::now(),
             last_progress: Instant::now(),
@@ -379,9 +391,37 @@ impl<'a> Coordinator<'a> {
         }
         if self.killing.is_some() && c.outcome.classification == Classification::Cancelled {
             // Stopped by `labj kill`: leave the slot active so `continue` records it as
-            // worker_lost rather than committing a cancellation the user did not ask for.
+            // worker_lost (and re-runs it) rather than committing a cancellation the
+            // user did not ask for.
             return None;
         }
+        if self.is_lost_ticket(&c.ticket_id) {
+            self.pending
+                .push(Event::CompletionDropped(CompletionDropped {
+                    schedule_idx: c.schedule_idx,
+                    dedupe_key: format!(
+                        "{}/{}/{}/{}",
+                        self.run_id, c.schedule_idx, c.trial_id, c.completion_seq
+                    ),
+                    trial_id: c.trial_id,
+                    ticket_id: c.ticket_id,
+                    completion_seq: c.completion_seq,
+                    reason: "the attempt was declared lost and its slot dispatched again".into(),
+                }));
+            return None;
+        }
+        let c = if c.outcome.classification.is_infra()
+            && self
+                .committer
+                .is_dispatched_as(c.schedule_idx, &c.ticket_id)
+        {
+            match self.on_lost(c) {
+                Some(c) => c,
+                None => return None,
+            }
+        } else {
+            c
+        };
         let arrival = Arrival {
             schedule_idx: c.schedule_idx,
             trial_id: c.trial_id.clone(),
@@ -483,13 +523,14 @@ impl<'a> Coordinator<'a> {
         self.last_progress = Instant::now();
         let a = &self.proj.aggregates.overall;
         eprintln!(
-            "[labj] {}/{} slots committed ({} succeeded, {} failed, {} skipped, {} worker_lost), {} in flight",
+            "[labj] {}/{} slots committed ({} succeeded, {} failed, {} skipped, {} infra), {} re-run after infra faults, {} in flight",
             self.committer.next_commit_idx(),
             self.committer.total(),
             a.succeeded,
-            a.committed - a.succeeded - a.skipped_pruned - a.worker_lost,
+            a.unsuccessful(),
             a.skipped_pruned,
-            a.worker_lost,
+            a.infra,
+            a.infra_retried,
             self.in_flight.len()
         );
     }
