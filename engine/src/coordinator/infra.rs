@@ -105,12 +105,19 @@ impl InfraRetry {
     }
 }
 
+/// What the hook did with a lost attempt.
+pub(super) enum Lost {
+    /// Journaled as `worker_lost` (re-queued, or committed as lost).
+    Journaled,
+    /// Budget spent and the backend reported a real outcome (e.g. a spawn failure's
+    /// details): it takes the normal commit path.
+    Commit(Box<TrialCompletion>),
+}
+
 impl Coordinator<'_> {
     /// The hook: an attempt ended by the machinery. Journals `worker_lost` and re-queues
-    /// the slot while its budget lasts; otherwise lets the fault commit. Returns the
-    /// completion back when it must take the normal commit path (budget spent and the
-    /// backend has a real outcome to record, e.g. a spawn failure's details).
-    pub(super) fn on_lost(&mut self, c: TrialCompletion) -> Option<TrialCompletion> {
+    /// the slot while its budget lasts; otherwise lets the fault commit.
+    pub(super) fn on_lost(&mut self, c: TrialCompletion) -> Lost {
         let idx = c.schedule_idx;
         let class = c.outcome.classification;
         debug_assert!(class.is_infra());
@@ -131,10 +138,10 @@ impl Coordinator<'_> {
                 stopped_by_kill: false,
             }));
             self.requeue(idx, &c.trial_id, &c.ticket_id);
-            return None;
+            return Lost::Journaled;
         }
         if class != Classification::WorkerLost {
-            return Some(c);
+            return Lost::Commit(Box::new(c));
         }
         // Budget spent, nothing but the loss to record: commit it as `worker_lost`.
         self.pending.push(Event::WorkerLost(WorkerLost {
@@ -155,7 +162,7 @@ impl Coordinator<'_> {
             classification: class,
         });
         debug_assert_eq!(offer, Offer::Accepted);
-        None
+        Lost::Journaled
     }
 
     /// Put a slot whose attempt was lost back into the dispatch queue.

@@ -416,8 +416,8 @@ impl<'a> Coordinator<'a> {
                 .is_dispatched_as(c.schedule_idx, &c.ticket_id)
         {
             match self.on_lost(c) {
-                Some(c) => c,
-                None => return None,
+                infra::Lost::Commit(c) => *c,
+                infra::Lost::Journaled => return None,
             }
         } else {
             c
