@@ -420,6 +420,8 @@ const DEFAULT_FIELDS: &[(&str, &[&str])] = &[
     ),
     ("resume_requested", &["resumed_trials"]),
     ("run_interrupted", &["survivors"]),
+    // Journals from before the infra-retry hook hold no classification: worker_lost.
+    ("worker_lost", &["classification"]),
 ];
 
 #[test]
