@@ -312,7 +312,16 @@ pub fn event_line(e: &StoredEvent) -> String {
         Event::TrialCompleted(c) => format!(" {}", c.classification.as_str()),
         Event::SlotCommitted(c) => format!(" {} {}", c.status.as_str(), c.classification.as_str()),
         Event::RunFailed(f) => format!(" error={:?}", f.error),
-        Event::WorkerLost(w) => format!(" {:?}", w.reason),
+        Event::WorkerLost(w) => format!(
+            " {}{} {:?}",
+            if w.retry { "re-run" } else { "committed lost" },
+            if w.stopped_by_kill {
+                " (stopped by kill)"
+            } else {
+                ""
+            },
+            w.reason
+        ),
         Event::SessionStarted(s) => format!(" {} pid={} host={}", s.mode, s.pid, s.host),
         Event::PauseAcked(a) => format!(" accepted={}", a.accepted),
         Event::VariantPruned(v) => format!(
