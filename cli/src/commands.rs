@@ -155,6 +155,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             engine::backend::slurm::job::exec_job(&spec, &outcome).map_err(|e| anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Worker { command } => crate::worker::run(command),
     }
 }
 
@@ -171,11 +172,16 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
         },
         executor: d.executor.map(|e| match e {
             Executor::Local => run::ExecutorKind::Local,
+            Executor::Remote => run::ExecutorKind::Remote,
             Executor::Slurm => run::ExecutorKind::Slurm,
         }),
         slurm_partition: d.slurm_partition.clone(),
         slurm_args: d.slurm_arg.clone(),
         no_retry_lost: d.no_retry_lost,
+        remote: run::RemoteOptions {
+            endpoints: d.remote_endpoints.clone(),
+            token_env: d.remote_token_env.clone(),
+        },
     };
     Ok((opts, threshold, d.json))
 }

@@ -13,5 +13,7 @@ pub mod experiment;
 pub mod inspect;
 pub mod lease;
 pub mod run;
+pub mod run_remote;
 pub mod schemas;
 pub mod trial;
+pub mod worker;

@@ -9,6 +9,7 @@
 //! ```
 
 use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};
+pub use crate::run_remote::RemoteOptions;
 use crate::coordinator::{
     now_ts, Coordinator, CoordinatorError, CoordinatorOptions, InfraRetry, SessionEnd, SessionParts,
 };
@@ -57,6 +58,8 @@ pub struct RunOptions {
     pub slurm_args: Vec<String>,
     /// Commit lost attempts as `worker_lost` instead of re-running them (budget 1).
     pub no_retry_lost: bool,
+    /// `--remote-endpoint`/`--remote-token-env` (remote executor only).
+    pub remote: RemoteOptions,
 }
 
 impl RunOptions {
@@ -81,6 +84,8 @@ pub enum ExecutorKind {
     Local,
     /// One Slurm batch job per trial attempt (`backend::slurm`).
     Slurm,
+    /// `labj worker serve` endpoints over HTTP (`backend::remote`).
+    Remote,
 }
 
 impl ExecutorKind {
@@ -88,6 +93,7 @@ impl ExecutorKind {
         match self {
             ExecutorKind::Local => "local",
             ExecutorKind::Slurm => "slurm",
+            ExecutorKind::Remote => "remote",
         }
     }
 
@@ -95,6 +101,7 @@ impl ExecutorKind {
         match s {
             "local" => Some(ExecutorKind::Local),
             "slurm" => Some(ExecutorKind::Slurm),
+            "remote" => Some(ExecutorKind::Remote),
             _ => None,
         }
     }
@@ -229,6 +236,9 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     // Checked before anything is created, so a bad ceiling leaves no run behind.
     crate::backend::local::ceiling_from_env().map_err(RunError::Invalid)?;
     check_executor_options(opts.executor.unwrap_or_default(), opts)?;
+    if opts.executor == Some(ExecutorKind::Remote) {
+        crate::run_remote::preflight(&opts.remote)?;
+    }
     let run_id = uuid::Uuid::now_v7().to_string();
     let run_dir = opts.runs_dir.join(&run_id);
     mkdir(&run_dir.join("trials"))?;
@@ -255,6 +265,8 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
             "executor": opts.executor.unwrap_or_default().as_str(),
             "slurm_partition": opts.slurm_partition,
             "slurm_args": opts.slurm_args,
+            "remote_endpoints": opts.remote.endpoints,
+            "remote_token_env": opts.remote.token_env,
         }),
     };
     let mut projections = Projections::new();
@@ -284,7 +296,8 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
     let c = create_run(experiment_path, opts)?;
     let max_concurrency = c.projections.control.max_concurrency;
     let kind = opts.executor.unwrap_or_default();
-    let backend = match make_backend(kind, opts, &c.run_dir, max_concurrency as usize) {
+    let run_id = c.projections.run.as_ref().map(|r| r.run_id.clone()).unwrap_or_default();
+    let backend = match make_backend(kind, opts, &c.run_dir, &run_id, max_concurrency as usize) {
         Ok(b) => b,
         Err(e) => {
             // The run exists (journal created): end it visibly rather than leave it
@@ -317,6 +330,7 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
 enum Backend {
     Local(LocalThreadWorkerBackend),
     Slurm(crate::backend::slurm::SlurmBackend),
+    Remote(crate::backend::remote::RemoteWorkerBackend),
 }
 
 impl Backend {
@@ -324,6 +338,7 @@ impl Backend {
         match self {
             Backend::Local(b) => Box::new(b),
             Backend::Slurm(b) => Box::new(b),
+            Backend::Remote(b) => Box::new(b),
         }
     }
 }
@@ -338,6 +353,14 @@ fn check_executor_options(kind: ExecutorKind, opts: &RunOptions) -> Result<(), R
             kind.as_str()
         )));
     }
+    if kind != ExecutorKind::Remote
+        && (!opts.remote.endpoints.is_empty() || opts.remote.token_env.is_some())
+    {
+        return Err(RunError::Invalid(format!(
+            "--remote-endpoint/--remote-token-env apply to --executor remote only, and this run uses --executor {}",
+            kind.as_str()
+        )));
+    }
     Ok(())
 }
 
@@ -345,9 +368,15 @@ fn make_backend(
     kind: ExecutorKind,
     opts: &RunOptions,
     run_dir: &Path,
+    run_id: &str,
     capacity: usize,
 ) -> Result<Backend, RunError> {
     match kind {
+        ExecutorKind::Remote => Ok(Backend::Remote(crate::run_remote::connect(
+            run_id,
+            &opts.remote,
+            capacity,
+        )?)),
         ExecutorKind::Local => Ok(Backend::Local(
             LocalThreadWorkerBackend::new(capacity).map_err(RunError::Invalid)?,
         )),
@@ -402,6 +431,13 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
                     .collect();
             }
         }
+    }
+    if o.executor == Some(ExecutorKind::Remote)
+        && recorded == Some("remote")
+        && o.remote.endpoints.is_empty()
+        && o.remote.token_env.is_none()
+    {
+        o.remote = crate::run_remote::recorded(&created.options);
     }
     check_executor_options(o.executor.unwrap_or_default(), &o)?;
     Ok(o)
@@ -556,18 +592,45 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     let opts = &continue_options(opts, &created)?;
     let kind = opts.executor.unwrap_or_default();
     let capacity = opts.max_concurrency.unwrap_or(max_concurrency) as usize;
-    let mut backend = make_backend(kind, opts, run_dir, capacity)?;
+    let mut backend = make_backend(kind, opts, run_dir, &run.run_id, capacity)?;
     let mut session = new_session("continue", None);
     let took = lease::acquire(journal.conn_mut(), &holder(&session))?;
     session.took_over_from = took.map(|r| r.holder);
     let session_id = session.session_id.clone();
     let mut plan = recovery_plan(&proj, InfraRetry::for_experiment(&exp, opts.no_retry_lost));
+    let mut notes = Vec::new();
     // Attempts still alive in Slurm (or finished with an outcome nobody collected yet)
     // are taken over rather than lost.
     let reattached = match &mut backend {
         Backend::Slurm(b) => {
             crate::backend::slurm::recover::reattach(&journal, run_dir, b, &mut plan)
                 .map_err(RunError::Invalid)?
+        }
+        Backend::Remote(b) => {
+            // Trials a worker still runs (or finished and kept) are taken back.
+            let mut active: Vec<_> = proj.control.active_trials.values().cloned().collect();
+            active.sort_by_key(|t| t.schedule_idx);
+            let adopted = b.reattach(&active);
+            plan.worker_lost.retain(|w| !adopted.contains(&w.ticket_id));
+            if !active.is_empty() {
+                notes.push(Event::BackendWarning(BackendWarning {
+                    code: "remote_reattach".into(),
+                    message: format!(
+                        "{} trial(s) were in flight when the last session ended: {} reattached on their workers ({}), {} recorded worker_lost and run again",
+                        active.len(),
+                        adopted.len(),
+                        adopted.join(", "),
+                        plan.worker_lost.len()
+                    ),
+                    requested: Some(active.len() as u32),
+                    effective: Some(adopted.len() as u32),
+                }));
+            }
+            active
+                .iter()
+                .filter(|t| adopted.contains(&t.ticket_id))
+                .map(|t| t.trial_id.clone())
+                .collect()
         }
         Backend::Local(_) => Vec::new(),
     };
@@ -576,7 +639,12 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         .iter()
         .map(|w| w.trial_id.clone())
         .collect();
-    let reaped = reap_orphans(&run.run_id, &stale);
+    // A remote run's agents live on its workers, which stop what nobody reattached.
+    let reaped = if kind == ExecutorKind::Local {
+        reap_orphans(&run.run_id, &stale)
+    } else {
+        0
+    };
     if reaped > 0 {
         if opts.progress {
             eprintln!(
@@ -601,6 +669,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
             }));
         }
     }
+    events.extend(notes);
     events.extend(plan.worker_lost.into_iter().map(Event::WorkerLost));
     let mut proj = proj;
     journal.append(&mut proj, events, &now_ts())?;

@@ -109,6 +109,22 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/grade_result_v1.jsonschema"),
     ),
     (
+        "remote_worker_ack_response_v1",
+        include_str!("../../schemas/remote_worker_ack_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_ack_v1",
+        include_str!("../../schemas/remote_worker_ack_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_health_response_v1",
+        include_str!("../../schemas/remote_worker_health_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_health_v1",
+        include_str!("../../schemas/remote_worker_health_v1.jsonschema"),
+    ),
+    (
         "remote_worker_pause_response_v1",
         include_str!("../../schemas/remote_worker_pause_response_v1.jsonschema"),
     ),
@@ -125,6 +141,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/remote_worker_poll_v1.jsonschema"),
     ),
     (
+        "remote_worker_resume_response_v1",
+        include_str!("../../schemas/remote_worker_resume_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_resume_v1",
+        include_str!("../../schemas/remote_worker_resume_v1.jsonschema"),
+    ),
+    (
         "remote_worker_stop_response_v1",
         include_str!("../../schemas/remote_worker_stop_response_v1.jsonschema"),
     ),
@@ -139,6 +163,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     (
         "remote_worker_submit_v1",
         include_str!("../../schemas/remote_worker_submit_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_tickets_response_v1",
+        include_str!("../../schemas/remote_worker_tickets_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_tickets_v1",
+        include_str!("../../schemas/remote_worker_tickets_v1.jsonschema"),
     ),
     (
         "resolved_experiment_v0_4",

@@ -11,6 +11,7 @@
 pub mod crash;
 pub mod live;
 pub mod recorded;
+pub mod remote;
 
 use journal::{Durability, Journal, Projections};
 use serde_json::Value;

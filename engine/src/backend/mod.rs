@@ -116,6 +116,35 @@ pub struct BackendNotice {
     pub effective: Option<u32>,
 }
 
+/// A trial the backend can no longer deliver (its worker is gone): journaled
+/// `worker_lost`, an infrastructure fault, never the agent's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostTrial {
+    pub ticket_id: String,
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub worker_id: String,
+    pub reason: String,
+}
+
+/// A delivery the backend refused to pass on (a repeat, or a late completion of a trial
+/// already reported lost): journaled `completion_dropped`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedCompletion {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub ticket_id: String,
+    pub completion_seq: u64,
+    pub reason: String,
+}
+
+/// Facts the backend wants journaled besides completions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendReport {
+    Lost(LostTrial),
+    Dropped(DroppedCompletion),
+}
+
 pub trait WorkerBackend: Send {
     /// How many trials the backend can hold at once right now.
     fn capacity(&self) -> usize;
@@ -143,6 +172,19 @@ pub trait WorkerBackend: Send {
     /// Ids the backend gave accepted attempts (Slurm job ids), to journal; each once.
     fn take_job_records(&mut self) -> Vec<journal::event::BackendJobSubmitted> {
         Vec::new()
+    }
+    /// Choose where a dispatch will run, before it is journaled; the answer is the
+    /// `worker_id` of its `trial_dispatched`.
+    fn assign_worker(&mut self, _dispatch: &TrialDispatch) -> String {
+        self.dispatch_worker_id()
+    }
+    /// Lost trials and dropped deliveries to journal; each is returned once.
+    fn take_reports(&mut self) -> Vec<BackendReport> {
+        Vec::new()
+    }
+    /// Why the backend can run nothing more (the run must fail), if so.
+    fn fatal(&self) -> Option<String> {
+        None
     }
 }
 

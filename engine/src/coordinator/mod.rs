@@ -263,8 +263,12 @@ impl<'a> Coordinator<'a> {
         }
         loop {
             self.handle_control()?;
+            self.take_backend_reports();
             if let Some(end) = self.check_end()? {
                 return Ok(end);
+            }
+            if let Some(reason) = self.backend.fatal() {
+                return self.fail(reason);
             }
             self.drain_commits();
             let planned = if self.may_dispatch() {
@@ -379,6 +383,65 @@ impl<'a> Coordinator<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Journal what the backend reports besides completions: warnings, trials it lost
+    /// (`worker_lost`, an infrastructure fault), deliveries it dropped.
+    fn take_backend_reports(&mut self) {
+        for n in self.backend.take_notices() {
+            self.pending.push(notice_event(n));
+        }
+        for r in self.backend.take_reports() {
+            match r {
+                crate::backend::BackendReport::Lost(l) => {
+                    if let Some(fault) = self.on_backend_lost(l) {
+                        tracing::error!(run = %self.run_id, "{fault}");
+                    }
+                }
+                crate::backend::BackendReport::Dropped(d) => {
+                    let key = format!(
+                        "{}/{}/{}/{}",
+                        self.run_id, d.schedule_idx, d.trial_id, d.completion_seq
+                    );
+                    self.pending.push(Event::CompletionDropped(CompletionDropped {
+                        schedule_idx: d.schedule_idx,
+                        trial_id: d.trial_id,
+                        ticket_id: d.ticket_id,
+                        completion_seq: d.completion_seq,
+                        dedupe_key: key,
+                        reason: d.reason,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// A trial whose remote worker is gone: through the infra-retry hook, like any
+    /// lost attempt (`worker_lost`, re-run while the slot's budget lasts).
+    fn on_backend_lost(&mut self, l: crate::backend::LostTrial) -> Option<String> {
+        if !self.in_flight.contains_key(&l.ticket_id) {
+            return None; // already completed or lost
+        }
+        self.backlog.retain(|d| d.ticket_id != l.ticket_id);
+        let c = TrialCompletion {
+            ticket_id: l.ticket_id,
+            worker_id: l.worker_id,
+            schedule_idx: l.schedule_idx,
+            trial_id: l.trial_id,
+            completion_seq: 1,
+            outcome: crate::trial::TrialOutcome {
+                classification: Classification::WorkerLost,
+                outcome: None,
+                metrics: Default::default(),
+                attempts: Vec::new(),
+                duration_ms: 0,
+                evidence: Vec::new(),
+                artifacts: Vec::new(),
+                chain_state: None,
+                error: Some(l.reason),
+            },
+        };
+        self.on_completion(c)
     }
 
     /// Judge one completion; returns a protocol fault message to fail the run.
