@@ -26,11 +26,13 @@ fn agent(s: &Scratch, marks: &Path, base_sleep: &str) {
     );
 }
 
-fn remote_args<'a>(workers: &'a [&'a Worker]) -> Vec<&'a str> {
-    let mut a = vec!["--executor", "remote", "--remote-token-env", TOKEN_ENV];
+fn remote_args(workers: &[&Worker]) -> Vec<String> {
+    let mut a: Vec<String> = ["--executor", "remote", "--remote-token-env", TOKEN_ENV]
+        .map(String::from)
+        .to_vec();
     for w in workers {
-        a.push("--remote-endpoint");
-        a.push(&w.url);
+        a.push("--remote-endpoint".into());
+        a.push(w.url.clone());
     }
     a
 }
@@ -64,7 +66,12 @@ fn worker_serve_refuses_bad_tokens_oversized_and_malformed_requests() {
     assert_eq!(st, 413, "{body}");
     assert!(body.contains("4096"), "{body}");
     // 400: malformed JSON, with the parser's message.
-    let (st, body) = post(&w.addr, "/v1/worker/poll", Some(TOKEN), b"{\"schema_version\": ");
+    let (st, body) = post(
+        &w.addr,
+        "/v1/worker/poll",
+        Some(TOKEN),
+        b"{\"schema_version\": ",
+    );
     assert_eq!(st, 400, "{body}");
     assert!(body.contains("malformed JSON"), "{body}");
     // 400: the server checks schema_version too (both sides of the protocol do).
@@ -103,12 +110,9 @@ fn resolve_remote_bearer_token_against_worker_serve() {
     let w = Worker::start(&s.dir().join("w"), 2, &[]);
     // A named but unset variable: a clear error naming it (never a value), no run.
     let mut args = vec!["run", "experiment.yaml"];
-    args.extend(remote_args(&[&w]));
-    let out = s
-        .labj_cmd(&args)
-        .env_remove(TOKEN_ENV)
-        .output()
-        .unwrap();
+    let ra = remote_args(&[&w]);
+    args.extend(ra.iter().map(String::as_str));
+    let out = s.labj_cmd(&args).env_remove(TOKEN_ENV).output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out).contains(TOKEN_ENV), "{}", text(&out));
     assert!(s.first_run().is_none(), "no run is created");
@@ -139,7 +143,10 @@ fn resolve_remote_bearer_token_against_worker_serve() {
     assert!(!String::from_utf8_lossy(&journal).contains(TOKEN));
     for e in read_events(&run) {
         if let Event::TrialDispatched(d) = e.event {
-            assert_eq!(d.worker_id, w.url, "the endpoint of every dispatch is journaled");
+            assert_eq!(
+                d.worker_id, w.url,
+                "the endpoint of every dispatch is journaled"
+            );
             assert!(d.ticket_id.starts_with("tk_"));
         }
     }
@@ -188,7 +195,8 @@ fn remote_duplicate_and_out_of_order_delivery_across_two_endpoints_commit_in_sch
     let a = Worker::start(&s.dir().join("wa"), 2, &["--redeliver-after-ms", "0"]);
     let b = Worker::start(&s.dir().join("wb"), 2, &["--redeliver-after-ms", "0"]);
     let mut args = vec!["run", "experiment.yaml", "--json"];
-    args.extend(remote_args(&[&a, &b]));
+    let ra = remote_args(&[&a, &b]);
+    args.extend(ra.iter().map(String::as_str));
     let out = s.labj_cmd(&args).env(TOKEN_ENV, TOKEN).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let run = s.the_run();
@@ -212,7 +220,11 @@ fn remote_duplicate_and_out_of_order_delivery_across_two_endpoints_commit_in_sch
             _ => {}
         }
     }
-    assert_ne!(order, (0..12).collect::<Vec<_>>(), "completions arrived out of order");
+    assert_ne!(
+        order,
+        (0..12).collect::<Vec<_>>(),
+        "completions arrived out of order"
+    );
     assert_eq!(endpoints, BTreeSet::from([a.url.clone(), b.url.clone()]));
     assert_eq!(marks_of(&marks).len(), 12, "each trial ran once");
 }
@@ -227,7 +239,8 @@ fn remote_continue_reattaches_after_coordinator_sigkill() {
     let a = Worker::start(&s.dir().join("wa"), 2, &[]);
     let b = Worker::start(&s.dir().join("wb"), 2, &[]);
     let mut args = vec!["run", "experiment.yaml", "--json"];
-    args.extend(remote_args(&[&a, &b]));
+    let ra = remote_args(&[&a, &b]);
+    args.extend(ra.iter().map(String::as_str));
     let mut coord = s.labj_cmd(&args).env(TOKEN_ENV, TOKEN).spawn().unwrap();
     // Wait until slot 0 (a 2 s trial) is in flight alongside others, then SIGKILL.
     let run = wait_for(Duration::from_secs(30), "run created", || s.first_run());
@@ -239,7 +252,24 @@ fn remote_continue_reattaches_after_coordinator_sigkill() {
             .ok()?
             .fold(None)
             .ok()?;
-        (proj.control.active_trials.len() >= 4).then_some(proj.control.active_trials.len())
+        let n = proj.control.active_trials.len();
+        // The workers hold them (journaled dispatches are submitted right after).
+        let running: u64 = [&a, &b]
+            .iter()
+            .map(|w| {
+                let (_, body) = post(
+                    &w.addr,
+                    "/v1/worker/health",
+                    Some(TOKEN),
+                    br#"{"schema_version":"remote_worker_health_v1"}"#,
+                );
+                serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["running"].as_u64())
+                    .unwrap_or(0)
+            })
+            .sum();
+        (n >= 4 && running as usize == n).then_some(n)
     });
     coord.kill().unwrap();
     coord.wait().unwrap();
@@ -272,7 +302,11 @@ fn remote_continue_reattaches_after_coordinator_sigkill() {
         "REATTACH FIGURES: in flight at the kill {in_flight} (journal: {at_kill:?}), reattached {reattached:?}, worker_lost {lost}, agent runs re-run {reran}, agents finished before continue started {ran_before}"
     );
     assert_eq!(at_kill, Some(in_flight as u32));
-    assert_eq!(reattached, Some(in_flight as u32), "every in-flight trial is reattached");
+    assert_eq!(
+        reattached,
+        Some(in_flight as u32),
+        "every in-flight trial is reattached"
+    );
     assert_eq!(lost, 0, "nothing is marked lost");
     assert_eq!(reran, 0, "no trial ran twice: {marks:?}");
     assert_eq!(marks.len(), 9);
@@ -280,7 +314,7 @@ fn remote_continue_reattaches_after_coordinator_sigkill() {
 }
 
 #[test]
-fn remote_worker_killed_mid_run_its_trials_rerun_on_the_other_endpoint() {
+fn remote_worker_killed_mid_run_is_lost_and_the_run_goes_on_with_the_other_endpoint() {
     let s = Scratch::new();
     let marks = s.dir().join("marks.txt");
     agent(&s, &marks, "1.5");
@@ -289,8 +323,9 @@ fn remote_worker_killed_mid_run_its_trials_rerun_on_the_other_endpoint() {
     let a = Worker::start(&s.dir().join("wa"), 2, &[]);
     let mut b = Worker::start(&s.dir().join("wb"), 2, &[]);
     let mut args = vec!["run", "experiment.yaml", "--json"];
-    args.extend(remote_args(&[&a, &b]));
-    let mut coord = s
+    let ra = remote_args(&[&a, &b]);
+    args.extend(ra.iter().map(String::as_str));
+    let coord = s
         .labj_cmd(&args)
         .env(TOKEN_ENV, TOKEN)
         .env("LABJ_REMOTE_LOST_AFTER_MS", "1500")
@@ -302,28 +337,36 @@ fn remote_worker_killed_mid_run_its_trials_rerun_on_the_other_endpoint() {
         .unwrap();
     let run = wait_for(Duration::from_secs(30), "run created", || s.first_run());
     let b_url = b.url.clone();
-    wait_for(Duration::from_secs(30), "a trial in flight on worker b", || {
-        if !journal_has_run(&run) {
-            return None;
-        }
-        let proj = journal::Journal::open_read_only(&journal_path(&run))
-            .ok()?
-            .fold(None)
-            .ok()?;
-        proj.control
-            .active_trials
-            .values()
-            .any(|t| t.worker_id == b_url)
-            .then_some(())
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "a trial in flight on worker b",
+        || {
+            if !journal_has_run(&run) {
+                return None;
+            }
+            let proj = journal::Journal::open_read_only(&journal_path(&run))
+                .ok()?
+                .fold(None)
+                .ok()?;
+            proj.control
+                .active_trials
+                .values()
+                .any(|t| t.worker_id == b_url)
+                .then_some(())
+        },
+    );
     b.kill9();
     let out = coord.wait_with_output().unwrap();
-    assert!(out.status.success() || out.status.code() == Some(3), "{}", text(&out));
+    assert!(
+        out.status.success() || out.status.code() == Some(3),
+        "{}",
+        text(&out)
+    );
     let proj = check_journal(&run);
     assert_eq!(proj.progress.next_commit_idx, 10);
     let mut lost = Vec::new();
-    let mut quarantine_notes = 0;
-    let mut dispatched: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut loss_notes = 0;
+    let mut after_loss = Vec::new();
     for e in read_events(&run) {
         match e.event {
             Event::WorkerLost(l) => {
@@ -331,20 +374,22 @@ fn remote_worker_killed_mid_run_its_trials_rerun_on_the_other_endpoint() {
                 assert!(l.reason.contains("no answer"), "{}", l.reason);
                 lost.push(l.trial_id);
             }
-            Event::BackendWarning(w) if w.code == "remote_worker_lost" => quarantine_notes += 1,
-            Event::TrialDispatched(d) => dispatched.entry(d.trial_id).or_default().push(d.worker_id),
+            Event::BackendWarning(w) if w.code == "remote_worker_lost" => loss_notes += 1,
+            Event::TrialDispatched(d) if !lost.is_empty() => after_loss.push(d.worker_id),
             _ => {}
         }
     }
     assert!(!lost.is_empty(), "worker b had trials in flight");
-    assert_eq!(quarantine_notes, 1);
-    eprintln!("WORKER-KILLED FIGURES: lost {} trial(s) on b: {lost:?}", lost.len());
-    for t in &lost {
-        let on = &dispatched[t];
-        assert_eq!(
-            on.last(),
-            Some(&a.url),
-            "lost trial {t} re-run on the surviving endpoint: {on:?}"
-        );
-    }
+    assert_eq!(loss_notes, 1);
+    eprintln!(
+        "WORKER-KILLED FIGURES: lost {} trial(s) on b: {lost:?}; {} dispatches after the loss",
+        lost.len(),
+        after_loss.len()
+    );
+    // The run goes on with the surviving endpoint only. (Re-running the lost trials
+    // is the infra-retry rule's job; without it they commit `worker_lost`, an
+    // infrastructure fault: exit code 3, never a score.)
+    assert!(!after_loss.is_empty());
+    assert!(after_loss.iter().all(|w| *w == a.url), "{after_loss:?}");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
 }

@@ -9,12 +9,12 @@
 //! ```
 
 use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};
-pub use crate::run_remote::RemoteOptions;
 use crate::coordinator::{
     now_ts, Coordinator, CoordinatorError, CoordinatorOptions, InfraRetry, SessionEnd, SessionParts,
 };
 use crate::experiment::{self, Experiment, ExperimentError};
 use crate::lease::{self, LeaseError};
+pub use crate::run_remote::RemoteOptions;
 use journal::event::*;
 use journal::projection::RunStatus;
 use journal::{Durability, Journal, JournalError, Projections};
@@ -296,7 +296,12 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
     let c = create_run(experiment_path, opts)?;
     let max_concurrency = c.projections.control.max_concurrency;
     let kind = opts.executor.unwrap_or_default();
-    let run_id = c.projections.run.as_ref().map(|r| r.run_id.clone()).unwrap_or_default();
+    let run_id = c
+        .projections
+        .run
+        .as_ref()
+        .map(|r| r.run_id.clone())
+        .unwrap_or_default();
     let backend = match make_backend(kind, opts, &c.run_dir, &run_id, max_concurrency as usize) {
         Ok(b) => b,
         Err(e) => {

@@ -31,7 +31,9 @@ fn env_u64(name: &str, default: u64) -> Result<u64, RunError> {
     match std::env::var(name) {
         Err(_) => Ok(default),
         Ok(v) => v.trim().parse().map_err(|_| {
-            RunError::Invalid(format!("{name}={v:?} is not a whole number of milliseconds/attempts"))
+            RunError::Invalid(format!(
+                "{name}={v:?} is not a whole number of milliseconds/attempts"
+            ))
         }),
     }
 }
@@ -39,7 +41,9 @@ fn env_u64(name: &str, default: u64) -> Result<u64, RunError> {
 pub fn tuning_from_env() -> Result<(RemoteTuning, RetryPolicy), RunError> {
     let lost = env_u64(LOST_AFTER_ENV, 30_000)?;
     if lost == 0 {
-        return Err(RunError::Invalid(format!("{LOST_AFTER_ENV} must be at least 1")));
+        return Err(RunError::Invalid(format!(
+            "{LOST_AFTER_ENV} must be at least 1"
+        )));
     }
     let retry = RetryPolicy {
         max_attempts: env_u64(RETRY_ATTEMPTS_ENV, 3)?.clamp(1, 100) as u32,

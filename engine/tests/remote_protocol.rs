@@ -178,7 +178,11 @@ fn p2d_remote_backend_rejects_schema_version_mismatch() {
         RemoteTuning::default(),
     )
     .unwrap();
-    assert_eq!(backend.capacity(), 2, "capacity comes from the health answer");
+    assert_eq!(
+        backend.capacity(),
+        2,
+        "capacity comes from the health answer"
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while backend.fatal().is_none() && std::time::Instant::now() < deadline {
         backend

@@ -316,6 +316,45 @@ fn remote_samples() -> Vec<(&'static str, Value)> {
             "remote_worker_stop_response_v1",
             json!({"schema_version": "remote_worker_stop_response_v1", "ticket_id": "tk-3", "accepted": true}),
         ),
+        (
+            "remote_worker_resume_v1",
+            json!({"schema_version": "remote_worker_resume_v1", "run_id": "run_1", "ticket_id": "tk-3"}),
+        ),
+        (
+            "remote_worker_resume_response_v1",
+            json!({"schema_version": "remote_worker_resume_response_v1", "ticket_id": "tk-3",
+                   "accepted": false, "reason": "trial is not paused"}),
+        ),
+        (
+            "remote_worker_ack_v1",
+            json!({"schema_version": "remote_worker_ack_v1", "run_id": "run_1",
+                   "completion_keys": ["run_1/3/trial_3/1"]}),
+        ),
+        (
+            "remote_worker_ack_response_v1",
+            json!({"schema_version": "remote_worker_ack_response_v1", "acked": 1}),
+        ),
+        (
+            "remote_worker_health_v1",
+            json!({"schema_version": "remote_worker_health_v1"}),
+        ),
+        (
+            "remote_worker_health_response_v1",
+            json!({"schema_version": "remote_worker_health_response_v1", "worker_id": "w1",
+                   "labj_version": "0.1.0", "slots": 4, "running": 1, "undelivered": 0,
+                   "draining": false}),
+        ),
+        (
+            "remote_worker_tickets_v1",
+            json!({"schema_version": "remote_worker_tickets_v1", "run_id": "run_1"}),
+        ),
+        (
+            "remote_worker_tickets_response_v1",
+            json!({"schema_version": "remote_worker_tickets_response_v1", "tickets": [
+                {"ticket_id": "tk-3", "schedule_idx": 3, "trial_id": "trial_3", "state": "finished",
+                 "classification": "success"}
+            ]}),
+        ),
     ]
 }
 

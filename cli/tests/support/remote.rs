@@ -25,7 +25,14 @@ impl Worker {
         let stderr_path = work_dir.join("worker.stderr");
         let slots = slots.to_string();
         let mut child = Command::new(labj_bin())
-            .args(["worker", "serve", "--listen", "127.0.0.1:0", "--slots", &slots])
+            .args([
+                "worker",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--slots",
+                &slots,
+            ])
             .args(["--token-env", TOKEN_ENV, "--work-dir"])
             .arg(work_dir)
             .args(extra)

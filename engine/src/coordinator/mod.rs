@@ -403,14 +403,15 @@ impl<'a> Coordinator<'a> {
                         "{}/{}/{}/{}",
                         self.run_id, d.schedule_idx, d.trial_id, d.completion_seq
                     );
-                    self.pending.push(Event::CompletionDropped(CompletionDropped {
-                        schedule_idx: d.schedule_idx,
-                        trial_id: d.trial_id,
-                        ticket_id: d.ticket_id,
-                        completion_seq: d.completion_seq,
-                        dedupe_key: key,
-                        reason: d.reason,
-                    }));
+                    self.pending
+                        .push(Event::CompletionDropped(CompletionDropped {
+                            schedule_idx: d.schedule_idx,
+                            trial_id: d.trial_id,
+                            ticket_id: d.ticket_id,
+                            completion_seq: d.completion_seq,
+                            dedupe_key: key,
+                            reason: d.reason,
+                        }));
                 }
             }
         }

@@ -170,7 +170,10 @@ async fn handle_inner(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     if declared.is_some_and(|n| n > limit as u64) {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body of {} bytes exceeds the limit of {limit} bytes", declared.unwrap_or(0)),
+            format!(
+                "request body of {} bytes exceeds the limit of {limit} bytes",
+                declared.unwrap_or(0)
+            ),
         );
     }
     let body = Limited::new(req.into_body(), limit);
@@ -191,7 +194,10 @@ async fn handle_inner(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
             )
         }
         Ok(Err(e)) => {
-            return error(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}"),
+            )
         }
         Ok(Ok(c)) => c.to_bytes(),
     };

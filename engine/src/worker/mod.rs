@@ -79,7 +79,11 @@ pub fn serve(
     config: ServeConfig,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), WorkerError> {
-    serve_with_runner(config, Arc::new(crate::executor::execute_trial), on_listening)
+    serve_with_runner(
+        config,
+        Arc::new(crate::executor::execute_trial),
+        on_listening,
+    )
 }
 
 pub fn serve_with_runner(
@@ -91,12 +95,11 @@ pub fn serve_with_runner(
         path: config.work_dir.clone(),
         source,
     })?;
-    let work_dir = std::path::absolute(&config.work_dir).map_err(|source| {
-        WorkerError::WorkDir {
+    let work_dir =
+        std::path::absolute(&config.work_dir).map_err(|source| WorkerError::WorkDir {
             path: config.work_dir.clone(),
             source,
-        }
-    })?;
+        })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -113,7 +116,11 @@ pub fn serve_with_runner(
             addr: config.listen,
             source,
         })?;
-        let worker_id = format!("{}@{}:{addr}", std::process::id(), crate::lease::this_host());
+        let worker_id = format!(
+            "{}@{}:{addr}",
+            std::process::id(),
+            crate::lease::this_host()
+        );
         let state = Arc::new(WorkerState::new(
             worker_id,
             config.slots,
@@ -138,8 +145,10 @@ async fn accept_until_signal(
     limits: HttpLimits,
 ) -> Result<(), WorkerError> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
     // Accepting goes on during the drain so the coordinator can still poll and ack;
     // this task ends with the process.
     let serving = tokio::spawn(accept_loop(listener, shared, limits));
@@ -176,9 +185,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, lim
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                http::handle(Arc::clone(&shared), req)
-            });
+            let service =
+                hyper::service::service_fn(move |req| http::handle(Arc::clone(&shared), req));
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)

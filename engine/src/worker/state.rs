@@ -163,7 +163,10 @@ impl WorkerState {
             let mut inner = self.lock();
             inner.running = inner.running.saturating_sub(1);
             inner.tickets.remove(&(req.run_id, d.ticket_id.clone()));
-            return Ok(answer(false, Some(format!("cannot start a trial thread: {e}"))));
+            return Ok(answer(
+                false,
+                Some(format!("cannot start a trial thread: {e}")),
+            ));
         }
         Ok(answer(true, None))
     }
@@ -225,7 +228,10 @@ impl WorkerState {
                 out.sort_by_key(|c| c.schedule_idx);
                 out.truncate(req.max_completions.max(1));
                 for c in &out {
-                    if let Some(t) = inner.tickets.get_mut(&(c.run_id.clone(), c.ticket_id.clone())) {
+                    if let Some(t) = inner
+                        .tickets
+                        .get_mut(&(c.run_id.clone(), c.ticket_id.clone()))
+                    {
                         t.delivered_at = Some(now);
                     }
                 }
@@ -288,7 +294,10 @@ impl WorkerState {
     }
 
     pub fn stop(&self, req: TicketRequest) -> ControlResponse {
-        let reason = req.reason.as_deref().unwrap_or("stopped by the coordinator");
+        let reason = req
+            .reason
+            .as_deref()
+            .unwrap_or("stopped by the coordinator");
         let r = self
             .control_of(&req.run_id, &req.ticket_id)
             .map(|c| c.stop(reason));

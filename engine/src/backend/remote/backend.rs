@@ -205,7 +205,11 @@ impl RemoteWorkerBackend {
 
     fn start_poller(&mut self, idx: usize) {
         let ep = &self.endpoints[idx];
-        let (client, shared, tx) = (Arc::clone(&ep.client), Arc::clone(&ep.shared), self.tx.clone());
+        let (client, shared, tx) = (
+            Arc::clone(&ep.client),
+            Arc::clone(&ep.shared),
+            self.tx.clone(),
+        );
         let run_id = self.run_id.clone();
         let handle = std::thread::Builder::new()
             .name(format!("labj-remote-poll-{idx}"))
@@ -243,7 +247,10 @@ impl RemoteWorkerBackend {
             Health::Live => return,
         };
         self.endpoints[idx].health = health;
-        self.endpoints[idx].shared.stop.store(true, Ordering::SeqCst);
+        self.endpoints[idx]
+            .shared
+            .stop
+            .store(true, Ordering::SeqCst);
         let mut gone: Vec<(String, Ticket)> = Vec::new();
         self.tickets.retain(|id, t| {
             if t.endpoint == idx {
@@ -344,7 +351,12 @@ impl RemoteWorkerBackend {
 
     fn accept(&mut self, idx: usize, c: RemoteCompletion) {
         let url = self.endpoints[idx].url.clone();
-        let key = (c.run_id.clone(), c.schedule_idx, c.trial_id.clone(), c.completion_seq);
+        let key = (
+            c.run_id.clone(),
+            c.schedule_idx,
+            c.trial_id.clone(),
+            c.completion_seq,
+        );
         if c.run_id != self.run_id {
             return self.mark_down(idx, Health::Quarantined(format!(
                 "worker {url} delivered a completion of run `{}` (ticket {}), this coordinator drives run `{}`",
@@ -356,7 +368,10 @@ impl RemoteWorkerBackend {
             self.delivered.push((idx, c.key()));
             return self.drop_report(
                 &c,
-                format!("duplicate delivery by {url}: completion {} was already received", c.key()),
+                format!(
+                    "duplicate delivery by {url}: completion {} was already received",
+                    c.key()
+                ),
             );
         }
         if self.lost.contains(&c.ticket_id) {
@@ -364,7 +379,10 @@ impl RemoteWorkerBackend {
             self.delivered.push((idx, c.key()));
             return self.drop_report(
                 &c,
-                format!("late completion from {url}: ticket {} was already journaled worker_lost", c.ticket_id),
+                format!(
+                    "late completion from {url}: ticket {} was already journaled worker_lost",
+                    c.ticket_id
+                ),
             );
         }
         let Some(ticket) = self.tickets.get(&c.ticket_id) else {
@@ -373,7 +391,10 @@ impl RemoteWorkerBackend {
                 c.ticket_id, c.schedule_idx, c.trial_id
             )));
         };
-        if ticket.endpoint != idx || ticket.schedule_idx != c.schedule_idx || ticket.trial_id != c.trial_id {
+        if ticket.endpoint != idx
+            || ticket.schedule_idx != c.schedule_idx
+            || ticket.trial_id != c.trial_id
+        {
             let (s, t) = (ticket.schedule_idx, ticket.trial_id.clone());
             return self.mark_down(idx, Health::Quarantined(format!(
                 "worker {url} delivered ticket `{}` as schedule_idx {} / trial {}, but it was dispatched as schedule_idx {s} / trial {t}",
@@ -423,12 +444,18 @@ impl RemoteWorkerBackend {
             let url = self.endpoints[idx].url.clone();
             let mut stale_keys = Vec::new();
             for t in listed {
-                let journaled = active.iter().find(|a| a.ticket_id == t.ticket_id && a.worker_id == url);
+                let journaled = active
+                    .iter()
+                    .find(|a| a.ticket_id == t.ticket_id && a.worker_id == url);
                 // A trial stopped by `labj kill` finished `cancelled`: that is no verdict,
                 // so it is re-run like any trial the session lost.
                 let cancelled = t.classification.as_deref() == Some("cancelled");
                 match journaled {
-                    Some(a) if !cancelled && a.schedule_idx == t.schedule_idx && a.trial_id == t.trial_id => {
+                    Some(a)
+                        if !cancelled
+                            && a.schedule_idx == t.schedule_idx
+                            && a.trial_id == t.trial_id =>
+                    {
                         self.tickets.insert(
                             t.ticket_id.clone(),
                             Ticket {
@@ -441,9 +468,18 @@ impl RemoteWorkerBackend {
                         adopted.push(t.ticket_id);
                     }
                     _ if t.state == "running" => {
-                        let _ = self.endpoints[idx].client.stop(&self.run_id, &t.ticket_id, "not expected by the continuing coordinator");
+                        let _ = self.endpoints[idx].client.stop(
+                            &self.run_id,
+                            &t.ticket_id,
+                            "not expected by the continuing coordinator",
+                        );
                     }
-                    _ => stale_keys.push(super::protocol::completion_key(&self.run_id, t.schedule_idx, &t.trial_id, 1)),
+                    _ => stale_keys.push(super::protocol::completion_key(
+                        &self.run_id,
+                        t.schedule_idx,
+                        &t.trial_id,
+                        1,
+                    )),
                 }
             }
             if !stale_keys.is_empty() {
@@ -486,7 +522,11 @@ fn poller(
             }
             Err(e) => {
                 // Not acknowledged: send them again next time.
-                shared.acks.lock().unwrap_or_else(|p| p.into_inner()).extend(acks);
+                shared
+                    .acks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(acks);
                 let msg = if e.is_protocol_fault() {
                     PollerMsg::Fault(idx, e)
                 } else {
@@ -509,7 +549,8 @@ impl Drop for RemoteWorkerBackend {
         self.release_acks();
         for ep in &self.endpoints {
             ep.shared.stop.store(true, Ordering::SeqCst);
-            let keys = std::mem::take(&mut *ep.shared.acks.lock().unwrap_or_else(|p| p.into_inner()));
+            let keys =
+                std::mem::take(&mut *ep.shared.acks.lock().unwrap_or_else(|p| p.into_inner()));
             if ep.health == Health::Live && !keys.is_empty() {
                 let _ = ep.client.ack(&self.run_id, &keys);
             }
@@ -535,7 +576,12 @@ impl WorkerBackend for RemoteWorkerBackend {
     fn assign_worker(&mut self, dispatch: &TrialDispatch) -> String {
         let best = (0..self.endpoints.len())
             .filter(|&i| self.endpoints[i].health == Health::Live)
-            .max_by_key(|&i| (self.endpoints[i].slots as i64 - self.load(i) as i64, std::cmp::Reverse(i)));
+            .max_by_key(|&i| {
+                (
+                    self.endpoints[i].slots as i64 - self.load(i) as i64,
+                    std::cmp::Reverse(i),
+                )
+            });
         let Some(idx) = best else {
             return "unassigned".into();
         };
@@ -555,7 +601,10 @@ impl WorkerBackend for RemoteWorkerBackend {
         let Some(idx) = self.tickets.get(&dispatch.ticket_id).map(|t| t.endpoint) else {
             if self.lost.contains(&dispatch.ticket_id) {
                 // Its endpoint went down before the submit: already reported lost.
-                return Ok(WorkerTicket { ticket_id: dispatch.ticket_id, worker_id: String::new() });
+                return Ok(WorkerTicket {
+                    ticket_id: dispatch.ticket_id,
+                    worker_id: String::new(),
+                });
             }
             let worker_id = self.assign_worker(&dispatch);
             if worker_id == "unassigned" {
@@ -567,7 +616,10 @@ impl WorkerBackend for RemoteWorkerBackend {
         let url = ep.url.clone();
         if ep.failing.is_some() {
             // Wait for the poller to hear from it again, or for it to be declared lost.
-            return Err(SubmitError::Capacity { in_flight: self.load(idx), limit: ep.slots });
+            return Err(SubmitError::Capacity {
+                in_flight: self.load(idx),
+                limit: ep.slots,
+            });
         }
         let files = match self.files.files_for(&dispatch.spec) {
             Ok(f) => f,
@@ -578,30 +630,52 @@ impl WorkerBackend for RemoteWorkerBackend {
                 if let Some(t) = self.tickets.get_mut(&dispatch.ticket_id) {
                     t.submitted = true;
                 }
-                Ok(WorkerTicket { ticket_id: dispatch.ticket_id, worker_id: url })
+                Ok(WorkerTicket {
+                    ticket_id: dispatch.ticket_id,
+                    worker_id: url,
+                })
             }
             Ok(r) if r.accepted => {
-                self.mark_down(idx, Health::Quarantined(format!(
-                    "worker {url} accepted ticket `{}` as `{}`",
-                    dispatch.ticket_id, r.ticket_id
-                )));
-                Ok(WorkerTicket { ticket_id: dispatch.ticket_id, worker_id: url })
+                self.mark_down(
+                    idx,
+                    Health::Quarantined(format!(
+                        "worker {url} accepted ticket `{}` as `{}`",
+                        dispatch.ticket_id, r.ticket_id
+                    )),
+                );
+                Ok(WorkerTicket {
+                    ticket_id: dispatch.ticket_id,
+                    worker_id: url,
+                })
             }
             Ok(r) => {
                 tracing::debug!(endpoint = %url, reason = ?r.reason, "remote worker refused a dispatch; retrying later");
-                Err(SubmitError::Capacity { in_flight: self.load(idx), limit: self.endpoints[idx].slots })
+                Err(SubmitError::Capacity {
+                    in_flight: self.load(idx),
+                    limit: self.endpoints[idx].slots,
+                })
             }
             Err(e) if e.is_protocol_fault() => {
                 self.on_error(idx, e);
-                Ok(WorkerTicket { ticket_id: dispatch.ticket_id, worker_id: url })
+                Ok(WorkerTicket {
+                    ticket_id: dispatch.ticket_id,
+                    worker_id: url,
+                })
             }
-            Err(e @ RemoteError::Status { status: 400..=499, .. }) => {
+            Err(
+                e @ RemoteError::Status {
+                    status: 400..=499, ..
+                },
+            ) => {
                 // The worker refuses this trial as malformed: no retry can fix that.
                 Err(SubmitError::Fatal(e.to_string()))
             }
             Err(e) => {
                 self.on_error(idx, e);
-                Err(SubmitError::Capacity { in_flight: self.load(idx), limit: self.endpoints[idx].slots })
+                Err(SubmitError::Capacity {
+                    in_flight: self.load(idx),
+                    limit: self.endpoints[idx].slots,
+                })
             }
         }
     }
@@ -639,10 +713,16 @@ impl WorkerBackend for RemoteWorkerBackend {
             reason: Some(reason),
         };
         let Some(idx) = self.running_on(ticket_id) else {
-            return refuse(String::new(), format!("no trial with ticket {ticket_id} is running on a live worker"));
+            return refuse(
+                String::new(),
+                format!("no trial with ticket {ticket_id} is running on a live worker"),
+            );
         };
         let url = self.endpoints[idx].url.clone();
-        match self.endpoints[idx].client.pause(&self.run_id, ticket_id, label) {
+        match self.endpoints[idx]
+            .client
+            .pause(&self.run_id, ticket_id, label)
+        {
             Ok(r) => WorkerPauseAck {
                 ticket_id: ticket_id.to_string(),
                 worker_id: url,
@@ -659,11 +739,15 @@ impl WorkerBackend for RemoteWorkerBackend {
 
     fn request_resume(&mut self, ticket_id: &str) -> Result<(), String> {
         let Some(idx) = self.running_on(ticket_id) else {
-            return Err(format!("no trial with ticket {ticket_id} is running on a live worker"));
+            return Err(format!(
+                "no trial with ticket {ticket_id} is running on a live worker"
+            ));
         };
         match self.endpoints[idx].client.resume(&self.run_id, ticket_id) {
             Ok(r) if r.accepted => Ok(()),
-            Ok(r) => Err(r.reason.unwrap_or_else(|| "the worker refused to resume".into())),
+            Ok(r) => Err(r
+                .reason
+                .unwrap_or_else(|| "the worker refused to resume".into())),
             Err(e) => {
                 let reason = e.to_string();
                 self.on_error(idx, e);
@@ -676,7 +760,10 @@ impl WorkerBackend for RemoteWorkerBackend {
         let Some(idx) = self.running_on(ticket_id) else {
             return;
         };
-        if let Err(e) = self.endpoints[idx].client.stop(&self.run_id, ticket_id, reason) {
+        if let Err(e) = self.endpoints[idx]
+            .client
+            .stop(&self.run_id, ticket_id, reason)
+        {
             tracing::warn!(ticket_id, error = %e, "stop request to remote worker failed");
             self.on_error(idx, e);
         }
@@ -703,6 +790,9 @@ impl WorkerBackend for RemoteWorkerBackend {
                 Health::Live => format!("{} has no slots", e.url),
             })
             .collect();
-        Some(format!("no remote worker endpoint is left for this run: {}", why.join("; ")))
+        Some(format!(
+            "no remote worker endpoint is left for this run: {}",
+            why.join("; ")
+        ))
     }
 }

@@ -38,8 +38,8 @@ impl FileCache {
             .iter()
             .map(|d| (d.source.clone(), true))
             .collect();
-        let commands = std::iter::once(&spec.agent.command)
-            .chain(spec.grader.as_ref().map(|g| &g.command));
+        let commands =
+            std::iter::once(&spec.agent.command).chain(spec.grader.as_ref().map(|g| &g.command));
         for argv in commands {
             for arg in argv {
                 if is_plain_relative(arg) {

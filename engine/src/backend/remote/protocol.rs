@@ -428,7 +428,11 @@ impl HttpRemoteWorkerProtocol {
     }
 
     /// Tell the worker it may forget these completions (they are journaled).
-    pub fn ack(&self, run_id: &str, completion_keys: &[String]) -> Result<AckResponse, RemoteError> {
+    pub fn ack(
+        &self,
+        run_id: &str,
+        completion_keys: &[String],
+    ) -> Result<AckResponse, RemoteError> {
         let req = AckRequest {
             schema_version: RemoteEndpoint::Ack.request_schema(),
             run_id,
