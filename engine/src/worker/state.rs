@@ -204,9 +204,9 @@ impl WorkerState {
         let redeliver_after = self.redeliver_after;
         loop {
             let now = Instant::now();
-            let due = |t: &Ticket| {
-                t.delivered_at
-                    .map_or(true, |at| now.duration_since(at) >= redeliver_after)
+            let due = |t: &Ticket| match t.delivered_at {
+                None => true,
+                Some(at) => now.duration_since(at) >= redeliver_after,
             };
             let mut out: Vec<CompletionDoc> = inner
                 .tickets
