@@ -32,7 +32,9 @@ fn describe_p0_experiment_and_three_variant_example() {
         "swebench__django__12345",
         "per variant 2, chain lease required",
         "retry on error, timeout",
-        "node ./adapters/swebench_adapter.js",
+        // The original's adapter contract; its script path resolved against the
+        // experiment's directory.
+        "p0_benchmark_adaptation/adapters/swebench_adapter.js",
         "paired_interleaved",
     ] {
         assert!(t.contains(want), "missing {want:?} in:\n{t}");

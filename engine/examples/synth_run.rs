@@ -72,6 +72,7 @@ fn main() {
                 classification: class,
                 outcome: Some(class.as_str().into()),
                 metrics,
+                other_metrics: Default::default(),
                 attempts: vec![AttemptRecord {
                     attempt: 1,
                     classification: class,

@@ -173,6 +173,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/remote_worker_tickets_v1.jsonschema"),
     ),
     (
+        "resolved_experiment_v0_3",
+        include_str!("../../schemas/resolved_experiment_v0_3.jsonschema"),
+    ),
+    (
         "resolved_experiment_v0_4",
         include_str!("../../schemas/resolved_experiment_v0_4.jsonschema"),
     ),

@@ -25,15 +25,28 @@ pub struct MountReference {
     pub read_only: bool,
 }
 
-/// Optional flags that pass the trial input / result paths on the agent's command line.
+/// How the task and result paths are appended to the agent's command line, as the
+/// original runner does: `--input` → `--input <path>`; `--input=` → `--input=<path>`;
+/// `in:{path}` → `in:<path>`. The experiment loader fills in the original's defaults
+/// (`--input`, `--output`); `None` appends nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentIo {
-    /// e.g. `--input`: appended as `--input <trial_input.json path>`.
+    /// Followed by the task document's path (`AGENTLAB_TASK_PATH`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_arg: Option<String>,
-    /// e.g. `--output`: appended as `--output <result.json path>`.
+    /// Followed by the result path (`AGENTLAB_RESULT_PATH`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_arg: Option<String>,
+}
+
+impl AgentIo {
+    /// The original's defaults.
+    pub fn agentlab_default() -> AgentIo {
+        AgentIo {
+            input_arg: Some("--input".into()),
+            output_arg: Some("--output".into()),
+        }
+    }
 }
 
 /// The agent command after per-variant overrides were applied.
@@ -51,12 +64,31 @@ pub struct AgentSpec {
     pub timeout_ms: u64,
 }
 
-/// The grader (`benchmark.adapter.command`), run after the agent in the same trial dir.
+/// What grades a trial after its agent exited: labj's grader (`benchmark.grader`) or the
+/// original runner's benchmark adapter (`benchmark.adapter`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraderSpec {
+    /// argv, path-like tokens already resolved against the project root.
     pub command: Vec<String>,
     #[serde(default)]
     pub required_evidence_classes: Vec<String>,
+    #[serde(default)]
+    pub contract: GraderContract,
+}
+
+/// The file contract the grading command follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum GraderContract {
+    /// labj's: write `grade_result_v1` to `AGENTLAB_GRADE_PATH`.
+    #[default]
+    Grade,
+    /// The original's: read `AGENTLAB_EVIDENCE_RECORDS_PATH`, write
+    /// `AGENTLAB_PREDICTIONS_PATH` and `AGENTLAB_SCORES_PATH` (and the manifest).
+    Adapter {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manifest: Option<serde_json::Value>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +193,9 @@ pub struct TrialOutcome {
     pub outcome: Option<String>,
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Metric values that are not numbers (strings, booleans, null), as written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_metrics: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub attempts: Vec<AttemptRecord>,
     pub duration_ms: u64,

@@ -72,8 +72,8 @@ fn cases() -> Vec<Case> {
         },
         Case {
             file: "unsupported_version.yaml",
-            setup: Doc(|d| d["version"] = json!("0.3")),
-            expect: &["unsupported_version.yaml", "unsupported version \"0.3\""],
+            setup: Doc(|d| d["version"] = json!("0.2")),
+            expect: &["unsupported_version.yaml", "unsupported version \"0.2\""],
         },
         Case {
             file: "missing_experiment.yaml",
@@ -154,7 +154,10 @@ fn cases() -> Vec<Case> {
             setup: Doc(|d| {
                 d["design"]["policies"]["concurrency"] = json!({"require_chain_leases": true})
             }),
-            expect: &["at /design/policies/concurrency:", "rule `additionalProperties`"],
+            expect: &[
+                "at /design/policies/concurrency/require_chain_leases:",
+                "did you mean `require_chain_lease`?",
+            ],
         },
         Case {
             file: "randomized_without_seed.yaml",
@@ -191,21 +194,46 @@ fn cases() -> Vec<Case> {
         Case {
             file: "variant_override_typo.yaml",
             setup: Doc(|d| d["variant_plan"][0]["runtime"] = json!({"agent": {"argv": ["x"]}})),
-            expect: &["at /variant_plan/0/runtime/agent:", "rule `additionalProperties`"],
+            expect: &[
+                "at /variant_plan/0/runtime/agent/argv:",
+                "did you mean `args`?",
+            ],
         },
         Case {
             file: "empty_command.yaml",
             setup: Doc(|d| d["runtime"]["agent"]["command"] = json!([])),
-            expect: &["at /runtime/agent/command:", "rule `minItems`"],
+            expect: &["at /runtime/agent/command:", "rule `oneOf`"],
+        },
+        // A missing program is no longer a load error: `describe` shows it and `run`
+        // refuses it (engine/tests/compat_validation.rs).
+        Case {
+            file: "typo_timeout.yaml",
+            setup: Doc(|d| d["runtime"]["agent"]["timout_ms"] = json!(5000)),
+            expect: &[
+                "typo_timeout.yaml:",
+                "at /runtime/agent/timout_ms:",
+                "did you mean `timeout_ms`?",
+            ],
         },
         Case {
-            file: "missing_program.yaml",
-            setup: Doc(|d| d["runtime"]["agent"]["command"] = json!(["./nope.sh"])),
-            expect: &[
-                "missing_program.yaml",
-                "at /runtime/agent/command/0:",
-                "program `./nope.sh` not found",
-            ],
+            file: "typo_primary_metric.yaml",
+            setup: Doc(|d| d["primary_metrc"] = json!("score")),
+            expect: &["at /primary_metrc:", "did you mean `primary_metric`?"],
+        },
+        Case {
+            file: "typo_dataset_limit.yaml",
+            setup: Doc(|d| d["dataset"]["limt"] = json!(1)),
+            expect: &["at /dataset/limt:", "did you mean `limit`?"],
+        },
+        Case {
+            file: "typo_replications.yaml",
+            setup: Doc(|d| d["design"]["replicatoins"] = json!(3)),
+            expect: &["at /design/replicatoins:", "did you mean `replications`?"],
+        },
+        Case {
+            file: "unimplemented_field.yaml",
+            setup: Doc(|d| d["runtime"]["telemetry"] = json!({"trajectory_path": "x"})),
+            expect: &["at /runtime/telemetry:", "not implemented in labj yet"],
         },
         Case {
             file: "dependency_escapes.yaml",
@@ -249,9 +277,11 @@ fn cases() -> Vec<Case> {
             expect: &["tasks.jsonl:3:", "invalid JSON"],
         },
         Case {
-            file: "row_without_id.yaml",
-            setup: Dataset("{\"id\":\"t1\"}\n{\"prompt\":\"no id\"}\n"),
-            expect: &["tasks.jsonl:2:", "task has no `id`"],
+            // Unnamed rows are task_<index>, as in the original runner; one that
+            // collides with an explicit id is still a duplicate.
+            file: "row_without_id_collides.yaml",
+            setup: Dataset("{\"id\":\"task_1\"}\n{\"prompt\":\"no id\"}\n"),
+            expect: &["tasks.jsonl:2:", "duplicate task id `task_1`"],
         },
         Case {
             file: "row_numeric_id.yaml",
@@ -283,14 +313,9 @@ fn cases() -> Vec<Case> {
             expect: &["tasks.jsonl:2:", "`a/../../escape.txt` contains `..`"],
         },
         Case {
-            file: "row_boundary_without_task_id.yaml",
-            setup: Dataset("{\"schema_version\":\"task_boundary_v1\",\"task\":{\"prompt\":\"p\"}}\n"),
-            expect: &[
-                "tasks.jsonl:1:",
-                "task_boundary_v1",
-                "at /task:",
-                "\"id\" is a required property",
-            ],
+            file: "row_boundary_task_not_object.yaml",
+            setup: Dataset("{\"schema_version\":\"task_boundary_v1\",\"task\":\"p\"}\n"),
+            expect: &["tasks.jsonl:1:", "task_boundary_v1", "at /task:"],
         },
         Case {
             file: "row_limits_typo.yaml",

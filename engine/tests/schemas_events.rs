@@ -101,6 +101,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                 classification: Classification::Success,
                 outcome: None,
                 metrics: BTreeMap::new(),
+                other_metrics: Default::default(),
                 attempts: vec![],
                 duration_ms: 0,
                 evidence: vec![],
@@ -117,6 +118,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                 classification: Classification::AgentExitNonzero,
                 outcome: Some("failure".into()),
                 metrics: BTreeMap::from([("score".into(), 0.25), ("tokens".into(), -1e9)]),
+                other_metrics: Default::default(),
                 attempts: vec![
                     AttemptRecord {
                         attempt: 1,

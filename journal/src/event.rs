@@ -205,6 +205,10 @@ pub struct TrialCompleted {
     pub outcome: Option<String>,
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Metric values that are not numbers (strings, booleans, null), as the agent or
+    /// adapter wrote them; numbers are in `metrics`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_metrics: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub attempts: Vec<AttemptRecord>,
     pub duration_ms: u64,

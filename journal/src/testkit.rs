@@ -58,6 +58,7 @@ pub fn completed(schedule_idx: u64, classification: Classification, score: f64) 
         classification,
         outcome: Some(classification.as_str().into()),
         metrics,
+        other_metrics: Default::default(),
         attempts: vec![AttemptRecord {
             attempt: 1,
             classification,

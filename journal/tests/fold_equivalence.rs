@@ -266,6 +266,7 @@ impl Sim {
                     classification: c,
                     outcome: (tape.below(2) == 0).then(|| c.as_str().to_string()),
                     metrics,
+                    other_metrics: Default::default(),
                     attempts,
                     duration_ms: tape.below(5000) as u64,
                     evidence,

@@ -129,7 +129,7 @@ pub fn write_experiment(
     grader: bool,
 ) -> PathBuf {
     let bench = if grader {
-        "benchmark:\n  adapter:\n    command: [\"./grader.sh\"]\n"
+        "benchmark:\n  grader:\n    command: [\"./grader.sh\"]\n"
     } else {
         ""
     };

@@ -135,6 +135,7 @@ impl Coordinator<'_> {
                             classification: Classification::SpawnFailure,
                             outcome: None,
                             metrics: Default::default(),
+                            other_metrics: Default::default(),
                             attempts: Vec::new(),
                             duration_ms: 0,
                             evidence: Vec::new(),

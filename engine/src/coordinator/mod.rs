@@ -509,6 +509,7 @@ impl<'a> Coordinator<'a> {
                         .into_iter()
                         .filter(|(_, v)| v.is_finite())
                         .collect(),
+                    other_metrics: o.other_metrics,
                     attempts: o.attempts,
                     duration_ms: o.duration_ms,
                     evidence: o.evidence,

@@ -13,8 +13,9 @@ pub(crate) const MAX_RESULT_BYTES: u64 = 1024 * 1024;
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct AgentResult {
     pub outcome: String,
+    /// Numbers, strings, booleans or null (the original's schema allows all four).
     #[serde(default)]
-    pub metrics: BTreeMap<String, f64>,
+    pub metrics: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub error: Option<serde_json::Value>,
 }
@@ -33,6 +34,25 @@ pub(crate) struct GradeResult {
     pub metrics: BTreeMap<String, f64>,
     #[serde(default)]
     pub evidence: Vec<GradeEvidence>,
+}
+
+/// Numeric metrics (finite numbers) and the rest (strings, booleans, null), apart.
+pub(crate) fn split_metrics(
+    all: BTreeMap<String, serde_json::Value>,
+) -> (BTreeMap<String, f64>, BTreeMap<String, serde_json::Value>) {
+    let mut numbers = BTreeMap::new();
+    let mut others = BTreeMap::new();
+    for (k, v) in all {
+        match v.as_f64() {
+            Some(x) if v.is_number() => {
+                numbers.insert(k, x);
+            }
+            _ => {
+                others.insert(k, v);
+            }
+        }
+    }
+    (numbers, others)
 }
 
 #[derive(Debug)]
@@ -116,12 +136,19 @@ mod tests {
     }
 
     #[test]
-    fn agent_result_accepts_minimal_and_rejects_bad_metrics() {
+    fn agent_result_accepts_scalar_metrics_and_rejects_nested_ones() {
         let tmp = tempfile::tempdir().unwrap();
-        let p = write(tmp.path(), r#"{"outcome":"success","metrics":{"a":1.5}}"#);
+        let p = write(
+            tmp.path(),
+            r#"{"outcome":"missing","metrics":{"a":1.5,"s":"x","b":true,"n":null}}"#,
+        );
         let r: AgentResult = read_validated(&p, "agent_result_v1").unwrap();
-        assert_eq!(r.metrics["a"], 1.5);
-        let p = write(tmp.path(), r#"{"outcome":"success","metrics":{"a":"x"}}"#);
+        let (nums, others) = split_metrics(r.metrics);
+        assert_eq!(nums["a"], 1.5);
+        assert_eq!(others["s"], "x");
+        assert_eq!(others["b"], true);
+        assert!(others["n"].is_null());
+        let p = write(tmp.path(), r#"{"outcome":"success","metrics":{"a":{"x":1}}}"#);
         match read_validated::<AgentResult>(&p, "agent_result_v1") {
             Err(ReadError::Invalid(m)) => assert!(m.contains("/metrics/a"), "{m}"),
             other => panic!("{other:?}"),

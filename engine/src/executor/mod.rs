@@ -52,10 +52,12 @@
 //!
 //! `timeout_ms == 0` means no time limit.
 
+mod adapter;
 mod blobs;
 mod classify;
 mod control;
 mod grade;
+mod invocation;
 mod process;
 mod tamper;
 mod workspace;
@@ -63,7 +65,7 @@ mod workspace;
 pub use control::TrialControl;
 pub use tamper::TAMPER_CLASS;
 
-use crate::trial::{TrialOutcome, TrialSpec, WorkspaceFile};
+use crate::trial::{GraderContract, TrialOutcome, TrialSpec, WorkspaceFile};
 use blobs::BlobStore;
 use classify::{AgentResult, ReadError};
 use control::Phase;
@@ -181,6 +183,8 @@ struct AttemptEnd {
     detail: Option<String>,
     outcome: Option<String>,
     metrics: BTreeMap<String, f64>,
+    /// String, boolean and null metric values, as written.
+    other_metrics: BTreeMap<String, serde_json::Value>,
     /// (class, path relative to the trial dir) of every evidence file produced.
     evidence: Vec<(String, String)>,
     /// Tamper evidence found after this attempt's agent exited (same shape).
@@ -196,6 +200,7 @@ impl AttemptEnd {
             detail: Some(detail.into()),
             outcome: None,
             metrics: BTreeMap::new(),
+            other_metrics: BTreeMap::new(),
             evidence: Vec::new(),
             tamper: Vec::new(),
         }
@@ -207,6 +212,7 @@ struct Report {
     classification: Classification,
     outcome: Option<String>,
     metrics: BTreeMap<String, f64>,
+    other_metrics: BTreeMap<String, serde_json::Value>,
     attempts: Vec<AttemptRecord>,
     evidence: Vec<EvidenceRef>,
     artifacts: Vec<ArtifactRef>,
@@ -220,6 +226,7 @@ impl Report {
             classification,
             outcome: None,
             metrics: BTreeMap::new(),
+            other_metrics: BTreeMap::new(),
             attempts: Vec::new(),
             evidence: Vec::new(),
             artifacts: Vec::new(),
@@ -233,6 +240,7 @@ impl Report {
             classification: self.classification,
             outcome: self.outcome,
             metrics: self.metrics,
+            other_metrics: self.other_metrics,
             attempts: self.attempts,
             duration_ms: self.duration_ms,
             evidence: self.evidence,
@@ -347,6 +355,7 @@ impl<'a> Trial<'a> {
             classification: last.classification,
             outcome: last.outcome.clone(),
             metrics: last.metrics.clone(),
+            other_metrics: last.other_metrics.clone(),
             attempts,
             evidence: Vec::new(),
             artifacts: Vec::new(),
@@ -413,7 +422,18 @@ impl<'a> Trial<'a> {
             (&self.spec.grader, end.classification)
         {
             let stage = grade::stage(self, n, &result)?;
-            grade::grade(self, grader, n, control, &stage, &mut end)?;
+            match &grader.contract {
+                GraderContract::Grade => grade::grade(self, grader, n, control, &stage, &mut end)?,
+                GraderContract::Adapter { manifest } => adapter::score(
+                    self,
+                    grader,
+                    manifest.as_ref(),
+                    n,
+                    control,
+                    &stage,
+                    &mut end,
+                )?,
+            }
         }
         Ok(end)
     }
@@ -480,7 +500,45 @@ impl<'a> Trial<'a> {
         }
     }
 
-    /// A command for `argv` with the trial's environment, output going to `out`/`err`.
+    /// The contract environment of attempt `n` (what the agent and the grader get, and
+    /// what `${AGENTLAB_…}` in their commands expands to).
+    fn contract_env(&self, n: u32, result: &Path, trajectory: &Path) -> Vec<(&'static str, String)> {
+        let s = self.spec;
+        let p = &self.paths;
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        let mut env = vec![
+            ("AGENTLAB_TASK_PATH", path(&p.task)),
+            ("AGENTLAB_BINDINGS_PATH", path(&p.bindings)),
+            ("AGENTLAB_DEPENDENCIES_PATH", path(&p.dependencies)),
+            ("AGENTLAB_POLICY_PATH", path(&p.policy)),
+            ("AGENTLAB_RESULT_PATH", path(result)),
+            ("AGENTLAB_TRAJECTORY_PATH", path(trajectory)),
+            ("AGENTLAB_TRIAL_INPUT_PATH", path(&p.trial_input)),
+            ("AGENTLAB_TIMEOUT_MS", s.agent.timeout_ms.to_string()),
+            ("AGENTLAB_RUN_ID", s.run_id.clone()),
+            ("AGENTLAB_TRIAL_ID", s.trial_id.clone()),
+            ("AGENTLAB_VARIANT_ID", s.variant_id.clone()),
+            ("AGENTLAB_TASK_ID", s.task_id.clone()),
+            ("AGENTLAB_REPL_IDX", s.repl_idx.to_string()),
+            ("AGENTLAB_TRIAL_DIR", path(&p.trial_dir)),
+            ("AGENTLAB_WORKSPACE_DIR", path(&p.workspace)),
+            ("AGENTLAB_ATTEMPT", n.to_string()),
+        ];
+        // As the original: only for a task that names a non-empty image.
+        if let Some(image) = s
+            .task
+            .get("image")
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            env.push(("AGENTLAB_TASK_IMAGE", image.to_string()));
+        }
+        env
+    }
+
+    /// A command for `argv` with the trial's environment, output going to `out`/`err`;
+    /// `${AGENTLAB_…}` references in `argv` are expanded first.
     fn command(
         &self,
         argv: &[String],
@@ -489,6 +547,8 @@ impl<'a> Trial<'a> {
         trajectory: &Path,
         logs: (&Path, &Path),
     ) -> Result<Command, Fault> {
+        let env = self.contract_env(n, result, trajectory);
+        let argv: Vec<String> = argv.iter().map(|t| invocation::template(t, &env)).collect();
         let Some(program) = argv.first() else {
             return Err(Fault(
                 Classification::SpawnFailure,
@@ -502,25 +562,9 @@ impl<'a> Trial<'a> {
         };
         let mut cmd = Command::new(program);
         cmd.args(&argv[1..]);
-        let s = self.spec;
-        let p = &self.paths;
-        cmd.envs(&s.agent.env);
+        cmd.envs(&self.spec.agent.env);
         cmd.env_remove("AGENTLAB_GRADE_PATH");
-        cmd.env("AGENTLAB_TASK_PATH", &p.task)
-            .env("AGENTLAB_BINDINGS_PATH", &p.bindings)
-            .env("AGENTLAB_DEPENDENCIES_PATH", &p.dependencies)
-            .env("AGENTLAB_POLICY_PATH", &p.policy)
-            .env("AGENTLAB_RESULT_PATH", result)
-            .env("AGENTLAB_TRAJECTORY_PATH", trajectory)
-            .env("AGENTLAB_TIMEOUT_MS", s.agent.timeout_ms.to_string())
-            .env("AGENTLAB_RUN_ID", &s.run_id)
-            .env("AGENTLAB_TRIAL_ID", &s.trial_id)
-            .env("AGENTLAB_VARIANT_ID", &s.variant_id)
-            .env("AGENTLAB_TASK_ID", &s.task_id)
-            .env("AGENTLAB_REPL_IDX", s.repl_idx.to_string())
-            .env("AGENTLAB_TRIAL_DIR", &p.trial_dir)
-            .env("AGENTLAB_WORKSPACE_DIR", &p.workspace)
-            .env("AGENTLAB_ATTEMPT", n.to_string());
+        cmd.envs(env);
         let open = |path: &Path| {
             std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
         };
@@ -540,13 +584,15 @@ impl<'a> Trial<'a> {
     ) -> Result<AttemptEnd, Fault> {
         let agent = &self.spec.agent;
         let (out, err) = (dir.join("stdout.log"), dir.join("stderr.log"));
-        let mut cmd = self.command(&agent.command, n, result, trajectory, (&out, &err))?;
+        // As the original: the task document (not trial_input.json) after the input flag.
+        let mut argv = agent.command.clone();
         if let Some(flag) = &agent.io.input_arg {
-            cmd.arg(flag).arg(&self.paths.trial_input);
+            invocation::append_io(&mut argv, flag, &self.paths.task.to_string_lossy());
         }
         if let Some(flag) = &agent.io.output_arg {
-            cmd.arg(flag).arg(result);
+            invocation::append_io(&mut argv, flag, &result.to_string_lossy());
         }
+        let mut cmd = self.command(&argv, n, result, trajectory, (&out, &err))?;
         cmd.current_dir(&self.paths.workspace);
         let sup = match process::supervise(&mut cmd, control, Phase::Agent, self.timeout()) {
             Ok(s) => s,
@@ -680,7 +726,9 @@ fn agent_result(path: &Path) -> AttemptEnd {
         Ok(r) => {
             let (classification, detail) = match r.outcome.as_str() {
                 "success" => (Classification::Success, None),
-                "failure" => (Classification::Failure, None),
+                // `missing`: the agent ran but had no answer; a graded non-success, as
+                // the original counted it (journaled with outcome `missing`).
+                "failure" | "missing" => (Classification::Failure, None),
                 _ => (
                     Classification::Error,
                     Some(match classify::error_text(&r.error) {
@@ -689,13 +737,15 @@ fn agent_result(path: &Path) -> AttemptEnd {
                     }),
                 ),
             };
+            let (metrics, other_metrics) = classify::split_metrics(r.metrics);
             AttemptEnd {
                 classification,
                 exit_code: None,
                 active: Duration::ZERO,
                 detail,
                 outcome: Some(r.outcome),
-                metrics: r.metrics,
+                metrics,
+                other_metrics,
                 evidence: Vec::new(),
                 tamper: Vec::new(),
             }

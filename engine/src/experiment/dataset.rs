@@ -66,8 +66,16 @@ struct BoundaryRow {
     limits: TaskLimits,
 }
 
-/// Parse one row (already JSON). `file` and `line` only name the place in errors.
-pub fn parse_task_row(row: &Value, file: &Path, line: usize) -> Result<Task, ExperimentError> {
+/// Parse one row (already JSON). `index` is the row's 0-based position among the
+/// dataset's tasks: a task without an `id` is named `task_<index>`, as the original
+/// runner names it (rows keyed `task_id` get that name too: the original never read
+/// `task_id`). `file` and `line` only name the place in errors.
+pub fn parse_task_row(
+    row: &Value,
+    index: usize,
+    file: &Path,
+    line: usize,
+) -> Result<Task, ExperimentError> {
     let err = |message: String| ExperimentError::DatasetRow {
         path: file.to_path_buf(),
         line,
@@ -89,7 +97,7 @@ pub fn parse_task_row(row: &Value, file: &Path, line: usize) -> Result<Task, Exp
         _ => false,
     };
     if !boundary {
-        let id = task_id(row).map_err(err)?;
+        let id = task_id(row, index).map_err(err)?;
         return Ok(Task {
             id,
             payload: row.clone(),
@@ -112,7 +120,7 @@ pub fn parse_task_row(row: &Value, file: &Path, line: usize) -> Result<Task, Exp
     }
     let parsed: BoundaryRow = serde_json::from_value(row.clone())
         .map_err(|e| err(format!("bad task_boundary_v1 row: {e}")))?;
-    let id = task_id(&parsed.task).map_err(|m| err(format!("in `task`: {m}")))?;
+    let id = task_id(&parsed.task, index).map_err(|m| err(format!("in `task`: {m}")))?;
     for (i, f) in parsed.workspace_files.iter().enumerate() {
         check_relative(&f.path).map_err(|why| {
             err(format!(
@@ -132,7 +140,7 @@ pub fn parse_task_row(row: &Value, file: &Path, line: usize) -> Result<Task, Exp
     })
 }
 
-fn task_id(task: &Value) -> Result<String, String> {
+fn task_id(task: &Value, index: usize) -> Result<String, String> {
     match task.get("id") {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
         Some(Value::String(_)) => Err("task `id` is empty".into()),
@@ -141,7 +149,7 @@ fn task_id(task: &Value) -> Result<String, String> {
             json_kind(other),
             other
         )),
-        None => Err("task has no `id`; every task needs a unique string `id`".into()),
+        None => Ok(format!("task_{index}")),
     }
 }
 
@@ -199,7 +207,7 @@ pub(crate) fn read_dataset(
             line,
             message: format!("invalid JSON: {e}"),
         })?;
-        let task = parse_task_row(&row, path, line)?;
+        let task = parse_task_row(&row, tasks.len(), path, line)?;
         if let Some(first) = seen.insert(task.id.clone(), line) {
             return Err(ExperimentError::DatasetRow {
                 path: path.to_path_buf(),

@@ -1,6 +1,8 @@
 //! `labj describe`: what an experiment will run, without running anything.
 
+use super::command::{check_command, ProgramCheck};
 use super::model::{AgentOverride, Experiment};
+use crate::trial::GraderContract;
 use super::policy::ConcurrencyPolicy;
 use crate::trial::RetrySpec;
 use journal::event::PruningSpec;
@@ -21,6 +23,49 @@ pub struct VariantLine {
     /// What the variant's `runtime.agent` overrides change, e.g. `env PATIENCE; timeout 5000 ms`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overrides: Option<String>,
+}
+
+/// One program an experiment starts, and whether it can start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramLine {
+    /// `agent (variant v)`, `grader` or `benchmark adapter`.
+    pub role: String,
+    /// The command after path resolution (before `${AGENTLAB_…}` expansion).
+    pub command: Vec<String>,
+    /// `None` when it can start; otherwise why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Checks every program the experiment would start: each variant's agent and the
+/// grader or adapter (bare names on PATH, the rest must exist and be executable).
+pub fn program_checks(experiment: &Experiment) -> Vec<ProgramLine> {
+    let mut lines: Vec<ProgramLine> = Vec::new();
+    let mut push = |role: String, command: Vec<String>| {
+        let problem = match check_command(&command) {
+            ProgramCheck::Ok(_) => None,
+            ProgramCheck::Problem(p) => Some(p),
+        };
+        lines.push(ProgramLine {
+            role,
+            command,
+            problem,
+        });
+    };
+    for (i, v) in experiment.variants().iter().enumerate() {
+        push(
+            format!("agent (variant {})", v.id),
+            experiment.effective_agent(i, 0).command,
+        );
+    }
+    if let Some(g) = experiment.grader() {
+        let role = match g.contract {
+            GraderContract::Grade => "grader",
+            GraderContract::Adapter { .. } => "benchmark adapter",
+        };
+        push(role.to_string(), g.command);
+    }
+    lines
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,6 +105,8 @@ pub struct Description {
     pub not_runnable: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grader_command: Option<Vec<String>>,
+    /// Every program the run starts, checked.
+    pub programs: Vec<ProgramLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_metric: Option<String>,
     pub first_slots: Vec<SlotLine>,
@@ -115,6 +162,7 @@ pub fn describe(experiment: &Experiment) -> Description {
         state: experiment.state_policy().as_str().to_string(),
         not_runnable: experiment.release_gate().err().map(|e| e.to_string()),
         grader_command: experiment.grader().map(|g| g.command),
+        programs: program_checks(experiment),
         primary_metric: experiment.primary_metric().map(str::to_string),
         first_slots,
     }
@@ -239,6 +287,14 @@ impl Description {
         let _ = writeln!(w, "state       {}", self.state);
         if let Some(g) = &self.grader_command {
             let _ = writeln!(w, "grader      {}", g.join(" "));
+        }
+        let _ = writeln!(w, "programs");
+        for p in &self.programs {
+            let status = match &p.problem {
+                None => "ok (found, executable)".to_string(),
+                Some(why) => format!("CANNOT START: {why}"),
+            };
+            let _ = writeln!(w, "  - {}: {status}", p.role);
         }
         if let Some(m) = &self.primary_metric {
             let _ = writeln!(w, "metric      {m} (primary)");

@@ -40,6 +40,16 @@ pub enum ExperimentError {
         message: String,
     },
 
+    /// A key labj does not know (or refuses) inside a section it interprets; `line` is
+    /// the key's line in the file when it could be found.
+    #[error("{}{}: at {pointer}: {message}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Field {
+        path: PathBuf,
+        pointer: String,
+        line: Option<usize>,
+        message: String,
+    },
+
     /// A dataset row problem, at `file:line`.
     #[error("{}:{line}: {message}", .path.display())]
     DatasetRow {

@@ -2,6 +2,7 @@
 //! semantic checks → dataset. Each stage fails with the file and the place named.
 
 use super::dataset::{check_relative, read_dataset};
+use super::{command, fields};
 use super::model::{
     canonical_digest, AgentOverride, AgentRuntime, BenchmarkSpec, Dataset, Experiment,
     ExperimentMeta, RuntimeSpec, SchemaVersion, Variant,
@@ -9,7 +10,7 @@ use super::model::{
 use super::policy::Design;
 use super::ExperimentError;
 use crate::schemas::{self, SchemaError, Violation};
-use crate::trial::DependencyFile;
+use crate::trial::{AgentIo, DependencyFile};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,39 +25,51 @@ pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
         source,
     })?;
     let doc = parse_text(path, &text)?;
-    load_value(path, doc)
+    load_checked(path, doc, Some(&text))
 }
 
 /// Like [`load`] for a document already parsed; `path` names it in errors and its
 /// directory anchors relative paths (dataset, agent, dependencies).
 pub fn load_value(path: &Path, doc: Value) -> Result<Experiment, ExperimentError> {
+    load_checked(path, doc, None)
+}
+
+/// `text` (the file's text, when there is one) only serves to name lines in errors.
+fn load_checked(path: &Path, doc: Value, text: Option<&str>) -> Result<Experiment, ExperimentError> {
     let (version, doc) = unwrap_and_version(path, doc)?;
+    fields::check(path, text, fields::ROOT, &doc)?;
     if let Err(e) = schemas::validate(version.schema_name(), &doc) {
         return Err(schema_error(path, version.schema_name(), e));
     }
     let raw: RawDoc = typed(path, "", doc.clone())?;
     let dir = experiment_dir(path);
+    let root = command::project_root(&dir);
 
     raw.design.check(path)?;
-    let variants = variants(path, &raw)?;
-    let runtime = runtime(path, &dir, raw.runtime)?;
-    for (i, v) in variants.iter().enumerate() {
-        if let Some(cmd) = &v.agent.command {
-            let at = if i == 0 {
-                "/baseline/runtime/agent/command/0".to_string()
-            } else {
-                format!("/variant_plan/{}/runtime/agent/command/0", i - 1)
-            };
-            check_program(path, &dir, &at, cmd)?;
+    let mut variants = variants(path, &raw)?;
+    for v in &mut variants {
+        if let Some(cmd) = &mut v.agent.command {
+            *cmd = command::resolve_tokens(cmd, &root);
         }
+        v.agent.args = command::resolve_tokens(&v.agent.args, &root);
     }
-    if let Some(b) = &raw.benchmark {
-        check_program(
-            path,
-            &dir,
-            "/benchmark/adapter/command/0",
-            &b.adapter.command,
-        )?;
+    let runtime = runtime(path, &dir, &root, raw.runtime)?;
+    let mut benchmark = raw.benchmark;
+    if let Some(b) = &mut benchmark {
+        match (&mut b.adapter, &mut b.grader) {
+            (Some(_), Some(_)) => {
+                return Err(ExperimentError::invalid(
+                    path,
+                    "/benchmark",
+                    "set either benchmark.adapter (the original runner's adapter: writes \
+                     predictions and scores) or benchmark.grader (labj's per-trial grader: \
+                     writes grade.json), not both",
+                ))
+            }
+            (Some(a), None) => a.command = command::resolve_tokens(&a.command, &root),
+            (None, Some(g)) => g.command = command::resolve_tokens(&g.command, &root),
+            (None, None) => {}
+        }
     }
 
     let dataset_path = dir.join(&raw.dataset.path);
@@ -77,6 +90,7 @@ pub fn load_value(path: &Path, doc: Value) -> Result<Experiment, ExperimentError
     Ok(Experiment {
         file: path.to_path_buf(),
         dir,
+        root,
         version,
         resolved: doc,
         digest,
@@ -90,7 +104,7 @@ pub fn load_value(path: &Path, doc: Value) -> Result<Experiment, ExperimentError
         design: raw.design,
         variants,
         runtime,
-        benchmark: raw.benchmark,
+        benchmark,
         primary_metric: raw.primary_metric,
     })
 }
@@ -182,20 +196,34 @@ fn unwrap_and_version(path: &Path, doc: Value) -> Result<(SchemaVersion, Value),
     let version = match obj.get("version") {
         None => {
             return Err(file_err(
-                "missing top-level `version`; set version: \"0.5\" (or \"0.4\")".into(),
+                "missing top-level `version`; set version: \"0.5\" (or \"0.4\", \"0.3\")".into(),
             ))
         }
-        Some(Value::String(s)) => SchemaVersion::parse(s),
+        Some(Value::String(s)) => SchemaVersion::parse(s.trim()),
         Some(Value::Number(n)) => match n.as_f64() {
             Some(0.5) => Some(SchemaVersion::V0_5),
             Some(0.4) => Some(SchemaVersion::V0_4),
+            Some(0.3) => Some(SchemaVersion::V0_3),
             _ => None,
         },
         Some(_) => None,
     };
+    let is_v1 = match &obj["version"] {
+        Value::String(s) => s.trim() == "1.0",
+        Value::Number(n) => n.as_f64() == Some(1.0),
+        _ => false,
+    };
+    if is_v1 {
+        return Err(file_err(
+            "version \"1.0\" (the original runner's clean-harness contract: runtime.image, \
+             runtime.command) runs only in containers, which labj does not implement yet; \
+             write a resolved experiment (version \"0.5\", runtime.agent) to run locally"
+                .into(),
+        ));
+    }
     let Some(version) = version else {
         return Err(file_err(format!(
-            "unsupported version {}; labj reads resolved experiments version \"0.5\" and \"0.4\"",
+            "unsupported version {}; labj reads resolved experiments version \"0.5\", \"0.4\" and \"0.3\"",
             obj["version"]
         )));
     };
@@ -271,6 +299,7 @@ fn experiment_dir(path: &Path) -> PathBuf {
 struct RawDoc {
     experiment: ExperimentMeta,
     dataset: RawDataset,
+    #[serde(default)]
     design: Design,
     baseline: RawVariant,
     #[serde(default)]
@@ -340,8 +369,40 @@ fn variants(path: &Path, raw: &RawDoc) -> Result<Vec<Variant>, ExperimentError> 
         .collect())
 }
 
-fn runtime(path: &Path, dir: &Path, raw: RawRuntime) -> Result<RuntimeSpec, ExperimentError> {
-    check_program(path, dir, "/runtime/agent/command/0", &raw.agent.command)?;
+fn runtime(
+    path: &Path,
+    dir: &Path,
+    root: &Path,
+    mut raw: RawRuntime,
+) -> Result<RuntimeSpec, ExperimentError> {
+    let agent = &mut raw.agent;
+    if agent.command.iter().any(|t| t.trim().is_empty()) {
+        return Err(ExperimentError::invalid(
+            path,
+            "/runtime/agent/command",
+            "the command has an empty token",
+        ));
+    }
+    if let Some(mode) = agent.mode.as_deref().filter(|m| *m != "local") {
+        return Err(ExperimentError::invalid(
+            path,
+            "/runtime/agent/mode",
+            format!("mode `{mode}` is refused: labj runs agents as local processes (mode: local)"),
+        ));
+    }
+    for (flag, at) in [(&agent.io.input_arg, "input_arg"), (&agent.io.output_arg, "output_arg")] {
+        if flag.as_deref().is_some_and(|f| f.trim().is_empty()) {
+            return Err(ExperimentError::invalid(
+                path,
+                format!("/runtime/agent/io/{at}"),
+                "must not be empty",
+            ));
+        }
+    }
+    let defaults = AgentIo::agentlab_default();
+    agent.io.input_arg = agent.io.input_arg.take().or(defaults.input_arg);
+    agent.io.output_arg = agent.io.output_arg.take().or(defaults.output_arg);
+    agent.command = command::resolve_tokens(&agent.command, root);
     let dependencies = raw
         .dependencies
         .unwrap_or_else(|| Value::Object(Default::default()));
@@ -383,33 +444,4 @@ fn runtime(path: &Path, dir: &Path, raw: RawRuntime) -> Result<RuntimeSpec, Expe
         policy,
         policy_timeout_ms,
     })
-}
-
-/// A relative program path with a `/` resolves against the experiment directory and
-/// must exist there; bare names are looked up on PATH at spawn time.
-fn check_program(
-    path: &Path,
-    dir: &Path,
-    pointer: &str,
-    command: &[String],
-) -> Result<(), ExperimentError> {
-    let Some(program) = command.first() else {
-        return Err(ExperimentError::invalid(
-            path,
-            pointer,
-            "the command is empty",
-        ));
-    };
-    let p = Path::new(program);
-    if p.is_relative() && program.contains('/') && !dir.join(p).exists() {
-        return Err(ExperimentError::invalid(
-            path,
-            pointer,
-            format!(
-                "program `{program}` not found (looked for {}); relative programs resolve against the experiment's directory",
-                dir.join(p).display()
-            ),
-        ));
-    }
-    Ok(())
 }

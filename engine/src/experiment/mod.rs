@@ -10,9 +10,11 @@
 //! Flow: [`load`] → (schema) → typed sections → semantic checks → dataset → [`Experiment`].
 //! [`check_runnable`] is the release gate `labj run` calls before creating a run.
 
+mod command;
 mod dataset;
 mod describe;
 mod error;
+mod fields;
 mod load;
 mod model;
 mod policy;
@@ -22,12 +24,13 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
+pub use command::{check_command, looks_like_path, project_root, resolve_tokens, ProgramCheck};
 pub use dataset::{parse_task_row, Task, TaskLimits};
-pub use describe::{describe, Description, SlotLine, VariantLine};
+pub use describe::{describe, program_checks, Description, ProgramLine, SlotLine, VariantLine};
 pub use error::ExperimentError;
 pub use load::{load, load_value, parse_fragment, ExperimentFragment};
 pub use model::{
-    canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkPolicy,
+    canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkGrader, BenchmarkPolicy,
     BenchmarkSpec, Dataset, Experiment, ExperimentMeta, RuntimeSpec, SchemaVersion, Variant,
 };
 pub use policy::{ConcurrencyPolicy, Design, Policies, SchedulingPolicy, StatePolicy};
@@ -35,7 +38,8 @@ pub use schedule::{bounded_draw, shuffle_pinned};
 pub use spec::DEFAULT_AGENT_TIMEOUT_MS;
 
 /// The release gate `labj run` calls before anything runs: rejects what labj can
-/// describe but cannot run yet (today: any state policy but `isolate_per_trial`).
+/// describe but cannot run yet (any state policy but `isolate_per_trial`) and programs
+/// that cannot start (missing, not executable, not on PATH).
 pub fn check_runnable(experiment: &Experiment) -> Result<(), ExperimentError> {
     experiment.release_gate()
 }

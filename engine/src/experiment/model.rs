@@ -3,16 +3,20 @@
 use super::dataset::Task;
 use super::policy::{ConcurrencyPolicy, Design, SchedulingPolicy, StatePolicy};
 use super::ExperimentError;
-use crate::trial::{AgentIo, DependencyFile, GraderSpec, RetrySpec};
+use crate::trial::{AgentIo, DependencyFile, GraderContract, GraderSpec, RetrySpec};
 use journal::event::PruningSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The resolved-experiment shape a document declared in its top-level `version`.
+/// The resolved-experiment shape a document declared in its top-level `version`. The
+/// original runner read 0.3, 0.4 and 0.5 documents with the same rules (`runtime.agent`);
+/// labj does too, each validated by its own schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SchemaVersion {
+    #[serde(rename = "0.3")]
+    V0_3,
     #[serde(rename = "0.4")]
     V0_4,
     #[serde(rename = "0.5")]
@@ -22,6 +26,7 @@ pub enum SchemaVersion {
 impl SchemaVersion {
     pub fn parse(s: &str) -> Option<SchemaVersion> {
         match s {
+            "0.3" => Some(SchemaVersion::V0_3),
             "0.4" => Some(SchemaVersion::V0_4),
             "0.5" => Some(SchemaVersion::V0_5),
             _ => None,
@@ -29,6 +34,7 @@ impl SchemaVersion {
     }
     pub fn as_str(&self) -> &'static str {
         match self {
+            SchemaVersion::V0_3 => "0.3",
             SchemaVersion::V0_4 => "0.4",
             SchemaVersion::V0_5 => "0.5",
         }
@@ -36,6 +42,7 @@ impl SchemaVersion {
     /// Name of the schema in [`crate::schemas`] that validates this version.
     pub fn schema_name(&self) -> &'static str {
         match self {
+            SchemaVersion::V0_3 => "resolved_experiment_v0_3",
             SchemaVersion::V0_4 => "resolved_experiment_v0_4",
             SchemaVersion::V0_5 => "resolved_experiment_v0_5",
         }
@@ -64,8 +71,12 @@ pub struct Dataset {
 /// A variant's `runtime.agent` overrides.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentOverride {
-    /// Replaces the experiment's agent command.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Replaces the experiment's agent command (a list, or one string = one token).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::command::opt_string_or_list"
+    )]
     pub command: Option<Vec<String>>,
     /// Appended to the (possibly replaced) command.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,17 +101,23 @@ pub struct Variant {
 /// `runtime.agent`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentRuntime {
+    /// A list of tokens, or one string (one token: never split), as in the original.
+    #[serde(deserialize_with = "super::command::string_or_list")]
     pub command: Vec<String>,
-    /// Accepted for compatibility (the original schema required it, its runner rejected
-    /// it); labj does not interpret it.
+    /// Only `local` is accepted (the original's v0.5 schema required the key); labj runs
+    /// agents as local processes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Filled with the original's defaults (`--input`, `--output`) by the loader.
     #[serde(default)]
     pub io: AgentIo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// The original's fallback timeout, used when nothing else sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timeout_ms: Option<u64>,
 }
 
 /// `runtime`.
@@ -130,7 +147,8 @@ pub struct BenchmarkPolicy {
     pub chain_failure_policy: Option<String>,
 }
 
-/// `benchmark.adapter`: the grader command and its optional manifest.
+/// `benchmark.adapter`: the original runner's benchmark adapter (writes predictions and
+/// scores; see docs/agentlab-compat.md) and its optional seed manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BenchmarkAdapter {
     pub command: Vec<String>,
@@ -138,20 +156,44 @@ pub struct BenchmarkAdapter {
     pub manifest: Option<Value>,
 }
 
-/// `benchmark`.
+/// `benchmark.grader`: labj's per-trial grader (writes `grade.json`, grade_result_v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkGrader {
+    #[serde(deserialize_with = "super::command::string_or_list")]
+    pub command: Vec<String>,
+}
+
+/// `benchmark`: at most one of `adapter` (the original's contract) and `grader`
+/// (labj's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BenchmarkSpec {
     #[serde(default)]
     pub policy: BenchmarkPolicy,
-    pub adapter: BenchmarkAdapter,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<BenchmarkAdapter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grader: Option<BenchmarkGrader>,
 }
 
 impl BenchmarkSpec {
-    pub fn grader(&self) -> GraderSpec {
-        GraderSpec {
-            command: self.adapter.command.clone(),
-            required_evidence_classes: self.policy.required_evidence_classes.clone(),
+    /// What grades each trial, if anything: the adapter under the original's contract,
+    /// or labj's grader.
+    pub fn grader(&self) -> Option<GraderSpec> {
+        let required = self.policy.required_evidence_classes.clone();
+        if let Some(a) = &self.adapter {
+            return Some(GraderSpec {
+                command: a.command.clone(),
+                required_evidence_classes: required,
+                contract: GraderContract::Adapter {
+                    manifest: a.manifest.clone(),
+                },
+            });
         }
+        self.grader.as_ref().map(|g| GraderSpec {
+            command: g.command.clone(),
+            required_evidence_classes: required,
+            contract: GraderContract::Grade,
+        })
     }
 }
 
@@ -160,6 +202,8 @@ impl BenchmarkSpec {
 pub struct Experiment {
     pub(crate) file: PathBuf,
     pub(crate) dir: PathBuf,
+    /// Where relative command tokens resolve (see [`super::command::project_root`]).
+    pub(crate) root: PathBuf,
     pub(crate) version: SchemaVersion,
     pub(crate) resolved: Value,
     pub(crate) digest: String,
@@ -188,6 +232,10 @@ impl Experiment {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+    /// The project root relative command tokens were resolved against.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
     pub fn version(&self) -> SchemaVersion {
         self.version
     }
@@ -212,7 +260,7 @@ impl Experiment {
         self.benchmark.as_ref()
     }
     pub fn grader(&self) -> Option<GraderSpec> {
-        self.benchmark.as_ref().map(BenchmarkSpec::grader)
+        self.benchmark.as_ref().and_then(BenchmarkSpec::grader)
     }
     pub fn variant_ids(&self) -> Vec<String> {
         self.variants.iter().map(|v| v.id.clone()).collect()
@@ -258,8 +306,19 @@ impl Experiment {
         self.digest.clone()
     }
 
-    /// The release gate: `Err` for experiments labj validates but cannot run yet.
+    /// The release gate: `Err` for experiments labj validates but cannot run yet, or
+    /// whose programs cannot start.
     pub fn release_gate(&self) -> Result<(), ExperimentError> {
+        let problems: Vec<String> = super::describe::program_checks(self)
+            .into_iter()
+            .filter_map(|p| p.problem.map(|why| format!("{}: {why}", p.role)))
+            .collect();
+        if !problems.is_empty() {
+            return Err(ExperimentError::NotRunnable {
+                path: self.file.clone(),
+                message: problems.join("; "),
+            });
+        }
         match self.state_policy() {
             StatePolicy::IsolatePerTrial => Ok(()),
             other => Err(ExperimentError::NotRunnable {

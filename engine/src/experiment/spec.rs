@@ -12,7 +12,7 @@ pub const DEFAULT_AGENT_TIMEOUT_MS: u64 = 600_000;
 impl Experiment {
     /// The agent of `variant_idx` for `task_idx`, overrides applied. Timeout precedence:
     /// variant override > `runtime.agent.timeout_ms` > task `limits.trial_seconds` >
-    /// `runtime.policy.timeout_ms` > 600 000 ms.
+    /// `runtime.policy.timeout_ms` > `runtime.agent.default_timeout_ms` > 600 000 ms.
     ///
     /// Panics if an index is out of range (slots come from [`Experiment::schedule`]).
     pub fn effective_agent(&self, variant_idx: usize, task_idx: usize) -> AgentSpec {
@@ -33,6 +33,7 @@ impl Experiment {
             .or(base.timeout_ms)
             .or(task.limits.trial_seconds.map(|s| s.saturating_mul(1000)))
             .or(self.runtime.policy_timeout_ms)
+            .or(base.default_timeout_ms)
             .unwrap_or(DEFAULT_AGENT_TIMEOUT_MS);
         AgentSpec {
             command,

@@ -54,24 +54,24 @@ fn p0_freeze_benchmark_adaptation_trial_shape_fixture_parses() {
     );
     assert_eq!(design.policies.state, StatePolicy::IsolatePerTrial);
     let benchmark = fragment.benchmark.expect("benchmark section");
-    assert_eq!(
-        benchmark.adapter.command,
-        vec!["node", "./adapters/swebench_adapter.js"]
-    );
+    let adapter = benchmark.adapter.as_ref().expect("the original's adapter");
+    assert_eq!(adapter.command, vec!["node", "./adapters/swebench_adapter.js"]);
     assert_eq!(
         benchmark.policy.required_evidence_classes,
         vec!["agent_patch", "grader_report"]
     );
     assert_eq!(benchmark.policy.task_model.as_deref(), Some("dependent"));
     assert_eq!(
-        benchmark.adapter.manifest.as_ref().unwrap()["adapter_id"],
+        adapter.manifest.as_ref().unwrap()["adapter_id"],
         "swebench_adapter"
     );
-    let grader = benchmark.grader();
+    // `benchmark.adapter` is the original runner's adapter contract, not labj's grader.
+    let grader = benchmark.grader().expect("graded");
     assert_eq!(grader.command[0], "node");
+    assert!(matches!(grader.contract, crate::trial::GraderContract::Adapter { .. }));
     assert_eq!(grader.required_evidence_classes.len(), 2);
 
-    let task = parse_task_row(&doc["dataset_task_row"], &path, 1).expect("row parses");
+    let task = parse_task_row(&doc["dataset_task_row"], 0, &path, 1).expect("row parses");
     assert!(task.boundary);
     assert_eq!(task.id, "swebench__django__12345");
     assert_eq!(task.image(), Some("ghcr.io/acme/swebench-task:20260222"));
@@ -398,11 +398,13 @@ fn trial_spec_applies_overrides_limits_and_paths() {
     assert_eq!(spec.agent.timeout_ms, 15_000);
     assert!(spec.policy.get("limits").is_none());
     assert!(spec.workspace_files.is_empty());
-    // verbose appends its args to the shared command.
+    // verbose appends its args to the shared command, whose relative script path is
+    // resolved against the experiment's directory (as the original runner does).
     let spec = e.trial_spec(2, SlotSpec(2, 0, 0), "r1", run_dir);
+    let agent = repo("examples/quickstart/agent.sh").canonicalize().unwrap();
     assert_eq!(
         spec.agent.command,
-        vec!["../../examples/quickstart/agent.sh", "--verbose"]
+        vec![agent.to_string_lossy().into_owned(), "--verbose".into()]
     );
 }
 
@@ -459,7 +461,9 @@ fn describe_three_variant_example() {
         "three_variants.yaml (v0.5)",
         "dataset     tasks.jsonl (3 tasks)",
         "  - quick (baseline)",
-        "      agent:    ../../examples/quickstart/agent.sh --verbose",
+        "/examples/quickstart/agent.sh --verbose",
+        "  - agent (variant verbose): ok (found, executable)",
+        "  - grader: ok (found, executable)",
         "      override: env PATIENCE; timeout 5000 ms",
         "      override: args +--verbose",
         "repeats     2 replication(s) per (variant, task)",

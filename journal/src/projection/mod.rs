@@ -537,6 +537,7 @@ impl Projections {
                     classification: e.classification,
                     outcome: None,
                     metrics: BTreeMap::new(),
+                    other_metrics: Default::default(),
                     attempts: Vec::new(),
                     duration_ms: 0,
                     evidence: Vec::new(),

@@ -39,6 +39,7 @@ fn instant_runner() -> TrialRunner {
         classification: Classification::Success,
         outcome: Some("success".into()),
         metrics: Default::default(),
+        other_metrics: Default::default(),
         attempts: vec![],
         duration_ms: 0,
         evidence: vec![],

@@ -1,0 +1,190 @@
+//! Agent, grader and adapter commands as the original runner reads them: a command is a
+//! list of tokens or one string (one token, never split), and in local execution every
+//! relative token that looks like a path is resolved against the project root, so
+//! `[node, h.js]` and `./harness.py` run from anywhere while the agent's cwd is its
+//! trial workspace.
+
+use serde::{Deserialize, Deserializer};
+use std::path::{Component, Path, PathBuf};
+
+/// `command: "x"` or `command: [x, y]`; a string is one token, as in the original.
+pub(crate) fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::One(s) => vec![s.trim().to_string()],
+        Either::Many(v) => v,
+    })
+}
+
+/// Optional form of [`string_or_list`].
+pub(crate) fn opt_string_or_list<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    string_or_list(d).map(Some)
+}
+
+/// The original runner's test of "this token names a file". Flags (`-x`, `--k=./v`) and
+/// `${AGENTLAB_…}` templates are left alone: the original would have mangled them into
+/// paths under the project root, which no experiment can have meant.
+pub fn looks_like_path(token: &str) -> bool {
+    if token.starts_with('-') || token.contains("${") {
+        return false;
+    }
+    token.starts_with('.')
+        || token.starts_with('/')
+        || token.contains('/')
+        || [".js", ".mjs", ".cjs", ".ts", ".py", ".sh"]
+            .iter()
+            .any(|ext| token.ends_with(ext))
+}
+
+/// The directory relative command tokens resolve against: the parent of the nearest
+/// enclosing `.lab` directory, else the experiment's own directory (the original's
+/// "project root").
+pub fn project_root(experiment_dir: &Path) -> PathBuf {
+    let mut cur = Some(experiment_dir);
+    while let Some(p) = cur {
+        if p.file_name().and_then(|n| n.to_str()) == Some(".lab") {
+            return p.parent().unwrap_or(experiment_dir).to_path_buf();
+        }
+        cur = p.parent();
+    }
+    experiment_dir.to_path_buf()
+}
+
+/// Every relative path-like token made absolute under `root` (lexically normalized).
+pub fn resolve_tokens(command: &[String], root: &Path) -> Vec<String> {
+    command
+        .iter()
+        .map(|t| {
+            if looks_like_path(t) && Path::new(t).is_relative() {
+                normalize(&root.join(t)).to_string_lossy().into_owned()
+            } else {
+                t.clone()
+            }
+        })
+        .collect()
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Whether a command can start, as `describe` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramCheck {
+    /// The program (and the script it runs, when the second token is a path) exist.
+    Ok(PathBuf),
+    /// Why it cannot start.
+    Problem(String),
+}
+
+/// Checks an already resolved command: `command[0]` must be an executable file (bare
+/// names are looked up on `PATH`), and a path-like second token (`node h.js`) must exist.
+pub fn check_command(command: &[String]) -> ProgramCheck {
+    let Some(program) = command.first().filter(|p| !p.is_empty()) else {
+        return ProgramCheck::Problem("the command is empty".into());
+    };
+    let found = if program.contains('/') {
+        let p = PathBuf::from(program);
+        if !p.exists() {
+            return ProgramCheck::Problem(format!("program `{program}` does not exist"));
+        }
+        p
+    } else {
+        match which(program) {
+            Some(p) => p,
+            None => {
+                return ProgramCheck::Problem(format!(
+                    "program `{program}` is not on PATH{}",
+                    if program.contains(' ') {
+                        " (a string command is one program, as in the original runner; \
+                         write a list such as [node, h.js] to pass arguments)"
+                    } else {
+                        ""
+                    }
+                ))
+            }
+        }
+    };
+    if !is_executable(&found) {
+        return ProgramCheck::Problem(format!(
+            "program `{}` is not an executable file",
+            found.display()
+        ));
+    }
+    if let Some(script) = command.get(1).filter(|t| looks_like_path(t)) {
+        if !Path::new(script).exists() {
+            return ProgramCheck::Problem(format!("script `{script}` does not exist"));
+        }
+    }
+    ProgramCheck::Ok(found)
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_path_like_tokens_only() {
+        let root = Path::new("/exp");
+        let cmd: Vec<String> = ["node", "h.js", "./a/../b.py", "--flag=./x", "${AGENTLAB_TASK_PATH}", "plain"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            resolve_tokens(&cmd, root),
+            ["node", "/exp/h.js", "/exp/b.py", "--flag=./x", "${AGENTLAB_TASK_PATH}", "plain"]
+        );
+    }
+
+    #[test]
+    fn project_root_is_parent_of_dot_lab() {
+        assert_eq!(project_root(Path::new("/p/.lab/exps")), Path::new("/p"));
+        assert_eq!(project_root(Path::new("/p/exps")), Path::new("/p/exps"));
+    }
+
+    #[test]
+    fn check_command_reports_each_problem() {
+        assert!(matches!(check_command(&["sh".into()]), ProgramCheck::Ok(_)));
+        let ProgramCheck::Problem(m) = check_command(&["node h.js".into()]) else {
+            panic!()
+        };
+        assert!(m.contains("is one program"), "{m}");
+        let ProgramCheck::Problem(m) = check_command(&["/etc/passwd".into()]) else {
+            panic!()
+        };
+        assert!(m.contains("not an executable file"), "{m}");
+        let ProgramCheck::Problem(m) = check_command(&["sh".into(), "/nope/x.sh".into()]) else {
+            panic!()
+        };
+        assert!(m.contains("script `/nope/x.sh` does not exist"), "{m}");
+    }
+}

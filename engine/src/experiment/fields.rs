@@ -1,0 +1,423 @@
+//! Strict field names: every key inside a section labj interprets must be one labj knows.
+//!
+//! The table below lists, per section, the keys labj implements, the keys the original
+//! runner (AgentLab `lab-runner`) defines that labj does not run yet (refused, saying
+//! so), the keys the original itself removed (refused with its replacement), and open
+//! user data (bindings, env, task payloads: anything goes). An unknown key is an error
+//! naming the file, the JSON pointer, the line and, when one is close, the key meant.
+//!
+//! This runs before the JSON Schema, so a typo is reported as a typo rather than as the
+//! schema's generic `additionalProperties`; the schema then checks types and ranges.
+
+use super::ExperimentError;
+use serde_json::Value;
+use std::path::Path;
+
+/// What a key may hold.
+#[derive(Clone, Copy)]
+pub(crate) enum Node {
+    /// A mapping with exactly these keys.
+    Closed(&'static [(&'static str, Field)]),
+    /// A list whose items are checked against the node.
+    List(&'static Node),
+    /// Open user data, or a scalar: not walked.
+    Open,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Field {
+    /// Implemented (or a recorded label with no behaviour, see docs/agentlab-compat.md).
+    Known(Node),
+    /// Defined by the original runner, not implemented by labj yet: refused.
+    Unimplemented(&'static str),
+    /// Removed by the original runner itself: refused with what replaced it.
+    Removed(&'static str),
+}
+
+use Field::{Known, Removed, Unimplemented};
+use Node::{Closed, List, Open};
+
+const CONTAINER: &str = "container execution (images, sandbox, network and resource \
+     policy) is not implemented in labj yet; labj runs agents as local processes";
+
+const EXPERIMENT: Node = Closed(&[
+    ("id", Known(Open)),
+    ("name", Known(Open)),
+    ("description", Known(Open)),
+    ("workload_type", Known(Open)),
+    ("owner", Known(Open)),
+]);
+
+const DATASET: Node = Closed(&[
+    ("path", Known(Open)),
+    ("limit", Known(Open)),
+    ("provider", Known(Open)),
+    ("suite_id", Known(Open)),
+    ("schema_version", Known(Open)),
+    ("split_id", Known(Open)),
+]);
+
+const POLICIES: Node = Closed(&[
+    ("scheduling", Known(Open)),
+    ("comparison", Known(Open)),
+    (
+        "retry",
+        Known(Closed(&[
+            ("max_attempts", Known(Open)),
+            ("retry_on", Known(Open)),
+        ])),
+    ),
+    (
+        "pruning",
+        Known(Closed(&[("max_consecutive_failures", Known(Open))])),
+    ),
+    (
+        "concurrency",
+        Known(Closed(&[
+            ("max_in_flight_per_variant", Known(Open)),
+            ("require_chain_lease", Known(Open)),
+        ])),
+    ),
+    ("state", Known(Open)),
+    (
+        "task_boundary",
+        Unimplemented(
+            "task_boundary.require_workspace_materialization is not implemented in labj yet",
+        ),
+    ),
+]);
+
+const DESIGN: Node = Closed(&[
+    ("replications", Known(Open)),
+    ("random_seed", Known(Open)),
+    ("shuffle_tasks", Known(Open)),
+    ("max_concurrency", Known(Open)),
+    ("sanitization_profile", Known(Open)),
+    ("comparison", Known(Open)),
+    ("policies", Known(POLICIES)),
+]);
+
+const VARIANT_AGENT: Node = Closed(&[
+    ("command", Known(Open)),
+    ("args", Known(Open)),
+    ("env", Known(Open)),
+    ("timeout_ms", Known(Open)),
+]);
+
+const VARIANT: Node = Closed(&[
+    ("variant_id", Known(Open)),
+    ("bindings", Known(Open)),
+    ("runtime", Known(Closed(&[("agent", Known(VARIANT_AGENT))]))),
+    ("image", Unimplemented(CONTAINER)),
+    (
+        "runtime_overrides",
+        Unimplemented(
+            "per-variant runtime_overrides are not implemented in labj yet; use the \
+             variant's runtime.agent (command, args, env, timeout_ms)",
+        ),
+    ),
+]);
+
+const AGENT: Node = Closed(&[
+    ("command", Known(Open)),
+    ("env", Known(Open)),
+    (
+        "io",
+        Known(Closed(&[
+            ("input_arg", Known(Open)),
+            ("output_arg", Known(Open)),
+        ])),
+    ),
+    ("timeout_ms", Known(Open)),
+    ("default_timeout_ms", Known(Open)),
+    ("mode", Known(Open)),
+    ("image", Unimplemented(CONTAINER)),
+    (
+        "env_from_host",
+        Unimplemented("runtime.agent.env_from_host is not implemented in labj yet"),
+    ),
+    (
+        "integration_level",
+        Unimplemented("runtime.agent.integration_level is not implemented in labj yet"),
+    ),
+    (
+        "launch",
+        Unimplemented("runtime.agent.launch is not implemented in labj yet"),
+    ),
+    (
+        "known_agent_ref",
+        Removed("the original runner removed it: ship the agent as runtime.agent.command"),
+    ),
+    (
+        "custom_image",
+        Removed("the original runner removed it: use runtime.agent.image"),
+    ),
+    (
+        "adapter",
+        Removed("the original runner removed it from the user-facing spec"),
+    ),
+    (
+        "aliases",
+        Removed("the original runner removed it from the user-facing spec"),
+    ),
+    (
+        "overrides",
+        Removed("the original runner removed it: package runtime concerns with the agent"),
+    ),
+]);
+
+const RUNTIME: Node = Closed(&[
+    ("agent", Known(AGENT)),
+    (
+        "dependencies",
+        Known(Closed(&[
+            (
+                "files",
+                Known(List(&Closed(&[
+                    ("source", Known(Open)),
+                    ("dest", Known(Open)),
+                ]))),
+            ),
+            ("services", Known(Open)),
+            ("file_staging", Unimplemented(CONTAINER)),
+            (
+                "assets",
+                Unimplemented("runtime.dependencies.assets is not implemented in labj yet"),
+            ),
+        ])),
+    ),
+    (
+        "policy",
+        Known(Closed(&[
+            ("timeout_ms", Known(Open)),
+            ("network", Unimplemented(CONTAINER)),
+            ("sandbox", Unimplemented(CONTAINER)),
+        ])),
+    ),
+    (
+        "telemetry",
+        Unimplemented("runtime.telemetry is not implemented in labj yet"),
+    ),
+    (
+        "harness",
+        Removed("runtime.harness is not supported (the original runner rejects it too); use runtime.agent"),
+    ),
+]);
+
+const BENCHMARK: Node = Closed(&[
+    (
+        "policy",
+        Known(Closed(&[
+            ("required_evidence_classes", Known(Open)),
+            ("task_model", Known(Open)),
+            ("scoring_lifecycle", Known(Open)),
+            ("chain_failure_policy", Known(Open)),
+            ("evaluator_mode", Known(Open)),
+        ])),
+    ),
+    (
+        "adapter",
+        Known(Closed(&[("command", Known(Open)), ("manifest", Known(Open))])),
+    ),
+    ("grader", Known(Closed(&[("command", Known(Open))]))),
+]);
+
+/// The whole resolved experiment (versions 0.3, 0.4, 0.5).
+pub(crate) const ROOT: Node = Closed(&[
+    ("version", Known(Open)),
+    ("experiment", Known(EXPERIMENT)),
+    ("dataset", Known(DATASET)),
+    ("design", Known(DESIGN)),
+    ("baseline", Known(VARIANT)),
+    ("variant_plan", Known(List(&VARIANT))),
+    ("runtime", Known(RUNTIME)),
+    ("benchmark", Known(BENCHMARK)),
+    ("primary_metric", Known(Open)),
+    (
+        "metrics",
+        Unimplemented("declarative `metrics` extraction is not implemented in labj yet; agents report metrics in agent_result_v1"),
+    ),
+    (
+        "artifacts",
+        Unimplemented("`artifacts` collection is not implemented in labj yet"),
+    ),
+    (
+        "validity",
+        Unimplemented("`validity` checks are not implemented in labj yet"),
+    ),
+    (
+        "variants",
+        Removed("/variants is not supported (nor by the original runner); use variant_plan"),
+    ),
+]);
+
+/// Checks every key of `doc` against `node`; the first problem wins. `text` is the file's
+/// text, used only to find the line of the offending key.
+pub(crate) fn check(
+    path: &Path,
+    text: Option<&str>,
+    node: Node,
+    doc: &Value,
+) -> Result<(), ExperimentError> {
+    walk(node, doc, &mut Vec::new()).map_or(Ok(()), |(segments, message)| {
+        let pointer = pointer_of(&segments);
+        let line = text.and_then(|t| line_of(t, &segments));
+        Err(ExperimentError::Field {
+            path: path.to_path_buf(),
+            pointer,
+            line,
+            message,
+        })
+    })
+}
+
+fn walk(node: Node, v: &Value, at: &mut Vec<String>) -> Option<(Vec<String>, String)> {
+    match (node, v) {
+        (Closed(fields), Value::Object(map)) => {
+            for (key, child) in map {
+                at.push(key.clone());
+                let found = fields.iter().find(|(name, _)| name == key);
+                let problem = match found {
+                    None => Some((at.clone(), unknown(key, fields))),
+                    Some((_, Unimplemented(why))) => {
+                        Some((at.clone(), format!("`{key}` is refused: {why}")))
+                    }
+                    Some((_, Removed(why))) => {
+                        Some((at.clone(), format!("`{key}` is refused: {why}")))
+                    }
+                    Some((_, Known(inner))) => walk(*inner, child, at),
+                };
+                at.pop();
+                if problem.is_some() {
+                    return problem;
+                }
+            }
+            None
+        }
+        (List(item), Value::Array(items)) => {
+            for (i, child) in items.iter().enumerate() {
+                at.push(i.to_string());
+                let problem = walk(*item, child, at);
+                at.pop();
+                if problem.is_some() {
+                    return problem;
+                }
+            }
+            None
+        }
+        // Wrong types are the schema's to report.
+        _ => None,
+    }
+}
+
+fn unknown(key: &str, fields: &[(&str, Field)]) -> String {
+    let known: Vec<&str> = fields
+        .iter()
+        .filter(|(_, f)| matches!(f, Known(_)))
+        .map(|(n, _)| *n)
+        .collect();
+    let best = fields
+        .iter()
+        .map(|(n, _)| (strsim::damerau_levenshtein(key, n), *n))
+        .min();
+    let threshold = (key.chars().count() / 3).max(2);
+    match best {
+        Some((d, name)) if d <= threshold => format!(
+            "unknown field `{key}`; did you mean `{name}`? (known here: {})",
+            known.join(", ")
+        ),
+        _ => format!("unknown field `{key}` (known here: {})", known.join(", ")),
+    }
+}
+
+fn pointer_of(segments: &[String]) -> String {
+    segments
+        .iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+/// The 1-based line of the key at `segments`, found by scanning forward from each
+/// parent key in turn (list indices are skipped). Works for block and flow YAML and for
+/// JSON, where keys of one mapping appear after their parent's key.
+pub(crate) fn line_of(text: &str, segments: &[String]) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0;
+    let mut found = None;
+    for seg in segments {
+        if seg.parse::<usize>().is_ok() {
+            continue;
+        }
+        let at = (from..lines.len()).find(|&i| has_key(lines[i], seg))?;
+        found = Some(at + 1);
+        from = at;
+    }
+    found
+}
+
+fn has_key(line: &str, key: &str) -> bool {
+    let quoted = format!("\"{key}\"");
+    let mut rest = line;
+    while let Some(pos) = rest.find(key) {
+        let before = rest[..pos].chars().last();
+        let after = &rest[pos + key.len()..];
+        let boundary_before = matches!(before, None | Some(' ' | '{' | ',' | '-' | '\t'));
+        if boundary_before && after.trim_start().starts_with(':') {
+            return true;
+        }
+        rest = &rest[pos + key.len()..];
+    }
+    let mut rest = line;
+    while let Some(pos) = rest.find(&quoted) {
+        if rest[pos + quoted.len()..].trim_start().starts_with(':') {
+            return true;
+        }
+        rest = &rest[pos + quoted.len()..];
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(doc: Value, text: &str) -> String {
+        check(Path::new("e.yaml"), Some(text), ROOT, &doc)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn typo_names_pointer_line_and_suggestion() {
+        let text = "version: \"0.5\"\nruntime:\n  agent:\n    command: [a]\n    timout_ms: 5\n";
+        let doc: Value = serde_yaml_ng::from_str(text).unwrap();
+        let e = err(doc, text);
+        assert!(e.contains("e.yaml:5"), "{e}");
+        assert!(e.contains("/runtime/agent/timout_ms"), "{e}");
+        assert!(e.contains("did you mean `timeout_ms`?"), "{e}");
+    }
+
+    #[test]
+    fn unimplemented_and_removed_are_refused_with_reason() {
+        let e = err(json!({"runtime": {"harness": {}}}), "runtime:\n  harness: {}\n");
+        assert!(e.contains("use runtime.agent"), "{e}");
+        let e = err(json!({"validity": {}}), "validity: {}\n");
+        assert!(e.contains("not implemented in labj yet"), "{e}");
+    }
+
+    #[test]
+    fn open_data_is_not_walked_and_far_names_get_no_suggestion() {
+        let ok = json!({"baseline": {"variant_id": "b", "bindings": {"anything": {"x": 1}}}});
+        assert!(check(Path::new("e"), None, ROOT, &ok).is_ok());
+        let e = err(json!({"zzzzzzzz": 1}), "zzzzzzzz: 1\n");
+        assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn line_of_finds_json_keys_inside_lists() {
+        let text = "{\n \"variant_plan\": [\n  {\"variant_id\": \"a\",\n   \"bindngs\": {}}\n ]\n}\n";
+        let segs = vec!["variant_plan".into(), "0".into(), "bindngs".into()];
+        assert_eq!(line_of(text, &segs), Some(4));
+    }
+}
