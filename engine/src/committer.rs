@@ -59,7 +59,22 @@ pub enum CommitAction {
         consecutive_failures: u32,
         at_schedule_idx: u64,
     },
+    /// Fail fast: the variant's first trials all failed to spawn, so its agent command
+    /// cannot start; the variant is pruned like [`CommitAction::Prune`].
+    StopUnspawnable {
+        variant_idx: usize,
+        spawn_failures: u32,
+        at_schedule_idx: u64,
+    },
 }
+
+/// A variant whose first this-many trials (or all of them, if it has fewer) fail to
+/// spawn is stopped: the rest would fail the same way.
+pub const FAIL_FAST_SPAWN_FAILURES: u32 = 3;
+
+/// `spawn_only` value of a variant that has committed something other than a spawn
+/// failure: fail fast no longer applies to it.
+const SPAWNED: u32 = u32::MAX;
 
 pub fn slot_status(c: Classification) -> SlotStatus {
     match c {
@@ -83,12 +98,25 @@ pub struct DeterministicCommitter {
     consecutive: Vec<u32>,
     pruned: Vec<bool>,
     prune_after: Option<u32>,
+    /// Per variant: how many trials committed so far, all spawn failures ([`SPAWNED`]
+    /// once one was not).
+    spawn_only: Vec<u32>,
+    /// Per variant: its number of slots.
+    slots_of: Vec<u32>,
 }
 
 impl DeterministicCommitter {
     /// `slot_variants[i]` is the variant index of schedule slot i.
     pub fn new(slot_variants: Vec<u32>, variants: usize, prune_after: Option<u32>) -> Self {
+        let mut slots_of = vec![0u32; variants];
+        for &v in &slot_variants {
+            if let Some(n) = slots_of.get_mut(v as usize) {
+                *n += 1;
+            }
+        }
         DeterministicCommitter {
+            spawn_only: vec![0; variants],
+            slots_of,
             slots: slot_variants
                 .into_iter()
                 .map(|variant| Slot {
@@ -123,6 +151,18 @@ impl DeterministicCommitter {
         }
         for a in buffered {
             self.buffered.insert(a.schedule_idx, a);
+        }
+    }
+
+    /// Restore the fail-fast count of each variant: `committed[v]` trials committed, of
+    /// which `spawn_failures[v]` failed to spawn.
+    pub fn restore_spawn_failures(&mut self, committed: &[u64], spawn_failures: &[u64]) {
+        for (v, slot) in self.spawn_only.iter_mut().enumerate() {
+            let (c, f) = (committed.get(v).copied(), spawn_failures.get(v).copied());
+            *slot = match (c, f) {
+                (Some(c), Some(f)) if c == f => c.min(u64::from(u32::MAX - 1)) as u32,
+                _ => SPAWNED,
+            };
         }
     }
 
@@ -254,6 +294,7 @@ impl DeterministicCommitter {
                     status,
                     classification: a.classification,
                 });
+                self.fail_fast(v, a.classification, idx, &mut out);
                 if a.classification.is_success() {
                     self.consecutive[v] = 0;
                 } else if a.classification.is_infra() {
@@ -282,6 +323,30 @@ impl DeterministicCommitter {
             self.next_commit_idx += 1;
         }
         out
+    }
+}
+
+impl DeterministicCommitter {
+    /// Counts a variant's leading spawn failures; at the threshold the variant stops.
+    fn fail_fast(&mut self, v: usize, c: Classification, idx: u64, out: &mut Vec<CommitAction>) {
+        if self.spawn_only[v] == SPAWNED {
+            return;
+        }
+        if c != Classification::SpawnFailure {
+            self.spawn_only[v] = SPAWNED;
+            return;
+        }
+        self.spawn_only[v] += 1;
+        let threshold = FAIL_FAST_SPAWN_FAILURES.min(self.slots_of[v]);
+        let rest = self.slots_of[v] > self.spawn_only[v];
+        if !self.pruned[v] && rest && self.spawn_only[v] >= threshold {
+            self.pruned[v] = true;
+            out.push(CommitAction::StopUnspawnable {
+                variant_idx: v,
+                spawn_failures: self.spawn_only[v],
+                at_schedule_idx: idx,
+            });
+        }
     }
 }
 
@@ -326,7 +391,7 @@ pub fn drain_ready_completions_in_schedule_order(c: &mut DeterministicCommitter)
         .filter_map(|a| match a {
             CommitAction::Commit { schedule_idx, .. } => Some(schedule_idx),
             CommitAction::SkipPruned { schedule_idx, .. } => Some(schedule_idx),
-            CommitAction::Prune { .. } => None,
+            CommitAction::Prune { .. } | CommitAction::StopUnspawnable { .. } => None,
         })
         .collect()
 }

@@ -139,6 +139,7 @@ fn executor_pause_refused_before_start_and_while_grading() {
                      printf '{\"schema_version\":\"grade_result_v1\",\"outcome\":\"success\"}' \
                      > \"$AGENTLAB_GRADE_PATH\""),
         required_evidence_classes: Vec::new(),
+        contract: Default::default(),
     });
     // The grader's cwd is its own directory of the attempt.
     let marker = s.trial_dir.join("attempt_1/grader/grading");

@@ -14,6 +14,7 @@ fn grader(mode: &str, required: &[&str]) -> (GraderSpec, (String, String)) {
         GraderSpec {
             command: agent("grader.sh"),
             required_evidence_classes: required.iter().map(|s| s.to_string()).collect(),
+            contract: Default::default(),
         },
         ("GRADE_MODE".to_string(), mode.to_string()),
     )
@@ -254,8 +255,10 @@ fn executor_env_contract_is_complete() {
 
     let args = std::fs::read_to_string(s.trial_dir.join("args.txt")).unwrap();
     let args: Vec<&str> = args.lines().collect();
+    // As the original runner: the task document follows the input flag.
     assert_eq!(args[0], "--input");
-    assert!(args[1].ends_with("trials/t1/trial_input.json"));
+    assert_eq!(args[1], env["AGENTLAB_TASK_PATH"]);
+    assert!(env["AGENTLAB_TRIAL_INPUT_PATH"].ends_with("trials/t1/trial_input.json"));
     assert_eq!(args[2], "--output");
     assert_eq!(args[3], env["AGENTLAB_RESULT_PATH"]);
     let cwd = std::fs::read_to_string(s.trial_dir.join("cwd.txt")).unwrap();

@@ -117,7 +117,8 @@ fn executor_result_violating_schema_names_the_violation() {
     let s = spec(
         tmp.path(),
         sh(&write_result(
-            r#"{"outcome":"success","metrics":{"score":"high"}}"#,
+            // Scalars of any type are fine (the original's schema); nested values are not.
+            r#"{"outcome":"success","metrics":{"score":{"value":1}}}"#,
         )),
     );
     let out = execute_trial(&s, &TrialControl::new());

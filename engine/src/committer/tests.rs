@@ -203,3 +203,63 @@ proptest! {
         prop_assert_eq!(dropped, deliveries.len() - n);
     }
 }
+
+#[test]
+fn fail_fast_stops_a_variant_whose_first_trials_all_fail_to_spawn() {
+    // Variant 0: slots 0,2,4,6,8; variant 1: slots 1,3,5,7,9 (interleaved).
+    let variants: Vec<u32> = (0..10).map(|i| i % 2).collect();
+    let mut c = DeterministicCommitter::new(variants, 2, None);
+    for i in 0..6u64 {
+        c.mark_dispatched(i, &format!("ticket_{i}"));
+        let class = if i % 2 == 0 {
+            Classification::SpawnFailure
+        } else if i == 1 {
+            // Variant 1 spawned once: later spawn failures never stop it.
+            Classification::Failure
+        } else {
+            Classification::SpawnFailure
+        };
+        assert_eq!(
+            c.offer(arrival(i, &format!("t{i}"), class)),
+            Offer::Accepted
+        );
+    }
+    let actions = c.drain();
+    let stops: Vec<&CommitAction> = actions
+        .iter()
+        .filter(|a| matches!(a, CommitAction::StopUnspawnable { .. }))
+        .collect();
+    assert_eq!(
+        stops,
+        vec![&CommitAction::StopUnspawnable {
+            variant_idx: 0,
+            spawn_failures: FAIL_FAST_SPAWN_FAILURES,
+            at_schedule_idx: 4,
+        }]
+    );
+    assert!(c.is_pruned(0) && !c.is_pruned(1));
+    // The stopped variant's undispatched slot 6 was skipped at once; 7 (variant 1)
+    // is awaited.
+    assert!(actions.contains(&CommitAction::SkipPruned {
+        schedule_idx: 6,
+        variant_idx: 0
+    }));
+    assert!(c.drain().is_empty());
+    assert_eq!(c.next_commit_idx(), 7);
+    c.mark_dispatched(7, "ticket_7");
+    assert!(c.offer(arrival(7, "t7", Classification::Success)) == Offer::Accepted);
+    let idx: Vec<u64> = drain_ready_completions_in_schedule_order(&mut c);
+    assert_eq!(idx, vec![7, 8]);
+
+    // Restored from a journal where variant 0 committed 2 spawn failures out of 2,
+    // one more stops it; variant 1 (one success) never stops.
+    let mut c = DeterministicCommitter::new((0..10).map(|i| i % 2).collect(), 2, None);
+    c.restore(4, vec![2, 0], vec![false, false], [], []);
+    c.restore_spawn_failures(&[2, 2], &[2, 1]);
+    c.mark_dispatched(4, "ticket_4");
+    c.offer(arrival(4, "t4", Classification::SpawnFailure));
+    assert!(c
+        .drain()
+        .iter()
+        .any(|a| matches!(a, CommitAction::StopUnspawnable { variant_idx: 0, .. })));
+}

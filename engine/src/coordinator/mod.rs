@@ -195,6 +195,24 @@ impl<'a> Coordinator<'a> {
             dispatched.clone(),
             buffered,
         );
+        let per_variant = |key: Option<&str>| -> Vec<u64> {
+            run.variant_ids
+                .iter()
+                .map(|v| {
+                    let a = proj.aggregates.variants.get(v);
+                    match key {
+                        None => a.map_or(0, |a| a.committed),
+                        Some(k) => a
+                            .and_then(|a| a.by_classification.get(k).copied())
+                            .unwrap_or(0),
+                    }
+                })
+                .collect()
+        };
+        committer.restore_spawn_failures(
+            &per_variant(None),
+            &per_variant(Some(Classification::SpawnFailure.as_str())),
+        );
         let taken: BTreeSet<u64> = dispatched.iter().map(|(i, _)| *i).collect();
         let undispatched = (proj.progress.next_commit_idx..run.schedule.len() as u64)
             .filter(|i| !taken.contains(i))
@@ -538,8 +556,9 @@ impl<'a> Coordinator<'a> {
     /// Turn the committer's ready prefix into events.
     fn drain_commits(&mut self) {
         let variant_ids = &self.proj.run.as_ref().expect("run").variant_ids;
+        let mut events = Vec::new();
         for action in self.committer.drain() {
-            self.pending.push(match action {
+            let event = match action {
                 CommitAction::Commit {
                     schedule_idx,
                     trial_id,
@@ -571,8 +590,34 @@ impl<'a> Coordinator<'a> {
                     consecutive_failures,
                     at_schedule_idx,
                 }),
-            });
+                CommitAction::StopUnspawnable {
+                    variant_idx,
+                    spawn_failures,
+                    at_schedule_idx,
+                } => {
+                    let variant_id = variant_ids[variant_idx].clone();
+                    let message = format!(
+                        "variant `{variant_id}` stopped: its first {spawn_failures} trial(s) all \
+                         failed to spawn, so its command cannot start (the errors are in the \
+                         trial_completed events); its remaining slots are skipped"
+                    );
+                    tracing::error!("{message}");
+                    events.push(Event::BackendWarning(BackendWarning {
+                        code: "variant_unspawnable".into(),
+                        message,
+                        requested: None,
+                        effective: None,
+                    }));
+                    Event::VariantPruned(VariantPruned {
+                        variant_id,
+                        consecutive_failures: spawn_failures,
+                        at_schedule_idx,
+                    })
+                }
+            };
+            events.push(event);
         }
+        self.pending.extend(events);
     }
 
     fn progress_line(&mut self) {

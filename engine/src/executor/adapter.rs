@@ -135,11 +135,23 @@ fn build_view(
     let mut paths = serde_json::Map::new();
     paths.insert("trial_dir".into(), json!(rel_trial));
     let copies = [
-        ("trial_input", trial.paths.trial_input.clone(), "trial_input.json"),
+        (
+            "trial_input",
+            trial.paths.trial_input.clone(),
+            "trial_input.json",
+        ),
         ("task", trial.paths.task.clone(), "task.json"),
         ("trial_output", result.to_path_buf(), "result.json"),
-        ("workspace_diff", trial.paths.trial_dir.join("workspace_diff.json"), "workspace_diff.json"),
-        ("agent_patch", trial.paths.trial_dir.join("agent_patch.diff"), "agent_patch.diff"),
+        (
+            "workspace_diff",
+            trial.paths.trial_dir.join("workspace_diff.json"),
+            "workspace_diff.json",
+        ),
+        (
+            "agent_patch",
+            trial.paths.trial_dir.join("agent_patch.diff"),
+            "agent_patch.diff",
+        ),
     ];
     for (key, from, name) in copies {
         if from.is_file() {
@@ -207,14 +219,23 @@ fn run(
         .env("AGENTLAB_BENCHMARK_DIR", &view.bench)
         .env("AGENTLAB_BENCHMARK_TASKS_PATH", view.bench("tasks.jsonl"))
         .env("AGENTLAB_EVALUATOR_LOGS_DIR", view.bench("evaluator_logs"))
-        .env("AGENTLAB_ADAPTER_MANIFEST_PATH", view.bench("adapter_manifest.json"))
+        .env(
+            "AGENTLAB_ADAPTER_MANIFEST_PATH",
+            view.bench("adapter_manifest.json"),
+        )
         .env("AGENTLAB_PREDICTIONS_PATH", view.bench("predictions.jsonl"))
         .env("AGENTLAB_SCORES_PATH", view.bench("scores.jsonl"))
-        .env("AGENTLAB_BENCHMARK_SUMMARY_PATH", view.bench("summary.json"))
+        .env(
+            "AGENTLAB_BENCHMARK_SUMMARY_PATH",
+            view.bench("summary.json"),
+        )
         .current_dir(crate::experiment::project_root(&trial.spec.experiment_dir));
-    let sup = process::supervise(&mut cmd, control, Phase::Grader, trial.timeout()).map_err(|e| {
-        adapter_error(format!("failed to spawn benchmark adapter {command:?}: {e}"))
-    })?;
+    let sup =
+        process::supervise(&mut cmd, control, Phase::Grader, trial.timeout()).map_err(|e| {
+            adapter_error(format!(
+                "failed to spawn benchmark adapter {command:?}: {e}"
+            ))
+        })?;
     end.active += sup.active;
     match sup.end {
         ProcessEnd::Stopped(reason) => {
@@ -265,7 +286,11 @@ fn run(
         )));
     };
     let row: ScoreRow = serde_json::from_value(row).map_err(|e| {
-        adapter_error(format!("{} line {}: bad score row: {e}", scores.display(), i + 1))
+        adapter_error(format!(
+            "{} line {}: bad score row: {e}",
+            scores.display(),
+            i + 1
+        ))
     })?;
     match row.verdict.as_str() {
         "pass" | "fail" | "missing" => {}
@@ -285,8 +310,10 @@ fn run(
             )))
         }
     }
-    end.evidence
-        .push(("benchmark_scores".into(), "adapter/benchmark/scores.jsonl".into()));
+    end.evidence.push((
+        "benchmark_scores".into(),
+        "adapter/benchmark/scores.jsonl".into(),
+    ));
     end.evidence.push((
         "benchmark_predictions".into(),
         "adapter/benchmark/predictions.jsonl".into(),
@@ -349,7 +376,11 @@ fn read_jsonl(path: &Path, trial: &Trial<'_>) -> Result<Vec<Value>, Fault> {
             continue;
         }
         let v: Value = serde_json::from_str(line).map_err(|e| {
-            adapter_error(format!("{} line {}: invalid JSON: {e}", path.display(), i + 1))
+            adapter_error(format!(
+                "{} line {}: invalid JSON: {e}",
+                path.display(),
+                i + 1
+            ))
         })?;
         rows.push(v);
     }

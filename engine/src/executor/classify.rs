@@ -148,7 +148,10 @@ mod tests {
         assert_eq!(others["s"], "x");
         assert_eq!(others["b"], true);
         assert!(others["n"].is_null());
-        let p = write(tmp.path(), r#"{"outcome":"success","metrics":{"a":{"x":1}}}"#);
+        let p = write(
+            tmp.path(),
+            r#"{"outcome":"success","metrics":{"a":{"x":1}}}"#,
+        );
         match read_validated::<AgentResult>(&p, "agent_result_v1") {
             Err(ReadError::Invalid(m)) => assert!(m.contains("/metrics/a"), "{m}"),
             other => panic!("{other:?}"),

@@ -502,7 +502,12 @@ impl<'a> Trial<'a> {
 
     /// The contract environment of attempt `n` (what the agent and the grader get, and
     /// what `${AGENTLAB_…}` in their commands expands to).
-    fn contract_env(&self, n: u32, result: &Path, trajectory: &Path) -> Vec<(&'static str, String)> {
+    fn contract_env(
+        &self,
+        n: u32,
+        result: &Path,
+        trajectory: &Path,
+    ) -> Vec<(&'static str, String)> {
         let s = self.spec;
         let p = &self.paths;
         let path = |p: &Path| p.to_string_lossy().into_owned();

@@ -97,6 +97,18 @@ pub enum ProgramCheck {
 /// Checks an already resolved command: `command[0]` must be an executable file (bare
 /// names are looked up on `PATH`), and a path-like second token (`node h.js`) must exist.
 pub fn check_command(command: &[String]) -> ProgramCheck {
+    match check_inner(command) {
+        ProgramCheck::Problem(p) if command.first().is_some_and(|c| c.contains(' ')) => {
+            ProgramCheck::Problem(format!(
+                "{p} (a string command is one program, as in the original runner; write a \
+                 list such as [node, h.js] to pass arguments)"
+            ))
+        }
+        other => other,
+    }
+}
+
+fn check_inner(command: &[String]) -> ProgramCheck {
     let Some(program) = command.first().filter(|p| !p.is_empty()) else {
         return ProgramCheck::Problem("the command is empty".into());
     };
@@ -109,17 +121,7 @@ pub fn check_command(command: &[String]) -> ProgramCheck {
     } else {
         match which(program) {
             Some(p) => p,
-            None => {
-                return ProgramCheck::Problem(format!(
-                    "program `{program}` is not on PATH{}",
-                    if program.contains(' ') {
-                        " (a string command is one program, as in the original runner; \
-                         write a list such as [node, h.js] to pass arguments)"
-                    } else {
-                        ""
-                    }
-                ))
-            }
+            None => return ProgramCheck::Problem(format!("program `{program}` is not on PATH")),
         }
     };
     if !is_executable(&found) {
@@ -155,13 +157,27 @@ mod tests {
     #[test]
     fn resolves_path_like_tokens_only() {
         let root = Path::new("/exp");
-        let cmd: Vec<String> = ["node", "h.js", "./a/../b.py", "--flag=./x", "${AGENTLAB_TASK_PATH}", "plain"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let cmd: Vec<String> = [
+            "node",
+            "h.js",
+            "./a/../b.py",
+            "--flag=./x",
+            "${AGENTLAB_TASK_PATH}",
+            "plain",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(
             resolve_tokens(&cmd, root),
-            ["node", "/exp/h.js", "/exp/b.py", "--flag=./x", "${AGENTLAB_TASK_PATH}", "plain"]
+            [
+                "node",
+                "/exp/h.js",
+                "/exp/b.py",
+                "--flag=./x",
+                "${AGENTLAB_TASK_PATH}",
+                "plain"
+            ]
         );
     }
 

@@ -2,8 +2,8 @@
 
 use super::command::{check_command, ProgramCheck};
 use super::model::{AgentOverride, Experiment};
-use crate::trial::GraderContract;
 use super::policy::ConcurrencyPolicy;
+use crate::trial::GraderContract;
 use crate::trial::RetrySpec;
 use journal::event::PruningSpec;
 use serde::Serialize;

@@ -217,7 +217,10 @@ const BENCHMARK: Node = Closed(&[
     ),
     (
         "adapter",
-        Known(Closed(&[("command", Known(Open)), ("manifest", Known(Open))])),
+        Known(Closed(&[
+            ("command", Known(Open)),
+            ("manifest", Known(Open)),
+        ])),
     ),
     ("grader", Known(Closed(&[("command", Known(Open))]))),
 ]);
@@ -400,7 +403,10 @@ mod tests {
 
     #[test]
     fn unimplemented_and_removed_are_refused_with_reason() {
-        let e = err(json!({"runtime": {"harness": {}}}), "runtime:\n  harness: {}\n");
+        let e = err(
+            json!({"runtime": {"harness": {}}}),
+            "runtime:\n  harness: {}\n",
+        );
         assert!(e.contains("use runtime.agent"), "{e}");
         let e = err(json!({"validity": {}}), "validity: {}\n");
         assert!(e.contains("not implemented in labj yet"), "{e}");
@@ -416,7 +422,8 @@ mod tests {
 
     #[test]
     fn line_of_finds_json_keys_inside_lists() {
-        let text = "{\n \"variant_plan\": [\n  {\"variant_id\": \"a\",\n   \"bindngs\": {}}\n ]\n}\n";
+        let text =
+            "{\n \"variant_plan\": [\n  {\"variant_id\": \"a\",\n   \"bindngs\": {}}\n ]\n}\n";
         let segs = vec!["variant_plan".into(), "0".into(), "bindngs".into()];
         assert_eq!(line_of(text, &segs), Some(4));
     }

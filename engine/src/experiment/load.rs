@@ -2,13 +2,13 @@
 //! semantic checks → dataset. Each stage fails with the file and the place named.
 
 use super::dataset::{check_relative, read_dataset};
-use super::{command, fields};
 use super::model::{
     canonical_digest, AgentOverride, AgentRuntime, BenchmarkSpec, Dataset, Experiment,
     ExperimentMeta, RuntimeSpec, SchemaVersion, Variant,
 };
 use super::policy::Design;
 use super::ExperimentError;
+use super::{command, fields};
 use crate::schemas::{self, SchemaError, Violation};
 use crate::trial::{AgentIo, DependencyFile};
 use serde::de::DeserializeOwned;
@@ -35,7 +35,11 @@ pub fn load_value(path: &Path, doc: Value) -> Result<Experiment, ExperimentError
 }
 
 /// `text` (the file's text, when there is one) only serves to name lines in errors.
-fn load_checked(path: &Path, doc: Value, text: Option<&str>) -> Result<Experiment, ExperimentError> {
+fn load_checked(
+    path: &Path,
+    doc: Value,
+    text: Option<&str>,
+) -> Result<Experiment, ExperimentError> {
     let (version, doc) = unwrap_and_version(path, doc)?;
     fields::check(path, text, fields::ROOT, &doc)?;
     if let Err(e) = schemas::validate(version.schema_name(), &doc) {
@@ -390,7 +394,10 @@ fn runtime(
             format!("mode `{mode}` is refused: labj runs agents as local processes (mode: local)"),
         ));
     }
-    for (flag, at) in [(&agent.io.input_arg, "input_arg"), (&agent.io.output_arg, "output_arg")] {
+    for (flag, at) in [
+        (&agent.io.input_arg, "input_arg"),
+        (&agent.io.output_arg, "output_arg"),
+    ] {
         if flag.as_deref().is_some_and(|f| f.trim().is_empty()) {
             return Err(ExperimentError::invalid(
                 path,

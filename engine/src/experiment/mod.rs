@@ -30,8 +30,9 @@ pub use describe::{describe, program_checks, Description, ProgramLine, SlotLine,
 pub use error::ExperimentError;
 pub use load::{load, load_value, parse_fragment, ExperimentFragment};
 pub use model::{
-    canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkGrader, BenchmarkPolicy,
-    BenchmarkSpec, Dataset, Experiment, ExperimentMeta, RuntimeSpec, SchemaVersion, Variant,
+    canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkGrader,
+    BenchmarkPolicy, BenchmarkSpec, Dataset, Experiment, ExperimentMeta, RuntimeSpec,
+    SchemaVersion, Variant,
 };
 pub use policy::{ConcurrencyPolicy, Design, Policies, SchedulingPolicy, StatePolicy};
 pub use schedule::{bounded_draw, shuffle_pinned};

@@ -55,7 +55,10 @@ fn p0_freeze_benchmark_adaptation_trial_shape_fixture_parses() {
     assert_eq!(design.policies.state, StatePolicy::IsolatePerTrial);
     let benchmark = fragment.benchmark.expect("benchmark section");
     let adapter = benchmark.adapter.as_ref().expect("the original's adapter");
-    assert_eq!(adapter.command, vec!["node", "./adapters/swebench_adapter.js"]);
+    assert_eq!(
+        adapter.command,
+        vec!["node", "./adapters/swebench_adapter.js"]
+    );
     assert_eq!(
         benchmark.policy.required_evidence_classes,
         vec!["agent_patch", "grader_report"]
@@ -68,7 +71,10 @@ fn p0_freeze_benchmark_adaptation_trial_shape_fixture_parses() {
     // `benchmark.adapter` is the original runner's adapter contract, not labj's grader.
     let grader = benchmark.grader().expect("graded");
     assert_eq!(grader.command[0], "node");
-    assert!(matches!(grader.contract, crate::trial::GraderContract::Adapter { .. }));
+    assert!(matches!(
+        grader.contract,
+        crate::trial::GraderContract::Adapter { .. }
+    ));
     assert_eq!(grader.required_evidence_classes.len(), 2);
 
     let task = parse_task_row(&doc["dataset_task_row"], 0, &path, 1).expect("row parses");

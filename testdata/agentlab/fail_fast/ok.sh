@@ -1,0 +1,2 @@
+#!/bin/sh
+printf '%s' "{\"outcome\":\"success\"}" > "$AGENTLAB_RESULT_PATH"
