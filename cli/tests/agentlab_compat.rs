@@ -128,6 +128,15 @@ fn compat_python_harness_reads_input_and_writes_output() {
             m["workspace_notes"], !echo,
             "boundary workspace_files staged"
         );
+        let image = if echo {
+            json!("python:3.12-slim")
+        } else {
+            Value::Null
+        };
+        assert_eq!(
+            m["task_image"], image,
+            "AGENTLAB_TASK_IMAGE only for a task image"
+        );
     }
 }
 
@@ -199,7 +208,7 @@ fn compat_benchmark_adapter_writes_predictions_and_scores() {
         let scores = run
             .join("trials")
             .join(&c.trial_id)
-            .join("adapter/benchmark");
+            .join("attempt_1/grader/benchmark");
         for f in ["scores.jsonl", "predictions.jsonl"] {
             let rows = std::fs::read_to_string(scores.join(f)).unwrap();
             assert_eq!(rows.lines().count(), 1, "{f}: one row for this trial");
@@ -381,4 +390,32 @@ fn compat_typos_and_unimplemented_fields_are_refused() {
         );
         assert!(e.contains(want), "{e}");
     }
+}
+
+#[test]
+fn compat_labj_grader_under_the_adapter_key_gets_a_clear_error() {
+    let s = Scratch::new();
+    s.tasks(1);
+    s.script("agent.sh", SUCCESS);
+    s.script(
+        "grader.sh",
+        r#"printf '{"schema_version":"grade_result_v1","outcome":"success"}' >"$AGENTLAB_GRADE_PATH""#,
+    );
+    let exp = s.experiment(&["a"], 1, 1, "");
+    let yaml = std::fs::read_to_string(&exp).unwrap().replace(
+        "primary_metric: score",
+        "benchmark:\n  adapter:\n    command: [./grader.sh]\nprimary_metric: score",
+    );
+    let exp = s.write("experiment.yaml", &yaml);
+    let out = s.labj(&["run", exp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let done = completed(&s.the_run());
+    let c = done.values().next().expect("one trial");
+    assert_eq!(c.classification, Classification::GradeError, "{c:?}");
+    let e = c.error.clone().unwrap_or_default();
+    assert!(
+        e.contains("adapter_manifest.json")
+            && e.contains("labj's per-trial grader contract is benchmark.grader"),
+        "{e}"
+    );
 }

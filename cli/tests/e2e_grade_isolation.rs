@@ -35,7 +35,7 @@ printf '{"schema_version":"grade_result_v1","outcome":"%s","metrics":{"correct":
 fn experiment(s: &Scratch) -> std::path::PathBuf {
     s.write(
         "experiment.yaml",
-        "version: \"0.5\"\nexperiment: {id: tamper, name: grade isolation}\ndataset: {path: tasks.jsonl}\ndesign:\n  replications: 1\n  random_seed: 1\n  max_concurrency: 1\n  policies:\n    scheduling: variant_sequential\n    state: isolate_per_trial\nbaseline: {variant_id: base, bindings: {}}\nvariant_plan: []\nruntime:\n  agent:\n    command: [\"./agent.sh\"]\n    timeout_ms: 30000\nbenchmark:\n  adapter:\n    command: [\"./grader.sh\"]\nprimary_metric: correct\n",
+        "version: \"0.5\"\nexperiment: {id: tamper, name: grade isolation}\ndataset: {path: tasks.jsonl}\ndesign:\n  replications: 1\n  random_seed: 1\n  max_concurrency: 1\n  policies:\n    scheduling: variant_sequential\n    state: isolate_per_trial\nbaseline: {variant_id: base, bindings: {}}\nvariant_plan: []\nruntime:\n  agent:\n    command: [\"./agent.sh\"]\n    timeout_ms: 30000\nbenchmark:\n  grader:\n    command: [\"./grader.sh\"]\nprimary_metric: correct\n",
     )
 }
 

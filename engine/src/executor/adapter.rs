@@ -2,30 +2,36 @@
 //!
 //! The original ran the adapter once after all trials, in the project root, with a run
 //! directory of evidence records and four output paths. labj runs it after each graded
-//! attempt on a run view of that one trial, built fresh after the agent exited, so its
-//! scores are journaled with the trial (crash-safe, continuable) and the agent never
-//! writes where the scores are read:
+//! attempt, under the same isolation as its own grader (`grade.rs`): in the grader's
+//! fresh directory `attempt_<n>/grader/`, created after the agent's process group is
+//! gone, which serves as a run directory holding this one trial, so its scores are
+//! journaled with the trial (crash-safe, continuable) and the agent never writes where
+//! they are read:
 //!
 //! ```text
-//! <trial>/adapter/                        AGENTLAB_RUN_DIR
-//!   trials/<trial_id>/trial_input.json    copies: the input and the attempt's result
-//!   trials/<trial_id>/task.json, result.json, workspace_diff.json, agent_patch.diff
-//!   evidence/evidence_records.jsonl       AGENTLAB_EVIDENCE_RECORDS_PATH (one record)
-//!   evidence/task_chain_states.jsonl      AGENTLAB_TASK_CHAIN_STATES_PATH (empty)
-//!   benchmark/                            AGENTLAB_BENCHMARK_DIR
-//!     adapter_manifest.json               AGENTLAB_ADAPTER_MANIFEST_PATH (seeded from
-//!                                         benchmark.adapter.manifest when given)
-//!     predictions.jsonl scores.jsonl      AGENTLAB_PREDICTIONS_PATH / _SCORES_PATH
+//! attempt_<n>/grader/                   AGENTLAB_RUN_DIR
+//!   task.json … result.json             the grader stage's fresh copies (grade.rs)
+//!   trials/<trial_id>/                  trial_input.json task.json result.json and the
+//!                                       workspace_diff.json / agent_patch.diff labj wrote
+//!   evidence/evidence_records.jsonl     AGENTLAB_EVIDENCE_RECORDS_PATH (one record)
+//!   evidence/task_chain_states.jsonl    AGENTLAB_TASK_CHAIN_STATES_PATH (empty)
+//!   benchmark/                          AGENTLAB_BENCHMARK_DIR
+//!     adapter_manifest.json             AGENTLAB_ADAPTER_MANIFEST_PATH (seeded from
+//!                                       benchmark.adapter.manifest when given)
+//!     predictions.jsonl scores.jsonl    AGENTLAB_PREDICTIONS_PATH / _SCORES_PATH
 //!     summary.json tasks.jsonl evaluator_logs/   _BENCHMARK_SUMMARY_PATH, …
 //! ```
 //!
-//! The score row of this trial decides: verdict `pass` → success, `fail`/`missing` →
-//! failure (outcome = the verdict), `error` or any contract breach → `grade_error`.
+//! The adapter's cwd is the project root, as in the original. The score row of this
+//! trial decides: verdict `pass` → success, `fail`/`missing` → failure (outcome = the
+//! verdict), `error` or any breach of the contract → `grade_error`.
 
 use super::classify::{self, MAX_RESULT_BYTES};
 use super::control::Phase;
+use super::grade::GraderStage;
 use super::process::{self, ProcessEnd};
 use super::{exit_text, AttemptEnd, Fault, Trial, TrialControl};
+use crate::trial::GraderSpec;
 use journal::event::Classification;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,14 +45,14 @@ fn adapter_error(msg: String) -> Fault {
 /// Scores `end` (a `success`/`failure` attempt) in place.
 pub(super) fn score(
     trial: &Trial<'_>,
-    command: &[String],
+    grader: &GraderSpec,
     manifest: Option<&Value>,
     n: u32,
     control: &TrialControl,
-    result: &Path,
+    stage: &GraderStage,
     end: &mut AttemptEnd,
 ) -> Result<(), Fault> {
-    match run(trial, command, manifest, n, control, result, end) {
+    match run(trial, grader, manifest, n, control, stage, end) {
         Ok(row) => {
             end.classification = match row.verdict.as_str() {
                 "pass" => Classification::Success,
@@ -113,18 +119,15 @@ fn io(context: &Path, e: std::io::Error) -> Fault {
     super::disk(&context.display().to_string(), e)
 }
 
-/// Builds the run view of this trial from scratch (after the agent exited).
+/// Builds the run view of this trial inside the grader's fresh stage.
 fn build_view(
     trial: &Trial<'_>,
     manifest: Option<&Value>,
-    result: &Path,
+    stage: &GraderStage,
     exit_code: Option<i32>,
 ) -> Result<View, Fault> {
     let s = trial.spec;
-    let run_dir = trial.paths.trial_dir.join("adapter");
-    if run_dir.exists() {
-        std::fs::remove_dir_all(&run_dir).map_err(|e| io(&run_dir, e))?;
-    }
+    let run_dir = stage.dir.clone();
     let rel_trial = format!("trials/{}", s.trial_id);
     let trial_copy = run_dir.join(&rel_trial);
     let evidence = run_dir.join("evidence");
@@ -134,14 +137,12 @@ fn build_view(
     }
     let mut paths = serde_json::Map::new();
     paths.insert("trial_dir".into(), json!(rel_trial));
+    // The stage's copies (written by labj from the spec) and the workspace evidence labj
+    // wrote after the agent exited; never a file the agent could have written.
     let copies = [
-        (
-            "trial_input",
-            trial.paths.trial_input.clone(),
-            "trial_input.json",
-        ),
-        ("task", trial.paths.task.clone(), "task.json"),
-        ("trial_output", result.to_path_buf(), "result.json"),
+        ("trial_input", stage.trial_input.clone(), "trial_input.json"),
+        ("task", stage.task.clone(), "task.json"),
+        ("trial_output", stage.result.clone(), "result.json"),
         (
             "workspace_diff",
             trial.paths.trial_dir.join("workspace_diff.json"),
@@ -195,25 +196,33 @@ fn build_view(
 
 fn run(
     trial: &Trial<'_>,
-    command: &[String],
+    grader: &GraderSpec,
     manifest: Option<&Value>,
     n: u32,
     control: &TrialControl,
-    result: &Path,
+    stage: &GraderStage,
     end: &mut AttemptEnd,
 ) -> Result<ScoreRow, Fault> {
-    let view = build_view(trial, manifest, result, end.exit_code)?;
-    let dir = trial.paths.attempt_dir(n);
-    let (out, err) = (dir.join("grader_stdout.log"), dir.join("grader_stderr.log"));
-    let trajectory = dir.join("trajectory.jsonl");
-    let mut cmd = match trial.command(command, n, result, &trajectory, (&out, &err)) {
+    let command = &grader.command;
+    let view = build_view(trial, manifest, stage, end.exit_code)?;
+    let trajectory = trial.paths.attempt_dir(n).join("trajectory.jsonl");
+    let logs = (stage.stdout.as_path(), stage.stderr.as_path());
+    let mut cmd = match trial.command(command, n, &stage.result, &trajectory, logs) {
         Ok(cmd) => cmd,
         Err(Fault(Classification::SpawnFailure, msg)) => {
             return Err(adapter_error(format!("benchmark adapter {msg}")))
         }
         Err(fault) => return Err(fault),
     };
-    cmd.env("AGENTLAB_RUN_DIR", &view.run_dir)
+    cmd.env("AGENTLAB_TASK_PATH", &stage.task)
+        .env("AGENTLAB_BINDINGS_PATH", &stage.bindings)
+        .env("AGENTLAB_DEPENDENCIES_PATH", &stage.dependencies)
+        .env("AGENTLAB_POLICY_PATH", &stage.policy)
+        .env("AGENTLAB_TRIAL_INPUT_PATH", &stage.trial_input)
+        // Not part of the original contract: lets a labj grader still configured under
+        // the old spelling (`benchmark.adapter`) write its grade where `hint` finds it.
+        .env("AGENTLAB_GRADE_PATH", &stage.grade)
+        .env("AGENTLAB_RUN_DIR", &view.run_dir)
         .env("AGENTLAB_EVIDENCE_RECORDS_PATH", &view.records)
         .env("AGENTLAB_TASK_CHAIN_STATES_PATH", &view.chains)
         .env("AGENTLAB_BENCHMARK_DIR", &view.bench)
@@ -257,7 +266,7 @@ fn run(
         ProcessEnd::Exited(_) => {}
     }
     let manifest_path = view.bench("adapter_manifest.json");
-    let m: Manifest = read_json(&manifest_path, trial)?;
+    let m: Manifest = read_json(&manifest_path, stage)?;
     if m.schema_version != "benchmark_adapter_manifest_v1"
         || m.adapter_id.is_empty()
         || m.benchmark.name.is_empty()
@@ -270,10 +279,10 @@ fn run(
         )));
     }
     let predictions = view.bench("predictions.jsonl");
-    let rows = read_jsonl(&predictions, trial)?;
+    let rows = read_jsonl(&predictions, stage)?;
     check_rows(&predictions, &rows, "benchmark_prediction_record_v1")?;
     let scores = view.bench("scores.jsonl");
-    let rows = read_jsonl(&scores, trial)?;
+    let rows = read_jsonl(&scores, stage)?;
     check_rows(&scores, &rows, "benchmark_score_record_v1")?;
     let mine = rows.into_iter().enumerate().find(|(_, r)| {
         r.pointer("/ids/trial_id").and_then(Value::as_str) == Some(&trial.spec.trial_id)
@@ -310,19 +319,18 @@ fn run(
             )))
         }
     }
-    end.evidence.push((
-        "benchmark_scores".into(),
-        "adapter/benchmark/scores.jsonl".into(),
-    ));
-    end.evidence.push((
-        "benchmark_predictions".into(),
-        "adapter/benchmark/predictions.jsonl".into(),
-    ));
-    let missing: Vec<&str> = trial
-        .spec
-        .grader
+    for (class, file) in [
+        ("benchmark_scores", "scores.jsonl"),
+        ("benchmark_predictions", "predictions.jsonl"),
+    ] {
+        end.evidence.push((
+            class.into(),
+            format!("{}/benchmark/{file}", stage.trial_rel),
+        ));
+    }
+    let missing: Vec<&str> = grader
+        .required_evidence_classes
         .iter()
-        .flat_map(|g| g.required_evidence_classes.iter())
         .filter(|c| end.evidence.iter().all(|(have, _)| have != *c))
         .map(String::as_str)
         .collect();
@@ -353,8 +361,8 @@ fn read_text(path: &Path) -> Result<String, Fault> {
         .map_err(|e| adapter_error(format!("cannot read {}: {e}", path.display())))
 }
 
-fn hint(trial: &Trial<'_>) -> &'static str {
-    if trial.paths.grade.exists() {
+fn hint(stage: &GraderStage) -> &'static str {
+    if stage.grade.exists() {
         " (it wrote grade.json: labj's per-trial grader contract is benchmark.grader, \
          benchmark.adapter follows the original runner's adapter contract)"
     } else {
@@ -362,14 +370,14 @@ fn hint(trial: &Trial<'_>) -> &'static str {
     }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, trial: &Trial<'_>) -> Result<T, Fault> {
-    let text = read_text(path).map_err(|Fault(c, m)| Fault(c, format!("{m}{}", hint(trial))))?;
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, stage: &GraderStage) -> Result<T, Fault> {
+    let text = read_text(path).map_err(|Fault(c, m)| Fault(c, format!("{m}{}", hint(stage))))?;
     serde_json::from_str(&text)
         .map_err(|e| adapter_error(format!("{}: not a valid document: {e}", path.display())))
 }
 
-fn read_jsonl(path: &Path, trial: &Trial<'_>) -> Result<Vec<Value>, Fault> {
-    let text = read_text(path).map_err(|Fault(c, m)| Fault(c, format!("{m}{}", hint(trial))))?;
+fn read_jsonl(path: &Path, stage: &GraderStage) -> Result<Vec<Value>, Fault> {
+    let text = read_text(path).map_err(|Fault(c, m)| Fault(c, format!("{m}{}", hint(stage))))?;
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

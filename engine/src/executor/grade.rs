@@ -1,4 +1,4 @@
-//! Grading an attempt: running `benchmark.adapter.command` in a directory of its own,
+//! Grading an attempt: running `benchmark.grader.command` in a directory of its own,
 //! reading its grade_result_v1, and checking the required evidence classes.
 //!
 //! # The grade is the grader's
@@ -155,6 +155,7 @@ fn run(
         .env("AGENTLAB_BINDINGS_PATH", &stage.bindings)
         .env("AGENTLAB_DEPENDENCIES_PATH", &stage.dependencies)
         .env("AGENTLAB_POLICY_PATH", &stage.policy)
+        .env("AGENTLAB_TRIAL_INPUT_PATH", &stage.trial_input)
         .current_dir(&stage.dir);
     let sup =
         process::supervise(&mut cmd, control, Phase::Grader, trial.timeout()).map_err(|e| {

@@ -6,8 +6,9 @@
 //!
 //! ```text
 //! trial_input.json      trial_input_v1 for the latest attempt (ids, task, bindings,
-//!                       dependencies, policy, absolute paths); `agent.io.input_arg`
-//! task.json bindings.json dependencies.json policy.json   AGENTLAB_*_PATH targets
+//!                       dependencies, policy, absolute paths); AGENTLAB_TRIAL_INPUT_PATH
+//! task.json bindings.json dependencies.json policy.json   AGENTLAB_*_PATH targets;
+//!                       task.json follows `agent.io.input_arg` on the command line
 //! workspace/            the agent's cwd; `workspace_files` written here, and re-created
 //!                       from them before every retry so each attempt starts clean
 //! deps/                 `dependency_files` copied from the experiment directory (only
@@ -32,11 +33,15 @@
 //! `AGENTLAB_TASK_PATH`, `AGENTLAB_BINDINGS_PATH`, `AGENTLAB_DEPENDENCIES_PATH`,
 //! `AGENTLAB_POLICY_PATH`, `AGENTLAB_RESULT_PATH`, `AGENTLAB_TRAJECTORY_PATH` (absolute),
 //! `AGENTLAB_TIMEOUT_MS`, `AGENTLAB_RUN_ID`, `AGENTLAB_TRIAL_ID`, `AGENTLAB_VARIANT_ID`,
-//! `AGENTLAB_TASK_ID`, `AGENTLAB_REPL_IDX`, plus `AGENTLAB_TRIAL_DIR`,
-//! `AGENTLAB_WORKSPACE_DIR`, `AGENTLAB_ATTEMPT`; the grader also gets
+//! `AGENTLAB_TASK_ID`, `AGENTLAB_REPL_IDX`, `AGENTLAB_TASK_IMAGE` (when the task has
+//! one), plus `AGENTLAB_TRIAL_INPUT_PATH`, `AGENTLAB_TRIAL_DIR`,
+//! `AGENTLAB_WORKSPACE_DIR`, `AGENTLAB_ATTEMPT`. `${AGENTLAB_…}` in command tokens expands
+//! to these values (`invocation.rs`); the agent's command line ends with the
+//! `agent.io` flags and the task and result paths. The grader also gets
 //! `AGENTLAB_GRADE_PATH`, and its task, bindings, dependencies, policy and result paths
 //! name fresh copies in its own directory. The agent runs in `workspace/`, the grader in
-//! `attempt_<n>/grader/`.
+//! `attempt_<n>/grader/`; the original runner's benchmark adapter runs on the same
+//! stage with its own variables (`adapter.rs`).
 //!
 //! # Classification of an attempt
 //!

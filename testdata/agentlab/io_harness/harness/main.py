@@ -26,6 +26,7 @@ result = {
         "trial_arg": args.trial,
         "trial_input_task_id": trial_input["ids"]["task_id"],
         "workspace_notes": os.path.exists("notes.txt"),
+        "task_image": os.environ.get("AGENTLAB_TASK_IMAGE"),
     },
 }
 with open(args.output, "w") as f:
