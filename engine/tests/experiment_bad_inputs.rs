@@ -76,6 +76,11 @@ fn cases() -> Vec<Case> {
             expect: &["unsupported_version.yaml", "unsupported version \"0.2\""],
         },
         Case {
+            file: "clean_harness_v1.yaml",
+            setup: Doc(|d| d["version"] = json!("1.0")),
+            expect: &["clean_harness_v1.yaml", "runs only in containers"],
+        },
+        Case {
             file: "missing_experiment.yaml",
             setup: Doc(|d| {
                 d.as_object_mut().unwrap().remove("experiment");

@@ -6,7 +6,8 @@
 //! user data (bindings, env, task payloads: anything goes). An unknown key is an error
 //! naming the file, the JSON pointer, the line and, when one is close, the key meant.
 //!
-//! This runs before the JSON Schema, so a typo is reported as a typo rather than as the
+//! Implementing a refused field means turning its `Unimplemented` entry into `Known` (and
+//! adding it to the schemas). This runs before the JSON Schema, so a typo is reported as a typo rather than as the
 //! schema's generic `additionalProperties`; the schema then checks types and ranges.
 
 use super::ExperimentError;
