@@ -80,9 +80,10 @@ fn spawn_failure_is_an_infra_fault_that_sets_exit_code_three() {
     let s = Scratch::new();
     s.tasks(2);
     let exp = s.experiment(&["a"], 1, 2, "");
-    // A relative path that does not exist is refused at load time (exit 1, tested in
-    // the experiment crate); a bare name is looked up on PATH only at spawn time.
-    edit_experiment(&s, "[\"./agent.sh\"]", "[\"labj-e2e-no-such-agent\"]");
+    // A program that cannot be found is refused before the run (agentlab_compat.rs);
+    // one that exists but whose interpreter does not fails only when spawned.
+    unspawnable(&s, "labj-e2e-no-such-agent.sh");
+    edit_experiment(&s, "[\"./agent.sh\"]", "[\"./labj-e2e-no-such-agent.sh\"]");
     let out = s.labj(&["run", exp.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
@@ -173,12 +174,13 @@ fn fail_on_infra_error_threshold_is_exclusive_share_of_trials_that_ran() {
     s.tasks(2);
     s.script("agent.sh", SUCCESS);
     let exp = s.experiment(&["a", "b"], 1, 2, "");
-    // Variant b's own runtime points at a program missing from PATH: half the trials
-    // die of an infrastructure fault.
+    // Variant b's own runtime points at a program that cannot be spawned (its
+    // interpreter is missing): half the trials die of an infrastructure fault.
+    unspawnable(&s, "labj-e2e-no-such-agent.sh");
     edit_experiment(
         &s,
         "    bindings: {name: b}\n",
-        "    bindings: {name: b}\n    runtime:\n      agent:\n        command: [\"labj-e2e-no-such-agent\"]\n",
+        "    bindings: {name: b}\n    runtime:\n      agent:\n        command: [\"./labj-e2e-no-such-agent.sh\"]\n",
     );
     let exp = exp.to_str().unwrap();
     for (threshold, code) in [("49%", 3), ("50%", 0), ("49.9", 3)] {
@@ -200,4 +202,12 @@ fn fail_on_infra_error_threshold_is_exclusive_share_of_trials_that_ran() {
         "{}",
         text(&out)
     );
+}
+
+/// An executable script whose interpreter does not exist: it passes every check before
+/// the run and fails when spawned.
+fn unspawnable(s: &Scratch, name: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = s.write(name, "#!/nonexistent/labj-e2e-interpreter\nexit 0\n");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -241,6 +241,7 @@ fn lost(_job_id: &str, error: String) -> TrialOutcome {
         classification: Classification::WorkerLost,
         outcome: None,
         metrics: Default::default(),
+        other_metrics: Default::default(),
         attempts: Vec::new(),
         duration_ms: 0,
         evidence: Vec::new(),
