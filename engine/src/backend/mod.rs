@@ -67,6 +67,7 @@ impl TrialCompletion {
                 classification: journal::event::Classification::WorkerLost,
                 outcome: None,
                 metrics: Default::default(),
+                other_metrics: Default::default(),
                 attempts: Vec::new(),
                 duration_ms: 0,
                 evidence: Vec::new(),

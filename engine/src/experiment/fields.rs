@@ -66,6 +66,7 @@ const POLICIES: Node = Closed(&[
         Known(Closed(&[
             ("max_attempts", Known(Open)),
             ("retry_on", Known(Open)),
+            ("max_infra_attempts", Known(Open)),
         ])),
     ),
     (
