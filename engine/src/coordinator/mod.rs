@@ -452,6 +452,7 @@ impl<'a> Coordinator<'a> {
                 classification: Classification::WorkerLost,
                 outcome: None,
                 metrics: Default::default(),
+                other_metrics: Default::default(),
                 attempts: Vec::new(),
                 duration_ms: 0,
                 evidence: Vec::new(),
