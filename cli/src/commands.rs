@@ -16,7 +16,11 @@ use std::time::Duration;
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let runs_dir = cli.runs_dir;
     match cli.command {
-        Command::Describe { experiment, json } => describe(&experiment, json),
+        Command::Describe {
+            experiment,
+            json,
+            container_engine,
+        } => describe(&experiment, json, container_engine),
         Command::Run { experiment, drive } => {
             let (opts, threshold, json) = drive_options(&runs_dir, &drive)?;
             engine::coordinator::install_interrupt_handler();
@@ -175,6 +179,7 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
         }),
         slurm_partition: d.slurm_partition.clone(),
         slurm_args: d.slurm_arg.clone(),
+        container_engine: d.container_engine.clone(),
     };
     Ok((opts, threshold, d.json))
 }
@@ -195,18 +200,32 @@ fn open_ro(runs_dir: &Path, run: &str) -> Result<Journal> {
     Ok(Journal::open_read_only(&dir.join(JOURNAL_FILE))?)
 }
 
-fn describe(path: &Path, json: bool) -> Result<ExitCode> {
+fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result<ExitCode> {
     let exp = engine::experiment::load(path)?;
     let d = engine::experiment::describe(&exp);
+    // What this machine will enforce; a setting it cannot honour fails describe too.
+    let choice = engine::isolation::HostChoice { container_engine };
+    let enforced = engine::isolation::preflight(&exp, &choice);
     if json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        let mut v = serde_json::to_value(&d)?;
+        match &enforced {
+            Ok(e) => v["isolation"] = json!(e.summary),
+            Err(e) => v["isolation_error"] = json!(e.to_string()),
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", d.render_text());
+        if let Ok(e) = &enforced {
+            println!("isolation: {}", e.summary);
+        }
         if let Err(e) = engine::experiment::check_runnable(&exp) {
             println!("\nnot runnable yet: {e}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    match enforced {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow!("cannot be run here: {e}")),
+    }
 }
 
 fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<ExitCode> {

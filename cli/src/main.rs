@@ -38,6 +38,10 @@ enum Command {
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Container engine for `sandbox.mode: container` (docker, podman or a path;
+        /// default: LABJ_CONTAINER_ENGINE, else whichever is on PATH).
+        #[arg(long, value_name = "ENGINE")]
+        container_engine: Option<String>,
     },
     /// Create a run from an experiment and drive it to the end.
     Run {
@@ -218,6 +222,11 @@ struct DriveArgs {
     /// Extra `sbatch` argument for every job, e.g. `--slurm-arg=--mem=4G` (repeatable).
     #[arg(long = "slurm-arg", allow_hyphen_values = true)]
     slurm_arg: Vec<String>,
+    /// Container engine for `sandbox.mode: container` (docker, podman or a path;
+    /// default: LABJ_CONTAINER_ENGINE, else whichever is on PATH). Extra `run`
+    /// arguments come from LABJ_CONTAINER_ARGS.
+    #[arg(long, value_name = "ENGINE")]
+    container_engine: Option<String>,
 }
 
 #[derive(Subcommand)]

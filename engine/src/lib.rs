@@ -11,6 +11,7 @@ pub mod coordinator;
 pub mod executor;
 pub mod experiment;
 pub mod inspect;
+pub mod isolation;
 pub mod lease;
 pub mod run;
 pub mod schemas;

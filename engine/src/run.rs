@@ -55,6 +55,9 @@ pub struct RunOptions {
     pub slurm_partition: Option<String>,
     /// `--slurm-arg` values, passed to every `sbatch` (Slurm executor only).
     pub slurm_args: Vec<String>,
+    /// `--container-engine` (docker, podman or a path); `None`: `LABJ_CONTAINER_ENGINE`,
+    /// else whichever is on PATH.
+    pub container_engine: Option<String>,
 }
 
 /// Where a run's trials execute.
@@ -180,6 +183,52 @@ fn holder(s: &SessionStarted) -> LeaseHolder {
     }
 }
 
+fn restrict(path: &Path, mode: u32) -> Result<(), RunError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+        RunError::Io {
+            what: "cannot restrict permissions of",
+            path: path.into(),
+            source,
+        }
+    })
+}
+
+/// The isolation preflight (`crate::isolation::preflight`): refuses, naming the field,
+/// what this machine cannot enforce; records the engine/bwrap for the trial specs.
+pub fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> {
+    let choice = crate::isolation::HostChoice {
+        container_engine: opts.container_engine.clone(),
+    };
+    let e = crate::isolation::preflight(exp, &choice)?;
+    exp.set_enforcement(e);
+    Ok(())
+}
+
+/// Ends whatever a run's trials may have left: host processes carrying the run's id in
+/// their environment, and containers labelled with it.
+fn sweep_run(run_id: &str, exp: &Experiment, progress: bool) {
+    let killed = crate::isolation::reap_host_processes(run_id, None);
+    let mut removed = Vec::new();
+    if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
+        match crate::isolation::remove_run_containers(engine, run_id) {
+            Ok(names) => removed = names,
+            Err(e) => tracing::warn!(run = %run_id, "removing the run's containers failed: {e}"),
+        }
+    }
+    if killed + removed.len() > 0 {
+        let msg = format!(
+            "stopped {killed} process(es) and removed {} container(s) left by this run's trials",
+            removed.len()
+        );
+        if progress {
+            eprintln!("[labj] {msg}");
+        } else {
+            tracing::warn!(run = %run_id, "{msg}");
+        }
+    }
+}
+
 fn mkdir(path: &Path) -> Result<(), RunError> {
     std::fs::create_dir_all(path).map_err(|source| RunError::Io {
         what: "cannot create directory",
@@ -201,8 +250,9 @@ pub struct CreatedRun {
 /// Validate the experiment, create the run directory and journal, take the lease and
 /// journal `run_created` + `session_started`.
 pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRun, RunError> {
-    let exp = experiment::load(experiment_path)?;
+    let mut exp = experiment::load(experiment_path)?;
     experiment::check_runnable(&exp)?;
+    enforce(&mut exp, opts)?;
     let max_concurrency = opts.max_concurrency.unwrap_or(exp.max_concurrency());
     if max_concurrency == 0 {
         return Err(RunError::Invalid(
@@ -216,13 +266,15 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     let run_dir = opts.runs_dir.join(&run_id);
     mkdir(&run_dir.join("trials"))?;
     mkdir(&run_dir.join("blobs"))?;
+    // Other users never read a run (agent env, outputs); see docs/isolation.md.
+    restrict(&run_dir, 0o700)?;
     let session = new_session("run", None);
     let abs_exp = std::fs::canonicalize(experiment_path).unwrap_or(experiment_path.into());
     let created = RunCreated {
         run_id: run_id.clone(),
         experiment_id: exp.id().to_string(),
         experiment_digest: exp.digest().to_string(),
-        experiment: exp.resolved_json().clone(),
+        experiment: crate::isolation::redact_env_values(exp.resolved()),
         variant_ids: exp.variant_ids(),
         task_ids: exp.task_ids(),
         schedule_policy: exp.scheduling().as_str().to_string(),
@@ -251,6 +303,12 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
         vec![Event::RunCreated(created), Event::SessionStarted(session)],
         &now_ts(),
     )?;
+    for f in [JOURNAL_FILE, "journal.sqlite-wal", "journal.sqlite-shm"] {
+        let path = run_dir.join(f);
+        if path.exists() {
+            restrict(&path, 0o600)?;
+        }
+    }
     lease::acquire(journal.conn_mut(), &lease_holder)?;
     Ok(CreatedRun {
         experiment: exp,
@@ -398,6 +456,7 @@ fn drive(
 ) -> Result<RunOutcome, RunError> {
     let run_id = parts.projections.run.as_ref().expect("run").run_id.clone();
     let (run_dir, session_id) = (parts.run_dir.clone(), parts.session_id.clone());
+    let experiment = parts.experiment;
     let mut coordinator = Coordinator::new(
         parts,
         backend,
@@ -408,6 +467,8 @@ fn drive(
     );
     let end = coordinator.run();
     let (journal, projections) = coordinator.into_parts();
+    // Also at the end of a completed run, not only on `continue`: nothing outlives it.
+    sweep_run(&run_id, experiment, opts.progress);
     // Release even after an error, so the next `continue` need not wait for staleness.
     let _ = lease::release(journal.conn(), &session_id);
     let end = end?;
@@ -458,44 +519,7 @@ pub fn recovery_plan(proj: &Projections) -> RecoveryPlan {
 /// run and one of `trial_ids` (agents, graders and their children inherit it) gets
 /// SIGKILL. Returns how many were killed. Processes we may not inspect are skipped.
 pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
-    if trial_ids.is_empty() {
-        return 0;
-    }
-    let run_var = format!("AGENTLAB_RUN_ID={run_id}");
-    let wanted: std::collections::HashSet<String> = trial_ids
-        .iter()
-        .map(|t| format!("AGENTLAB_TRIAL_ID={t}"))
-        .collect();
-    let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut killed = 0;
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(env) = std::fs::read(e.path().join("environ")) else {
-            continue;
-        };
-        let mut ours = false;
-        let mut trial = false;
-        for var in env.split(|b| *b == 0) {
-            let var = String::from_utf8_lossy(var);
-            ours |= var == run_var;
-            trial |= wanted.contains(var.as_ref());
-        }
-        if ours && trial {
-            // SAFETY: plain kill(2) on a pid we just matched.
-            if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
-                killed += 1;
-            }
-        }
-    }
-    killed
+    crate::isolation::reap_host_processes(run_id, Some(trial_ids))
 }
 
 /// Continue a crashed, killed or interrupted run.
@@ -521,7 +545,8 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| RunError::Invalid("run_created records no experiment_path".into()))?;
-    let exp = experiment::load(&exp_path)?;
+    let mut exp = experiment::load(&exp_path)?;
+    enforce(&mut exp, opts)?;
     let want = created.options["inputs_digest"].as_str().unwrap_or("");
     if inputs_digest(&exp) != want || exp.digest() != created.experiment_digest {
         return Err(RunError::Invalid(format!(
@@ -555,6 +580,29 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         .map(|w| w.trial_id.clone())
         .collect();
     let reaped = reap_orphans(&run.run_id, &stale);
+    if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
+        // Containers of the dead session (labelled with this run): none can be ours yet.
+        match crate::isolation::remove_run_containers(engine, &run.run_id) {
+            Ok(names) if !names.is_empty() => {
+                let msg = format!(
+                    "removed {} container(s) the previous session left: {}",
+                    names.len(),
+                    names.join(", ")
+                );
+                if opts.progress {
+                    eprintln!("[labj] {msg}");
+                } else {
+                    tracing::warn!(run = %run.run_id, "{msg}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(RunError::Invalid(format!(
+                    "cannot remove the containers the previous session left: {e}"
+                )))
+            }
+        }
+    }
     if reaped > 0 {
         if opts.progress {
             eprintln!(

@@ -107,6 +107,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                 artifacts: vec![],
                 chain_state: None,
                 error: None,
+                isolation: None,
             }),
             Event::TrialCompleted(TrialCompleted {
                 schedule_idx: 7,
@@ -150,6 +151,15 @@ fn representative_events() -> Vec<(Event, Event)> {
                     state_digest: DIGEST_B.into(),
                 }),
                 error: Some("agent exited with 1".into()),
+                isolation: Some(IsolationRecord {
+                    mode: "container".into(),
+                    engine: Some("podman 4.3.1".into()),
+                    image: Some("localhost/agent:1".into()),
+                    image_digest: Some(format!("sha256:{DIGEST_A}")),
+                    network: "none".into(),
+                    limits: BTreeMap::from([("memory_mb".into(), 64)]),
+                    host_env_passed: vec!["OPENAI_API_KEY".into()],
+                }),
             }),
         ),
         (

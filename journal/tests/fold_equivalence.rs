@@ -242,6 +242,7 @@ impl Sim {
                     artifacts: Vec::new(),
                     chain_state,
                     error: (!c.is_success() && tape.below(2) == 0).then(|| "boom".into()),
+                    isolation: None,
                 }));
             }
             Action::WorkerLost => {

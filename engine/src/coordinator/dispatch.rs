@@ -137,6 +137,7 @@ impl Coordinator<'_> {
                             artifacts: Vec::new(),
                             chain_state: None,
                             error: Some(e.to_string()),
+                            isolation: None,
                         },
                     };
                     self.on_completion(c);

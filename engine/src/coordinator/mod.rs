@@ -411,6 +411,7 @@ impl<'a> Coordinator<'a> {
                     artifacts: o.artifacts,
                     chain_state: o.chain_state,
                     error: o.error,
+                    isolation: o.isolation,
                 }));
                 None
             }

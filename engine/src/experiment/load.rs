@@ -8,6 +8,7 @@ use super::model::{
 };
 use super::policy::Design;
 use super::ExperimentError;
+use crate::isolation::IsolationPolicy;
 use crate::schemas::{self, SchemaError, Violation};
 use crate::trial::DependencyFile;
 use serde::de::DeserializeOwned;
@@ -72,6 +73,7 @@ pub fn load_value(path: &Path, doc: Value) -> Result<Experiment, ExperimentError
         ));
     }
     let tasks = read_dataset(&dataset_path, raw.dataset.limit)?;
+    let isolation = IsolationPolicy::parse(path, &dir, &doc, variants.len())?;
 
     let digest = canonical_digest(&doc);
     Ok(Experiment {
@@ -92,6 +94,8 @@ pub fn load_value(path: &Path, doc: Value) -> Result<Experiment, ExperimentError
         runtime,
         benchmark: raw.benchmark,
         primary_metric: raw.primary_metric,
+        isolation,
+        enforcement: None,
     })
 }
 

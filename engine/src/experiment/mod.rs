@@ -22,6 +22,7 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use dataset::check_relative as check_relative_path;
 pub use dataset::{parse_task_row, Task, TaskLimits};
 pub use describe::{describe, Description, SlotLine, VariantLine};
 pub use error::ExperimentError;

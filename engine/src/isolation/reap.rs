@@ -1,0 +1,80 @@
+//! Nothing outlives its trial. Agents are spawned with `posix_spawn` in their own
+//! process group; a `setsid` daemon leaves that group, so after every attempt (and at
+//! the end of a run, and on `continue`) labj also looks for processes by the contract
+//! variables every agent inherits: `AGENTLAB_RUN_ID` and `AGENTLAB_TRIAL_ID`. A process
+//! that scrubs its own environment escapes this in plain local mode — the sandbox (PID
+//! namespace) and containers do not depend on it. Containers are found by their labels.
+
+use super::engine::{ContainerEngine, LABEL_RUN};
+use super::EngineSpec;
+
+/// SIGKILLs every process (except this one) whose environment names `run_id` and, when
+/// `trial_ids` is `Some`, one of those trials. Returns how many were killed. Processes
+/// whose environment we may not read are skipped.
+pub fn reap_host_processes(run_id: &str, trial_ids: Option<&[String]>) -> usize {
+    if trial_ids.is_some_and(|t| t.is_empty()) {
+        return 0;
+    }
+    let run_var = format!("AGENTLAB_RUN_ID={run_id}");
+    let wanted: Option<std::collections::HashSet<String>> = trial_ids.map(|ids| {
+        ids.iter()
+            .map(|t| format!("AGENTLAB_TRIAL_ID={t}"))
+            .collect()
+    });
+    let me = std::process::id();
+    let mut killed = 0;
+    // Two passes: a daemon may fork between our read and our kill; the second pass
+    // catches children born meanwhile.
+    for _ in 0..2 {
+        let mut this_pass = 0;
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            break;
+        };
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            let Ok(env) = std::fs::read(e.path().join("environ")) else {
+                continue;
+            };
+            let mut ours = false;
+            let mut trial = wanted.is_none();
+            for var in env.split(|b| *b == 0) {
+                if var == run_var.as_bytes() {
+                    ours = true;
+                } else if let Some(w) = &wanted {
+                    if let Ok(s) = std::str::from_utf8(var) {
+                        trial |= w.contains(s);
+                    }
+                }
+            }
+            if ours && trial {
+                // SAFETY: plain kill(2) on a pid we just matched.
+                if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
+                    this_pass += 1;
+                }
+            }
+        }
+        killed += this_pass;
+        if this_pass == 0 {
+            break;
+        }
+    }
+    killed
+}
+
+/// Removes every container labelled with `run_id` (a crashed session's, or any left at
+/// the end of a run). Returns the names removed.
+pub fn remove_run_containers(engine: &EngineSpec, run_id: &str) -> Result<Vec<String>, String> {
+    let e = ContainerEngine::from_spec(engine);
+    let names = e
+        .names_with_label(LABEL_RUN, run_id)
+        .map_err(|e| e.to_string())?;
+    for n in &names {
+        e.remove(n).map_err(|e| e.to_string())?;
+    }
+    Ok(names)
+}
