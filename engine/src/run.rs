@@ -207,8 +207,8 @@ pub fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> 
 
 /// Ends whatever a run's trials may have left: host processes carrying the run's id in
 /// their environment, and containers labelled with it.
-fn sweep_run(run_id: &str, exp: &Experiment, progress: bool) {
-    let killed = crate::isolation::reap_host_processes(run_id, None);
+fn sweep_run(run_id: &str, exp: &Experiment, progress: bool, since: Option<u64>) {
+    let killed = crate::isolation::reap_host_processes_since(run_id, None, since);
     let mut removed = Vec::new();
     if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
         match crate::isolation::remove_run_containers(engine, run_id) {
@@ -457,6 +457,8 @@ fn drive(
     let run_id = parts.projections.run.as_ref().expect("run").run_id.clone();
     let (run_dir, session_id) = (parts.run_dir.clone(), parts.session_id.clone());
     let experiment = parts.experiment;
+    // Whatever this session's trials started, started after this.
+    let since = crate::isolation::boot_ticks_now();
     let mut coordinator = Coordinator::new(
         parts,
         backend,
@@ -468,7 +470,7 @@ fn drive(
     let end = coordinator.run();
     let (journal, projections) = coordinator.into_parts();
     // Also at the end of a completed run, not only on `continue`: nothing outlives it.
-    sweep_run(&run_id, experiment, opts.progress);
+    sweep_run(&run_id, experiment, opts.progress, since);
     // Release even after an error, so the next `continue` need not wait for staleness.
     let _ = lease::release(journal.conn(), &session_id);
     let end = end?;

@@ -464,6 +464,7 @@ impl<'a> Trial<'a> {
         let _ = std::fs::remove_file(self.paths.trial_dir.join("grade.json"));
         self.write_trial_input(n, &dir)?;
 
+        let since = crate::isolation::boot_ticks_now();
         let mut end = self.run_agent(n, control, &dir, &result)?;
         // Nothing of the agent outlives its attempt: its process group is dead, but a
         // `setsid` daemon left it. Sandboxes and containers end their whole PID
@@ -471,7 +472,7 @@ impl<'a> Trial<'a> {
         // inherited (before the tamper check, so no daemon can write after it).
         let me = std::slice::from_ref(&self.spec.trial_id);
         if self.launch.iso.mode == crate::isolation::IsolationMode::Local {
-            crate::isolation::reap_host_processes(&self.spec.run_id, Some(me));
+            crate::isolation::reap_host_processes_since(&self.spec.run_id, Some(me), since);
         }
         // The agent's process group is gone: from here on its files are evidence only.
         end.tamper = tamper::check_after_agent(self, n)?;
@@ -484,7 +485,7 @@ impl<'a> Trial<'a> {
         }
         if self.spec.grader.is_some() {
             // The grader is a host process too, and so are its strays.
-            crate::isolation::reap_host_processes(&self.spec.run_id, Some(me));
+            crate::isolation::reap_host_processes_since(&self.spec.run_id, Some(me), since);
         }
         Ok(end)
     }

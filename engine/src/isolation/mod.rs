@@ -24,7 +24,9 @@ pub use engine::{
 };
 pub(crate) use policy::sandbox_target;
 pub use policy::{IsolationPolicy, Mount, StageArea, StagedFile, CONTRACT_ROOT};
-pub use reap::{reap_host_processes, remove_run_containers};
+pub use reap::{
+    boot_ticks_now, reap_host_processes, reap_host_processes_since, remove_run_containers,
+};
 
 use crate::experiment::{Experiment, ExperimentError};
 use serde::{Deserialize, Serialize};

@@ -8,10 +8,40 @@
 use super::engine::{ContainerEngine, LABEL_RUN};
 use super::EngineSpec;
 
+/// Now, in the clock of `/proc/<pid>/stat`'s start time (ticks since boot).
+pub fn boot_ticks_now() -> Option<u64> {
+    let up = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = up.split_whitespace().next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| (secs * hz as f64) as u64)
+}
+
+/// Start time (ticks since boot) of `pid`, from `/proc/<pid>/stat` (field 22).
+fn start_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state …": comm may contain spaces; fields after it start at 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
 /// SIGKILLs every process (except this one) whose environment names `run_id` and, when
 /// `trial_ids` is `Some`, one of those trials. Returns how many were killed. Processes
 /// whose environment we may not read are skipped.
 pub fn reap_host_processes(run_id: &str, trial_ids: Option<&[String]>) -> usize {
+    reap_host_processes_since(run_id, trial_ids, None)
+}
+
+/// [`reap_host_processes`] looking only at processes started at or after
+/// `started_after` (ticks since boot, see [`boot_ticks_now`]). Reading another
+/// process's environment takes its memory-map lock and costs up to milliseconds on a
+/// busy machine; the start time (in `stat`) is cheap, and anything an attempt spawned
+/// started after the attempt did. Used after every attempt.
+pub fn reap_host_processes_since(
+    run_id: &str,
+    trial_ids: Option<&[String]>,
+    started_after: Option<u64>,
+) -> usize {
     if trial_ids.is_some_and(|t| t.is_empty()) {
         return 0;
     }
@@ -31,11 +61,19 @@ pub fn reap_host_processes(run_id: &str, trial_ids: Option<&[String]>) -> usize 
             break;
         };
         for e in entries.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
                 continue;
             };
             if pid == me {
                 continue;
+            }
+            if let Some(after) = started_after {
+                match start_ticks(&pid.to_string()) {
+                    // A tick of slack: the clocks are read at different moments.
+                    Some(t) if t + 1 >= after => {}
+                    _ => continue,
+                }
             }
             let Ok(env) = std::fs::read(e.path().join("environ")) else {
                 continue;
