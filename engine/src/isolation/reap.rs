@@ -14,7 +14,7 @@ pub fn boot_ticks_now() -> Option<u64> {
     let secs: f64 = up.split_whitespace().next()?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (hz > 0).then(|| (secs * hz as f64) as u64)
+    (hz > 0).then_some((secs * hz as f64) as u64)
 }
 
 /// Start time (ticks since boot) of `pid`, from `/proc/<pid>/stat` (field 22).
