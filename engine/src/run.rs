@@ -211,7 +211,7 @@ fn sweep_run(run_id: &str, exp: &Experiment, progress: bool, since: Option<u64>)
     let killed = crate::isolation::reap_host_processes_since(run_id, None, since);
     let mut removed = Vec::new();
     if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
-        match crate::isolation::remove_run_containers(engine, run_id) {
+        match crate::isolation::remove_run_containers(engine, run_id, None) {
             Ok(names) => removed = names,
             Err(e) => tracing::warn!(run = %run_id, "removing the run's containers failed: {e}"),
         }
@@ -583,8 +583,8 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         .collect();
     let reaped = reap_orphans(&run.run_id, &stale);
     if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
-        // Containers of the dead session (labelled with this run): none can be ours yet.
-        match crate::isolation::remove_run_containers(engine, &run.run_id) {
+        // Containers of the dead session's lost trials (labelled with this run).
+        match crate::isolation::remove_run_containers(engine, &run.run_id, Some(&stale)) {
             Ok(names) if !names.is_empty() => {
                 let msg = format!(
                     "removed {} container(s) the previous session left: {}",

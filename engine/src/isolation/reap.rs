@@ -104,13 +104,22 @@ pub fn reap_host_processes_since(
     killed
 }
 
-/// Removes every container labelled with `run_id` (a crashed session's, or any left at
-/// the end of a run). Returns the names removed.
-pub fn remove_run_containers(engine: &EngineSpec, run_id: &str) -> Result<Vec<String>, String> {
+/// Removes the containers labelled with `run_id` (a crashed session's, or any left at
+/// the end of a run); with `trial_ids`, only those trials' (a `continue` that reattaches
+/// Slurm jobs must not touch theirs). Returns the names removed.
+pub fn remove_run_containers(
+    engine: &EngineSpec,
+    run_id: &str,
+    trial_ids: Option<&[String]>,
+) -> Result<Vec<String>, String> {
     let e = ContainerEngine::from_spec(engine);
-    let names = e
+    let mut names = e
         .names_with_label(LABEL_RUN, run_id)
         .map_err(|e| e.to_string())?;
+    if let Some(ids) = trial_ids {
+        // Names are `labj-<run>-<trial>-a<attempt>` (engine::container_name).
+        names.retain(|n| ids.iter().any(|t| n.contains(&format!("-{t}-a"))));
+    }
     for n in &names {
         e.remove(n).map_err(|e| e.to_string())?;
     }

@@ -228,6 +228,7 @@ fn lost(_job_id: &str, error: String) -> TrialOutcome {
         artifacts: Vec::new(),
         chain_state: None,
         error: Some(error),
+        isolation: None,
     }
 }
 
