@@ -7,14 +7,23 @@
 # their difference.
 #
 # usage: bench/container_overhead.sh    (needs podman, runc and the test image)
-# LABJ_CONTAINER_ARGS defaults to this project's VMs' flags.
+# LABJ_CONTAINER_ARGS defaults to this project's VMs' flags; LABJ_BIN=path uses that
+# labj instead of building a release one.
 set -eu
 . "$(dirname "$0")/lib.sh"
 command -v podman >/dev/null || { echo "podman missing: run scripts/setup.d/40-podman.sh"; exit 1; }
 podman image exists localhost/labj-test-a:1 || { echo "image missing: run scripts/setup.d/40-podman.sh"; exit 1; }
 export LABJ_CONTAINER_ENGINE=podman
 export LABJ_CONTAINER_ARGS="${LABJ_CONTAINER_ARGS:---runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024}"
-bench_setup container
+if [ -n "${LABJ_BIN:-}" ]; then
+    # An already built labj (e.g. target/debug/labj): skips the release build.
+    LABJ=$LABJ_BIN
+    WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/labj-container-XXXXXX")
+    trap 'rm -rf "$WORK"' EXIT
+    cd "$WORK"
+else
+    bench_setup container
+fi
 make_tasks 20
 durations() {
     sqlite3 "$(ls -d runs/*)/journal.sqlite" \
