@@ -1,11 +1,15 @@
 # Shared by the bench scripts (sourced, POSIX sh). Each script runs from anywhere.
 
-# bench_setup NAME: build release labj, set ROOT and LABJ, cd into a fresh work dir
-# under $BENCH_DIR (default /tmp), removed on exit.
+# bench_setup NAME: build release labj (or use $LABJ_BIN when set), set ROOT and LABJ,
+# cd into a fresh work dir under $BENCH_DIR (default /tmp), removed on exit.
 bench_setup() {
     ROOT=$(cd "$(dirname "$0")/.." && pwd)
-    cargo build --release -q -p labj --manifest-path "$ROOT/Cargo.toml"
-    LABJ="$ROOT/target/release/labj"
+    if [ -n "${LABJ_BIN:-}" ]; then
+        LABJ=$LABJ_BIN
+    else
+        cargo build --release -q -p labj --manifest-path "$ROOT/Cargo.toml"
+        LABJ="$ROOT/target/release/labj"
+    fi
     WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/labj-$1-XXXXXX")
     trap 'rm -rf "$WORK"' EXIT
     cd "$WORK"

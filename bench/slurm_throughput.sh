@@ -6,6 +6,7 @@
 # from submission to a job's end for a lone no-op job.
 #
 # usage: bench/slurm_throughput.sh [TRIALS (200)] [CONCURRENCY (16)] [EXTRA labj run ARGS…]
+#        LABJ=/path/to/labj bench/slurm_throughput.sh …   (use that binary, no release build)
 set -eu
 N=${1:-200}
 C=${2:-16}
@@ -13,7 +14,14 @@ shift 2 2>/dev/null || shift $#
 . "$(dirname "$0")/lib.sh"
 command -v sbatch >/dev/null 2>&1 || { echo "sbatch not found: start the cluster (scripts/slurm-dev-cluster.sh start)" >&2; exit 1; }
 sinfo -h >/dev/null 2>&1 || { echo "the Slurm controller does not answer (scripts/slurm-dev-cluster.sh start)" >&2; exit 1; }
-bench_setup slurm
+if [ -n "${LABJ:-}" ]; then
+    # A given binary (e.g. a debug build): skip the release build of bench_setup.
+    WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/labj-slurm-XXXXXX")
+    trap 'rm -rf "$WORK"' EXIT
+    cd "$WORK"
+else
+    bench_setup slurm
+fi
 make_tasks "$N"
 write_experiment slurm_bench 1 "$C" "$NOOP_AGENT"
 

@@ -159,6 +159,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             engine::backend::slurm::job::exec_job(&spec, &outcome).map_err(|e| anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Worker { command } => crate::worker::run(command),
     }
 }
 
@@ -175,11 +176,17 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
         },
         executor: d.executor.map(|e| match e {
             Executor::Local => run::ExecutorKind::Local,
+            Executor::Remote => run::ExecutorKind::Remote,
             Executor::Slurm => run::ExecutorKind::Slurm,
         }),
         slurm_partition: d.slurm_partition.clone(),
         slurm_args: d.slurm_arg.clone(),
         container_engine: d.container_engine.clone(),
+        no_retry_lost: d.no_retry_lost,
+        remote: run::RemoteOptions {
+            endpoints: d.remote_endpoints.clone(),
+            token_env: d.remote_token_env.clone(),
+        },
     };
     Ok((opts, threshold, d.json))
 }
@@ -231,12 +238,7 @@ fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result
 fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<ExitCode> {
     let proj = &outcome.projections;
     let overall = &proj.aggregates.overall;
-    let infra: u64 = overall
-        .by_classification
-        .iter()
-        .filter(|(k, _)| journal::event::Classification::parse(k).is_some_and(|c| c.is_infra()))
-        .map(|(_, v)| *v)
-        .sum();
+    let infra = overall.infra;
     let ran = overall.committed - overall.skipped_pruned;
     let infra_pct = if ran == 0 {
         0.0
@@ -257,6 +259,7 @@ fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<E
                 "status": end,
                 "infra_faults": infra,
                 "infra_fault_pct": infra_pct,
+                "infra_retried": overall.infra_retried,
                 "run_control": proj.run_control_doc(),
                 "progress": proj.progress_doc(),
                 "aggregates": proj.aggregates_doc(),

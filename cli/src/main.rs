@@ -5,6 +5,7 @@
 
 mod commands;
 mod render;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -175,6 +176,11 @@ enum Command {
         #[command(subcommand)]
         command: TrialCommand,
     },
+    /// Remote worker: run trials for coordinators on other machines.
+    Worker {
+        #[command(subcommand)]
+        command: worker::WorkerCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +199,8 @@ enum TrialCommand {
 enum Executor {
     /// Threads of this process, on this machine.
     Local,
+    /// `labj worker serve` endpoints (`--remote-endpoint`).
+    Remote,
     /// One Slurm batch job per trial attempt (needs a run directory the nodes share).
     Slurm,
 }
@@ -227,6 +235,17 @@ struct DriveArgs {
     /// arguments come from LABJ_CONTAINER_ARGS.
     #[arg(long, value_name = "ENGINE")]
     container_engine: Option<String>,
+    /// Commit attempts lost to infrastructure (crash, kill, vanished worker) as
+    /// `worker_lost` instead of re-running them; by default a slot is re-run until
+    /// `design.policies.retry.max_infra_attempts` (default 3) attempts were lost.
+    #[arg(long)]
+    no_retry_lost: bool,
+    /// A `labj worker serve` endpoint, e.g. http://10.0.0.5:7070/ (repeat for several).
+    #[arg(long = "remote-endpoint", value_name = "URL")]
+    remote_endpoints: Vec<String>,
+    /// Name of the environment variable holding the workers' bearer token.
+    #[arg(long, value_name = "VAR")]
+    remote_token_env: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -16,14 +16,17 @@ fn num(v: Option<f64>) -> String {
 
 fn aggregates_table(proj: &Projections) {
     let pm = proj.run.as_ref().and_then(|r| r.primary_metric.clone());
+    // `infra`: slots committed with an infrastructure fault (lost, spawn failure, disk
+    // error), outside `success` and the mean; `re-run`: lost attempts dispatched again.
     println!(
-        "  {:<20} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8}  {}",
+        "  {:<20} {:>9} {:>9} {:>7} {:>8} {:>6} {:>7} {:>8}  {}",
         "variant",
         "committed",
         "succeeded",
         "failed",
         "skipped",
-        "lost",
+        "infra",
+        "re-run",
         "success",
         pm.as_deref()
             .map(|m| format!("mean {m}"))
@@ -36,15 +39,15 @@ fn aggregates_table(proj: &Projections) {
         .map(|(k, a)| (k.as_str(), a))
         .chain(std::iter::once(("(overall)", &proj.aggregates.overall)));
     for (name, a) in rows {
-        let failed = a.committed - a.succeeded - a.skipped_pruned - a.worker_lost;
         println!(
-            "  {:<20} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8}  {}",
+            "  {:<20} {:>9} {:>9} {:>7} {:>8} {:>6} {:>7} {:>8}  {}",
             name,
             a.committed,
             a.succeeded,
-            failed,
+            a.unsuccessful(),
             a.skipped_pruned,
-            a.worker_lost,
+            a.infra,
+            a.infra_retried,
             pct(a.success_rate()),
             pm.as_deref().map(|m| num(a.mean(m))).unwrap_or_default()
         );
@@ -152,7 +155,13 @@ pub fn summary(outcome: &RunOutcome, infra: u64, infra_pct: f64) {
     );
     aggregates_table(proj);
     if infra > 0 {
-        println!("infrastructure faults: {infra} ({infra_pct:.1}% of trials that ran)");
+        println!(
+            "infrastructure faults: {infra} slot(s) committed lost ({infra_pct:.1}% of trials that ran), not scored"
+        );
+    }
+    let rerun = proj.aggregates.overall.infra_retried;
+    if rerun > 0 {
+        println!("re-run after infrastructure faults: {rerun} attempt(s)");
     }
     if let Some(e) = &proj.control.last_error {
         println!("error: {e}");
@@ -211,7 +220,7 @@ pub fn inspection(r: &Inspection, json: bool) {
                 "failures_by_classification": r.failures,
                 "verify": {"ok": r.verify.ok(), "faults": r.verify.faults, "events": r.verify.events, "first_bad_idx": r.verify.first_bad_idx},
                 "continue_plan": r.plan.as_ref().map(|p| json!({
-                    "worker_lost": p.worker_lost.iter().map(|w| json!({"schedule_idx": w.schedule_idx, "trial_id": w.trial_id})).collect::<Vec<_>>(),
+                    "worker_lost": p.worker_lost.iter().map(|w| json!({"schedule_idx": w.schedule_idx, "trial_id": w.trial_id, "retry": w.retry})).collect::<Vec<_>>(),
                     "next_commit_idx": p.next_commit_idx,
                 })),
                 "progress": r.projections.progress_doc(),
@@ -290,7 +299,12 @@ pub fn inspection(r: &Inspection, json: bool) {
                     .iter()
                     .map(|w| format!("{} (slot {})", w.trial_id, w.schedule_idx))
                     .collect();
-                println!("continue would: record worker_lost for {}", ids.join(", "));
+                let rerun = p.worker_lost.iter().filter(|w| w.retry).count();
+                println!(
+                    "continue would: record worker_lost for {}; re-run {rerun}, commit {} as lost (infra-retry budget; --no-retry-lost commits all)",
+                    ids.join(", "),
+                    p.worker_lost.len() - rerun
+                );
                 if !r.backend_jobs.is_empty() {
                     println!("  (on Slurm: except the trials whose job is still pending, running or suspended, or left an outcome: those are reattached)");
                 }

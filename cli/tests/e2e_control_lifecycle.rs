@@ -25,7 +25,17 @@ fn classifications(live: &LiveRun) -> BTreeMap<String, String> {
 }
 
 #[test]
-fn kill_then_continue_commits_killed_trials_as_worker_lost_and_completes() {
+fn kill_then_continue_reruns_killed_trials_and_completes() {
+    kill_then_continue(false);
+}
+
+/// The seed's behaviour, on request: killed trials are committed as `worker_lost`.
+#[test]
+fn kill_then_continue_no_retry_lost_commits_killed_trials_as_worker_lost() {
+    kill_then_continue(true);
+}
+
+fn kill_then_continue(no_retry_lost: bool) {
     let _serial = serial();
     let s = Scratch::new();
     let mut live = LiveRun::start_uniform(&s, 6, 100_000, 3, 120_000);
@@ -68,11 +78,18 @@ fn kill_then_continue_commits_killed_trials_as_worker_lost_and_completes() {
     assert_eq!(live.run_control()["status"], "killed");
     check_journal(&live.run_dir);
 
-    // The rest runs quickly; the killed ones are not run again.
+    // The rest runs quickly; the killed ones are re-run (or, with --no-retry-lost,
+    // committed as worker_lost and not run again).
     live.release();
     let run = live.run();
-    let o = live.labj(&["continue", &run, "--fail-on-infra-error", "100%"]);
-    assert!(o.status.success(), "labj continue:\n{}", text(&o));
+    let mut args = vec!["continue", run.as_str()];
+    if no_retry_lost {
+        args.push("--no-retry-lost");
+    }
+    let o = live.labj(&args);
+    // Without retries the lost slots are infra faults: exit 3 at the default 0%.
+    let want = if no_retry_lost { Some(3) } else { Some(0) };
+    assert_eq!(o.status.code(), want, "labj continue:\n{}", text(&o));
     let proj = check_journal(&live.run_dir);
     assert_eq!(proj.control.status.as_str(), "completed");
     let slots = committed_slots(&live.run_dir);
@@ -87,11 +104,44 @@ fn kill_then_continue_commits_killed_trials_as_worker_lost_and_completes() {
         "each slot committed exactly once: {by_trial:?}"
     );
     assert_eq!(live.events("slot_committed").len(), 6);
-    for t in &active {
-        assert_eq!(by_trial[t], "worker_lost", "{t}: {by_trial:?}");
+    let lost = live.events("worker_lost");
+    assert_eq!(lost.len(), 3);
+    for e in &lost {
+        // A kill is the user's decision: re-run without spending the infra budget.
+        assert_eq!(
+            e["payload"]["retry"].as_bool().unwrap_or(false),
+            !no_retry_lost,
+            "{e}"
+        );
+        assert_eq!(
+            e["payload"]["stopped_by_kill"].as_bool().unwrap_or(false),
+            !no_retry_lost,
+            "{e}"
+        );
     }
-    assert_eq!(live.events("worker_lost").len(), 3);
-    assert_eq!(proj.aggregates.overall.succeeded, 3);
+    let overall = &proj.aggregates.overall;
+    if no_retry_lost {
+        for t in &active {
+            assert_eq!(by_trial[t], "worker_lost", "{t}: {by_trial:?}");
+        }
+        assert_eq!(overall.succeeded, 3);
+        assert_eq!((overall.infra, overall.infra_retried), (3, 0));
+        assert_eq!(
+            overall.success_rate(),
+            Some(1.0),
+            "lost slots are not scored"
+        );
+    } else {
+        for t in &active {
+            assert_eq!(by_trial[t], "success", "{t} re-run: {by_trial:?}");
+        }
+        assert_eq!(overall.succeeded, 6);
+        assert_eq!((overall.infra, overall.infra_retried), (0, 3));
+        assert!(
+            proj.progress.lost_attempts.is_empty(),
+            "kills spend no budget"
+        );
+    }
     let dispatched: Vec<String> = live
         .events("trial_dispatched")
         .iter()
@@ -100,8 +150,8 @@ fn kill_then_continue_commits_killed_trials_as_worker_lost_and_completes() {
     for t in &active {
         assert_eq!(
             dispatched.iter().filter(|d| *d == t).count(),
-            1,
-            "{t} was dispatched again after the kill"
+            if no_retry_lost { 1 } else { 2 },
+            "{t}: dispatches after the kill"
         );
     }
     let v = live.labj(&["verify", &run]);

@@ -151,7 +151,13 @@ fn run_case(crash: Crash, twin: bool) -> Option<CaseResult> {
         .chain(twin_dir.as_deref())
         .collect();
     for dir in &dirs {
-        for out in continue_until_completed(&s, dir, &["--fail-on-infra-error", "100%"]) {
+        // The seed's recovery mode (lost work committed, never re-run): what this
+        // matrix pins down; re-running lost work is covered by e2e_infra_retry.
+        for out in continue_until_completed(
+            &s,
+            dir,
+            &["--no-retry-lost", "--fail-on-infra-error", "100%"],
+        ) {
             assert_eq!(
                 out.status.code(),
                 Some(0),

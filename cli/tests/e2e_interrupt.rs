@@ -55,6 +55,7 @@ fn sigint_stops_the_run_gracefully_and_continue_completes_it() {
     let out = s.labj(&[
         "continue",
         run.to_str().unwrap(),
+        "--no-retry-lost",
         "--fail-on-infra-error",
         "100%",
     ]);

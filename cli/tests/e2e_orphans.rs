@@ -52,6 +52,7 @@ fn continue_stops_agents_left_running_by_a_killed_session() {
     let out = s.labj(&[
         "continue",
         run.to_str().unwrap(),
+        "--no-retry-lost",
         "--fail-on-infra-error",
         "100%",
     ]);

@@ -43,10 +43,11 @@ fn p5a_recovered_active_trials_commit_as_worker_lost_deterministically() {
         .collect();
     let mut recovered = Vec::new();
     for (i, c) in copies.iter().enumerate() {
+        // The seed's recovery: lost work is committed, not re-run (`--no-retry-lost`).
         let extra: &[&str] = if i == 0 {
-            &[]
+            &["--no-retry-lost"]
         } else {
-            &["--fail-on-infra-error", "100%"]
+            &["--no-retry-lost", "--fail-on-infra-error", "100%"]
         };
         let outs = continue_until_completed(&s, c, extra);
         assert_eq!(outs.len(), 1, "one continue suffices");

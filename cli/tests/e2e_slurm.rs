@@ -270,29 +270,51 @@ fn slurm_job_cancelled_from_outside_is_an_infrastructure_loss() {
     let (victim_trial, victim_job, _) = jobs[0].clone();
     let out = Command::new("scancel").arg(&victim_job).output().unwrap();
     assert!(out.status.success(), "scancel: {}", text(&out));
-    let status = child.wait().unwrap();
+    child.wait().unwrap();
     let err = std::fs::read_to_string(s.dir().join("run.err")).unwrap();
     let events = read_events(&run_dir);
+    // The loss is recorded as worker_lost: a `worker_lost` event (infra-retry hook) or a
+    // completion classified worker_lost, naming the job and the Slurm state.
     let lost: Vec<Value> = events
         .iter()
         .filter(|e| e.event.trial_id() == Some(victim_trial.as_str()))
-        .filter(|e| matches!(e.event.kind(), "trial_completed" | "worker_lost"))
+        .filter(|e| match &e.event {
+            Event::WorkerLost(_) => true,
+            Event::TrialCompleted(c) => c.classification.as_str() == "worker_lost",
+            _ => false,
+        })
         .map(|e| e.event.payload_value())
         .collect();
-    let first = &lost[0];
-    assert_eq!(first["classification"], "worker_lost", "{lost:?}");
-    let why = first["error"]
+    assert!(!lost.is_empty(), "no worker_lost for {victim_trial}: {err}");
+    let why = lost[0]["reason"]
         .as_str()
-        .or(first["reason"].as_str())
+        .or(lost[0]["error"].as_str())
         .unwrap_or("");
     assert!(
         why.contains(&victim_job) && why.contains("CANCELLED"),
         "{why}"
     );
-    // Never a verdict on the agent.
     let proj = check_journal(&run_dir);
+    // Never a verdict on the agent.
     assert_eq!(proj.aggregates.overall.failed, 0, "{err}");
-    let _ = status;
+    let starts = std::fs::read_to_string(s.dir().join("rec").join(&victim_trial))
+        .unwrap()
+        .matches("start")
+        .count();
+    let victim_jobs = jobs_of(&run_dir)
+        .into_iter()
+        .filter(|(t, _, _)| *t == victim_trial)
+        .count();
+    if lost.iter().any(|l| l["retry"] == true) {
+        // Re-run under the infra-retry budget: a second job ran the agent again and the
+        // slot committed its real result.
+        assert_eq!(starts, 2, "{victim_trial} re-run once");
+        assert_eq!(victim_jobs, 2, "a new Slurm job for the re-run");
+        assert_eq!(proj.aggregates.overall.succeeded, 2, "{err}");
+    } else {
+        assert_eq!(starts, 1);
+        assert_eq!(proj.aggregates.overall.worker_lost, 1, "{err}");
+    }
 }
 
 #[test]

@@ -152,6 +152,23 @@ impl DeterministicCommitter {
         }
     }
 
+    /// Forget a slot's dispatch: its attempt was lost and the slot will be dispatched
+    /// again (infra retry). A completion of the old ticket is then stale.
+    pub fn release(&mut self, schedule_idx: u64) {
+        if let Some(s) = self.slots.get_mut(schedule_idx as usize) {
+            s.dispatched = None;
+        }
+    }
+
+    /// Whether `schedule_idx` is currently dispatched under `ticket_id`.
+    pub fn is_dispatched_as(&self, schedule_idx: u64, ticket_id: &str) -> bool {
+        self.slots
+            .get(schedule_idx as usize)
+            .is_some_and(|s| s.dispatched.as_deref() == Some(ticket_id))
+            && !self.buffered.contains_key(&schedule_idx)
+            && schedule_idx >= self.next_commit_idx
+    }
+
     pub fn is_dispatched(&self, schedule_idx: u64) -> bool {
         self.slots
             .get(schedule_idx as usize)
@@ -239,6 +256,8 @@ impl DeterministicCommitter {
                 });
                 if a.classification.is_success() {
                     self.consecutive[v] = 0;
+                } else if a.classification.is_infra() {
+                    // A crash is never a verdict: the streak neither grows nor resets.
                 } else {
                     self.consecutive[v] += 1;
                     if let Some(limit) = self.prune_after {

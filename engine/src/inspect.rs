@@ -1,5 +1,6 @@
 //! Read-only views of a run for `labj verify`, `labj inspect`, `labj events`.
 
+use crate::coordinator::InfraRetry;
 use crate::lease::{self, Liveness};
 use crate::run::{recovery_plan, RecoveryPlan, JOURNAL_FILE};
 use journal::event::{Classification, Event, StoredEvent};
@@ -213,8 +214,17 @@ pub fn inspect(run_dir: &Path, last_n: usize) -> Result<Inspection, JournalError
         .filter(|(k, _)| Classification::parse(k).is_some_and(|c| !c.is_success()))
         .map(|(k, v)| (k.clone(), *v))
         .collect();
-    let plan = (status != RunStatus::Completed && projections.run.is_some())
-        .then(|| recovery_plan(&projections));
+    let plan = (status != RunStatus::Completed && projections.run.is_some()).then(|| {
+        // The budget the run was created with; `--no-retry-lost` may lower it.
+        let mut created = serde_json::Value::Null;
+        let _ = journal.for_each_event(0, Some(0), false, |e| {
+            if let Event::RunCreated(rc) = e.event {
+                created = rc.experiment;
+            }
+            Ok(())
+        });
+        recovery_plan(&projections, InfraRetry::from_resolved_experiment(&created))
+    });
     let (backend_jobs, backend_jobs_total) = backend_jobs(&journal, &projections)?;
     Ok(Inspection {
         run_id: projections
@@ -302,7 +312,16 @@ pub fn event_line(e: &StoredEvent) -> String {
         Event::TrialCompleted(c) => format!(" {}", c.classification.as_str()),
         Event::SlotCommitted(c) => format!(" {} {}", c.status.as_str(), c.classification.as_str()),
         Event::RunFailed(f) => format!(" error={:?}", f.error),
-        Event::WorkerLost(w) => format!(" {:?}", w.reason),
+        Event::WorkerLost(w) => format!(
+            " {}{} {:?}",
+            if w.retry { "re-run" } else { "committed lost" },
+            if w.stopped_by_kill {
+                " (stopped by kill)"
+            } else {
+                ""
+            },
+            w.reason
+        ),
         Event::SessionStarted(s) => format!(" {} pid={} host={}", s.mode, s.pid, s.host),
         Event::PauseAcked(a) => format!(" accepted={}", a.accepted),
         Event::VariantPruned(v) => format!(

@@ -14,5 +14,7 @@ pub mod inspect;
 pub mod isolation;
 pub mod lease;
 pub mod run;
+pub mod run_remote;
 pub mod schemas;
 pub mod trial;
+pub mod worker;

@@ -10,10 +10,11 @@
 
 use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};
 use crate::coordinator::{
-    now_ts, Coordinator, CoordinatorError, CoordinatorOptions, SessionEnd, SessionParts,
+    now_ts, Coordinator, CoordinatorError, CoordinatorOptions, InfraRetry, SessionEnd, SessionParts,
 };
 use crate::experiment::{self, Experiment, ExperimentError};
 use crate::lease::{self, LeaseError};
+pub use crate::run_remote::RemoteOptions;
 use journal::event::*;
 use journal::projection::RunStatus;
 use journal::{Durability, Journal, JournalError, Projections};
@@ -58,6 +59,24 @@ pub struct RunOptions {
     /// `--container-engine` (docker, podman or a path); `None`: `LABJ_CONTAINER_ENGINE`,
     /// else whichever is on PATH.
     pub container_engine: Option<String>,
+    /// Commit lost attempts as `worker_lost` instead of re-running them (budget 1).
+    pub no_retry_lost: bool,
+    /// `--remote-endpoint`/`--remote-token-env` (remote executor only).
+    pub remote: RemoteOptions,
+}
+
+impl RunOptions {
+    /// The one check of the options `run` and `continue` share: both refuse the same
+    /// values with the same error, and nothing refused here ever reaches the journal
+    /// (where it would make `verify` fail).
+    pub fn validate(&self) -> Result<(), RunError> {
+        if self.max_concurrency == Some(0) {
+            return Err(RunError::Invalid(
+                "--max-concurrency must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Where a run's trials execute.
@@ -68,6 +87,8 @@ pub enum ExecutorKind {
     Local,
     /// One Slurm batch job per trial attempt (`backend::slurm`).
     Slurm,
+    /// `labj worker serve` endpoints over HTTP (`backend::remote`).
+    Remote,
 }
 
 impl ExecutorKind {
@@ -75,6 +96,7 @@ impl ExecutorKind {
         match self {
             ExecutorKind::Local => "local",
             ExecutorKind::Slurm => "slurm",
+            ExecutorKind::Remote => "remote",
         }
     }
 
@@ -82,6 +104,7 @@ impl ExecutorKind {
         match s {
             "local" => Some(ExecutorKind::Local),
             "slurm" => Some(ExecutorKind::Slurm),
+            "remote" => Some(ExecutorKind::Remote),
             _ => None,
         }
     }
@@ -250,6 +273,7 @@ pub struct CreatedRun {
 /// Validate the experiment, create the run directory and journal, take the lease and
 /// journal `run_created` + `session_started`.
 pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRun, RunError> {
+    opts.validate()?;
     let mut exp = experiment::load(experiment_path)?;
     experiment::check_runnable(&exp)?;
     enforce(&mut exp, opts)?;
@@ -262,6 +286,9 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     // Checked before anything is created, so a bad ceiling leaves no run behind.
     crate::backend::local::ceiling_from_env().map_err(RunError::Invalid)?;
     check_executor_options(opts.executor.unwrap_or_default(), opts)?;
+    if opts.executor == Some(ExecutorKind::Remote) {
+        crate::run_remote::preflight(&opts.remote)?;
+    }
     let run_id = uuid::Uuid::now_v7().to_string();
     let run_dir = opts.runs_dir.join(&run_id);
     mkdir(&run_dir.join("trials"))?;
@@ -290,6 +317,8 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
             "executor": opts.executor.unwrap_or_default().as_str(),
             "slurm_partition": opts.slurm_partition,
             "slurm_args": opts.slurm_args,
+            "remote_endpoints": opts.remote.endpoints,
+            "remote_token_env": opts.remote.token_env,
         }),
     };
     let mut projections = Projections::new();
@@ -325,7 +354,13 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
     let c = create_run(experiment_path, opts)?;
     let max_concurrency = c.projections.control.max_concurrency;
     let kind = opts.executor.unwrap_or_default();
-    let backend = match make_backend(kind, opts, &c.run_dir, max_concurrency as usize) {
+    let run_id = c
+        .projections
+        .run
+        .as_ref()
+        .map(|r| r.run_id.clone())
+        .unwrap_or_default();
+    let backend = match make_backend(kind, opts, &c.run_dir, &run_id, max_concurrency as usize) {
         Ok(b) => b,
         Err(e) => {
             // The run exists (journal created): end it visibly rather than leave it
@@ -358,6 +393,7 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
 enum Backend {
     Local(LocalThreadWorkerBackend),
     Slurm(crate::backend::slurm::SlurmBackend),
+    Remote(crate::backend::remote::RemoteWorkerBackend),
 }
 
 impl Backend {
@@ -365,6 +401,7 @@ impl Backend {
         match self {
             Backend::Local(b) => Box::new(b),
             Backend::Slurm(b) => Box::new(b),
+            Backend::Remote(b) => Box::new(b),
         }
     }
 }
@@ -379,6 +416,14 @@ fn check_executor_options(kind: ExecutorKind, opts: &RunOptions) -> Result<(), R
             kind.as_str()
         )));
     }
+    if kind != ExecutorKind::Remote
+        && (!opts.remote.endpoints.is_empty() || opts.remote.token_env.is_some())
+    {
+        return Err(RunError::Invalid(format!(
+            "--remote-endpoint/--remote-token-env apply to --executor remote only, and this run uses --executor {}",
+            kind.as_str()
+        )));
+    }
     Ok(())
 }
 
@@ -386,9 +431,15 @@ fn make_backend(
     kind: ExecutorKind,
     opts: &RunOptions,
     run_dir: &Path,
+    run_id: &str,
     capacity: usize,
 ) -> Result<Backend, RunError> {
     match kind {
+        ExecutorKind::Remote => Ok(Backend::Remote(crate::run_remote::connect(
+            run_id,
+            &opts.remote,
+            capacity,
+        )?)),
         ExecutorKind::Local => Ok(Backend::Local(
             LocalThreadWorkerBackend::new(capacity).map_err(RunError::Invalid)?,
         )),
@@ -444,6 +495,13 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
             }
         }
     }
+    if o.executor == Some(ExecutorKind::Remote)
+        && recorded == Some("remote")
+        && o.remote.endpoints.is_empty()
+        && o.remote.token_env.is_none()
+    {
+        o.remote = crate::run_remote::recorded(&created.options);
+    }
     check_executor_options(o.executor.unwrap_or_default(), &o)?;
     Ok(o)
 }
@@ -459,12 +517,14 @@ fn drive(
     let experiment = parts.experiment;
     // Whatever this session's trials started, started after this.
     let since = crate::isolation::boot_ticks_now();
+    let infra_retry = InfraRetry::for_experiment(parts.experiment, opts.no_retry_lost);
     let mut coordinator = Coordinator::new(
         parts,
         backend,
         CoordinatorOptions {
             progress: opts.progress,
             kill_after_events,
+            infra_retry,
         },
     );
     let end = coordinator.run();
@@ -485,14 +545,16 @@ fn drive(
 /// What `continue` would do, computed from the journal alone (also `inspect`'s dry run).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecoveryPlan {
-    /// Stale active trials, in schedule_idx order, that become `worker_lost`.
+    /// Stale active trials, in schedule_idx order, that become `worker_lost`: re-run
+    /// (`retry`) while the infra-retry budget lasts, committed as lost after.
     pub worker_lost: Vec<WorkerLost>,
     /// The first slot not yet committed.
     pub next_commit_idx: u64,
 }
 
-/// The recovery events for a journal's projections: a pure function of the journal.
-pub fn recovery_plan(proj: &Projections) -> RecoveryPlan {
+/// The recovery events for a journal's projections: a pure function of the journal and
+/// the infra-retry budget.
+pub fn recovery_plan(proj: &Projections, infra: InfraRetry) -> RecoveryPlan {
     let mut stale: Vec<_> = proj.control.active_trials.values().collect();
     stale.sort_by_key(|t| t.schedule_idx);
     let last_session = proj
@@ -503,14 +565,14 @@ pub fn recovery_plan(proj: &Projections) -> RecoveryPlan {
     RecoveryPlan {
         worker_lost: stale
             .into_iter()
-            .map(|t| WorkerLost {
-                schedule_idx: t.schedule_idx,
-                trial_id: t.trial_id.clone(),
-                worker_id: t.worker_id.clone(),
-                ticket_id: t.ticket_id.clone(),
-                reason: format!(
-                    "dispatched in session {last_session} with no completion journaled before that session ended"
-                ),
+            .map(|t| {
+                infra.recover(
+                    proj,
+                    t,
+                    format!(
+                        "dispatched in session {last_session} with no completion journaled before that session ended"
+                    ),
+                )
             })
             .collect(),
         next_commit_idx: proj.progress.next_commit_idx,
@@ -526,6 +588,7 @@ pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
 
 /// Continue a crashed, killed or interrupted run.
 pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    opts.validate()?;
     let kill_after = fault_kill_after()?;
     let mut journal = Journal::open(&run_dir.join(JOURNAL_FILE), opts.durability)?;
     let proj = journal.fold(None)?;
@@ -561,18 +624,45 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     let opts = &continue_options(opts, &created)?;
     let kind = opts.executor.unwrap_or_default();
     let capacity = opts.max_concurrency.unwrap_or(max_concurrency) as usize;
-    let mut backend = make_backend(kind, opts, run_dir, capacity)?;
+    let mut backend = make_backend(kind, opts, run_dir, &run.run_id, capacity)?;
     let mut session = new_session("continue", None);
     let took = lease::acquire(journal.conn_mut(), &holder(&session))?;
     session.took_over_from = took.map(|r| r.holder);
     let session_id = session.session_id.clone();
-    let mut plan = recovery_plan(&proj);
+    let mut plan = recovery_plan(&proj, InfraRetry::for_experiment(&exp, opts.no_retry_lost));
+    let mut notes = Vec::new();
     // Attempts still alive in Slurm (or finished with an outcome nobody collected yet)
     // are taken over rather than lost.
     let reattached = match &mut backend {
         Backend::Slurm(b) => {
             crate::backend::slurm::recover::reattach(&journal, run_dir, b, &mut plan)
                 .map_err(RunError::Invalid)?
+        }
+        Backend::Remote(b) => {
+            // Trials a worker still runs (or finished and kept) are taken back.
+            let mut active: Vec<_> = proj.control.active_trials.values().cloned().collect();
+            active.sort_by_key(|t| t.schedule_idx);
+            let adopted = b.reattach(&active);
+            plan.worker_lost.retain(|w| !adopted.contains(&w.ticket_id));
+            if !active.is_empty() {
+                notes.push(Event::BackendWarning(BackendWarning {
+                    code: "remote_reattach".into(),
+                    message: format!(
+                        "{} trial(s) were in flight when the last session ended: {} reattached on their workers ({}), {} recorded worker_lost and run again",
+                        active.len(),
+                        adopted.len(),
+                        adopted.join(", "),
+                        plan.worker_lost.len()
+                    ),
+                    requested: Some(active.len() as u32),
+                    effective: Some(adopted.len() as u32),
+                }));
+            }
+            active
+                .iter()
+                .filter(|t| adopted.contains(&t.ticket_id))
+                .map(|t| t.trial_id.clone())
+                .collect()
         }
         Backend::Local(_) => Vec::new(),
     };
@@ -581,7 +671,12 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         .iter()
         .map(|w| w.trial_id.clone())
         .collect();
-    let reaped = reap_orphans(&run.run_id, &stale);
+    // A remote run's agents live on its workers, which stop what nobody reattached.
+    let reaped = if kind == ExecutorKind::Local {
+        reap_orphans(&run.run_id, &stale)
+    } else {
+        0
+    };
     if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
         // Containers of the dead session's lost trials (labelled with this run).
         match crate::isolation::remove_run_containers(engine, &run.run_id, Some(&stale)) {
@@ -614,6 +709,11 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
             tracing::warn!(run = %run.run_id, "stopped {reaped} process(es) left running by the previous session");
         }
     }
+    // Orphans are stopped: what a lost attempt left behind is kept apart as evidence
+    // and never read as the re-run's (even a valid result it wrote: it is re-run).
+    for w in plan.worker_lost.iter().filter(|w| w.retry) {
+        crate::coordinator::infra::set_aside_trial_dir(run_dir, &w.trial_id, &session_id);
+    }
     let mut events = vec![Event::SessionStarted(session)];
     if let Some(n) = opts.max_concurrency {
         if n != max_concurrency {
@@ -624,6 +724,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
             }));
         }
     }
+    events.extend(notes);
     events.extend(plan.worker_lost.into_iter().map(Event::WorkerLost));
     let mut proj = proj;
     journal.append(&mut proj, events, &now_ts())?;

@@ -17,6 +17,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/aggregates_v1.jsonschema"),
     ),
     (
+        "aggregates_v2",
+        include_str!("../../schemas/aggregates_v2.jsonschema"),
+    ),
+    (
         "event_backend_job_submitted",
         include_str!("../../schemas/events/backend_job_submitted.jsonschema"),
     ),
@@ -105,6 +109,22 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/grade_result_v1.jsonschema"),
     ),
     (
+        "remote_worker_ack_response_v1",
+        include_str!("../../schemas/remote_worker_ack_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_ack_v1",
+        include_str!("../../schemas/remote_worker_ack_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_health_response_v1",
+        include_str!("../../schemas/remote_worker_health_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_health_v1",
+        include_str!("../../schemas/remote_worker_health_v1.jsonschema"),
+    ),
+    (
         "remote_worker_pause_response_v1",
         include_str!("../../schemas/remote_worker_pause_response_v1.jsonschema"),
     ),
@@ -121,6 +141,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/remote_worker_poll_v1.jsonschema"),
     ),
     (
+        "remote_worker_resume_response_v1",
+        include_str!("../../schemas/remote_worker_resume_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_resume_v1",
+        include_str!("../../schemas/remote_worker_resume_v1.jsonschema"),
+    ),
+    (
         "remote_worker_stop_response_v1",
         include_str!("../../schemas/remote_worker_stop_response_v1.jsonschema"),
     ),
@@ -135,6 +163,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     (
         "remote_worker_submit_v1",
         include_str!("../../schemas/remote_worker_submit_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_tickets_response_v1",
+        include_str!("../../schemas/remote_worker_tickets_response_v1.jsonschema"),
+    ),
+    (
+        "remote_worker_tickets_v1",
+        include_str!("../../schemas/remote_worker_tickets_v1.jsonschema"),
     ),
     (
         "resolved_experiment_v0_4",

@@ -68,18 +68,36 @@ pub struct RetrySpec {
     /// that trigger another attempt.
     #[serde(default)]
     pub retry_on: Vec<String>,
+    /// Dispatches of one slot that may end in an infrastructure fault (worker lost,
+    /// spawn failure, disk error) before the slot is committed with that fault; until
+    /// then the coordinator dispatches the slot again. Separate from `max_attempts`
+    /// (which retries inside one dispatch). `None` = [`DEFAULT_MAX_INFRA_ATTEMPTS`];
+    /// 1 = never re-run lost work (what `labj continue --no-retry-lost` does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_infra_attempts: Option<u32>,
 }
+
+/// Default infra-retry budget: a slot is dispatched at most this many times for
+/// attempts lost to infrastructure faults.
+pub const DEFAULT_MAX_INFRA_ATTEMPTS: u32 = 3;
 
 impl Default for RetrySpec {
     fn default() -> Self {
         RetrySpec {
             max_attempts: 1,
             retry_on: Vec::new(),
+            max_infra_attempts: None,
         }
     }
 }
 
 impl RetrySpec {
+    pub fn infra_attempts(&self) -> u32 {
+        self.max_infra_attempts
+            .unwrap_or(DEFAULT_MAX_INFRA_ATTEMPTS)
+            .max(1)
+    }
+
     pub fn should_retry(&self, c: Classification) -> bool {
         self.retry_on
             .iter()

@@ -159,6 +159,7 @@ fn executor_stop_cancels_the_trial() {
     s.retry = engine::trial::RetrySpec {
         max_attempts: 3,
         retry_on: vec!["cancelled".into(), "timeout".into()],
+        max_infra_attempts: None,
     };
     let pidfile = s.trial_dir.join("grandchild.pid");
     let (handle, control) = start(s);

@@ -163,6 +163,7 @@ fn executor_retry_succeeds_on_second_attempt() {
     s.retry = RetrySpec {
         max_attempts: 3,
         retry_on: vec!["error".into()],
+        max_infra_attempts: None,
     };
     let out = execute_trial(&s, &TrialControl::new());
     assert_eq!(out.classification, Classification::Success, "{out:?}");
@@ -179,6 +180,7 @@ fn executor_retry_succeeds_on_second_attempt() {
     s.retry = RetrySpec {
         max_attempts: 3,
         retry_on: vec!["timeout".into()],
+        max_infra_attempts: None,
     };
     let out = execute_trial(&s, &TrialControl::new());
     assert_eq!(out.classification, Classification::Error);
@@ -192,6 +194,7 @@ fn executor_retry_on_infra_stops_at_max_attempts() {
     s.retry = RetrySpec {
         max_attempts: 3,
         retry_on: vec!["infra".into()],
+        max_infra_attempts: None,
     };
     let out = execute_trial(&s, &TrialControl::new());
     assert_eq!(out.classification, Classification::SpawnFailure);

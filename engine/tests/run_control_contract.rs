@@ -176,7 +176,7 @@ fn p1_run_control_v2_schema_accepts_writer_payload() {
         .unwrap();
     assert_valid("run_control_v2", &start.run_control_doc());
     assert_valid("schedule_progress_v2", &start.progress_doc());
-    assert_valid("aggregates_v1", &start.aggregates_doc());
+    assert_valid("aggregates_v2", &start.aggregates_doc());
 
     let progress = folded.progress_doc();
     assert_valid("schedule_progress_v2", &progress);
@@ -184,14 +184,14 @@ fn p1_run_control_v2_schema_accepts_writer_payload() {
     assert_eq!(progress["in_flight"], 4);
     assert_eq!(progress["pending_commit"], 1);
     let aggregates = folded.aggregates_doc();
-    assert_valid("aggregates_v1", &aggregates);
+    assert_valid("aggregates_v2", &aggregates);
     assert_eq!(aggregates["overall"]["committed"], 2);
     assert_eq!(aggregates["overall"]["succeeded"], 1);
 
     // The materialized copies written in the append transactions are the same documents.
     assert_eq!(stored_doc(&f.path, "run_control_v2"), doc);
     assert_eq!(stored_doc(&f.path, "schedule_progress_v2"), progress);
-    assert_eq!(stored_doc(&f.path, "aggregates_v1"), aggregates);
+    assert_eq!(stored_doc(&f.path, "aggregates_v2"), aggregates);
 }
 
 #[test]

@@ -228,6 +228,32 @@ fn aggregates_v1_schema_accepts_valid_and_rejects_invalid() {
     );
 }
 
+/// v2 adds the infrastructure columns; a v1 document (no `infra`) is not a v2 one.
+#[test]
+fn aggregates_v2_schema_requires_the_infra_columns() {
+    let agg = json!({
+        "committed": 5, "completed": 3, "failed": 1, "skipped_pruned": 0, "worker_lost": 1,
+        "infra": 1, "infra_retried": 2, "scored": 4,
+        "succeeded": 2, "success_rate": 0.5, "primary_metric": "score",
+        "primary_metric_mean": 0.75,
+        "metric_sums": {"score": 3.0}, "metric_counts": {"score": 4},
+        "by_classification": {"success": 2, "failure": 2, "worker_lost": 1}
+    });
+    let doc = json!({"schema_version": "aggregates_v2", "overall": agg, "variants": {"base": agg}});
+    assert_valid("aggregates_v2", &doc);
+    for field in ["infra", "infra_retried", "scored"] {
+        let mut bad = doc.clone();
+        bad["overall"].as_object_mut().unwrap().remove(field);
+        assert_rejected_with("aggregates_v2", &bad, "/overall", "required");
+    }
+    let mut bad = doc.clone();
+    bad["variants"]["base"]["infra"] = json!(-1);
+    assert_rejected_with("aggregates_v2", &bad, "/variants/base/infra", "minimum");
+    let mut old = doc;
+    old["schema_version"] = json!("aggregates_v1");
+    assert_rejected_with("aggregates_v2", &old, "/schema_version", "const");
+}
+
 fn remote_samples() -> Vec<(&'static str, Value)> {
     vec![
         (
@@ -289,6 +315,45 @@ fn remote_samples() -> Vec<(&'static str, Value)> {
         (
             "remote_worker_stop_response_v1",
             json!({"schema_version": "remote_worker_stop_response_v1", "ticket_id": "tk-3", "accepted": true}),
+        ),
+        (
+            "remote_worker_resume_v1",
+            json!({"schema_version": "remote_worker_resume_v1", "run_id": "run_1", "ticket_id": "tk-3"}),
+        ),
+        (
+            "remote_worker_resume_response_v1",
+            json!({"schema_version": "remote_worker_resume_response_v1", "ticket_id": "tk-3",
+                   "accepted": false, "reason": "trial is not paused"}),
+        ),
+        (
+            "remote_worker_ack_v1",
+            json!({"schema_version": "remote_worker_ack_v1", "run_id": "run_1",
+                   "completion_keys": ["run_1/3/trial_3/1"]}),
+        ),
+        (
+            "remote_worker_ack_response_v1",
+            json!({"schema_version": "remote_worker_ack_response_v1", "acked": 1}),
+        ),
+        (
+            "remote_worker_health_v1",
+            json!({"schema_version": "remote_worker_health_v1"}),
+        ),
+        (
+            "remote_worker_health_response_v1",
+            json!({"schema_version": "remote_worker_health_response_v1", "worker_id": "w1",
+                   "labj_version": "0.1.0", "slots": 4, "running": 1, "undelivered": 0,
+                   "draining": false}),
+        ),
+        (
+            "remote_worker_tickets_v1",
+            json!({"schema_version": "remote_worker_tickets_v1", "run_id": "run_1"}),
+        ),
+        (
+            "remote_worker_tickets_response_v1",
+            json!({"schema_version": "remote_worker_tickets_response_v1", "tickets": [
+                {"ticket_id": "tk-3", "schedule_idx": 3, "trial_id": "trial_3", "state": "finished",
+                 "classification": "success"}
+            ]}),
         ),
     ]
 }
@@ -441,7 +506,13 @@ fn catalogue_schemas_declare_draft_2020_12() {
     let ours = |n: &str| {
         n.starts_with("event_")
             || n.starts_with("remote_worker_")
-            || ["run_control_v2", "schedule_progress_v2", "aggregates_v1"].contains(&n)
+            || [
+                "run_control_v2",
+                "schedule_progress_v2",
+                "aggregates_v1",
+                "aggregates_v2",
+            ]
+            .contains(&n)
     };
     for (name, text) in schemas::SCHEMAS.iter().filter(|(n, _)| ours(n)) {
         let v: Value = serde_json::from_str(text).unwrap();

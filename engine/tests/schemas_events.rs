@@ -187,6 +187,9 @@ fn representative_events() -> Vec<(Event, Event)> {
                 worker_id: "local-1".into(),
                 ticket_id: "tk-2".into(),
                 reason: "recovered after crash".into(),
+                classification: Classification::WorkerLost,
+                retry: false,
+                stopped_by_kill: false,
             }),
             Event::WorkerLost(WorkerLost {
                 schedule_idx: 3,
@@ -194,6 +197,9 @@ fn representative_events() -> Vec<(Event, Event)> {
                 worker_id: "remote-b/0".into(),
                 ticket_id: "tk-3".into(),
                 reason: "remote ticket unknown".into(),
+                classification: Classification::SpawnFailure,
+                retry: true,
+                stopped_by_kill: true,
             }),
         ),
         (
@@ -424,6 +430,8 @@ const DEFAULT_FIELDS: &[(&str, &[&str])] = &[
     ),
     ("resume_requested", &["resumed_trials"]),
     ("run_interrupted", &["survivors"]),
+    // Journals from before the infra-retry hook hold no classification: worker_lost.
+    ("worker_lost", &["classification"]),
 ];
 
 #[test]

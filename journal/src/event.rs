@@ -261,6 +261,13 @@ pub struct CompletionDropped {
     pub dedupe_key: String,
 }
 
+/// An attempt of a slot ended by the machinery, not by the agent: the worker vanished
+/// (crash, `labj kill`, a remote worker that stopped answering, a Slurm node failure) or
+/// could not run the trial (spawn failure, disk error). The coordinator's infra-retry
+/// hook decides, within the run's infra-retry budget, whether the slot is dispatched
+/// again (`retry`) or committed with `classification` (the budget is spent, or retries
+/// of lost work are off). Journals written before retries existed hold neither field:
+/// they decode as a commit of `worker_lost`, exactly as they were folded then.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerLost {
     pub schedule_idx: u64,
@@ -268,6 +275,24 @@ pub struct WorkerLost {
     pub worker_id: String,
     pub ticket_id: String,
     pub reason: String,
+    /// The infrastructure class of the loss (always an `is_infra()` class).
+    #[serde(default = "worker_lost_class")]
+    pub classification: Classification,
+    /// The slot is dispatched again as a new attempt; nothing is committed for this one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub retry: bool,
+    /// The attempt was stopped by `labj kill` / Ctrl-C: a user's decision, so it does
+    /// not spend the slot's infra-retry budget.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stopped_by_kill: bool,
+}
+
+fn worker_lost_class() -> Classification {
+    Classification::WorkerLost
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What a committed slot holds.

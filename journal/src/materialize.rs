@@ -37,7 +37,11 @@ pub fn write(conn: &Connection, proj: &Projections, changes: &Changes) -> rusqli
             "schedule_progress_v2",
             proj.progress_doc().to_string()
         ])?;
-        put.execute(params!["aggregates_v1", proj.aggregates_doc().to_string()])?;
+        put.execute(params!["aggregates_v2", proj.aggregates_doc().to_string()])?;
+        // Journals written before aggregates_v2 hold a v1 document; a rebuild would not,
+        // so the live tables drop it too (live == rebuilt).
+        conn.prepare_cached("DELETE FROM proj_docs WHERE name = 'aggregates_v1'")?
+            .execute([])?;
     }
     for row in &changes.rows {
         write_row(conn, row)?;

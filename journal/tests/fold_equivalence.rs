@@ -2,7 +2,8 @@
 //!
 //! A small simulated coordinator turns a random tape into a valid event sequence for a
 //! random small run (dispatches, out-of-order completions, contiguous commits, pruning,
-//! worker_lost, pause/ack/resume, warnings, concurrency changes). The sequence is then
+//! worker_lost committed or retried under the infra-retry budget, infra outcomes that
+//! leave failure streaks alone, pause/ack/resume, warnings, concurrency changes). The sequence is then
 //! folded four ways that must agree: one event at a time in memory, appended in batches of
 //! random sizes to a real journal file (the live projections `append` maintains),
 //! `Journal::fold` of the reopened file, and `Journal::rebuild`; the materialized tables
@@ -60,6 +61,10 @@ struct Sim {
     /// Metric values are `k / metric_denominator`.
     metric_denominator: f64,
     next_dispatch: u64,
+    /// Slots whose attempt was lost and is dispatched again (infra retry).
+    requeued: BTreeSet<u64>,
+    /// Dispatches per slot, so a retried slot gets a fresh ticket.
+    dispatches: BTreeMap<u64, u32>,
     active: Vec<u64>,
     done: BTreeMap<u64, Classification>,
     skip: BTreeSet<u64>,
@@ -72,7 +77,8 @@ struct Sim {
     events: Vec<Event>,
 }
 
-const OUTCOMES: [Classification; 6] = [
+const OUTCOMES: [Classification; 7] = [
+    Classification::SpawnFailure,
     Classification::Success,
     Classification::Success,
     Classification::Failure,
@@ -94,6 +100,8 @@ impl Sim {
             prune_after: rc.pruning.max_consecutive_failures,
             metric_denominator,
             next_dispatch: 0,
+            requeued: BTreeSet::new(),
+            dispatches: BTreeMap::new(),
             active: Vec::new(),
             done: BTreeMap::new(),
             skip: BTreeSet::new(),
@@ -115,8 +123,26 @@ impl Sim {
         format!("req-{}", self.requests)
     }
 
+    fn ticket(&self, s: u64) -> String {
+        format!("tk{s}_{}", self.dispatches.get(&s).copied().unwrap_or(0))
+    }
+
+    fn has_dispatchable(&self) -> bool {
+        !self.requeued.is_empty() || (self.next_dispatch as usize) < self.schedule.len()
+    }
+
     /// Moves the dispatch cursor over slots of pruned variants (skipped at commit time).
     fn skip_pruned(&mut self) {
+        let pruned: Vec<u64> = self
+            .requeued
+            .iter()
+            .copied()
+            .filter(|&s| self.pruned[self.slot(s).variant_idx()])
+            .collect();
+        for s in pruned {
+            self.requeued.remove(&s);
+            self.skip.insert(s);
+        }
         while (self.next_dispatch as usize) < self.schedule.len()
             && self.pruned[self.slot(self.next_dispatch).variant_idx()]
         {
@@ -139,9 +165,7 @@ impl Sim {
             v.push((Action::Resume, 4));
             return v;
         }
-        if self.active.len() < self.max_concurrency
-            && (self.next_dispatch as usize) < self.schedule.len()
-        {
+        if self.active.len() < self.max_concurrency && self.has_dispatchable() {
             v.push((Action::Dispatch, 5));
         }
         if !self.active.is_empty() {
@@ -178,9 +202,15 @@ impl Sim {
     fn act(&mut self, action: Action, tape: &mut Tape) {
         match action {
             Action::Dispatch => {
-                let s = self.next_dispatch;
+                let s = match self.requeued.pop_first() {
+                    Some(s) => s,
+                    None => {
+                        self.next_dispatch += 1;
+                        self.next_dispatch - 1
+                    }
+                };
                 let slot = self.slot(s);
-                self.next_dispatch += 1;
+                *self.dispatches.entry(s).or_default() += 1;
                 self.active.push(s);
                 self.events.push(Event::TrialDispatched(TrialDispatched {
                     schedule_idx: s,
@@ -189,7 +219,7 @@ impl Sim {
                     task_id: self.task_ids[slot.task_idx()].clone(),
                     repl_idx: slot.repl_idx(),
                     worker_id: format!("w{}", tape.below(3)),
-                    ticket_id: format!("tk{s}"),
+                    ticket_id: self.ticket(s),
                 }));
             }
             Action::Complete => {
@@ -230,7 +260,7 @@ impl Sim {
                 self.events.push(Event::TrialCompleted(TrialCompleted {
                     schedule_idx: s,
                     trial_id: testkit::trial_id(s),
-                    ticket_id: format!("tk{s}"),
+                    ticket_id: self.ticket(s),
                     worker_id: "w0".into(),
                     completion_seq: 1,
                     classification: c,
@@ -247,13 +277,26 @@ impl Sim {
             }
             Action::WorkerLost => {
                 let s = self.active.remove(tape.below(self.active.len()));
-                self.done.insert(s, Classification::WorkerLost);
+                // Retried (budget left), committed lost, or a spawn failure committed.
+                let (retry, classification) = match tape.below(4) {
+                    0 | 1 => (true, Classification::WorkerLost),
+                    2 => (false, Classification::WorkerLost),
+                    _ => (false, Classification::SpawnFailure),
+                };
+                if retry {
+                    self.requeued.insert(s);
+                } else {
+                    self.done.insert(s, classification);
+                }
                 self.events.push(Event::WorkerLost(WorkerLost {
                     schedule_idx: s,
                     trial_id: testkit::trial_id(s),
                     worker_id: "w0".into(),
-                    ticket_id: format!("tk{s}"),
+                    ticket_id: self.ticket(s),
                     reason: "worker vanished".into(),
+                    classification,
+                    retry,
+                    stopped_by_kill: retry && tape.below(3) == 0,
                 }));
             }
             Action::Commit => self.commit_one(),
@@ -390,11 +433,11 @@ impl Sim {
         } else {
             let c = self.done.remove(&s).expect("can_commit checked");
             self.events.push(testkit::committed(s, c));
-            self.streak[v] = if c.is_success() {
-                0
-            } else {
-                self.streak[v] + 1
-            };
+            if c.is_success() {
+                self.streak[v] = 0;
+            } else if !c.is_infra() {
+                self.streak[v] += 1;
+            }
             if let Some(limit) = self.prune_after {
                 if !self.pruned[v] && self.streak[v] >= limit {
                     self.pruned[v] = true;
@@ -420,7 +463,7 @@ impl Sim {
                 self.commit_one();
             } else if !self.active.is_empty() {
                 self.act(Action::Complete, tape);
-            } else if (self.next_dispatch as usize) < self.schedule.len() {
+            } else if self.has_dispatchable() {
                 self.act(Action::Dispatch, tape);
             } else {
                 break;
@@ -596,7 +639,7 @@ fn check(case: Case) -> Result<(), TestCaseError> {
     for (name, doc) in [
         ("run_control_v2", mem.run_control_doc()),
         ("schedule_progress_v2", mem.progress_doc()),
-        ("aggregates_v1", mem.aggregates_doc()),
+        ("aggregates_v2", mem.aggregates_doc()),
     ] {
         let stored: String = j
             .conn()
@@ -664,6 +707,10 @@ fn generator_covers_the_event_catalogue() {
             kinds.insert(e.kind());
         }
     }
+    assert!(
+        retried_and_committed_lost(64),
+        "generator never emits both a retried and a committed worker_lost"
+    );
     for k in [
         "run_created",
         "session_started",
@@ -707,4 +754,34 @@ fn metric_floats_round_trip_through_the_journal() {
         prefixes: Vec::new(),
     };
     check(case).unwrap();
+}
+
+/// Whether the generator, over `seeds`, emits a `worker_lost` that retries and one that
+/// commits (so both paths of the infra-retry hook are folded).
+fn retried_and_committed_lost(seeds: u32) -> bool {
+    let (mut retried, mut committed) = (false, false);
+    for seed in 0..seeds {
+        let tape: Vec<u32> = (0..400u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)).rotate_left(7))
+            .collect();
+        let case = Case {
+            variants: 2,
+            tasks: 3,
+            repls: 1,
+            max_concurrency: 3,
+            prune_after: Some(2),
+            tape,
+            drain: true,
+            metric_denominator: 8.0,
+            batch_sizes: vec![2],
+            prefixes: Vec::new(),
+        };
+        for e in generate(&case) {
+            if let Event::WorkerLost(w) = &e {
+                retried |= w.retry;
+                committed |= !w.retry;
+            }
+        }
+    }
+    retried && committed
 }

@@ -12,6 +12,7 @@ pub mod crash;
 pub mod iso;
 pub mod live;
 pub mod recorded;
+pub mod remote;
 
 use journal::{Durability, Journal, Projections};
 use serde_json::Value;
@@ -256,13 +257,21 @@ pub fn events_of(s: &Scratch, run_dir: &Path, kind: &str) -> Vec<Value> {
 // ---------------------------------------------------------------------------------------
 // Processes, as the kernel sees them.
 
-/// A pid an agent wrote to `path`.
+/// A pid an agent wrote to `path`. The shell creates the file before it writes the
+/// number, so an empty file is waited on (bounded) rather than read as garbage.
 pub fn read_pid(path: &Path) -> i32 {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("{}: not a pid: {e}", path.display()))
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        match text.trim().parse() {
+            Ok(pid) => return pid,
+            Err(_) if text.trim().is_empty() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("{}: not a pid ({text:?}): {e}", path.display()),
+        }
+    }
 }
 
 /// The fields of `/proc/<pid>/stat` after the command name (state, ppid, pgrp, …), or

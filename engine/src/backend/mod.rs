@@ -3,6 +3,13 @@
 //! Workers never touch the journal or run state. Everything they report comes back as a
 //! [`TrialCompletion`] through [`WorkerBackend::poll_completions`], and only the
 //! coordinator decides what it means.
+//!
+//! A backend that loses an attempt (its worker stopped answering, a batch job died for
+//! infrastructure reasons, the trial could not be started) reports it as a completion
+//! with an infrastructure classification, most simply [`TrialCompletion::lost`]. The
+//! coordinator's infra-retry hook (`coordinator::infra`) journals `worker_lost` and
+//! dispatches the slot again while the run's budget lasts; a backend never retries
+//! lost work itself, and a late answer for a ticket declared lost is dropped.
 
 pub mod local;
 pub mod remote;
@@ -46,6 +53,31 @@ pub struct TrialCompletion {
     pub outcome: TrialOutcome,
 }
 
+impl TrialCompletion {
+    /// The report of an attempt lost to infrastructure (`worker_lost`): the worker, node
+    /// or job vanished. `reason` is journaled; it must carry no secrets.
+    pub fn lost(dispatch: &TrialDispatch, worker_id: &str, reason: impl Into<String>) -> Self {
+        TrialCompletion {
+            ticket_id: dispatch.ticket_id.clone(),
+            worker_id: worker_id.to_string(),
+            schedule_idx: dispatch.spec.schedule_idx,
+            trial_id: dispatch.spec.trial_id.clone(),
+            completion_seq: 1,
+            outcome: TrialOutcome {
+                classification: journal::event::Classification::WorkerLost,
+                outcome: None,
+                metrics: Default::default(),
+                attempts: Vec::new(),
+                duration_ms: 0,
+                evidence: Vec::new(),
+                artifacts: Vec::new(),
+                chain_state: None,
+                error: Some(reason.into()),
+            },
+        }
+    }
+}
+
 /// A worker's answer to a pause request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerPauseAck {
@@ -84,6 +116,35 @@ pub struct BackendNotice {
     pub effective: Option<u32>,
 }
 
+/// A trial the backend can no longer deliver (its worker is gone): journaled
+/// `worker_lost`, an infrastructure fault, never the agent's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostTrial {
+    pub ticket_id: String,
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub worker_id: String,
+    pub reason: String,
+}
+
+/// A delivery the backend refused to pass on (a repeat, or a late completion of a trial
+/// already reported lost): journaled `completion_dropped`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedCompletion {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub ticket_id: String,
+    pub completion_seq: u64,
+    pub reason: String,
+}
+
+/// Facts the backend wants journaled besides completions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendReport {
+    Lost(LostTrial),
+    Dropped(DroppedCompletion),
+}
+
 pub trait WorkerBackend: Send {
     /// How many trials the backend can hold at once right now.
     fn capacity(&self) -> usize;
@@ -111,6 +172,19 @@ pub trait WorkerBackend: Send {
     /// Ids the backend gave accepted attempts (Slurm job ids), to journal; each once.
     fn take_job_records(&mut self) -> Vec<journal::event::BackendJobSubmitted> {
         Vec::new()
+    }
+    /// Choose where a dispatch will run, before it is journaled; the answer is the
+    /// `worker_id` of its `trial_dispatched`.
+    fn assign_worker(&mut self, _dispatch: &TrialDispatch) -> String {
+        self.dispatch_worker_id()
+    }
+    /// Lost trials and dropped deliveries to journal; each is returned once.
+    fn take_reports(&mut self) -> Vec<BackendReport> {
+        Vec::new()
+    }
+    /// Why the backend can run nothing more (the run must fail), if so.
+    fn fatal(&self) -> Option<String> {
+        None
     }
 }
 

@@ -72,14 +72,17 @@ impl Coordinator<'_> {
             chosen.push((idx, slot));
             room -= 1;
         }
-        let worker_id = self.backend_worker_id();
         let mut out = Vec::with_capacity(chosen.len());
         for (idx, slot) in chosen {
             self.undispatched.remove(&idx);
             let spec = self
                 .experiment
                 .trial_spec(idx, slot, &self.run_id, &self.run_dir);
-            let ticket_id = format!("tk_{}_{}", self.ticket_prefix, idx);
+            let ticket_id = self.ticket_for(idx);
+            let dispatch = TrialDispatch { ticket_id, spec };
+            // Placed before it is journaled, so the journal names where it runs.
+            let worker_id = self.backend.assign_worker(&dispatch);
+            let TrialDispatch { ticket_id, spec } = dispatch;
             self.committer.mark_dispatched(idx, &ticket_id);
             self.in_flight.insert(
                 ticket_id.clone(),
@@ -96,7 +99,7 @@ impl Coordinator<'_> {
                 variant_id: spec.variant_id.clone(),
                 task_id: spec.task_id.clone(),
                 repl_idx: spec.repl_idx,
-                worker_id: worker_id.clone(),
+                worker_id,
                 ticket_id: ticket_id.clone(),
             }));
             out.push(TrialDispatch { ticket_id, spec });
@@ -108,15 +111,16 @@ impl Coordinator<'_> {
         self.backend.dispatch_worker_id()
     }
 
-    /// Hand journaled dispatches to the backend; capacity refusals stay queued.
+    /// Hand journaled dispatches to the backend; capacity refusals stay queued (one
+    /// full worker does not hold back dispatches placed on another).
     pub(super) fn submit_backlog(&mut self) {
+        let mut deferred = VecDeque::new();
         while let Some(d) = self.backlog.pop_front() {
             match self.backend.submit(d.clone()) {
                 Ok(_) => {}
                 Err(e) if e.is_retryable() => {
                     tracing::debug!(ticket = %d.ticket_id, "backpressure: {e}");
-                    self.backlog.push_front(d);
-                    break;
+                    deferred.push_back(d);
                 }
                 Err(e) => {
                     // The backend will never run it: report it as an infrastructure
@@ -144,5 +148,6 @@ impl Coordinator<'_> {
                 }
             }
         }
+        self.backlog = deferred;
     }
 }

@@ -10,10 +10,14 @@
 //!    leaves `trial_dispatched` without completion, which `continue` turns into
 //!    `worker_lost`);
 //! 4. block on the backend for completions (bounded wait, no busy loop) and feed them to
-//!    the [`DeterministicCommitter`].
+//!    the [`DeterministicCommitter`]; attempts lost to infrastructure go through the
+//!    infra-retry hook ([`infra`]) instead.
 
 mod control;
 mod dispatch;
+pub mod infra;
+
+pub use infra::InfraRetry;
 
 use crate::backend::{TrialCompletion, TrialDispatch, WorkerBackend, MAX_DRAIN_PER_POLL};
 use crate::committer::{Arrival, CommitAction, DeterministicCommitter, Offer};
@@ -21,7 +25,7 @@ use crate::experiment::Experiment;
 use crate::lease;
 use journal::event::*;
 use journal::{Journal, JournalError, Projections};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -68,6 +72,8 @@ pub struct CoordinatorOptions {
     /// Fault injection for crash tests: SIGKILL this process right after the journal
     /// holds exactly this many events (`LABJ_FAULT_KILL_AFTER_EVENTS`).
     pub kill_after_events: Option<u64>,
+    /// The infra-retry budget of lost attempts (see [`infra`]).
+    pub infra_retry: InfraRetry,
 }
 
 /// How a coordinator session ended.
@@ -120,6 +126,10 @@ pub struct Coordinator<'a> {
     /// Events of the current iteration, appended together.
     pending: Vec<Event>,
     ticket_prefix: String,
+    /// Tickets declared lost in this session (their slot was dispatched again).
+    lost_tickets: HashSet<String>,
+    /// Re-dispatches per slot in this session (they name the new tickets).
+    redispatches: HashMap<u64, u32>,
     killing: Option<String>,
     last_beat: Instant,
     last_progress: Instant,
@@ -228,6 +238,8 @@ impl<'a> Coordinator<'a> {
             backlog: VecDeque::new(),
             pending: Vec::new(),
             ticket_prefix,
+            lost_tickets: HashSet::new(),
+            redispatches: HashMap::new(),
             killing: None,
             last_beat: Instant::now(),
             last_progress: Instant::now(),
@@ -251,8 +263,12 @@ impl<'a> Coordinator<'a> {
         }
         loop {
             self.handle_control()?;
+            self.take_backend_reports();
             if let Some(end) = self.check_end()? {
                 return Ok(end);
+            }
+            if let Some(reason) = self.backend.fatal() {
+                return self.fail(reason);
             }
             self.drain_commits();
             let planned = if self.may_dispatch() {
@@ -369,6 +385,66 @@ impl<'a> Coordinator<'a> {
         Ok(())
     }
 
+    /// Journal what the backend reports besides completions: warnings, trials it lost
+    /// (`worker_lost`, an infrastructure fault), deliveries it dropped.
+    fn take_backend_reports(&mut self) {
+        for n in self.backend.take_notices() {
+            self.pending.push(notice_event(n));
+        }
+        for r in self.backend.take_reports() {
+            match r {
+                crate::backend::BackendReport::Lost(l) => {
+                    if let Some(fault) = self.on_backend_lost(l) {
+                        tracing::error!(run = %self.run_id, "{fault}");
+                    }
+                }
+                crate::backend::BackendReport::Dropped(d) => {
+                    let key = format!(
+                        "{}/{}/{}/{}",
+                        self.run_id, d.schedule_idx, d.trial_id, d.completion_seq
+                    );
+                    self.pending
+                        .push(Event::CompletionDropped(CompletionDropped {
+                            schedule_idx: d.schedule_idx,
+                            trial_id: d.trial_id,
+                            ticket_id: d.ticket_id,
+                            completion_seq: d.completion_seq,
+                            dedupe_key: key,
+                            reason: d.reason,
+                        }));
+                }
+            }
+        }
+    }
+
+    /// A trial whose remote worker is gone: through the infra-retry hook, like any
+    /// lost attempt (`worker_lost`, re-run while the slot's budget lasts).
+    fn on_backend_lost(&mut self, l: crate::backend::LostTrial) -> Option<String> {
+        if !self.in_flight.contains_key(&l.ticket_id) {
+            return None; // already completed or lost
+        }
+        self.backlog.retain(|d| d.ticket_id != l.ticket_id);
+        let c = TrialCompletion {
+            ticket_id: l.ticket_id,
+            worker_id: l.worker_id,
+            schedule_idx: l.schedule_idx,
+            trial_id: l.trial_id,
+            completion_seq: 1,
+            outcome: crate::trial::TrialOutcome {
+                classification: Classification::WorkerLost,
+                outcome: None,
+                metrics: Default::default(),
+                attempts: Vec::new(),
+                duration_ms: 0,
+                evidence: Vec::new(),
+                artifacts: Vec::new(),
+                chain_state: None,
+                error: Some(l.reason),
+            },
+        };
+        self.on_completion(c)
+    }
+
     /// Judge one completion; returns a protocol fault message to fail the run.
     fn on_completion(&mut self, c: TrialCompletion) -> Option<String> {
         if let Some(f) = self.in_flight.remove(&c.ticket_id) {
@@ -379,9 +455,37 @@ impl<'a> Coordinator<'a> {
         }
         if self.killing.is_some() && c.outcome.classification == Classification::Cancelled {
             // Stopped by `labj kill`: leave the slot active so `continue` records it as
-            // worker_lost rather than committing a cancellation the user did not ask for.
+            // worker_lost (and re-runs it) rather than committing a cancellation the
+            // user did not ask for.
             return None;
         }
+        if self.is_lost_ticket(&c.ticket_id) {
+            self.pending
+                .push(Event::CompletionDropped(CompletionDropped {
+                    schedule_idx: c.schedule_idx,
+                    dedupe_key: format!(
+                        "{}/{}/{}/{}",
+                        self.run_id, c.schedule_idx, c.trial_id, c.completion_seq
+                    ),
+                    trial_id: c.trial_id,
+                    ticket_id: c.ticket_id,
+                    completion_seq: c.completion_seq,
+                    reason: "the attempt was declared lost and its slot dispatched again".into(),
+                }));
+            return None;
+        }
+        let c = if c.outcome.classification.is_infra()
+            && self
+                .committer
+                .is_dispatched_as(c.schedule_idx, &c.ticket_id)
+        {
+            match self.on_lost(c) {
+                infra::Lost::Commit(c) => *c,
+                infra::Lost::Journaled => return None,
+            }
+        } else {
+            c
+        };
         let arrival = Arrival {
             schedule_idx: c.schedule_idx,
             trial_id: c.trial_id.clone(),
@@ -484,13 +588,14 @@ impl<'a> Coordinator<'a> {
         self.last_progress = Instant::now();
         let a = &self.proj.aggregates.overall;
         eprintln!(
-            "[labj] {}/{} slots committed ({} succeeded, {} failed, {} skipped, {} worker_lost), {} in flight",
+            "[labj] {}/{} slots committed ({} succeeded, {} failed, {} skipped, {} infra), {} re-run after infra faults, {} in flight",
             self.committer.next_commit_idx(),
             self.committer.total(),
             a.succeeded,
-            a.committed - a.succeeded - a.skipped_pruned - a.worker_lost,
+            a.unsuccessful(),
             a.skipped_pruned,
-            a.worker_lost,
+            a.infra,
+            a.infra_retried,
             self.in_flight.len()
         );
     }

@@ -21,6 +21,7 @@ impl Projections {
             .get_mut(schedule_idx as usize)
             .ok_or_else(|| format!("slot {schedule_idx} is beyond the schedule"))?;
         *slot = Some(status);
+        self.progress.lost_attempts.remove(&schedule_idx);
         *self.progress.by_status.entry(status).or_default() += 1;
         self.progress.next_commit_idx += 1;
         Ok(())
@@ -53,11 +54,12 @@ impl Projections {
             .consecutive_failures
             .entry(variant_id.clone())
             .or_default();
-        *streak = if c.classification.is_success() {
-            0
-        } else {
-            *streak + 1
-        };
+        // Infrastructure faults leave the streak as it was: a crash is never a verdict.
+        if c.classification.is_success() {
+            *streak = 0;
+        } else if !c.classification.is_infra() {
+            *streak += 1;
+        }
         self.aggregates.overall.record(e.status, Some(&c));
         let agg = self
             .aggregates
@@ -209,7 +211,7 @@ impl Projections {
             variant_id: variant_id.to_string(),
             committed: agg.committed,
             succeeded: agg.succeeded,
-            failed: agg.committed - agg.succeeded - agg.skipped_pruned,
+            failed: agg.unsuccessful(),
             consecutive_failures: self.progress.consecutive_failures[variant_id],
             pruned: self.progress.pruned_variants.contains(variant_id),
         });

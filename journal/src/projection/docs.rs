@@ -1,5 +1,5 @@
 //! The JSON documents the projections export: `run_control_v2`,
-//! `schedule_progress_v2`, `aggregates_v1` (each has a schema in `schemas/`).
+//! `schedule_progress_v2`, `aggregates_v2` (each has a schema in `schemas/`).
 
 use super::*;
 
@@ -61,7 +61,7 @@ impl Projections {
         })
     }
 
-    /// The `aggregates_v1` document.
+    /// The `aggregates_v2` document.
     pub fn aggregates_doc(&self) -> Value {
         let pm = self.run.as_ref().and_then(|r| r.primary_metric.as_deref());
         let variants: serde_json::Map<String, Value> = self
@@ -71,7 +71,7 @@ impl Projections {
             .map(|(k, a)| (k.clone(), a.to_json(pm)))
             .collect();
         json!({
-            "schema_version": "aggregates_v1",
+            "schema_version": "aggregates_v2",
             "overall": self.aggregates.overall.to_json(pm),
             "variants": variants,
         })

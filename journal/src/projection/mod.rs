@@ -135,6 +135,9 @@ pub struct ScheduleProgress {
     pub by_status: BTreeMap<SlotStatus, u64>,
     pub pruned_variants: BTreeSet<String>,
     pub consecutive_failures: BTreeMap<String, u32>,
+    /// Attempts of not-yet-committed slots lost to infrastructure faults that spent the
+    /// slot's infra-retry budget (`worker_lost` with `retry`, not stopped by a kill).
+    pub lost_attempts: BTreeMap<u64, u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -144,6 +147,11 @@ pub struct Aggregate {
     pub failed: u64,
     pub skipped_pruned: u64,
     pub worker_lost: u64,
+    /// Committed slots whose outcome is an infrastructure fault (worker lost, spawn
+    /// failure, disk error): outside success rates, metric means and failure streaks.
+    pub infra: u64,
+    /// Attempts lost to infrastructure and dispatched again (never committed).
+    pub infra_retried: u64,
     pub succeeded: u64,
     pub metric_sums: BTreeMap<String, f64>,
     pub metric_counts: BTreeMap<String, u64>,
@@ -151,9 +159,21 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
-    /// Succeeded over every slot that ran (skipped slots excluded); `None` before any ran.
+    /// Slots that ran and whose outcome is the agent's: committed minus skipped minus
+    /// infrastructure faults. The denominator of the success rate.
+    pub fn scored(&self) -> u64 {
+        self.committed - self.skipped_pruned - self.infra
+    }
+
+    /// Scored slots that did not succeed.
+    pub fn unsuccessful(&self) -> u64 {
+        self.scored() - self.succeeded
+    }
+
+    /// Succeeded over scored slots (skipped and infrastructure faults excluded); `None`
+    /// before any scored slot.
     pub fn success_rate(&self) -> Option<f64> {
-        let ran = self.committed - self.skipped_pruned;
+        let ran = self.scored();
         (ran > 0).then(|| self.succeeded as f64 / ran as f64)
     }
 
@@ -178,6 +198,11 @@ impl Aggregate {
                 .by_classification
                 .entry(c.classification.as_str().to_string())
                 .or_default() += 1;
+            if c.classification.is_infra() {
+                // A crash is never a verdict: no metrics, no share of any mean.
+                self.infra += 1;
+                return;
+            }
             for (k, v) in &c.metrics {
                 *self.metric_sums.entry(k.clone()).or_default() += v;
                 *self.metric_counts.entry(k.clone()).or_default() += 1;
@@ -192,6 +217,9 @@ impl Aggregate {
             "failed": self.failed,
             "skipped_pruned": self.skipped_pruned,
             "worker_lost": self.worker_lost,
+            "infra": self.infra,
+            "infra_retried": self.infra_retried,
+            "scored": self.scored(),
             "succeeded": self.succeeded,
             "success_rate": self.success_rate(),
             "primary_metric": primary_metric,
@@ -461,14 +489,52 @@ impl Projections {
             Event::TrialCompleted(e) => {
                 self.accept_completion(e.clone()).map_err(fail)?;
             }
+            Event::WorkerLost(e) if e.retry => {
+                if !e.classification.is_infra() {
+                    return Err(fail(format!(
+                        "worker_lost names `{}`, not an infrastructure class",
+                        e.classification.as_str()
+                    )));
+                }
+                let active = self
+                    .control
+                    .active_trials
+                    .get(&e.trial_id)
+                    .ok_or_else(|| fail(format!("trial {} is not active", e.trial_id)))?;
+                if active.schedule_idx != e.schedule_idx {
+                    return Err(fail(format!(
+                        "trial {} was dispatched for slot {}, not {}",
+                        e.trial_id, active.schedule_idx, e.schedule_idx
+                    )));
+                }
+                let variant_id = active.variant_id.clone();
+                self.control.active_trials.remove(&e.trial_id);
+                if !e.stopped_by_kill {
+                    *self
+                        .progress
+                        .lost_attempts
+                        .entry(e.schedule_idx)
+                        .or_default() += 1;
+                }
+                self.aggregates.overall.infra_retried += 1;
+                if let Some(agg) = self.aggregates.variants.get_mut(&variant_id) {
+                    agg.infra_retried += 1;
+                }
+            }
             Event::WorkerLost(e) => {
+                if !e.classification.is_infra() {
+                    return Err(fail(format!(
+                        "worker_lost names `{}`, not an infrastructure class",
+                        e.classification.as_str()
+                    )));
+                }
                 let lost = TrialCompleted {
                     schedule_idx: e.schedule_idx,
                     trial_id: e.trial_id.clone(),
                     ticket_id: e.ticket_id.clone(),
                     worker_id: e.worker_id.clone(),
                     completion_seq: 0,
-                    classification: Classification::WorkerLost,
+                    classification: e.classification,
                     outcome: None,
                     metrics: BTreeMap::new(),
                     attempts: Vec::new(),

@@ -1,151 +1,392 @@
 //! [`RemoteWorkerBackend`]: the [`WorkerBackend`] over one or more worker endpoints.
 //!
-//! Dispatches go round-robin to the endpoints; a refusal from every endpoint is
-//! capacity backpressure. Completions are deduped by (run_id, schedule_idx, trial_id,
-//! completion_seq) and acknowledged on the next poll of the endpoint that delivered
-//! them. A completion for a ticket this backend never handed out, or any protocol fault
-//! (wrong `schema_version`, a document that breaks its schema), quarantines the
-//! backend: every later call fails with a [`BackendError`] naming the first reason, so
-//! the coordinator fails the run instead of committing facts it cannot trust.
+//! - **Capacity** is the sum of the slots each live endpoint reported in its health
+//!   answer (capped by the requested concurrency). Each dispatch is placed on the live
+//!   endpoint with the most free slots *before* it is journaled, so `trial_dispatched`
+//!   names the endpoint (`worker_id` = its URL) and the ticket.
+//! - **Completions** are fetched by one poller thread per endpoint (long polls), so a
+//!   slow endpoint never delays another's results. They are deduped by (run_id,
+//!   schedule_idx, trial_id, completion_seq); a repeat is reported as a dropped
+//!   completion the coordinator journals. A completion is acknowledged to its worker
+//!   only after the coordinator's next poll, i.e. after it was journaled.
+//! - **Faults** are per endpoint. A protocol fault (wrong `schema_version`, a document
+//!   that breaks its schema, a completion for a ticket this run never placed there)
+//!   quarantines the endpoint. An endpoint that has not answered for `lost_after` is
+//!   lost. Either way its in-flight trials are reported lost ([`BackendReport::Lost`],
+//!   journaled `worker_lost`) and the run goes on with the other endpoints; with none
+//!   left, [`WorkerBackend::fatal`] says why and the coordinator fails the run. A late
+//!   completion of a trial already reported lost is dropped, with that reason.
 
-use super::protocol::{HttpRemoteWorkerProtocol, RemoteCompletion};
+use super::files::FileCache;
+use super::protocol::{HttpRemoteWorkerProtocol, RemoteCompletion, TicketDoc};
 use super::RemoteError;
 use crate::backend::*;
+use journal::projection::ActiveTrial;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// How long each poller's long poll waits on the worker.
+const POLLER_WAIT: Duration = Duration::from_millis(1000);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Health {
+    Live,
+    Lost(String),
+    Quarantined(String),
+}
+
+/// State shared between the backend and one endpoint's poller thread.
+struct PollerShared {
+    /// Keys the coordinator has journaled: the poller sends them with its next poll.
+    acks: Mutex<Vec<String>>,
+    stop: AtomicBool,
+}
+
+enum PollerMsg {
+    Completions(usize, Vec<RemoteCompletion>),
+    Fault(usize, RemoteError),
+    Unreachable(usize, String),
+}
 
 struct Endpoint {
-    client: HttpRemoteWorkerProtocol,
-    /// Keys delivered by this endpoint, acknowledged on its next poll.
-    pending_acks: Vec<String>,
+    client: Arc<HttpRemoteWorkerProtocol>,
+    url: String,
+    slots: usize,
+    health: Health,
+    last_contact: Instant,
+    /// Set while the endpoint fails to answer (cleared by any answer).
+    failing: Option<String>,
+    shared: Arc<PollerShared>,
 }
 
 struct Ticket {
     endpoint: usize,
     schedule_idx: u64,
     trial_id: String,
-    delivered: bool,
+    submitted: bool,
+}
+
+/// Tunables of the remote backend (`LABJ_REMOTE_*` environment variables).
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteTuning {
+    /// An endpoint that has not answered for this long is lost.
+    pub lost_after: Duration,
+}
+
+impl Default for RemoteTuning {
+    fn default() -> Self {
+        RemoteTuning {
+            lost_after: Duration::from_secs(30),
+        }
+    }
 }
 
 pub struct RemoteWorkerBackend {
     run_id: String,
     endpoints: Vec<Endpoint>,
-    next_endpoint: usize,
+    tuning: RemoteTuning,
     requested: usize,
+    /// Placed and not yet delivered back (or reported lost).
     tickets: HashMap<String, Ticket>,
-    in_flight: usize,
+    /// Tickets reported lost: a later completion is dropped.
+    lost: HashSet<String>,
     seen: HashSet<(String, u64, String, u64)>,
-    /// Completions received beyond the `max` of the poll that fetched them.
     ready: VecDeque<TrialCompletion>,
-    quarantined: Option<String>,
+    /// (endpoint, key) of completions handed to the coordinator by the last poll.
+    delivered: Vec<(usize, String)>,
+    reports: Vec<BackendReport>,
     notices: Vec<BackendNotice>,
+    files: FileCache,
+    rx: Receiver<PollerMsg>,
+    tx: Sender<PollerMsg>,
+    pollers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl RemoteWorkerBackend {
-    /// A backend for `run_id` over `endpoints` (at least one).
-    pub fn new(
+    /// Connect to every endpoint (health: capacity and version check) and start polling.
+    /// Endpoints that cannot be reached are reported and left out; a protocol fault or
+    /// no reachable endpoint at all is an error.
+    pub fn connect(
         run_id: impl Into<String>,
-        endpoints: Vec<HttpRemoteWorkerProtocol>,
+        clients: Vec<HttpRemoteWorkerProtocol>,
         requested: usize,
+        tuning: RemoteTuning,
     ) -> Result<Self, RemoteError> {
-        if endpoints.is_empty() {
+        if clients.is_empty() {
             return Err(RemoteError::BadEndpoint {
                 url: String::new(),
-                reason: "a remote backend needs at least one worker endpoint".into(),
+                reason: "a remote run needs at least one --remote-endpoint".into(),
             });
         }
-        Ok(RemoteWorkerBackend {
+        let (tx, rx) = mpsc::channel();
+        let mut b = RemoteWorkerBackend {
             run_id: run_id.into(),
-            endpoints: endpoints
-                .into_iter()
-                .map(|client| Endpoint {
-                    client,
-                    pending_acks: Vec::new(),
-                })
-                .collect(),
-            next_endpoint: 0,
+            endpoints: Vec::new(),
+            tuning,
             requested: requested.max(1),
             tickets: HashMap::new(),
-            in_flight: 0,
+            lost: HashSet::new(),
             seen: HashSet::new(),
             ready: VecDeque::new(),
-            quarantined: None,
+            delivered: Vec::new(),
+            reports: Vec::new(),
             notices: Vec::new(),
-        })
-    }
-
-    /// Why the backend refuses all work, if it does.
-    pub fn quarantine_reason(&self) -> Option<&str> {
-        self.quarantined.as_deref()
-    }
-
-    fn quarantine(&mut self, reason: String) -> String {
-        if self.quarantined.is_none() {
-            tracing::error!(reason = %reason, "remote worker backend quarantined");
-            self.notices.push(BackendNotice {
-                code: "remote_backend_quarantined".into(),
-                message: reason.clone(),
-                requested: None,
-                effective: None,
-            });
-            self.quarantined = Some(reason);
-        }
-        self.quarantined_message()
-    }
-
-    /// The endpoint running `ticket_id`, if it was handed out and not yet delivered back.
-    fn running_on(&self, ticket_id: &str) -> Option<usize> {
-        self.tickets
-            .get(ticket_id)
-            .filter(|t| !t.delivered)
-            .map(|t| t.endpoint)
-    }
-
-    fn quarantined_message(&self) -> String {
-        format!(
-            "remote worker backend is quarantined: {}; the run cannot continue on these workers (check that coordinator and workers run the same labj version)",
-            self.quarantined.as_deref().unwrap_or("")
-        )
-    }
-
-    /// Quarantine on protocol faults; pass other errors through as text.
-    fn fault(&mut self, e: RemoteError) -> String {
-        if e.is_protocol_fault() {
-            self.quarantine(e.to_string())
-        } else {
-            e.to_string()
-        }
-    }
-
-    /// Poll one endpoint and turn its answer into new completions (in `ready`).
-    fn poll_endpoint(&mut self, idx: usize, wait: Duration, max: usize) -> Result<(), String> {
-        let acks = std::mem::take(&mut self.endpoints[idx].pending_acks);
-        let result = self.endpoints[idx]
-            .client
-            .poll(&self.run_id, &acks, max, wait);
-        let response = match result {
-            Ok(r) => r,
-            Err(e) => {
-                // Not acknowledged: the worker keeps them and so must we.
-                self.endpoints[idx].pending_acks = acks;
-                return Err(self.fault(e));
-            }
+            files: FileCache::default(),
+            rx,
+            tx,
+            pollers: Vec::new(),
         };
-        for c in response.completions {
-            self.accept(idx, c)?;
+        let mut unreachable = Vec::new();
+        for client in clients {
+            let url = client.base_url().to_string();
+            let (slots, health) = match client.health() {
+                Ok(h) if h.draining => (0, Health::Lost(format!("worker {url} is shutting down"))),
+                Ok(h) => (h.slots, Health::Live),
+                Err(e) if e.is_protocol_fault() => return Err(e),
+                Err(e) => {
+                    unreachable.push(e.to_string());
+                    (0, Health::Lost(e.to_string()))
+                }
+            };
+            if let Health::Lost(reason) = &health {
+                b.notice("remote_endpoint_unavailable", format!("{url}: {reason}"));
+            }
+            b.endpoints.push(Endpoint {
+                client: Arc::new(client),
+                url,
+                slots,
+                health,
+                last_contact: Instant::now(),
+                failing: None,
+                shared: Arc::new(PollerShared {
+                    acks: Mutex::new(Vec::new()),
+                    stop: AtomicBool::new(false),
+                }),
+            });
         }
-        Ok(())
+        if b.live_slots() == 0 {
+            return Err(RemoteError::BadEndpoint {
+                url: b
+                    .endpoints
+                    .iter()
+                    .map(|e| e.url.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                reason: format!(
+                    "no remote worker endpoint is available: {}",
+                    if unreachable.is_empty() {
+                        "every worker is shutting down".to_string()
+                    } else {
+                        unreachable.join("; ")
+                    }
+                ),
+            });
+        }
+        for idx in 0..b.endpoints.len() {
+            if b.endpoints[idx].health == Health::Live {
+                b.start_poller(idx);
+            }
+        }
+        Ok(b)
     }
 
-    fn accept(&mut self, idx: usize, c: RemoteCompletion) -> Result<(), String> {
-        let url = self.endpoints[idx].client.base_url().to_string();
+    fn notice(&mut self, code: &str, message: String) {
+        tracing::warn!(code, "{message}");
+        self.notices.push(BackendNotice {
+            code: code.into(),
+            message,
+            requested: None,
+            effective: None,
+        });
+    }
+
+    fn start_poller(&mut self, idx: usize) {
+        let ep = &self.endpoints[idx];
+        let (client, shared, tx) = (
+            Arc::clone(&ep.client),
+            Arc::clone(&ep.shared),
+            self.tx.clone(),
+        );
+        let run_id = self.run_id.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("labj-remote-poll-{idx}"))
+            .spawn(move || poller(idx, client, shared, tx, run_id));
+        match handle {
+            Ok(h) => self.pollers.push(h),
+            Err(e) => {
+                let reason = format!("cannot start its poller thread: {e}");
+                self.mark_down(idx, Health::Lost(reason));
+            }
+        }
+    }
+
+    fn live_slots(&self) -> usize {
+        self.endpoints
+            .iter()
+            .filter(|e| e.health == Health::Live)
+            .map(|e| e.slots)
+            .sum()
+    }
+
+    fn load(&self, idx: usize) -> usize {
+        self.tickets.values().filter(|t| t.endpoint == idx).count()
+    }
+
+    /// Take an endpoint out of service and report its trials lost.
+    fn mark_down(&mut self, idx: usize, health: Health) {
+        if self.endpoints[idx].health != Health::Live {
+            return;
+        }
+        let url = self.endpoints[idx].url.clone();
+        let (code, reason) = match &health {
+            Health::Lost(r) => ("remote_worker_lost", r.clone()),
+            Health::Quarantined(r) => ("remote_endpoint_quarantined", r.clone()),
+            Health::Live => return,
+        };
+        self.endpoints[idx].health = health;
+        self.endpoints[idx]
+            .shared
+            .stop
+            .store(true, Ordering::SeqCst);
+        let mut gone: Vec<(String, Ticket)> = Vec::new();
+        self.tickets.retain(|id, t| {
+            if t.endpoint == idx {
+                gone.push((
+                    id.clone(),
+                    Ticket {
+                        endpoint: t.endpoint,
+                        schedule_idx: t.schedule_idx,
+                        trial_id: t.trial_id.clone(),
+                        submitted: t.submitted,
+                    },
+                ));
+                false
+            } else {
+                true
+            }
+        });
+        gone.sort_by_key(|(_, t)| t.schedule_idx);
+        self.notice(
+            code,
+            format!(
+                "worker {url} taken out of this run ({} trial(s) in flight reported lost): {reason}",
+                gone.len()
+            ),
+        );
+        for (ticket_id, t) in gone {
+            self.lost.insert(ticket_id.clone());
+            self.reports.push(BackendReport::Lost(LostTrial {
+                ticket_id,
+                schedule_idx: t.schedule_idx,
+                trial_id: t.trial_id,
+                worker_id: url.clone(),
+                reason: format!("worker {url} lost: {reason}"),
+            }));
+        }
+    }
+
+    /// Quarantine on protocol faults, remember transport trouble otherwise.
+    fn on_error(&mut self, idx: usize, e: RemoteError) {
+        if e.is_protocol_fault() {
+            self.mark_down(idx, Health::Quarantined(e.to_string()));
+        } else if self.endpoints[idx].failing.is_none() {
+            self.endpoints[idx].failing = Some(e.to_string());
+        }
+    }
+
+    fn check_lost(&mut self) {
+        let now = Instant::now();
+        for idx in 0..self.endpoints.len() {
+            let ep = &self.endpoints[idx];
+            if ep.health != Health::Live || ep.failing.is_none() {
+                continue;
+            }
+            let silent = now.duration_since(ep.last_contact);
+            if silent >= self.tuning.lost_after {
+                let reason = format!(
+                    "no answer for {} ms (limit {} ms, LABJ_REMOTE_LOST_AFTER_MS): {}",
+                    silent.as_millis(),
+                    self.tuning.lost_after.as_millis(),
+                    ep.failing.clone().unwrap_or_default()
+                );
+                self.mark_down(idx, Health::Lost(reason));
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: PollerMsg) {
+        match msg {
+            PollerMsg::Completions(idx, cs) => {
+                let ep = &mut self.endpoints[idx];
+                ep.last_contact = Instant::now();
+                ep.failing = None;
+                for c in cs {
+                    if self.endpoints[idx].health != Health::Live {
+                        break;
+                    }
+                    self.accept(idx, c);
+                }
+            }
+            PollerMsg::Fault(idx, e) => self.on_error(idx, e),
+            PollerMsg::Unreachable(idx, message) => {
+                if self.endpoints[idx].failing.is_none() {
+                    self.endpoints[idx].failing = Some(message);
+                }
+            }
+        }
+    }
+
+    fn drop_report(&mut self, c: &RemoteCompletion, reason: String) {
+        self.reports.push(BackendReport::Dropped(DroppedCompletion {
+            schedule_idx: c.schedule_idx,
+            trial_id: c.trial_id.clone(),
+            ticket_id: c.ticket_id.clone(),
+            completion_seq: c.completion_seq,
+            reason,
+        }));
+    }
+
+    fn accept(&mut self, idx: usize, c: RemoteCompletion) {
+        let url = self.endpoints[idx].url.clone();
+        let key = (
+            c.run_id.clone(),
+            c.schedule_idx,
+            c.trial_id.clone(),
+            c.completion_seq,
+        );
         if c.run_id != self.run_id {
-            return Err(self.quarantine(format!(
+            return self.mark_down(idx, Health::Quarantined(format!(
                 "worker {url} delivered a completion of run `{}` (ticket {}), this coordinator drives run `{}`",
                 c.run_id, c.ticket_id, self.run_id
             )));
         }
-        let Some(ticket) = self.tickets.get_mut(&c.ticket_id) else {
-            return Err(self.quarantine(format!(
+        if self.seen.contains(&key) {
+            // Delivered again (its ack was not yet sent, or got lost): once is enough.
+            self.delivered.push((idx, c.key()));
+            return self.drop_report(
+                &c,
+                format!(
+                    "duplicate delivery by {url}: completion {} was already received",
+                    c.key()
+                ),
+            );
+        }
+        if self.lost.contains(&c.ticket_id) {
+            self.seen.insert(key);
+            self.delivered.push((idx, c.key()));
+            return self.drop_report(
+                &c,
+                format!(
+                    "late completion from {url}: ticket {} was already journaled worker_lost",
+                    c.ticket_id
+                ),
+            );
+        }
+        let Some(ticket) = self.tickets.get(&c.ticket_id) else {
+            return self.mark_down(idx, Health::Quarantined(format!(
                 "worker {url} delivered a completion for unknown ticket `{}` (schedule_idx {}, trial {})",
                 c.ticket_id, c.schedule_idx, c.trial_id
             )));
@@ -155,54 +396,173 @@ impl RemoteWorkerBackend {
             || ticket.trial_id != c.trial_id
         {
             let (s, t) = (ticket.schedule_idx, ticket.trial_id.clone());
-            return Err(self.quarantine(format!(
+            return self.mark_down(idx, Health::Quarantined(format!(
                 "worker {url} delivered ticket `{}` as schedule_idx {} / trial {}, but it was dispatched as schedule_idx {s} / trial {t}",
                 c.ticket_id, c.schedule_idx, c.trial_id
             )));
         }
-        let first_delivery = !ticket.delivered;
-        ticket.delivered = true;
-        let ack = c.key();
-        if !self.endpoints[idx].pending_acks.contains(&ack) {
-            self.endpoints[idx].pending_acks.push(ack);
-        }
-        let key = (c.run_id, c.schedule_idx, c.trial_id, c.completion_seq);
-        if !self.seen.insert(key.clone()) {
-            return Ok(()); // the same delivery again: already handed to the coordinator
-        }
-        if first_delivery {
-            self.in_flight = self.in_flight.saturating_sub(1);
-        }
-        // Later deliveries of a finished ticket still go up: the committer drops
-        // duplicates of committed slots idempotently and flags conflicting ones.
+        self.tickets.remove(&c.ticket_id);
+        self.seen.insert(key);
+        self.delivered.push((idx, c.key()));
         self.ready.push_back(TrialCompletion {
             ticket_id: c.ticket_id,
             worker_id: url,
-            schedule_idx: key.1,
-            trial_id: key.2,
-            completion_seq: key.3,
+            schedule_idx: c.schedule_idx,
+            trial_id: c.trial_id,
+            completion_seq: c.completion_seq,
             outcome: c.outcome,
         });
-        Ok(())
     }
 
-    fn busy_endpoints(&self) -> Vec<usize> {
-        let mut busy: Vec<usize> = (0..self.endpoints.len())
-            .filter(|&i| !self.endpoints[i].pending_acks.is_empty())
-            .collect();
-        for t in self.tickets.values().filter(|t| !t.delivered) {
-            if !busy.contains(&t.endpoint) {
-                busy.push(t.endpoint);
+    /// What the last poll handed over is journaled now: let the pollers acknowledge it.
+    fn release_acks(&mut self) {
+        for (idx, key) in self.delivered.drain(..) {
+            if let Ok(mut acks) = self.endpoints[idx].shared.acks.lock() {
+                acks.push(key);
             }
         }
-        busy.sort_unstable();
-        busy
+    }
+
+    /// `labj continue`: ask every live endpoint for its outstanding tickets of this run
+    /// and take back those the journal still shows active there. Returns the tickets
+    /// reattached; every other active trial is for the caller to record `worker_lost`
+    /// (and is remembered here as lost, so a late completion is dropped). Tickets the
+    /// worker holds that the journal no longer expects are stopped or acknowledged.
+    pub fn reattach(&mut self, active: &[ActiveTrial]) -> Vec<String> {
+        let mut adopted = Vec::new();
+        for idx in 0..self.endpoints.len() {
+            if self.endpoints[idx].health != Health::Live {
+                continue;
+            }
+            let listed: Vec<TicketDoc> = match self.endpoints[idx].client.tickets(&self.run_id) {
+                Ok(r) => r.tickets,
+                Err(e) => {
+                    self.on_error(idx, e);
+                    continue;
+                }
+            };
+            let url = self.endpoints[idx].url.clone();
+            let mut stale_keys = Vec::new();
+            for t in listed {
+                let journaled = active
+                    .iter()
+                    .find(|a| a.ticket_id == t.ticket_id && a.worker_id == url);
+                // A trial stopped by `labj kill` finished `cancelled`: that is no verdict,
+                // so it is re-run like any trial the session lost.
+                let cancelled = t.classification.as_deref() == Some("cancelled");
+                match journaled {
+                    Some(a)
+                        if !cancelled
+                            && a.schedule_idx == t.schedule_idx
+                            && a.trial_id == t.trial_id =>
+                    {
+                        self.tickets.insert(
+                            t.ticket_id.clone(),
+                            Ticket {
+                                endpoint: idx,
+                                schedule_idx: t.schedule_idx,
+                                trial_id: t.trial_id.clone(),
+                                submitted: true,
+                            },
+                        );
+                        adopted.push(t.ticket_id);
+                    }
+                    _ if t.state == "running" => {
+                        let _ = self.endpoints[idx].client.stop(
+                            &self.run_id,
+                            &t.ticket_id,
+                            "not expected by the continuing coordinator",
+                        );
+                    }
+                    _ => stale_keys.push(super::protocol::completion_key(
+                        &self.run_id,
+                        t.schedule_idx,
+                        &t.trial_id,
+                        1,
+                    )),
+                }
+            }
+            if !stale_keys.is_empty() {
+                let _ = self.endpoints[idx].client.ack(&self.run_id, &stale_keys);
+            }
+        }
+        for a in active {
+            if !adopted.contains(&a.ticket_id) {
+                self.lost.insert(a.ticket_id.clone());
+            }
+        }
+        adopted
+    }
+
+    /// The endpoint running `ticket_id`, if it is live.
+    fn running_on(&self, ticket_id: &str) -> Option<usize> {
+        self.tickets
+            .get(ticket_id)
+            .map(|t| t.endpoint)
+            .filter(|&i| self.endpoints[i].health == Health::Live)
+    }
+}
+
+fn poller(
+    idx: usize,
+    client: Arc<HttpRemoteWorkerProtocol>,
+    shared: Arc<PollerShared>,
+    tx: Sender<PollerMsg>,
+    run_id: String,
+) {
+    let mut backoff = Duration::from_millis(50);
+    while !shared.stop.load(Ordering::SeqCst) {
+        let acks = std::mem::take(&mut *shared.acks.lock().unwrap_or_else(|p| p.into_inner()));
+        match client.poll(&run_id, &acks, MAX_DRAIN_PER_POLL, POLLER_WAIT) {
+            Ok(r) => {
+                backoff = Duration::from_millis(50);
+                if tx.send(PollerMsg::Completions(idx, r.completions)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                // Not acknowledged: send them again next time.
+                shared
+                    .acks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(acks);
+                let msg = if e.is_protocol_fault() {
+                    PollerMsg::Fault(idx, e)
+                } else {
+                    PollerMsg::Unreachable(idx, e.to_string())
+                };
+                if tx.send(msg).is_err() {
+                    return;
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+impl Drop for RemoteWorkerBackend {
+    fn drop(&mut self) {
+        // Everything handed over is journaled by now (the coordinator flushed before it
+        // returned): acknowledge it so the workers can forget it.
+        self.release_acks();
+        for ep in &self.endpoints {
+            ep.shared.stop.store(true, Ordering::SeqCst);
+            let keys =
+                std::mem::take(&mut *ep.shared.acks.lock().unwrap_or_else(|p| p.into_inner()));
+            if ep.health == Health::Live && !keys.is_empty() {
+                let _ = ep.client.ack(&self.run_id, &keys);
+            }
+        }
+        // Pollers end after their current long poll; no need to wait for them.
+        self.pollers.clear();
     }
 }
 
 impl WorkerBackend for RemoteWorkerBackend {
     fn capacity(&self) -> usize {
-        self.requested
+        self.requested.min(self.live_slots())
     }
 
     fn set_requested_capacity(&mut self, requested: usize) {
@@ -210,60 +570,114 @@ impl WorkerBackend for RemoteWorkerBackend {
     }
 
     fn in_flight(&self) -> usize {
-        self.in_flight
+        self.tickets.len()
+    }
+
+    fn assign_worker(&mut self, dispatch: &TrialDispatch) -> String {
+        let best = (0..self.endpoints.len())
+            .filter(|&i| self.endpoints[i].health == Health::Live)
+            .max_by_key(|&i| {
+                (
+                    self.endpoints[i].slots as i64 - self.load(i) as i64,
+                    std::cmp::Reverse(i),
+                )
+            });
+        let Some(idx) = best else {
+            return "unassigned".into();
+        };
+        self.tickets.insert(
+            dispatch.ticket_id.clone(),
+            Ticket {
+                endpoint: idx,
+                schedule_idx: dispatch.spec.schedule_idx,
+                trial_id: dispatch.spec.trial_id.clone(),
+                submitted: false,
+            },
+        );
+        self.endpoints[idx].url.clone()
     }
 
     fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError> {
-        if self.quarantined.is_some() {
-            return Err(SubmitError::Fatal(self.quarantined_message()));
-        }
-        let limit = self.capacity();
-        if self.in_flight >= limit {
+        let Some(idx) = self.tickets.get(&dispatch.ticket_id).map(|t| t.endpoint) else {
+            if self.lost.contains(&dispatch.ticket_id) {
+                // Its endpoint went down before the submit: already reported lost.
+                return Ok(WorkerTicket {
+                    ticket_id: dispatch.ticket_id,
+                    worker_id: String::new(),
+                });
+            }
+            let worker_id = self.assign_worker(&dispatch);
+            if worker_id == "unassigned" {
+                return Err(SubmitError::Fatal(self.fatal().unwrap_or_default()));
+            }
+            return self.submit(dispatch);
+        };
+        let ep = &self.endpoints[idx];
+        let url = ep.url.clone();
+        if ep.failing.is_some() {
+            // Wait for the poller to hear from it again, or for it to be declared lost.
             return Err(SubmitError::Capacity {
-                in_flight: self.in_flight,
-                limit,
+                in_flight: self.load(idx),
+                limit: ep.slots,
             });
         }
-        let n = self.endpoints.len();
-        for step in 0..n {
-            let idx = (self.next_endpoint + step) % n;
-            let client = &self.endpoints[idx].client;
-            let url = client.base_url().to_string();
-            let response = match client.submit(&self.run_id, &dispatch) {
-                Ok(r) => r,
-                Err(e) => return Err(SubmitError::Fatal(self.fault(e))),
-            };
-            if !response.accepted {
-                tracing::debug!(endpoint = %url, reason = ?response.reason, "remote worker refused a dispatch");
-                continue;
+        let files = match self.files.files_for(&dispatch.spec) {
+            Ok(f) => f,
+            Err(message) => return Err(SubmitError::Fatal(message)),
+        };
+        match ep.client.submit_with_files(&self.run_id, &dispatch, &files) {
+            Ok(r) if r.accepted && r.ticket_id == dispatch.ticket_id => {
+                if let Some(t) = self.tickets.get_mut(&dispatch.ticket_id) {
+                    t.submitted = true;
+                }
+                Ok(WorkerTicket {
+                    ticket_id: dispatch.ticket_id,
+                    worker_id: url,
+                })
             }
-            if response.ticket_id != dispatch.ticket_id {
-                return Err(SubmitError::Fatal(self.quarantine(format!(
-                    "worker {url} accepted ticket `{}` as `{}`",
-                    dispatch.ticket_id, response.ticket_id
-                ))));
+            Ok(r) if r.accepted => {
+                self.mark_down(
+                    idx,
+                    Health::Quarantined(format!(
+                        "worker {url} accepted ticket `{}` as `{}`",
+                        dispatch.ticket_id, r.ticket_id
+                    )),
+                );
+                Ok(WorkerTicket {
+                    ticket_id: dispatch.ticket_id,
+                    worker_id: url,
+                })
             }
-            self.next_endpoint = (idx + 1) % n;
-            self.tickets.insert(
-                dispatch.ticket_id.clone(),
-                Ticket {
-                    endpoint: idx,
-                    schedule_idx: dispatch.spec.schedule_idx,
-                    trial_id: dispatch.spec.trial_id.clone(),
-                    delivered: false,
+            Ok(r) => {
+                tracing::debug!(endpoint = %url, reason = ?r.reason, "remote worker refused a dispatch; retrying later");
+                Err(SubmitError::Capacity {
+                    in_flight: self.load(idx),
+                    limit: self.endpoints[idx].slots,
+                })
+            }
+            Err(e) if e.is_protocol_fault() => {
+                self.on_error(idx, e);
+                Ok(WorkerTicket {
+                    ticket_id: dispatch.ticket_id,
+                    worker_id: url,
+                })
+            }
+            Err(
+                e @ RemoteError::Status {
+                    status: 400..=499, ..
                 },
-            );
-            self.in_flight += 1;
-            return Ok(WorkerTicket {
-                ticket_id: dispatch.ticket_id,
-                worker_id: url,
-            });
+            ) => {
+                // The worker refuses this trial as malformed: no retry can fix that.
+                Err(SubmitError::Fatal(e.to_string()))
+            }
+            Err(e) => {
+                self.on_error(idx, e);
+                Err(SubmitError::Capacity {
+                    in_flight: self.load(idx),
+                    limit: self.endpoints[idx].slots,
+                })
+            }
         }
-        // Every worker is full: backpressure, retried by the coordinator.
-        Err(SubmitError::Capacity {
-            in_flight: self.in_flight,
-            limit,
-        })
     }
 
     fn poll_completions(
@@ -271,28 +685,24 @@ impl WorkerBackend for RemoteWorkerBackend {
         timeout: Duration,
         max: usize,
     ) -> Result<Vec<TrialCompletion>, BackendError> {
-        if self.quarantined.is_some() {
-            return Err(BackendError(self.quarantined_message()));
-        }
+        self.release_acks();
         let max = max.clamp(1, MAX_DRAIN_PER_POLL);
-        if self.ready.is_empty() {
-            let busy = self.busy_endpoints();
-            if busy.is_empty() {
-                std::thread::sleep(timeout);
-            }
-            // Several busy endpoints share the wait so one poll stays within `timeout`.
-            let wait = timeout / u32::try_from(busy.len().max(1)).unwrap_or(u32::MAX);
-            for idx in busy {
-                let wait = if self.ready.is_empty() {
-                    wait
-                } else {
-                    Duration::ZERO
-                };
-                self.poll_endpoint(idx, wait, max).map_err(BackendError)?;
+        if self.ready.is_empty() && self.reports.is_empty() {
+            match self.rx.recv_timeout(timeout) {
+                Ok(m) => self.handle(m),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(BackendError("remote poller channel closed".into()))
+                }
             }
         }
+        while let Ok(m) = self.rx.try_recv() {
+            self.handle(m);
+        }
+        self.check_lost();
         let n = self.ready.len().min(max);
-        Ok(self.ready.drain(..n).collect())
+        let out: Vec<TrialCompletion> = self.ready.drain(..n).collect();
+        Ok(out)
     }
 
     fn request_pause(&mut self, ticket_id: &str, label: Option<&str>) -> WorkerPauseAck {
@@ -302,48 +712,51 @@ impl WorkerBackend for RemoteWorkerBackend {
             accepted: false,
             reason: Some(reason),
         };
-        if self.quarantined.is_some() {
-            return refuse(String::new(), self.quarantined_message());
-        }
         let Some(idx) = self.running_on(ticket_id) else {
             return refuse(
                 String::new(),
-                format!("no trial with ticket {ticket_id} is running"),
+                format!("no trial with ticket {ticket_id} is running on a live worker"),
             );
         };
-        let client = &self.endpoints[idx].client;
-        let url = client.base_url().to_string();
-        match client.pause(&self.run_id, ticket_id, label) {
-            Ok(r) if r.ticket_id == ticket_id => WorkerPauseAck {
-                ticket_id: r.ticket_id,
+        let url = self.endpoints[idx].url.clone();
+        match self.endpoints[idx]
+            .client
+            .pause(&self.run_id, ticket_id, label)
+        {
+            Ok(r) => WorkerPauseAck {
+                ticket_id: ticket_id.to_string(),
                 worker_id: url,
-                accepted: r.accepted,
+                accepted: r.accepted && r.ticket_id == ticket_id,
                 reason: r.reason,
             },
-            Ok(r) => {
-                let reason = self.quarantine(format!(
-                    "worker {url} answered a pause of ticket `{ticket_id}` for ticket `{}`",
-                    r.ticket_id
-                ));
-                refuse(url, reason)
-            }
             Err(e) => {
-                let reason = self.fault(e);
+                let reason = e.to_string();
+                self.on_error(idx, e);
                 refuse(url, reason)
             }
         }
     }
 
     fn request_resume(&mut self, ticket_id: &str) -> Result<(), String> {
-        Err(format!(
-            "cannot resume ticket {ticket_id}: the remote worker protocol v1 has no resume call"
-        ))
+        let Some(idx) = self.running_on(ticket_id) else {
+            return Err(format!(
+                "no trial with ticket {ticket_id} is running on a live worker"
+            ));
+        };
+        match self.endpoints[idx].client.resume(&self.run_id, ticket_id) {
+            Ok(r) if r.accepted => Ok(()),
+            Ok(r) => Err(r
+                .reason
+                .unwrap_or_else(|| "the worker refused to resume".into())),
+            Err(e) => {
+                let reason = e.to_string();
+                self.on_error(idx, e);
+                Err(reason)
+            }
+        }
     }
 
     fn request_stop(&mut self, ticket_id: &str, reason: &str) {
-        if self.quarantined.is_some() {
-            return;
-        }
         let Some(idx) = self.running_on(ticket_id) else {
             return;
         };
@@ -351,12 +764,35 @@ impl WorkerBackend for RemoteWorkerBackend {
             .client
             .stop(&self.run_id, ticket_id, reason)
         {
-            let message = self.fault(e);
-            tracing::warn!(ticket_id, error = %message, "stop request to remote worker failed");
+            tracing::warn!(ticket_id, error = %e, "stop request to remote worker failed");
+            self.on_error(idx, e);
         }
     }
 
     fn take_notices(&mut self) -> Vec<BackendNotice> {
         std::mem::take(&mut self.notices)
+    }
+
+    fn take_reports(&mut self) -> Vec<BackendReport> {
+        std::mem::take(&mut self.reports)
+    }
+
+    fn fatal(&self) -> Option<String> {
+        if self.live_slots() > 0 {
+            return None;
+        }
+        let why: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|e| match &e.health {
+                Health::Lost(r) => format!("{} lost ({r})", e.url),
+                Health::Quarantined(r) => format!("{} quarantined ({r})", e.url),
+                Health::Live => format!("{} has no slots", e.url),
+            })
+            .collect();
+        Some(format!(
+            "no remote worker endpoint is left for this run: {}",
+            why.join("; ")
+        ))
     }
 }

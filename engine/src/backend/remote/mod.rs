@@ -6,19 +6,21 @@
 //!   client for one endpoint with bounded timeouts, bounded retries of transient
 //!   failures, and strict response checking (schema version first, then the schema).
 //! - [`backend`]: [`RemoteWorkerBackend`], a [`WorkerBackend`](super::WorkerBackend)
-//!   over those clients that dedupes completions and quarantines itself on any protocol
-//!   fault so the coordinator fails the run cleanly.
+//!   over those clients: capacity from health, placement, dedupe, acks after the
+//!   journal, per-endpoint quarantine and loss, reattach on `continue`.
 //!
-//! Not here yet: the server (`labj worker serve`), reattaching to tickets of an earlier
-//! session, and wiring into `labj run` (nothing constructs this backend outside tests).
+//! - [`files`]: the experiment files a trial needs, sent by value with its submit.
+//!
+//! The server side is [`crate::worker`] (`labj worker serve`).
 //!
 //! The bearer token lives in a [`BearerToken`] whose `Debug` prints `<redacted>`; no
 //! error, log line or `Debug` output of this module contains it.
 
 pub mod backend;
+pub mod files;
 pub mod protocol;
 
-pub use backend::RemoteWorkerBackend;
+pub use backend::{RemoteTuning, RemoteWorkerBackend};
 pub use protocol::{HttpRemoteWorkerProtocol, RemoteEndpoint, RemoteTimeouts, RetryPolicy};
 
 use std::fmt;

@@ -10,6 +10,7 @@
 use super::{BearerToken, RemoteError};
 use crate::backend::TrialDispatch;
 use crate::trial::{TrialOutcome, TrialSpec};
+pub use crate::worker::messages::{FileDoc, HealthResponse, TicketDoc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -19,13 +20,18 @@ const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 /// How much of an error body is quoted in a [`RemoteError::Status`].
 const MAX_QUOTED_BODY: usize = 512;
 
-/// The four calls of the protocol.
+/// The calls of the protocol: the four of v1 and the extensions (resume, ack, health,
+/// tickets), each with its own request and response schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemoteEndpoint {
     Submit,
     Poll,
     Pause,
     Stop,
+    Resume,
+    Ack,
+    Health,
+    Tickets,
 }
 
 impl RemoteEndpoint {
@@ -35,6 +41,10 @@ impl RemoteEndpoint {
             RemoteEndpoint::Poll => "v1/worker/poll",
             RemoteEndpoint::Pause => "v1/worker/pause",
             RemoteEndpoint::Stop => "v1/worker/stop",
+            RemoteEndpoint::Resume => "v1/worker/resume",
+            RemoteEndpoint::Ack => "v1/worker/ack",
+            RemoteEndpoint::Health => "v1/worker/health",
+            RemoteEndpoint::Tickets => "v1/worker/tickets",
         }
     }
 
@@ -44,6 +54,10 @@ impl RemoteEndpoint {
             RemoteEndpoint::Poll => "remote_worker_poll_v1",
             RemoteEndpoint::Pause => "remote_worker_pause_v1",
             RemoteEndpoint::Stop => "remote_worker_stop_v1",
+            RemoteEndpoint::Resume => "remote_worker_resume_v1",
+            RemoteEndpoint::Ack => "remote_worker_ack_v1",
+            RemoteEndpoint::Health => "remote_worker_health_v1",
+            RemoteEndpoint::Tickets => "remote_worker_tickets_v1",
         }
     }
 
@@ -53,6 +67,10 @@ impl RemoteEndpoint {
             RemoteEndpoint::Poll => "remote_worker_poll_response_v1",
             RemoteEndpoint::Pause => "remote_worker_pause_response_v1",
             RemoteEndpoint::Stop => "remote_worker_stop_response_v1",
+            RemoteEndpoint::Resume => "remote_worker_resume_response_v1",
+            RemoteEndpoint::Ack => "remote_worker_ack_response_v1",
+            RemoteEndpoint::Health => "remote_worker_health_response_v1",
+            RemoteEndpoint::Tickets => "remote_worker_tickets_response_v1",
         }
     }
 }
@@ -64,6 +82,45 @@ struct SubmitRequest<'a> {
     schema_version: &'static str,
     run_id: &'a str,
     dispatch: DispatchDoc<'a>,
+    #[serde(skip_serializing_if = "<[FileDoc]>::is_empty")]
+    files: &'a [FileDoc],
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct RunRequest<'a> {
+    schema_version: &'static str,
+    run_id: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ResumeRequest<'a> {
+    schema_version: &'static str,
+    run_id: &'a str,
+    ticket_id: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct AckRequest<'a> {
+    schema_version: &'static str,
+    run_id: &'a str,
+    completion_keys: &'a [String],
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct HealthRequest {
+    schema_version: &'static str,
+}
+
+/// `remote_worker_ack_response_v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AckResponse {
+    pub acked: u64,
+}
+
+/// `remote_worker_tickets_response_v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TicketsResponse {
+    pub tickets: Vec<TicketDoc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -285,6 +342,16 @@ impl HttpRemoteWorkerProtocol {
         run_id: &str,
         dispatch: &TrialDispatch,
     ) -> Result<SubmitResponse, RemoteError> {
+        self.submit_with_files(run_id, dispatch, &[])
+    }
+
+    /// Hand one dispatch to the worker with the experiment files it needs, by value.
+    pub fn submit_with_files(
+        &self,
+        run_id: &str,
+        dispatch: &TrialDispatch,
+        files: &[FileDoc],
+    ) -> Result<SubmitResponse, RemoteError> {
         let spec = &dispatch.spec;
         let req = SubmitRequest {
             schema_version: RemoteEndpoint::Submit.request_schema(),
@@ -298,6 +365,7 @@ impl HttpRemoteWorkerProtocol {
                 repl_idx: spec.repl_idx,
                 spec,
             },
+            files,
         };
         self.call(RemoteEndpoint::Submit, &req, self.timeouts.submit)
     }
@@ -348,6 +416,46 @@ impl HttpRemoteWorkerProtocol {
             reason,
         };
         self.call(RemoteEndpoint::Stop, &req, self.timeouts.stop)
+    }
+
+    pub fn resume(&self, run_id: &str, ticket_id: &str) -> Result<PauseResponse, RemoteError> {
+        let req = ResumeRequest {
+            schema_version: RemoteEndpoint::Resume.request_schema(),
+            run_id,
+            ticket_id,
+        };
+        self.call(RemoteEndpoint::Resume, &req, self.timeouts.pause)
+    }
+
+    /// Tell the worker it may forget these completions (they are journaled).
+    pub fn ack(
+        &self,
+        run_id: &str,
+        completion_keys: &[String],
+    ) -> Result<AckResponse, RemoteError> {
+        let req = AckRequest {
+            schema_version: RemoteEndpoint::Ack.request_schema(),
+            run_id,
+            completion_keys,
+        };
+        self.call(RemoteEndpoint::Ack, &req, self.timeouts.stop)
+    }
+
+    /// Capacity and liveness.
+    pub fn health(&self) -> Result<HealthResponse, RemoteError> {
+        let req = HealthRequest {
+            schema_version: RemoteEndpoint::Health.request_schema(),
+        };
+        self.call(RemoteEndpoint::Health, &req, self.timeouts.submit)
+    }
+
+    /// The worker's outstanding tickets of `run_id` (running, or finished and unacknowledged).
+    pub fn tickets(&self, run_id: &str) -> Result<TicketsResponse, RemoteError> {
+        let req = RunRequest {
+            schema_version: RemoteEndpoint::Tickets.request_schema(),
+            run_id,
+        };
+        self.call(RemoteEndpoint::Tickets, &req, self.timeouts.submit)
     }
 
     fn call<Req: Serialize, Resp: DeserializeOwned>(

@@ -27,6 +27,9 @@ use std::time::Instant;
 /// How often `squeue` is asked about the jobs in flight (outcome files are looked at on
 /// every poll; `squeue` only matters for jobs that end without one).
 const SQUEUE_EVERY: Duration = Duration::from_millis(1000);
+/// Consecutive failed `squeue` calls (one per [`SQUEUE_EVERY`]) tolerated before the run
+/// fails: a controller that is briefly busy or restarting must not end a run.
+const SQUEUE_FAILURES_TOLERATED: u32 = 60;
 /// Slurm time limit = the trial's own budget (timeout × attempts) plus this margin, in
 /// minutes, for staging, grading and the scheduler; labj's own timeout fires first.
 pub const TIME_MARGIN_MINUTES: u64 = 5;
@@ -64,13 +67,13 @@ pub struct SlurmBackend {
     ready: VecDeque<TrialCompletion>,
     records: Vec<BackendJobSubmitted>,
     last_squeue: Option<Instant>,
+    squeue_failures: u32,
 }
 
 impl SlurmBackend {
     /// A backend submitting to the cluster `sbatch` reaches; fails (naming the command)
     /// when Slurm's tools are missing or the controller does not answer.
     pub fn new(cfg: SlurmConfig, requested: usize) -> Result<Self, String> {
-        cmd::squeue(&[]).map(|_| ())?;
         let out = std::process::Command::new("sinfo")
             .args(["-h", "-o", "%P"])
             .output()
@@ -88,6 +91,7 @@ impl SlurmBackend {
             ready: VecDeque::new(),
             records: Vec::new(),
             last_squeue: None,
+            squeue_failures: 0,
         })
     }
 
@@ -175,7 +179,22 @@ impl SlurmBackend {
         }
         self.last_squeue = Some(Instant::now());
         let ids: Vec<String> = self.jobs.values().map(|j| j.job_id.clone()).collect();
-        let states = cmd::squeue(&ids).map_err(BackendError)?;
+        let states = match cmd::squeue(&ids) {
+            Ok(s) => {
+                self.squeue_failures = 0;
+                s
+            }
+            Err(e) if self.squeue_failures < SQUEUE_FAILURES_TOLERATED => {
+                self.squeue_failures += 1;
+                tracing::warn!("{e} (attempt {}; retrying)", self.squeue_failures);
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(BackendError(format!(
+                    "{e}; Slurm did not answer {SQUEUE_FAILURES_TOLERATED} times in a row"
+                )))
+            }
+        };
         let mut over = Vec::new();
         for (ticket, j) in &self.jobs {
             match states.get(&j.job_id) {

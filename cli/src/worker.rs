@@ -1,0 +1,107 @@
+//! `labj worker serve`: argument checks, the token read from its variable (and removed
+//! from this process's environment, so no trial can inherit it), then the engine's
+//! server.
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use engine::backend::remote::{resolve_remote_bearer_token, BearerToken};
+use engine::worker::ServeConfig;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Subcommand)]
+pub enum WorkerCommand {
+    /// Serve the remote worker protocol: run submitted trials in N slots.
+    Serve {
+        /// Address to listen on (port 0 picks a free one; the bound address is printed).
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: SocketAddr,
+        /// Trials run at once.
+        #[arg(long, default_value_t = 4)]
+        slots: usize,
+        /// Name of the environment variable holding the bearer token coordinators send.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        /// Serve without authentication: anyone who reaches the port can run commands.
+        #[arg(long)]
+        insecure_no_auth: bool,
+        /// Where trial directories, staged experiment files and blobs go.
+        #[arg(long, default_value = ".lab/worker")]
+        work_dir: PathBuf,
+        /// Largest request body accepted (HTTP 413 beyond).
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        max_body_bytes: usize,
+        /// Time allowed to send a request's headers, and then its body.
+        #[arg(long, default_value_t = 10_000)]
+        read_timeout_ms: u64,
+        /// On SIGTERM: how long to wait for running trials and unacknowledged
+        /// completions before stopping trials and exiting.
+        #[arg(long, default_value_t = 30)]
+        shutdown_grace_secs: u64,
+        /// A delivered completion that is not acknowledged within this is delivered
+        /// again (a coordinator acknowledges within about a second).
+        #[arg(long, default_value_t = 10_000)]
+        redeliver_after_ms: u64,
+    },
+}
+
+pub fn run(command: WorkerCommand) -> Result<ExitCode> {
+    match command {
+        WorkerCommand::Serve {
+            listen,
+            slots,
+            token_env,
+            insecure_no_auth,
+            work_dir,
+            max_body_bytes,
+            read_timeout_ms,
+            shutdown_grace_secs,
+            redeliver_after_ms,
+        } => {
+            if slots == 0 {
+                bail!("--slots must be at least 1");
+            }
+            let token = match (&token_env, insecure_no_auth) {
+                (Some(_), true) => bail!("--token-env and --insecure-no-auth exclude each other"),
+                (None, false) => bail!(
+                    "labj worker serve needs --token-env VAR (the variable holding the bearer token), or --insecure-no-auth to serve without authentication"
+                ),
+                (None, true) => {
+                    eprintln!("[labj worker] WARNING: --insecure-no-auth: every client that can reach {listen} may run commands on this machine");
+                    None
+                }
+                (Some(var), false) => {
+                    let t = resolve_remote_bearer_token(Some(var))?
+                        .context("token variable resolved to nothing")?;
+                    // Trials inherit the worker's environment: the token must not be in it.
+                    // Done before any thread starts.
+                    std::env::remove_var(var);
+                    Some(BearerToken::new(t))
+                }
+            };
+            let read = Duration::from_millis(read_timeout_ms.max(1));
+            let mut limits = ServeConfig::default_limits();
+            limits.max_body_bytes = max_body_bytes;
+            limits.header_timeout = read;
+            limits.body_timeout = read;
+            let config = ServeConfig {
+                listen,
+                slots,
+                token,
+                work_dir,
+                limits,
+                shutdown_grace: Duration::from_secs(shutdown_grace_secs),
+                redeliver_after: Duration::from_millis(redeliver_after_ms),
+            };
+            let result = engine::worker::serve(config, |addr| {
+                // One line on stdout that scripts and tests wait for.
+                println!("labj worker listening on http://{addr}/ ({slots} slots)");
+                let _ = std::io::stdout().flush();
+            });
+            result.map(|()| ExitCode::SUCCESS).map_err(Into::into)
+        }
+    }
+}

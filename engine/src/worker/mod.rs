@@ -1,0 +1,232 @@
+//! `labj worker serve`: the server side of the remote worker protocol.
+//!
+//! A worker holds N slots and runs each submitted trial with the same
+//! [`execute_trial`](crate::executor::execute_trial) as a local run. It never sees a
+//! journal: it keeps each finished trial's completion in memory until the coordinator
+//! acknowledges its key (at-least-once delivery), and lists its outstanding tickets so
+//! a continuing coordinator can reattach to them.
+//!
+//! - [`state`]: tickets, slots, long polls, acknowledgements.
+//! - [`staging`]: how paths work when the worker's filesystem is not the coordinator's.
+//! - [`http`]: hyper server, auth, limits, request/response schema checks.
+//!
+//! Shutdown: the first SIGTERM or SIGINT drains the worker — submits are refused, health
+//! says `draining`, running trials go on and their completions stay available to polls —
+//! and the worker exits once nothing runs and every completion was acknowledged, or
+//! when the grace period ends (then running trials are stopped; undelivered completions
+//! are lost with the process and the coordinator records those trials `worker_lost`).
+//! A second signal exits at once.
+
+pub mod http;
+pub mod messages;
+pub mod staging;
+pub mod state;
+
+use crate::backend::remote::BearerToken;
+use http::{HttpLimits, Shared};
+use state::{Runner, WorkerState};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything `labj worker serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub slots: usize,
+    /// `None` only with `--insecure-no-auth`.
+    pub token: Option<BearerToken>,
+    pub work_dir: PathBuf,
+    pub limits: HttpLimits,
+    /// How long a drain waits for running trials and unacknowledged completions.
+    pub shutdown_grace: Duration,
+    /// A delivered completion not acknowledged within this is delivered again.
+    pub redeliver_after: Duration,
+}
+
+impl ServeConfig {
+    pub fn default_limits() -> HttpLimits {
+        HttpLimits {
+            max_body_bytes: 16 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("worker work dir {path}: {source}")]
+    WorkDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("worker runtime: {0}")]
+    Runtime(String),
+}
+
+/// Serve until a signal ends the worker. `on_listening` gets the bound address (the
+/// port may have been 0) before the first request is accepted.
+pub fn serve(
+    config: ServeConfig,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), WorkerError> {
+    serve_with_runner(
+        config,
+        Arc::new(crate::executor::execute_trial),
+        on_listening,
+    )
+}
+
+pub fn serve_with_runner(
+    config: ServeConfig,
+    runner: Runner,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), WorkerError> {
+    std::fs::create_dir_all(&config.work_dir).map_err(|source| WorkerError::WorkDir {
+        path: config.work_dir.clone(),
+        source,
+    })?;
+    let work_dir =
+        std::path::absolute(&config.work_dir).map_err(|source| WorkerError::WorkDir {
+            path: config.work_dir.clone(),
+            source,
+        })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| WorkerError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| WorkerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let worker_id = format!(
+            "{}@{}:{addr}",
+            std::process::id(),
+            crate::lease::this_host()
+        );
+        let state = Arc::new(WorkerState::new(
+            worker_id,
+            config.slots,
+            config.redeliver_after,
+            work_dir,
+            runner,
+        ));
+        let shared = Arc::new(Shared::new(
+            Arc::clone(&state),
+            config.token.as_ref(),
+            config.limits,
+        ));
+        on_listening(addr);
+        accept_until_signal(listener, shared, config.limits).await?;
+        drain(&state, config.shutdown_grace).await
+    })
+}
+
+async fn accept_until_signal(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    limits: HttpLimits,
+) -> Result<(), WorkerError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    // Accepting goes on during the drain so the coordinator can still poll and ack;
+    // this task ends with the process.
+    let serving = tokio::spawn(accept_loop(listener, shared, limits));
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        r = serving => {
+            return Err(WorkerError::Runtime(format!("accept loop ended: {r:?}")));
+        }
+    }
+    // A second signal: exit now.
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("[labj worker] second signal: exiting now");
+        std::process::exit(130);
+    });
+    Ok(())
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, limits: HttpLimits) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req| http::handle(Arc::clone(&shared), req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn drain(state: &Arc<WorkerState>, grace: Duration) -> Result<(), WorkerError> {
+    let h = state.health();
+    eprintln!(
+        "[labj worker] draining: refusing new trials; {} running, {} completion(s) not yet acknowledged; exiting when both are 0 or after {} s",
+        h.running,
+        h.undelivered,
+        grace.as_secs()
+    );
+    state.drain();
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let h = state.health();
+        if h.running == 0 && h.undelivered == 0 {
+            eprintln!("[labj worker] drained; exiting");
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            eprintln!(
+                "[labj worker] grace period over: stopping {} running trial(s); {} completion(s) were never acknowledged",
+                h.running, h.undelivered
+            );
+            let s = Arc::clone(state);
+            let _ = tokio::task::spawn_blocking(move || {
+                s.stop_all("worker shutting down");
+                s.wait_idle(Duration::from_secs(5))
+            })
+            .await;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

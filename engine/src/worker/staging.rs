@@ -1,0 +1,121 @@
+//! Where a remote trial lives on the worker, whose filesystem need not be the
+//! coordinator's.
+//!
+//! The coordinator's paths in a [`TrialSpec`] (experiment dir, trial dir, blob dir) mean
+//! nothing here. The worker rewrites them under its `--work-dir`:
+//!
+//! ```text
+//! <work-dir>/runs/<run_id>/experiment/   the files the submit carried, by value
+//! <work-dir>/runs/<run_id>/trials/<trial_id>/   the trial directory (see `executor`)
+//! <work-dir>/runs/<run_id>/blobs/        content-addressed artifacts
+//! ```
+//!
+//! Each carried file names its blake3; the worker checks it, and writes a file only
+//! when it is missing or differs, so the same agent script sent with every submit is
+//! written once per run.
+
+use super::messages::FileDoc;
+use crate::trial::TrialSpec;
+use base64::Engine as _;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug)]
+pub enum StageError {
+    /// The request itself is unacceptable (bad id or path, digest mismatch).
+    Refused(String),
+    /// The worker's disk failed.
+    Io(String),
+}
+
+/// An id used as one path component: letters, digits, `-`, `_`, `.` (not `.`/`..`).
+fn check_component(what: &str, s: &str) -> Result<(), StageError> {
+    let ok = !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.len() <= 200
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(StageError::Refused(format!(
+            "{what} `{s}` cannot name a directory on the worker (letters, digits, - _ . only)"
+        )))
+    }
+}
+
+/// A relative path without `..`, root or prefix.
+fn check_relative(p: &str) -> Result<PathBuf, StageError> {
+    let path = Path::new(p);
+    let fine = !p.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if fine {
+        Ok(path.to_path_buf())
+    } else {
+        Err(StageError::Refused(format!(
+            "experiment file path `{p}` must be relative and stay inside the experiment directory"
+        )))
+    }
+}
+
+fn io(context: &Path, e: std::io::Error) -> StageError {
+    StageError::Io(format!("{}: {e}", context.display()))
+}
+
+/// Write the carried files and return the spec with the worker's paths.
+pub fn stage(
+    work_dir: &Path,
+    run_id: &str,
+    mut spec: TrialSpec,
+    files: &[FileDoc],
+) -> Result<TrialSpec, StageError> {
+    check_component("run_id", run_id)?;
+    check_component("trial_id", &spec.trial_id)?;
+    let run_dir = work_dir.join("runs").join(run_id);
+    let exp_dir = run_dir.join("experiment");
+    std::fs::create_dir_all(&exp_dir).map_err(|e| io(&exp_dir, e))?;
+    for f in files {
+        let rel = check_relative(&f.path)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&f.content_base64)
+            .map_err(|e| {
+                StageError::Refused(format!("file `{}`: content is not base64: {e}", f.path))
+            })?;
+        let digest = blake3::hash(&bytes).to_hex().to_string();
+        if digest != f.blake3 {
+            return Err(StageError::Refused(format!(
+                "file `{}`: content digest {digest} differs from the declared {}",
+                f.path, f.blake3
+            )));
+        }
+        write_if_changed(&exp_dir.join(rel), &bytes, f.executable)?;
+    }
+    spec.experiment_dir = exp_dir;
+    spec.trial_dir = run_dir.join("trials").join(&spec.trial_id);
+    spec.blob_dir = run_dir.join("blobs");
+    Ok(spec)
+}
+
+fn write_if_changed(to: &Path, bytes: &[u8], executable: bool) -> Result<(), StageError> {
+    if let Ok(existing) = std::fs::read(to) {
+        if existing == bytes {
+            return Ok(());
+        }
+    }
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    }
+    // Write aside and rename: a trial of another slot may be executing the old file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = to.with_extension(format!("labj-staging-{}-{n}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
+    if executable {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, to).map_err(|e| io(to, e))
+}

@@ -1,0 +1,390 @@
+//! The worker's tickets: what runs in which slot, and which completions wait for their
+//! acknowledgement. Plain synchronous code behind one mutex; the HTTP layer calls it
+//! from blocking threads.
+//!
+//! A ticket is keyed by (run_id, ticket_id). It is `running` while its trial thread
+//! executes, then `finished` with its outcome until the coordinator acknowledges the
+//! completion key, then forgotten. Submitting a ticket the worker already holds is
+//! accepted again without running it twice (the coordinator may retry a submit whose
+//! answer it lost).
+
+use super::messages::*;
+use super::staging::{self, StageError};
+use crate::backend::remote::protocol::completion_key;
+use crate::executor::TrialControl;
+use crate::trial::{TrialOutcome, TrialSpec};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Longest a poll may hold its request open, whatever it asks for.
+pub const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs one trial; `execute_trial` unless a test injects another.
+pub type Runner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
+
+enum TicketState {
+    Running(Arc<TrialControl>),
+    Finished(TrialOutcome),
+}
+
+struct Ticket {
+    schedule_idx: u64,
+    trial_id: String,
+    state: TicketState,
+    /// When a poll last handed this completion out; it is handed out again only after
+    /// `redeliver_after` without an acknowledgement (or after a `tickets` call).
+    delivered_at: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (run_id, ticket_id) → ticket.
+    tickets: HashMap<(String, String), Ticket>,
+    running: usize,
+    draining: bool,
+}
+
+pub struct WorkerState {
+    pub worker_id: String,
+    pub slots: usize,
+    pub redeliver_after: Duration,
+    work_dir: PathBuf,
+    runner: Runner,
+    inner: Mutex<Inner>,
+    /// Signalled when a trial finishes (wakes long polls) or the worker drains.
+    changed: Condvar,
+}
+
+/// A request the worker refuses as the client's fault (HTTP 400 / 404).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    BadRequest(String),
+}
+
+impl WorkerState {
+    pub fn new(
+        worker_id: String,
+        slots: usize,
+        redeliver_after: Duration,
+        work_dir: PathBuf,
+        runner: Runner,
+    ) -> Self {
+        WorkerState {
+            worker_id,
+            slots: slots.max(1),
+            redeliver_after,
+            work_dir,
+            runner,
+            inner: Mutex::new(Inner::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn submit(self: &Arc<Self>, req: SubmitRequest) -> Result<SubmitResponse, Refusal> {
+        let d = req.dispatch;
+        let answer = |accepted: bool, reason: Option<String>| SubmitResponse {
+            schema_version: "remote_worker_submit_response_v1",
+            accepted,
+            ticket_id: d.ticket_id.clone(),
+            reason,
+        };
+        if d.spec.run_id != req.run_id
+            || d.spec.schedule_idx != d.schedule_idx
+            || d.spec.trial_id != d.trial_id
+        {
+            return Err(Refusal::BadRequest(format!(
+                "dispatch of ticket {} disagrees with its spec (run_id/schedule_idx/trial_id)",
+                d.ticket_id
+            )));
+        }
+        let key = (req.run_id.clone(), d.ticket_id.clone());
+        {
+            let inner = self.lock();
+            if inner.tickets.contains_key(&key) {
+                return Ok(answer(true, None));
+            }
+            if inner.draining {
+                return Ok(answer(false, Some("worker is shutting down".into())));
+            }
+            if inner.running >= self.slots {
+                return Ok(answer(
+                    false,
+                    Some(format!("all {} slots are busy", self.slots)),
+                ));
+            }
+        }
+        // Stage outside the lock: it writes files.
+        let spec = staging::stage(&self.work_dir, &req.run_id, d.spec, &req.files).map_err(
+            |e| match e {
+                StageError::Refused(m) => Refusal::BadRequest(m),
+                StageError::Io(m) => Refusal::BadRequest(format!("worker cannot stage: {m}")),
+            },
+        )?;
+        let control = TrialControl::new();
+        {
+            let mut inner = self.lock();
+            if inner.tickets.contains_key(&key) {
+                return Ok(answer(true, None));
+            }
+            if inner.running >= self.slots || inner.draining {
+                return Ok(answer(false, Some("no free slot".into())));
+            }
+            inner.running += 1;
+            inner.tickets.insert(
+                key.clone(),
+                Ticket {
+                    schedule_idx: d.schedule_idx,
+                    trial_id: d.trial_id.clone(),
+                    state: TicketState::Running(Arc::clone(&control)),
+                    delivered_at: None,
+                },
+            );
+        }
+        let me = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(format!("labj-slot-{}", d.schedule_idx))
+            .spawn(move || {
+                let outcome = (me.runner)(&spec, &control);
+                let mut inner = me.lock();
+                inner.running = inner.running.saturating_sub(1);
+                if let Some(t) = inner.tickets.get_mut(&key) {
+                    t.state = TicketState::Finished(outcome);
+                }
+                drop(inner);
+                me.changed.notify_all();
+            });
+        if let Err(e) = spawned {
+            let mut inner = self.lock();
+            inner.running = inner.running.saturating_sub(1);
+            inner.tickets.remove(&(req.run_id, d.ticket_id.clone()));
+            return Ok(answer(
+                false,
+                Some(format!("cannot start a trial thread: {e}")),
+            ));
+        }
+        Ok(answer(true, None))
+    }
+
+    /// Forget the acknowledged completions of `run_id`; returns how many were kept.
+    fn ack_locked(inner: &mut Inner, run_id: &str, keys: &[String]) -> usize {
+        if keys.is_empty() {
+            return 0;
+        }
+        let wanted: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let before = inner.tickets.len();
+        inner.tickets.retain(|(run, _), t| {
+            !(run == run_id
+                && matches!(t.state, TicketState::Finished(_))
+                && wanted.contains(completion_key(run, t.schedule_idx, &t.trial_id, 1).as_str()))
+        });
+        before - inner.tickets.len()
+    }
+
+    pub fn ack(&self, req: AckRequest) -> AckResponse {
+        let mut inner = self.lock();
+        let acked = Self::ack_locked(&mut inner, &req.run_id, &req.completion_keys);
+        AckResponse {
+            schema_version: "remote_worker_ack_response_v1",
+            acked,
+        }
+    }
+
+    /// Acknowledge, then wait up to `wait_ms` for at least one undelivered completion of
+    /// the run and return up to `max_completions` (oldest schedule_idx first).
+    pub fn poll(&self, req: PollRequest) -> PollResponse {
+        let deadline = Instant::now() + Duration::from_millis(req.wait_ms).min(MAX_POLL_WAIT);
+        let mut inner = self.lock();
+        Self::ack_locked(&mut inner, &req.run_id, &req.ack_completion_keys);
+        let redeliver_after = self.redeliver_after;
+        loop {
+            let now = Instant::now();
+            let due = |t: &Ticket| match t.delivered_at {
+                None => true,
+                Some(at) => now.duration_since(at) >= redeliver_after,
+            };
+            let mut out: Vec<CompletionDoc> = inner
+                .tickets
+                .iter()
+                .filter(|((run, _), t)| *run == req.run_id && due(t))
+                .filter_map(|((run, ticket), t)| match &t.state {
+                    TicketState::Finished(o) => Some(CompletionDoc {
+                        run_id: run.clone(),
+                        schedule_idx: t.schedule_idx,
+                        trial_id: t.trial_id.clone(),
+                        ticket_id: ticket.clone(),
+                        completion_seq: 1,
+                        outcome: o.clone(),
+                    }),
+                    TicketState::Running(_) => None,
+                })
+                .collect();
+            if !out.is_empty() || now >= deadline {
+                out.sort_by_key(|c| c.schedule_idx);
+                out.truncate(req.max_completions.max(1));
+                for c in &out {
+                    if let Some(t) = inner
+                        .tickets
+                        .get_mut(&(c.run_id.clone(), c.ticket_id.clone()))
+                    {
+                        t.delivered_at = Some(now);
+                    }
+                }
+                return PollResponse {
+                    schema_version: "remote_worker_poll_response_v1",
+                    completions: out,
+                };
+            }
+            // Wake for new completions, or when a held-back one becomes due again.
+            let wait = (deadline - now).min(redeliver_after.max(Duration::from_millis(5)));
+            inner = match self.changed.wait_timeout(inner, wait) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    fn control_of(&self, run_id: &str, ticket_id: &str) -> Result<Arc<TrialControl>, String> {
+        let inner = self.lock();
+        match inner
+            .tickets
+            .get(&(run_id.to_string(), ticket_id.to_string()))
+        {
+            Some(Ticket {
+                state: TicketState::Running(c),
+                ..
+            }) => Ok(Arc::clone(c)),
+            Some(_) => Err(format!("ticket {ticket_id} has already finished")),
+            None => Err(format!(
+                "this worker holds no ticket {ticket_id} of run {run_id}"
+            )),
+        }
+    }
+
+    fn control_answer(
+        schema: &'static str,
+        ticket_id: String,
+        r: Result<(), String>,
+    ) -> ControlResponse {
+        ControlResponse {
+            schema_version: schema,
+            ticket_id,
+            accepted: r.is_ok(),
+            reason: r.err(),
+        }
+    }
+
+    pub fn pause(&self, req: TicketRequest) -> ControlResponse {
+        let r = self
+            .control_of(&req.run_id, &req.ticket_id)
+            .and_then(|c| c.pause());
+        Self::control_answer("remote_worker_pause_response_v1", req.ticket_id, r)
+    }
+
+    pub fn resume(&self, req: TicketRequest) -> ControlResponse {
+        let r = self
+            .control_of(&req.run_id, &req.ticket_id)
+            .and_then(|c| c.resume());
+        Self::control_answer("remote_worker_resume_response_v1", req.ticket_id, r)
+    }
+
+    pub fn stop(&self, req: TicketRequest) -> ControlResponse {
+        let reason = req
+            .reason
+            .as_deref()
+            .unwrap_or("stopped by the coordinator");
+        let r = self
+            .control_of(&req.run_id, &req.ticket_id)
+            .map(|c| c.stop(reason));
+        let mut a = Self::control_answer("remote_worker_stop_response_v1", req.ticket_id, r);
+        a.reason = None; // the stop response has no reason field
+        a
+    }
+
+    pub fn health(&self) -> HealthResponse {
+        let inner = self.lock();
+        HealthResponse {
+            schema_version: "remote_worker_health_response_v1",
+            worker_id: self.worker_id.clone(),
+            labj_version: env!("CARGO_PKG_VERSION").to_string(),
+            slots: self.slots,
+            running: inner.running,
+            undelivered: inner.tickets.len() - inner.running,
+            draining: inner.draining,
+        }
+    }
+
+    /// The run's outstanding tickets. A coordinator asks this when it reattaches, so
+    /// every kept completion of the run becomes deliverable again at once.
+    pub fn tickets(&self, req: RunRequest) -> TicketsResponse {
+        let mut inner = self.lock();
+        for ((run, _), t) in inner.tickets.iter_mut() {
+            if *run == req.run_id {
+                t.delivered_at = None;
+            }
+        }
+        let mut tickets: Vec<TicketDoc> = inner
+            .tickets
+            .iter()
+            .filter(|((run, _), _)| *run == req.run_id)
+            .map(|((_, ticket), t)| TicketDoc {
+                ticket_id: ticket.clone(),
+                schedule_idx: t.schedule_idx,
+                trial_id: t.trial_id.clone(),
+                state: match t.state {
+                    TicketState::Running(_) => "running".into(),
+                    TicketState::Finished(_) => "finished".into(),
+                },
+                classification: match &t.state {
+                    TicketState::Finished(o) => Some(o.classification.as_str().to_string()),
+                    TicketState::Running(_) => None,
+                },
+            })
+            .collect();
+        tickets.sort_by_key(|t| t.schedule_idx);
+        TicketsResponse {
+            schema_version: "remote_worker_tickets_response_v1",
+            tickets,
+        }
+    }
+
+    /// Refuse new work and wake every long poll (graceful shutdown, first step).
+    pub fn drain(&self) {
+        self.lock().draining = true;
+        self.changed.notify_all();
+    }
+
+    /// Stop every running trial (graceful shutdown after the grace period).
+    pub fn stop_all(&self, reason: &str) {
+        let inner = self.lock();
+        for t in inner.tickets.values() {
+            if let TicketState::Running(c) = &t.state {
+                c.stop(reason);
+            }
+        }
+    }
+
+    /// Wait until no trial runs, at most `timeout`; true when none runs.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.lock();
+        loop {
+            let now = Instant::now();
+            if inner.running == 0 {
+                return true;
+            }
+            if now >= deadline {
+                return false;
+            }
+            inner = match self.changed.wait_timeout(inner, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
