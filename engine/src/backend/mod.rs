@@ -73,6 +73,7 @@ impl TrialCompletion {
                 artifacts: Vec::new(),
                 chain_state: None,
                 error: Some(reason.into()),
+                isolation: None,
             },
         }
     }

@@ -440,6 +440,7 @@ impl<'a> Coordinator<'a> {
                 artifacts: Vec::new(),
                 chain_state: None,
                 error: Some(l.reason),
+                isolation: None,
             },
         };
         self.on_completion(c)

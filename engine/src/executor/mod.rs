@@ -257,6 +257,10 @@ struct Trial<'a> {
     read_only_files: Vec<PathBuf>,
     pre: workspace::Manifest,
     launch: sandbox::Launch,
+    /// Unique to this execution (`LABJ_TRIAL_TAG` in every process it starts): the
+    /// after-attempt sweep kills only this execution's strays, never those of another
+    /// trial that happens to carry the same run and trial ids (tests, a twin worker).
+    tag: String,
 }
 
 impl<'a> Trial<'a> {
@@ -365,6 +369,7 @@ impl<'a> Trial<'a> {
             read_only_files,
             pre,
             launch,
+            tag: uuid::Uuid::now_v7().to_string(),
         })
     }
 
@@ -470,9 +475,9 @@ impl<'a> Trial<'a> {
         // `setsid` daemon left it. Sandboxes and containers end their whole PID
         // namespace; plain local processes are found by the contract variables they
         // inherited (before the tamper check, so no daemon can write after it).
-        let me = std::slice::from_ref(&self.spec.trial_id);
+        let me = &self.spec.trial_id;
         if self.launch.iso.mode == crate::isolation::IsolationMode::Local {
-            crate::isolation::reap_host_processes_since(&self.spec.run_id, Some(me), since);
+            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, since);
         }
         // The agent's process group is gone: from here on its files are evidence only.
         end.tamper = tamper::check_after_agent(self, n)?;
@@ -485,7 +490,7 @@ impl<'a> Trial<'a> {
         }
         if self.spec.grader.is_some() {
             // The grader is a host process too, and so are its strays.
-            crate::isolation::reap_host_processes_since(&self.spec.run_id, Some(me), since);
+            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, since);
         }
         Ok(end)
     }
@@ -602,7 +607,8 @@ impl<'a> Trial<'a> {
             .env("AGENTLAB_REPL_IDX", s.repl_idx.to_string())
             .env("AGENTLAB_TRIAL_DIR", &p.trial_dir)
             .env("AGENTLAB_WORKSPACE_DIR", &p.workspace)
-            .env("AGENTLAB_ATTEMPT", n.to_string());
+            .env("AGENTLAB_ATTEMPT", n.to_string())
+            .env(crate::isolation::TRIAL_TAG_VAR, &self.tag);
         let open = |path: &Path| {
             std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
         };

@@ -45,12 +45,64 @@ pub fn reap_host_processes_since(
     if trial_ids.is_some_and(|t| t.is_empty()) {
         return 0;
     }
-    let run_var = format!("AGENTLAB_RUN_ID={run_id}");
     let wanted: Option<std::collections::HashSet<String>> = trial_ids.map(|ids| {
         ids.iter()
             .map(|t| format!("AGENTLAB_TRIAL_ID={t}"))
             .collect()
     });
+    reap_matching(&format!("AGENTLAB_RUN_ID={run_id}"), wanted, started_after)
+}
+
+/// The environment variable carrying one trial execution's unique tag.
+pub const TRIAL_TAG_VAR: &str = "LABJ_TRIAL_TAG";
+
+/// After an attempt: kills the processes of this trial execution only (matched by
+/// run id, trial id and the execution's [`TRIAL_TAG_VAR`]), started since `started_after`.
+pub fn reap_trial_processes_since(
+    run_id: &str,
+    trial_id: &str,
+    tag: &str,
+    started_after: Option<u64>,
+) -> usize {
+    let wanted = [
+        format!("AGENTLAB_TRIAL_ID={trial_id}"),
+        format!("{TRIAL_TAG_VAR}={tag}"),
+    ];
+    let run_var = format!("AGENTLAB_RUN_ID={run_id}");
+    reap_all_of(&run_var, &wanted, started_after)
+}
+
+fn reap_all_of(run_var: &str, wanted: &[String], started_after: Option<u64>) -> usize {
+    scan_and_kill(started_after, |env| {
+        let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
+        vars.contains(&run_var.as_bytes()) && wanted.iter().all(|w| vars.contains(&w.as_bytes()))
+    })
+}
+
+fn reap_matching(
+    run_var: &str,
+    wanted: Option<std::collections::HashSet<String>>,
+    started_after: Option<u64>,
+) -> usize {
+    scan_and_kill(started_after, |env| {
+        let mut ours = false;
+        let mut trial = wanted.is_none();
+        for var in env.split(|b| *b == 0) {
+            if var == run_var.as_bytes() {
+                ours = true;
+            } else if let Some(w) = &wanted {
+                if let Ok(s) = std::str::from_utf8(var) {
+                    trial |= w.contains(s);
+                }
+            }
+        }
+        ours && trial
+    })
+}
+
+/// SIGKILLs every process (but this one) started since `started_after` whose
+/// environment satisfies `matches`; returns how many.
+fn scan_and_kill(started_after: Option<u64>, matches: impl Fn(&[u8]) -> bool) -> usize {
     let me = std::process::id();
     let mut killed = 0;
     // Two passes: a daemon may fork between our read and our kill; the second pass
@@ -78,18 +130,7 @@ pub fn reap_host_processes_since(
             let Ok(env) = std::fs::read(e.path().join("environ")) else {
                 continue;
             };
-            let mut ours = false;
-            let mut trial = wanted.is_none();
-            for var in env.split(|b| *b == 0) {
-                if var == run_var.as_bytes() {
-                    ours = true;
-                } else if let Some(w) = &wanted {
-                    if let Ok(s) = std::str::from_utf8(var) {
-                        trial |= w.contains(s);
-                    }
-                }
-            }
-            if ours && trial {
+            if matches(&env) {
                 // SAFETY: plain kill(2) on a pid we just matched.
                 if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
                     this_pass += 1;
