@@ -178,7 +178,7 @@ fn read_slots(file: &File) -> io::Result<Option<(u64, Head)>> {
             events: u64::from_le_bytes(slot[16..24].try_into().expect("8 bytes")),
             hash: slot[24..56].try_into().expect("32 bytes"),
         };
-        if best.map_or(true, |(s, _)| seq > s) {
+        if best.is_none_or(|(s, _)| seq > s) {
             best = Some((seq, head));
         }
     }
