@@ -27,9 +27,14 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let outcome = run::start_run(&experiment, &opts)?;
             finish(outcome, json, threshold)
         }
-        Command::Continue { run, drive } => {
+        Command::Continue {
+            run,
+            drive,
+            allow_changed_inputs,
+        } => {
             let dir = run::resolve_run(&runs_dir, &run)?;
-            let (opts, threshold, json) = drive_options(&runs_dir, &drive)?;
+            let (mut opts, threshold, json) = drive_options(&runs_dir, &drive)?;
+            opts.allow_changed_inputs = allow_changed_inputs;
             engine::coordinator::install_interrupt_handler();
             let outcome = run::continue_run(&dir, &opts)?;
             finish(outcome, json, threshold)
@@ -187,6 +192,7 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
             endpoints: d.remote_endpoints.clone(),
             token_env: d.remote_token_env.clone(),
         },
+        allow_changed_inputs: false,
     };
     Ok((opts, threshold, d.json))
 }

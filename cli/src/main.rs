@@ -56,6 +56,11 @@ enum Command {
         run: String,
         #[command(flatten)]
         drive: DriveArgs,
+        /// Continue even though the run's inputs (experiment, dataset, task limits,
+        /// mounts, dependency files, agent or grader programs) changed since it was
+        /// created; the change is journaled in `session_started.inputs_changed`.
+        #[arg(long)]
+        allow_changed_inputs: bool,
     },
     /// Show the run's current run_control_v2, progress and aggregates.
     Status {

@@ -10,6 +10,7 @@ pub mod control;
 pub mod coordinator;
 pub mod executor;
 pub mod experiment;
+pub mod inputs;
 pub mod inspect;
 pub mod isolation;
 pub mod lease;

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! journal.sqlite   the event journal (+ -wal/-shm while open)
+//! journal.head     the chain head recorded outside the journal (journal::store::integrity)
 //! trials/<trial>/  one directory per trial (see `executor`)
 //! blobs/           content-addressed artifacts (blake3)
 //! ```
@@ -63,6 +64,9 @@ pub struct RunOptions {
     pub no_retry_lost: bool,
     /// `--remote-endpoint`/`--remote-token-env` (remote executor only).
     pub remote: RemoteOptions,
+    /// `continue` only: accept inputs that changed since the run was created (journaled
+    /// in `session_started.inputs_changed`) instead of refusing them.
+    pub allow_changed_inputs: bool,
 }
 
 impl RunOptions {
@@ -129,6 +133,16 @@ pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
                 dir.display()
             )));
         }
+        if !journal.exists() {
+            if let Ok(Some(head)) = journal::store::integrity::read_head(&journal) {
+                return Err(RunError::Invalid(format!(
+                    "the journal of run {} was deleted: {JOURNAL_FILE} is gone, but its chain head record ({}) says {} events had been written; restore the journal from a copy",
+                    dir.display(),
+                    journal::store::integrity::head_path(&journal).display(),
+                    head.events
+                )));
+            }
+        }
         if dir.is_dir() && !journal.exists() && !run.is_empty() {
             return Err(RunError::Invalid(format!(
                 "{} holds no {JOURNAL_FILE}: a run that never started (labj stopped while creating it), or not a labj run directory",
@@ -174,17 +188,11 @@ fn fault_kill_after() -> Result<Option<u64>, RunError> {
     }
 }
 
-/// blake3 over the resolved experiment and every task it runs: `continue` refuses to
-/// resume with inputs that changed since the run was created.
+/// The combined digest of everything that decides what a trial does (see
+/// [`crate::inputs`]): `continue` refuses to resume with inputs that changed since the
+/// run was created, unless told to accept them.
 pub fn inputs_digest(exp: &Experiment) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(exp.digest().as_bytes());
-    for t in exp.tasks() {
-        h.update(t.id.as_bytes());
-        h.update(&serde_json::to_vec(&t.payload).unwrap_or_default());
-        h.update(&serde_json::to_vec(&t.workspace_files).unwrap_or_default());
-    }
-    h.finalize().to_hex().to_string()
+    crate::inputs::combined(&crate::inputs::components(exp))
 }
 
 fn new_session(mode: &str, took_over_from: Option<LeaseHolder>) -> SessionStarted {
@@ -195,6 +203,7 @@ fn new_session(mode: &str, took_over_from: Option<LeaseHolder>) -> SessionStarte
         mode: mode.into(),
         labj_version: env!("CARGO_PKG_VERSION").into(),
         took_over_from,
+        inputs_changed: None,
     }
 }
 
@@ -291,6 +300,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     }
     let run_id = uuid::Uuid::now_v7().to_string();
     let run_dir = opts.runs_dir.join(&run_id);
+    let inputs = crate::inputs::components(&exp);
     mkdir(&run_dir.join("trials"))?;
     mkdir(&run_dir.join("blobs"))?;
     // Other users never read a run (agent env, outputs); see docs/isolation.md.
@@ -311,7 +321,8 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
         primary_metric: exp.primary_metric().map(String::from),
         options: serde_json::json!({
             "experiment_path": abs_exp,
-            "inputs_digest": inputs_digest(&exp),
+            "inputs_digest": crate::inputs::combined(&inputs),
+            "inputs": inputs,
             "runs_dir": opts.runs_dir,
             "max_concurrency_override": opts.max_concurrency,
             "executor": opts.executor.unwrap_or_default().as_str(),
@@ -339,6 +350,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
         }
     }
     lease::acquire(journal.conn_mut(), &lease_holder)?;
+    journal.set_append_guard(lease::append_guard(session_id.clone()));
     Ok(CreatedRun {
         experiment: exp,
         journal,
@@ -528,11 +540,17 @@ fn drive(
         },
     );
     let end = coordinator.run();
-    let (journal, projections) = coordinator.into_parts();
+    let (mut journal, projections) = coordinator.into_parts();
     // Also at the end of a completed run, not only on `continue`: nothing outlives it.
     sweep_run(&run_id, experiment, opts.progress, since);
+    // Whatever the session's end, the journal it wrote must still be the file on disk:
+    // a deleted, replaced or truncated journal never ends green.
+    let damaged = journal.check_file();
     // Release even after an error, so the next `continue` need not wait for staleness.
     let _ = lease::release(journal.conn(), &session_id);
+    // The damage, when there is some, is the root cause of whatever the session met
+    // (a truncated file makes SQLite report "malformed", say): report it first.
+    damaged?;
     let end = end?;
     Ok(RunOutcome {
         run_id,
@@ -587,11 +605,18 @@ pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
 }
 
 /// Continue a crashed, killed or interrupted run.
+///
+/// Order matters: the journal is folded and the inputs checked through a read-only
+/// handle, then the lease is taken (a live holder refuses it, changing nothing), and only
+/// then is the journal opened for writing and re-folded if another session appended in
+/// between.
 pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     opts.validate()?;
     let kill_after = fault_kill_after()?;
-    let mut journal = Journal::open(&run_dir.join(JOURNAL_FILE), opts.durability)?;
-    let proj = journal.fold(None)?;
+    let path = run_dir.join(JOURNAL_FILE);
+    let mut ro = Journal::open_read_only(&path)?;
+    let folded_len = ro.len();
+    let proj = ro.fold(None)?;
     let run = proj
         .run
         .as_ref()
@@ -605,30 +630,50 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
             run.run_id, proj.progress.next_commit_idx
         )));
     }
-    let created = first_run_created(&journal)?;
+    let created = first_run_created(&ro)?;
     let exp_path = created.options["experiment_path"]
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| RunError::Invalid("run_created records no experiment_path".into()))?;
     let mut exp = experiment::load(&exp_path)?;
     enforce(&mut exp, opts)?;
-    let want = created.options["inputs_digest"].as_str().unwrap_or("");
-    if inputs_digest(&exp) != want || exp.digest() != created.experiment_digest {
-        return Err(RunError::Invalid(format!(
-            "the experiment {} or its dataset changed since run {} was created (inputs digest {want}); continuing would mix results of different inputs",
-            exp_path.display(),
-            run.run_id
-        )));
-    }
+    let inputs_changed = check_inputs(&ro, &created, &exp, &exp_path, opts)?;
     let max_concurrency = proj.control.max_concurrency.max(1);
     let opts = &continue_options(opts, &created)?;
     let kind = opts.executor.unwrap_or_default();
     let capacity = opts.max_concurrency.unwrap_or(max_concurrency) as usize;
     let mut backend = make_backend(kind, opts, run_dir, &run.run_id, capacity)?;
     let mut session = new_session("continue", None);
-    let took = lease::acquire(journal.conn_mut(), &holder(&session))?;
-    session.took_over_from = took.map(|r| r.holder);
+    session.inputs_changed = inputs_changed;
+    let took = lease::acquire(ro.conn_mut(), &holder(&session))?;
+    drop(ro);
+    session.took_over_from = took.clone().map(|r| r.holder);
     let session_id = session.session_id.clone();
+    let mut journal = match Journal::open(&path, opts.durability) {
+        Ok(j) => j,
+        Err(e) => {
+            // Hand the lease back as it was: this session never wrote.
+            if let Ok(ro) = Journal::open_read_only(&path) {
+                let _ = lease::restore(ro.conn(), &session_id, took.as_ref());
+            }
+            return Err(e.into());
+        }
+    };
+    journal.set_append_guard(lease::append_guard(session_id.clone()));
+    let proj = if journal.len() != folded_len {
+        // Another session appended between the fold and the lease (and has since died).
+        let proj = journal.fold(None)?;
+        if proj.control.status == RunStatus::Completed {
+            let _ = lease::restore(journal.conn(), &session_id, took.as_ref());
+            return Err(RunError::Invalid(format!(
+                "run {} was completed by another session while this one was starting; nothing to continue",
+                run.run_id
+            )));
+        }
+        proj
+    } else {
+        proj
+    };
     let mut plan = recovery_plan(&proj, InfraRetry::for_experiment(&exp, opts.no_retry_lost));
     let mut notes = Vec::new();
     // Attempts still alive in Slurm (or finished with an outcome nobody collected yet)
@@ -737,6 +782,70 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         reattached,
     };
     drive(parts, backend.boxed(), opts, kill_after)
+}
+
+/// The inputs the run was created (or last continued) with against the experiment as it
+/// is now. Changed inputs are refused with the list of changed components, or accepted
+/// when `opts.allow_changed_inputs` (the returned record is journaled).
+fn check_inputs(
+    journal: &Journal,
+    created: &RunCreated,
+    exp: &Experiment,
+    exp_path: &Path,
+    opts: &RunOptions,
+) -> Result<Option<InputsChanged>, RunError> {
+    let now = crate::inputs::components(exp);
+    let recorded: Option<crate::inputs::Components> =
+        serde_json::from_value(created.options["inputs"].clone()).ok();
+    let Some(mut was) = recorded else {
+        // A journal from before per-component digests: only the combined legacy digest.
+        let want = created.options["inputs_digest"].as_str().unwrap_or("");
+        if crate::inputs::legacy_digest(exp) == want && exp.digest() == created.experiment_digest {
+            return Ok(None);
+        }
+        if opts.allow_changed_inputs {
+            let mut change = crate::inputs::accepted_change(&Default::default(), &now);
+            change.changed =
+                vec!["experiment or dataset (journal predates per-component digests)".into()];
+            return Ok(Some(change));
+        }
+        return Err(RunError::Invalid(format!(
+            "the experiment {} or its dataset changed since run {} was created; continuing would mix results of different inputs (pass --allow-changed-inputs to accept the change, which is journaled)",
+            exp_path.display(),
+            created.run_id
+        )));
+    };
+    // The latest accepted change, if any, is the baseline now.
+    let mut stmt = journal
+        .conn()
+        .prepare("SELECT payload FROM events WHERE kind = 'session_started' ORDER BY idx")
+        .map_err(|e| RunError::Invalid(format!("reading session_started events: {e}")))?;
+    let payloads = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| RunError::Invalid(format!("reading session_started events: {e}")))?;
+    for p in payloads {
+        if let Ok(SessionStarted {
+            inputs_changed: Some(c),
+            ..
+        }) = serde_json::from_str(&p)
+        {
+            was = c.inputs;
+        }
+    }
+    let changed = crate::inputs::changed(&was, &now);
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    if opts.allow_changed_inputs {
+        return Ok(Some(crate::inputs::accepted_change(&was, &now)));
+    }
+    Err(RunError::Invalid(format!(
+        "the inputs of run {} changed since it was created: {} (experiment {}); continuing would mix results of different inputs. Restore them, or pass --allow-changed-inputs to continue anyway (the change is journaled)",
+        created.run_id,
+        changed.join(", "),
+        exp_path.display()
+    )))
 }
 
 fn first_run_created(journal: &Journal) -> Result<RunCreated, RunError> {

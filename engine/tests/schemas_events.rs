@@ -57,6 +57,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                 mode: "run".into(),
                 labj_version: "0.1.0".into(),
                 took_over_from: None,
+                inputs_changed: None,
             }),
             Event::SessionStarted(SessionStarted {
                 session_id: "s-2".into(),
@@ -68,6 +69,11 @@ fn representative_events() -> Vec<(Event, Event)> {
                     session_id: "s-1".into(),
                     pid: 42,
                     host: "box".into(),
+                }),
+                inputs_changed: Some(InputsChanged {
+                    changed: vec!["agent_programs".into()],
+                    inputs: [("agent_programs".to_string(), "ab12".to_string())].into(),
+                    inputs_digest: "cd34".into(),
                 }),
             }),
         ),

@@ -71,6 +71,21 @@ pub struct SessionStarted {
     /// Set when this session took the lease over from a dead holder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub took_over_from: Option<LeaseHolder>,
+    /// Set when `continue --allow-changed-inputs` accepted inputs that differ from the
+    /// ones the run was created (or last continued) with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_changed: Option<InputsChanged>,
+}
+
+/// Inputs accepted by a session although they changed (see `engine::inputs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputsChanged {
+    /// Names of the components whose digest changed.
+    pub changed: Vec<String>,
+    /// The accepted components (component → blake3 hex).
+    pub inputs: std::collections::BTreeMap<String, String>,
+    /// Their combined digest.
+    pub inputs_digest: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -322,6 +322,8 @@ impl<'a> Coordinator<'a> {
         }
         if self.committer.is_done() && self.in_flight.is_empty() {
             self.drain_commits();
+            // Never claim completion in a journal that is no longer the file on disk.
+            self.journal.check_file()?;
             self.pending.push(Event::RunCompleted(RunCompleted {
                 committed_slots: self.committer.next_commit_idx(),
             }));
@@ -375,6 +377,9 @@ impl<'a> Coordinator<'a> {
     fn beat(&mut self) -> Result<(), CoordinatorError> {
         if self.last_beat.elapsed() >= lease::HEARTBEAT_EVERY {
             self.last_beat = Instant::now();
+            // Between appends too: a deleted or truncated journal stops the run within a
+            // heartbeat, not at its next commit.
+            self.journal.check_file()?;
             let ours = lease::heartbeat(self.journal.conn(), &self.session_id)?;
             if !ours {
                 return Err(CoordinatorError::Lease(
