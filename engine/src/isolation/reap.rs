@@ -104,7 +104,8 @@ fn reap_matching(
 /// environment satisfies `matches`; returns how many.
 fn scan_and_kill(started_after: Option<u64>, matches: impl Fn(&[u8]) -> bool) -> usize {
     let me = std::process::id();
-    let mut killed = 0;
+    // Distinct pids: one killed in the first pass may still be dying in the second.
+    let mut killed = std::collections::HashSet::new();
     // Two passes: a daemon may fork between our read and our kill; the second pass
     // catches children born meanwhile.
     for _ in 0..2 {
@@ -132,17 +133,18 @@ fn scan_and_kill(started_after: Option<u64>, matches: impl Fn(&[u8]) -> bool) ->
             };
             if matches(&env) {
                 // SAFETY: plain kill(2) on a pid we just matched.
-                if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
+                if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0
+                    && killed.insert(pid)
+                {
                     this_pass += 1;
                 }
             }
         }
-        killed += this_pass;
         if this_pass == 0 {
             break;
         }
     }
-    killed
+    killed.len()
 }
 
 /// Removes the containers labelled with `run_id` (a crashed session's, or any left at
