@@ -180,3 +180,22 @@ pub struct TrialOutcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<journal::event::IsolationRecord>,
 }
+
+impl TrialOutcome {
+    /// An outcome produced by infrastructure, not by an agent (a lost worker or job, a
+    /// refused spawn): no attempts, no metrics, only the classification and why.
+    pub fn infra(classification: Classification, error: impl Into<String>) -> Self {
+        TrialOutcome {
+            classification,
+            outcome: None,
+            metrics: Default::default(),
+            attempts: Vec::new(),
+            duration_ms: 0,
+            evidence: Vec::new(),
+            artifacts: Vec::new(),
+            chain_state: None,
+            error: Some(error.into()),
+            isolation: None,
+        }
+    }
+}

@@ -435,18 +435,7 @@ impl<'a> Coordinator<'a> {
             schedule_idx: l.schedule_idx,
             trial_id: l.trial_id,
             completion_seq: 1,
-            outcome: crate::trial::TrialOutcome {
-                classification: Classification::WorkerLost,
-                outcome: None,
-                metrics: Default::default(),
-                attempts: Vec::new(),
-                duration_ms: 0,
-                evidence: Vec::new(),
-                artifacts: Vec::new(),
-                chain_state: None,
-                error: Some(l.reason),
-                isolation: None,
-            },
+            outcome: crate::trial::TrialOutcome::infra(Classification::WorkerLost, l.reason),
         };
         self.on_completion(c)
     }
