@@ -16,16 +16,25 @@ use std::time::Duration;
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let runs_dir = cli.runs_dir;
     match cli.command {
-        Command::Describe { experiment, json } => describe(&experiment, json),
+        Command::Describe {
+            experiment,
+            json,
+            container_engine,
+        } => describe(&experiment, json, container_engine),
         Command::Run { experiment, drive } => {
             let (opts, threshold, json) = drive_options(&runs_dir, &drive)?;
             engine::coordinator::install_interrupt_handler();
             let outcome = run::start_run(&experiment, &opts)?;
             finish(outcome, json, threshold)
         }
-        Command::Continue { run, drive } => {
+        Command::Continue {
+            run,
+            drive,
+            allow_changed_inputs,
+        } => {
             let dir = run::resolve_run(&runs_dir, &run)?;
-            let (opts, threshold, json) = drive_options(&runs_dir, &drive)?;
+            let (mut opts, threshold, json) = drive_options(&runs_dir, &drive)?;
+            opts.allow_changed_inputs = allow_changed_inputs;
             engine::coordinator::install_interrupt_handler();
             let outcome = run::continue_run(&dir, &opts)?;
             finish(outcome, json, threshold)
@@ -177,11 +186,13 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
         }),
         slurm_partition: d.slurm_partition.clone(),
         slurm_args: d.slurm_arg.clone(),
+        container_engine: d.container_engine.clone(),
         no_retry_lost: d.no_retry_lost,
         remote: run::RemoteOptions {
             endpoints: d.remote_endpoints.clone(),
             token_env: d.remote_token_env.clone(),
         },
+        allow_changed_inputs: false,
     };
     Ok((opts, threshold, d.json))
 }
@@ -202,18 +213,32 @@ fn open_ro(runs_dir: &Path, run: &str) -> Result<Journal> {
     Ok(Journal::open_read_only(&dir.join(JOURNAL_FILE))?)
 }
 
-fn describe(path: &Path, json: bool) -> Result<ExitCode> {
+fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result<ExitCode> {
     let exp = engine::experiment::load(path)?;
     let d = engine::experiment::describe(&exp);
+    // What this machine will enforce; a setting it cannot honour fails describe too.
+    let choice = engine::isolation::HostChoice { container_engine };
+    let enforced = engine::isolation::preflight(&exp, &choice);
     if json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        let mut v = serde_json::to_value(&d)?;
+        match &enforced {
+            Ok(e) => v["isolation"] = json!(e.summary),
+            Err(e) => v["isolation_error"] = json!(e.to_string()),
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", d.render_text());
+        if let Ok(e) = &enforced {
+            println!("isolation: {}", e.summary);
+        }
         if let Err(e) = engine::experiment::check_runnable(&exp) {
             println!("\nnot runnable yet: {e}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    match enforced {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow!("cannot be run here: {e}")),
+    }
 }
 
 fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<ExitCode> {

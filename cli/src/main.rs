@@ -39,6 +39,10 @@ enum Command {
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Container engine for `sandbox.mode: container` (docker, podman or a path;
+        /// default: LABJ_CONTAINER_ENGINE, else whichever is on PATH).
+        #[arg(long, value_name = "ENGINE")]
+        container_engine: Option<String>,
     },
     /// Create a run from an experiment and drive it to the end.
     Run {
@@ -52,6 +56,11 @@ enum Command {
         run: String,
         #[command(flatten)]
         drive: DriveArgs,
+        /// Continue even though the run's inputs (experiment, dataset, task limits,
+        /// mounts, dependency files, agent or grader programs) changed since it was
+        /// created; the change is journaled in `session_started.inputs_changed`.
+        #[arg(long)]
+        allow_changed_inputs: bool,
     },
     /// Show the run's current run_control_v2, progress and aggregates.
     Status {
@@ -226,6 +235,11 @@ struct DriveArgs {
     /// Extra `sbatch` argument for every job, e.g. `--slurm-arg=--mem=4G` (repeatable).
     #[arg(long = "slurm-arg", allow_hyphen_values = true)]
     slurm_arg: Vec<String>,
+    /// Container engine for `sandbox.mode: container` (docker, podman or a path;
+    /// default: LABJ_CONTAINER_ENGINE, else whichever is on PATH). Extra `run`
+    /// arguments come from LABJ_CONTAINER_ARGS.
+    #[arg(long, value_name = "ENGINE")]
+    container_engine: Option<String>,
     /// Commit attempts lost to infrastructure (crash, kill, vanished worker) as
     /// `worker_lost` instead of re-running them; by default a slot is re-run until
     /// `design.policies.retry.max_infra_attempts` (default 3) attempts were lost.

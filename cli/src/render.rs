@@ -182,14 +182,15 @@ pub fn verify(r: &VerifyReport, json: bool) {
                 "head_hash": r.head_hash,
                 "first_bad_idx": r.first_bad_idx,
                 "faults": r.faults,
+                "head_record": r.head_record,
             })
         );
         return;
     }
     if r.ok() {
         println!(
-            "ok: {} events, hash chain intact (head {}), every payload matches its schema, materialized projections equal a rebuild",
-            r.events, r.head_hash
+            "ok: {} events, hash chain intact (head {}), {}, every payload matches its schema, materialized projections equal a rebuild",
+            r.events, r.head_hash, r.head_record
         );
     } else {
         println!(

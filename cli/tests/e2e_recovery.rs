@@ -236,9 +236,14 @@ fn forensics_after_sigkill_inspect_replay_events_and_continue() {
     check_journal(&run);
 }
 
-/// Copy a run's database files (main file, then WAL, then shm) into `dst`.
+/// Copy a run's journal files into `dst`: the chain head record first (a writer updates
+/// it after each commit, so copied first it never names events the copy lacks), then the
+/// main file, the WAL and the shm.
 fn snapshot_db(run: &Path, dst: &Path) -> bool {
     std::fs::create_dir_all(dst).unwrap();
+    if std::fs::copy(run.join("journal.head"), dst.join("journal.head")).is_err() {
+        return false;
+    }
     for f in ["journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"] {
         match std::fs::copy(run.join(f), dst.join(f)) {
             Ok(_) => {}
@@ -351,8 +356,11 @@ fn sigkill_during_large_batches_leaves_a_verifiable_journal() {
         std::thread::sleep(Duration::from_millis(wait));
         let _ = child.kill();
         let status = child.wait().unwrap();
-        let run = std::fs::read_dir(s.runs_dir())
-            .unwrap()
+        // Under load the kill can land before the runs directory exists.
+        let Ok(entries) = std::fs::read_dir(s.runs_dir()) else {
+            continue;
+        };
+        let run = entries
             .flatten()
             .map(|e| e.path())
             .find(|p| !before.contains(p));

@@ -26,7 +26,15 @@ fn describe_p0_experiment_and_three_variant_example() {
         "describe",
         &repo("testdata/experiments/p0_benchmark_adaptation/experiment.json"),
     ]);
-    assert!(out.status.success(), "{}", text(&out));
+    // The p0 task mounts a dataset pack: a plain local trial cannot honour that, so
+    // describe shows the experiment and then refuses it, naming the field.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("mount_references are mounted only in a sandbox or container"),
+        "{}",
+        text(&out)
+    );
     let t = String::from_utf8_lossy(&out.stdout);
     for want in [
         "swebench__django__12345",

@@ -94,6 +94,7 @@ fn main() {
                 }],
                 chain_state: None,
                 error: None,
+                isolation: None,
             }));
             batch.push(Event::SlotCommitted(SlotCommitted {
                 schedule_idx: i,

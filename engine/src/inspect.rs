@@ -18,6 +18,8 @@ pub struct VerifyReport {
     /// Every fault found, first bad idx first; empty = the journal verifies.
     pub faults: Vec<String>,
     pub first_bad_idx: Option<u64>,
+    /// How the events table compares with the chain head recorded outside it.
+    pub head_record: String,
 }
 
 impl VerifyReport {
@@ -54,11 +56,24 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
         ));
         first_bad = Some(first_bad.map_or(idx, |b| b.min(idx)));
     }
+    let head = journal.check_head()?;
+    let cut = !head.is_ok();
+    if cut {
+        faults.push(head.describe());
+        if let journal::store::integrity::HeadCheck::Truncated { present, .. } = head {
+            first_bad = Some(first_bad.map_or(present, |b| b.min(present)));
+        }
+    }
     if chain.first_bad.is_none() {
         match journal.diff_materialized() {
             Ok(None) => {}
+            // After a cut the projections may still describe the lost events; rebuilding
+            // would only hide the loss, so the hint says what helps.
+            Ok(Some(d)) if cut => faults.push(format!(
+                "materialized projections differ from a rebuild from the remaining events: {d} (a consequence of the damage above; `labj rebuild` would not restore the lost events)"
+            )),
             Ok(Some(d)) => faults.push(format!(
-                "materialized projections differ from a rebuild from events: {d} (run `labj rebuild`)"
+                "materialized projections differ from a rebuild from events: {d} (the events are intact: `labj rebuild` recomputes the projections from them)"
             )),
             Err(JournalError::Fold { source, .. }) => {
                 faults.push(format!("events do not fold: {source}"));
@@ -72,6 +87,7 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
         head_hash: chain.head_hash,
         faults,
         first_bad_idx: first_bad,
+        head_record: head.describe(),
     })
 }
 

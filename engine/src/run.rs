@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! journal.sqlite   the event journal (+ -wal/-shm while open)
+//! journal.head     the chain head recorded outside the journal (journal::store::integrity)
 //! trials/<trial>/  one directory per trial (see `executor`)
 //! blobs/           content-addressed artifacts (blake3)
 //! ```
@@ -56,10 +57,16 @@ pub struct RunOptions {
     pub slurm_partition: Option<String>,
     /// `--slurm-arg` values, passed to every `sbatch` (Slurm executor only).
     pub slurm_args: Vec<String>,
+    /// `--container-engine` (docker, podman or a path); `None`: `LABJ_CONTAINER_ENGINE`,
+    /// else whichever is on PATH.
+    pub container_engine: Option<String>,
     /// Commit lost attempts as `worker_lost` instead of re-running them (budget 1).
     pub no_retry_lost: bool,
     /// `--remote-endpoint`/`--remote-token-env` (remote executor only).
     pub remote: RemoteOptions,
+    /// `continue` only: accept inputs that changed since the run was created (journaled
+    /// in `session_started.inputs_changed`) instead of refusing them.
+    pub allow_changed_inputs: bool,
 }
 
 impl RunOptions {
@@ -126,6 +133,16 @@ pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
                 dir.display()
             )));
         }
+        if !journal.exists() {
+            if let Ok(Some(head)) = journal::store::integrity::read_head(&journal) {
+                return Err(RunError::Invalid(format!(
+                    "the journal of run {} was deleted: {JOURNAL_FILE} is gone, but its chain head record ({}) says {} events had been written; restore the journal from a copy",
+                    dir.display(),
+                    journal::store::integrity::head_path(&journal).display(),
+                    head.events
+                )));
+            }
+        }
         if dir.is_dir() && !journal.exists() && !run.is_empty() {
             return Err(RunError::Invalid(format!(
                 "{} holds no {JOURNAL_FILE}: a run that never started (labj stopped while creating it), or not a labj run directory",
@@ -171,17 +188,11 @@ fn fault_kill_after() -> Result<Option<u64>, RunError> {
     }
 }
 
-/// blake3 over the resolved experiment and every task it runs: `continue` refuses to
-/// resume with inputs that changed since the run was created.
+/// The combined digest of everything that decides what a trial does (see
+/// [`crate::inputs`]): `continue` refuses to resume with inputs that changed since the
+/// run was created, unless told to accept them.
 pub fn inputs_digest(exp: &Experiment) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(exp.digest().as_bytes());
-    for t in exp.tasks() {
-        h.update(t.id.as_bytes());
-        h.update(&serde_json::to_vec(&t.payload).unwrap_or_default());
-        h.update(&serde_json::to_vec(&t.workspace_files).unwrap_or_default());
-    }
-    h.finalize().to_hex().to_string()
+    crate::inputs::combined(&crate::inputs::components(exp))
 }
 
 fn new_session(mode: &str, took_over_from: Option<LeaseHolder>) -> SessionStarted {
@@ -192,6 +203,7 @@ fn new_session(mode: &str, took_over_from: Option<LeaseHolder>) -> SessionStarte
         mode: mode.into(),
         labj_version: env!("CARGO_PKG_VERSION").into(),
         took_over_from,
+        inputs_changed: None,
     }
 }
 
@@ -200,6 +212,52 @@ fn holder(s: &SessionStarted) -> LeaseHolder {
         session_id: s.session_id.clone(),
         pid: s.pid,
         host: s.host.clone(),
+    }
+}
+
+fn restrict(path: &Path, mode: u32) -> Result<(), RunError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+        RunError::Io {
+            what: "cannot restrict permissions of",
+            path: path.into(),
+            source,
+        }
+    })
+}
+
+/// The isolation preflight (`crate::isolation::preflight`): refuses, naming the field,
+/// what this machine cannot enforce; records the engine/bwrap for the trial specs.
+pub fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> {
+    let choice = crate::isolation::HostChoice {
+        container_engine: opts.container_engine.clone(),
+    };
+    let e = crate::isolation::preflight(exp, &choice)?;
+    exp.set_enforcement(e);
+    Ok(())
+}
+
+/// Ends whatever a run's trials may have left: host processes carrying the run's id in
+/// their environment, and containers labelled with it.
+fn sweep_run(run_id: &str, exp: &Experiment, progress: bool, since: Option<u64>) {
+    let killed = crate::isolation::reap_host_processes_since(run_id, None, since);
+    let mut removed = Vec::new();
+    if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
+        match crate::isolation::remove_run_containers(engine, run_id, None) {
+            Ok(names) => removed = names,
+            Err(e) => tracing::warn!(run = %run_id, "removing the run's containers failed: {e}"),
+        }
+    }
+    if killed + removed.len() > 0 {
+        let msg = format!(
+            "stopped {killed} process(es) and removed {} container(s) left by this run's trials",
+            removed.len()
+        );
+        if progress {
+            eprintln!("[labj] {msg}");
+        } else {
+            tracing::warn!(run = %run_id, "{msg}");
+        }
     }
 }
 
@@ -225,8 +283,9 @@ pub struct CreatedRun {
 /// journal `run_created` + `session_started`.
 pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRun, RunError> {
     opts.validate()?;
-    let exp = experiment::load(experiment_path)?;
+    let mut exp = experiment::load(experiment_path)?;
     experiment::check_runnable(&exp)?;
+    enforce(&mut exp, opts)?;
     let max_concurrency = opts.max_concurrency.unwrap_or(exp.max_concurrency());
     if max_concurrency == 0 {
         return Err(RunError::Invalid(
@@ -241,15 +300,18 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     }
     let run_id = uuid::Uuid::now_v7().to_string();
     let run_dir = opts.runs_dir.join(&run_id);
+    let inputs = crate::inputs::components(&exp);
     mkdir(&run_dir.join("trials"))?;
     mkdir(&run_dir.join("blobs"))?;
+    // Other users never read a run (agent env, outputs); see docs/isolation.md.
+    restrict(&run_dir, 0o700)?;
     let session = new_session("run", None);
     let abs_exp = std::fs::canonicalize(experiment_path).unwrap_or(experiment_path.into());
     let created = RunCreated {
         run_id: run_id.clone(),
         experiment_id: exp.id().to_string(),
         experiment_digest: exp.digest().to_string(),
-        experiment: exp.resolved_json().clone(),
+        experiment: crate::isolation::redact_env_values(exp.resolved()),
         variant_ids: exp.variant_ids(),
         task_ids: exp.task_ids(),
         schedule_policy: exp.scheduling().as_str().to_string(),
@@ -259,7 +321,8 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
         primary_metric: exp.primary_metric().map(String::from),
         options: serde_json::json!({
             "experiment_path": abs_exp,
-            "inputs_digest": inputs_digest(&exp),
+            "inputs_digest": crate::inputs::combined(&inputs),
+            "inputs": inputs,
             "runs_dir": opts.runs_dir,
             "max_concurrency_override": opts.max_concurrency,
             "executor": opts.executor.unwrap_or_default().as_str(),
@@ -280,7 +343,14 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
         vec![Event::RunCreated(created), Event::SessionStarted(session)],
         &now_ts(),
     )?;
+    for f in [JOURNAL_FILE, "journal.sqlite-wal", "journal.sqlite-shm"] {
+        let path = run_dir.join(f);
+        if path.exists() {
+            restrict(&path, 0o600)?;
+        }
+    }
     lease::acquire(journal.conn_mut(), &lease_holder)?;
+    journal.set_append_guard(lease::append_guard(session_id.clone()));
     Ok(CreatedRun {
         experiment: exp,
         journal,
@@ -456,6 +526,9 @@ fn drive(
 ) -> Result<RunOutcome, RunError> {
     let run_id = parts.projections.run.as_ref().expect("run").run_id.clone();
     let (run_dir, session_id) = (parts.run_dir.clone(), parts.session_id.clone());
+    let experiment = parts.experiment;
+    // Whatever this session's trials started, started after this.
+    let since = crate::isolation::boot_ticks_now();
     let infra_retry = InfraRetry::for_experiment(parts.experiment, opts.no_retry_lost);
     let mut coordinator = Coordinator::new(
         parts,
@@ -467,9 +540,17 @@ fn drive(
         },
     );
     let end = coordinator.run();
-    let (journal, projections) = coordinator.into_parts();
+    let (mut journal, projections) = coordinator.into_parts();
+    // Also at the end of a completed run, not only on `continue`: nothing outlives it.
+    sweep_run(&run_id, experiment, opts.progress, since);
+    // Whatever the session's end, the journal it wrote must still be the file on disk:
+    // a deleted, replaced or truncated journal never ends green.
+    let damaged = journal.check_file();
     // Release even after an error, so the next `continue` need not wait for staleness.
     let _ = lease::release(journal.conn(), &session_id);
+    // The damage, when there is some, is the root cause of whatever the session met
+    // (a truncated file makes SQLite report "malformed", say): report it first.
+    damaged?;
     let end = end?;
     Ok(RunOutcome {
         run_id,
@@ -520,52 +601,22 @@ pub fn recovery_plan(proj: &Projections, infra: InfraRetry) -> RecoveryPlan {
 /// run and one of `trial_ids` (agents, graders and their children inherit it) gets
 /// SIGKILL. Returns how many were killed. Processes we may not inspect are skipped.
 pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
-    if trial_ids.is_empty() {
-        return 0;
-    }
-    let run_var = format!("AGENTLAB_RUN_ID={run_id}");
-    let wanted: std::collections::HashSet<String> = trial_ids
-        .iter()
-        .map(|t| format!("AGENTLAB_TRIAL_ID={t}"))
-        .collect();
-    let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut killed = 0;
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(env) = std::fs::read(e.path().join("environ")) else {
-            continue;
-        };
-        let mut ours = false;
-        let mut trial = false;
-        for var in env.split(|b| *b == 0) {
-            let var = String::from_utf8_lossy(var);
-            ours |= var == run_var;
-            trial |= wanted.contains(var.as_ref());
-        }
-        if ours && trial {
-            // SAFETY: plain kill(2) on a pid we just matched.
-            if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
-                killed += 1;
-            }
-        }
-    }
-    killed
+    crate::isolation::reap_host_processes(run_id, Some(trial_ids))
 }
 
 /// Continue a crashed, killed or interrupted run.
+///
+/// Order matters: the journal is folded and the inputs checked through a read-only
+/// handle, then the lease is taken (a live holder refuses it, changing nothing), and only
+/// then is the journal opened for writing and re-folded if another session appended in
+/// between.
 pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     opts.validate()?;
     let kill_after = fault_kill_after()?;
-    let mut journal = Journal::open(&run_dir.join(JOURNAL_FILE), opts.durability)?;
-    let proj = journal.fold(None)?;
+    let path = run_dir.join(JOURNAL_FILE);
+    let mut ro = Journal::open_read_only(&path)?;
+    let folded_len = ro.len();
+    let proj = ro.fold(None)?;
     let run = proj
         .run
         .as_ref()
@@ -579,29 +630,50 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
             run.run_id, proj.progress.next_commit_idx
         )));
     }
-    let created = first_run_created(&journal)?;
+    let created = first_run_created(&ro)?;
     let exp_path = created.options["experiment_path"]
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| RunError::Invalid("run_created records no experiment_path".into()))?;
-    let exp = experiment::load(&exp_path)?;
-    let want = created.options["inputs_digest"].as_str().unwrap_or("");
-    if inputs_digest(&exp) != want || exp.digest() != created.experiment_digest {
-        return Err(RunError::Invalid(format!(
-            "the experiment {} or its dataset changed since run {} was created (inputs digest {want}); continuing would mix results of different inputs",
-            exp_path.display(),
-            run.run_id
-        )));
-    }
+    let mut exp = experiment::load(&exp_path)?;
+    enforce(&mut exp, opts)?;
+    let inputs_changed = check_inputs(&ro, &created, &exp, &exp_path, opts)?;
     let max_concurrency = proj.control.max_concurrency.max(1);
     let opts = &continue_options(opts, &created)?;
     let kind = opts.executor.unwrap_or_default();
     let capacity = opts.max_concurrency.unwrap_or(max_concurrency) as usize;
     let mut backend = make_backend(kind, opts, run_dir, &run.run_id, capacity)?;
     let mut session = new_session("continue", None);
-    let took = lease::acquire(journal.conn_mut(), &holder(&session))?;
-    session.took_over_from = took.map(|r| r.holder);
+    session.inputs_changed = inputs_changed;
+    let took = lease::acquire(ro.conn_mut(), &holder(&session))?;
+    drop(ro);
+    session.took_over_from = took.clone().map(|r| r.holder);
     let session_id = session.session_id.clone();
+    let mut journal = match Journal::open(&path, opts.durability) {
+        Ok(j) => j,
+        Err(e) => {
+            // Hand the lease back as it was: this session never wrote.
+            if let Ok(ro) = Journal::open_read_only(&path) {
+                let _ = lease::restore(ro.conn(), &session_id, took.as_ref());
+            }
+            return Err(e.into());
+        }
+    };
+    journal.set_append_guard(lease::append_guard(session_id.clone()));
+    let proj = if journal.len() != folded_len {
+        // Another session appended between the fold and the lease (and has since died).
+        let proj = journal.fold(None)?;
+        if proj.control.status == RunStatus::Completed {
+            let _ = lease::restore(journal.conn(), &session_id, took.as_ref());
+            return Err(RunError::Invalid(format!(
+                "run {} was completed by another session while this one was starting; nothing to continue",
+                run.run_id
+            )));
+        }
+        proj
+    } else {
+        proj
+    };
     let mut plan = recovery_plan(&proj, InfraRetry::for_experiment(&exp, opts.no_retry_lost));
     let mut notes = Vec::new();
     // Attempts still alive in Slurm (or finished with an outcome nobody collected yet)
@@ -650,6 +722,29 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     } else {
         0
     };
+    if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
+        // Containers of the dead session's lost trials (labelled with this run).
+        match crate::isolation::remove_run_containers(engine, &run.run_id, Some(&stale)) {
+            Ok(names) if !names.is_empty() => {
+                let msg = format!(
+                    "removed {} container(s) the previous session left: {}",
+                    names.len(),
+                    names.join(", ")
+                );
+                if opts.progress {
+                    eprintln!("[labj] {msg}");
+                } else {
+                    tracing::warn!(run = %run.run_id, "{msg}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(RunError::Invalid(format!(
+                    "cannot remove the containers the previous session left: {e}"
+                )))
+            }
+        }
+    }
     if reaped > 0 {
         if opts.progress {
             eprintln!(
@@ -687,6 +782,70 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         reattached,
     };
     drive(parts, backend.boxed(), opts, kill_after)
+}
+
+/// The inputs the run was created (or last continued) with against the experiment as it
+/// is now. Changed inputs are refused with the list of changed components, or accepted
+/// when `opts.allow_changed_inputs` (the returned record is journaled).
+fn check_inputs(
+    journal: &Journal,
+    created: &RunCreated,
+    exp: &Experiment,
+    exp_path: &Path,
+    opts: &RunOptions,
+) -> Result<Option<InputsChanged>, RunError> {
+    let now = crate::inputs::components(exp);
+    let recorded: Option<crate::inputs::Components> =
+        serde_json::from_value(created.options["inputs"].clone()).ok();
+    let Some(mut was) = recorded else {
+        // A journal from before per-component digests: only the combined legacy digest.
+        let want = created.options["inputs_digest"].as_str().unwrap_or("");
+        if crate::inputs::legacy_digest(exp) == want && exp.digest() == created.experiment_digest {
+            return Ok(None);
+        }
+        if opts.allow_changed_inputs {
+            let mut change = crate::inputs::accepted_change(&Default::default(), &now);
+            change.changed =
+                vec!["experiment or dataset (journal predates per-component digests)".into()];
+            return Ok(Some(change));
+        }
+        return Err(RunError::Invalid(format!(
+            "the experiment {} or its dataset changed since run {} was created; continuing would mix results of different inputs (pass --allow-changed-inputs to accept the change, which is journaled)",
+            exp_path.display(),
+            created.run_id
+        )));
+    };
+    // The latest accepted change, if any, is the baseline now.
+    let mut stmt = journal
+        .conn()
+        .prepare("SELECT payload FROM events WHERE kind = 'session_started' ORDER BY idx")
+        .map_err(|e| RunError::Invalid(format!("reading session_started events: {e}")))?;
+    let payloads = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| RunError::Invalid(format!("reading session_started events: {e}")))?;
+    for p in payloads {
+        if let Ok(SessionStarted {
+            inputs_changed: Some(c),
+            ..
+        }) = serde_json::from_str(&p)
+        {
+            was = c.inputs;
+        }
+    }
+    let changed = crate::inputs::changed(&was, &now);
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    if opts.allow_changed_inputs {
+        return Ok(Some(crate::inputs::accepted_change(&was, &now)));
+    }
+    Err(RunError::Invalid(format!(
+        "the inputs of run {} changed since it was created: {} (experiment {}); continuing would mix results of different inputs. Restore them, or pass --allow-changed-inputs to continue anyway (the change is journaled)",
+        created.run_id,
+        changed.join(", "),
+        exp_path.display()
+    )))
 }
 
 fn first_run_created(journal: &Journal) -> Result<RunCreated, RunError> {

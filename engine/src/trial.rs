@@ -16,7 +16,8 @@ pub struct WorkspaceFile {
     pub content: String,
 }
 
-/// A read-only dataset pack the task expects mounted (recorded; local runs stage nothing).
+/// A dataset pack the task expects mounted at `mount_path` (sandbox and container trials
+/// mount it; plain local trials refuse it, see crate::isolation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountReference {
     pub dataset_pack_ref: String,
@@ -174,6 +175,9 @@ pub struct TrialSpec {
     pub blob_dir: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_metric: Option<String>,
+    /// Sandbox/container, network, limits, env allow-list, staging and mounts.
+    #[serde(default)]
+    pub isolation: crate::isolation::TrialIsolation,
 }
 
 /// A file staged from the experiment directory into the trial's `deps/` directory.
@@ -207,4 +211,27 @@ pub struct TrialOutcome {
     pub chain_state: Option<ChainStateRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The isolation the trial ran under (journaled in `trial_completed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<journal::event::IsolationRecord>,
+}
+
+impl TrialOutcome {
+    /// An outcome produced by infrastructure, not by an agent (a lost worker or job, a
+    /// refused spawn): no attempts, no metrics, only the classification and why.
+    pub fn infra(classification: Classification, error: impl Into<String>) -> Self {
+        TrialOutcome {
+            classification,
+            outcome: None,
+            metrics: Default::default(),
+            other_metrics: Default::default(),
+            attempts: Vec::new(),
+            duration_ms: 0,
+            evidence: Vec::new(),
+            artifacts: Vec::new(),
+            chain_state: None,
+            error: Some(error.into()),
+            isolation: None,
+        }
+    }
 }

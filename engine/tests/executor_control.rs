@@ -44,12 +44,22 @@ fn wait_dead(pid: i32) -> bool {
     true
 }
 
+/// The pid in `path`, waiting (2 s at most) for the shell that creates the file before
+/// it writes the number into it.
 fn read_pid(path: &std::path::Path) -> i32 {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Ok(pid) = text.trim().parse() {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} holds no pid: {text:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]

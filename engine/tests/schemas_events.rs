@@ -57,6 +57,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                 mode: "run".into(),
                 labj_version: "0.1.0".into(),
                 took_over_from: None,
+                inputs_changed: None,
             }),
             Event::SessionStarted(SessionStarted {
                 session_id: "s-2".into(),
@@ -68,6 +69,11 @@ fn representative_events() -> Vec<(Event, Event)> {
                     session_id: "s-1".into(),
                     pid: 42,
                     host: "box".into(),
+                }),
+                inputs_changed: Some(InputsChanged {
+                    changed: vec!["agent_programs".into()],
+                    inputs: [("agent_programs".to_string(), "ab12".to_string())].into(),
+                    inputs_digest: "cd34".into(),
                 }),
             }),
         ),
@@ -108,6 +114,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                 artifacts: vec![],
                 chain_state: None,
                 error: None,
+                isolation: None,
             }),
             Event::TrialCompleted(TrialCompleted {
                 schedule_idx: 7,
@@ -152,6 +159,15 @@ fn representative_events() -> Vec<(Event, Event)> {
                     state_digest: DIGEST_B.into(),
                 }),
                 error: Some("agent exited with 1".into()),
+                isolation: Some(IsolationRecord {
+                    mode: "container".into(),
+                    engine: Some("podman 4.3.1".into()),
+                    image: Some("localhost/agent:1".into()),
+                    image_digest: Some(format!("sha256:{DIGEST_A}")),
+                    network: "none".into(),
+                    limits: BTreeMap::from([("memory_mb".into(), 64)]),
+                    host_env_passed: vec!["OPENAI_API_KEY".into()],
+                }),
             }),
         ),
         (

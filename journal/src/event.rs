@@ -71,6 +71,21 @@ pub struct SessionStarted {
     /// Set when this session took the lease over from a dead holder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub took_over_from: Option<LeaseHolder>,
+    /// Set when `continue --allow-changed-inputs` accepted inputs that differ from the
+    /// ones the run was created (or last continued) with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_changed: Option<InputsChanged>,
+}
+
+/// Inputs accepted by a session although they changed (see `engine::inputs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputsChanged {
+    /// Names of the components whose digest changed.
+    pub changed: Vec<String>,
+    /// The accepted components (component → blake3 hex).
+    pub inputs: std::collections::BTreeMap<String, String>,
+    /// Their combined digest.
+    pub inputs_digest: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,10 +118,13 @@ pub enum Classification {
     DiskError,
     /// Infrastructure: the worker vanished (recovery after a crash or kill).
     WorkerLost,
+    /// The agent was killed for exceeding a declared resource limit (memory). The agent's
+    /// own verdict, like `timeout`: not infrastructure, never a success.
+    ResourceLimit,
 }
 
 impl Classification {
-    pub const ALL: [Classification; 12] = [
+    pub const ALL: [Classification; 13] = [
         Classification::Success,
         Classification::Failure,
         Classification::Error,
@@ -119,6 +137,7 @@ impl Classification {
         Classification::SpawnFailure,
         Classification::DiskError,
         Classification::WorkerLost,
+        Classification::ResourceLimit,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -135,6 +154,7 @@ impl Classification {
             Classification::SpawnFailure => "spawn_failure",
             Classification::DiskError => "disk_error",
             Classification::WorkerLost => "worker_lost",
+            Classification::ResourceLimit => "resource_limit",
         }
     }
 
@@ -220,6 +240,34 @@ pub struct TrialCompleted {
     pub chain_state: Option<ChainStateRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What isolation was enforced for this trial (mode, engine, image digest, limits,
+    /// names of passed host variables). Absent for plain local trials of older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<IsolationRecord>,
+}
+
+/// The isolation a trial actually ran under, as journaled in `trial_completed`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IsolationRecord {
+    /// `local` (plain host process), `sandbox` (bubblewrap) or `container`.
+    pub mode: String,
+    /// Container engine and its version, e.g. `podman 4.3.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// The image reference the experiment asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The image id (`sha256:…`) the container actually ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    /// `none` or `full`.
+    pub network: String,
+    /// Effective limits, e.g. `memory_mb` → `64`, `address_space_mb` → `64`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, u64>,
+    /// Names (never values) of the host variables passed to the agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_env_passed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

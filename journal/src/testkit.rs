@@ -76,6 +76,7 @@ pub fn completed(schedule_idx: u64, classification: Classification, score: f64) 
         artifacts: Vec::new(),
         chain_state: None,
         error: None,
+        isolation: None,
     })
 }
 

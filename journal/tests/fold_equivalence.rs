@@ -273,6 +273,7 @@ impl Sim {
                     artifacts: Vec::new(),
                     chain_state,
                     error: (!c.is_success() && tape.below(2) == 0).then(|| "boom".into()),
+                    isolation: None,
                 }));
             }
             Action::WorkerLost => {
@@ -414,6 +415,7 @@ impl Sim {
                     mode: "continue".into(),
                     labj_version: "0.1.0".into(),
                     took_over_from: None,
+                    inputs_changed: None,
                 }));
             }
         }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod crash;
+pub mod iso;
 pub mod live;
 pub mod recorded;
 pub mod remote;

@@ -63,18 +63,7 @@ impl TrialCompletion {
             schedule_idx: dispatch.spec.schedule_idx,
             trial_id: dispatch.spec.trial_id.clone(),
             completion_seq: 1,
-            outcome: TrialOutcome {
-                classification: journal::event::Classification::WorkerLost,
-                outcome: None,
-                metrics: Default::default(),
-                other_metrics: Default::default(),
-                attempts: Vec::new(),
-                duration_ms: 0,
-                evidence: Vec::new(),
-                artifacts: Vec::new(),
-                chain_state: None,
-                error: Some(reason.into()),
-            },
+            outcome: TrialOutcome::infra(journal::event::Classification::WorkerLost, reason),
         }
     }
 }

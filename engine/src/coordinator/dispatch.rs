@@ -131,18 +131,10 @@ impl Coordinator<'_> {
                         schedule_idx: d.spec.schedule_idx,
                         trial_id: d.spec.trial_id.clone(),
                         completion_seq: 1,
-                        outcome: crate::trial::TrialOutcome {
-                            classification: Classification::SpawnFailure,
-                            outcome: None,
-                            metrics: Default::default(),
-                            other_metrics: Default::default(),
-                            attempts: Vec::new(),
-                            duration_ms: 0,
-                            evidence: Vec::new(),
-                            artifacts: Vec::new(),
-                            chain_state: None,
-                            error: Some(e.to_string()),
-                        },
+                        outcome: crate::trial::TrialOutcome::infra(
+                            Classification::SpawnFailure,
+                            e.to_string(),
+                        ),
                     };
                     self.on_completion(c);
                 }

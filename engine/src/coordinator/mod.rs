@@ -340,6 +340,8 @@ impl<'a> Coordinator<'a> {
         }
         if self.committer.is_done() && self.in_flight.is_empty() {
             self.drain_commits();
+            // Never claim completion in a journal that is no longer the file on disk.
+            self.journal.check_file()?;
             self.pending.push(Event::RunCompleted(RunCompleted {
                 committed_slots: self.committer.next_commit_idx(),
             }));
@@ -393,6 +395,9 @@ impl<'a> Coordinator<'a> {
     fn beat(&mut self) -> Result<(), CoordinatorError> {
         if self.last_beat.elapsed() >= lease::HEARTBEAT_EVERY {
             self.last_beat = Instant::now();
+            // Between appends too: a deleted or truncated journal stops the run within a
+            // heartbeat, not at its next commit.
+            self.journal.check_file()?;
             let ours = lease::heartbeat(self.journal.conn(), &self.session_id)?;
             if !ours {
                 return Err(CoordinatorError::Lease(
@@ -448,18 +453,7 @@ impl<'a> Coordinator<'a> {
             schedule_idx: l.schedule_idx,
             trial_id: l.trial_id,
             completion_seq: 1,
-            outcome: crate::trial::TrialOutcome {
-                classification: Classification::WorkerLost,
-                outcome: None,
-                metrics: Default::default(),
-                other_metrics: Default::default(),
-                attempts: Vec::new(),
-                duration_ms: 0,
-                evidence: Vec::new(),
-                artifacts: Vec::new(),
-                chain_state: None,
-                error: Some(l.reason),
-            },
+            outcome: crate::trial::TrialOutcome::infra(Classification::WorkerLost, l.reason),
         };
         self.on_completion(c)
     }
@@ -535,6 +529,7 @@ impl<'a> Coordinator<'a> {
                     artifacts: o.artifacts,
                     chain_state: o.chain_state,
                     error: o.error,
+                    isolation: o.isolation,
                 }));
                 None
             }

@@ -22,6 +22,9 @@ pub(crate) enum Phase {
 pub(crate) struct Live {
     pub pgid: libc::pid_t,
     pub phase: Phase,
+    /// Set when the process is a container engine client: pause/resume act on the
+    /// container (the client itself keeps waiting for it).
+    pub container: Option<super::sandbox::ContainerRef>,
 }
 
 #[derive(Debug, Default)]
@@ -108,19 +111,27 @@ impl TrialControl {
         if st.paused_since.is_some() {
             return Err("trial is already paused".to_string());
         }
-        let pgid = match &st.live {
+        let (pgid, container) = match &st.live {
             Some(Live {
                 pgid,
                 phase: Phase::Agent,
-            }) => *pgid,
+                container,
+            }) => (*pgid, container),
             Some(Live {
                 phase: Phase::Grader,
                 ..
             }) => return Err("trial is grading; only a running agent can be paused".into()),
             None => return Err("no live agent process to pause".to_string()),
         };
-        signal_group(pgid, libc::SIGSTOP)
-            .map_err(|e| format!("SIGSTOP to process group {pgid} failed: {e}"))?;
+        match container {
+            // The engine freezes the container's cgroup: every process in it stops.
+            Some(c) => c
+                .engine()
+                .pause(&c.name)
+                .map_err(|e| format!("pausing container {} failed: {e}", c.name))?,
+            None => signal_group(pgid, libc::SIGSTOP)
+                .map_err(|e| format!("SIGSTOP to process group {pgid} failed: {e}"))?,
+        }
         st.paused_since = Some(Instant::now());
         Ok(())
     }
@@ -132,8 +143,14 @@ impl TrialControl {
             return Err("trial is not paused".to_string());
         }
         if let Some(live) = &st.live {
-            signal_group(live.pgid, libc::SIGCONT)
-                .map_err(|e| format!("SIGCONT to process group {} failed: {e}", live.pgid))?;
+            match &live.container {
+                Some(c) => c
+                    .engine()
+                    .unpause(&c.name)
+                    .map_err(|e| format!("unpausing container {} failed: {e}", c.name))?,
+                None => signal_group(live.pgid, libc::SIGCONT)
+                    .map_err(|e| format!("SIGCONT to process group {} failed: {e}", live.pgid))?,
+            }
         }
         st.close_pause(Instant::now());
         drop(st);
@@ -159,6 +176,10 @@ impl TrialControl {
             st.stop_at = Some(Instant::now());
         }
         if let Some(live) = &st.live {
+            // A paused container must thaw to receive the SIGTERM its client forwards.
+            if let (Some(c), Some(_)) = (&live.container, st.paused_since) {
+                let _ = c.engine().unpause(&c.name);
+            }
             // Errors mean the group is already gone, which is what we want.
             let _ = signal_group(live.pgid, libc::SIGTERM);
             if st.paused_since.is_some() {

@@ -2,16 +2,18 @@
 //! in any token expand to the trial's contract values, then the task and result paths
 //! are appended after the `runtime.agent.io` flags.
 
+use std::ffi::OsString;
+
 /// Replaces every `${KEY}` of an `AGENTLAB_*` key of `env` in `token` (other text,
 /// including unknown `${…}`, is kept as written, as in the original).
-pub(super) fn template(token: &str, env: &[(&'static str, String)]) -> String {
+pub(super) fn template(token: &str, env: &[(String, OsString)]) -> String {
     if !token.contains("${") {
         return token.to_string();
     }
     let mut out = token.to_string();
     for (key, value) in env {
         if key.starts_with("AGENTLAB_") {
-            out = out.replace(&format!("${{{key}}}"), value);
+            out = out.replace(&format!("${{{key}}}"), &value.to_string_lossy());
         }
     }
     out
@@ -38,8 +40,8 @@ mod tests {
     #[test]
     fn template_expands_agentlab_keys_only() {
         let env = vec![
-            ("AGENTLAB_TASK_PATH", "/t/task.json".to_string()),
-            ("OTHER", "x".to_string()),
+            ("AGENTLAB_TASK_PATH".to_string(), OsString::from("/t/task.json")),
+            ("OTHER".to_string(), OsString::from("x")),
         ];
         assert_eq!(
             template("--task=${AGENTLAB_TASK_PATH}", &env),

@@ -64,6 +64,7 @@ mod control;
 mod grade;
 mod invocation;
 mod process;
+mod sandbox;
 mod tamper;
 mod workspace;
 
@@ -223,6 +224,7 @@ struct Report {
     artifacts: Vec<ArtifactRef>,
     error: Option<String>,
     duration_ms: u64,
+    isolation: Option<journal::event::IsolationRecord>,
 }
 
 impl Report {
@@ -237,6 +239,7 @@ impl Report {
             artifacts: Vec::new(),
             error: Some(error),
             duration_ms: 0,
+            isolation: None,
         }
     }
 
@@ -252,6 +255,7 @@ impl Report {
             artifacts: self.artifacts,
             chain_state: None,
             error: self.error,
+            isolation: self.isolation,
         }
     }
 }
@@ -259,9 +263,17 @@ impl Report {
 struct Trial<'a> {
     spec: &'a TrialSpec,
     paths: Paths,
-    /// Workspace files with their checked relative paths.
-    files: Vec<(PathBuf, &'a WorkspaceFile)>,
+    /// Workspace files (the task's, then `file_staging` into the workspace) with their
+    /// checked relative paths.
+    files: Vec<(PathBuf, WorkspaceFile)>,
+    /// Workspace files staged read-only (`file_staging` with `read_only`).
+    read_only_files: Vec<PathBuf>,
     pre: workspace::Manifest,
+    launch: sandbox::Launch,
+    /// Unique to this execution (`LABJ_TRIAL_TAG` in every process it starts): the
+    /// after-attempt sweep kills only this execution's strays, never those of another
+    /// trial that happens to carry the same run and trial ids (tests, a twin worker).
+    tag: String,
 }
 
 impl<'a> Trial<'a> {
@@ -271,7 +283,48 @@ impl<'a> Trial<'a> {
         for f in &spec.workspace_files {
             let rel = workspace::safe_relative(&f.path)
                 .map_err(|e| config(format!("workspace file refused: {e}")))?;
-            files.push((rel, f));
+            files.push((rel, f.clone()));
+        }
+        let launch = sandbox::Launch::resolve(&spec.isolation)?;
+        let mut read_only_files = Vec::new();
+        let mut staged_deps = Vec::new();
+        for st in &spec.isolation.file_staging {
+            let rel = workspace::safe_relative(&st.dest)
+                .map_err(|e| config(format!("file_staging destination refused: {e}")))?;
+            if !st.source.is_file() {
+                if st.required {
+                    return Err(config(format!(
+                        "file_staging source {} not found",
+                        st.source.display()
+                    )));
+                }
+                continue;
+            }
+            match st.area {
+                crate::isolation::StageArea::Deps => {
+                    staged_deps.push((st.source.clone(), rel, st.read_only))
+                }
+                crate::isolation::StageArea::Workspace => {
+                    // Kept as a workspace file so it is part of the pre manifest and
+                    // re-created before every attempt like the task's own files.
+                    let content = std::fs::read_to_string(&st.source).map_err(|e| {
+                        config(format!(
+                            "file_staging into the workspace needs a UTF-8 text file; {}: {e}",
+                            st.source.display()
+                        ))
+                    })?;
+                    if st.read_only {
+                        read_only_files.push(rel.clone());
+                    }
+                    files.push((
+                        rel,
+                        WorkspaceFile {
+                            path: st.dest.clone(),
+                            content,
+                        },
+                    ));
+                }
+            }
         }
         let mut deps = Vec::with_capacity(spec.dependency_files.len());
         for d in &spec.dependency_files {
@@ -285,8 +338,9 @@ impl<'a> Trial<'a> {
                     source.display()
                 )));
             }
-            deps.push((source, dest));
+            deps.push((source, dest, false));
         }
+        deps.extend(staged_deps);
         let trial_dir = std::path::absolute(&spec.trial_dir)
             .map_err(|e| disk(&format!("trial dir {}", spec.trial_dir.display()), e))?;
         let paths = Paths::new(trial_dir);
@@ -303,7 +357,7 @@ impl<'a> Trial<'a> {
         let deps_dir = paths.trial_dir.join("deps");
         // Created only when there is something to stage: every inode counts when a run
         // has thousands of tiny trials.
-        for (source, dest) in deps {
+        for (source, dest, read_only) in deps {
             let to = deps_dir.join(dest);
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent)
@@ -315,14 +369,20 @@ impl<'a> Trial<'a> {
                     e,
                 )
             })?;
+            if read_only {
+                set_read_only(&to)?;
+            }
         }
         // Kept in memory; written with the post manifest once the agent has run.
-        let pre = workspace::manifest_of_files(&files);
+        let pre = workspace::manifest_of_files(&file_refs(&files));
         Ok(Trial {
             spec,
             paths,
             files,
+            read_only_files,
             pre,
+            launch,
+            tag: uuid::Uuid::now_v7().to_string(),
         })
     }
 
@@ -369,6 +429,7 @@ impl<'a> Trial<'a> {
                 _ => last.detail.clone(),
             },
             duration_ms: 0,
+            isolation: Some(self.launch.record()),
         };
         if let Err(Fault(c, msg)) = self.store(n, &last, &tamper, &mut report) {
             report.classification = c;
@@ -399,12 +460,15 @@ impl<'a> Trial<'a> {
             })?;
         }
         std::fs::create_dir(ws).map_err(|e| disk(&ws.display().to_string(), e))?;
-        workspace::write_files(ws, &self.files).map_err(|e| disk("writing workspace file", e))?;
+        workspace::write_files(ws, &file_refs(&self.files))
+            .map_err(|e| disk("writing workspace file", e))?;
+        for rel in &self.read_only_files {
+            set_read_only(&ws.join(rel))?;
+        }
 
         let dir = self.paths.attempt_dir(n);
         std::fs::create_dir_all(&dir).map_err(|e| disk(&dir.display().to_string(), e))?;
         let result = dir.join("result.json");
-        let trajectory = dir.join("trajectory.jsonl");
         if n == 1 {
             let _ = std::fs::remove_file(&result);
         }
@@ -417,9 +481,18 @@ impl<'a> Trial<'a> {
             }
         }
         let _ = std::fs::remove_file(self.paths.trial_dir.join("grade.json"));
-        self.write_trial_input(n, &result, &trajectory)?;
+        self.write_trial_input(n, &dir)?;
 
-        let mut end = self.run_agent(n, control, &dir, &result, &trajectory)?;
+        let since = crate::isolation::boot_ticks_now();
+        let mut end = self.run_agent(n, control, &dir, &result)?;
+        // Nothing of the agent outlives its attempt: its process group is dead, but a
+        // `setsid` daemon left it. Sandboxes and containers end their whole PID
+        // namespace; plain local processes are found by the contract variables they
+        // inherited (before the tamper check, so no daemon can write after it).
+        let me = &self.spec.trial_id;
+        if self.launch.iso.mode == crate::isolation::IsolationMode::Local {
+            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, since);
+        }
         // The agent's process group is gone: from here on its files are evidence only.
         end.tamper = tamper::check_after_agent(self, n)?;
         end.evidence = self.workspace_evidence()?;
@@ -440,6 +513,10 @@ impl<'a> Trial<'a> {
                 )?,
             }
         }
+        if self.spec.grader.is_some() {
+            // The grader is a host process too, and so are its strays.
+            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, since);
+        }
         Ok(end)
     }
 
@@ -459,20 +536,30 @@ impl<'a> Trial<'a> {
         .collect()
     }
 
-    fn write_trial_input(&self, n: u32, result: &Path, trajectory: &Path) -> Result<(), Fault> {
-        let p = &self.paths;
+    fn write_trial_input(&self, n: u32, attempt_dir: &Path) -> Result<(), Fault> {
+        let view = sandbox::AgentView::host(&self.paths, attempt_dir);
+        self.write_trial_input_as(n, &view, &self.paths.trial_input)
+    }
+
+    /// trial_input_v1 with the paths as the agent sees them (`view`), written to `dest`.
+    fn write_trial_input_as(
+        &self,
+        n: u32,
+        view: &sandbox::AgentView,
+        dest: &Path,
+    ) -> Result<(), Fault> {
         let paths = InputPaths {
-            trial_dir: &p.trial_dir,
-            workspace_dir: &p.workspace,
-            deps_dir: &p.trial_dir.join("deps"),
-            task: &p.task,
-            bindings: &p.bindings,
-            dependencies: &p.dependencies,
-            policy: &p.policy,
-            result,
-            trajectory,
+            trial_dir: &view.trial_dir,
+            workspace_dir: &view.workspace,
+            deps_dir: &view.deps,
+            task: &view.task,
+            bindings: &view.bindings,
+            dependencies: &view.dependencies,
+            policy: &view.policy,
+            result: &view.result,
+            trajectory: &view.trajectory,
         };
-        write_json(&p.trial_input, &self.trial_input(n, paths))
+        write_json(dest, &self.trial_input(n, paths))
     }
 
     /// The trial_input_v1 document of attempt `n` naming `paths`.
@@ -505,48 +592,6 @@ impl<'a> Trial<'a> {
         }
     }
 
-    /// The contract environment of attempt `n` (what the agent and the grader get, and
-    /// what `${AGENTLAB_…}` in their commands expands to).
-    fn contract_env(
-        &self,
-        n: u32,
-        result: &Path,
-        trajectory: &Path,
-    ) -> Vec<(&'static str, String)> {
-        let s = self.spec;
-        let p = &self.paths;
-        let path = |p: &Path| p.to_string_lossy().into_owned();
-        let mut env = vec![
-            ("AGENTLAB_TASK_PATH", path(&p.task)),
-            ("AGENTLAB_BINDINGS_PATH", path(&p.bindings)),
-            ("AGENTLAB_DEPENDENCIES_PATH", path(&p.dependencies)),
-            ("AGENTLAB_POLICY_PATH", path(&p.policy)),
-            ("AGENTLAB_RESULT_PATH", path(result)),
-            ("AGENTLAB_TRAJECTORY_PATH", path(trajectory)),
-            ("AGENTLAB_TRIAL_INPUT_PATH", path(&p.trial_input)),
-            ("AGENTLAB_TIMEOUT_MS", s.agent.timeout_ms.to_string()),
-            ("AGENTLAB_RUN_ID", s.run_id.clone()),
-            ("AGENTLAB_TRIAL_ID", s.trial_id.clone()),
-            ("AGENTLAB_VARIANT_ID", s.variant_id.clone()),
-            ("AGENTLAB_TASK_ID", s.task_id.clone()),
-            ("AGENTLAB_REPL_IDX", s.repl_idx.to_string()),
-            ("AGENTLAB_TRIAL_DIR", path(&p.trial_dir)),
-            ("AGENTLAB_WORKSPACE_DIR", path(&p.workspace)),
-            ("AGENTLAB_ATTEMPT", n.to_string()),
-        ];
-        // As the original: only for a task that names a non-empty image.
-        if let Some(image) = s
-            .task
-            .get("image")
-            .and_then(serde_json::Value::as_str)
-            .map(str::trim)
-            .filter(|i| !i.is_empty())
-        {
-            env.push(("AGENTLAB_TASK_IMAGE", image.to_string()));
-        }
-        env
-    }
-
     /// A command for `argv` with the trial's environment, output going to `out`/`err`;
     /// `${AGENTLAB_…}` references in `argv` are expanded first.
     fn command(
@@ -557,7 +602,12 @@ impl<'a> Trial<'a> {
         trajectory: &Path,
         logs: (&Path, &Path),
     ) -> Result<Command, Fault> {
-        let env = self.contract_env(n, result, trajectory);
+        // Graders and adapters run on the host, with the host view of the contract and
+        // the result and trajectory of the stage they grade.
+        let mut view = sandbox::AgentView::host(&self.paths, &self.paths.trial_dir);
+        view.result = result.to_path_buf();
+        view.trajectory = trajectory.to_path_buf();
+        let env = self.contract_env(n, &view);
         let argv: Vec<String> = argv.iter().map(|t| invocation::template(t, &env)).collect();
         let Some(program) = argv.first() else {
             return Err(Fault(
@@ -574,7 +624,8 @@ impl<'a> Trial<'a> {
         cmd.args(&argv[1..]);
         cmd.envs(&self.spec.agent.env);
         cmd.env_remove("AGENTLAB_GRADE_PATH");
-        cmd.envs(env);
+        cmd.envs(env)
+            .env(crate::isolation::TRIAL_TAG_VAR, &self.tag);
         let open = |path: &Path| {
             std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
         };
@@ -590,21 +641,24 @@ impl<'a> Trial<'a> {
         control: &TrialControl,
         dir: &Path,
         result: &Path,
-        trajectory: &Path,
     ) -> Result<AttemptEnd, Fault> {
         let agent = &self.spec.agent;
         let (out, err) = (dir.join("stdout.log"), dir.join("stderr.log"));
-        // As the original: the task document (not trial_input.json) after the input flag.
-        let mut argv = agent.command.clone();
-        if let Some(flag) = &agent.io.input_arg {
-            invocation::append_io(&mut argv, flag, &self.paths.task.to_string_lossy());
-        }
-        if let Some(flag) = &agent.io.output_arg {
-            invocation::append_io(&mut argv, flag, &result.to_string_lossy());
-        }
-        let mut cmd = self.command(&argv, n, result, trajectory, (&out, &err))?;
-        cmd.current_dir(&self.paths.workspace);
-        let sup = match process::supervise(&mut cmd, control, Phase::Agent, self.timeout()) {
+        let (mut cmd, container) = self.agent_command(n, dir)?;
+        let open = |path: &Path| {
+            std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(open(&out)?)
+            .stderr(open(&err)?);
+        let spawned = process::supervise_in(
+            &mut cmd,
+            control,
+            Phase::Agent,
+            self.timeout(),
+            container.clone(),
+        );
+        let sup = match spawned {
             Ok(s) => s,
             Err(e) => {
                 return Ok(AttemptEnd::new(
@@ -613,6 +667,21 @@ impl<'a> Trial<'a> {
                 ))
             }
         };
+        // What the engine knows about a non-zero exit, read before the container goes.
+        let engine_verdict = match (&container, &sup.end) {
+            (Some(c), ProcessEnd::Exited(status)) if !status.success() => sandbox::container_exit(
+                c,
+                status.code(),
+                self.launch.iso.resources.memory_mb.is_some(),
+            ),
+            _ => None,
+        };
+        if let Some(c) = &container {
+            // Every attempt's container is removed whatever happened (timeout, stop, exit).
+            if let Err(e) = c.engine().remove(&c.name) {
+                tracing::warn!(container = %c.name, "removing container failed: {e}");
+            }
+        }
         let mut end = match sup.end {
             ProcessEnd::Stopped(reason) => {
                 AttemptEnd::new(Classification::Cancelled, format!("stopped: {reason}"))
@@ -623,10 +692,13 @@ impl<'a> Trial<'a> {
             ),
             ProcessEnd::WaitFailed(msg) => AttemptEnd::new(Classification::SpawnFailure, msg),
             ProcessEnd::Exited(status) if !status.success() => {
-                let mut end = AttemptEnd::new(
-                    Classification::AgentExitNonzero,
-                    exit_text("agent", &status),
-                );
+                let mut end = match engine_verdict {
+                    Some((c, detail)) => AttemptEnd::new(c, detail),
+                    None => AttemptEnd::new(
+                        Classification::AgentExitNonzero,
+                        exit_text("agent", &status),
+                    ),
+                };
                 end.exit_code = status.code();
                 end
             }
@@ -775,6 +847,16 @@ fn exit_text(who: &str, status: &std::process::ExitStatus) -> String {
 fn json_bytes<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<Vec<u8>, Fault> {
     serde_json::to_vec_pretty(value)
         .map_err(|e| disk(&format!("serializing {}", path.display()), e))
+}
+
+fn file_refs(files: &[(PathBuf, WorkspaceFile)]) -> Vec<(PathBuf, &WorkspaceFile)> {
+    files.iter().map(|(p, f)| (p.clone(), f)).collect()
+}
+
+fn set_read_only(path: &Path) -> Result<(), Fault> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))
+        .map_err(|e| disk(&path.display().to_string(), e))
 }
 
 fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), Fault> {

@@ -3,6 +3,7 @@
 //! SIGKILL of the group so orphaned grandchildren never outlive their trial.
 
 use super::control::{signal_group, Live, Phase, TrialControl, STOP_GRACE};
+use super::sandbox::ContainerRef;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
@@ -38,7 +39,19 @@ pub(crate) fn supervise(
     phase: Phase,
     timeout: Option<Duration>,
 ) -> std::io::Result<Supervised> {
-    supervise_with(cmd, control, phase, timeout, true)
+    supervise_with(cmd, control, phase, timeout, true, None)
+}
+
+/// [`supervise`] for a command that runs its work in `container` (the engine client):
+/// pause/resume go to the container (`docker|podman pause`), not to the client.
+pub(crate) fn supervise_in(
+    cmd: &mut Command,
+    control: &TrialControl,
+    phase: Phase,
+    timeout: Option<Duration>,
+    container: Option<ContainerRef>,
+) -> std::io::Result<Supervised> {
+    supervise_with(cmd, control, phase, timeout, true, container)
 }
 
 fn supervise_with(
@@ -47,6 +60,7 @@ fn supervise_with(
     phase: Phase,
     timeout: Option<Duration>,
     use_pidfd: bool,
+    container: Option<ContainerRef>,
 ) -> std::io::Result<Supervised> {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
@@ -66,7 +80,11 @@ fn supervise_with(
     let mut child: Child = cmd.spawn()?;
     let pgid = child.id() as libc::pid_t;
     let pidfd = if use_pidfd { pidfd_open(pgid) } else { None };
-    st.live = Some(Live { pgid, phase });
+    st.live = Some(Live {
+        pgid,
+        phase,
+        container,
+    });
     let start = Instant::now();
     let paused_before = st.paused_until(start);
     let active_at = |st: &super::control::ControlState, now: Instant| {
@@ -199,14 +217,28 @@ mod tests {
         for use_pidfd in [false, true] {
             let control = TrialControl::default();
             let limit = Some(Duration::from_secs(5));
-            let s = supervise_with(&mut sh("exit 3"), &control, Phase::Agent, limit, use_pidfd)
-                .unwrap();
+            let s = supervise_with(
+                &mut sh("exit 3"),
+                &control,
+                Phase::Agent,
+                limit,
+                use_pidfd,
+                None,
+            )
+            .unwrap();
             assert!(matches!(s.end, ProcessEnd::Exited(st) if st.code() == Some(3)));
 
             let started = Instant::now();
             let limit = Some(Duration::from_millis(200));
-            let s = supervise_with(&mut sh("sleep 5"), &control, Phase::Agent, limit, use_pidfd)
-                .unwrap();
+            let s = supervise_with(
+                &mut sh("sleep 5"),
+                &control,
+                Phase::Agent,
+                limit,
+                use_pidfd,
+                None,
+            )
+            .unwrap();
             assert!(matches!(s.end, ProcessEnd::TimedOut), "{:?}", s.end);
             assert!(started.elapsed() < Duration::from_secs(2));
             assert!(s.active >= Duration::from_millis(200));

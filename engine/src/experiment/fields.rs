@@ -38,8 +38,45 @@ pub(crate) enum Field {
 use Field::{Known, Removed, Unimplemented};
 use Node::{Closed, List, Open};
 
-const CONTAINER: &str = "container execution (images, sandbox, network and resource \
-     policy) is not implemented in labj yet; labj runs agents as local processes";
+/// `runtime.policy.sandbox` (enforced by `crate::isolation`; docs/isolation.md).
+const SANDBOX: Node = Closed(&[
+    ("mode", Known(Open)),
+    ("image", Known(Open)),
+    ("root_read_only", Known(Open)),
+    ("run_as_user", Known(Open)),
+    (
+        "hardening",
+        Known(Closed(&[
+            ("no_new_privileges", Known(Open)),
+            ("drop_all_caps", Known(Open)),
+        ])),
+    ),
+    (
+        "resources",
+        Known(Closed(&[
+            ("cpu_count", Known(Open)),
+            ("memory_mb", Known(Open)),
+            ("pids", Known(Open)),
+        ])),
+    ),
+]);
+
+const NETWORK: Node = Closed(&[("mode", Known(Open)), ("allowed_hosts", Known(Open))]);
+
+const FILE_STAGING: Node = Closed(&[
+    ("source_from_host", Known(Open)),
+    ("destination_path", Known(Open)),
+    ("required", Known(Open)),
+    ("read_only", Known(Open)),
+]);
+
+const ASSET: Node = Closed(&[
+    ("id", Known(Open)),
+    ("source_from_host", Known(Open)),
+    ("mount_path", Known(Open)),
+    ("read_only", Known(Open)),
+    ("required", Known(Open)),
+]);
 
 const EXPERIMENT: Node = Closed(&[
     ("id", Known(Open)),
@@ -104,13 +141,14 @@ const VARIANT_AGENT: Node = Closed(&[
     ("args", Known(Open)),
     ("env", Known(Open)),
     ("timeout_ms", Known(Open)),
+    ("image", Known(Open)),
 ]);
 
 const VARIANT: Node = Closed(&[
     ("variant_id", Known(Open)),
     ("bindings", Known(Open)),
     ("runtime", Known(Closed(&[("agent", Known(VARIANT_AGENT))]))),
-    ("image", Unimplemented(CONTAINER)),
+    ("image", Known(Open)),
     (
         "runtime_overrides",
         Unimplemented(
@@ -133,11 +171,8 @@ const AGENT: Node = Closed(&[
     ("timeout_ms", Known(Open)),
     ("default_timeout_ms", Known(Open)),
     ("mode", Known(Open)),
-    ("image", Unimplemented(CONTAINER)),
-    (
-        "env_from_host",
-        Unimplemented("runtime.agent.env_from_host is not implemented in labj yet"),
-    ),
+    ("image", Known(Open)),
+    ("env_from_host", Known(Open)),
     (
         "integration_level",
         Unimplemented("runtime.agent.integration_level is not implemented in labj yet"),
@@ -181,19 +216,16 @@ const RUNTIME: Node = Closed(&[
                 ]))),
             ),
             ("services", Known(Open)),
-            ("file_staging", Unimplemented(CONTAINER)),
-            (
-                "assets",
-                Unimplemented("runtime.dependencies.assets is not implemented in labj yet"),
-            ),
+            ("file_staging", Known(List(&FILE_STAGING))),
+            ("assets", Known(List(&ASSET))),
         ])),
     ),
     (
         "policy",
         Known(Closed(&[
             ("timeout_ms", Known(Open)),
-            ("network", Unimplemented(CONTAINER)),
-            ("sandbox", Unimplemented(CONTAINER)),
+            ("network", Known(NETWORK)),
+            ("sandbox", Known(SANDBOX)),
         ])),
     ),
     (

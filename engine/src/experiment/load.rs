@@ -9,6 +9,7 @@ use super::model::{
 use super::policy::Design;
 use super::ExperimentError;
 use super::{command, fields};
+use crate::isolation::IsolationPolicy;
 use crate::schemas::{self, SchemaError, Violation};
 use crate::trial::{AgentIo, DependencyFile};
 use serde::de::DeserializeOwned;
@@ -89,6 +90,7 @@ fn load_checked(
         ));
     }
     let tasks = read_dataset(&dataset_path, raw.dataset.limit)?;
+    let isolation = IsolationPolicy::parse(path, &dir, &doc, variants.len())?;
 
     let digest = canonical_digest(&doc);
     Ok(Experiment {
@@ -110,6 +112,8 @@ fn load_checked(
         runtime,
         benchmark,
         primary_metric: raw.primary_metric,
+        isolation,
+        enforcement: None,
     })
 }
 

@@ -25,6 +25,7 @@ mod spec;
 mod tests;
 
 pub use command::{check_command, looks_like_path, project_root, resolve_tokens, ProgramCheck};
+pub(crate) use dataset::check_relative as check_relative_path;
 pub use dataset::{parse_task_row, Task, TaskLimits};
 pub use describe::{describe, program_checks, Description, ProgramLine, SlotLine, VariantLine};
 pub use error::ExperimentError;

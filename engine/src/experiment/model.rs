@@ -3,6 +3,7 @@
 use super::dataset::Task;
 use super::policy::{ConcurrencyPolicy, Design, SchedulingPolicy, StatePolicy};
 use super::ExperimentError;
+use crate::isolation::{Enforcement, IsolationPolicy};
 use crate::trial::{AgentIo, DependencyFile, GraderContract, GraderSpec, RetrySpec};
 use journal::event::PruningSpec;
 use serde::{Deserialize, Serialize};
@@ -215,6 +216,10 @@ pub struct Experiment {
     pub(crate) runtime: RuntimeSpec,
     pub(crate) benchmark: Option<BenchmarkSpec>,
     pub(crate) primary_metric: Option<String>,
+    /// Sandbox, network, images, env allow-list, staging (crate::isolation).
+    pub(crate) isolation: IsolationPolicy,
+    /// What this machine enforces, once [`Experiment::set_enforcement`] ran the preflight.
+    pub(crate) enforcement: Option<Enforcement>,
 }
 
 impl Experiment {
@@ -304,6 +309,41 @@ impl Experiment {
     /// blake3 hex digest of the canonical JSON of [`Self::resolved_json`] (64 hex chars).
     pub fn digest(&self) -> String {
         self.digest.clone()
+    }
+
+    pub fn isolation(&self) -> &IsolationPolicy {
+        &self.isolation
+    }
+
+    /// The preflight's result, when it ran.
+    pub fn enforcement(&self) -> Option<&Enforcement> {
+        self.enforcement.as_ref()
+    }
+
+    /// Records what [`crate::isolation::preflight`] found; trial specs carry it.
+    pub fn set_enforcement(&mut self, e: Enforcement) {
+        self.enforcement = Some(e);
+    }
+
+    /// The container image of a trial: the task's (`task.image` or
+    /// `task.environment.image`), else the variant's, else the experiment's.
+    pub fn image_for(&self, variant_idx: usize, task_idx: usize) -> Option<String> {
+        let task = &self.dataset.tasks[task_idx];
+        task.image()
+            .or_else(|| {
+                task.payload
+                    .pointer("/environment/image")
+                    .and_then(Value::as_str)
+            })
+            .map(String::from)
+            .or_else(|| {
+                self.isolation
+                    .variant_images
+                    .get(variant_idx)
+                    .cloned()
+                    .flatten()
+            })
+            .or_else(|| self.isolation.image.clone())
     }
 
     /// The release gate: `Err` for experiments labj validates but cannot run yet, or

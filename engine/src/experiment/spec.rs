@@ -98,6 +98,7 @@ impl Experiment {
             experiment_dir: self.dir.clone(),
             blob_dir: run_dir.join("blobs"),
             primary_metric: self.primary_metric.clone(),
+            isolation: self.trial_isolation(slot.variant_idx(), slot.task_idx()),
         }
     }
 }

@@ -26,7 +26,7 @@ pub type Runner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send +
 
 enum TicketState {
     Running(Arc<TrialControl>),
-    Finished(TrialOutcome),
+    Finished(Box<TrialOutcome>),
 }
 
 struct Ticket {
@@ -154,7 +154,7 @@ impl WorkerState {
                 let mut inner = me.lock();
                 inner.running = inner.running.saturating_sub(1);
                 if let Some(t) = inner.tickets.get_mut(&key) {
-                    t.state = TicketState::Finished(outcome);
+                    t.state = TicketState::Finished(Box::new(outcome));
                 }
                 drop(inner);
                 me.changed.notify_all();
@@ -219,7 +219,7 @@ impl WorkerState {
                         trial_id: t.trial_id.clone(),
                         ticket_id: ticket.clone(),
                         completion_seq: 1,
-                        outcome: o.clone(),
+                        outcome: (**o).clone(),
                     }),
                     TicketState::Running(_) => None,
                 })

@@ -544,6 +544,7 @@ impl Projections {
                     artifacts: Vec::new(),
                     chain_state: None,
                     error: Some(e.reason.clone()),
+                    isolation: None,
                 };
                 self.accept_completion(lost).map_err(fail)?;
             }

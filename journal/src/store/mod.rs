@@ -6,7 +6,10 @@
 //! fsyncs every commit for power-loss durability at a large throughput cost.
 
 use crate::event::{DecodeError, Event, StoredEvent};
+pub mod integrity;
 mod read;
+
+use integrity::{FileWatch, Head, HeadCheck, HeadRecord};
 
 use crate::materialize;
 use crate::projection::{Changes, FoldError, Projections};
@@ -14,10 +17,16 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 /// Ordered migrations; index + 1 is the schema version they bring the database to.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_integrity.sql",
+        include_str!("../../../migrations/0002_integrity.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -67,6 +76,20 @@ pub enum JournalError {
         idx: u64,
         reason: String,
     },
+    /// The journal file is no longer the one being written (deleted, replaced,
+    /// truncated), or its chain head record says events are missing.
+    #[error("journal {path} is damaged: {reason}")]
+    Damaged { path: PathBuf, reason: String },
+    /// Another process appended since this handle last did: a second writer.
+    #[error("journal {path}: another process appended to it (it ends at event {found}, this process expected {expected}); another labj is driving this run, so this one stops without writing")]
+    Concurrent {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    /// The append guard (the run lease) refused: this process is no longer the writer.
+    #[error("journal {path}: not appending: {reason}")]
+    NotWriter { path: PathBuf, reason: String },
     #[error("journal {path}: event idx {idx} is past the end (last idx is {last})")]
     PastEnd {
         path: PathBuf,
@@ -131,11 +154,21 @@ pub struct ChainReport {
     pub first_bad: Option<(u64, String)>,
 }
 
+/// Checked inside every append transaction before anything is written; `Err(reason)`
+/// aborts the append with [`JournalError::NotWriter`]. The engine checks its lease here.
+pub type AppendGuard =
+    Box<dyn Fn(&rusqlite::Transaction) -> std::result::Result<(), String> + Send>;
+
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
     next_idx: u64,
     last_hash: [u8; 32],
+    /// Writers only: the file identity checked on every append.
+    watch: Option<FileWatch>,
+    /// Writers only: the chain head record updated after every commit.
+    head: Option<HeadRecord>,
+    guard: Option<AppendGuard>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -153,7 +186,7 @@ impl Journal {
         if path.exists() {
             return Err(JournalError::Exists { path: path.into() });
         }
-        Self::open_inner(path, durability, true)
+        Self::open_writer(path, durability, true)
     }
 
     /// Create a journal atomically with its first events: everything is written to
@@ -176,7 +209,24 @@ impl Journal {
         }
         {
             let mut j = Self::open_inner(&tmp, durability, true)?;
+            j.conn
+                .execute(
+                    "INSERT INTO journal_meta (key, value) VALUES (?1, 'journal.head')",
+                    [integrity::META_HEAD_RECORD],
+                )
+                .map_err(|e| sqlerr(&tmp, e))?;
             j.append(proj, events, ts)?;
+            // The record names the final path; written before the rename so the journal
+            // never exists without it.
+            let mut head = HeadRecord::open(path).map_err(|source| JournalError::Io {
+                path: integrity::head_path(path),
+                source,
+            })?;
+            head.write(j.head_now())
+                .map_err(|source| JournalError::Io {
+                    path: integrity::head_path(path),
+                    source,
+                })?;
             // Stay in WAL mode (switching modes later would need a rollback journal a
             // crash could leave hot); closing the only connection checkpoints the WAL
             // into the file and removes it, so the rename moves a self-contained file.
@@ -188,7 +238,7 @@ impl Journal {
             path: path.into(),
             source,
         })?;
-        Self::open_inner(path, durability, false)
+        Self::open_writer(path, durability, false)
     }
 
     /// Open an existing journal, upgrading its schema if it is older than this binary.
@@ -196,7 +246,7 @@ impl Journal {
         if !path.exists() {
             return Err(JournalError::Missing { path: path.into() });
         }
-        Self::open_inner(path, durability, false)
+        Self::open_writer(path, durability, false)
     }
 
     /// Open for inspection (of a live or crashed run): this handle never writes events,
@@ -234,6 +284,9 @@ impl Journal {
             path: path.into(),
             next_idx: 0,
             last_hash: [0; 32],
+            watch: None,
+            head: None,
+            guard: None,
         };
         j.check_version(migrate)?;
         j.load_tail()?;
@@ -241,7 +294,15 @@ impl Journal {
     }
 
     fn open_inner(path: &Path, durability: Durability, create: bool) -> Result<Journal> {
-        let conn = Connection::open(path).map_err(|e| sqlerr(path, e))?;
+        // Only a create may create: opening a journal that vanished must fail, not start
+        // an empty database in its place.
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlerr(path, e))?;
         if !create {
             // Look before touching: a file that is not a journal must not be switched
             // to WAL or migrated behind the user's back.
@@ -263,6 +324,146 @@ impl Journal {
         ))
         .map_err(|e| sqlerr(path, e))?;
         Self::from_conn(conn, path, create)
+    }
+
+    /// [`open_inner`](Self::open_inner) for a handle that appends.
+    fn open_writer(path: &Path, durability: Durability, create: bool) -> Result<Journal> {
+        let vanished = |e: JournalError| {
+            if path.exists() {
+                e
+            } else {
+                JournalError::Damaged {
+                    path: path.into(),
+                    reason: "the journal file was deleted while this run was opening it".into(),
+                }
+            }
+        };
+        let before = FileWatch::new(path).ok();
+        let mut j = Self::open_inner(path, durability, create).map_err(vanished)?;
+        j.start_writing().map_err(vanished)?;
+        // The file watched from now on must be the one the connection opened.
+        if let (Some(b), Some(w)) = (&before, &j.watch) {
+            if !b.same_file(w) {
+                return Err(JournalError::Damaged {
+                    path: path.into(),
+                    reason: "the journal file was replaced by another file while this run was opening it".into(),
+                });
+            }
+        }
+        Ok(j)
+    }
+
+    /// A writer refuses a journal its head record says is damaged, then records the head
+    /// and watches the file from here on.
+    fn start_writing(&mut self) -> Result<()> {
+        let check = self.check_head()?;
+        if !check.is_ok() {
+            return Err(JournalError::Damaged {
+                path: self.path.clone(),
+                reason: check.describe(),
+            });
+        }
+        if check == HeadCheck::NotKept {
+            self.conn
+                .execute(
+                    "INSERT OR IGNORE INTO journal_meta (key, value) VALUES (?1, 'journal.head')",
+                    [integrity::META_HEAD_RECORD],
+                )
+                .map_err(|e| sqlerr(&self.path, e))?;
+        }
+        let io = |source| JournalError::Io {
+            path: integrity::head_path(&self.path),
+            source,
+        };
+        let mut head = HeadRecord::open(&self.path).map_err(io)?;
+        head.write(self.head_now()).map_err(io)?;
+        self.head = Some(head);
+        self.watch = Some(
+            FileWatch::new(&self.path).map_err(|source| JournalError::Io {
+                path: self.path.clone(),
+                source,
+            })?,
+        );
+        Ok(())
+    }
+
+    fn head_now(&self) -> Head {
+        Head {
+            events: self.next_idx,
+            hash: self.last_hash,
+        }
+    }
+
+    /// Compares the events table with the chain head record kept outside it.
+    pub fn check_head(&self) -> Result<HeadCheck> {
+        let kept: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM journal_meta WHERE key = ?1)",
+                [integrity::META_HEAD_RECORD],
+                |r| r.get(0),
+            )
+            .map_err(|e| sqlerr(&self.path, e))?;
+        if !kept {
+            return Ok(HeadCheck::NotKept);
+        }
+        // The record first, the table second: a writer commits before it updates the
+        // record, so a live run is never mistaken for a truncated one.
+        let head = match integrity::read_head(&self.path) {
+            Ok(Some(h)) => h,
+            Ok(None) | Err(_) => return Ok(HeadCheck::Missing),
+        };
+        let present: u64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| sqlerr(&self.path, e))? as u64;
+        if head.events > present {
+            return Ok(HeadCheck::Truncated {
+                recorded: head.events,
+                present,
+            });
+        }
+        if head.events == 0 {
+            return Ok(HeadCheck::Consistent { recorded: 0 });
+        }
+        let idx = head.events - 1;
+        let hash: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT hash FROM events WHERE idx = ?1",
+                [idx as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| sqlerr(&self.path, e))?;
+        Ok(match hash {
+            Some(h) if h.as_slice() == head.hash => HeadCheck::Consistent {
+                recorded: head.events,
+            },
+            Some(_) => HeadCheck::Diverged { idx },
+            // A gap below the tail: the chain check reports it in detail.
+            None => HeadCheck::Diverged { idx },
+        })
+    }
+
+    /// Checks that the journal file on disk is still the one this writer appends to
+    /// (not deleted, replaced or truncated). Appends check this too; the coordinator also
+    /// calls it at heartbeats and before it reports a session's end.
+    pub fn check_file(&mut self) -> Result<()> {
+        match &mut self.watch {
+            Some(w) => w.check().map_err(|reason| JournalError::Damaged {
+                path: self.path.clone(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Installs the check run inside every append transaction (see [`AppendGuard`]).
+    pub fn set_append_guard(&mut self, guard: AppendGuard) {
+        self.guard = Some(guard);
     }
 
     fn check_version(&mut self, migrate: bool) -> Result<()> {
@@ -373,7 +574,41 @@ impl Journal {
         extra: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
     ) -> Result<Vec<StoredEvent>> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| sqlerr(&path, e))?;
+        self.check_file()?;
+        // IMMEDIATE: the checks below and the inserts happen under the write lock, so no
+        // other process can slip an event in between.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sqlerr(&path, e))?;
+        let tail: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT idx, hash FROM events ORDER BY idx DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| sqlerr(&path, e))?;
+        let expected = self.next_idx.checked_sub(1);
+        let found = tail.as_ref().map(|(i, _)| *i as u64);
+        if found != expected
+            || tail
+                .as_ref()
+                .is_some_and(|(_, h)| h.as_slice() != self.last_hash)
+        {
+            let show = |v: Option<u64>| v.map_or("none".to_string(), |i| i.to_string());
+            return Err(JournalError::Concurrent {
+                path,
+                expected: show(expected),
+                found: show(found),
+            });
+        }
+        if let Some(guard) = &self.guard {
+            guard(&tx).map_err(|reason| JournalError::NotWriter {
+                path: path.clone(),
+                reason,
+            })?;
+        }
         let mut stored = Vec::with_capacity(events.len());
         let mut changes = Changes::default();
         let mut idx = self.next_idx;
@@ -420,6 +655,13 @@ impl Journal {
         tx.commit().map_err(|e| sqlerr(&path, e))?;
         self.next_idx = idx;
         self.last_hash = prev;
+        let head = self.head_now();
+        if let Some(h) = &mut self.head {
+            h.write(head).map_err(|source| JournalError::Io {
+                path: integrity::head_path(&path),
+                source,
+            })?;
+        }
         Ok(stored)
     }
 }

@@ -31,6 +31,7 @@ fn spec(idx: u64) -> TrialSpec {
         trial_dir: "/nonexistent".into(),
         blob_dir: "/nonexistent".into(),
         primary_metric: None,
+        isolation: Default::default(),
     }
 }
 
@@ -46,6 +47,7 @@ fn instant_runner() -> TrialRunner {
         artifacts: vec![],
         chain_state: None,
         error: None,
+        isolation: None,
     })
 }
 

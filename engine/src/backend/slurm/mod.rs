@@ -237,18 +237,7 @@ impl SlurmBackend {
 
 /// An attempt the infrastructure lost: `worker_lost`, with why.
 fn lost(_job_id: &str, error: String) -> TrialOutcome {
-    TrialOutcome {
-        classification: Classification::WorkerLost,
-        outcome: None,
-        metrics: Default::default(),
-        other_metrics: Default::default(),
-        attempts: Vec::new(),
-        duration_ms: 0,
-        evidence: Vec::new(),
-        artifacts: Vec::new(),
-        chain_state: None,
-        error: Some(error),
-    }
+    TrialOutcome::infra(Classification::WorkerLost, error)
 }
 
 /// The last line the job printed, as context for a loss (e.g. "labj: not found").

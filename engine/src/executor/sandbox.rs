@@ -1,0 +1,526 @@
+//! How the agent command is launched in each isolation mode (see `crate::isolation`):
+//!
+//! * local — a host process; with an env allow-list when `env_from_host` is declared;
+//! * sandbox — under bubblewrap: own PID namespace (nothing survives the agent), no
+//!   network namespace access with network none, the run directory hidden behind an
+//!   empty tmpfs with only this trial's directory bound back (read-only, except the
+//!   workspace and the attempt directory), the experiment directory read-only, rlimits
+//!   for memory and CPU affinity for `cpu_count`;
+//! * container — `docker|podman run` with the contract mounts under `/agentlab`, labels
+//!   carrying run and trial ids, network/resource/hardening flags, `LABJ_CONTAINER_ARGS`.
+
+use super::{disk, invocation, Fault, Paths, Trial};
+use crate::isolation::{
+    ContainerEngine, EngineSpec, IsolationMode, NetworkMode, TrialIsolation, CONTRACT_ROOT,
+};
+use journal::event::{Classification, IsolationRecord};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A container the agent runs in: what pause/unpause and cleanup need.
+#[derive(Debug, Clone)]
+pub(crate) struct ContainerRef {
+    pub engine: EngineSpec,
+    pub name: String,
+}
+
+impl ContainerRef {
+    pub fn engine(&self) -> ContainerEngine {
+        ContainerEngine::from_spec(&self.engine)
+    }
+}
+
+/// Variables a clean (allow-listed) environment always gets from the host: without
+/// PATH nothing could be found. HOME points into the trial (set separately).
+const BASE_HOST_VARS: [&str; 1] = ["PATH"];
+
+/// The contract paths as the agent sees them: host paths, or `/agentlab/…` in a container.
+pub(super) struct AgentView {
+    pub task: PathBuf,
+    pub bindings: PathBuf,
+    pub dependencies: PathBuf,
+    pub policy: PathBuf,
+    pub trial_input: PathBuf,
+    pub result: PathBuf,
+    pub trajectory: PathBuf,
+    pub trial_dir: PathBuf,
+    pub workspace: PathBuf,
+    pub deps: PathBuf,
+}
+
+impl AgentView {
+    pub fn host(p: &Paths, attempt_dir: &Path) -> AgentView {
+        AgentView {
+            task: p.task.clone(),
+            bindings: p.bindings.clone(),
+            dependencies: p.dependencies.clone(),
+            policy: p.policy.clone(),
+            trial_input: p.trial_input.clone(),
+            result: attempt_dir.join("result.json"),
+            trajectory: attempt_dir.join("trajectory.jsonl"),
+            trial_dir: p.trial_dir.clone(),
+            workspace: p.workspace.clone(),
+            deps: p.trial_dir.join("deps"),
+        }
+    }
+
+    /// The original runner's container contract.
+    pub fn container() -> AgentView {
+        let r = Path::new(CONTRACT_ROOT);
+        AgentView {
+            task: r.join("in/task.json"),
+            bindings: r.join("in/bindings.json"),
+            dependencies: r.join("in/dependencies.json"),
+            policy: r.join("in/policy.json"),
+            trial_input: r.join("in/trial_input.json"),
+            result: r.join("out/result.json"),
+            trajectory: r.join("out/trajectory.jsonl"),
+            trial_dir: r.to_path_buf(),
+            workspace: r.join("workspace"),
+            deps: r.join("deps"),
+        }
+    }
+}
+
+/// What the trial needs to launch its agent, resolved once per trial.
+pub(super) struct Launch {
+    pub iso: TrialIsolation,
+    /// `(image, image id)` in container mode.
+    pub image: Option<(String, String)>,
+    /// Values of the allow-listed host variables (names are journaled, values never).
+    pub host_env: Vec<(String, OsString)>,
+    /// Effective limits, journaled.
+    pub limits: BTreeMap<String, u64>,
+}
+
+impl Launch {
+    /// Resolves the engine/bwrap, the image id and the host variables; `Err` means the
+    /// trial cannot be isolated as declared, and the agent does not run at all.
+    pub fn resolve(iso: &TrialIsolation) -> Result<Launch, Fault> {
+        let infra = |m: String| Fault(Classification::SpawnFailure, m);
+        let mut image = None;
+        match iso.mode {
+            IsolationMode::Local => {}
+            IsolationMode::Sandbox => {
+                if iso.bwrap.is_none() {
+                    return Err(infra(
+                        "sandboxed trial without bubblewrap (the run's preflight did not resolve `bwrap`); refusing to run it unsandboxed".into(),
+                    ));
+                }
+            }
+            IsolationMode::Container => {
+                let (Some(engine), Some(img)) = (&iso.engine, &iso.image) else {
+                    return Err(infra(
+                        "container trial without a resolved engine or image; refusing to run it on the host".into(),
+                    ));
+                };
+                let id = ContainerEngine::from_spec(engine)
+                    .image_id(img)
+                    .map_err(|e| infra(format!("image `{img}`: {e}")))?;
+                image = Some((img.clone(), id));
+            }
+        }
+        let mut host_env = Vec::new();
+        for name in iso.env_from_host.iter().flatten() {
+            match std::env::var_os(name) {
+                Some(v) => host_env.push((name.clone(), v)),
+                None => {
+                    return Err(infra(format!(
+                        "host variable `{name}` (runtime.agent.env_from_host) is not set in the worker's environment"
+                    )))
+                }
+            }
+        }
+        let mut limits = BTreeMap::new();
+        let r = &iso.resources;
+        match iso.mode {
+            IsolationMode::Container => {
+                r.memory_mb.map(|v| limits.insert("memory_mb".into(), v));
+                r.cpu_count.map(|v| limits.insert("cpu_count".into(), v));
+                r.pids.map(|v| limits.insert("pids".into(), v));
+            }
+            IsolationMode::Sandbox => {
+                r.memory_mb
+                    .map(|v| limits.insert("address_space_mb".into(), v));
+                r.cpu_count
+                    .map(|v| limits.insert("cpu_affinity".into(), v.min(online_cpus())));
+            }
+            IsolationMode::Local => {}
+        }
+        Ok(Launch {
+            iso: iso.clone(),
+            image,
+            host_env,
+            limits,
+        })
+    }
+
+    pub fn record(&self) -> IsolationRecord {
+        IsolationRecord {
+            mode: self.iso.mode.as_str().into(),
+            engine: self.iso.engine.as_ref().map(|e| e.version.clone()),
+            image: self.image.as_ref().map(|i| i.0.clone()),
+            image_digest: self.image.as_ref().map(|i| i.1.clone()),
+            network: match self.iso.mode {
+                IsolationMode::Local => NetworkMode::Full.as_str().into(),
+                _ => self.iso.network.as_str().into(),
+            },
+            limits: self.limits.clone(),
+            host_env_passed: self.host_env.iter().map(|(k, _)| k.clone()).collect(),
+        }
+    }
+}
+
+fn online_cpus() -> u64 {
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u64)
+        .unwrap_or(1)
+}
+
+impl Trial<'_> {
+    /// The agent's command for attempt `n`: argv and environment per isolation mode.
+    /// Stdio is set by the caller. Returns the container, if any, for pause and cleanup.
+    pub(super) fn agent_command(
+        &self,
+        n: u32,
+        attempt_dir: &Path,
+    ) -> Result<(Command, Option<ContainerRef>), Fault> {
+        let launch = &self.launch;
+        let iso = &launch.iso;
+        let agent = &self.spec.agent;
+        let in_container = iso.mode == IsolationMode::Container;
+        let view = if in_container {
+            AgentView::container()
+        } else {
+            AgentView::host(&self.paths, attempt_dir)
+        };
+        let Some(program) = agent.command.first() else {
+            return Err(Fault(
+                Classification::SpawnFailure,
+                "command is empty".to_string(),
+            ));
+        };
+        let mut env: Vec<(String, OsString)> = Vec::new();
+        if iso.clean_env() && !in_container {
+            for name in BASE_HOST_VARS {
+                if let Some(v) = std::env::var_os(name) {
+                    env.push((name.into(), v));
+                }
+            }
+            env.push(("HOME".into(), view.workspace.clone().into_os_string()));
+        }
+        env.extend(
+            agent
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), OsString::from(v))),
+        );
+        env.extend(launch.host_env.iter().cloned());
+        let contract = self.contract_env(n, &view);
+        // As the original: `${AGENTLAB_…}` in any token expands to the contract value as
+        // the agent sees it, then the task document (not trial_input.json) follows the
+        // input flag and the result path the output flag.
+        let mut argv: Vec<OsString> = Vec::with_capacity(agent.command.len() + 4);
+        argv.push(
+            if !in_container && program.contains('/') && Path::new(program).is_relative() {
+                self.spec.experiment_dir.join(program).into_os_string()
+            } else {
+                OsString::from(invocation::template(program, &contract))
+            },
+        );
+        let mut rest: Vec<String> = agent.command[1..]
+            .iter()
+            .map(|t| invocation::template(t, &contract))
+            .collect();
+        if let Some(flag) = &agent.io.input_arg {
+            invocation::append_io(&mut rest, flag, &view.task.to_string_lossy());
+        }
+        if let Some(flag) = &agent.io.output_arg {
+            invocation::append_io(&mut rest, flag, &view.result.to_string_lossy());
+        }
+        argv.extend(rest.into_iter().map(OsString::from));
+        env.extend(contract);
+        if in_container {
+            env.push(("WORKSPACE".into(), view.workspace.clone().into_os_string()));
+        }
+        match iso.mode {
+            IsolationMode::Local => {
+                let mut cmd = Command::new(&argv[0]);
+                cmd.args(&argv[1..]);
+                if iso.clean_env() {
+                    cmd.env_clear();
+                }
+                cmd.envs(env).current_dir(&self.paths.workspace);
+                Ok((cmd, None))
+            }
+            IsolationMode::Sandbox => {
+                let mut cmd = self.bwrap_command(attempt_dir, &argv)?;
+                cmd.env_clear().envs(env);
+                Ok((cmd, None))
+            }
+            IsolationMode::Container => {
+                let (cmd, name) = self.container_command(n, attempt_dir, &argv, &env)?;
+                let engine = iso.engine.clone().expect("resolved in Launch::resolve");
+                Ok((cmd, Some(ContainerRef { engine, name })))
+            }
+        }
+    }
+
+    /// `AGENTLAB_*` as the agent sees them; the contract wins over declared variables.
+    pub(super) fn contract_env(&self, n: u32, v: &AgentView) -> Vec<(String, OsString)> {
+        let s = self.spec;
+        let p = |x: &PathBuf| x.clone().into_os_string();
+        let mut env: Vec<(String, OsString)> = vec![
+            ("AGENTLAB_TASK_PATH".into(), p(&v.task)),
+            ("AGENTLAB_BINDINGS_PATH".into(), p(&v.bindings)),
+            ("AGENTLAB_DEPENDENCIES_PATH".into(), p(&v.dependencies)),
+            ("AGENTLAB_POLICY_PATH".into(), p(&v.policy)),
+            ("AGENTLAB_TRIAL_INPUT_PATH".into(), p(&v.trial_input)),
+            ("AGENTLAB_RESULT_PATH".into(), p(&v.result)),
+            ("AGENTLAB_TRAJECTORY_PATH".into(), p(&v.trajectory)),
+            (
+                "AGENTLAB_TIMEOUT_MS".into(),
+                s.agent.timeout_ms.to_string().into(),
+            ),
+            ("AGENTLAB_RUN_ID".into(), s.run_id.clone().into()),
+            ("AGENTLAB_TRIAL_ID".into(), s.trial_id.clone().into()),
+            ("AGENTLAB_VARIANT_ID".into(), s.variant_id.clone().into()),
+            ("AGENTLAB_TASK_ID".into(), s.task_id.clone().into()),
+            ("AGENTLAB_REPL_IDX".into(), s.repl_idx.to_string().into()),
+            ("AGENTLAB_TRIAL_DIR".into(), p(&v.trial_dir)),
+            ("AGENTLAB_WORKSPACE_DIR".into(), p(&v.workspace)),
+            ("AGENTLAB_DEPS_DIR".into(), p(&v.deps)),
+            ("AGENTLAB_ATTEMPT".into(), n.to_string().into()),
+        ];
+        // As the original: only for a task that names a non-empty image.
+        if let Some(image) = s
+            .task
+            .get("image")
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            env.push(("AGENTLAB_TASK_IMAGE".into(), image.into()));
+        }
+        env
+    }
+
+    fn bwrap_command(&self, attempt_dir: &Path, argv: &[OsString]) -> Result<Command, Fault> {
+        let iso = &self.launch.iso;
+        let bwrap = iso.bwrap.as_ref().expect("resolved in Launch::resolve");
+        let p = &self.paths;
+        let run_dir = self
+            .spec
+            .blob_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| p.trial_dir.join("../.."));
+        let run_dir = std::path::absolute(&run_dir).map_err(|e| disk("run dir", e))?;
+        let mut c = Command::new(bwrap);
+        c.args(["--die-with-parent", "--unshare-pid"]);
+        if iso.network == NetworkMode::None {
+            c.arg("--unshare-net");
+        }
+        c.arg(if iso.root_read_only {
+            "--ro-bind"
+        } else {
+            "--bind"
+        });
+        c.args(["/", "/", "--dev", "/dev", "--proc", "/proc"]);
+        if iso.root_read_only {
+            c.args(["--tmpfs", "/tmp"]);
+        }
+        // The agent must not edit what grades it: the experiment directory (grader,
+        // dataset, agent program) is read-only whatever root_read_only says.
+        let exp = &self.spec.experiment_dir;
+        c.arg("--ro-bind").arg(exp).arg(exp);
+        // Journal, blobs and sibling trials disappear behind an empty tmpfs; only this
+        // trial's directory comes back, read-only except workspace and attempt output.
+        c.arg("--tmpfs").arg(&run_dir);
+        c.arg("--ro-bind").arg(&p.trial_dir).arg(&p.trial_dir);
+        c.arg("--bind").arg(&p.workspace).arg(&p.workspace);
+        c.arg("--bind").arg(attempt_dir).arg(attempt_dir);
+        // The tmpfs itself read-only too: nothing written "into the run dir" lands anywhere.
+        c.arg("--remount-ro").arg(&run_dir);
+        let deps = p.trial_dir.join("deps");
+        for m in &iso.mounts {
+            // Preflight refused targets the sandbox cannot map into the trial.
+            let Some(target) = crate::isolation::sandbox_target(&m.target, &p.workspace, &deps)
+            else {
+                return Err(Fault(
+                    Classification::Error,
+                    format!(
+                        "mount target {} cannot be mapped into the sandbox",
+                        m.target
+                    ),
+                ));
+            };
+            // The mount point must exist: deps/ is bound read-only inside the sandbox.
+            let made = if m.source.is_dir() {
+                std::fs::create_dir_all(&target)
+            } else {
+                target
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|_| {
+                        std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&target)
+                            .map(|_| ())
+                    })
+            };
+            made.map_err(|e| disk(&target.display().to_string(), e))?;
+            c.arg(if m.read_only { "--ro-bind" } else { "--bind" })
+                .arg(&m.source)
+                .arg(target);
+        }
+        if iso.drop_all_caps {
+            c.args(["--cap-drop", "ALL"]);
+        }
+        c.arg("--chdir").arg(&p.workspace).arg("--");
+        if let Some(cpus) = iso.resources.cpu_count {
+            let n = cpus.min(online_cpus()).max(1);
+            c.args(["taskset", "-c", &format!("0-{}", n - 1)]);
+        }
+        if let Some(mb) = iso.resources.memory_mb {
+            let bytes = mb.saturating_mul(1024 * 1024);
+            c.args(["prlimit", &format!("--as={bytes}:{bytes}"), "--"]);
+        }
+        c.args(argv);
+        Ok(c)
+    }
+
+    fn container_command(
+        &self,
+        n: u32,
+        attempt_dir: &Path,
+        argv: &[OsString],
+        env: &[(String, OsString)],
+    ) -> Result<(Command, String), Fault> {
+        use crate::isolation::container_name;
+        let iso = &self.launch.iso;
+        let engine = iso.engine.as_ref().expect("resolved in Launch::resolve");
+        let (_, image_id) = self
+            .launch
+            .image
+            .as_ref()
+            .expect("resolved in Launch::resolve");
+        let p = &self.paths;
+        let in_dir = p.trial_dir.join("in");
+        let state = p.trial_dir.join("state");
+        let deps = p.trial_dir.join("deps");
+        for d in [&in_dir, &state, &deps] {
+            std::fs::create_dir_all(d).map_err(|e| disk(&d.display().to_string(), e))?;
+        }
+        // The contract's inputs, with the trial input rewritten to container paths.
+        for (src, name) in [
+            (&p.task, "task.json"),
+            (&p.bindings, "bindings.json"),
+            (&p.dependencies, "dependencies.json"),
+            (&p.policy, "policy.json"),
+        ] {
+            let to = in_dir.join(name);
+            std::fs::copy(src, &to).map_err(|e| disk(&to.display().to_string(), e))?;
+        }
+        self.write_trial_input_as(n, &AgentView::container(), &in_dir.join("trial_input.json"))?;
+
+        let name = container_name(&self.spec.run_id, &self.spec.trial_id, n);
+        let mut c = Command::new(&engine.program);
+        c.args(["run", "--name", &name]);
+        c.args(["--label", &format!("labj.run_id={}", self.spec.run_id)]);
+        c.args(["--label", &format!("labj.trial_id={}", self.spec.trial_id)]);
+        c.args(["--label", &format!("labj.attempt={n}")]);
+        if iso.network == NetworkMode::None {
+            c.args(["--network", "none"]);
+        }
+        if let Some(mb) = iso.resources.memory_mb {
+            // Swap equal to memory: the limit is a real limit, not a slowdown.
+            c.args([
+                "--memory",
+                &format!("{mb}m"),
+                "--memory-swap",
+                &format!("{mb}m"),
+            ]);
+        }
+        if let Some(cpus) = iso.resources.cpu_count {
+            c.args(["--cpus", &cpus.to_string()]);
+        }
+        if let Some(pids) = iso.resources.pids {
+            c.args(["--pids-limit", &pids.to_string()]);
+        }
+        if iso.root_read_only {
+            c.arg("--read-only");
+        }
+        if let Some(user) = &iso.run_as_user {
+            c.args(["--user", user]);
+        }
+        if iso.no_new_privileges {
+            c.args(["--security-opt", "no-new-privileges"]);
+        }
+        if iso.drop_all_caps {
+            c.args(["--cap-drop", "ALL"]);
+        }
+        c.args(["--tmpfs", "/tmp:rw"]);
+        let vol = |c: &mut Command, host: &Path, at: &str, ro: bool| {
+            let mut s = host.as_os_str().to_owned();
+            s.push(format!(":{at}{}", if ro { ":ro" } else { "" }));
+            c.arg("-v").arg(s);
+        };
+        vol(&mut c, &in_dir, "/agentlab/in", true);
+        vol(&mut c, attempt_dir, "/agentlab/out", false);
+        vol(&mut c, &state, "/agentlab/state", false);
+        vol(&mut c, &deps, "/agentlab/deps", true);
+        vol(&mut c, &p.workspace, "/agentlab/workspace", false);
+        for m in &iso.mounts {
+            vol(&mut c, &m.source, &m.target, m.read_only);
+        }
+        c.args(["-w", "/agentlab/workspace"]);
+        // `-e NAME` takes the value from the engine client's environment, so values never
+        // appear on a command line (visible in `ps`).
+        for (k, v) in env {
+            c.arg("-e").arg(k);
+            c.env(k, v);
+        }
+        c.args(&engine.run_args);
+        c.arg(image_id);
+        c.args(argv);
+        Ok((c, name))
+    }
+}
+
+/// Classifies a container attempt that exited non-zero by what the engine knows: exit
+/// 125 is the engine failing to create/start it (infrastructure); an OOM kill (or a
+/// SIGKILL labj did not send while a memory limit was set: cgroup v1 engines do not
+/// always report OOMKilled) is `resource_limit`.
+pub(super) fn container_exit(
+    c: &ContainerRef,
+    code: Option<i32>,
+    memory_limited: bool,
+) -> Option<(Classification, String)> {
+    let state = c.engine().exit_state(&c.name);
+    let code = state.map(|s| s.1).or(code)?;
+    let oom = state.is_some_and(|s| s.0);
+    if oom || (memory_limited && code == 137) {
+        return Some((
+            Classification::ResourceLimit,
+            format!(
+                "container {} was killed for exceeding its memory limit (exit {code}{})",
+                c.name,
+                if oom { ", OOMKilled" } else { "" }
+            ),
+        ));
+    }
+    if code == 125 {
+        return Some((
+            Classification::SpawnFailure,
+            format!(
+                "{} could not run container {} (exit 125; see the attempt's stderr.log)",
+                c.engine.version, c.name
+            ),
+        ));
+    }
+    None
+}
