@@ -27,7 +27,7 @@ fn setup(dir: &Path) {
     write(
         dir,
         "experiment.yaml",
-        "version: \"0.5\"\nexperiment: {id: inputs, name: inputs}\ndataset: {path: tasks.jsonl}\ndesign:\n  replications: 1\n  random_seed: 1\n  max_concurrency: 1\n  policies: {scheduling: variant_sequential, state: isolate_per_trial}\nbaseline: {variant_id: base, bindings: {}}\nvariant_plan: []\nruntime:\n  agent:\n    command: [\"sh\", \"agent.sh\", \"--config=deps/config.txt\"]\n    timeout_ms: 1000\n  dependencies:\n    files: [{source: deps/config.txt, dest: config.txt}]\nbenchmark:\n  adapter:\n    command: [\"./grader.sh\"]\n",
+        "version: \"0.5\"\nexperiment: {id: inputs, name: inputs}\ndataset: {path: tasks.jsonl}\ndesign:\n  replications: 1\n  random_seed: 1\n  max_concurrency: 1\n  policies: {scheduling: variant_sequential, state: isolate_per_trial}\nbaseline: {variant_id: base, bindings: {}}\nvariant_plan: []\nruntime:\n  agent:\n    command: [\"sh\", \"agent.sh\", \"--config=deps/config.txt\"]\n    timeout_ms: 1000\n  dependencies:\n    files: [{source: deps/config.txt, dest: config.txt}]\nbenchmark:\n  grader:\n    command: [\"./grader.sh\"]\n",
     );
 }
 
