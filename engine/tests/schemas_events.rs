@@ -159,7 +159,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                     state_digest: DIGEST_B.into(),
                 }),
                 error: Some("agent exited with 1".into()),
-                isolation: Some(IsolationRecord {
+                isolation: Some(Box::new(IsolationRecord {
                     mode: "container".into(),
                     engine: Some("podman 4.3.1".into()),
                     image: Some("localhost/agent:1".into()),
@@ -167,7 +167,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                     network: "none".into(),
                     limits: BTreeMap::from([("memory_mb".into(), 64)]),
                     host_env_passed: vec!["OPENAI_API_KEY".into()],
-                }),
+                })),
             }),
         ),
         (

@@ -242,8 +242,9 @@ pub struct TrialCompleted {
     pub error: Option<String>,
     /// What isolation was enforced for this trial (mode, engine, image digest, limits,
     /// names of passed host variables). Absent for plain local trials of older journals.
+    /// Boxed: it is the largest part of the largest event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub isolation: Option<IsolationRecord>,
+    pub isolation: Option<Box<IsolationRecord>>,
 }
 
 /// The isolation a trial actually ran under, as journaled in `trial_completed`.

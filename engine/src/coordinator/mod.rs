@@ -529,7 +529,7 @@ impl<'a> Coordinator<'a> {
                     artifacts: o.artifacts,
                     chain_state: o.chain_state,
                     error: o.error,
-                    isolation: o.isolation,
+                    isolation: o.isolation.map(Box::new),
                 }));
                 None
             }

@@ -40,7 +40,10 @@ mod tests {
     #[test]
     fn template_expands_agentlab_keys_only() {
         let env = vec![
-            ("AGENTLAB_TASK_PATH".to_string(), OsString::from("/t/task.json")),
+            (
+                "AGENTLAB_TASK_PATH".to_string(),
+                OsString::from("/t/task.json"),
+            ),
             ("OTHER".to_string(), OsString::from("x")),
         ];
         assert_eq!(
