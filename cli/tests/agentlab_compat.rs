@@ -370,6 +370,13 @@ fn compat_typos_and_unimplemented_fields_are_refused() {
             "did you mean `limit`?",
         ),
         (
+            // Isolation sections are checked like the rest (before anything is enforced).
+            "    timeout_ms: 60000",
+            "    timeout_ms: 60000\n  policy:\n    sandbox:\n      resources:\n        memroy_mb: 64",
+            "/runtime/policy/sandbox/resources/memroy_mb",
+            "did you mean `memory_mb`?",
+        ),
+        (
             "primary_metric: score",
             "primary_metric: score\nvalidity: {fail_on_state_leak: true}",
             "/validity",
