@@ -238,7 +238,9 @@ fn sandbox_is_refused_naming_the_field_without_bubblewrap() {
         &s,
         "experiment.yaml",
         &[("base", "")],
-        "  agent:\n    command: [\"true\"]\n  policy:\n    network: {mode: none}\n    sandbox: {mode: local}\n",
+        // An absolute program: with PATH emptied, a bare `true` would be refused first
+        // (programs are checked before isolation).
+        "  agent:\n    command: [\"/bin/true\"]\n  policy:\n    network: {mode: none}\n    sandbox: {mode: local}\n",
         1,
     );
     for cmd in ["describe", "run"] {

@@ -8,12 +8,13 @@
 //! | `task_limits` | each task's limits (steps, tokens, tool calls, seconds) |
 //! | `mounts` | each task's mount references |
 //! | `dependency_files` | content of every `runtime.dependencies.files` source |
-//! | `agent_programs` | content of the files the agent commands (every variant) name inside the experiment directory |
-//! | `grader_program` | the same for the grader (`benchmark.adapter.command`) |
+//! | `agent_programs` | content of the files the agent commands (every variant) name inside the project root |
+//! | `grader_program` | the same for the grader or benchmark adapter |
 //!
 //! A command names a file when one of its arguments (or the value after `=` in a
-//! `--flag=value` argument) is a relative path to a regular file inside the experiment
-//! directory: `./agent.sh`, `python3 agent.py`, `node --config=cfg.json run.js`.
+//! `--flag=value` argument) is a path to a regular file inside the project root
+//! (relative to the experiment directory, or absolute as the loader resolves it):
+//! `./agent.sh`, `python3 agent.py`, `node --config=cfg.json run.js`.
 //! Programs found on `PATH` are not covered: they belong to the machine, not the
 //! experiment. `run_created.options` journals the components (`inputs`) and their
 //! combined digest (`inputs_digest`); an accepted change is journaled in
@@ -57,13 +58,18 @@ pub fn components(exp: &Experiment) -> Components {
     let mut agents = blake3::Hasher::new();
     if !exp.tasks().is_empty() {
         for v in 0..exp.variants().len() {
-            programs(&mut agents, dir, &exp.effective_agent(v, 0).command);
+            programs(
+                &mut agents,
+                exp.root(),
+                dir,
+                &exp.effective_agent(v, 0).command,
+            );
         }
     }
     out.insert("agent_programs".into(), hex(agents));
     let mut grader = blake3::Hasher::new();
     if let Some(g) = exp.grader() {
-        programs(&mut grader, dir, &g.command);
+        programs(&mut grader, exp.root(), dir, &g.command);
     }
     out.insert("grader_program".into(), hex(grader));
     out
@@ -114,21 +120,27 @@ pub fn accepted_change(was: &Components, now: &Components) -> InputsChanged {
     }
 }
 
-fn programs(h: &mut blake3::Hasher, dir: &Path, argv: &[String]) {
-    let canon_dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+/// Hashes every file `argv` names inside the project root `root`: relative arguments
+/// (resolved against the experiment directory `dir`) and absolute ones (commands are
+/// resolved against the project root when the experiment loads). Files are keyed by
+/// their path relative to the root, so moving the project changes nothing.
+fn programs(h: &mut blake3::Hasher, root: &Path, dir: &Path, argv: &[String]) {
+    let canon_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     for arg in argv {
         let candidate = arg.split_once('=').map_or(arg.as_str(), |(_, v)| v);
-        if candidate.is_empty() || Path::new(candidate).is_absolute() {
+        if candidate.is_empty() {
             continue;
         }
-        let path = dir.join(candidate);
-        let Ok(canon) = std::fs::canonicalize(&path) else {
+        let Ok(canon) = std::fs::canonicalize(dir.join(candidate)) else {
             continue;
         };
-        if !canon.starts_with(&canon_dir) || !canon.is_file() {
+        let Ok(name) = canon.strip_prefix(&canon_root) else {
+            continue;
+        };
+        if !canon.is_file() {
             continue;
         }
-        field(h, candidate.as_bytes());
+        field(h, name.to_string_lossy().as_bytes());
         field(h, file_digest(&canon).as_bytes());
     }
 }

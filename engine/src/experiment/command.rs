@@ -28,11 +28,17 @@ pub(crate) fn opt_string_or_list<'de, D: Deserializer<'de>>(
     string_or_list(d).map(Some)
 }
 
-/// The original runner's test of "this token names a file". Flags (`-x`, `--k=./v`) and
-/// `${AGENTLAB_…}` templates are left alone: the original would have mangled them into
-/// paths under the project root, which no experiment can have meant.
+/// The original runner's test of "this token names a file". Flags (`-x`, `--k=./v`),
+/// `${AGENTLAB_…}` templates and shell snippets (a token with whitespace or shell
+/// syntax, e.g. the script of `sh -c '…'`) are left alone: the original would have
+/// mangled them into paths under the project root, which no experiment can have meant.
 pub fn looks_like_path(token: &str) -> bool {
-    if token.starts_with('-') || token.contains("${") {
+    if token.starts_with('-')
+        || token.contains("${")
+        || token
+            .chars()
+            .any(|c| c.is_whitespace() || "$;|&<>()`'\"*?".contains(c))
+    {
         return false;
     }
     token.starts_with('.')
@@ -164,6 +170,7 @@ mod tests {
             "--flag=./x",
             "${AGENTLAB_TASK_PATH}",
             "plain",
+            "echo x > out/y.txt",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -176,7 +183,8 @@ mod tests {
                 "/exp/b.py",
                 "--flag=./x",
                 "${AGENTLAB_TASK_PATH}",
-                "plain"
+                "plain",
+                "echo x > out/y.txt"
             ]
         );
     }

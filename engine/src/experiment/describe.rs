@@ -52,7 +52,9 @@ pub fn program_checks(experiment: &Experiment) -> Vec<ProgramLine> {
             problem,
         });
     };
-    for (i, v) in experiment.variants().iter().enumerate() {
+    // A container agent's program lives in its image, not on this host.
+    let on_host = experiment.isolation().mode != crate::isolation::IsolationMode::Container;
+    for (i, v) in experiment.variants().iter().enumerate().filter(|_| on_host) {
         push(
             format!("agent (variant {})", v.id),
             experiment.effective_agent(i, 0).command,

@@ -9,7 +9,7 @@ use super::model::{
 use super::policy::Design;
 use super::ExperimentError;
 use super::{command, fields};
-use crate::isolation::IsolationPolicy;
+use crate::isolation::{IsolationMode, IsolationPolicy};
 use crate::schemas::{self, SchemaError, Violation};
 use crate::trial::{AgentIo, DependencyFile};
 use serde::de::DeserializeOwned;
@@ -52,13 +52,19 @@ fn load_checked(
 
     raw.design.check(path)?;
     let mut variants = variants(path, &raw)?;
-    for v in &mut variants {
-        if let Some(cmd) = &mut v.agent.command {
-            *cmd = command::resolve_tokens(cmd, &root);
+    let isolation = IsolationPolicy::parse(path, &dir, &doc, variants.len())?;
+    // A container agent's command names paths inside its image: nothing to resolve on
+    // the host. Graders and adapters always run on the host.
+    let agent_root = (isolation.mode != IsolationMode::Container).then_some(root.as_path());
+    if let Some(root) = agent_root {
+        for v in &mut variants {
+            if let Some(cmd) = &mut v.agent.command {
+                *cmd = command::resolve_tokens(cmd, root);
+            }
+            v.agent.args = command::resolve_tokens(&v.agent.args, root);
         }
-        v.agent.args = command::resolve_tokens(&v.agent.args, &root);
     }
-    let runtime = runtime(path, &dir, &root, raw.runtime)?;
+    let runtime = runtime(path, &dir, agent_root, raw.runtime)?;
     let mut benchmark = raw.benchmark;
     if let Some(b) = &mut benchmark {
         match (&mut b.adapter, &mut b.grader) {
@@ -90,7 +96,6 @@ fn load_checked(
         ));
     }
     let tasks = read_dataset(&dataset_path, raw.dataset.limit)?;
-    let isolation = IsolationPolicy::parse(path, &dir, &doc, variants.len())?;
 
     let digest = canonical_digest(&doc);
     Ok(Experiment {
@@ -380,7 +385,7 @@ fn variants(path: &Path, raw: &RawDoc) -> Result<Vec<Variant>, ExperimentError> 
 fn runtime(
     path: &Path,
     dir: &Path,
-    root: &Path,
+    agent_root: Option<&Path>,
     mut raw: RawRuntime,
 ) -> Result<RuntimeSpec, ExperimentError> {
     let agent = &mut raw.agent;
@@ -413,7 +418,9 @@ fn runtime(
     let defaults = AgentIo::agentlab_default();
     agent.io.input_arg = agent.io.input_arg.take().or(defaults.input_arg);
     agent.io.output_arg = agent.io.output_arg.take().or(defaults.output_arg);
-    agent.command = command::resolve_tokens(&agent.command, root);
+    if let Some(root) = agent_root {
+        agent.command = command::resolve_tokens(&agent.command, root);
+    }
     let dependencies = raw
         .dependencies
         .unwrap_or_else(|| Value::Object(Default::default()));
