@@ -165,9 +165,16 @@ status() {
     exit 1
 }
 
+# One start/stop at a time: test binaries run tests in parallel, each making sure the
+# cluster runs; two concurrent starts would race to start munged and the loser fails.
+lock() {
+    exec 9>"${TMPDIR:-/tmp}/labj-slurm-dev-cluster.lock"
+    flock 9
+}
+
 case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
+    start) lock; start ;;
+    stop) lock; stop ;;
     status) status ;;
     *) die "usage: $0 start|stop|status" ;;
 esac
