@@ -13,20 +13,27 @@
 mod dataset;
 mod describe;
 mod error;
+pub mod limits;
 mod load;
 mod model;
 mod policy;
 mod schedule;
 mod spec;
+mod strict;
 
 #[cfg(test)]
 mod tests;
 
 pub(crate) use dataset::check_relative as check_relative_path;
 pub use dataset::{parse_task_row, Task, TaskLimits};
+
+/// Reads a JSONL dataset file as `dataset.path` is read (all rows, no limit).
+pub fn read_dataset_file(path: &std::path::Path) -> Result<Vec<Task>, ExperimentError> {
+    dataset::read_dataset(path, None)
+}
 pub use describe::{describe, Description, SlotLine, VariantLine};
 pub use error::ExperimentError;
-pub use load::{load, load_value, parse_fragment, ExperimentFragment};
+pub use load::{load, load_value, parse_fragment, parse_str, ExperimentFragment};
 pub use model::{
     canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkPolicy,
     BenchmarkSpec, Dataset, Experiment, ExperimentMeta, RuntimeSpec, SchemaVersion, Variant,
