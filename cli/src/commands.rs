@@ -4,12 +4,11 @@ use crate::render;
 use crate::{Cli, Command, DriveArgs, Executor, SchemaCommand, TrialCommand};
 use anyhow::{anyhow, bail, Context, Result};
 use engine::control::{self, ControlCommand};
-use engine::coordinator::SessionEnd;
-use engine::lease::{self, Liveness};
 use engine::run::{self, RunOptions, RunOutcome, JOURNAL_FILE};
+use engine::verdict;
 use journal::{Durability, Journal};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -43,9 +42,17 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let j = open_ro(&runs_dir, &run)?;
             let proj = j.fold(None)?;
             render::projections(&proj, None, json);
+            if let Some(note) = engine::inspect::liveness_note(&j, &proj)? {
+                if json {
+                    eprintln!("labj: {note}");
+                } else {
+                    println!("{note}");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { run, until, json } => {
+            let until = engine::inspect::event_idx("--until", until).map_err(|e| anyhow!(e))?;
             let j = open_ro(&runs_dir, &run)?;
             let proj = j.fold(until)?;
             render::projections(&proj, Some(proj.last_idx().unwrap_or(0)), json);
@@ -69,30 +76,14 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let j = open_ro(&runs_dir, &run)?;
             let report = engine::inspect::verify(&j)?;
             render::verify(&report, json);
-            Ok(if report.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(ExitCode::from(verdict::verify_exit(&report)))
         }
         Command::Rebuild { run } => {
             let dir = run::resolve_run(&runs_dir, &run)?;
-            let mut j = Journal::open(&dir.join(JOURNAL_FILE), Durability::Normal)?;
-            let holder = lease::read(j.conn())?;
-            if let Some(row) = holder {
-                if lease::liveness(&row, lease::now_ms()) == Liveness::Alive {
-                    bail!(
-                        "run is live (pid {} on {}); rebuild it after it stops",
-                        row.holder.pid,
-                        row.holder.host
-                    );
-                }
-            }
-            let proj = j.rebuild()?;
+            let (proj, events) = run::rebuild(&dir)?;
             println!(
-                "rebuilt projections of run {} from {} events",
+                "rebuilt projections of run {} from {events} events",
                 proj.run.as_ref().map(|r| r.run_id.as_str()).unwrap_or("?"),
-                j.len()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -169,7 +160,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, bool)> {
-    let threshold = parse_percent(&d.fail_on_infra_error)?;
+    let threshold = verdict::parse_percent(&d.fail_on_infra_error).map_err(|e| anyhow!(e))?;
     let opts = RunOptions {
         runs_dir: runs_dir.to_path_buf(),
         max_concurrency: d.max_concurrency,
@@ -195,17 +186,6 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
         allow_changed_inputs: false,
     };
     Ok((opts, threshold, d.json))
-}
-
-fn parse_percent(s: &str) -> Result<f64> {
-    let t = s.trim().trim_end_matches('%');
-    let v: f64 = t
-        .parse()
-        .map_err(|_| anyhow!("--fail-on-infra-error {s:?}: expected a percentage such as 5%"))?;
-    if !(0.0..=100.0).contains(&v) {
-        bail!("--fail-on-infra-error {s:?}: must be between 0% and 100%");
-    }
-    Ok(v)
 }
 
 fn open_ro(runs_dir: &Path, run: &str) -> Result<Journal> {
@@ -242,60 +222,42 @@ fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result
 }
 
 fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<ExitCode> {
+    let v = verdict::run_verdict(&outcome, infra_threshold_pct);
     let proj = &outcome.projections;
-    let overall = &proj.aggregates.overall;
-    let infra = overall.infra;
-    let ran = overall.committed - overall.skipped_pruned;
-    let infra_pct = if ran == 0 {
-        0.0
-    } else {
-        100.0 * infra as f64 / ran as f64
-    };
-    let end = match outcome.end {
-        SessionEnd::Completed => "completed",
-        SessionEnd::Failed => "failed",
-        SessionEnd::Killed => "killed",
-    };
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "run_id": outcome.run_id,
                 "run_dir": outcome.run_dir,
-                "status": end,
-                "infra_faults": infra,
-                "infra_fault_pct": infra_pct,
-                "infra_retried": overall.infra_retried,
+                "status": v.status,
+                "infra_faults": v.infra,
+                "infra_fault_pct": v.infra_pct,
+                "infra_retried": proj.aggregates.overall.infra_retried,
                 "run_control": proj.run_control_doc(),
                 "progress": proj.progress_doc(),
                 "aggregates": proj.aggregates_doc(),
             }))?
         );
     } else {
-        render::summary(&outcome, infra, infra_pct);
+        render::summary(&outcome, v.infra, v.infra_pct);
     }
-    Ok(match outcome.end {
-        SessionEnd::Failed => ExitCode::from(1),
-        SessionEnd::Killed => ExitCode::from(4),
-        SessionEnd::Completed if infra > 0 && infra_pct > infra_threshold_pct => {
-            eprintln!(
-                "labj: {infra} trial(s) ({infra_pct:.1}%) died of infrastructure faults, above --fail-on-infra-error {infra_threshold_pct}%"
-            );
-            ExitCode::from(3)
-        }
-        SessionEnd::Completed => ExitCode::SUCCESS,
-    })
+    if let Some(w) = &v.warning {
+        eprintln!("labj: {w}");
+    }
+    Ok(ExitCode::from(v.exit_code))
 }
 
 fn events(
     runs_dir: &Path,
     run: &str,
-    from: Option<u64>,
-    to: Option<u64>,
+    from: Option<i64>,
+    to: Option<i64>,
     kind: Option<String>,
     trial: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
+    let (from, to) = engine::inspect::event_range(from, to).map_err(|e| anyhow!(e))?;
     let j = open_ro(runs_dir, run)?;
     if let Some(k) = &kind {
         if !journal::event::EVENT_KINDS.contains(&k.as_str()) {
@@ -308,7 +270,7 @@ fn events(
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    j.for_each_event(from.unwrap_or(0), to, false, |e| {
+    j.for_each_event(from, to, false, |e| {
         if kind.as_deref().is_some_and(|k| k != e.event.kind()) {
             return Ok(());
         }
@@ -338,48 +300,15 @@ fn send_control(
     timeout_seconds: u64,
     json: bool,
 ) -> Result<ExitCode> {
-    let dir: PathBuf = run::resolve_run(runs_dir, run)?;
-    let j = Journal::open(&dir.join(JOURNAL_FILE), Durability::Normal)?;
-    let live = match lease::read(j.conn())? {
-        Some(row) => lease::liveness(&row, lease::now_ms()) == Liveness::Alive,
-        None => false,
-    };
-    if !live {
-        let proj = j.fold(None)?;
-        let status = proj.control.status.as_str();
-        let hint = if status == "completed" {
-            "it has finished".to_string()
-        } else {
-            format!("resume it with `labj continue {run}`")
-        };
-        bail!(
-            "no live labj process is driving run {} (journaled status: {status}, {} of {} slots committed); {hint}",
-            proj.run.as_ref().map(|r| r.run_id.as_str()).unwrap_or(run),
-            proj.progress.next_commit_idx,
-            proj.progress.total_slots
-        );
-    }
-    let request_id = control::submit(j.conn(), &command)
-        .with_context(|| format!("cannot queue the {} request", command.name()))?;
-    let answer = control::wait_answer(j.conn(), &request_id, Duration::from_secs(timeout_seconds))?;
-    let Some(answer) = answer else {
-        let withdrawn = control::withdraw(j.conn(), &request_id)?;
-        bail!(
-            "no answer to {} within {timeout_seconds}s{}",
-            command.name(),
-            if withdrawn {
-                " (request withdrawn; the coordinator may be stuck: see `labj inspect`)"
-            } else {
-                " (the coordinator picked it up; see `labj status`)"
-            }
-        );
-    };
+    let dir = run::resolve_run(runs_dir, run)?;
+    let reply = control::send(&dir, run, &command, Duration::from_secs(timeout_seconds))?;
+    let answer = &reply.answer;
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "request_id": request_id,
-                "command": command.name(),
+                "request_id": reply.request_id,
+                "command": reply.command,
                 "ok": answer.ok,
                 "status": answer.status,
                 "message": answer.message,
@@ -389,23 +318,15 @@ fn send_control(
     } else if answer.ok {
         println!(
             "{}: {} (run status: {})",
-            command.name(),
-            answer.message,
-            answer.status
+            reply.command, answer.message, answer.status
         );
     } else {
         eprintln!(
             "{} refused: {} (run status: {})",
-            command.name(),
-            answer.message,
-            answer.status
+            reply.command, answer.message, answer.status
         );
     }
-    Ok(if answer.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitCode::from(reply.exit_code()))
 }
 
 fn schema(cmd: SchemaCommand) -> Result<ExitCode> {

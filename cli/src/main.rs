@@ -72,8 +72,9 @@ enum Command {
     /// Show the projections as of event idx.
     Replay {
         run: String,
-        #[arg(long)]
-        until: Option<u64>,
+        /// Fold events 0..=UNTIL (an event idx, 0 or more).
+        #[arg(long, allow_negative_numbers = true)]
+        until: Option<i64>,
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -81,10 +82,12 @@ enum Command {
     /// Print journal events.
     Events {
         run: String,
-        #[arg(long)]
-        from: Option<u64>,
-        #[arg(long)]
-        to: Option<u64>,
+        /// First event idx to print (0 or more).
+        #[arg(long, allow_negative_numbers = true)]
+        from: Option<i64>,
+        /// Last event idx to print (inclusive; not below --from).
+        #[arg(long, allow_negative_numbers = true)]
+        to: Option<i64>,
         #[arg(long)]
         kind: Option<String>,
         #[arg(long)]

@@ -40,7 +40,7 @@ fn sigint_stops_the_run_gracefully_and_continue_completes_it() {
         text(&out)
     );
     for pid in pids {
-        let alive = proc_stat(pid).is_some_and(|st| st.get(2).map(String::as_str) != Some("Z"));
+        let alive = pid_running(pid);
         assert!(!alive, "agent {pid} survived the interrupt");
     }
     let proj = check_journal(&run);

@@ -8,7 +8,7 @@ use support::crash::*;
 use support::*;
 
 fn alive(pid: i32) -> bool {
-    proc_stat(pid).is_some_and(|st| st.get(2).map(String::as_str) != Some("Z"))
+    pid_running(pid)
 }
 
 #[test]

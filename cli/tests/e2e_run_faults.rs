@@ -125,12 +125,14 @@ fn describe_p0_fixture_does_not_panic() {
         .unwrap();
     let all = text(&out);
     assert!(!all.contains("panicked"), "{all}");
-    // Exit 0 (described) or 1 (a clear error naming the file); never a crash.
-    match out.status.code() {
-        Some(0) => assert!(!out.stdout.is_empty(), "{all}"),
-        Some(1) => assert!(all.contains("p0_benchmark_adaptation_trial_shape"), "{all}"),
-        other => panic!("unexpected exit {other:?}: {all}"),
-    }
+    // The fixture is a fragment (no experiment, dataset, baseline or runtime): describe
+    // refuses it with exit 1, naming the file and each missing section.
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("p0_benchmark_adaptation_trial_shape.json: does not match schema"),
+        "{all}"
+    );
+    assert!(all.contains("\"dataset\" is a required property"), "{all}");
 }
 
 #[test]

@@ -350,51 +350,5 @@ impl DeterministicCommitter {
     }
 }
 
-/// Replays arrival "ticks" through a committer: everything that arrives in one tick is
-/// offered, then the ready prefix is drained. Used to prove order-independence.
-#[derive(Debug)]
-pub struct OutOfOrderCompletionSimulator {
-    pub committer: DeterministicCommitter,
-    pub commits: Vec<u64>,
-    pub per_tick: Vec<Vec<u64>>,
-}
-
-impl OutOfOrderCompletionSimulator {
-    pub fn new(slots: usize) -> Self {
-        let mut committer = DeterministicCommitter::new(vec![0; slots], 1, None);
-        for i in 0..slots as u64 {
-            committer.mark_dispatched(i, &format!("ticket_{i}"));
-        }
-        OutOfOrderCompletionSimulator {
-            committer,
-            commits: Vec::new(),
-            per_tick: Vec::new(),
-        }
-    }
-
-    pub fn tick(&mut self, arrivals: impl IntoIterator<Item = Arrival>) -> Vec<Offer> {
-        let offers = arrivals
-            .into_iter()
-            .map(|a| self.committer.offer(a))
-            .collect();
-        let committed: Vec<u64> = drain_ready_completions_in_schedule_order(&mut self.committer);
-        self.commits.extend(&committed);
-        self.per_tick.push(committed);
-        offers
-    }
-}
-
-/// Drain the committer and return the schedule indices committed, in order.
-pub fn drain_ready_completions_in_schedule_order(c: &mut DeterministicCommitter) -> Vec<u64> {
-    c.drain()
-        .into_iter()
-        .filter_map(|a| match a {
-            CommitAction::Commit { schedule_idx, .. } => Some(schedule_idx),
-            CommitAction::SkipPruned { schedule_idx, .. } => Some(schedule_idx),
-            CommitAction::Prune { .. } | CommitAction::StopUnspawnable { .. } => None,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests;

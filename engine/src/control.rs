@@ -7,7 +7,8 @@
 //! until it is answered or its timeout passes.
 
 use crate::lease::now_ms;
-use rusqlite::{params, Connection, OptionalExtension};
+use journal::store::{InboxAnswer, InboxState};
+use journal::{Journal, JournalError};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -77,43 +78,22 @@ pub fn requester() -> String {
 }
 
 /// CLI side: enqueue a request; returns its id.
-pub fn submit(conn: &Connection, command: &ControlCommand) -> rusqlite::Result<String> {
+pub fn submit(journal: &Journal, command: &ControlCommand) -> Result<String, JournalError> {
     let request_id = uuid::Uuid::now_v7().to_string();
-    let seq: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM control_inbox",
-        [],
-        |r| r.get(0),
-    )?;
-    conn.execute(
-        "INSERT INTO control_inbox (request_id, seq, command, args, requested_by, created_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
-        params![
-            request_id,
-            seq,
-            command.name(),
-            serde_json::to_string(command).expect("command serializes"),
-            requester(),
-            now_ms()
-        ],
-    )?;
+    let args = serde_json::to_string(command).expect("command serializes");
+    journal.inbox_submit(&request_id, command.name(), &args, &requester(), now_ms())?;
     Ok(request_id)
 }
 
 /// CLI side: wait for the answer (polling every 20 ms) up to `timeout`.
 pub fn wait_answer(
-    conn: &Connection,
+    journal: &Journal,
     request_id: &str,
     timeout: Duration,
-) -> rusqlite::Result<Option<ControlAnswer>> {
+) -> Result<Option<ControlAnswer>, JournalError> {
     let deadline = Instant::now() + timeout;
     loop {
-        let answer: Option<Option<String>> = conn
-            .query_row(
-                "SELECT answer FROM control_inbox WHERE request_id = ?1 AND state = 'answered'",
-                params![request_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(Some(text)) = answer {
+        if let InboxState::Answered(text) = journal.inbox_state(request_id)? {
             return Ok(serde_json::from_str(&text).ok().or(Some(ControlAnswer {
                 ok: false,
                 status: "unknown".into(),
@@ -130,56 +110,135 @@ pub fn wait_answer(
 
 /// CLI side: give up on a request that was not picked up (so a later coordinator does
 /// not act on a stale command).
-pub fn withdraw(conn: &Connection, request_id: &str) -> rusqlite::Result<bool> {
-    let n = conn.execute(
-        "UPDATE control_inbox SET state = 'withdrawn' WHERE request_id = ?1 AND state = 'pending'",
-        params![request_id],
-    )?;
-    Ok(n == 1)
+pub fn withdraw(journal: &Journal, request_id: &str) -> Result<bool, JournalError> {
+    journal.inbox_withdraw(request_id)
 }
 
 /// Coordinator side: pending requests, oldest first. Rows that do not parse are
 /// answered with an error at once.
-pub fn pending(conn: &Connection) -> rusqlite::Result<Vec<ControlRequest>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT request_id, args, requested_by, created_ms FROM control_inbox WHERE state = 'pending' ORDER BY seq",
-    )?;
-    let rows: Vec<(String, String, String, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+pub fn pending(journal: &Journal) -> Result<Vec<ControlRequest>, JournalError> {
     let mut out = Vec::new();
-    for (request_id, args, requested_by, created_ms) in rows {
-        match serde_json::from_str::<ControlCommand>(&args) {
+    for row in journal.inbox_pending()? {
+        match serde_json::from_str::<ControlCommand>(&row.args) {
             Ok(command) => out.push(ControlRequest {
-                request_id,
+                request_id: row.request_id,
                 command,
-                requested_by,
-                created_ms,
+                requested_by: row.requested_by,
+                created_ms: row.created_ms,
             }),
-            Err(e) => answer(
-                conn,
-                &request_id,
+            Err(e) => journal.inbox_answer(&inbox_answer(
+                &row.request_id,
                 &ControlAnswer {
                     ok: false,
                     status: "unknown".into(),
                     message: format!("malformed control request: {e}"),
                     detail: serde_json::Value::Null,
                 },
-            )?,
+            ))?,
         }
     }
     Ok(out)
 }
 
-/// Coordinator side: record the answer (call inside the transaction of the events).
-pub fn answer(conn: &Connection, request_id: &str, a: &ControlAnswer) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE control_inbox SET state = 'answered', answer = ?2, answered_ms = ?3 WHERE request_id = ?1",
-        params![
+/// The inbox row update that records answer `a` to `request_id`.
+pub fn inbox_answer(request_id: &str, a: &ControlAnswer) -> InboxAnswer {
+    InboxAnswer {
+        request_id: request_id.to_string(),
+        answer: serde_json::to_string(a).expect("answer serializes"),
+        answered_ms: now_ms(),
+    }
+}
+
+/// Why a control request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("no live labj process is driving run {run_id} (journaled status: {status}, {committed} of {total} slots committed); {hint}")]
+    NotLive {
+        run_id: String,
+        status: String,
+        committed: u64,
+        total: u64,
+        hint: String,
+    },
+    #[error("no answer to {command} within {timeout_seconds}s{}", if *.withdrawn { " (request withdrawn; the coordinator may be stuck: see `labj inspect`)" } else { " (the coordinator picked it up; see `labj status`)" })]
+    NoAnswer {
+        command: &'static str,
+        timeout_seconds: u64,
+        withdrawn: bool,
+    },
+    #[error("cannot queue the {command} request: {source}")]
+    Queue {
+        command: &'static str,
+        #[source]
+        source: JournalError,
+    },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// A request and the coordinator's answer.
+#[derive(Debug, Clone)]
+pub struct ControlReply {
+    pub request_id: String,
+    pub command: &'static str,
+    pub answer: ControlAnswer,
+}
+
+impl ControlReply {
+    /// 0 when the coordinator did what was asked, 1 when it refused.
+    pub fn exit_code(&self) -> u8 {
+        if self.answer.ok {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// Send `command` to the live coordinator of the run in `run_dir` (`label` is how the
+/// user named the run) and wait up to `timeout` for its answer. Refuses at once when no
+/// live process drives the run, saying how to resume it.
+pub fn send(
+    run_dir: &std::path::Path,
+    label: &str,
+    command: &ControlCommand,
+    timeout: Duration,
+) -> Result<ControlReply, SendError> {
+    let j = Journal::open_read_only(&run_dir.join(crate::run::JOURNAL_FILE))?;
+    if crate::lease::live_holder(&j)?.is_none() {
+        let proj = j.fold(None)?;
+        let status = proj.control.status.as_str();
+        let hint = if status == "completed" {
+            "it has finished".to_string()
+        } else {
+            format!("resume it with `labj continue {label}`")
+        };
+        return Err(SendError::NotLive {
+            run_id: proj
+                .run
+                .as_ref()
+                .map(|r| r.run_id.clone())
+                .unwrap_or_else(|| label.to_string()),
+            status: status.to_string(),
+            committed: proj.progress.next_commit_idx,
+            total: proj.progress.total_slots,
+            hint,
+        });
+    }
+    let request_id = submit(&j, command).map_err(|source| SendError::Queue {
+        command: command.name(),
+        source,
+    })?;
+    match wait_answer(&j, &request_id, timeout)? {
+        Some(answer) => Ok(ControlReply {
             request_id,
-            serde_json::to_string(a).expect("answer serializes"),
-            now_ms()
-        ],
-    )?;
-    Ok(())
+            command: command.name(),
+            answer,
+        }),
+        None => Err(SendError::NoAnswer {
+            command: command.name(),
+            timeout_seconds: timeout.as_secs(),
+            withdrawn: withdraw(&j, &request_id)?,
+        }),
+    }
 }

@@ -39,6 +39,10 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
     }
     let mut schema_fault: Option<(u64, String)> = None;
     let upto = first_bad.map(|i| i.saturating_sub(1));
+    // Blobs referenced by completions: (event idx, what, digest). A remote run's blobs
+    // stay on its workers, so only runs whose workers share this run directory count.
+    let mut blobs: Vec<(u64, String, String)> = Vec::new();
+    let mut local_blobs = true;
     if first_bad != Some(0) {
         journal.for_each_event(0, upto, false, |e| {
             if schema_fault.is_none() {
@@ -47,8 +51,49 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
                     schema_fault = Some((e.idx, err.to_string()));
                 }
             }
+            match &e.event {
+                Event::RunCreated(rc) => {
+                    local_blobs = rc.options["executor"].as_str() != Some("remote");
+                }
+                Event::TrialCompleted(tc) => {
+                    for a in &tc.artifacts {
+                        blobs.push((e.idx, format!("artifact {}", a.name), a.digest.clone()));
+                    }
+                    for ev in &tc.evidence {
+                        blobs.push((e.idx, format!("evidence {}", ev.path), ev.digest.clone()));
+                    }
+                }
+                _ => {}
+            }
             Ok(())
         })?;
+    }
+    if local_blobs {
+        if let Some(run_dir) = journal.path().parent() {
+            let dir = run_dir.join("blobs");
+            // Each distinct blob is hashed once, however many events reference it.
+            let mut checked: BTreeMap<&str, Result<(), String>> = BTreeMap::new();
+            let bad: Vec<String> = blobs
+                .iter()
+                .filter_map(|(idx, what, digest)| {
+                    checked
+                        .entry(digest.as_str())
+                        .or_insert_with(|| crate::executor::blobs::verify_blob(&dir, digest))
+                        .clone()
+                        .err()
+                        .map(|why| format!("event {idx}: {what}: {why}"))
+                })
+                .collect();
+            if !bad.is_empty() {
+                faults.push(format!(
+                    "{} of {} stored blob(s) are missing or damaged: {}{}",
+                    bad.len(),
+                    blobs.len(),
+                    bad.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+                    if bad.len() > 5 { "; …" } else { "" }
+                ));
+            }
+        }
     }
     if let Some((idx, msg)) = schema_fault {
         faults.push(format!(
@@ -184,13 +229,13 @@ pub fn inspect(run_dir: &Path, last_n: usize) -> Result<Inspection, JournalError
     })?;
     let now = lease::now_ms();
     let status = projections.control.status;
-    let liveness = match lease::read(journal.conn()) {
+    let liveness = match lease::read(&journal) {
         Ok(Some(row)) => match lease::liveness(&row, now) {
             Liveness::Alive => format!(
                 "live: held by pid {} on {} (session {}), heartbeat {} ago",
-                row.holder.pid,
-                row.holder.host,
-                row.holder.session_id,
+                row.pid,
+                row.host,
+                row.session_id,
                 human_ms(now - row.heartbeat_ms)
             ),
             Liveness::Dead(why) => format!(
@@ -350,6 +395,51 @@ pub fn event_line(e: &StoredEvent) -> String {
     };
     s.push_str(&detail);
     s
+}
+
+/// `--until` / `--from` / `--to`: event indexes are 0 or more.
+pub fn event_idx(flag: &str, v: Option<i64>) -> Result<Option<u64>, String> {
+    match v {
+        Some(n) if n < 0 => Err(format!(
+            "{flag} {n}: event indexes start at 0 (the first event); give 0 or more"
+        )),
+        v => Ok(v.map(|n| n as u64)),
+    }
+}
+
+/// `labj events --from A --to B`: both event indexes, `A <= B`.
+pub fn event_range(from: Option<i64>, to: Option<i64>) -> Result<(u64, Option<u64>), String> {
+    let from = event_idx("--from", from)?.unwrap_or(0);
+    let to = event_idx("--to", to)?;
+    if let Some(t) = to {
+        if t < from {
+            return Err(format!(
+                "--from {from} --to {t}: the range is empty (--to must be at least --from)"
+            ));
+        }
+    }
+    Ok((from, to))
+}
+
+/// What `status` adds to the journaled status: a run the journal calls running, paused
+/// or interrupted that no live labj process drives has stopped (crashed, killed with
+/// SIGKILL, or its kill never finished).
+pub fn liveness_note(
+    journal: &Journal,
+    proj: &Projections,
+) -> Result<Option<String>, JournalError> {
+    let stopped_here = matches!(
+        proj.control.status,
+        RunStatus::Running | RunStatus::Paused | RunStatus::Interrupted
+    );
+    if !stopped_here || lease::live_holder(journal)?.is_some() {
+        return Ok(None);
+    }
+    let run_id = proj.run.as_ref().map(|r| r.run_id.as_str()).unwrap_or("?");
+    Ok(Some(format!(
+        "not live: the journal says {}, but no labj process is driving run {run_id} (it crashed or was killed); `labj continue {run_id}` resumes it",
+        proj.control.status.as_str()
+    )))
 }
 
 #[cfg(test)]

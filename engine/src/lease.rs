@@ -5,7 +5,8 @@
 //! IMMEDIATE transaction, so two processes racing for the same run serialize on SQLite's
 //! write lock and exactly one wins; the loser gets [`LeaseError::Held`] and changes
 //! nothing. Every append re-checks that the lease is still this session's, inside the
-//! append's transaction ([`append_guard`]).
+//! append's transaction (`Journal::guard_appends_by_lease`). The table itself belongs to
+//! the journal crate (typed API in `journal::store`); this module holds the policy.
 //!
 //! Liveness: a holder on this machine (same host name and boot id) is alive exactly when
 //! its pid is alive, not a zombie, and started when the holder's did (so a recycled pid is
@@ -16,22 +17,23 @@
 //! takeover is journaled by the caller (`session_started.took_over_from`).
 
 use journal::event::LeaseHolder;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use journal::store::LeaseTake;
+use journal::{Journal, JournalError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use journal::store::LeaseRow;
 
 /// Heartbeats older than this mean the holder is gone (it beats every second).
 pub const STALE_AFTER: Duration = Duration::from_secs(15);
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaseRow {
-    pub holder: LeaseHolder,
-    pub acquired_ms: i64,
-    pub heartbeat_ms: i64,
-    /// Start time of the holder's pid (clock ticks since boot, `/proc/<pid>/stat`).
-    pub pid_start: Option<u64>,
-    /// `/proc/sys/kernel/random/boot_id` of the holder's machine.
-    pub boot_id: Option<String>,
+/// The holder named by a lease row, as journaled in `session_started.took_over_from`.
+pub fn holder_of(row: &LeaseRow) -> LeaseHolder {
+    LeaseHolder {
+        session_id: row.session_id.clone(),
+        pid: row.pid,
+        host: row.host.clone(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +45,12 @@ pub enum Liveness {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
-    #[error("run is being driven by another labj process: session {} (pid {} on {}), last heartbeat {}s ago; wait for it to finish, or stop it with `labj kill`", .0.holder.session_id, .0.holder.pid, .0.holder.host, .1)]
+    #[error("run is being driven by another labj process: session {} (pid {} on {}), last heartbeat {}s ago; wait for it to finish, or stop it with `labj kill`", .0.session_id, .0.pid, .0.host, .1)]
     Held(LeaseRow, i64),
     #[error("the run's journal stayed locked by another process past the busy timeout (a labj driving the run, perhaps stopped mid-write); the lease was left as it was: wait for that process to finish, or stop it with `labj kill`")]
     Busy,
     #[error("run lease: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Journal(#[from] JournalError),
 }
 
 /// Test hook: shifts labj's wall clock by this many milliseconds (may be negative), to
@@ -125,21 +127,21 @@ pub fn liveness(row: &LeaseRow, now: i64) -> Liveness {
     let age = now - row.heartbeat_ms;
     // A row written before boot ids were recorded is judged as from this machine when the
     // host name matches, as it always was.
-    let same_machine = row.holder.host == this_host()
+    let same_machine = row.host == this_host()
         && match (&row.boot_id, boot_id()) {
             (Some(theirs), Some(ours)) => *theirs == ours,
             _ => true,
         };
     if same_machine {
-        let pid = row.holder.pid;
+        let pid = row.pid;
         if !pid_alive(pid) || pid_zombie(pid) {
-            return Liveness::Dead(format!("holder pid {} on {} is gone", pid, row.holder.host));
+            return Liveness::Dead(format!("holder pid {} on {} is gone", pid, row.host));
         }
         if let (Some(theirs), Some(now_start)) = (row.pid_start, pid_start_time(pid)) {
             if theirs != now_start {
                 return Liveness::Dead(format!(
                     "holder pid {pid} on {} is gone (the pid now belongs to another process)",
-                    row.holder.host
+                    row.host
                 ));
             }
         }
@@ -148,132 +150,67 @@ pub fn liveness(row: &LeaseRow, now: i64) -> Liveness {
     if age > STALE_AFTER.as_millis() as i64 {
         return Liveness::Dead(format!(
             "holder pid {} on {} stopped heart-beating {}s ago",
-            row.holder.pid,
-            row.holder.host,
+            row.pid,
+            row.host,
             age / 1000
         ));
     }
     Liveness::Alive
 }
 
-pub fn read(conn: &Connection) -> rusqlite::Result<Option<LeaseRow>> {
-    conn.query_row(
-        "SELECT session_id, pid, host, acquired_ms, heartbeat_ms, pid_start, boot_id FROM lease WHERE id = 0",
-        [],
-        |r| {
-            Ok(LeaseRow {
-                holder: LeaseHolder {
-                    session_id: r.get(0)?,
-                    pid: r.get(1)?,
-                    host: r.get(2)?,
-                },
-                acquired_ms: r.get(3)?,
-                heartbeat_ms: r.get(4)?,
-                pid_start: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
-                boot_id: r.get(6)?,
-            })
-        },
-    )
-    .optional()
+pub fn read(journal: &Journal) -> Result<Option<LeaseRow>, JournalError> {
+    journal.lease()
+}
+
+/// Is anyone alive driving this run? (`None` when nobody holds the lease.)
+pub fn live_holder(journal: &Journal) -> Result<Option<LeaseRow>, JournalError> {
+    Ok(journal
+        .lease()?
+        .filter(|row| liveness(row, now_ms()) == Liveness::Alive))
 }
 
 /// Take the lease for `me`. Returns the dead holder taken over, if any.
-pub fn acquire(conn: &mut Connection, me: &LeaseHolder) -> Result<Option<LeaseRow>, LeaseError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                LeaseError::Busy
-            }
-            _ => LeaseError::Sqlite(e),
-        })?;
+pub fn acquire(journal: &mut Journal, me: &LeaseHolder) -> Result<Option<LeaseRow>, LeaseError> {
     let now = now_ms();
-    let previous = read(&tx)?;
-    if let Some(row) = &previous {
-        if row.holder.session_id != me.session_id {
-            if let Liveness::Alive = liveness(row, now) {
-                let age = (now - row.heartbeat_ms) / 1000;
-                return Err(LeaseError::Held(row.clone(), age));
-            }
-        }
-    }
-    let pid_start = pid_start_time(me.pid).map(|v| v as i64);
-    tx.execute(
-        "INSERT INTO lease (id, session_id, pid, host, acquired_ms, heartbeat_ms, pid_start, boot_id) VALUES (0, ?1, ?2, ?3, ?4, ?4, ?5, ?6)
-         ON CONFLICT(id) DO UPDATE SET session_id = excluded.session_id, pid = excluded.pid, host = excluded.host,
-           acquired_ms = excluded.acquired_ms, heartbeat_ms = excluded.heartbeat_ms,
-           pid_start = excluded.pid_start, boot_id = excluded.boot_id",
-        params![me.session_id, me.pid, me.host, now, pid_start, boot_id()],
-    )?;
-    tx.commit()?;
-    Ok(previous.filter(|r| r.holder.session_id != me.session_id))
+    let row = LeaseRow {
+        session_id: me.session_id.clone(),
+        pid: me.pid,
+        host: me.host.clone(),
+        acquired_ms: now,
+        heartbeat_ms: now,
+        pid_start: pid_start_time(me.pid),
+        boot_id: boot_id(),
+    };
+    journal
+        .lease_acquire(&row, |holder| match liveness(holder, now) {
+            Liveness::Alive => Err(LeaseError::Held(
+                holder.clone(),
+                (now - holder.heartbeat_ms) / 1000,
+            )),
+            Liveness::Dead(_) => Ok(()),
+        })
+        .map_err(|e| match e {
+            LeaseTake::Refused(e) => e,
+            LeaseTake::Busy => LeaseError::Busy,
+            LeaseTake::Journal(e) => LeaseError::Journal(e),
+        })
 }
 
 /// Refresh the heartbeat; false if the lease is no longer ours (someone took it over).
-pub fn heartbeat(conn: &Connection, session_id: &str) -> rusqlite::Result<bool> {
-    let n = conn.execute(
-        "UPDATE lease SET heartbeat_ms = ?1 WHERE id = 0 AND session_id = ?2",
-        params![now_ms(), session_id],
-    )?;
-    Ok(n == 1)
-}
-
-/// The journal's append guard for `session_id`: refuses to append once the lease row
-/// names someone else (or nobody). Runs inside the append transaction, under the write lock.
-pub fn append_guard(session_id: String) -> journal::store::AppendGuard {
-    Box::new(move |tx| {
-        let holder: Option<(String, u32, String)> = tx
-            .query_row(
-                "SELECT session_id, pid, host FROM lease WHERE id = 0",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(|e| format!("cannot read the run lease: {e}"))?;
-        match holder {
-            Some((s, _, _)) if s == session_id => Ok(()),
-            Some((s, pid, host)) => Err(format!(
-                "this session ({session_id}) no longer holds the run lease: session {s} (pid {pid} on {host}) took it over; stopping without writing"
-            )),
-            None => Err(format!(
-                "this session ({session_id}) no longer holds the run lease (nobody does); stopping without writing"
-            )),
-        }
-    })
+pub fn heartbeat(journal: &Journal, session_id: &str) -> Result<bool, JournalError> {
+    journal.lease_heartbeat(session_id, now_ms())
 }
 
 /// Puts `previous` (the row [`acquire`] replaced, if any) back when the lease is still
 /// `session_id`'s: for a session that took the lease and then gave up before writing.
 pub fn restore(
-    conn: &Connection,
+    journal: &Journal,
     session_id: &str,
     previous: Option<&LeaseRow>,
-) -> rusqlite::Result<()> {
-    match previous {
-        None => release(conn, session_id),
-        Some(p) => conn
-            .execute(
-                "UPDATE lease SET session_id = ?2, pid = ?3, host = ?4, acquired_ms = ?5, heartbeat_ms = ?6,
-                   pid_start = ?7, boot_id = ?8 WHERE id = 0 AND session_id = ?1",
-                params![
-                    session_id,
-                    p.holder.session_id,
-                    p.holder.pid,
-                    p.holder.host,
-                    p.acquired_ms,
-                    p.heartbeat_ms,
-                    p.pid_start.map(|v| v as i64),
-                    p.boot_id
-                ],
-            )
-            .map(|_| ()),
-    }
+) -> Result<(), JournalError> {
+    journal.lease_restore(session_id, previous)
 }
 
-pub fn release(conn: &Connection, session_id: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "DELETE FROM lease WHERE id = 0 AND session_id = ?1",
-        params![session_id],
-    )?;
-    Ok(())
+pub fn release(journal: &Journal, session_id: &str) -> Result<(), JournalError> {
+    journal.lease_release(session_id)
 }

@@ -10,12 +10,17 @@ pub mod control;
 pub mod coordinator;
 pub mod executor;
 pub mod experiment;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inputs;
 pub mod inspect;
 pub mod isolation;
 pub mod lease;
 pub mod run;
 pub mod run_remote;
+pub mod safe_fs;
 pub mod schemas;
 pub mod trial;
+pub mod verdict;
 pub mod worker;

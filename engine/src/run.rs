@@ -124,6 +124,12 @@ pub struct RunOutcome {
 
 /// Find a run by directory path, run id, or unique run id prefix under `runs_dir`.
 pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
+    // An empty prefix would match every run.
+    if run.trim().is_empty() {
+        return Err(RunError::Invalid(
+            "empty run id: name a run by its id, a unique id prefix, or its directory".into(),
+        ));
+    }
     let as_path = Path::new(run);
     for dir in [as_path.to_path_buf(), runs_dir.join(run)] {
         let journal = dir.join(JOURNAL_FILE);
@@ -179,6 +185,9 @@ pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
     }
 }
 
+/// Fault injection for crash tests, compiled in only with the `fault-injection` feature
+/// (test builds): a release binary ignores the variable.
+#[cfg(feature = "fault-injection")]
 fn fault_kill_after() -> Result<Option<u64>, RunError> {
     match std::env::var(FAULT_KILL_ENV) {
         Err(_) => Ok(None),
@@ -186,6 +195,11 @@ fn fault_kill_after() -> Result<Option<u64>, RunError> {
             RunError::Invalid(format!("{FAULT_KILL_ENV}={v:?} is not a number of events"))
         }),
     }
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn fault_kill_after() -> Result<Option<u64>, RunError> {
+    Ok(None)
 }
 
 /// The combined digest of everything that decides what a trial does (see
@@ -228,7 +242,33 @@ fn restrict(path: &Path, mode: u32) -> Result<(), RunError> {
 
 /// The isolation preflight (`crate::isolation::preflight`): refuses, naming the field,
 /// what this machine cannot enforce; records the engine/bwrap for the trial specs.
+/// `--durable` reaches the workers through a marker in the blob directory (local,
+/// Slurm and sandboxed trials all see it), so blobs are fsynced like the journal.
+fn mark_blob_durability(run_dir: &Path, durability: Durability) -> Result<(), RunError> {
+    let marker = run_dir
+        .join("blobs")
+        .join(crate::executor::blobs::DURABLE_MARKER);
+    if durability == Durability::Full && !marker.exists() {
+        std::fs::write(&marker, b"")
+            .map_err(|e| RunError::Invalid(format!("cannot write {}: {e}", marker.display())))?;
+    }
+    Ok(())
+}
+
+fn check_utf8_path(what: &str, path: &Path) -> Result<(), RunError> {
+    if path.to_str().is_none() {
+        return Err(RunError::Invalid(format!(
+            "{what} {} is not valid UTF-8; labj records paths in its journal as text, so rename it (or use another directory)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 pub fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> {
+    if let Some(n) = opts.max_concurrency {
+        experiment::limits::check_concurrency(n as u64).map_err(RunError::Invalid)?;
+    }
     let choice = crate::isolation::HostChoice {
         container_engine: opts.container_engine.clone(),
     };
@@ -283,15 +323,16 @@ pub struct CreatedRun {
 /// journal `run_created` + `session_started`.
 pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRun, RunError> {
     opts.validate()?;
+    // The journal records paths as text: refuse a path it cannot hold before anything
+    // is created (no empty run directory is left behind).
+    let abs_exp = std::fs::canonicalize(experiment_path).unwrap_or(experiment_path.into());
+    check_utf8_path("the experiment path", &abs_exp)?;
+    check_utf8_path("--runs-dir", &opts.runs_dir)?;
     let mut exp = experiment::load(experiment_path)?;
     experiment::check_runnable(&exp)?;
     enforce(&mut exp, opts)?;
     let max_concurrency = opts.max_concurrency.unwrap_or(exp.max_concurrency());
-    if max_concurrency == 0 {
-        return Err(RunError::Invalid(
-            "--max-concurrency must be at least 1".into(),
-        ));
-    }
+    experiment::limits::check_concurrency(max_concurrency as u64).map_err(RunError::Invalid)?;
     // Checked before anything is created, so a bad ceiling leaves no run behind.
     crate::backend::local::ceiling_from_env().map_err(RunError::Invalid)?;
     check_executor_options(opts.executor.unwrap_or_default(), opts)?;
@@ -306,7 +347,6 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     // Other users never read a run (agent env, outputs); see docs/isolation.md.
     restrict(&run_dir, 0o700)?;
     let session = new_session("run", None);
-    let abs_exp = std::fs::canonicalize(experiment_path).unwrap_or(experiment_path.into());
     let created = RunCreated {
         run_id: run_id.clone(),
         experiment_id: exp.id().to_string(),
@@ -349,8 +389,9 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
             restrict(&path, 0o600)?;
         }
     }
-    lease::acquire(journal.conn_mut(), &lease_holder)?;
-    journal.set_append_guard(lease::append_guard(session_id.clone()));
+    mark_blob_durability(&run_dir, opts.durability)?;
+    lease::acquire(&mut journal, &lease_holder)?;
+    journal.guard_appends_by_lease(session_id.clone());
     Ok(CreatedRun {
         experiment: exp,
         journal,
@@ -386,7 +427,7 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
                 })],
                 &now_ts(),
             )?;
-            let _ = lease::release(journal.conn(), &c.session_id);
+            let _ = lease::release(&journal, &c.session_id);
             return Err(e);
         }
     };
@@ -547,7 +588,7 @@ fn drive(
     // a deleted, replaced or truncated journal never ends green.
     let damaged = journal.check_file();
     // Release even after an error, so the next `continue` need not wait for staleness.
-    let _ = lease::release(journal.conn(), &session_id);
+    let _ = lease::release(&journal, &session_id);
     // The damage, when there is some, is the root cause of whatever the session met
     // (a truncated file makes SQLite report "malformed", say): report it first.
     damaged?;
@@ -645,26 +686,29 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     let mut backend = make_backend(kind, opts, run_dir, &run.run_id, capacity)?;
     let mut session = new_session("continue", None);
     session.inputs_changed = inputs_changed;
-    let took = lease::acquire(ro.conn_mut(), &holder(&session))?;
+    let took = lease::acquire(&mut ro, &holder(&session))?;
     drop(ro);
-    session.took_over_from = took.clone().map(|r| r.holder);
+    session.took_over_from = took.as_ref().map(lease::holder_of);
     let session_id = session.session_id.clone();
     let mut journal = match Journal::open(&path, opts.durability) {
         Ok(j) => j,
         Err(e) => {
             // Hand the lease back as it was: this session never wrote.
             if let Ok(ro) = Journal::open_read_only(&path) {
-                let _ = lease::restore(ro.conn(), &session_id, took.as_ref());
+                let _ = lease::restore(&ro, &session_id, took.as_ref());
             }
             return Err(e.into());
         }
     };
-    journal.set_append_guard(lease::append_guard(session_id.clone()));
+    journal.guard_appends_by_lease(session_id.clone());
+    mark_blob_durability(run_dir, opts.durability)?;
+    // Temporary blob files of writers that died with the previous session.
+    crate::executor::blobs::clean_stale_tmp(&run_dir.join("blobs"));
     let proj = if journal.len() != folded_len {
         // Another session appended between the fold and the lease (and has since died).
         let proj = journal.fold(None)?;
         if proj.control.status == RunStatus::Completed {
-            let _ = lease::restore(journal.conn(), &session_id, took.as_ref());
+            let _ = lease::restore(&journal, &session_id, took.as_ref());
             return Err(RunError::Invalid(format!(
                 "run {} was completed by another session while this one was starting; nothing to continue",
                 run.run_id
@@ -816,23 +860,16 @@ fn check_inputs(
         )));
     };
     // The latest accepted change, if any, is the baseline now.
-    let mut stmt = journal
-        .conn()
-        .prepare("SELECT payload FROM events WHERE kind = 'session_started' ORDER BY idx")
-        .map_err(|e| RunError::Invalid(format!("reading session_started events: {e}")))?;
-    let payloads = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| RunError::Invalid(format!("reading session_started events: {e}")))?;
-    for p in payloads {
-        if let Ok(SessionStarted {
+    journal.for_each_event(0, None, false, |e| {
+        if let Event::SessionStarted(SessionStarted {
             inputs_changed: Some(c),
             ..
-        }) = serde_json::from_str(&p)
+        }) = e.event
         {
             was = c.inputs;
         }
-    }
+        Ok(())
+    })?;
     let changed = crate::inputs::changed(&was, &now);
     if changed.is_empty() {
         return Ok(None);
@@ -857,4 +894,19 @@ fn first_run_created(journal: &Journal) -> Result<RunCreated, RunError> {
         Ok(())
     })?;
     found.ok_or_else(|| RunError::Invalid("journal does not start with run_created".into()))
+}
+
+/// `labj rebuild`: recompute the materialized projections of a run nobody drives.
+/// Returns the projections and the number of events folded.
+pub fn rebuild(run_dir: &Path) -> Result<(Projections, u64), RunError> {
+    let mut j = Journal::open(&run_dir.join(JOURNAL_FILE), Durability::Normal)?;
+    if let Some(row) = lease::live_holder(&j)? {
+        return Err(RunError::Invalid(format!(
+            "run is live (pid {} on {}); rebuild it after it stops",
+            row.pid, row.host
+        )));
+    }
+    let proj = j.rebuild()?;
+    let n = j.len();
+    Ok((proj, n))
 }

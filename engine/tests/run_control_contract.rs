@@ -105,12 +105,7 @@ fn fixture() -> Fixture {
 
 fn stored_doc(path: &Path, name: &str) -> Value {
     let j = Journal::open_read_only(path).unwrap();
-    let text: String = j
-        .conn()
-        .query_row("SELECT doc FROM proj_docs WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let text: String = j.stored_doc(name).unwrap().expect("document stored");
     serde_json::from_str(&text).unwrap()
 }
 

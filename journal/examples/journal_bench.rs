@@ -93,7 +93,9 @@ fn one_run(dir: &Path, args: &Args) -> RunResult {
     let mut append_calls = Duration::ZERO;
     let mut j = Journal::create(&path, Durability::Normal).expect("create journal");
     if let Some(sql) = &args.setup_sql {
-        j.conn().execute_batch(sql).expect("--setup-sql");
+        j.raw_conn_for_tests()
+            .execute_batch(sql)
+            .expect("--setup-sql");
     }
     let mut live = Projections::new();
     let mut stream = std::iter::once(testkit::run_created("bench", VARIANTS, tasks, 1))
@@ -120,7 +122,7 @@ fn one_run(dir: &Path, args: &Args) -> RunResult {
     assert_eq!(j.len(), total);
     assert_eq!(live.progress.next_commit_idx, slots);
 
-    j.conn()
+    j.raw_conn_for_tests()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
         .expect("checkpoint");
     let bytes = file_bytes(&path);
@@ -298,9 +300,9 @@ fn breakdown(args: &Args) {
         let mut prev = [0u8; 32];
         let mut it = event_stream(slots, tasks).enumerate().peekable();
         while it.peek().is_some() {
-            j.conn().execute_batch("BEGIN").unwrap();
+            j.raw_conn_for_tests().execute_batch("BEGIN").unwrap();
             let mut ins = j
-                .conn()
+                .raw_conn_for_tests()
                 .prepare_cached("INSERT INTO events (idx, kind, schedule_idx, trial_id, ts, payload, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .unwrap();
             for (idx, event) in it.by_ref().take(args.batch) {
@@ -327,7 +329,7 @@ fn breakdown(args: &Args) {
                 .unwrap();
             }
             drop(ins);
-            j.conn().execute_batch("COMMIT").unwrap();
+            j.raw_conn_for_tests().execute_batch("COMMIT").unwrap();
         }
         line(
             "A5 A2 + INSERT events rows only (no projections)",
@@ -360,7 +362,7 @@ fn breakdown(args: &Args) {
     for step in 0..4 {
         let t = Instant::now();
         let mut stmt = j
-            .conn()
+            .raw_conn_for_tests()
             .prepare("SELECT idx, kind, schedule_idx, trial_id, ts, payload, hash FROM events ORDER BY idx")
             .unwrap();
         let mut rows = stmt.query([]).unwrap();

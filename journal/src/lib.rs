@@ -8,6 +8,7 @@ pub mod event;
 pub mod materialize;
 pub mod projection;
 pub mod store;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use event::{Event, StoredEvent};

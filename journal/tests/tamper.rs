@@ -290,10 +290,11 @@ fn sqlite3_cli_payload_edit_is_detected() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !have_cli {
-        println!("note: sqlite3 CLI not installed; skipping the CLI tamper case");
-        return;
-    }
+    // A missing component fails the test (it must never pass without running).
+    assert!(
+        have_cli,
+        "the sqlite3 CLI is required by this test and was not found on PATH; scripts/setup.d/10-sqlite3.sh installs it"
+    );
     let f = build();
     let k = COMPLETION_OF_SLOT_6;
     let out = std::process::Command::new("sqlite3")
@@ -331,7 +332,7 @@ fn triggers_reject_update_and_delete() {
     // Also through the journal's own connection.
     let j = Journal::open(&f.path, Durability::Normal).unwrap();
     let err = j
-        .conn()
+        .raw_conn_for_tests()
         .execute("UPDATE events SET payload = '{}'", [])
         .unwrap_err()
         .to_string();

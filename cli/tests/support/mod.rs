@@ -283,6 +283,13 @@ pub fn proc_stat(pid: i32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
+/// Is `pid` a running (not zombie, not dead) process? `proc_stat` fields start at the
+/// state (field 3 of /proc/<pid>/stat), so the state is index 0.
+pub fn pid_running(pid: i32) -> bool {
+    proc_stat(pid)
+        .is_some_and(|st| !matches!(st.first().map(String::as_str), Some("Z" | "X") | None))
+}
+
 /// Members of process group `pgid`, zombies excluded.
 pub fn group_members(pgid: i32) -> Vec<i32> {
     let mut members = Vec::new();

@@ -8,6 +8,7 @@
 
 use super::*;
 use crate::executor::{execute_trial, TrialControl};
+use journal::event::Classification;
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,10 @@ use std::sync::{Arc, Mutex};
 pub type TrialRunner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
 
 pub const CEILING_ENV: &str = "AGENTLAB_LOCAL_WORKER_MAX_IN_FLIGHT";
+
+/// Fault injection (feature `fault-injection`): every worker thread hangs forever after
+/// its trial ran, as a worker stuck on a dead filesystem would.
+pub const FAULT_WORKER_HANG_ENV: &str = "LABJ_FAULT_WORKER_HANG";
 
 struct Job {
     dispatch: TrialDispatch,
@@ -36,6 +41,23 @@ pub struct LocalThreadWorkerBackend {
     runner: TrialRunner,
     notices: Vec<BackendNotice>,
     handles: Vec<std::thread::JoinHandle<()>>,
+    /// Worker threads still alive (a thread decrements it as it exits).
+    alive: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set by [`WorkerBackend::abandon`]: drop does not wait for stuck workers.
+    abandoned: bool,
+}
+
+/// How long dropping the backend waits for its workers to finish after asking their
+/// trials to stop (the executor's own stop escalates to SIGKILL well within it).
+const DROP_WAIT: Duration = Duration::from_secs(10);
+
+/// A worker thread's panic as text, for the infrastructure outcome that replaces the
+/// completion it would have sent.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".into())
 }
 
 /// Parse the ceiling variable: unset → none; a positive integer → that; else an error
@@ -80,6 +102,8 @@ impl LocalThreadWorkerBackend {
             runner,
             notices: Vec::new(),
             handles: Vec::new(),
+            alive: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            abandoned: false,
         };
         b.note_ceiling();
         b
@@ -101,38 +125,73 @@ impl LocalThreadWorkerBackend {
         }
     }
 
-    fn spawn_worker(&mut self) {
+    fn spawn_worker(&mut self) -> Result<(), SubmitError> {
         let rx = Arc::clone(&self.job_rx);
         let done = self.done_tx.clone();
         let runner = Arc::clone(&self.runner);
         let worker_id = self.worker_id.clone();
         let n = self.threads;
-        let handle = std::thread::Builder::new()
+        let alive = Arc::clone(&self.alive);
+        alive.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let exit_guard = AliveGuard(Arc::clone(&alive));
+        let spawned = std::thread::Builder::new()
             .name(format!("labj-worker-{n}"))
-            .spawn(move || loop {
-                // Hold the lock only while receiving, never while running a trial.
-                let job = match rx.lock() {
-                    Ok(guard) => guard.recv(),
-                    Err(_) => return,
-                };
-                let Ok(job) = job else { return };
-                let spec = &job.dispatch.spec;
-                let outcome = runner(spec, &job.control);
-                let completion = TrialCompletion {
-                    ticket_id: job.dispatch.ticket_id.clone(),
-                    worker_id: worker_id.clone(),
-                    schedule_idx: spec.schedule_idx,
-                    trial_id: spec.trial_id.clone(),
-                    completion_seq: 1,
-                    outcome,
-                };
-                if done.send(completion).is_err() {
-                    return;
+            .spawn(move || {
+                let _exit = exit_guard;
+                loop {
+                    // Hold the lock only while receiving, never while running a trial.
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let spec = &job.dispatch.spec;
+                    // A panic in labj's own code must not swallow the completion (the
+                    // coordinator would wait for it forever): it becomes an infrastructure
+                    // outcome, re-run under the infra-retry rules, never a verdict.
+                    let outcome =
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            runner(spec, &job.control)
+                        })) {
+                            Ok(o) => o,
+                            Err(p) => TrialOutcome::infra(
+                                Classification::WorkerLost,
+                                format!("labj worker thread panicked: {}", panic_text(p.as_ref())),
+                            ),
+                        };
+                    // Fault injection (test builds only): a worker stuck after its trial,
+                    // outside the agent, where no stop reaches it.
+                    #[cfg(feature = "fault-injection")]
+                    if std::env::var_os(FAULT_WORKER_HANG_ENV).is_some() {
+                        loop {
+                            std::thread::sleep(Duration::from_secs(3600));
+                        }
+                    }
+                    let completion = TrialCompletion {
+                        ticket_id: job.dispatch.ticket_id.clone(),
+                        worker_id: worker_id.clone(),
+                        schedule_idx: spec.schedule_idx,
+                        trial_id: spec.trial_id.clone(),
+                        completion_seq: 1,
+                        outcome,
+                    };
+                    if done.send(completion).is_err() {
+                        return;
+                    }
                 }
-            })
-            .expect("spawn worker thread");
-        self.handles.push(handle);
-        self.threads += 1;
+            });
+        match spawned {
+            Ok(handle) => {
+                self.handles.push(handle);
+                self.threads += 1;
+                Ok(())
+            }
+            // The closure (and its guard) was dropped: `alive` is already back.
+            Err(e) => Err(SubmitError::Fatal(format!(
+                "cannot start worker thread {} ({e}); lower --max-concurrency",
+                n + 1
+            ))),
+        }
     }
 
     pub fn worker_id(&self) -> &str {
@@ -166,7 +225,7 @@ impl WorkerBackend for LocalThreadWorkerBackend {
             });
         }
         if self.threads <= self.in_flight {
-            self.spawn_worker();
+            self.spawn_worker()?;
         }
         let control = TrialControl::new();
         let ticket = WorkerTicket {
@@ -248,6 +307,19 @@ impl WorkerBackend for LocalThreadWorkerBackend {
     fn take_notices(&mut self) -> Vec<BackendNotice> {
         std::mem::take(&mut self.notices)
     }
+
+    fn abandon(&mut self) {
+        self.abandoned = true;
+    }
+}
+
+/// Decrements the live-thread count when a worker thread ends (or never starts).
+struct AliveGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Drop for LocalThreadWorkerBackend {
@@ -257,8 +329,22 @@ impl Drop for LocalThreadWorkerBackend {
             c.stop("coordinator shutting down");
         }
         self.jobs = None;
-        for h in self.handles.drain(..) {
-            let _ = h.join();
+        // Bounded: a worker stuck outside its agent must not keep the process alive.
+        let deadline = std::time::Instant::now()
+            + if self.abandoned {
+                Duration::ZERO
+            } else {
+                DROP_WAIT
+            };
+        while self.alive.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if self.alive.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            for h in self.handles.drain(..) {
+                let _ = h.join();
+            }
         }
     }
 }

@@ -155,6 +155,9 @@ pub trait WorkerBackend: Send {
     fn request_stop(&mut self, ticket_id: &str, reason: &str);
     /// Warnings to journal; each is returned once.
     fn take_notices(&mut self) -> Vec<BackendNotice>;
+    /// The session ends without waiting for the trials still in flight (a kill whose
+    /// workers did not stop in time): do not wait for them when shutting down.
+    fn abandon(&mut self) {}
     /// The worker id journaled in `trial_dispatched` (before the backend sees the trial).
     fn dispatch_worker_id(&self) -> String {
         format!("local-{}", std::process::id())

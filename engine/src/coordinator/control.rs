@@ -8,10 +8,36 @@ use super::*;
 use crate::control::{self, ControlAnswer, ControlCommand, ControlRequest};
 use journal::projection::{RunStatus, TrialControlState};
 use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// How long a kill waits for stopped trials to report before it ends the session
+/// anyway: the executor escalates to SIGKILL after its own grace, so only a worker stuck
+/// outside its agent (a hung filesystem, a bug) is still running by then. Its trial
+/// stays active in the journal and becomes `worker_lost` on `continue`.
+pub(super) const KILL_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A kill under way.
+#[derive(Debug, Clone)]
+pub(super) struct Kill {
+    request_id: String,
+    started: Instant,
+    /// Later kill requests, answered together with the first.
+    joined: Vec<String>,
+}
+
+/// What handling one request produced.
+enum Reply {
+    /// Answer written with this iteration's events (or alone when there are none).
+    Answer(ControlAnswer),
+    /// Answered already, in the transaction of its events.
+    Answered,
+    /// Answered when the kill completes.
+    Later,
+}
 
 impl Coordinator<'_> {
     pub(super) fn handle_control(&mut self) -> Result<(), CoordinatorError> {
-        let mut requests = control::pending(self.journal.conn())?;
+        let mut requests = control::pending(&self.journal)?;
         if self.killing.is_none() && INTERRUPTED.swap(false, std::sync::atomic::Ordering::SeqCst) {
             eprintln!("[labj] interrupted: stopping active trials (interrupt again to exit at once; `labj continue` resumes the run)");
             requests.insert(
@@ -25,21 +51,23 @@ impl Coordinator<'_> {
             );
         }
         for r in requests {
-            // A kill under way stays pending until `finish_kill` answers it; handling it
-            // again would answer the kill's own request with "the run is being killed".
-            if self.killing.as_deref() == Some(r.request_id.as_str()) {
+            // Requests already part of the kill under way stay pending until
+            // `finish_kill` answers them.
+            if self
+                .killing
+                .as_ref()
+                .is_some_and(|k| k.request_id == r.request_id || k.joined.contains(&r.request_id))
+            {
                 continue;
             }
             // Whatever this iteration already produced goes first, in its own order.
             self.flush()?;
-            let answer = self.handle_request(&r)?;
-            if let Some(answer) = answer {
-                let id = r.request_id.clone();
-                if self.pending.is_empty() {
-                    control::answer(self.journal.conn(), &id, &answer)?;
-                } else {
-                    self.flush_with(|tx| control::answer(tx, &id, &answer))?;
+            match self.handle_request(&r)? {
+                Reply::Answer(answer) => {
+                    let a = control::inbox_answer(&r.request_id, &answer);
+                    self.flush_answering(|_| vec![a])?;
                 }
+                Reply::Answered | Reply::Later => {}
             }
         }
         Ok(())
@@ -49,8 +77,8 @@ impl Coordinator<'_> {
         self.proj.control.status.as_str().to_string()
     }
 
-    fn refuse(&self, message: String) -> Option<ControlAnswer> {
-        Some(ControlAnswer {
+    fn refuse(&self, message: String) -> Reply {
+        Reply::Answer(ControlAnswer {
             ok: false,
             status: self.status_str(),
             message,
@@ -73,12 +101,14 @@ impl Coordinator<'_> {
         }
     }
 
-    /// Handle one request; `None` means the answer comes later (kill).
-    fn handle_request(
-        &mut self,
-        r: &ControlRequest,
-    ) -> Result<Option<ControlAnswer>, CoordinatorError> {
-        if self.killing.is_some() {
+    /// Handle one request.
+    fn handle_request(&mut self, r: &ControlRequest) -> Result<Reply, CoordinatorError> {
+        if let Some(k) = &mut self.killing {
+            if r.command == ControlCommand::Kill {
+                // A second kill (or a SIGTERM during `labj kill`) waits for the same end.
+                k.joined.push(r.request_id.clone());
+                return Ok(Reply::Later);
+            }
             return Ok(self.refuse("the run is being killed".into()));
         }
         match &r.command {
@@ -95,7 +125,7 @@ impl Coordinator<'_> {
         r: &ControlRequest,
         trial_id: &Option<String>,
         label: &Option<String>,
-    ) -> Result<Option<ControlAnswer>, CoordinatorError> {
+    ) -> Result<Reply, CoordinatorError> {
         if self.proj.control.status != RunStatus::Running || self.proj.control.pause.is_some() {
             return Ok(self.refuse(format!(
                 "the run is {}, not running; resume it first",
@@ -167,7 +197,7 @@ impl Coordinator<'_> {
             }));
         }
         let status = if ok { "paused" } else { "interrupted" };
-        Ok(Some(ControlAnswer {
+        Ok(Reply::Answer(ControlAnswer {
             ok,
             status: status.into(),
             message: if ok {
@@ -187,7 +217,7 @@ impl Coordinator<'_> {
         r: &ControlRequest,
         trial_id: Option<&str>,
         all: bool,
-    ) -> Result<Option<ControlAnswer>, CoordinatorError> {
+    ) -> Result<Reply, CoordinatorError> {
         let status = self.proj.control.status;
         if !matches!(status, RunStatus::Paused | RunStatus::Interrupted) {
             return Ok(self.refuse(format!("the run is {}, not paused", status.as_str())));
@@ -243,17 +273,26 @@ impl Coordinator<'_> {
             requested_by: r.requested_by.clone(),
             resumed_trials: resumed.clone(),
         }));
-        // Fold now so the answer states the status the resume produced.
-        self.flush()?;
-        Ok(Some(ControlAnswer {
-            ok: true,
-            status: self.status_str(),
-            message: format!("resumed {} trial(s)", resumed.len()),
-            detail: json!({"resumed": resumed, "errors": errors}),
-        }))
+        // The answer states the status the resume produced (after the fold), and is
+        // written in the transaction of its event: a crash never re-runs the request.
+        let message = format!("resumed {} trial(s)", resumed.len());
+        let detail = json!({"resumed": resumed, "errors": errors});
+        let id = r.request_id.clone();
+        self.flush_answering(move |proj| {
+            vec![control::inbox_answer(
+                &id,
+                &ControlAnswer {
+                    ok: true,
+                    status: proj.control.status.as_str().to_string(),
+                    message,
+                    detail,
+                },
+            )]
+        })?;
+        Ok(Reply::Answered)
     }
 
-    fn kill(&mut self, r: &ControlRequest) -> Result<Option<ControlAnswer>, CoordinatorError> {
+    fn kill(&mut self, r: &ControlRequest) -> Result<Reply, CoordinatorError> {
         self.pending.push(Event::StopRequested(StopRequested {
             request_id: r.request_id.clone(),
             scope: "kill".into(),
@@ -274,17 +313,40 @@ impl Coordinator<'_> {
         for t in tickets.iter().filter(|t| !unsubmitted.contains(t)) {
             self.backend.request_stop(t, "labj kill");
         }
-        self.killing = Some(r.request_id.clone());
-        Ok(None)
+        self.killing = Some(Kill {
+            request_id: r.request_id.clone(),
+            started: Instant::now(),
+            joined: Vec::new(),
+        });
+        Ok(Reply::Later)
     }
 
     /// Called each iteration while a kill is under way: finish once nothing is in flight.
     pub(super) fn finish_kill(&mut self) -> Result<Option<SessionEnd>, CoordinatorError> {
-        let Some(request_id) = self.killing.clone() else {
+        let Some(kill) = self.killing.clone() else {
             return Ok(None);
         };
+        let request_id = kill.request_id.clone();
         if !self.in_flight.is_empty() {
-            return Ok(None);
+            if kill.started.elapsed() < KILL_DEADLINE {
+                return Ok(None);
+            }
+            // Workers that did not stop in time are abandoned: their trials stay active
+            // (re-run on `continue`); the process exits without waiting for them.
+            let stuck: Vec<String> = self
+                .in_flight
+                .values()
+                .map(|f| f.trial_id.clone())
+                .collect();
+            tracing::warn!(run = %self.run_id, "kill: {} trial(s) did not stop within {}s ({}); ending the session without them", stuck.len(), KILL_DEADLINE.as_secs(), stuck.join(", "));
+            eprintln!(
+                "[labj] kill: {} trial(s) did not stop within {}s ({}); ending the session without them",
+                stuck.len(),
+                KILL_DEADLINE.as_secs(),
+                stuck.join(", ")
+            );
+            self.in_flight.clear();
+            self.backend.abandon();
         }
         self.drain_commits();
         let stopped: Vec<String> = self.proj.control.active_trials.keys().cloned().collect();
@@ -301,15 +363,17 @@ impl Coordinator<'_> {
             ),
             detail: json!({"stopped_trials": stopped}),
         };
-        self.flush_with(|tx| control::answer(tx, &request_id, &answer))?;
+        let ids: Vec<String> = std::iter::once(request_id).chain(kill.joined).collect();
+        self.flush_answering(|_| {
+            ids.iter()
+                .filter(|id| !id.starts_with("interrupt-"))
+                .map(|id| control::inbox_answer(id, &answer))
+                .collect()
+        })?;
         Ok(Some(SessionEnd::Killed))
     }
 
-    fn cancel(
-        &mut self,
-        r: &ControlRequest,
-        trial_id: &str,
-    ) -> Result<Option<ControlAnswer>, CoordinatorError> {
+    fn cancel(&mut self, r: &ControlRequest, trial_id: &str) -> Result<Reply, CoordinatorError> {
         let Some(t) = self.proj.control.active_trials.get(trial_id) else {
             return Ok(self.refuse(format!(
                 "trial {trial_id} is not active; active trials: {}",
@@ -324,23 +388,23 @@ impl Coordinator<'_> {
             requested_by: r.requested_by.clone(),
             reason: Some("labj cancel".into()),
         }));
-        self.flush()?;
-        self.backend.request_stop(&ticket, "labj cancel");
-        Ok(Some(ControlAnswer {
+        // The answer goes in the transaction of `stop_requested` (a crash never re-runs
+        // the request), and the stop only after both are journaled (write-ahead).
+        let answer = ControlAnswer {
             ok: true,
             status: self.status_str(),
             message: format!("stopping {trial_id}; it will commit as cancelled"),
             detail: json!({"trial_id": trial_id}),
-        }))
+        };
+        let a = control::inbox_answer(&r.request_id, &answer);
+        self.flush_answering(|_| vec![a])?;
+        self.backend.request_stop(&ticket, "labj cancel");
+        Ok(Reply::Answered)
     }
 
-    fn set(
-        &mut self,
-        r: &ControlRequest,
-        max_concurrency: u32,
-    ) -> Result<Option<ControlAnswer>, CoordinatorError> {
-        if max_concurrency == 0 {
-            return Ok(self.refuse("--max-concurrency must be at least 1".into()));
+    fn set(&mut self, r: &ControlRequest, max_concurrency: u32) -> Result<Reply, CoordinatorError> {
+        if let Err(why) = crate::experiment::limits::check_concurrency(max_concurrency as u64) {
+            return Ok(self.refuse(why));
         }
         self.pending.push(Event::ConcurrencySet(ConcurrencySet {
             request_id: r.request_id.clone(),
@@ -353,7 +417,7 @@ impl Coordinator<'_> {
             self.pending.push(notice_event(n));
         }
         let effective = self.backend.capacity().min(max_concurrency as usize);
-        Ok(Some(ControlAnswer {
+        Ok(Reply::Answer(ControlAnswer {
             ok: true,
             status: self.status_str(),
             message: format!(

@@ -60,8 +60,6 @@ pub enum CoordinatorError {
     Journal(#[from] JournalError),
     #[error("run lease: {0}")]
     Lease(String),
-    #[error("control inbox: {0}")]
-    Control(#[from] rusqlite::Error),
 }
 
 /// Knobs of one coordinator session.
@@ -130,7 +128,8 @@ pub struct Coordinator<'a> {
     lost_tickets: HashSet<String>,
     /// Re-dispatches per slot in this session (they name the new tickets).
     redispatches: HashMap<u64, u32>,
-    killing: Option<String>,
+    /// A kill under way (`labj kill`, Ctrl-C, SIGTERM).
+    killing: Option<control::Kill>,
     last_beat: Instant,
     last_progress: Instant,
 }
@@ -361,17 +360,25 @@ impl<'a> Coordinator<'a> {
 
     /// Append this iteration's events in one transaction.
     fn flush(&mut self) -> Result<(), CoordinatorError> {
-        self.flush_with(|_| Ok(()))
+        self.flush_answering(|_| Vec::new())
     }
 
-    fn flush_with(
+    /// Append this iteration's events and write the control answers `answers` computes
+    /// from the folded projections, in one transaction.
+    fn flush_answering(
         &mut self,
-        extra: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+        answers: impl FnOnce(&Projections) -> Vec<journal::store::InboxAnswer>,
     ) -> Result<(), CoordinatorError> {
         if self.pending.is_empty() {
+            // Nothing to journal with it (a refusal): the answer alone.
+            for a in answers(&self.proj) {
+                self.journal.inbox_answer(&a)?;
+            }
             return Ok(());
         }
+        #[allow(unused_mut)]
         let mut events = std::mem::take(&mut self.pending);
+        #[cfg(feature = "fault-injection")]
         if let Some(k) = self.opts.kill_after_events {
             let room = k.saturating_sub(self.journal.len()) as usize;
             if room < events.len() {
@@ -383,7 +390,8 @@ impl<'a> Coordinator<'a> {
         }
         let ts = now_ts();
         self.journal
-            .append_with(&mut self.proj, events, &ts, extra)?;
+            .append_answering(&mut self.proj, events, &ts, answers)?;
+        #[cfg(feature = "fault-injection")]
         if let Some(k) = self.opts.kill_after_events {
             if self.journal.len() >= k {
                 kill_self();
@@ -398,7 +406,7 @@ impl<'a> Coordinator<'a> {
             // Between appends too: a deleted or truncated journal stops the run within a
             // heartbeat, not at its next commit.
             self.journal.check_file()?;
-            let ours = lease::heartbeat(self.journal.conn(), &self.session_id)?;
+            let ours = lease::heartbeat(&self.journal, &self.session_id)?;
             if !ours {
                 return Err(CoordinatorError::Lease(
                     "another process took over this run's lease; stopping".into(),
@@ -692,6 +700,7 @@ pub fn format_ts(ms: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
 }
 
+#[cfg(feature = "fault-injection")]
 fn kill_self() -> ! {
     // Fault injection only: die exactly like `kill -9` would, with no cleanup.
     unsafe {

@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 /// Result and grade files larger than this are refused before being read.
@@ -67,43 +66,15 @@ pub(crate) fn read_validated<T: for<'de> Deserialize<'de>>(
     path: &Path,
     schema: &str,
 ) -> Result<T, ReadError> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
-        Err(e) => {
-            return Err(ReadError::Invalid(format!(
-                "cannot open {}: {e}",
-                path.display()
-            )))
+    // Non-blocking and regular files only: an agent that leaves a FIFO or a device at
+    // its result path must not hang or exhaust the worker.
+    let text = crate::safe_fs::read_regular(path, MAX_RESULT_BYTES).map_err(|e| {
+        if e.is_missing() {
+            ReadError::Missing
+        } else {
+            ReadError::Invalid(e.to_string())
         }
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| ReadError::Invalid(format!("cannot stat {}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(ReadError::Invalid(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
-    if meta.len() > MAX_RESULT_BYTES {
-        return Err(ReadError::Invalid(format!(
-            "{} is {} bytes, over the {MAX_RESULT_BYTES}-byte limit; it was not read",
-            path.display(),
-            meta.len()
-        )));
-    }
-    let mut text = Vec::with_capacity(meta.len() as usize);
-    // `take` guards against a file that grows after the size check.
-    file.take(MAX_RESULT_BYTES + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| ReadError::Invalid(format!("cannot read {}: {e}", path.display())))?;
-    if text.len() as u64 > MAX_RESULT_BYTES {
-        return Err(ReadError::Invalid(format!(
-            "{} grew over the {MAX_RESULT_BYTES}-byte limit while being read",
-            path.display()
-        )));
-    }
+    })?;
     let value: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| ReadError::Invalid(format!("{} is not valid JSON: {e}", path.display())))?;
     crate::schemas::validate(schema, &value)

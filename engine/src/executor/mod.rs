@@ -58,7 +58,7 @@
 //! `timeout_ms == 0` means no time limit.
 
 mod adapter;
-mod blobs;
+pub mod blobs;
 mod classify;
 mod control;
 mod grade;
@@ -714,7 +714,7 @@ impl<'a> Trial<'a> {
 
     /// Post manifest, diff and patch of the workspace; returns the evidence produced.
     fn workspace_evidence(&self) -> Result<Vec<(String, String)>, Fault> {
-        let post = workspace::scan(&self.paths.workspace)
+        let post = workspace::scan(&self.paths.workspace, workspace::post_process_deadline())
             .map_err(|e| disk("scanning the workspace", e))?;
         let d = workspace::diff(&self.pre, &post);
         let dir = &self.paths.trial_dir;

@@ -97,17 +97,31 @@ fn supervise_with(
     let mut timed_out = false;
     loop {
         // Reaping under the lock: once `live` is cleared no signal can reach a recycled pgid.
-        let waited = child.try_wait();
+        let waited = exited_unreaped(pgid);
         let now = Instant::now();
         match waited {
-            Ok(Some(status)) => {
+            Ok(true) => {
+                // The leader is a zombie: its pid (= the pgid) cannot be reused until it
+                // is reaped, so the group is killed first (orphaned grandchildren keep
+                // it alive; nobody waits for them), then the leader reaped.
+                let _ = signal_group(pgid, libc::SIGKILL);
+                let status = match child.wait() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        st.live = None;
+                        st.close_pause(now);
+                        let active = active_at(&st, now);
+                        return Ok(Supervised {
+                            end: ProcessEnd::WaitFailed(format!("reaping pid {pgid} failed: {e}")),
+                            active,
+                        });
+                    }
+                };
                 st.live = None;
                 st.close_pause(now);
                 let active = active_at(&st, now);
                 let stop = st.stop_reason.clone();
                 drop(st);
-                // Orphaned grandchildren keep the group alive; nobody waits for them.
-                let _ = signal_group(pgid, libc::SIGKILL);
                 let end = match stop {
                     Some(reason) => ProcessEnd::Stopped(reason),
                     None if timed_out => ProcessEnd::TimedOut,
@@ -115,7 +129,7 @@ fn supervise_with(
                 };
                 return Ok(Supervised { end, active });
             }
-            Ok(None) => {}
+            Ok(false) => {}
             Err(e) => {
                 let _ = signal_group(pgid, libc::SIGKILL);
                 st.live = None;
@@ -172,6 +186,31 @@ fn supervise_with(
             poll = FIRST_POLL;
         } else {
             poll = (poll * 2).min(MAX_POLL);
+        }
+    }
+}
+
+/// Has child `pid` exited? Checked without reaping it (`WNOWAIT`), so the pid stays
+/// ours until the caller reaps it.
+fn exited_unreaped(pid: libc::pid_t) -> std::io::Result<bool> {
+    loop {
+        // SAFETY: a zeroed siginfo_t is valid; waitid fills it or leaves si_pid 0.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
+            )
+        };
+        if rc == 0 {
+            // SAFETY: waitid succeeded, so the pid field is initialised (0 = still running).
+            return Ok(unsafe { info.si_pid() } != 0);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
         }
     }
 }
@@ -243,5 +282,45 @@ mod tests {
             assert!(started.elapsed() < Duration::from_secs(2));
             assert!(s.active >= Duration::from_millis(200));
         }
+    }
+
+    /// The group is killed while its leader is still an unreaped zombie: a grandchild
+    /// left behind by a leader that exited at once is gone when `supervise` returns
+    /// (signalling the group then cannot fail with ESRCH nor hit a recycled pgid).
+    #[test]
+    fn group_is_killed_before_the_leader_is_reaped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pidfile = tmp.path().join("gc.pid");
+        let script = format!(
+            "sleep 60 & echo $! > {p}.tmp && mv {p}.tmp {p}; exit 0",
+            p = pidfile.display()
+        );
+        let control = TrialControl::default();
+        let s = supervise(&mut sh(&script), &control, Phase::Agent, None).unwrap();
+        assert!(matches!(s.end, ProcessEnd::Exited(st) if st.code() == Some(0)));
+        let gc: libc::pid_t = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL was sent before supervise returned (delivery is asynchronous: allow a
+        // moment); the `sleep 60` grandchild ends dead or a zombie of its new parent.
+        let state = |gc: libc::pid_t| {
+            std::fs::read_to_string(format!("/proc/{gc}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().chars().next()))
+                .flatten()
+        };
+        let t = Instant::now();
+        while !matches!(state(gc), None | Some('Z') | Some('X'))
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let state = state(gc);
+        assert!(
+            matches!(state, None | Some('Z') | Some('X')),
+            "grandchild {gc} still alive in state {state:?}"
+        );
     }
 }

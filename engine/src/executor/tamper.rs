@@ -50,7 +50,9 @@ pub(super) fn check_after_agent(trial: &Trial<'_>, n: u32) -> Result<Vec<(String
     // Inputs the agent changed in place: the grader never reads these (it gets fresh
     // copies), but the change is evidence, and a retry must start from the original.
     for (path, expected) in trial.input_files()? {
-        let same = std::fs::read(&path).is_ok_and(|have| have == expected);
+        // Non-blocking and bounded: the agent may have left a FIFO or a huge file there.
+        let same = crate::safe_fs::read_regular(&path, expected.len() as u64)
+            .is_ok_and(|have| have == expected);
         if !same {
             let rel = path
                 .strip_prefix(&paths.trial_dir)

@@ -80,11 +80,35 @@ fn rel_key(rel: &Path) -> String {
         .join("/")
 }
 
-/// Walks `dir` (without following symlinks) and hashes every file.
-pub(crate) fn scan(dir: &Path) -> io::Result<Manifest> {
+/// How long scanning the workspace after an attempt may take (`LABJ_POST_PROCESS_DEADLINE_MS`,
+/// default 5 minutes): an agent that leaves millions of files or a filesystem that stalls
+/// ends the trial as an infrastructure fault instead of holding its worker forever.
+pub(crate) fn post_process_deadline() -> std::time::Duration {
+    std::env::var("LABJ_POST_PROCESS_DEADLINE_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map(std::time::Duration::from_millis)
+        .unwrap_or(std::time::Duration::from_secs(300))
+}
+
+/// Walks `dir` (without following symlinks) and hashes every file, giving up with an
+/// error once `limit` has passed.
+pub(crate) fn scan(dir: &Path, limit: std::time::Duration) -> io::Result<Manifest> {
+    let deadline = std::time::Instant::now() + limit;
     let mut out = Manifest::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel_dir) = stack.pop() {
+        if std::time::Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "post-processing deadline: scanning {} took over {} ms ({} files so far); set LABJ_POST_PROCESS_DEADLINE_MS to allow more",
+                    dir.display(),
+                    limit.as_millis(),
+                    out.len()
+                ),
+            ));
+        }
         let abs = dir.join(&rel_dir);
         let entries = std::fs::read_dir(&abs)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", abs.display())))?;
@@ -116,11 +140,8 @@ pub(crate) fn scan(dir: &Path) -> io::Result<Manifest> {
 
 /// blake3 hex digest and size of a file, streamed.
 pub(crate) fn hash_file(path: &Path) -> io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    let mut hasher = blake3::Hasher::new();
-    let bytes = io::copy(&mut f, &mut hasher)?;
-    Ok((hasher.finalize().to_hex().to_string(), bytes))
+    // Non-blocking, regular files only: a file swapped for a FIFO never hangs the walk.
+    super::blobs::hash_path(path)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -160,11 +181,10 @@ pub(crate) fn patch(d: &Diff, before: &BTreeMap<String, &str>, workspace: &Path)
     let mut out = String::new();
     let read_after = |path: &str| -> Option<String> {
         let p = workspace.join(path);
-        let meta = std::fs::symlink_metadata(&p).ok()?;
-        if !meta.is_file() || meta.len() > PATCH_FILE_LIMIT {
+        if !std::fs::symlink_metadata(&p).ok()?.is_file() {
             return None;
         }
-        String::from_utf8(std::fs::read(&p).ok()?).ok()
+        String::from_utf8(crate::safe_fs::read_regular(&p, PATCH_FILE_LIMIT).ok()?).ok()
     };
     let mut changed: Vec<(&String, Option<String>, Option<String>)> = Vec::new();
     for p in &d.added {

@@ -129,6 +129,13 @@ pub fn parse_task_row(
             ))
         })?;
     }
+    super::limits::check_workspace_paths(parsed.workspace_files.iter().map(|f| f.path.as_str()))
+        .map_err(|(i, why)| {
+            err(format!(
+                "workspace_files[{i}].path `{}` {why}",
+                super::limits::escape_id(&parsed.workspace_files[i].path)
+            ))
+        })?;
     Ok(Task {
         id,
         payload: parsed.task,
@@ -188,12 +195,10 @@ pub(crate) fn read_dataset(
     path: &Path,
     limit: Option<usize>,
 ) -> Result<Vec<Task>, ExperimentError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = super::limits::read_text(path, super::limits::MAX_DATASET_BYTES, "dataset")?;
     let mut tasks = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen_normalized: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         if limit.is_some_and(|n| tasks.len() >= n) {
@@ -208,13 +213,35 @@ pub(crate) fn read_dataset(
             message: format!("invalid JSON: {e}"),
         })?;
         let task = parse_task_row(&row, tasks.len(), path, line)?;
+        use super::limits::{check_id, escape_id, normalized_id};
+        if let Err(why) = check_id(&task.id) {
+            return Err(ExperimentError::DatasetRow {
+                path: path.to_path_buf(),
+                line,
+                message: format!("task id \"{}\" {why}", escape_id(&task.id)),
+            });
+        }
+        if let Some((first, other)) = seen_normalized.get(&normalized_id(&task.id)) {
+            if *other != task.id {
+                return Err(ExperimentError::DatasetRow {
+                    path: path.to_path_buf(),
+                    line,
+                    message: format!(
+                        "task id \"{}\" differs from \"{}\" (line {first}) only in letter case; task ids must be unique ignoring case",
+                        escape_id(&task.id),
+                        escape_id(other)
+                    ),
+                });
+            }
+        }
+        seen_normalized.insert(normalized_id(&task.id), (line, task.id.clone()));
         if let Some(first) = seen.insert(task.id.clone(), line) {
             return Err(ExperimentError::DatasetRow {
                 path: path.to_path_buf(),
                 line,
                 message: format!(
                     "duplicate task id `{}` (first seen on line {first}); task ids must be unique",
-                    task.id
+                    escape_id(&task.id)
                 ),
             });
         }

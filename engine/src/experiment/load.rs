@@ -21,10 +21,8 @@ use std::path::{Path, PathBuf};
 /// Load an experiment from a `.yaml`/`.yml` or `.json` file, validate it and read its
 /// dataset. Does not apply the release gate (see [`super::check_runnable`]).
 pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        super::limits::read_text(path, super::limits::MAX_EXPERIMENT_BYTES, "experiment file")?;
     let doc = parse_text(path, &text)?;
     load_checked(path, doc, Some(&text))
 }
@@ -46,6 +44,7 @@ fn load_checked(
     if let Err(e) = schemas::validate(version.schema_name(), &doc) {
         return Err(schema_error(path, version.schema_name(), e));
     }
+    super::limits::check_design_numbers(path, &doc)?;
     let raw: RawDoc = typed(path, "", doc.clone())?;
     let dir = experiment_dir(path);
     let root = command::project_root(&dir);
@@ -84,7 +83,8 @@ fn load_checked(
     }
 
     let dataset_path = dir.join(&raw.dataset.path);
-    if !dataset_path.is_file() {
+    // Present but not a regular file (a directory, a FIFO): `read_dataset` says what it is.
+    if std::fs::symlink_metadata(&dataset_path).is_err() {
         return Err(ExperimentError::invalid(
             path,
             "/dataset/path",
@@ -96,6 +96,12 @@ fn load_checked(
         ));
     }
     let tasks = read_dataset(&dataset_path, raw.dataset.limit)?;
+    super::limits::check_schedule_size(
+        path,
+        variants.len() as u64,
+        tasks.len() as u64,
+        raw.design.replications as u64,
+    )?;
 
     let digest = canonical_digest(&doc);
     Ok(Experiment {
@@ -161,24 +167,32 @@ pub fn parse_fragment(path: &Path, doc: &Value) -> Result<ExperimentFragment, Ex
     })
 }
 
+/// Parses an experiment document's text as YAML or JSON by `path`'s extension,
+/// refusing duplicate keys (no validation yet: see [`load_value`]).
+pub fn parse_str(path: &Path, text: &str) -> Result<Value, ExperimentError> {
+    parse_text(path, text)
+}
+
 fn parse_text(path: &Path, text: &str) -> Result<Value, ExperimentError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match ext.as_deref() {
-        Some("yaml") | Some("yml") => {
-            serde_yaml_ng::from_str(text).map_err(|e| ExperimentError::Syntax {
+        Some("yaml") | Some("yml") => serde_yaml_ng::from_str::<super::strict::Strict>(text)
+            .map(|s| s.0)
+            .map_err(|e| ExperimentError::Syntax {
                 path: path.to_path_buf(),
                 format: "YAML",
                 message: e.to_string(),
-            })
-        }
-        Some("json") => serde_json::from_str(text).map_err(|e| ExperimentError::Syntax {
-            path: path.to_path_buf(),
-            format: "JSON",
-            message: e.to_string(),
-        }),
+            }),
+        Some("json") => serde_json::from_str::<super::strict::Strict>(text)
+            .map(|s| s.0)
+            .map_err(|e| ExperimentError::Syntax {
+                path: path.to_path_buf(),
+                format: "JSON",
+                message: e.to_string(),
+            }),
         _ => Err(ExperimentError::File {
             path: path.to_path_buf(),
             message: "unknown experiment file type; name it *.yaml, *.yml or *.json".into(),

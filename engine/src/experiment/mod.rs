@@ -15,11 +15,13 @@ mod dataset;
 mod describe;
 mod error;
 mod fields;
+pub mod limits;
 mod load;
 mod model;
 mod policy;
 mod schedule;
 mod spec;
+mod strict;
 
 #[cfg(test)]
 mod tests;
@@ -27,9 +29,14 @@ mod tests;
 pub use command::{check_command, looks_like_path, project_root, resolve_tokens, ProgramCheck};
 pub(crate) use dataset::check_relative as check_relative_path;
 pub use dataset::{parse_task_row, Task, TaskLimits};
+
+/// Reads a JSONL dataset file as `dataset.path` is read (all rows, no limit).
+pub fn read_dataset_file(path: &std::path::Path) -> Result<Vec<Task>, ExperimentError> {
+    dataset::read_dataset(path, None)
+}
 pub use describe::{describe, program_checks, Description, ProgramLine, SlotLine, VariantLine};
 pub use error::ExperimentError;
-pub use load::{load, load_value, parse_fragment, ExperimentFragment};
+pub use load::{load, load_value, parse_fragment, parse_str, ExperimentFragment};
 pub use model::{
     canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkGrader,
     BenchmarkPolicy, BenchmarkSpec, Dataset, Experiment, ExperimentMeta, RuntimeSpec,

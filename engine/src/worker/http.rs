@@ -273,3 +273,19 @@ fn respond<T: Serialize>(call: Call, answer: &T) -> Result<String, CallError> {
         .map_err(|e| internal(format!("worker built an invalid answer: {e}")))?;
     serde_json::to_string(&doc).map_err(|e| internal(e.to_string()))
 }
+
+/// Fuzzing entry (feature `fuzzing`): the whole request gate after the body is read —
+/// route, JSON, `schema_version`, schema, typed decode — without running the call.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_request(path: &str, bytes: &[u8]) -> Result<(), String> {
+    let call = Call::from_path(path).ok_or_else(|| format!("no route {path}"))?;
+    let doc = check_request(call, bytes)?;
+    match call {
+        Call::Submit => decode::<SubmitRequest>(call, doc).map(drop),
+        Call::Poll => decode::<PollRequest>(call, doc).map(drop),
+        Call::Pause | Call::Resume | Call::Stop => decode::<TicketRequest>(call, doc).map(drop),
+        Call::Ack => decode::<AckRequest>(call, doc).map(drop),
+        Call::Health => Ok(()),
+        Call::Tickets => decode::<RunRequest>(call, doc).map(drop),
+    }
+}

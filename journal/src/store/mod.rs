@@ -6,8 +6,11 @@
 //! fsyncs every commit for power-loss durability at a large throughput cost.
 
 use crate::event::{DecodeError, Event, StoredEvent};
+mod coord;
 pub mod integrity;
 mod read;
+
+pub use coord::{InboxAnswer, InboxRow, InboxState, LeaseRow, LeaseTake};
 
 use integrity::{FileWatch, Head, HeadCheck, HeadRecord};
 
@@ -154,11 +157,6 @@ pub struct ChainReport {
     pub first_bad: Option<(u64, String)>,
 }
 
-/// Checked inside every append transaction before anything is written; `Err(reason)`
-/// aborts the append with [`JournalError::NotWriter`]. The engine checks its lease here.
-pub type AppendGuard =
-    Box<dyn Fn(&rusqlite::Transaction) -> std::result::Result<(), String> + Send>;
-
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
@@ -168,7 +166,10 @@ pub struct Journal {
     watch: Option<FileWatch>,
     /// Writers only: the chain head record updated after every commit.
     head: Option<HeadRecord>,
-    guard: Option<AppendGuard>,
+    /// Writers only: the session whose lease every append checks.
+    lease_guard: Option<String>,
+    /// `PRAGMA user_version` as opened (a read-only handle never migrates).
+    version: u32,
 }
 
 impl std::fmt::Debug for Journal {
@@ -259,6 +260,17 @@ impl Journal {
         if !path.exists() {
             return Err(JournalError::Missing { path: path.into() });
         }
+        match Self::open_inspect(path) {
+            Ok(j) => Ok(j),
+            // An archive on read-only storage (or without write permission): SQLite
+            // cannot create the WAL index there. A journal closed cleanly has no WAL,
+            // so it is read as an immutable file.
+            Err(e) if unwritable(&e) => Self::open_immutable(path).map_err(|_| e),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_inspect(path: &Path) -> Result<Journal> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -273,12 +285,48 @@ impl Journal {
             true,
         )
         .map_err(|e| sqlerr(path, e))?;
-        Self::from_conn(conn, path, false)
+        Self::from_conn(conn, path, false, false)
     }
 
-    /// Wrap an open connection: check (and with `migrate`, upgrade) the schema version
-    /// and read the chain's tail.
-    fn from_conn(conn: Connection, path: &Path, migrate: bool) -> Result<Journal> {
+    /// Read-only storage: `immutable=1` tells SQLite no one writes the file, so it needs
+    /// no lock and no WAL index. Only used when the journal has no WAL to replay.
+    fn open_immutable(path: &Path) -> Result<Journal> {
+        let wal = sidecar(path, "-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+            return Err(JournalError::Io {
+                path: wal,
+                source: std::io::Error::other("a write-ahead log is present"),
+            });
+        }
+        let abs = std::path::absolute(path).map_err(|source| JournalError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let text = abs.to_str().ok_or_else(|| JournalError::Io {
+            path: path.into(),
+            source: std::io::Error::other("path is not UTF-8"),
+        })?;
+        let mut uri = String::from("file:");
+        for c in text.chars() {
+            match c {
+                '?' | '#' | '%' => uri.push_str(&format!("%{:02X}", c as u32)),
+                c => uri.push(c),
+            }
+        }
+        uri.push_str("?immutable=1");
+        let conn = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlerr(path, e))?;
+        Self::from_conn(conn, path, false, false)
+    }
+
+    /// Wrap an open connection: check the schema version (a `writer` upgrades an older
+    /// one; `create` formats an empty file) and read the chain's tail.
+    fn from_conn(conn: Connection, path: &Path, create: bool, writer: bool) -> Result<Journal> {
         let mut j = Journal {
             conn,
             path: path.into(),
@@ -286,9 +334,10 @@ impl Journal {
             last_hash: [0; 32],
             watch: None,
             head: None,
-            guard: None,
+            lease_guard: None,
+            version: 0,
         };
-        j.check_version(migrate)?;
+        j.check_version(create, writer)?;
         j.load_tail()?;
         Ok(j)
     }
@@ -323,7 +372,7 @@ impl Journal {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=16384;"
         ))
         .map_err(|e| sqlerr(path, e))?;
-        Self::from_conn(conn, path, create)
+        Self::from_conn(conn, path, create, true)
     }
 
     /// [`open_inner`](Self::open_inner) for a handle that appends.
@@ -396,6 +445,10 @@ impl Journal {
 
     /// Compares the events table with the chain head record kept outside it.
     pub fn check_head(&self) -> Result<HeadCheck> {
+        if self.version < 2 {
+            // Schema 1 predates the record (a read-only handle does not upgrade).
+            return Ok(HeadCheck::NotKept);
+        }
         let kept: bool = self
             .conn
             .query_row(
@@ -461,12 +514,7 @@ impl Journal {
         }
     }
 
-    /// Installs the check run inside every append transaction (see [`AppendGuard`]).
-    pub fn set_append_guard(&mut self, guard: AppendGuard) {
-        self.guard = Some(guard);
-    }
-
-    fn check_version(&mut self, migrate: bool) -> Result<()> {
+    fn check_version(&mut self, create: bool, writer: bool) -> Result<()> {
         let found: u32 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -478,14 +526,18 @@ impl Journal {
                 supported: SCHEMA_VERSION,
             });
         }
-        if found < SCHEMA_VERSION {
-            if !migrate && found == 0 {
-                // Not (yet) a journal: refuse rather than silently format it.
-                return Err(JournalError::NotInitialized {
-                    path: self.path.clone(),
-                });
-            }
+        if found == 0 && !create {
+            // Not (yet) a journal: refuse rather than silently format it.
+            return Err(JournalError::NotInitialized {
+                path: self.path.clone(),
+            });
+        }
+        // Only a writer upgrades; a reader (`open_read_only`) reads the schema it finds.
+        if found < SCHEMA_VERSION && writer {
             self.migrate(found)?;
+            self.version = SCHEMA_VERSION;
+        } else {
+            self.version = found;
         }
         Ok(())
     }
@@ -539,15 +591,17 @@ impl Journal {
         self.next_idx == 0
     }
 
-    /// Raw connection for coordination tables (lease, control inbox). Never use it to
-    /// write `events` or projection tables.
-    pub fn conn(&self) -> &Connection {
+    /// The raw connection, for the journal crate's own tests and benchmarks only
+    /// (feature `testkit`): every table has a typed API.
+    #[cfg(feature = "testkit")]
+    #[doc(hidden)]
+    pub fn raw_conn_for_tests(&self) -> &Connection {
         &self.conn
     }
 
-    /// Mutable raw connection (coordination tables that need their own transactions).
-    pub fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> u32 {
+        self.version
     }
 
     /// Append `events` in one transaction, fold them into `proj` and update the
@@ -561,17 +615,19 @@ impl Journal {
         events: Vec<Event>,
         ts: &str,
     ) -> Result<Vec<StoredEvent>> {
-        self.append_with(proj, events, ts, |_| Ok(()))
+        self.append_answering(proj, events, ts, |_| Vec::new())
     }
 
-    /// Like [`append`](Self::append), running `extra` inside the same transaction (used
-    /// to answer control requests atomically with the events they caused).
-    pub fn append_with(
+    /// Like [`append`](Self::append), writing the control-inbox answers `answers`
+    /// computes from the projections after the fold, in the same transaction: a crash
+    /// leaves both the events and the answers, or neither (so a request is never
+    /// acted on twice).
+    pub fn append_answering(
         &mut self,
         proj: &mut Projections,
         events: Vec<Event>,
         ts: &str,
-        extra: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+        answers: impl FnOnce(&Projections) -> Vec<InboxAnswer>,
     ) -> Result<Vec<StoredEvent>> {
         let path = self.path.clone();
         self.check_file()?;
@@ -603,10 +659,12 @@ impl Journal {
                 found: show(found),
             });
         }
-        if let Some(guard) = &self.guard {
-            guard(&tx).map_err(|reason| JournalError::NotWriter {
-                path: path.clone(),
-                reason,
+        if let Some(session) = &self.lease_guard {
+            coord::check_lease(&tx, self.version, session).map_err(|reason| {
+                JournalError::NotWriter {
+                    path: path.clone(),
+                    reason,
+                }
             })?;
         }
         let mut stored = Vec::with_capacity(events.len());
@@ -651,7 +709,9 @@ impl Journal {
             }
         }
         materialize::write(&tx, proj, &changes).map_err(|e| sqlerr(&path, e))?;
-        extra(&tx).map_err(|e| sqlerr(&path, e))?;
+        for a in answers(proj) {
+            coord::write_answer(&tx, &a).map_err(|e| sqlerr(&path, e))?;
+        }
         tx.commit().map_err(|e| sqlerr(&path, e))?;
         self.next_idx = idx;
         self.last_hash = prev;
@@ -675,6 +735,17 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// SQLite could not open or write the files (read-only storage, no permission).
+fn unwritable(e: &JournalError) -> bool {
+    matches!(
+        e,
+        JournalError::Sqlite { source, .. } if matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::PermissionDenied)
+        )
+    )
 }
 
 fn sqlerr(path: &Path, source: rusqlite::Error) -> JournalError {

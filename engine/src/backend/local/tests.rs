@@ -157,3 +157,53 @@ fn p5b_local_worker_backend_drains_burst_completions_without_loss() {
         .unwrap()
         .is_empty());
 }
+
+/// A worker thread that panics does not swallow its completion: the trial comes back as
+/// an infrastructure outcome (re-run under the infra-retry rules, never scored), and the
+/// pool keeps serving.
+#[test]
+fn a_panicking_runner_becomes_an_infra_outcome() {
+    let runner: TrialRunner = Arc::new(|spec, _control| {
+        if spec.schedule_idx == 0 {
+            panic!("boom in trial 0");
+        }
+        instant_runner()(spec, _control)
+    });
+    let mut b = LocalThreadWorkerBackend::with_runner(2, None, runner);
+    b.submit(dispatch(0)).unwrap();
+    b.submit(dispatch(1)).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 2 && Instant::now() < deadline {
+        got.extend(b.poll_completions(Duration::from_millis(50), 8).unwrap());
+    }
+    got.sort_by_key(|c| c.schedule_idx);
+    assert_eq!(got.len(), 2, "both trials report");
+    assert_eq!(got[0].outcome.classification, Classification::WorkerLost);
+    let err = got[0].outcome.error.clone().unwrap();
+    assert!(
+        err.contains("labj worker thread panicked: boom in trial 0"),
+        "{err}"
+    );
+    assert_eq!(got[1].outcome.classification, Classification::Success);
+    assert_eq!(b.in_flight(), 0);
+}
+
+/// Dropping the backend waits a bounded time for workers that never return, and not at
+/// all once the session abandoned them.
+#[test]
+fn drop_does_not_wait_for_abandoned_stuck_workers() {
+    let runner: TrialRunner = Arc::new(|_spec, _control| loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    });
+    let mut b = LocalThreadWorkerBackend::with_runner(1, None, runner);
+    b.submit(dispatch(0)).unwrap();
+    b.abandon();
+    let t = Instant::now();
+    drop(b);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "drop waited {:?}",
+        t.elapsed()
+    );
+}

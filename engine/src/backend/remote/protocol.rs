@@ -644,3 +644,21 @@ fn parse_response<T: DeserializeOwned>(
     // The schema leaves `outcome` open; the typed decode is the last word on it.
     serde_json::from_value(doc).map_err(|e| invalid(format!("  - {e}")))
 }
+
+/// Fuzzing entry (feature `fuzzing`): the coordinator's check of a worker's answer to
+/// `endpoint` (JSON, `schema_version`, schema, typed decode).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_response(endpoint: RemoteEndpoint, text: &str) -> Result<(), RemoteError> {
+    let url = "http://fuzz";
+    match endpoint {
+        RemoteEndpoint::Submit => parse_response::<SubmitResponse>(endpoint, url, text).map(drop),
+        RemoteEndpoint::Poll => parse_response::<PollResponse>(endpoint, url, text).map(drop),
+        RemoteEndpoint::Pause | RemoteEndpoint::Resume => {
+            parse_response::<PauseResponse>(endpoint, url, text).map(drop)
+        }
+        RemoteEndpoint::Stop => parse_response::<StopResponse>(endpoint, url, text).map(drop),
+        RemoteEndpoint::Ack => parse_response::<AckResponse>(endpoint, url, text).map(drop),
+        RemoteEndpoint::Health => parse_response::<HealthResponse>(endpoint, url, text).map(drop),
+        RemoteEndpoint::Tickets => parse_response::<TicketsResponse>(endpoint, url, text).map(drop),
+    }
+}
