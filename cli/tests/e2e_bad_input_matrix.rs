@@ -280,7 +280,11 @@ fn rows() -> Vec<Row> {
         row("dataset row not an object", 1, "a dataset row must be a JSON object, found an array", move |_, d| {
             describe(exp_rows(d, &["[1,2]"]))
         }),
-        row("task without id", 1, "task has no `id`", move |_, d| describe(exp_rows(d, &["{\"n\":1}"]))),
+        // A row without an id is `task_<index>` (the original's rule): that id can
+        // collide with an explicit one.
+        row("implicit task id collides", 1, "duplicate task id `task_1` (first seen on line 1)", move |_, d| {
+            describe(exp_rows(d, &["{\"id\":\"task_1\"}", "{\"n\":1}"]))
+        }),
         row("task id a number", 1, "task `id` must be a string, found a number", move |_, d| {
             describe(exp_rows(d, &["{\"id\":7}"]))
         }),
