@@ -68,9 +68,15 @@ fn kill_ends_a_session_whose_workers_are_stuck() {
         let dir = s.dir().to_path_buf();
         let runs = s.runs_dir();
         let arg = arg.clone();
+        let journal = run.clone();
         std::thread::spawn(move || {
-            // Sent once the first kill is under way.
-            std::thread::sleep(Duration::from_millis(500));
+            // Sent once the first kill is under way (its stop_requested is journaled).
+            wait_for(Duration::from_secs(30), "the first kill journaled", || {
+                read_events(&journal)
+                    .iter()
+                    .any(|e| e.event.kind() == "stop_requested")
+                    .then_some(())
+            });
             labj_at(&dir, &runs, &["kill", &arg]).output().unwrap()
         })
     };
