@@ -239,3 +239,20 @@ fn finished_run_on_read_only_storage_is_readable() {
     assert!(!Path::new(&run.join("probe")).exists());
     check_journal(&run);
 }
+
+/// `--durable` reaches the blob store: the run's blob directory is marked, every blob
+/// is stored (and fsynced) and `verify` re-hashes them all.
+#[test]
+fn durable_run_marks_and_verifies_its_blobs() {
+    let s = Scratch::new();
+    s.tasks(2);
+    s.script("agent.sh", SUCCESS);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    let out = s.labj(&["run", "--durable", exp.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = s.the_run();
+    assert!(run.join("blobs/.durable").exists());
+    let out = s.labj(&["verify", run.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    check_journal(&run);
+}
