@@ -189,7 +189,7 @@ fn rows() -> Vec<Row> {
     let describe = |e: PathBuf| vec![OsString::from("describe"), p(&e)];
     vec![
         // --- experiment files -------------------------------------------------------
-        row("experiment missing", 1, "cannot read", move |_, d| run(d.join("nope.yaml"))),
+        row("experiment missing", 1, "nope.yaml: the experiment file does not exist", move |_, d| run(d.join("nope.yaml"))),
         row("experiment is a directory", 1, "the experiment file is a directory, not a regular file", move |_, d| {
             std::fs::create_dir_all(d.join("x.yaml")).unwrap();
             run(d.join("x.yaml"))
@@ -432,7 +432,7 @@ fn rows() -> Vec<Row> {
         }),
         row("unknown subcommand", 2, "unrecognized subcommand 'frobnicate'", |_, _| os(&["frobnicate"])),
         // --- journals ------------------------------------------------------------------
-        row("journal not a database", 1, "file is not a database", |_, d| {
+        row("journal not a database", 1, "journal.sqlite is not a labj journal: not a database", |_, d| {
             write(d, "r/journal.sqlite", b"this is not sqlite at all, just text padding it out");
             vec![OsString::from("status"), p(&d.join("r"))]
         }),

@@ -68,9 +68,15 @@ fn kill_ends_a_session_whose_workers_are_stuck() {
         let dir = s.dir().to_path_buf();
         let runs = s.runs_dir();
         let arg = arg.clone();
+        let journal = run.clone();
         std::thread::spawn(move || {
-            // Sent once the first kill is under way.
-            std::thread::sleep(Duration::from_millis(500));
+            // Sent once the first kill is under way (its stop_requested is journaled).
+            wait_for(Duration::from_secs(30), "the first kill journaled", || {
+                read_events(&journal)
+                    .iter()
+                    .any(|e| e.event.kind() == "stop_requested")
+                    .then_some(())
+            });
             labj_at(&dir, &runs, &["kill", &arg]).output().unwrap()
         })
     };
@@ -231,5 +237,22 @@ fn finished_run_on_read_only_storage_is_readable() {
         assert!(text(&out).contains(expect), "{args:?}: {}", text(&out));
     }
     assert!(!Path::new(&run.join("probe")).exists());
+    check_journal(&run);
+}
+
+/// `--durable` reaches the blob store: the run's blob directory is marked, every blob
+/// is stored (and fsynced) and `verify` re-hashes them all.
+#[test]
+fn durable_run_marks_and_verifies_its_blobs() {
+    let s = Scratch::new();
+    s.tasks(2);
+    s.script("agent.sh", SUCCESS);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    let out = s.labj(&["run", "--durable", exp.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = s.the_run();
+    assert!(run.join("blobs/.durable").exists());
+    let out = s.labj(&["verify", run.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     check_journal(&run);
 }

@@ -79,3 +79,50 @@ pub fn verify_exit(report: &crate::inspect::VerifyReport) -> u8 {
         EXIT_FAILED
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journal::Projections;
+
+    fn outcome(end: SessionEnd, committed: u64, infra: u64) -> RunOutcome {
+        let mut projections = Projections::new();
+        projections.aggregates.overall.committed = committed;
+        projections.aggregates.overall.infra = infra;
+        RunOutcome {
+            run_id: "r".into(),
+            run_dir: "/r".into(),
+            end,
+            projections,
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(
+            run_verdict(&outcome(SessionEnd::Completed, 10, 0), 0.0).exit_code,
+            0
+        );
+        assert_eq!(
+            run_verdict(&outcome(SessionEnd::Failed, 10, 0), 0.0).exit_code,
+            1
+        );
+        assert_eq!(
+            run_verdict(&outcome(SessionEnd::Killed, 10, 0), 0.0).exit_code,
+            4
+        );
+        let v = run_verdict(&outcome(SessionEnd::Completed, 10, 1), 5.0);
+        assert_eq!((v.exit_code, v.infra_pct), (3, 10.0));
+        assert!(v
+            .warning
+            .unwrap()
+            .contains("above --fail-on-infra-error 5%"));
+        assert_eq!(
+            run_verdict(&outcome(SessionEnd::Completed, 10, 1), 10.0).exit_code,
+            0
+        );
+        assert_eq!(parse_percent("5%"), Ok(5.0));
+        assert!(parse_percent("101").is_err());
+        assert!(parse_percent("x").is_err());
+    }
+}

@@ -29,10 +29,7 @@ pub(crate) fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, E
             path: path.to_path_buf(),
             source,
         },
-        crate::safe_fs::FileError::Missing { .. } => ExperimentError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        },
+        crate::safe_fs::FileError::Missing { .. } => file_err(format!("the {what} does not exist")),
         crate::safe_fs::FileError::NotRegular { kind, .. } => {
             file_err(format!("the {what} is {kind}, not a regular file"))
         }

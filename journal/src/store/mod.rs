@@ -52,6 +52,8 @@ pub enum JournalError {
     Missing { path: PathBuf },
     #[error("{path} is not an initialized labj journal (still being created by `labj run`, or not a journal at all)")]
     NotInitialized { path: PathBuf },
+    #[error("{path} is not a labj journal: not a database (another kind of file, or damaged beyond its header)")]
+    NotADatabase { path: PathBuf },
     #[error("journal {path}: {source}")]
     Io {
         path: PathBuf,
@@ -749,6 +751,10 @@ fn unwritable(e: &JournalError) -> bool {
 }
 
 fn sqlerr(path: &Path, source: rusqlite::Error) -> JournalError {
+    if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+        // Not SQLite at all (or garbled beyond its header): say so, without SQLite's code.
+        return JournalError::NotADatabase { path: path.into() };
+    }
     JournalError::Sqlite {
         path: path.into(),
         source,
