@@ -27,7 +27,7 @@ h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;bor
 .meta{color:#5b6475}table{border-collapse:collapse;width:100%;margin:.6rem 0}
 th,td{padding:.35rem .55rem;border-bottom:1px solid #e6e9ef;text-align:right;vertical-align:top}
 th{background:#f4f6fa;font-weight:600}td:first-child,th:first-child{text-align:left}
-td.l{text-align:left}code{background:#f4f6fa;padding:0 .25rem;border-radius:3px}
+td.l,th.l{text-align:left}code{background:#f4f6fa;padding:0 .25rem;border-radius:3px}
 .base{font-weight:600}.sig{color:#0a7d32;font-weight:600}.ns{color:#5b6475}
 .infra{color:#9a5b00}pre{background:#f7f8fb;padding:.4rem .6rem;margin:.2rem 0;white-space:pre-wrap;font-size:12px}
 .chart{margin:.6rem 0}.note{color:#5b6475;font-size:12px}

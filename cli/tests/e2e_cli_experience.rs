@@ -249,12 +249,20 @@ fn every_command_has_an_example_and_every_argument_a_description() {
     for (c, help) in nested {
         // Argument and option lines: `  <RUN>  The run…`, `  --until <IDX>  Last…`; an
         // undescribed one stands alone on its line.
-        for l in help.lines() {
+        // Long help puts descriptions on the next, deeper-indented line.
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
             let t = l.trim_start();
             let is_arg = l.starts_with("  ") && (t.starts_with('<') || t.starts_with('-'));
             if is_arg && !l.starts_with("          ") {
-                let described = t.split("  ").filter(|p| !p.trim().is_empty()).count() >= 2;
-                assert!(described, "`labj {c}`: no description for {t:?}\n{help}");
+                let same_line = t.split("  ").filter(|p| !p.trim().is_empty()).count() >= 2;
+                let next_line = lines
+                    .get(i + 1)
+                    .is_some_and(|n| n.starts_with("          ") && !n.trim().is_empty());
+                assert!(
+                    same_line || next_line,
+                    "`labj {c}`: no description for {t:?}\n{help}"
+                );
             }
         }
     }

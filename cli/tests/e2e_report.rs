@@ -245,6 +245,13 @@ from scipy.stats import binomtest, bootstrap
 rep = json.load(open(sys.argv[1]))
 rows = list(csv.DictReader(open(sys.argv[2])))
 infra = {"worker_lost", "spawn_failure", "disk_error"}
+def tol(xs):
+    # Two 20,000-resample estimates of a quantile differ by a small fraction of the
+    # standard error; on data with few distinct values the mean moves in steps of
+    # (smallest gap)/n, so a quantile may land a step or two away.
+    u = np.unique(xs)
+    step = float(np.min(np.diff(u))) if len(u) > 1 else 0.0
+    return 0.15 * xs.std(ddof=1) / np.sqrt(len(xs)) + 2 * step / len(xs) + 1e-12
 scored = [r for r in rows if r["classification"] and r["classification"] not in infra]
 checked = 0
 for v in rep["variants"]:
@@ -258,9 +265,8 @@ for v in rep["variants"]:
         xs = np.array([float(r["primary_metric"]) for r in mine])
         assert abs(xs.mean() - v["metric"]["mean"]) < 1e-9
         b = bootstrap((xs,), np.mean, n_resamples=20000, method="percentile", random_state=5)
-        se = xs.std(ddof=1) / np.sqrt(len(xs))
         for a, c in ((b.confidence_interval.low, v["metric"]["ci95"]["low"]), (b.confidence_interval.high, v["metric"]["ci95"]["high"])):
-            assert abs(a - c) < 0.15 * se + 1e-12, ("bootstrap", a, c, se)
+            assert abs(a - c) < tol(xs), ("bootstrap", a, c, tol(xs))
         checked += 1
 base = rep["baseline_id"]
 for c in rep["comparisons"]:
@@ -278,9 +284,8 @@ for c in rep["comparisons"]:
         d = np.array([float(p[c["variant_id"]]["primary_metric"]) - float(p[base]["primary_metric"]) for p in both])
         assert abs(d.mean() - c["metric_diff"]) < 1e-9
         b = bootstrap((d,), np.mean, n_resamples=20000, method="percentile", random_state=5)
-        se = d.std(ddof=1) / np.sqrt(len(d))
-        assert abs(b.confidence_interval.low - c["metric_diff_ci95"]["low"]) < 0.15 * se + 1e-12
-        assert abs(b.confidence_interval.high - c["metric_diff_ci95"]["high"]) < 0.15 * se + 1e-12
+        assert abs(b.confidence_interval.low - c["metric_diff_ci95"]["low"]) < tol(d), (b, c)
+        assert abs(b.confidence_interval.high - c["metric_diff_ci95"]["high"]) < tol(d), (b, c)
     checked += 1
 print("checked", checked)
 "#;
