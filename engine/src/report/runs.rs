@@ -1,7 +1,7 @@
 //! `labj runs`: every run under a runs directory, with the status a person needs (a run
 //! whose journal says `running` but whose process is gone is `crashed`).
 
-use crate::lease::{self, Liveness};
+use crate::lease;
 use crate::run::JOURNAL_FILE;
 use journal::projection::RunStatus;
 use journal::Journal;
@@ -13,8 +13,8 @@ pub struct RunListing {
     pub run_id: String,
     pub dir: PathBuf,
     pub experiment_id: String,
-    /// `running`, `paused`, `completed`, `failed`, `killed`, `interrupted`; `crashed` when
-    /// the journal says running or paused but no live process drives the run;
+    /// `running`, `paused`, `interrupted`, `completed`, `failed`, `killed`; `crashed` when
+    /// the journal says running, paused or interrupted but no live process drives the run;
     /// `unreadable` when the journal cannot be read (see `error`).
     pub status: String,
     /// A live labj process holds the run's lease.
@@ -34,17 +34,15 @@ pub struct RunListing {
 /// The displayed status of a run from its journaled status and whether its holder lives.
 pub fn effective_status(journaled: RunStatus, live: bool) -> &'static str {
     match journaled {
-        RunStatus::Running | RunStatus::Paused if !live => "crashed",
+        // Same rule as `inspect::liveness_note`: the journal says it goes on, no one drives it.
+        RunStatus::Running | RunStatus::Paused | RunStatus::Interrupted if !live => "crashed",
         s => s.as_str(),
     }
 }
 
 /// Whether a live process holds the run's lease.
 pub fn holder_alive(journal: &Journal) -> bool {
-    matches!(
-        lease::read(journal.conn()).ok().flatten(),
-        Some(row) if lease::liveness(&row, lease::now_ms()) == Liveness::Alive
-    )
+    matches!(lease::live_holder(journal), Ok(Some(_)))
 }
 
 /// Every run directory under `runs_dir`, oldest first (run ids are time-ordered).
@@ -110,9 +108,9 @@ fn listing(dir: &Path) -> RunListing {
     let end_ms = if live {
         Some(lease::now_ms())
     } else {
-        parse_ts_ms(&last_event)
+        crate::inspect::parse_ts_ms(&last_event)
     };
-    let duration_secs = match (parse_ts_ms(&created), end_ms) {
+    let duration_secs = match (crate::inspect::parse_ts_ms(&created), end_ms) {
         (Some(a), Some(b)) if b >= a => Some((b - a) as f64 / 1000.0),
         _ => None,
     };
@@ -132,48 +130,15 @@ fn listing(dir: &Path) -> RunListing {
     }
 }
 
-/// Milliseconds since the epoch of a journal timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
-pub fn parse_ts_ms(ts: &str) -> Option<i64> {
-    let b = ts.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !ts.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| ts.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let ms = if b.get(19) == Some(&b'.') {
-        num(20..23).unwrap_or(0)
-    } else {
-        0
-    };
-    // Days from civil (Howard Hinnant), the inverse of `coordinator::format_ts`.
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400) + h * 3600 + mi * 60 + s) * 1000 + ms)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_round_trip() {
-        for ms in [0i64, 1_700_000_000_123, 951_782_400_000, 4_102_444_799_999] {
-            let ts = crate::coordinator::format_ts(ms);
-            assert_eq!(parse_ts_ms(&ts), Some(ms), "{ts}");
-        }
-        assert_eq!(parse_ts_ms("yesterday"), None);
-    }
-
-    #[test]
     fn dead_running_runs_are_crashed() {
         assert_eq!(effective_status(RunStatus::Running, false), "crashed");
         assert_eq!(effective_status(RunStatus::Paused, false), "crashed");
+        assert_eq!(effective_status(RunStatus::Interrupted, false), "crashed");
         assert_eq!(effective_status(RunStatus::Running, true), "running");
         assert_eq!(effective_status(RunStatus::Killed, false), "killed");
         assert_eq!(effective_status(RunStatus::Completed, false), "completed");
