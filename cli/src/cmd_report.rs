@@ -249,8 +249,8 @@ pub fn text(r: &Report) -> String {
             let e = &f.example;
             let _ = writeln!(
                 s,
-                "  {:<20} {:>5}{}  e.g. {} ({}, {}#{}){}{}",
-                f.classification,
+                "  {:<36} {:>5}{}  e.g. {} ({}, {}#{}){}{}",
+                crate::render::class_label(f),
                 f.count,
                 if f.infra { " (infra, not scored)" } else { "" },
                 e.trial_id,
@@ -359,7 +359,7 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(
                 s,
                 "| {}{} | {} | `{}` ({}, {}#{}) | {} | {} |",
-                f.classification,
+                crate::render::class_label(f),
                 if f.infra { " (infra)" } else { "" },
                 f.count,
                 e.trial_id,

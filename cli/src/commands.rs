@@ -27,8 +27,7 @@ pub fn again_fn(runs_dir: &Path) -> impl Fn(&str) -> String + Send + Sync + 'sta
 /// A word a POSIX shell reads back as itself.
 pub fn shell_word(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b));
     if plain {
         s.to_string()

@@ -113,6 +113,14 @@ fn aggregates_table(proj: &Projections) {
     }
 }
 
+/// `agent_exit_nonzero (exit code 3)`, `timeout`.
+pub fn class_label(f: &FailureClass) -> String {
+    match &f.reason {
+        Some(r) => format!("{} ({r})", f.classification),
+        None => f.classification.clone(),
+    }
+}
+
 /// Why trials did not succeed: the largest classes first, one example each.
 pub fn failures(classes: &[FailureClass], top: usize) {
     if classes.is_empty() {
@@ -122,8 +130,8 @@ pub fn failures(classes: &[FailureClass], top: usize) {
     for f in classes.iter().take(top) {
         let e = &f.example;
         println!(
-            "  {:<20} {:>5}{}  e.g. {} (variant {}, task {}, repl {}{})",
-            f.classification,
+            "  {:<36} {:>5}{}  e.g. {} (variant {}, task {}, repl {}{})",
+            class_label(f),
             f.count,
             if f.infra { " infra, not scored" } else { "" },
             e.trial_id,

@@ -341,7 +341,7 @@ pub fn html(r: &Report) -> String {
                 s,
                 "<tr><td{}>{}{}</td><td>{}</td><td class=\"l\"><code>{}</code> ({}, {}#{}) {}{}</td></tr>",
                 if f.infra { " class=\"infra\"" } else { "" },
-                esc(&f.classification),
+                esc(&crate::render::class_label(f)),
                 if f.infra { " (infra, not scored)" } else { "" },
                 f.count,
                 esc(&e.trial_id),

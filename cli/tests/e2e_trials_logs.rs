@@ -37,20 +37,38 @@ fn a_failing_run_says_why_in_its_summary_status_trials_and_logs() {
         summary.contains("/outcome"),
         "schema error names the field: {summary}"
     );
-    let (n_exit, n_parse) = (18 - 2 + 2, 2); // 16 exit 3 + 2 killed by signal 9
+    // Classes split by how the agent exited: 16 with exit code 3, 2 killed by signal 9.
     let line = |name: &str| -> u64 {
         summary
             .lines()
-            .find(|l| l.trim_start().starts_with(name) && l.contains("e.g."))
+            .find_map(|l| {
+                l.trim_start()
+                    .strip_prefix(name)
+                    .filter(|_| l.contains("e.g."))
+            })
             .unwrap_or_else(|| panic!("no {name} line: {summary}"))
             .split_whitespace()
-            .nth(1)
+            .next()
             .unwrap()
             .parse()
             .unwrap()
     };
-    assert_eq!(line("agent_exit_nonzero"), n_exit);
-    assert_eq!(line("result_parse_error"), n_parse);
+    assert_eq!(line("agent_exit_nonzero (exit code 3)"), 16);
+    assert_eq!(line("agent_exit_nonzero (signal 9)"), 2);
+    assert_eq!(line("result_parse_error"), 2);
+    assert!(
+        summary.contains("agent was killed by signal 9"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("stderr | about to crash"),
+        "the signal's example has its stderr: {summary}"
+    );
+    let schema_line = summary.lines().find(|l| l.contains("/outcome")).unwrap();
+    assert!(
+        schema_line.contains("trials/trial_0000") && !schema_line.contains(&*run.to_string_lossy()),
+        "one line, paths relative to the run directory: {schema_line}"
+    );
 
     // The table: baseline first; its numbers are the JSON's.
     let rows: Vec<&str> = summary
@@ -92,6 +110,7 @@ fn a_failing_run_says_why_in_its_summary_status_trials_and_logs() {
         (Some(20), Some(20))
     );
     assert_eq!(st["failures"][0]["classification"], "agent_exit_nonzero");
+    assert_eq!(st["failures"][0]["reason"], "exit code 3");
     assert_eq!(st["failures"][0]["example"]["exit_code"], 3);
     // status text shows the same classes.
     let status_text = stdout_ok(&s.labj(&["status", run_arg]));

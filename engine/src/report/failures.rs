@@ -4,6 +4,7 @@
 
 use super::facts::{RunFacts, TrialRow};
 use super::logs::{self, Stream};
+use journal::event::Classification;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,6 +33,10 @@ pub struct FailureExample {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailureClass {
     pub classification: String,
+    /// What splits a classification further: `exit code 3`, `signal 9` for an agent that
+    /// exited non-zero (different exits are different failures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// An infrastructure fault: never scored, shown apart from the agent's failures.
     pub infra: bool,
     pub count: u64,
@@ -41,7 +46,8 @@ pub struct FailureClass {
 /// Every class of committed, non-successful trial (skipped slots aside), largest first
 /// (ties by name). Examples are the first trial of each class in schedule order.
 pub fn failure_classes(run_dir: &Path, facts: &RunFacts) -> Vec<FailureClass> {
-    let mut groups: BTreeMap<&'static str, (u64, &TrialRow)> = BTreeMap::new();
+    type Key = (&'static str, Option<String>);
+    let mut groups: BTreeMap<Key, (u64, &TrialRow)> = BTreeMap::new();
     for row in &facts.trials {
         let Some(c) = row.classification else {
             continue;
@@ -49,12 +55,16 @@ pub fn failure_classes(run_dir: &Path, facts: &RunFacts) -> Vec<FailureClass> {
         if c.is_success() {
             continue;
         }
-        groups.entry(c.as_str()).or_insert((0, row)).0 += 1;
+        let reason = (c == Classification::AgentExitNonzero)
+            .then(|| exit_reason(row))
+            .flatten();
+        groups.entry((c.as_str(), reason)).or_insert((0, row)).0 += 1;
     }
     let mut out: Vec<FailureClass> = groups
         .into_iter()
-        .map(|(name, (count, row))| FailureClass {
+        .map(|((name, reason), (count, row))| FailureClass {
             classification: name.to_string(),
+            reason,
             infra: row.is_infra(),
             count,
             example: example(run_dir, row),
@@ -64,8 +74,34 @@ pub fn failure_classes(run_dir: &Path, facts: &RunFacts) -> Vec<FailureClass> {
         b.count
             .cmp(&a.count)
             .then_with(|| a.classification.cmp(&b.classification))
+            .then_with(|| a.reason.cmp(&b.reason))
     });
     out
+}
+
+/// `exit code N` or `signal N` of the trial's last attempt.
+fn exit_reason(row: &TrialRow) -> Option<String> {
+    let last = row.attempts.last()?;
+    if let Some(code) = last.exit_code {
+        return Some(format!("exit code {code}"));
+    }
+    let d = last.detail.as_deref()?;
+    let sig = d.split("signal ").nth(1)?;
+    let n: String = sig.chars().take_while(|c| c.is_ascii_digit()).collect();
+    (!n.is_empty()).then(|| format!("signal {n}"))
+}
+
+/// One line, and paths inside the run directory relative to it.
+fn tidy(detail: &str, run_dir: &Path) -> String {
+    let mut d = detail.split_whitespace().collect::<Vec<_>>().join(" ");
+    let abs = std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());
+    for prefix in [abs.as_path(), run_dir] {
+        let p = format!("{}/", prefix.display());
+        if p.len() > 1 {
+            d = d.replace(&p, "");
+        }
+    }
+    d
 }
 
 fn example(run_dir: &Path, row: &TrialRow) -> FailureExample {
@@ -74,6 +110,7 @@ fn example(run_dir: &Path, row: &TrialRow) -> FailureExample {
     let detail = last
         .and_then(|a| a.detail.clone())
         .or_else(|| row.error.clone())
+        .map(|d| tidy(&d, run_dir))
         .or_else(|| {
             row.outcome
                 .as_ref()
