@@ -99,7 +99,7 @@ fn report_numbers_are_the_hand_computed_ones_and_infra_stays_out_of_denominators
         f(&cmp["metric_diff_ci95"]["high"]),
     );
     assert!(
-        0.0 <= lo && lo < 0.04375 && 0.04375 < hi && hi <= 0.1,
+        (0.0..0.04375).contains(&lo) && hi > 0.04375 && hi <= 0.1,
         "{cmp}"
     );
     let flips = |k: &str| -> Vec<String> {

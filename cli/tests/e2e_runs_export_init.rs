@@ -147,7 +147,6 @@ fn export_equals_the_sql_fact_tables() {
             .prepare(&format!("SELECT * FROM {sql}"))
             .unwrap()
             .column_names()
-            .into_iter()
             .map(String::from)
             .collect();
         assert_eq!(header, cols.join(","), "{table}");

@@ -225,8 +225,8 @@ fn compare(
     boot: BootstrapOptions,
 ) -> Comparison {
     let key = |r: &TrialRow| (r.task_id.clone(), r.repl_idx);
-    let base_by: BTreeMap<(String, u32), &TrialRow> = base.iter().map(|r| (key(*r), *r)).collect();
-    let var_by: BTreeMap<(String, u32), &TrialRow> = var.iter().map(|r| (key(*r), *r)).collect();
+    let base_by: BTreeMap<(String, u32), &TrialRow> = base.iter().map(|r| (key(r), *r)).collect();
+    let var_by: BTreeMap<(String, u32), &TrialRow> = var.iter().map(|r| (key(r), *r)).collect();
     let all_keys: std::collections::BTreeSet<&(String, u32)> =
         base_by.keys().chain(var_by.keys()).collect();
     let mut c = Comparison {
