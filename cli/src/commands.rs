@@ -1,6 +1,6 @@
 //! One function per subcommand.
 
-use crate::render;
+use crate::{progress, render};
 use crate::{Cli, Command, DriveArgs, Executor, SchemaCommand, TrialCommand};
 use anyhow::{anyhow, bail, Context, Result};
 use engine::control::{self, ControlCommand};
@@ -10,7 +10,36 @@ use journal::{Durability, Journal};
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The `labj …` command line that reaches a run again: `--runs-dir` kept when it is not
+/// the default, so a pasted hint works.
+pub fn again_fn(runs_dir: &Path) -> impl Fn(&str) -> String + Send + Sync + 'static {
+    let extra = if runs_dir == Path::new(crate::DEFAULT_RUNS_DIR) {
+        String::new()
+    } else {
+        format!(" --runs-dir {}", shell_word(&runs_dir.to_string_lossy()))
+    };
+    move |rest: &str| format!("labj {rest}{extra}")
+}
+
+/// A word a POSIX shell reads back as itself.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// A trial named on the command line (`24` or `trial_000024`) as its id.
+pub fn trial_arg(s: &str) -> Result<String> {
+    engine::report::parse_trial_id(s).map_err(|e| anyhow!(e))
+}
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let runs_dir = cli.runs_dir;
@@ -21,10 +50,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             container_engine,
         } => describe(&experiment, json, container_engine),
         Command::Run { experiment, drive } => {
-            let (opts, threshold, json) = drive_options(&runs_dir, &drive)?;
+            let (opts, threshold, json, display) = drive_options(&runs_dir, &drive)?;
             engine::coordinator::install_interrupt_handler();
-            let outcome = run::start_run(&experiment, &opts)?;
-            finish(outcome, json, threshold)
+            let outcome = run::start_run(&experiment, &opts);
+            display.finish();
+            finish(outcome?, json, threshold, &runs_dir)
         }
         Command::Continue {
             run,
@@ -32,17 +62,21 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             allow_changed_inputs,
         } => {
             let dir = run::resolve_run(&runs_dir, &run)?;
-            let (mut opts, threshold, json) = drive_options(&runs_dir, &drive)?;
+            let (mut opts, threshold, json, display) = drive_options(&runs_dir, &drive)?;
             opts.allow_changed_inputs = allow_changed_inputs;
             engine::coordinator::install_interrupt_handler();
-            let outcome = run::continue_run(&dir, &opts)?;
-            finish(outcome, json, threshold)
+            let outcome = run::continue_run(&dir, &opts);
+            display.finish();
+            finish(outcome?, json, threshold, &runs_dir)
         }
         Command::Status { run, json } => {
-            let j = open_ro(&runs_dir, &run)?;
-            let proj = j.fold(None)?;
-            render::projections(&proj, None, json);
-            if let Some(note) = engine::inspect::liveness_note(&j, &proj)? {
+            let dir = run::resolve_run(&runs_dir, &run)?;
+            let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
+            let facts = engine::report::collect(&j)?;
+            let classes = engine::report::failure_classes(&dir, &facts);
+            let proj = &facts.projections;
+            render::projections(proj, None, Some(&classes), json);
+            if let Some(note) = engine::inspect::liveness_note(&j, proj)? {
                 if json {
                     eprintln!("labj: {note}");
                 } else {
@@ -55,9 +89,37 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let until = engine::inspect::event_idx("--until", until).map_err(|e| anyhow!(e))?;
             let j = open_ro(&runs_dir, &run)?;
             let proj = j.fold(until)?;
-            render::projections(&proj, Some(proj.last_idx().unwrap_or(0)), json);
+            render::projections(&proj, Some(proj.last_idx().unwrap_or(0)), None, json);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Runs { json } => crate::cmd_runs::runs(&runs_dir, json),
+        Command::Trials {
+            run,
+            variant,
+            outcome,
+            json,
+        } => crate::cmd_trials::trials(&runs_dir, &run, variant, outcome, json),
+        Command::Logs {
+            run,
+            trial,
+            attempt,
+            stderr: _,
+            stdout,
+        } => crate::cmd_trials::logs(&runs_dir, &run, &trial, attempt, stdout),
+        Command::Report {
+            run,
+            format,
+            out,
+            resamples,
+            seed,
+        } => crate::cmd_report::report(&runs_dir, &run, format, out, resamples, seed),
+        Command::Export {
+            run,
+            table,
+            format,
+            out,
+        } => crate::cmd_export::export(&runs_dir, &run, table, format, out),
+        Command::Init { dir } => crate::cmd_init::init(&dir),
         Command::Events {
             run,
             from,
@@ -97,7 +159,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             &runs_dir,
             &run,
             ControlCommand::Pause {
-                trial_id: trial,
+                trial_id: trial.as_deref().map(trial_arg).transpose()?,
                 label,
             },
             timeout_seconds,
@@ -113,7 +175,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             &runs_dir,
             &run,
             ControlCommand::Resume {
-                trial_id: trial,
+                trial_id: trial.as_deref().map(trial_arg).transpose()?,
                 all,
             },
             timeout_seconds,
@@ -132,7 +194,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => send_control(
             &runs_dir,
             &run,
-            ControlCommand::Cancel { trial_id: trial },
+            ControlCommand::Cancel {
+                trial_id: trial_arg(&trial)?,
+            },
             timeout_seconds,
             json,
         ),
@@ -159,12 +223,17 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, bool)> {
+fn drive_options(
+    runs_dir: &Path,
+    d: &DriveArgs,
+) -> Result<(RunOptions, f64, bool, Arc<progress::Display>)> {
     let threshold = verdict::parse_percent(&d.fail_on_infra_error).map_err(|e| anyhow!(e))?;
+    let mode = progress::Mode::choose(d.quiet || d.json);
+    let display = Arc::new(progress::Display::new(mode, again_fn(runs_dir)));
     let opts = RunOptions {
         runs_dir: runs_dir.to_path_buf(),
         max_concurrency: d.max_concurrency,
-        progress: !d.json,
+        progress: !d.json && !d.quiet,
         durability: if d.durable {
             Durability::Full
         } else {
@@ -184,8 +253,9 @@ fn drive_options(runs_dir: &Path, d: &DriveArgs) -> Result<(RunOptions, f64, boo
             token_env: d.remote_token_env.clone(),
         },
         allow_changed_inputs: false,
+        observer: engine::progress::Observer::new(display.clone()),
     };
-    Ok((opts, threshold, d.json))
+    Ok((opts, threshold, d.json, display))
 }
 
 fn open_ro(runs_dir: &Path, run: &str) -> Result<Journal> {
@@ -221,7 +291,12 @@ fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result
     }
 }
 
-fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<ExitCode> {
+fn finish(
+    outcome: RunOutcome,
+    json: bool,
+    infra_threshold_pct: f64,
+    runs_dir: &Path,
+) -> Result<ExitCode> {
     let v = verdict::run_verdict(&outcome, infra_threshold_pct);
     let proj = &outcome.projections;
     if json {
@@ -237,15 +312,39 @@ fn finish(outcome: RunOutcome, json: bool, infra_threshold_pct: f64) -> Result<E
                 "run_control": proj.run_control_doc(),
                 "progress": proj.progress_doc(),
                 "aggregates": proj.aggregates_doc(),
+                "summary": render::summary_json(proj),
+                "failures": failure_classes_of(&outcome.run_dir),
             }))?
         );
     } else {
-        render::summary(&outcome, v.infra, v.infra_pct);
+        let classes = failure_classes_of(&outcome.run_dir);
+        render::summary(
+            &outcome,
+            v.infra,
+            v.infra_pct,
+            &classes,
+            &again_fn(runs_dir),
+        );
     }
     if let Some(w) = &v.warning {
         eprintln!("labj: {w}");
     }
     Ok(ExitCode::from(v.exit_code))
+}
+
+/// The failure classes of a run that just ended (read back from its journal); empty,
+/// with a warning, if that fails: the summary must still print.
+fn failure_classes_of(run_dir: &Path) -> Vec<engine::report::FailureClass> {
+    let facts = Journal::open_read_only(&run_dir.join(JOURNAL_FILE))
+        .map_err(anyhow::Error::from)
+        .and_then(|j| Ok(engine::report::collect(&j)?));
+    match facts {
+        Ok(f) => engine::report::failure_classes(run_dir, &f),
+        Err(e) => {
+            tracing::warn!("cannot read the failures of {}: {e}", run_dir.display());
+            Vec::new()
+        }
+    }
 }
 
 fn events(
@@ -259,6 +358,10 @@ fn events(
 ) -> Result<ExitCode> {
     let (from, to) = engine::inspect::event_range(from, to).map_err(|e| anyhow!(e))?;
     let j = open_ro(runs_dir, run)?;
+    let trial = trial.as_deref().map(trial_arg).transpose()?;
+    if let Some(t) = &trial {
+        crate::cmd_trials::check_trial_in_run(&j, t)?;
+    }
     if let Some(k) = &kind {
         if !journal::event::EVENT_KINDS.contains(&k.as_str()) {
             bail!(

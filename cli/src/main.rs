@@ -3,8 +3,16 @@
 //! 3 run completed but infrastructure faults exceeded `--fail-on-infra-error`;
 //! 4 run killed or left unfinished.
 
+mod cmd_export;
+mod cmd_init;
+mod cmd_report;
+mod cmd_runs;
+mod cmd_trials;
 mod commands;
+mod logging;
+mod progress;
 mod render;
+mod report_html;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -16,25 +24,36 @@ use std::process::ExitCode;
     name = "labj",
     version,
     about = "Event-sourced runner for agent-evaluation experiments",
-    long_about = "labj runs every trial (variant × task × replication) of an experiment in parallel, journals every dispatch, completion and commit in a hash-chained SQLite journal per run, and rebuilds every view of the run from that journal."
+    long_about = "labj runs every trial (variant × task × replication) of an experiment in parallel, journals every dispatch, completion and commit in a hash-chained SQLite journal per run, and rebuilds every view of the run from that journal.",
+    after_help = "Examples:\n  labj init my-eval && labj run my-eval/experiment.yaml\n  labj runs\n  labj report <run> --format html --out report.html\n\nLogs: RUST_LOG (or LABJ_LOG) sets the level, e.g. RUST_LOG=labj=debug,engine=debug."
 )]
 struct Cli {
-    /// Directory holding runs (default `.lab/runs` under the current directory).
+    /// Directory holding runs: where `run` creates them and where a <RUN> id or prefix
+    /// is looked up (commands without a run ignore it).
     #[arg(
         long,
         global = true,
-        default_value = ".lab/runs",
-        env = "LABJ_RUNS_DIR"
+        default_value = DEFAULT_RUNS_DIR,
+        env = "LABJ_RUNS_DIR",
+        value_name = "DIR"
     )]
     runs_dir: PathBuf,
+    /// Format of log lines on stderr (levels from RUST_LOG, else LABJ_LOG; default warn).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where runs go unless `--runs-dir` / `LABJ_RUNS_DIR` says otherwise.
+pub const DEFAULT_RUNS_DIR: &str = ".lab/runs";
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate an experiment and show what a run would do.
+    #[command(after_help = "Example:\n  labj describe examples/quickstart/experiment.yaml")]
     Describe {
+        /// Experiment file (YAML or JSON, resolved v0.5 or v0.4).
         experiment: PathBuf,
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
@@ -45,6 +64,9 @@ enum Command {
         container_engine: Option<String>,
     },
     /// Create a run from an experiment and drive it to the end.
+    #[command(
+        after_help = "Examples:\n  labj run examples/quickstart/experiment.yaml\n  labj run exp.yaml --max-concurrency 8 --quiet\n  labj --runs-dir /data/runs run exp.yaml --json > summary.json"
+    )]
     Run {
         /// Experiment file (YAML or JSON, resolved v0.5 or v0.4).
         experiment: PathBuf,
@@ -52,7 +74,11 @@ enum Command {
         drive: DriveArgs,
     },
     /// Continue a crashed, killed or interrupted run.
+    #[command(
+        after_help = "Example:\n  labj continue 0193f2c4   # a unique prefix of the run id is enough"
+    )]
     Continue {
+        #[arg(help = RUN_HELP)]
         run: String,
         #[command(flatten)]
         drive: DriveArgs,
@@ -62,42 +88,146 @@ enum Command {
         #[arg(long)]
         allow_changed_inputs: bool,
     },
-    /// Show the run's current run_control_v2, progress and aggregates.
+    /// List the runs under the runs directory (status, progress, age, duration).
+    #[command(after_help = "Examples:\n  labj runs\n  labj --runs-dir /data/runs runs --json")]
+    Runs {
+        /// Print machine-readable JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the run's status, progress, aggregates and why trials failed.
+    #[command(after_help = "Example:\n  labj status 0193f2c4")]
     Status {
+        #[arg(help = RUN_HELP)]
         run: String,
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Show the projections as of event idx.
-    Replay {
+    /// One line per committed trial: variant, task, replication, outcome, metric, attempts, duration.
+    #[command(
+        after_help = "Examples:\n  labj trials 0193f2c4\n  labj trials 0193f2c4 --variant careful --outcome failed\n  labj trials 0193f2c4 --json | jq ."
+    )]
+    Trials {
+        #[arg(help = RUN_HELP)]
         run: String,
-        /// Fold events 0..=UNTIL (an event idx, 0 or more).
-        #[arg(long, allow_negative_numbers = true)]
+        /// Only trials of this variant.
+        #[arg(long, value_name = "VARIANT")]
+        variant: Option<String>,
+        /// Only trials with this outcome: `succeeded`, `failed` (scored, not succeeded),
+        /// `infra` (infrastructure faults), `skipped`, or a classification such as
+        /// `agent_exit_nonzero`, `timeout`, `result_parse_error`.
+        #[arg(long, value_name = "OUTCOME")]
+        outcome: Option<String>,
+        /// Print one JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an attempt's stderr or stdout (the last attempt unless --attempt).
+    #[command(
+        after_help = "Examples:\n  labj logs 0193f2c4 24              # stderr of trial_000024's last attempt\n  labj logs 0193f2c4 trial_000024 --attempt 1 --stdout"
+    )]
+    Logs {
+        #[arg(help = RUN_HELP)]
+        run: String,
+        /// The trial: its number (`24`) or id (`trial_000024`).
+        trial: String,
+        /// Attempt number, from 1 (default: the last attempt).
+        #[arg(long, value_name = "N")]
+        attempt: Option<u32>,
+        /// Print stderr (the default).
+        #[arg(long, conflicts_with = "stdout")]
+        stderr: bool,
+        /// Print stdout instead of stderr.
+        #[arg(long)]
+        stdout: bool,
+    },
+    /// Statistical report: success rates with Wilson 95% intervals, metric means with
+    /// bootstrap intervals, each variant against the baseline on matched pairs.
+    #[command(
+        after_help = "Examples:\n  labj report 0193f2c4\n  labj report 0193f2c4 --format html --out report.html\n  labj report 0193f2c4 --format json | jq .comparisons"
+    )]
+    Report {
+        #[arg(help = RUN_HELP)]
+        run: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: cmd_report::Format,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Bootstrap resamples of the metric intervals (more: steadier, slower).
+        #[arg(long, default_value_t = 2000, value_name = "N")]
+        resamples: u32,
+        /// Seed of the bootstrap resampling (the same seed gives the same report).
+        #[arg(long, default_value_t = 1, value_name = "SEED")]
+        seed: u64,
+    },
+    /// Export a fact table (the journal's `fact_*` SQL tables) as CSV or JSON lines.
+    #[command(
+        after_help = "Examples:\n  labj export 0193f2c4 --table trials --format csv --out trials.csv\n  labj export 0193f2c4 --table metrics --format jsonl | head"
+    )]
+    Export {
+        #[arg(help = RUN_HELP)]
+        run: String,
+        /// Which table: trials (fact_trials), metrics (fact_metrics), events
+        /// (fact_trial_events: one row per attempt), evidence (fact_evidence).
+        #[arg(long, value_enum)]
+        table: cmd_export::Table,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: cmd_export::ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Create a small experiment (agent, grader, tasks) that runs as it is.
+    #[command(after_help = "Example:\n  labj init my-eval && labj run my-eval/experiment.yaml")]
+    Init {
+        /// Directory to create the experiment in (default: the current directory); must
+        /// not hold an experiment.yaml already.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Show the projections as they were after event idx.
+    #[command(after_help = "Example:\n  labj replay 0193f2c4 --until 20")]
+    Replay {
+        #[arg(help = RUN_HELP)]
+        run: String,
+        /// Fold events 0..=IDX (an event idx, 0 or more; default: the whole journal).
+        #[arg(long, value_name = "IDX", allow_negative_numbers = true)]
         until: Option<i64>,
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Print journal events.
+    /// Print journal events, one per line.
+    #[command(
+        after_help = "Examples:\n  labj events 0193f2c4 --kind trial_completed\n  labj events 0193f2c4 --trial 24 --json"
+    )]
     Events {
+        #[arg(help = RUN_HELP)]
         run: String,
         /// First event idx to print (0 or more).
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, value_name = "IDX", allow_negative_numbers = true)]
         from: Option<i64>,
         /// Last event idx to print (inclusive; not below --from).
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, value_name = "IDX", allow_negative_numbers = true)]
         to: Option<i64>,
-        #[arg(long)]
+        /// Only events of this kind.
+        #[arg(long, value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(journal::event::EVENT_KINDS.iter().copied()))]
         kind: Option<String>,
-        #[arg(long)]
+        /// Only events of this trial: its number (`24`) or id (`trial_000024`).
+        #[arg(long, value_name = "TRIAL")]
         trial: Option<String>,
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Forensic report of a (crashed or stuck) run.
+    #[command(after_help = "Example:\n  labj inspect 0193f2c4 --last 30")]
     Inspect {
+        #[arg(help = RUN_HELP)]
         run: String,
         /// How many trailing events to show.
         #[arg(long, default_value_t = 15)]
@@ -107,21 +237,34 @@ enum Command {
         json: bool,
     },
     /// Check the hash chain, payload schemas and materialized projections.
+    #[command(after_help = "Example:\n  labj verify 0193f2c4")]
     Verify {
+        #[arg(help = RUN_HELP)]
         run: String,
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Recompute materialized projections from events.
-    Rebuild { run: String },
-    /// Pause a live run (all active trials, or one).
-    Pause {
+    #[command(after_help = "Example:\n  labj rebuild 0193f2c4")]
+    Rebuild {
+        #[arg(help = RUN_HELP)]
         run: String,
-        #[arg(long)]
+    },
+    /// Pause a live run (all active trials, or one).
+    #[command(
+        after_help = "Examples:\n  labj pause 0193f2c4 --label lunch\n  labj pause 0193f2c4 --trial 24"
+    )]
+    Pause {
+        #[arg(help = RUN_HELP)]
+        run: String,
+        /// Pause only this trial: its number (`24`) or id (`trial_000024`).
+        #[arg(long, value_name = "TRIAL")]
         trial: Option<String>,
+        /// A note stored with the pause request (shown by `status`).
         #[arg(long)]
         label: Option<String>,
+        /// Give up waiting for the run's answer after this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout_seconds: u64,
         /// Print machine-readable JSON instead of text.
@@ -129,13 +272,19 @@ enum Command {
         json: bool,
     },
     /// Resume a paused run or trial.
+    #[command(
+        after_help = "Examples:\n  labj resume 0193f2c4 --all\n  labj resume 0193f2c4 --trial 24"
+    )]
     Resume {
+        #[arg(help = RUN_HELP)]
         run: String,
-        #[arg(long)]
+        /// Resume only this trial: its number (`24`) or id (`trial_000024`).
+        #[arg(long, value_name = "TRIAL")]
         trial: Option<String>,
         /// Resume every paused trial at once.
         #[arg(long)]
         all: bool,
+        /// Give up waiting for the run's answer after this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout_seconds: u64,
         /// Print machine-readable JSON instead of text.
@@ -143,8 +292,11 @@ enum Command {
         json: bool,
     },
     /// Stop every active trial and end the session; `labj continue` picks up later.
+    #[command(after_help = "Example:\n  labj kill 0193f2c4 && labj continue 0193f2c4")]
     Kill {
+        #[arg(help = RUN_HELP)]
         run: String,
+        /// Give up waiting for the run's answer after this many seconds.
         #[arg(long, default_value_t = 60)]
         timeout_seconds: u64,
         /// Print machine-readable JSON instead of text.
@@ -152,10 +304,14 @@ enum Command {
         json: bool,
     },
     /// Stop one active trial; it commits as cancelled.
+    #[command(after_help = "Example:\n  labj cancel 0193f2c4 --trial 24")]
     Cancel {
+        #[arg(help = RUN_HELP)]
         run: String,
-        #[arg(long)]
+        /// The trial to stop: its number (`24`) or id (`trial_000024`).
+        #[arg(long, value_name = "TRIAL")]
         trial: String,
+        /// Give up waiting for the run's answer after this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout_seconds: u64,
         /// Print machine-readable JSON instead of text.
@@ -163,10 +319,14 @@ enum Command {
         json: bool,
     },
     /// Change a live run's settings.
+    #[command(after_help = "Example:\n  labj set 0193f2c4 --max-concurrency 16")]
     Set {
+        #[arg(help = RUN_HELP)]
         run: String,
-        #[arg(long)]
+        /// Trials run at once from now on.
+        #[arg(long, value_name = "N")]
         max_concurrency: u32,
+        /// Give up waiting for the run's answer after this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout_seconds: u64,
         /// Print machine-readable JSON instead of text.
@@ -174,6 +334,9 @@ enum Command {
         json: bool,
     },
     /// JSON Schema tools.
+    #[command(
+        after_help = "Examples:\n  labj schema list\n  labj schema validate --schema agent_result_v1 result.json"
+    )]
     Schema {
         #[command(subcommand)]
         command: SchemaCommand,
@@ -185,18 +348,27 @@ enum Command {
         command: TrialCommand,
     },
     /// Remote worker: run trials for coordinators on other machines.
+    #[command(
+        after_help = "Example:\n  WORKER_TOKEN=… labj worker serve --listen 0.0.0.0:7070 --slots 8 --token-env WORKER_TOKEN"
+    )]
     Worker {
         #[command(subcommand)]
         command: worker::WorkerCommand,
     },
 }
 
+/// What `<RUN>` accepts, on every command that takes one.
+const RUN_HELP: &str =
+    "The run: a run directory, a run id, or a unique prefix of a run id under --runs-dir";
+
 #[derive(Subcommand)]
 enum TrialCommand {
     /// Execute the TrialSpec in `--spec`, write the TrialOutcome to `--outcome`.
     Exec {
+        /// The TrialSpec JSON to execute.
         #[arg(long)]
         spec: PathBuf,
+        /// Where to write the TrialOutcome JSON (atomically).
         #[arg(long)]
         outcome: PathBuf,
     },
@@ -217,14 +389,18 @@ enum Executor {
 #[derive(clap::Args)]
 struct DriveArgs {
     /// Override the run's max concurrency.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     max_concurrency: Option<u32>,
-    /// Print machine-readable JSON instead of text.
+    /// Print machine-readable JSON instead of text (no progress display).
     #[arg(long)]
     json: bool,
+    /// No progress display and no notices on stderr (the run id line and the final
+    /// summary still print).
+    #[arg(long, short = 'q')]
+    quiet: bool,
     /// Exit 3 when more than this share of committed trials died of infrastructure
     /// faults (spawn failure, disk error, worker lost). `0%` (default) fails on any.
-    #[arg(long, default_value = "0%")]
+    #[arg(long, default_value = "0%", value_name = "PERCENT")]
     fail_on_infra_error: String,
     /// fsync every commit (survives power loss; slower).
     #[arg(long)]
@@ -260,8 +436,10 @@ struct DriveArgs {
 enum SchemaCommand {
     /// Validate a JSON (or YAML) document against a named schema.
     Validate {
+        /// Schema name (see `labj schema list`), e.g. agent_result_v1.
         #[arg(long)]
         schema: String,
+        /// The JSON or YAML document to check.
         file: PathBuf,
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
@@ -272,14 +450,8 @@ enum SchemaCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LABJ_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    logging::init(cli.log_format);
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! Human and JSON rendering of projections and reports.
 
 use engine::inspect::{event_json, event_line, Inspection, VerifyReport};
+use engine::report::FailureClass;
 use engine::run::RunOutcome;
 use journal::Projections;
 use serde_json::json;
@@ -14,16 +15,74 @@ fn num(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
 }
 
+/// One row of the aggregates table, the same in text and JSON (`summary` in `--json`):
+/// `unsuccessful` is scored minus succeeded (graded failures and the agent's errors).
+fn table_rows(proj: &Projections) -> Vec<(String, &journal::projection::Aggregate)> {
+    let order: Vec<String> = proj
+        .run
+        .as_ref()
+        .map(|r| r.variant_ids.clone())
+        .unwrap_or_default();
+    // Baseline first, then the experiment's order; variants not in run_created last.
+    let mut rows: Vec<(String, &journal::projection::Aggregate)> = order
+        .iter()
+        .filter_map(|v| proj.aggregates.variants.get(v).map(|a| (v.clone(), a)))
+        .collect();
+    for (k, a) in &proj.aggregates.variants {
+        if !order.contains(k) {
+            rows.push((k.clone(), a));
+        }
+    }
+    rows.push(("(overall)".into(), &proj.aggregates.overall));
+    rows
+}
+
+/// The aggregates table as JSON rows, baseline first (what the text table shows).
+pub fn summary_json(proj: &Projections) -> serde_json::Value {
+    let pm = proj.run.as_ref().and_then(|r| r.primary_metric.clone());
+    let baseline = proj
+        .run
+        .as_ref()
+        .and_then(|r| r.variant_ids.first().cloned());
+    serde_json::Value::Array(
+        table_rows(proj)
+            .into_iter()
+            .map(|(name, a)| {
+                json!({
+                    "variant": name,
+                    "baseline": Some(&name) == baseline.as_ref(),
+                    "committed": a.committed,
+                    "scored": a.scored(),
+                    "succeeded": a.succeeded,
+                    "unsuccessful": a.unsuccessful(),
+                    "skipped_pruned": a.skipped_pruned,
+                    "infra": a.infra,
+                    "infra_retried": a.infra_retried,
+                    "success_rate": a.success_rate(),
+                    "primary_metric": pm,
+                    "primary_metric_mean": pm.as_deref().and_then(|m| a.mean(m)),
+                })
+            })
+            .collect(),
+    )
+}
+
 fn aggregates_table(proj: &Projections) {
     let pm = proj.run.as_ref().and_then(|r| r.primary_metric.clone());
-    // `infra`: slots committed with an infrastructure fault (lost, spawn failure, disk
-    // error), outside `success` and the mean; `re-run`: lost attempts dispatched again.
+    let baseline = proj
+        .run
+        .as_ref()
+        .and_then(|r| r.variant_ids.first().cloned());
+    // `scored` = committed − skipped − infra (the success denominator); `unsuccessful` =
+    // scored − succeeded; `infra`: slots committed with an infrastructure fault, outside
+    // every rate and mean; `re-run`: lost attempts dispatched again.
     println!(
-        "  {:<20} {:>9} {:>9} {:>7} {:>8} {:>6} {:>7} {:>8}  {}",
+        "  {:<20} {:>9} {:>6} {:>9} {:>12} {:>7} {:>6} {:>6} {:>8}  {}",
         "variant",
         "committed",
+        "scored",
         "succeeded",
-        "failed",
+        "unsuccessful",
         "skipped",
         "infra",
         "re-run",
@@ -32,17 +91,17 @@ fn aggregates_table(proj: &Projections) {
             .map(|m| format!("mean {m}"))
             .unwrap_or_default()
     );
-    let rows = proj
-        .aggregates
-        .variants
-        .iter()
-        .map(|(k, a)| (k.as_str(), a))
-        .chain(std::iter::once(("(overall)", &proj.aggregates.overall)));
-    for (name, a) in rows {
+    for (name, a) in table_rows(proj) {
+        let label = if Some(&name) == baseline.as_ref() {
+            format!("{name} (baseline)")
+        } else {
+            name
+        };
         println!(
-            "  {:<20} {:>9} {:>9} {:>7} {:>8} {:>6} {:>7} {:>8}  {}",
-            name,
+            "  {:<20} {:>9} {:>6} {:>9} {:>12} {:>7} {:>6} {:>6} {:>8}  {}",
+            label,
             a.committed,
+            a.scored(),
             a.succeeded,
             a.unsuccessful(),
             a.skipped_pruned,
@@ -54,7 +113,67 @@ fn aggregates_table(proj: &Projections) {
     }
 }
 
-pub fn projections(proj: &Projections, as_of: Option<u64>, json: bool) {
+/// `agent_exit_nonzero (exit code 3)`, `timeout`.
+pub fn class_label(f: &FailureClass) -> String {
+    match &f.reason {
+        Some(r) => format!("{} ({r})", f.classification),
+        None => f.classification.clone(),
+    }
+}
+
+/// Why trials did not succeed: the largest classes first, one example each.
+pub fn failures(classes: &[FailureClass], top: usize) {
+    if classes.is_empty() {
+        return;
+    }
+    println!("why trials did not succeed (largest classes first, one example each):");
+    for f in classes.iter().take(top) {
+        let e = &f.example;
+        println!(
+            "  {:<36} {:>5}{}  e.g. {} (variant {}, task {}, repl {}{})",
+            class_label(f),
+            f.count,
+            if f.infra { " infra, not scored" } else { "" },
+            e.trial_id,
+            e.variant_id,
+            e.task_id,
+            e.repl_idx,
+            if e.attempt > 0 {
+                format!(", attempt {}", e.attempt)
+            } else {
+                String::new()
+            }
+        );
+        let mut what = Vec::new();
+        if let Some(code) = e.exit_code.filter(|c| *c != 0) {
+            what.push(format!("exit code {code}"));
+        }
+        if let Some(d) = &e.detail {
+            what.push(d.clone());
+        }
+        if !what.is_empty() {
+            println!("      {}", what.join("; "));
+        }
+        for l in &e.stderr_tail {
+            println!("      stderr | {l}");
+        }
+    }
+    if classes.len() > top {
+        let rest: u64 = classes[top..].iter().map(|f| f.count).sum();
+        println!(
+            "  … {} more class(es), {rest} trial(s): `labj trials <run> --outcome failed`",
+            classes.len() - top
+        );
+    }
+}
+
+/// `status` (with the failure classes) and `replay` (without).
+pub fn projections(
+    proj: &Projections,
+    as_of: Option<u64>,
+    classes: Option<&[FailureClass]>,
+    json: bool,
+) {
     if json {
         println!(
             "{}",
@@ -63,6 +182,8 @@ pub fn projections(proj: &Projections, as_of: Option<u64>, json: bool) {
                 "run_control": proj.run_control_doc(),
                 "schedule_progress": proj.progress_doc(),
                 "aggregates": proj.aggregates_doc(),
+                "summary": summary_json(proj),
+                "failures": classes,
             }))
             .expect("json")
         );
@@ -141,9 +262,18 @@ pub fn projections(proj: &Projections, as_of: Option<u64>, json: bool) {
         println!("last error: {e}");
     }
     aggregates_table(proj);
+    if let Some(c) = classes {
+        failures(c, 5);
+    }
 }
 
-pub fn summary(outcome: &RunOutcome, infra: u64, infra_pct: f64) {
+pub fn summary(
+    outcome: &RunOutcome,
+    infra: u64,
+    infra_pct: f64,
+    classes: &[FailureClass],
+    again: &dyn Fn(&str) -> String,
+) {
     let proj = &outcome.projections;
     println!();
     println!(
@@ -154,6 +284,7 @@ pub fn summary(outcome: &RunOutcome, infra: u64, infra_pct: f64) {
         proj.progress.total_slots
     );
     aggregates_table(proj);
+    failures(classes, 5);
     if infra > 0 {
         println!(
             "infrastructure faults: {infra} slot(s) committed lost ({infra_pct:.1}% of trials that ran), not scored"
@@ -168,7 +299,16 @@ pub fn summary(outcome: &RunOutcome, infra: u64, infra_pct: f64) {
     }
     println!("run directory: {}", outcome.run_dir.display());
     if proj.control.status.as_str() != "completed" {
-        println!("continue with: labj continue {}", outcome.run_id);
+        println!(
+            "continue with: {}",
+            again(&format!("continue {}", outcome.run_id))
+        );
+    } else {
+        println!(
+            "next: {}   {}",
+            again(&format!("report {}", outcome.run_id)),
+            again(&format!("trials {}", outcome.run_id))
+        );
     }
 }
 

@@ -178,7 +178,7 @@ pub struct BackendJobView {
     pub state: String,
 }
 
-fn parse_ts_ms(ts: &str) -> Option<i64> {
+pub fn parse_ts_ms(ts: &str) -> Option<i64> {
     // YYYY-MM-DDTHH:MM:SS.mmmZ as written by coordinator::format_ts.
     let b = ts.as_bytes();
     if b.len() < 23 {

@@ -17,6 +17,8 @@ pub mod inputs;
 pub mod inspect;
 pub mod isolation;
 pub mod lease;
+pub mod progress;
+pub mod report;
 pub mod run;
 pub mod run_remote;
 pub mod safe_fs;

@@ -67,6 +67,8 @@ pub struct RunOptions {
     /// `continue` only: accept inputs that changed since the run was created (journaled
     /// in `session_started.inputs_changed`) instead of refusing them.
     pub allow_changed_inputs: bool,
+    /// Told the run id before any trial, then progress and notices (the CLI's display).
+    pub observer: crate::progress::Observer,
 }
 
 impl RunOptions {
@@ -178,10 +180,18 @@ pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
             "no run `{run}`: it is not a run directory (one holding {JOURNAL_FILE}) and no run id under {} starts with it",
             runs_dir.display()
         ))),
-        n => Err(RunError::Invalid(format!(
-            "run id prefix `{run}` is ambiguous: {n} runs under {} match",
-            runs_dir.display()
-        ))),
+        n => {
+            let mut ids: Vec<String> = matches
+                .iter()
+                .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+                .collect();
+            ids.sort();
+            Err(RunError::Invalid(format!(
+                "run id prefix `{run}` is ambiguous: {n} runs under {} match: {}",
+                runs_dir.display(),
+                ids.join(", ")
+            )))
+        }
     }
 }
 
@@ -279,7 +289,7 @@ pub fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> 
 
 /// Ends whatever a run's trials may have left: host processes carrying the run's id in
 /// their environment, and containers labelled with it.
-fn sweep_run(run_id: &str, exp: &Experiment, progress: bool, since: Option<u64>) {
+fn sweep_run(run_id: &str, exp: &Experiment, opts: &RunOptions, since: Option<u64>) {
     let killed = crate::isolation::reap_host_processes_since(run_id, None, since);
     let mut removed = Vec::new();
     if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
@@ -293,11 +303,7 @@ fn sweep_run(run_id: &str, exp: &Experiment, progress: bool, since: Option<u64>)
             "stopped {killed} process(es) and removed {} container(s) left by this run's trials",
             removed.len()
         );
-        if progress {
-            eprintln!("[labj] {msg}");
-        } else {
-            tracing::warn!(run = %run_id, "{msg}");
-        }
+        opts.observer.notice(opts.progress, run_id, &msg);
     }
 }
 
@@ -405,6 +411,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
 pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let kill_after = fault_kill_after()?;
     let c = create_run(experiment_path, opts)?;
+    announce(opts, "run", &c.run_dir, &c.projections);
     let max_concurrency = c.projections.control.max_concurrency;
     let kind = opts.executor.unwrap_or_default();
     let run_id = c
@@ -559,6 +566,28 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
     Ok(o)
 }
 
+/// Tell the observer which run this session drives, before any trial is dispatched.
+fn announce(opts: &RunOptions, mode: &'static str, run_dir: &Path, proj: &Projections) {
+    let Some(run) = proj.run.as_ref() else {
+        return;
+    };
+    tracing::info!(
+        run = %run.run_id,
+        mode,
+        total_slots = proj.progress.total_slots,
+        committed = proj.progress.next_commit_idx,
+        "session started"
+    );
+    opts.observer.started(&crate::progress::SessionInfo {
+        run_id: run.run_id.clone(),
+        run_dir: run_dir.to_path_buf(),
+        experiment_id: run.experiment_id.clone(),
+        mode,
+        total_slots: proj.progress.total_slots,
+        committed_at_start: proj.progress.next_commit_idx,
+    });
+}
+
 fn drive(
     parts: SessionParts<'_>,
     backend: Box<dyn WorkerBackend>,
@@ -578,12 +607,13 @@ fn drive(
             progress: opts.progress,
             kill_after_events,
             infra_retry,
+            observer: opts.observer.clone(),
         },
     );
     let end = coordinator.run();
     let (mut journal, projections) = coordinator.into_parts();
     // Also at the end of a completed run, not only on `continue`: nothing outlives it.
-    sweep_run(&run_id, experiment, opts.progress, since);
+    sweep_run(&run_id, experiment, opts, since);
     // Whatever the session's end, the journal it wrote must still be the file on disk:
     // a deleted, replaced or truncated journal never ends green.
     let damaged = journal.check_file();
@@ -775,11 +805,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
                     names.len(),
                     names.join(", ")
                 );
-                if opts.progress {
-                    eprintln!("[labj] {msg}");
-                } else {
-                    tracing::warn!(run = %run.run_id, "{msg}");
-                }
+                opts.observer.notice(opts.progress, &run.run_id, &msg);
             }
             Ok(_) => {}
             Err(e) => {
@@ -790,13 +816,11 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         }
     }
     if reaped > 0 {
-        if opts.progress {
-            eprintln!(
-                "[labj] stopped {reaped} agent process(es) the previous session left running"
-            );
-        } else {
-            tracing::warn!(run = %run.run_id, "stopped {reaped} process(es) left running by the previous session");
-        }
+        opts.observer.notice(
+            opts.progress,
+            &run.run_id,
+            &format!("stopped {reaped} agent process(es) the previous session left running"),
+        );
     }
     // Orphans are stopped: what a lost attempt left behind is kept apart as evidence
     // and never read as the re-run's (even a valid result it wrote: it is re-run).
@@ -817,6 +841,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     events.extend(plan.worker_lost.into_iter().map(Event::WorkerLost));
     let mut proj = proj;
     journal.append(&mut proj, events, &now_ts())?;
+    announce(opts, "continue", run_dir, &proj);
     let parts = SessionParts {
         journal,
         projections: proj,

@@ -13,6 +13,7 @@ pub mod iso;
 pub mod live;
 pub mod recorded;
 pub mod remote;
+pub mod report;
 
 use journal::{Durability, Journal, Projections};
 use serde_json::Value;

@@ -72,6 +72,8 @@ pub struct CoordinatorOptions {
     pub kill_after_events: Option<u64>,
     /// The infra-retry budget of lost attempts (see [`infra`]).
     pub infra_retry: InfraRetry,
+    /// Receives progress snapshots (replaces the stderr line when set).
+    pub observer: crate::progress::Observer,
 }
 
 /// How a coordinator session ended.
@@ -468,6 +470,12 @@ impl<'a> Coordinator<'a> {
 
     /// Judge one completion; returns a protocol fault message to fail the run.
     fn on_completion(&mut self, c: TrialCompletion) -> Option<String> {
+        tracing::debug!(
+            run = %self.run_id,
+            trial = %c.trial_id,
+            classification = c.outcome.classification.as_str(),
+            "trial completed"
+        );
         if let Some(f) = self.in_flight.remove(&c.ticket_id) {
             self.per_variant[f.variant_idx] -= 1;
             self.chains_busy.remove(&f.chain);
@@ -625,12 +633,25 @@ impl<'a> Coordinator<'a> {
     }
 
     fn progress_line(&mut self) {
-        if self.opts.progress && self.last_progress.elapsed() >= Duration::from_secs(2) {
+        // An observer renders (and throttles) itself; the bare line is for embedders.
+        let every = if self.opts.observer.is_set() {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(2)
+        };
+        if self.last_progress.elapsed() >= every {
             self.progress_line_force();
         }
     }
 
     fn progress_line_force(&mut self) {
+        if self.opts.observer.is_set() {
+            self.last_progress = Instant::now();
+            let snap =
+                crate::progress::ProgressSnapshot::of(&self.proj, self.in_flight.len() as u64);
+            self.opts.observer.progress(&snap);
+            return;
+        }
         if !self.opts.progress {
             return;
         }

@@ -1,0 +1,231 @@
+//! `labj export`: one of the journal's fact tables, with the SQL table's columns, as CSV
+//! (NULL = empty field) or JSON lines (NULL = null). Rows come from the same fold that
+//! writes the tables, so an export equals `SELECT * FROM fact_… ORDER BY key`.
+
+use anyhow::{Context, Result};
+use engine::run::{self, JOURNAL_FILE};
+use journal::projection::FactRow;
+use journal::Journal;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Table {
+    /// fact_trials: one row per committed slot.
+    Trials,
+    /// fact_metrics: one row per (trial, metric).
+    Metrics,
+    /// fact_trial_events: one row per attempt (classification, exit code, detail).
+    Events,
+    /// fact_evidence: one row per evidence file (class, path, blake3 digest, bytes).
+    Evidence,
+}
+
+impl Table {
+    pub fn columns(&self) -> &'static [&'static str] {
+        match self {
+            Table::Trials => &[
+                "schedule_idx",
+                "trial_id",
+                "variant_id",
+                "task_id",
+                "repl_idx",
+                "status",
+                "classification",
+                "outcome",
+                "primary_metric",
+                "attempts",
+            ],
+            Table::Metrics => &["schedule_idx", "trial_id", "variant_id", "name", "value"],
+            Table::Events => &[
+                "schedule_idx",
+                "seq",
+                "trial_id",
+                "kind",
+                "classification",
+                "exit_code",
+                "detail",
+            ],
+            Table::Evidence => &[
+                "schedule_idx",
+                "seq",
+                "trial_id",
+                "class",
+                "path",
+                "digest",
+                "bytes",
+            ],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+fn rows(facts: &engine::report::RunFacts, table: Table) -> Vec<Vec<Value>> {
+    match table {
+        Table::Trials => facts
+            .trials
+            .iter()
+            .map(|r| {
+                vec![
+                    json!(r.schedule_idx),
+                    json!(r.trial_id),
+                    json!(r.variant_id),
+                    json!(r.task_id),
+                    json!(r.repl_idx),
+                    json!(r.status.as_str()),
+                    json!(r.classification.map(|c| c.as_str())),
+                    json!(r.outcome),
+                    json!(r.primary_metric),
+                    json!(r.attempts.len()),
+                ]
+            })
+            .collect(),
+        _ => facts
+            .rows
+            .iter()
+            .filter_map(|row| match (table, row) {
+                (
+                    Table::Metrics,
+                    FactRow::Metric {
+                        schedule_idx,
+                        trial_id,
+                        variant_id,
+                        name,
+                        value,
+                    },
+                ) => Some(vec![
+                    json!(schedule_idx),
+                    json!(trial_id),
+                    json!(variant_id),
+                    json!(name),
+                    json!(value),
+                ]),
+                (
+                    Table::Events,
+                    FactRow::TrialEvent {
+                        schedule_idx,
+                        seq,
+                        trial_id,
+                        kind,
+                        classification,
+                        exit_code,
+                        detail,
+                    },
+                ) => Some(vec![
+                    json!(schedule_idx),
+                    json!(seq),
+                    json!(trial_id),
+                    json!(kind),
+                    json!(classification.map(|c| c.as_str())),
+                    json!(exit_code),
+                    json!(detail),
+                ]),
+                (
+                    Table::Evidence,
+                    FactRow::Evidence {
+                        schedule_idx,
+                        seq,
+                        trial_id,
+                        class,
+                        path,
+                        digest,
+                        bytes,
+                    },
+                ) => Some(vec![
+                    json!(schedule_idx),
+                    json!(seq),
+                    json!(trial_id),
+                    json!(class),
+                    json!(path),
+                    json!(digest),
+                    json!(bytes),
+                ]),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+fn csv_field(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn export(
+    runs_dir: &Path,
+    run: &str,
+    table: Table,
+    format: ExportFormat,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let dir = run::resolve_run(runs_dir, run)?;
+    let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
+    let facts = engine::report::collect(&j)?;
+    let data = rows(&facts, table);
+    let mut sink: Box<dyn Write> = match &out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let cols = table.columns();
+    let res: Result<()> = (|| {
+        match format {
+            ExportFormat::Csv => {
+                let mut w = csv::Writer::from_writer(&mut sink);
+                w.write_record(cols)?;
+                for r in &data {
+                    w.write_record(r.iter().map(csv_field))?;
+                }
+                w.flush()?;
+            }
+            ExportFormat::Jsonl => {
+                for r in &data {
+                    let obj: serde_json::Map<String, Value> = cols
+                        .iter()
+                        .map(|c| c.to_string())
+                        .zip(r.iter().cloned())
+                        .collect();
+                    writeln!(sink, "{}", Value::Object(obj))?;
+                }
+            }
+        }
+        sink.flush()?;
+        Ok(())
+    })();
+    match (res, &out) {
+        (Ok(()), Some(p)) => {
+            eprintln!("labj: wrote {} row(s) to {}", data.len(), p.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        (Ok(()), None) => Ok(ExitCode::SUCCESS),
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        (Err(e), None) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        (Err(e), _) => Err(e.context(match &out {
+            Some(p) => format!("writing {}", p.display()),
+            None => "writing to stdout".into(),
+        })),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<csv::Error>().is_some_and(|ce| {
+                matches!(ce.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
+}

@@ -1,0 +1,50 @@
+//! `labj runs`: the runs under the runs directory.
+
+use crate::progress::human_duration;
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn runs(runs_dir: &Path, json: bool) -> Result<ExitCode> {
+    let list = engine::report::runs::list(runs_dir)
+        .with_context(|| format!("cannot list runs under {}", runs_dir.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if list.is_empty() {
+        println!(
+            "no runs under {} (start one with `labj run <experiment>`)",
+            runs_dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<36}  {:<16} {:<11} {:>13}  {:<19}  {:>8}",
+        "run", "experiment", "status", "progress", "created (UTC)", "duration"
+    );
+    for r in &list {
+        let progress = format!("{}/{}", r.committed, r.total_slots);
+        println!(
+            "{:<36}  {:<16} {:<11} {:>13}  {:<19}  {:>8}",
+            r.run_id,
+            r.experiment_id,
+            r.status,
+            progress,
+            r.created.get(..19).unwrap_or(&r.created).replace('T', " "),
+            r.duration_secs
+                .map(human_duration)
+                .unwrap_or_else(|| "-".into()),
+        );
+        if let Some(e) = &r.error {
+            println!("    {e}");
+        }
+    }
+    let crashed = list.iter().filter(|r| r.status == "crashed").count();
+    if crashed > 0 {
+        println!(
+            "{crashed} crashed run(s): no labj process drives them; `labj continue <run>` picks them up"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

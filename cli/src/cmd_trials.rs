@@ -1,0 +1,231 @@
+//! `labj trials` (one line per committed trial) and `labj logs` (an attempt's output).
+
+use crate::commands::trial_arg;
+use anyhow::{anyhow, bail, Result};
+use engine::report::logs::{self, LogSource, Stream};
+use engine::report::TrialRow;
+use engine::run::{self, JOURNAL_FILE};
+use journal::event::{Classification, Event};
+use journal::Journal;
+use serde_json::json;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// The words `--outcome` accepts besides classifications.
+const OUTCOME_WORDS: [&str; 4] = ["succeeded", "failed", "infra", "skipped"];
+
+/// Fail unless the run's schedule has this trial (an unknown id used to print nothing).
+pub fn check_trial_in_run(j: &Journal, trial_id: &str) -> Result<()> {
+    let mut slots = None;
+    j.for_each_event(0, Some(0), false, |e| {
+        if let Event::RunCreated(rc) = e.event {
+            slots = Some(rc.schedule.len() as u64);
+        }
+        Ok(())
+    })?;
+    let slots = slots.ok_or_else(|| anyhow!("the journal does not start with run_created"))?;
+    let idx: u64 = trial_id
+        .trim_start_matches("trial_")
+        .parse()
+        .map_err(|_| anyhow!("`{trial_id}` is not a trial id"))?;
+    if idx >= slots {
+        bail!(
+            "run has no {trial_id}: its schedule has {slots} trials (trial_{:06} … trial_{:06})",
+            0,
+            slots.saturating_sub(1)
+        );
+    }
+    Ok(())
+}
+
+fn matches_outcome(row: &TrialRow, want: &str) -> bool {
+    match want {
+        "succeeded" => row.is_success(),
+        "failed" => row.is_scored() && !row.is_success(),
+        "infra" => row.is_infra(),
+        "skipped" => row.classification.is_none(),
+        c => row.class_name() == c,
+    }
+}
+
+fn outcome_label(row: &TrialRow) -> &'static str {
+    if row.classification.is_none() {
+        "skipped"
+    } else if row.is_infra() {
+        "infra"
+    } else if row.is_success() {
+        "succeeded"
+    } else {
+        "failed"
+    }
+}
+
+pub fn trials(
+    runs_dir: &Path,
+    run: &str,
+    variant: Option<String>,
+    outcome: Option<String>,
+    json: bool,
+) -> Result<ExitCode> {
+    if let Some(o) = &outcome {
+        let known = OUTCOME_WORDS.contains(&o.as_str())
+            || Classification::parse(o).is_some()
+            || o == "skipped_pruned";
+        if !known {
+            let classes: Vec<&str> = Classification::ALL.iter().map(|c| c.as_str()).collect();
+            bail!(
+                "--outcome {o:?} is not an outcome: use one of {}, or a classification: {}",
+                OUTCOME_WORDS.join(", "),
+                classes.join(", ")
+            );
+        }
+    }
+    let dir = run::resolve_run(runs_dir, run)?;
+    let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
+    let facts = engine::report::collect(&j)?;
+    let variants = facts.variant_ids();
+    if let Some(v) = &variant {
+        if !variants.contains(v) {
+            bail!(
+                "run {} has no variant {v:?}; its variants: {}",
+                facts.run_id(),
+                variants.join(", ")
+            );
+        }
+    }
+    let pm = facts.primary_metric().map(String::from);
+    let rows: Vec<&TrialRow> = facts
+        .trials
+        .iter()
+        .filter(|r| variant.as_ref().is_none_or(|v| &r.variant_id == v))
+        .filter(|r| {
+            outcome.as_deref().is_none_or(|o| {
+                matches_outcome(r, if o == "skipped_pruned" { "skipped" } else { o })
+            })
+        })
+        .collect();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json {
+        for r in &rows {
+            let line = json!({
+                "trial_id": r.trial_id,
+                "schedule_idx": r.schedule_idx,
+                "variant_id": r.variant_id,
+                "task_id": r.task_id,
+                "repl_idx": r.repl_idx,
+                "outcome": outcome_label(r),
+                "classification": r.classification.map(|c| c.as_str()),
+                "status": r.status.as_str(),
+                "graded_outcome": r.outcome,
+                "primary_metric": pm,
+                "metric": r.primary_metric,
+                "attempts": r.attempts.len(),
+                "infra_retried": r.infra_retried,
+                "duration_ms": r.duration_ms,
+                "exit_code": r.attempts.last().and_then(|a| a.exit_code),
+                "detail": r.attempts.last().and_then(|a| a.detail.clone()).or_else(|| r.error.clone()),
+            });
+            // A closed pipe (`| head`) ends the listing quietly.
+            if writeln!(out, "{line}").is_err() {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        let _ = out.flush();
+        return Ok(ExitCode::SUCCESS);
+    }
+    let metric_head = pm.as_deref().unwrap_or("metric");
+    let _ = writeln!(
+        out,
+        "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>8} {:>9}",
+        "trial",
+        "variant",
+        "task",
+        "repl",
+        "outcome",
+        "classification",
+        metric_head,
+        "attempts",
+        "duration"
+    );
+    for r in &rows {
+        let line = format!(
+            "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>8} {:>9}",
+            r.trial_id,
+            r.variant_id,
+            r.task_id,
+            r.repl_idx,
+            outcome_label(r),
+            r.class_name(),
+            r.primary_metric
+                .map(|m| format!("{m:.3}"))
+                .unwrap_or_else(|| "-".into()),
+            r.attempts.len(),
+            r.duration_ms
+                .filter(|_| !r.attempts.is_empty())
+                .map(|ms| format!("{:.2}s", ms as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into()),
+        );
+        if writeln!(out, "{line}").is_err() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} of {} committed trial(s) of run {}",
+        rows.len(),
+        facts.trials.len(),
+        facts.run_id()
+    );
+    let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn logs(
+    runs_dir: &Path,
+    run: &str,
+    trial: &str,
+    attempt: Option<u32>,
+    stdout_stream: bool,
+) -> Result<ExitCode> {
+    let trial_id = trial_arg(trial)?;
+    let dir = run::resolve_run(runs_dir, run)?;
+    let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
+    check_trial_in_run(&j, &trial_id)?;
+    let facts = engine::report::collect(&j)?;
+    let Some(row) = facts.trials.iter().find(|r| r.trial_id == trial_id) else {
+        let active = facts
+            .projections
+            .control
+            .active_trials
+            .contains_key(&trial_id);
+        bail!(
+            "{trial_id} is not committed yet{}; its files are under {}",
+            if active { " (it is running)" } else { "" },
+            dir.join("trials").join(&trial_id).display()
+        );
+    };
+    let attempt = logs::pick_attempt(row, attempt)?;
+    let stream = if stdout_stream {
+        Stream::Stdout
+    } else {
+        Stream::Stderr
+    };
+    let log = logs::read(&dir, row, attempt, stream)?;
+    let origin = match &log.source {
+        LogSource::Blob(p) | LogSource::TrialDir(p) => p.display().to_string(),
+        LogSource::Absent => "nothing written".into(),
+    };
+    eprintln!(
+        "labj: {} of {trial_id} attempt {attempt}/{} ({}; {} bytes; {origin})",
+        stream.file_name(),
+        row.attempts.len(),
+        row.class_name(),
+        log.bytes.len()
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&log.bytes);
+    let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}

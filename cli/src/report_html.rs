@@ -1,0 +1,385 @@
+//! The HTML report: one self-contained file (inline CSS, inline SVG charts, no script,
+//! no font or image fetched), readable offline and attachable to an email.
+
+use crate::cmd_report::{ci_num, ci_pct, flips, p_value, pct, signed, variant_name, verdict};
+use engine::report::stats::Interval;
+use engine::report::Report;
+use std::fmt::Write as _;
+
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+const CSS: &str = r#"
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde2ea;padding-bottom:.3rem}
+.meta{color:#5b6475}table{border-collapse:collapse;width:100%;margin:.6rem 0}
+th,td{padding:.35rem .55rem;border-bottom:1px solid #e6e9ef;text-align:right;vertical-align:top}
+th{background:#f4f6fa;font-weight:600}td:first-child,th:first-child{text-align:left}
+td.l,th.l{text-align:left}code{background:#f4f6fa;padding:0 .25rem;border-radius:3px}
+.base{font-weight:600}.sig{color:#0a7d32;font-weight:600}.ns{color:#5b6475}
+.infra{color:#9a5b00}pre{background:#f7f8fb;padding:.4rem .6rem;margin:.2rem 0;white-space:pre-wrap;font-size:12px}
+.chart{margin:.6rem 0}.note{color:#5b6475;font-size:12px}
+"#;
+
+/// A horizontal interval chart: one row per label, a dot at the value and a whisker for
+/// the interval, over the axis `[lo, hi]` (a dashed line at `zero` when inside it).
+struct Chart<'a> {
+    title: &'a str,
+    lo: f64,
+    hi: f64,
+    zero: Option<f64>,
+    rows: Vec<(String, Option<f64>, Option<Interval>, bool)>,
+    fmt: fn(f64) -> String,
+}
+
+fn svg(c: &Chart) -> String {
+    let (left, width, row_h) = (190.0, 560.0, 28.0);
+    let height = 36.0 + row_h * c.rows.len() as f64 + 24.0;
+    let span = if c.hi > c.lo { c.hi - c.lo } else { 1.0 };
+    let x = |v: f64| left + (v.clamp(c.lo, c.hi) - c.lo) / span * width;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" role="img" aria-label="{}">"#,
+        left + width + 90.0,
+        esc(c.title)
+    );
+    let _ = write!(
+        s,
+        r##"<text x="0" y="16" font-size="13" font-weight="600" fill="#1d2330">{}</text>"##,
+        esc(c.title)
+    );
+    let axis_y = 28.0 + row_h * c.rows.len() as f64;
+    for k in 0..=4 {
+        let v = c.lo + span * k as f64 / 4.0;
+        let xv = x(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{xv:.1}" y1="26" x2="{xv:.1}" y2="{axis_y:.1}" stroke="#e6e9ef"/><text x="{xv:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#5b6475">{}</text>"##,
+            axis_y + 14.0,
+            esc(&(c.fmt)(v))
+        );
+    }
+    if let Some(z) = c.zero.filter(|z| (c.lo..=c.hi).contains(z)) {
+        let xz = x(z);
+        let _ = write!(
+            s,
+            r##"<line x1="{xz:.1}" y1="26" x2="{xz:.1}" y2="{axis_y:.1}" stroke="#8a93a6" stroke-dasharray="4 3"/>"##
+        );
+    }
+    for (i, (label, v, ci, strong)) in c.rows.iter().enumerate() {
+        let y = 28.0 + row_h * i as f64 + row_h / 2.0;
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end" fill="#1d2330"{}>{}</text>"##,
+            left - 10.0,
+            y + 4.0,
+            if *strong { r#" font-weight="600""# } else { "" },
+            esc(label)
+        );
+        if let Some(ci) = ci {
+            let (a, b) = (x(ci.low), x(ci.high));
+            let _ = write!(
+                s,
+                r##"<line x1="{a:.1}" y1="{y:.1}" x2="{b:.1}" y2="{y:.1}" stroke="#3b6fd8" stroke-width="2"/><line x1="{a:.1}" y1="{:.1}" x2="{a:.1}" y2="{:.1}" stroke="#3b6fd8" stroke-width="2"/><line x1="{b:.1}" y1="{:.1}" x2="{b:.1}" y2="{:.1}" stroke="#3b6fd8" stroke-width="2"/>"##,
+                y - 6.0,
+                y + 6.0,
+                y - 6.0,
+                y + 6.0
+            );
+        }
+        match v {
+            Some(v) => {
+                let _ = write!(
+                    s,
+                    r##"<circle cx="{:.1}" cy="{y:.1}" r="5" fill="#1d4fb8"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#1d2330">{}</text>"##,
+                    x(*v),
+                    left + width + 8.0,
+                    y + 4.0,
+                    esc(&(c.fmt)(*v))
+                );
+            }
+            None => {
+                let _ = write!(
+                    s,
+                    r##"<text x="{left:.1}" y="{:.1}" font-size="11" fill="#5b6475">no data</text>"##,
+                    y + 4.0
+                );
+            }
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn bounds(vals: impl Iterator<Item = f64>, pad_zero: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in vals.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if pad_zero {
+        lo = lo.min(0.0);
+        hi = hi.max(0.0);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-9 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    let pad = (hi - lo) * 0.05;
+    (lo - pad, hi + pad)
+}
+
+pub fn html(r: &Report) -> String {
+    let metric = r.primary_metric.clone().unwrap_or_else(|| "metric".into());
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>labj report {}</title><style>{CSS}</style></head><body>",
+        esc(&r.run_id)
+    );
+    let _ = write!(
+        s,
+        "<h1>Report of run <code>{}</code></h1><p class=\"meta\">Experiment <code>{}</code> · status <b>{}</b> · {}/{} slots committed · baseline <code>{}</code></p>",
+        esc(&r.run_id),
+        esc(&r.experiment_id),
+        esc(&r.status),
+        r.committed,
+        r.total_slots,
+        esc(&r.baseline_id)
+    );
+    let _ = write!(
+        s,
+        "<p class=\"note\">95% intervals: Wilson score intervals for success rates; percentile bootstrap ({} resamples, seed {}) for means of <code>{}</code> and paired differences. Infrastructure faults and pruned slots are shown apart and never enter a denominator or a mean.</p>",
+        r.bootstrap.resamples,
+        r.bootstrap.seed,
+        esc(&metric)
+    );
+    // Charts.
+    let rate_rows = r
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                variant_name(v),
+                v.success_rate,
+                v.success_ci95,
+                v.is_baseline,
+            )
+        })
+        .collect();
+    s.push_str("<h2>Success rate</h2>");
+    s.push_str(&svg(&Chart {
+        title: "success rate, 95% Wilson interval",
+        lo: 0.0,
+        hi: 1.0,
+        zero: None,
+        rows: rate_rows,
+        fmt: |v| format!("{:.0}%", v * 100.0),
+    }));
+    if r.primary_metric.is_some() {
+        let vals = r
+            .variants
+            .iter()
+            .filter_map(|v| v.metric.as_ref())
+            .flat_map(|m| {
+                [Some(m.mean), m.ci95.map(|c| c.low), m.ci95.map(|c| c.high)]
+                    .into_iter()
+                    .flatten()
+            });
+        let (lo, hi) = bounds(vals, false);
+        s.push_str(&svg(&Chart {
+            title: &format!("mean {metric}, 95% bootstrap interval"),
+            lo,
+            hi,
+            zero: None,
+            rows: r
+                .variants
+                .iter()
+                .map(|v| {
+                    (
+                        variant_name(v),
+                        v.metric.as_ref().map(|m| m.mean),
+                        v.metric.as_ref().and_then(|m| m.ci95),
+                        v.is_baseline,
+                    )
+                })
+                .collect(),
+            fmt: |v| format!("{v:.3}"),
+        }));
+    }
+    // Variant table.
+    s.push_str("<h2>Variants</h2><table><tr><th>variant</th><th>scored</th><th>succeeded</th><th>success</th><th>95% CI</th><th>infra</th><th>re-run</th><th>pruned</th>");
+    let _ = write!(
+        s,
+        "<th>mean {}</th><th>95% CI</th><th>n</th></tr>",
+        esc(&metric)
+    );
+    for v in &r.variants {
+        let (mean, ci, n) = match &v.metric {
+            Some(m) => (format!("{:.3}", m.mean), ci_num(m.ci95), m.n.to_string()),
+            None => ("-".into(), "-".into(), "0".into()),
+        };
+        let _ = write!(
+            s,
+            "<tr><td{}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"infra\">{}</td><td class=\"infra\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if v.is_baseline { " class=\"base\"" } else { "" },
+            esc(&variant_name(v)),
+            v.scored,
+            v.succeeded,
+            pct(v.success_rate),
+            ci_pct(v.success_ci95),
+            v.infra_lost,
+            v.infra_retried,
+            v.skipped_pruned,
+            mean,
+            ci,
+            n
+        );
+    }
+    s.push_str("</table>");
+    // Comparisons.
+    if !r.comparisons.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>Against the baseline <code>{}</code> (matched task × replication pairs)</h2>",
+            esc(&r.baseline_id)
+        );
+        if r.primary_metric.is_some() {
+            let vals = r.comparisons.iter().flat_map(|c| {
+                [
+                    c.metric_diff,
+                    c.metric_diff_ci95.map(|i| i.low),
+                    c.metric_diff_ci95.map(|i| i.high),
+                ]
+                .into_iter()
+                .flatten()
+            });
+            let (lo, hi) = bounds(vals, true);
+            s.push_str(&svg(&Chart {
+                title: &format!(
+                    "paired difference in {metric} (variant − baseline), 95% bootstrap interval"
+                ),
+                lo,
+                hi,
+                zero: Some(0.0),
+                rows: r
+                    .comparisons
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.variant_id.clone(),
+                            c.metric_diff,
+                            c.metric_diff_ci95,
+                            false,
+                        )
+                    })
+                    .collect(),
+                fmt: |v| format!("{v:+.3}"),
+            }));
+        }
+        s.push_str("<table><tr><th>variant</th><th>pairs</th><th>excluded</th><th>both ✓</th><th>both ✗</th><th>only baseline</th><th>only variant</th><th>Δ success</th><th>McNemar p</th>");
+        let _ = write!(s, "<th>Δ {}</th><th>95% CI</th></tr>", esc(&metric));
+        for c in &r.comparisons {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.variant_id),
+                c.pairs,
+                c.excluded_pairs,
+                c.both_succeeded,
+                c.both_failed,
+                c.baseline_only,
+                c.variant_only,
+                signed(c.success_rate_diff, 100.0, " pts", 1),
+                if c.mcnemar_p < 0.05 { "sig" } else { "ns" },
+                p_value(c.mcnemar_p),
+                signed(c.metric_diff, 1.0, "", 3),
+                ci_num(c.metric_diff_ci95)
+            );
+        }
+        s.push_str("</table>");
+        for c in &r.comparisons {
+            let _ = write!(
+                s,
+                "<p><b>{}</b>: {}.<br>gained: {}<br>lost: {}</p>",
+                esc(&c.variant_id),
+                esc(&verdict(c)),
+                esc(&flips(&c.gained, 40)),
+                esc(&flips(&c.lost, 40))
+            );
+        }
+    }
+    if !r.failures.is_empty() {
+        s.push_str("<h2>Why trials did not succeed</h2><table><tr><th>class</th><th>count</th><th class=\"l\">example</th></tr>");
+        for f in &r.failures {
+            let e = &f.example;
+            let what: Vec<String> = [
+                e.exit_code
+                    .filter(|c| *c != 0)
+                    .map(|c| format!("exit code {c}")),
+                e.detail.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let _ = write!(
+                s,
+                "<tr><td{}>{}{}</td><td>{}</td><td class=\"l\"><code>{}</code> ({}, {}#{}) {}{}</td></tr>",
+                if f.infra { " class=\"infra\"" } else { "" },
+                esc(&crate::render::class_label(f)),
+                if f.infra { " (infra, not scored)" } else { "" },
+                f.count,
+                esc(&e.trial_id),
+                esc(&e.variant_id),
+                esc(&e.task_id),
+                e.repl_idx,
+                esc(&what.join("; ")),
+                if e.stderr_tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("<pre>{}</pre>", esc(&e.stderr_tail.join("\n")))
+                }
+            );
+        }
+        s.push_str("</table>");
+    }
+    s.push_str("<p class=\"note\">Made by labj from the run's journal.</p></body></html>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn bounds_pad_and_include_zero() {
+        assert_eq!(bounds([].into_iter(), false), (0.0, 1.0));
+        let (lo, hi) = bounds([0.2, 0.4].into_iter(), true);
+        assert!(lo < 0.0 && hi > 0.4, "{lo} {hi}");
+        let (lo, hi) = bounds([3.0].into_iter(), false);
+        assert_eq!((lo, hi), (2.5, 3.5));
+    }
+}

@@ -1,0 +1,113 @@
+//! What a session tells the person watching it: the run it drives (before any trial),
+//! counts as trials commit, and notices (orphans stopped, containers removed).
+//!
+//! The engine only reports; how it is shown (a progress bar on a terminal, periodic
+//! lines in a log, nothing with `--quiet`) is the CLI's business, behind
+//! [`RunObserver`].
+
+use journal::Projections;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The session is about to dispatch: the journal exists and holds the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub experiment_id: String,
+    /// `run` or `continue`.
+    pub mode: &'static str,
+    pub total_slots: u64,
+    /// Slots already committed when the session starts (non-zero on `continue`).
+    pub committed_at_start: u64,
+}
+
+/// Counts of a run in progress. Every number is the journal's (the fold), except
+/// `in_flight`, which is this session's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProgressSnapshot {
+    pub total: u64,
+    pub committed: u64,
+    pub in_flight: u64,
+    pub succeeded: u64,
+    /// Scored trials that did not succeed (graded failure or an error of the agent).
+    pub unsuccessful: u64,
+    /// Slots committed with an infrastructure fault (never scored).
+    pub infra_lost: u64,
+    /// Attempts lost to infrastructure and dispatched again.
+    pub infra_retried: u64,
+    /// Slots skipped because their variant was pruned.
+    pub pruned: u64,
+}
+
+impl ProgressSnapshot {
+    pub fn of(proj: &Projections, in_flight: u64) -> ProgressSnapshot {
+        let a = &proj.aggregates.overall;
+        ProgressSnapshot {
+            total: proj.progress.total_slots,
+            committed: proj.progress.next_commit_idx,
+            in_flight,
+            succeeded: a.succeeded,
+            unsuccessful: a.unsuccessful(),
+            infra_lost: a.infra,
+            infra_retried: a.infra_retried,
+            pruned: a.skipped_pruned,
+        }
+    }
+}
+
+/// Receives what a session reports. Called from the coordinator's thread; keep it cheap.
+pub trait RunObserver: Send + Sync {
+    /// Once per session, after the run exists in the journal and before any dispatch.
+    fn started(&self, _info: &SessionInfo) {}
+    /// Often (every ~100 ms while something changes), and once more at the end.
+    fn progress(&self, _p: &ProgressSnapshot) {}
+    /// A one-line message for the person running labj.
+    fn notice(&self, _message: &str) {}
+}
+
+/// An optional observer, cloneable into the options of a run.
+#[derive(Clone, Default)]
+pub struct Observer(pub Option<Arc<dyn RunObserver>>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Observer(Some)"
+        } else {
+            "Observer(None)"
+        })
+    }
+}
+
+impl Observer {
+    pub fn new(o: Arc<dyn RunObserver>) -> Observer {
+        Observer(Some(o))
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn started(&self, info: &SessionInfo) {
+        if let Some(o) = &self.0 {
+            o.started(info);
+        }
+    }
+
+    pub fn progress(&self, p: &ProgressSnapshot) {
+        if let Some(o) = &self.0 {
+            o.progress(p);
+        }
+    }
+
+    /// To the observer when there is one, else to stderr when `to_stderr`, else to the
+    /// log (a `--json` run keeps stderr for errors).
+    pub fn notice(&self, to_stderr: bool, run_id: &str, message: &str) {
+        match &self.0 {
+            Some(o) => o.notice(message),
+            None if to_stderr => eprintln!("[labj] {message}"),
+            None => tracing::warn!(run = %run_id, "{message}"),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The committed trials of a run, read from its journal by the projections' own fold.
+//!
+//! The fact rows ([`FactRow`]) are exactly what the materialized `fact_*` tables hold
+//! (the same fold writes them), so `labj export` equals the SQL tables by construction
+//! and never reads them with hand-written SQL. Each committed trial also keeps what its
+//! `trial_completed` said beyond the fact table (duration, attempts, artifacts).
+
+use journal::event::{
+    ArtifactRef, AttemptRecord, Classification, Event, SlotStatus, TrialCompleted,
+};
+use journal::projection::{Changes, FactRow};
+use journal::{Journal, JournalError, Projections};
+use std::collections::{BTreeMap, HashMap};
+
+/// One committed slot of the schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialRow {
+    pub schedule_idx: u64,
+    pub trial_id: String,
+    pub variant_id: String,
+    pub task_id: String,
+    pub repl_idx: u32,
+    pub status: SlotStatus,
+    /// `None` for a slot skipped because its variant was pruned.
+    pub classification: Option<Classification>,
+    pub outcome: Option<String>,
+    pub primary_metric: Option<f64>,
+    pub metrics: BTreeMap<String, f64>,
+    pub attempts: Vec<AttemptRecord>,
+    pub artifacts: Vec<ArtifactRef>,
+    pub duration_ms: Option<u64>,
+    pub worker_id: Option<String>,
+    /// The completion's error, or the reason a lost attempt gave.
+    pub error: Option<String>,
+    /// Attempts of this slot lost to infrastructure and dispatched again.
+    pub infra_retried: u32,
+}
+
+impl TrialRow {
+    /// Ran, and its outcome is the agent's: neither skipped nor an infrastructure fault.
+    pub fn is_scored(&self) -> bool {
+        self.classification.is_some_and(|c| !c.is_infra())
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.classification.is_some_and(|c| c.is_success())
+    }
+
+    pub fn is_infra(&self) -> bool {
+        self.classification.is_some_and(|c| c.is_infra())
+    }
+
+    /// The name users filter by: the classification, or `skipped_pruned`.
+    pub fn class_name(&self) -> &'static str {
+        match self.classification {
+            Some(c) => c.as_str(),
+            None => "skipped_pruned",
+        }
+    }
+}
+
+/// Everything committed in a run, in schedule (= commit) order.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    pub projections: Projections,
+    pub trials: Vec<TrialRow>,
+    /// Rows of `fact_metrics`, `fact_trial_events` and `fact_evidence`, in commit order.
+    pub rows: Vec<FactRow>,
+}
+
+impl RunFacts {
+    pub fn run_id(&self) -> &str {
+        self.projections
+            .run
+            .as_ref()
+            .map(|r| r.run_id.as_str())
+            .unwrap_or("?")
+    }
+
+    /// Variants in the experiment's order: the baseline first.
+    pub fn variant_ids(&self) -> Vec<String> {
+        self.projections
+            .run
+            .as_ref()
+            .map(|r| r.variant_ids.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn primary_metric(&self) -> Option<&str> {
+        self.projections
+            .run
+            .as_ref()
+            .and_then(|r| r.primary_metric.as_deref())
+    }
+}
+
+/// Fold the journal (hash chain checked) and collect every committed trial.
+pub fn collect(journal: &Journal) -> Result<RunFacts, JournalError> {
+    let mut proj = Projections::new();
+    let mut changes = Changes::default();
+    let mut completions: HashMap<u64, TrialCompleted> = HashMap::new();
+    let mut retried: HashMap<u64, u32> = HashMap::new();
+    let mut trials = Vec::new();
+    let mut rows = Vec::new();
+    journal.for_each_event(0, None, true, |e| {
+        match &e.event {
+            Event::TrialCompleted(c) => {
+                completions.insert(c.schedule_idx, c.clone());
+            }
+            Event::WorkerLost(w) if w.retry => *retried.entry(w.schedule_idx).or_default() += 1,
+            _ => {}
+        }
+        proj.apply(&e, &mut changes)
+            .map_err(|source| JournalError::Fold {
+                path: journal.path().to_path_buf(),
+                source,
+            })?;
+        if let Event::WorkerLost(w) = &e.event {
+            if !w.retry {
+                // The fold synthesized the completion it commits; mirror what it kept.
+                completions.insert(
+                    w.schedule_idx,
+                    proj.pending
+                        .get(&w.schedule_idx)
+                        .cloned()
+                        .unwrap_or_else(|| lost_completion(w.schedule_idx, &w.trial_id, &w.reason)),
+                );
+            }
+        }
+        for row in changes.rows.drain(..) {
+            match row {
+                FactRow::Trial {
+                    schedule_idx,
+                    trial_id,
+                    variant_id,
+                    task_id,
+                    repl_idx,
+                    status,
+                    classification,
+                    outcome,
+                    primary_metric,
+                    attempts: _,
+                } => {
+                    let c = completions.remove(&schedule_idx);
+                    trials.push(TrialRow {
+                        schedule_idx,
+                        trial_id,
+                        variant_id,
+                        task_id,
+                        repl_idx,
+                        status,
+                        classification,
+                        outcome,
+                        primary_metric,
+                        metrics: c.as_ref().map(|c| c.metrics.clone()).unwrap_or_default(),
+                        attempts: c.as_ref().map(|c| c.attempts.clone()).unwrap_or_default(),
+                        artifacts: c.as_ref().map(|c| c.artifacts.clone()).unwrap_or_default(),
+                        duration_ms: c.as_ref().map(|c| c.duration_ms),
+                        worker_id: c.as_ref().map(|c| c.worker_id.clone()),
+                        error: c.as_ref().and_then(|c| c.error.clone()),
+                        infra_retried: retried.remove(&schedule_idx).unwrap_or(0),
+                    });
+                }
+                r @ (FactRow::Metric { .. }
+                | FactRow::TrialEvent { .. }
+                | FactRow::Evidence { .. }) => rows.push(r),
+                _ => {}
+            }
+        }
+        Ok(())
+    })?;
+    Ok(RunFacts {
+        projections: proj,
+        trials,
+        rows,
+    })
+}
+
+fn lost_completion(schedule_idx: u64, trial_id: &str, reason: &str) -> TrialCompleted {
+    TrialCompleted {
+        schedule_idx,
+        trial_id: trial_id.to_string(),
+        ticket_id: String::new(),
+        worker_id: String::new(),
+        completion_seq: 0,
+        classification: Classification::WorkerLost,
+        outcome: None,
+        metrics: BTreeMap::new(),
+        attempts: Vec::new(),
+        duration_ms: 0,
+        evidence: Vec::new(),
+        artifacts: Vec::new(),
+        chain_state: None,
+        error: Some(reason.to_string()),
+        isolation: None,
+    }
+}
