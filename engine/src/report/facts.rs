@@ -186,6 +186,7 @@ fn lost_completion(schedule_idx: u64, trial_id: &str, reason: &str) -> TrialComp
         classification: Classification::WorkerLost,
         outcome: None,
         metrics: BTreeMap::new(),
+        other_metrics: BTreeMap::new(),
         attempts: Vec::new(),
         duration_ms: 0,
         evidence: Vec::new(),
