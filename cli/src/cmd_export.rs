@@ -82,7 +82,8 @@ fn rows(facts: &engine::report::RunFacts, table: Table) -> Vec<Vec<Value>> {
                     json!(r.task_id),
                     json!(r.repl_idx),
                     json!(r.status.as_str()),
-                    json!(r.classification.map(|c| c.as_str())),
+                    // As fact_trials: a slot skipped by pruning has classification `none`.
+                    json!(r.classification.map_or("none", |c| c.as_str())),
                     json!(r.outcome),
                     json!(r.primary_metric),
                     json!(r.attempts.len()),
