@@ -94,8 +94,8 @@ pub fn human_duration(secs: f64) -> String {
     }
 }
 
-/// The counts, rate and ETA of one snapshot (rate over this session's commits).
-fn counts(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> String {
+/// Rate (trials/s over this session's commits) and ETA of one snapshot.
+fn rate_eta(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> (f64, String) {
     let done_here = p.committed.saturating_sub(committed_at_start);
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
@@ -110,9 +110,24 @@ fn counts(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> S
     } else {
         "?".to_string()
     };
+    (rate, eta)
+}
+
+/// A plain progress line (logs): every count spelled out.
+fn counts(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> String {
+    let (rate, eta) = rate_eta(p, committed_at_start, elapsed);
     format!(
         "{} in flight · {} succeeded · {} unsuccessful · {} infra-lost · {} re-run · {} pruned · {:.2} trials/s · ETA {}",
         p.in_flight, p.succeeded, p.unsuccessful, p.infra_lost, p.infra_retried, p.pruned, rate, eta
+    )
+}
+
+/// The bar's message: the rate and ETA first, so a narrow terminal cuts the counts.
+fn bar_message(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> String {
+    let (rate, eta) = rate_eta(p, committed_at_start, elapsed);
+    format!(
+        "ETA {eta} · {rate:.1}/s · {} running · ✓ {} ✗ {} · infra-lost {} (re-run {}) · pruned {}",
+        p.in_flight, p.succeeded, p.unsuccessful, p.infra_lost, p.infra_retried, p.pruned
     )
 }
 
@@ -144,7 +159,7 @@ impl RunObserver for Display {
             );
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {wide_msg}",
+                    "{spinner} [{elapsed_precise}] {bar:24.cyan/blue} {pos}/{len} {wide_msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -161,17 +176,17 @@ impl RunObserver for Display {
             return;
         }
         st.last = Some(*p);
-        let line = counts(p, st.committed_at_start, st.since.elapsed());
         match self.mode {
             Mode::Quiet => {}
             Mode::Bar => {
                 if let Some(bar) = BAR.get() {
                     bar.set_length(p.total);
                     bar.set_position(p.committed);
-                    bar.set_message(line);
+                    bar.set_message(bar_message(p, st.committed_at_start, st.since.elapsed()));
                 }
             }
             Mode::Plain => {
+                let line = counts(p, st.committed_at_start, st.since.elapsed());
                 let finished = p.committed >= p.total && p.in_flight == 0;
                 let due = st.last_plain.is_none_or(|t| t.elapsed() >= plain_every());
                 if due || finished {
@@ -219,6 +234,11 @@ mod tests {
         assert!(
             s.contains("4 in flight") && s.contains("1 infra-lost"),
             "{s}"
+        );
+        let b = bar_message(&p, 10, Duration::from_secs(10));
+        assert!(
+            b.starts_with("ETA 35s · 2.0/s · 4 running · ✓ 20 ✗ 8"),
+            "{b}"
         );
     }
 }
