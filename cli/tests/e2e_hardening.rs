@@ -256,3 +256,37 @@ fn durable_run_marks_and_verifies_its_blobs() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     check_journal(&run);
 }
+
+/// The workspace scan after an attempt has a deadline: past it the trial is an
+/// infrastructure fault naming the deadline (never a verdict), not a worker held forever.
+#[test]
+fn post_processing_deadline_makes_an_infra_fault() {
+    let s = Scratch::new();
+    s.tasks(1);
+    s.script(
+        "agent.sh",
+        &format!("mkdir -p a/b && touch a/b/c\n{SUCCESS}"),
+    );
+    let exp = s.experiment(&["a"], 1, 1, "");
+    let out = s
+        .labj_cmd(&["run", exp.to_str().unwrap(), "--no-retry-lost"])
+        .env("LABJ_POST_PROCESS_DEADLINE_MS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let run = s.the_run();
+    let done = events_of(&s, &run, "trial_completed");
+    assert_eq!(done.len(), 1);
+    let e = &done[0]["payload"];
+    assert_eq!(e["classification"], "disk_error", "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("post-processing deadline"),
+        "{e}"
+    );
+    let proj = check_journal(&run);
+    assert_eq!(proj.aggregates.overall.infra, 1);
+    assert_eq!(proj.aggregates.overall.scored(), 0);
+}

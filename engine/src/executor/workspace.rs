@@ -97,23 +97,29 @@ pub(crate) fn scan(dir: &Path, limit: std::time::Duration) -> io::Result<Manifes
     let deadline = std::time::Instant::now() + limit;
     let mut out = Manifest::new();
     let mut stack = vec![PathBuf::new()];
+    let over = |files: usize| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "post-processing deadline: scanning {} took over {} ms ({files} files so far); set LABJ_POST_PROCESS_DEADLINE_MS to allow more",
+                dir.display(),
+                limit.as_millis(),
+            ),
+        )
+    };
     while let Some(rel_dir) = stack.pop() {
         if std::time::Instant::now() > deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "post-processing deadline: scanning {} took over {} ms ({} files so far); set LABJ_POST_PROCESS_DEADLINE_MS to allow more",
-                    dir.display(),
-                    limit.as_millis(),
-                    out.len()
-                ),
-            ));
+            return Err(over(out.len()));
         }
         let abs = dir.join(&rel_dir);
         let entries = std::fs::read_dir(&abs)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", abs.display())))?;
         for entry in entries {
             let entry = entry?;
+            // Every 256 entries: a directory of millions of files is bounded too.
+            if out.len() % 256 == 255 && std::time::Instant::now() > deadline {
+                return Err(over(out.len()));
+            }
             let rel = rel_dir.join(entry.file_name());
             let ft = entry.file_type()?;
             if ft.is_dir() {
