@@ -127,10 +127,13 @@ fn task_editing_agent_is_graded_against_the_original_task() {
     let s = Scratch::new();
     tasks(&s);
     grader(&s);
-    // The agent answers 5 and rewrites the task (and its trial input) to expect 5.
+    // The agent answers 5 and rewrites the task (and its trial input) to expect 5. The
+    // task is a read-only name of an input shared with other trials: it makes it writable
+    // first, as an agent set on cheating would.
     s.script(
         "agent.sh",
-        r#"printf '{"id":"%s","question":"2+2","expected":"5"}' "$AGENTLAB_TASK_ID" > "$AGENTLAB_TASK_PATH"
+        r#"chmod u+w "$AGENTLAB_TASK_PATH"
+printf '{"id":"%s","question":"2+2","expected":"5"}' "$AGENTLAB_TASK_ID" > "$AGENTLAB_TASK_PATH"
 sed -i 's/"expected": "[0-9]*"/"expected": "5"/' "$AGENTLAB_TRIAL_DIR/trial_input.json"
 printf '{"schema_version":"agent_result_v1","outcome":"success","answer":"5"}' > "$AGENTLAB_RESULT_PATH""#,
     );

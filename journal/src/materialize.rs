@@ -24,29 +24,53 @@ pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Writes what `changes` says changed: the documents when a milestone was folded (see
+/// [`Projections::renders_docs`]) and the fact rows.
 pub fn write(conn: &Connection, proj: &Projections, changes: &Changes) -> rusqlite::Result<()> {
     if changes.docs_dirty {
-        let mut put = conn.prepare_cached(
-            "INSERT INTO proj_docs (name, doc) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
-        )?;
-        put.execute(params![
-            "run_control_v2",
-            proj.run_control_doc().to_string()
-        ])?;
-        put.execute(params![
-            "schedule_progress_v2",
-            proj.progress_doc().to_string()
-        ])?;
-        put.execute(params!["aggregates_v2", proj.aggregates_doc().to_string()])?;
-        // Journals written before aggregates_v2 hold a v1 document; a rebuild would not,
-        // so the live tables drop it too (live == rebuilt).
-        conn.prepare_cached("DELETE FROM proj_docs WHERE name = 'aggregates_v1'")?
-            .execute([])?;
+        write_docs(conn, proj)?;
     }
-    for row in &changes.rows {
+    write_rows(conn, &changes.rows)
+}
+
+/// The three `proj_docs` documents as of `proj` (their `last_event_idx` says which
+/// prefix of the journal they describe).
+pub fn render_docs(proj: &Projections) -> [(&'static str, String); 3] {
+    [
+        ("run_control_v2", proj.run_control_doc().to_string()),
+        ("schedule_progress_v2", proj.progress_doc().to_string()),
+        ("aggregates_v2", proj.aggregates_doc().to_string()),
+    ]
+}
+
+/// Replaces the `proj_docs` documents with those of `proj`.
+pub fn write_docs(conn: &Connection, proj: &Projections) -> rusqlite::Result<()> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO proj_docs (name, doc) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
+    )?;
+    for (name, doc) in render_docs(proj) {
+        put.execute(params![name, doc])?;
+    }
+    // Journals written before aggregates_v2 hold a v1 document; a rebuild would not,
+    // so the live tables drop it too (live == rebuilt).
+    conn.prepare_cached("DELETE FROM proj_docs WHERE name = 'aggregates_v1'")?
+        .execute([])?;
+    Ok(())
+}
+
+/// Appends fact rows (in the order the fold produced them).
+pub fn write_rows(conn: &Connection, rows: &[FactRow]) -> rusqlite::Result<()> {
+    for row in rows {
         write_row(conn, row)?;
     }
     Ok(())
+}
+
+/// The stored `proj_docs` documents, by name.
+pub fn stored_docs(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT name, doc FROM proj_docs ORDER BY name")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
 }
 
 fn opt_class(c: &Option<Classification>) -> Option<&'static str> {
@@ -210,35 +234,54 @@ pub fn dump(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Vec<String>>
     let n = stmt.column_count();
     let rows = stmt.query_map([], |r| {
         (0..n)
-            .map(|i| {
-                Ok(match r.get_ref(i)? {
-                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
-                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                    rusqlite::types::ValueRef::Real(v) => format!("{v:?}"),
-                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                    rusqlite::types::ValueRef::Blob(b) => format!("blob:{}", crate::store::hex(b)),
-                })
-            })
+            .map(|i| r.get_ref(i).map(render_value))
             .collect::<rusqlite::Result<Vec<String>>>()
     })?;
     rows.collect()
 }
 
-/// First difference between two databases' materialized tables, or `None`.
+fn render_value(v: rusqlite::types::ValueRef<'_>) -> String {
+    match v {
+        rusqlite::types::ValueRef::Null => "NULL".to_string(),
+        rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+        rusqlite::types::ValueRef::Real(v) => format!("{v:?}"),
+        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        rusqlite::types::ValueRef::Blob(b) => format!("blob:{}", crate::store::hex(b)),
+    }
+}
+
+/// First difference between two databases' fact tables (every materialized table but
+/// `proj_docs`, which describes a prefix of the journal and is compared by the caller),
+/// or `None`. Streams both tables in key order: memory does not grow with their size.
 pub fn diff(a: &Connection, b: &Connection) -> rusqlite::Result<Option<String>> {
-    for (table, _) in TABLES {
-        let (ra, rb) = (dump(a, table)?, dump(b, table)?);
-        if ra.len() != rb.len() {
+    for (table, order) in TABLES.iter().filter(|(t, _)| *t != "proj_docs") {
+        let count = |c: &Connection| -> rusqlite::Result<i64> {
+            c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        };
+        let (na, nb) = (count(a)?, count(b)?);
+        if na != nb {
             return Ok(Some(format!(
-                "{table}: {} rows materialized, {} rebuilt from events",
-                ra.len(),
-                rb.len()
+                "{table}: {na} rows materialized, {nb} rebuilt from events"
             )));
         }
-        if let Some((i, (x, y))) = ra.iter().zip(&rb).enumerate().find(|(_, (x, y))| x != y) {
-            return Ok(Some(format!(
-                "{table} row {i}: materialized {x:?}, rebuilt {y:?}"
-            )));
+        let sql = format!("SELECT * FROM {table} ORDER BY {order}");
+        let (mut sa, mut sb) = (a.prepare(&sql)?, b.prepare(&sql)?);
+        let n = sa.column_count();
+        let (mut ra, mut rb) = (sa.query([])?, sb.query([])?);
+        let mut i = 0u64;
+        while let (Some(x), Some(y)) = (ra.next()?, rb.next()?) {
+            let x = (0..n)
+                .map(|c| x.get_ref(c).map(render_value))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let y = (0..n)
+                .map(|c| y.get_ref(c).map(render_value))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if x != y {
+                return Ok(Some(format!(
+                    "{table} row {i}: materialized {x:?}, rebuilt {y:?}"
+                )));
+            }
+            i += 1;
         }
     }
     Ok(None)

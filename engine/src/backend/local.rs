@@ -11,7 +11,7 @@ use crate::executor::{execute_trial, TrialControl};
 use journal::event::Classification;
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Runs one trial; the default is [`execute_trial`]. Tests inject in-process runners.
 pub type TrialRunner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
@@ -25,6 +25,36 @@ pub const FAULT_WORKER_HANG_ENV: &str = "LABJ_FAULT_WORKER_HANG";
 struct Job {
     dispatch: TrialDispatch,
     control: Arc<TrialControl>,
+}
+
+/// Run permits: at most `limit` trials execute at once, however many threads exist and
+/// however many jobs are queued (the capacity can be lowered while trials run).
+#[derive(Default)]
+struct Permits {
+    state: Mutex<(usize, usize)>, // (limit, running)
+    freed: Condvar,
+}
+
+impl Permits {
+    fn acquire(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.1 >= st.0 {
+            st = self.freed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st.1 += 1;
+    }
+
+    fn release(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.1 -= 1;
+        drop(st);
+        self.freed.notify_one();
+    }
+
+    fn set_limit(&self, limit: usize) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = limit;
+        self.freed.notify_all();
+    }
 }
 
 pub struct LocalThreadWorkerBackend {
@@ -45,6 +75,9 @@ pub struct LocalThreadWorkerBackend {
     alive: Arc<std::sync::atomic::AtomicUsize>,
     /// Set by [`WorkerBackend::abandon`]: drop does not wait for stuck workers.
     abandoned: bool,
+    permits: Arc<Permits>,
+    /// Jobs accepted beyond the capacity (see `WorkerBackend::set_queue_depth`).
+    queue_depth: usize,
 }
 
 /// How long dropping the backend waits for its workers to finish after asking their
@@ -104,7 +137,10 @@ impl LocalThreadWorkerBackend {
             handles: Vec::new(),
             alive: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             abandoned: false,
+            permits: Arc::default(),
+            queue_depth: 0,
         };
+        b.permits.set_limit(b.capacity());
         b.note_ceiling();
         b
     }
@@ -130,6 +166,7 @@ impl LocalThreadWorkerBackend {
         let done = self.done_tx.clone();
         let runner = Arc::clone(&self.runner);
         let worker_id = self.worker_id.clone();
+        let permits = Arc::clone(&self.permits);
         let n = self.threads;
         let alive = Arc::clone(&self.alive);
         alive.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -149,6 +186,7 @@ impl LocalThreadWorkerBackend {
                     // A panic in labj's own code must not swallow the completion (the
                     // coordinator would wait for it forever): it becomes an infrastructure
                     // outcome, re-run under the infra-retry rules, never a verdict.
+                    permits.acquire();
                     let outcome =
                         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             runner(spec, &job.control)
@@ -159,6 +197,7 @@ impl LocalThreadWorkerBackend {
                                 format!("labj worker thread panicked: {}", panic_text(p.as_ref())),
                             ),
                         };
+                    permits.release();
                     // Fault injection (test builds only): a worker stuck after its trial,
                     // outside the agent, where no stop reaches it.
                     #[cfg(feature = "fault-injection")]
@@ -209,6 +248,7 @@ impl WorkerBackend for LocalThreadWorkerBackend {
 
     fn set_requested_capacity(&mut self, requested: usize) {
         self.requested = requested.max(1);
+        self.permits.set_limit(self.capacity());
         self.note_ceiling();
     }
 
@@ -216,15 +256,24 @@ impl WorkerBackend for LocalThreadWorkerBackend {
         self.in_flight
     }
 
+    fn max_queue_depth(&self) -> usize {
+        self.capacity()
+    }
+
+    fn set_queue_depth(&mut self, depth: usize) {
+        self.queue_depth = depth.min(self.max_queue_depth());
+    }
+
     fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError> {
-        let limit = self.capacity();
+        let limit = self.capacity() + self.queue_depth;
         if self.in_flight >= limit {
             return Err(SubmitError::Capacity {
                 in_flight: self.in_flight,
                 limit,
             });
         }
-        if self.threads <= self.in_flight {
+        // One thread per trial that may run at once; queued jobs wait in the channel.
+        if self.threads <= self.in_flight && self.threads < self.capacity() {
             self.spawn_worker()?;
         }
         let control = TrialControl::new();

@@ -142,6 +142,16 @@ pub trait WorkerBackend: Send {
     fn set_requested_capacity(&mut self, requested: usize);
     /// Trials accepted and not yet delivered back.
     fn in_flight(&self) -> usize;
+    /// How many trials beyond [`capacity`](Self::capacity) the backend could accept and
+    /// hold queued, each started the moment a running one ends (its worker then waits on
+    /// no coordinator round trip). Default: none.
+    fn max_queue_depth(&self) -> usize {
+        0
+    }
+    /// Accept up to `depth` (at most [`max_queue_depth`](Self::max_queue_depth)) queued
+    /// trials from now on. Queued trials are dispatched (journaled) but run only within
+    /// the capacity, and a pause keeps them from starting.
+    fn set_queue_depth(&mut self, _depth: usize) {}
     fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError>;
     /// Wait up to `timeout` for at least one completion, then return what is ready, at
     /// most `max`; the rest stays for the next poll (bounded and lossless).

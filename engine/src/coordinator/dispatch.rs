@@ -20,6 +20,18 @@ impl Coordinator<'_> {
         (self.proj.control.max_concurrency as usize).min(self.backend.capacity())
     }
 
+    /// Trials dispatched ahead of a free worker, queued on the backend: one per worker
+    /// while trials are short (see [`Pace`]), none otherwise.
+    fn queue_depth(&mut self, capacity: usize) -> usize {
+        let depth = if self.pace.short() {
+            capacity.min(self.backend.max_queue_depth())
+        } else {
+            0
+        };
+        self.backend.set_queue_depth(depth);
+        depth
+    }
+
     /// Undispatched slots of variants that are not pruned.
     pub(super) fn undispatched_runnable(&self) -> usize {
         let run = self.proj.run.as_ref().expect("run");
@@ -37,12 +49,13 @@ impl Coordinator<'_> {
     /// (pending events) and return them for submission after the append.
     pub(super) fn plan_dispatches(&mut self) -> Vec<TrialDispatch> {
         let capacity = self.capacity();
+        let limit = capacity + self.queue_depth(capacity);
         // In-flight includes journaled dispatches still waiting in the backlog.
         let in_use = self.in_flight.len();
-        if in_use >= capacity {
+        if in_use >= limit {
             return Vec::new();
         }
-        let mut room = capacity - in_use;
+        let mut room = limit - in_use;
         let schedule = &self.proj.run.as_ref().expect("run").schedule;
         let policy = self.experiment.concurrency();
         let per_variant_cap = policy.max_in_flight_per_variant.map(|v| v as usize);
@@ -141,5 +154,40 @@ impl Coordinator<'_> {
             }
         }
         self.backlog = deferred;
+    }
+}
+
+/// How long recent trials took, to decide whether dispatching ahead pays. A worker that
+/// finishes a trial otherwise waits for the coordinator's round trip (completion,
+/// commit and dispatch journaled in one transaction, then submit) before its next one
+/// starts: under a millisecond, which is a large share of a trial only when trials are
+/// that short. Long trials keep exactly `max_concurrency` dispatched, so what `status`
+/// lists as active is what runs.
+#[derive(Debug, Default)]
+pub(super) struct Pace {
+    /// Exponentially weighted mean of trial durations, ms.
+    mean_ms: f64,
+    seen: u32,
+}
+
+/// Below this mean trial duration (ms) trials are queued ahead.
+const SHORT_TRIAL_MS: f64 = 20.0;
+
+impl Pace {
+    pub(super) fn observe(&mut self, outcome: &crate::trial::TrialOutcome) {
+        if outcome.attempts.is_empty() {
+            return; // infrastructure outcomes say nothing about the agent's pace
+        }
+        let d = outcome.duration_ms as f64;
+        self.mean_ms = if self.seen == 0 {
+            d
+        } else {
+            0.8 * self.mean_ms + 0.2 * d
+        };
+        self.seen = self.seen.saturating_add(1);
+    }
+
+    fn short(&self) -> bool {
+        self.seen >= 8 && self.mean_ms < SHORT_TRIAL_MS
     }
 }

@@ -132,6 +132,7 @@ pub struct Coordinator<'a> {
     redispatches: HashMap<u64, u32>,
     /// A kill under way (`labj kill`, Ctrl-C, SIGTERM).
     killing: Option<control::Kill>,
+    pace: dispatch::Pace,
     last_beat: Instant,
     last_progress: Instant,
 }
@@ -260,6 +261,7 @@ impl<'a> Coordinator<'a> {
             lost_tickets: HashSet::new(),
             redispatches: HashMap::new(),
             killing: None,
+            pace: dispatch::Pace::default(),
             last_beat: Instant::now(),
             last_progress: Instant::now(),
             session_id,
@@ -476,6 +478,7 @@ impl<'a> Coordinator<'a> {
             classification = c.outcome.classification.as_str(),
             "trial completed"
         );
+        self.pace.observe(&c.outcome);
         if let Some(f) = self.in_flight.remove(&c.ticket_id) {
             self.per_variant[f.variant_idx] -= 1;
             self.chains_busy.remove(&f.chain);

@@ -7,6 +7,12 @@
 //! content hashes to that digest (else it is replaced). Under `--durable` (a
 //! [`DURABLE_MARKER`] in the blob directory) the blob and its directory are fsynced
 //! before the trial reports, so a journaled reference never outlives its blob.
+//!
+//! Content is stored once: a trial file is made a second name (hard link) of its blob
+//! rather than copied, and a trial file whose blob already exists becomes a name of that
+//! blob, freeing its own blocks. Blobs (and so those trial files) are read-only. The
+//! inputs labj writes for each trial (task, bindings, dependencies, policy) are blobs
+//! too, linked into the trial directory: each distinct document is written once per run.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -52,40 +58,133 @@ impl BlobStore {
         self.dir.join(&digest[..2]).join(digest)
     }
 
-    /// Stores the file's content; returns (digest, bytes).
+    /// Stores the file's content; returns (digest, bytes). See the module doc: `src`
+    /// ends up a name of the blob (a filesystem without hard links gets a copy).
     pub fn put_file(&self, src: &Path) -> io::Result<(String, u64)> {
         let (mut input, _) = crate::safe_fs::open_regular(src, u64::MAX)
             .map_err(|e| io::Error::other(e.to_string()))?;
-        std::fs::create_dir_all(&self.dir).map_err(|e| io_at(&self.dir, e))?;
-        let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
-        let tmp = self
-            .dir
-            .join(format!("{TMP_PREFIX}{}-{seq}", std::process::id()));
-        let res = self
-            .copy_hashing(&mut input, &tmp)
-            .and_then(|(digest, bytes)| {
-                let dest = self.path_of(&digest);
-                if self.verify(&digest).is_ok() {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Ok((digest, bytes));
-                }
-                let parent = dest.parent().unwrap_or(&self.dir);
-                std::fs::create_dir_all(parent).map_err(|e| io_at(parent, e))?;
-                // Replaces a damaged or foreign file of the same name.
-                std::fs::rename(&tmp, &dest).map_err(|e| io_at(&dest, e))?;
-                if self.durable {
-                    File::open(parent)
-                        .and_then(|d| d.sync_all())
-                        .map_err(|e| io_at(parent, e))?;
-                }
-                Ok((digest, bytes))
-            });
-        if let Err(e) = res {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io::Error::new(
+        let res = self.put_linked(src, &mut input);
+        res.map_err(|e| {
+            io::Error::new(
                 e.kind(),
                 format!("storing {} as a blob: {e}", src.display()),
-            ));
+            )
+        })
+    }
+
+    fn put_linked(&self, src: &Path, input: &mut File) -> io::Result<(String, u64)> {
+        let mut hasher = blake3::Hasher::new();
+        let bytes = io::copy(input, &mut hasher).map_err(|e| io_at(src, e))?;
+        let digest = hasher.finalize().to_hex().to_string();
+        let dest = self.path_of(&digest);
+        if self.verify(&digest).is_ok() {
+            share(&dest, src);
+            return Ok((digest, bytes));
+        }
+        // Link only the very file that was opened and hashed (never a symlink or a file
+        // swapped in since): otherwise copy from the open descriptor.
+        let same = match (input.metadata(), std::fs::symlink_metadata(src)) {
+            (Ok(a), Ok(b)) => {
+                use std::os::unix::fs::MetadataExt;
+                b.is_file() && a.dev() == b.dev() && a.ino() == b.ino()
+            }
+            _ => false,
+        };
+        let tmp = self.tmp()?;
+        let linked = same && std::fs::hard_link(src, &tmp).is_ok();
+        let res = if linked {
+            if self.durable {
+                input.sync_all().map_err(|e| io_at(src, e))?;
+            }
+            Ok(())
+        } else {
+            use std::io::Seek;
+            input.rewind().map_err(|e| io_at(src, e))?;
+            self.copy_hashing(input, &tmp).and_then(|(d, _)| {
+                if d == digest {
+                    Ok(())
+                } else {
+                    Err(io::Error::other(format!("{} changed while stored", src.display())))
+                }
+            })
+        }
+        .and_then(|_| set_read_only(&tmp))
+        .and_then(|_| self.place(&tmp, &dest));
+        if let Err(e) = res {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok((digest, bytes))
+    }
+
+    /// A fresh temporary name in the blob directory.
+    fn tmp(&self) -> io::Result<PathBuf> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_at(&self.dir, e))?;
+        let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
+        Ok(self
+            .dir
+            .join(format!("{TMP_PREFIX}{}-{seq}", std::process::id())))
+    }
+
+    /// Renames `tmp` to the blob path `dest` (replacing a damaged or foreign file of
+    /// that name), fsyncing the directory under `--durable`.
+    fn place(&self, tmp: &Path, dest: &Path) -> io::Result<()> {
+        let parent = dest.parent().unwrap_or(&self.dir);
+        std::fs::create_dir_all(parent).map_err(|e| io_at(parent, e))?;
+        std::fs::rename(tmp, dest).map_err(|e| io_at(dest, e))?;
+        if self.durable {
+            File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_at(parent, e))?;
+        }
+        Ok(())
+    }
+
+    /// Stores `bytes` (unless their blob is there, intact, already) and makes `dest` a
+    /// name of it; returns the digest. For the inputs labj writes for every trial: most
+    /// trials share them (one variant's bindings, one task's document), so each is
+    /// written once per run instead of once per trial.
+    pub fn put_bytes_at(&self, bytes: &[u8], dest: &Path) -> io::Result<String> {
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        let blob = self.path_of(&digest);
+        // Small documents: comparing the bytes is the cheapest verification.
+        if !std::fs::read(&blob).is_ok_and(|have| have == bytes) {
+            self.write_blob(bytes, &blob)?;
+        }
+        let _ = std::fs::remove_file(dest);
+        if std::fs::hard_link(&blob, dest).is_err() {
+            std::fs::write(dest, bytes)
+                .and_then(|_| set_read_only(dest))
+                .map_err(|e| io_at(dest, e))?;
+        }
+        Ok(digest)
+    }
+
+    /// Puts `bytes` back as the blob of their digest, as a new file, when the stored blob
+    /// no longer holds them (an agent wrote through a shared input it was handed).
+    pub fn repair(&self, bytes: &[u8]) -> io::Result<()> {
+        let blob = self.path_of(&blake3::hash(bytes).to_hex().to_string());
+        if std::fs::read(&blob).is_ok_and(|have| have == bytes) {
+            return Ok(());
+        }
+        self.write_blob(bytes, &blob)
+    }
+
+    fn write_blob(&self, bytes: &[u8], blob: &Path) -> io::Result<()> {
+        let tmp = self.tmp()?;
+        let res = File::create(&tmp)
+            .and_then(|mut f| {
+                f.write_all(bytes)?;
+                if self.durable {
+                    f.sync_all()?;
+                }
+                Ok(())
+            })
+            .map_err(|e| io_at(&tmp, e))
+            .and_then(|_| set_read_only(&tmp))
+            .and_then(|_| self.place(&tmp, blob));
+        if res.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
         res
     }
@@ -163,6 +262,28 @@ pub fn clean_stale_tmp(dir: &Path) -> usize {
     removed
 }
 
+/// Makes `src` another name of the blob `blob` (same content), freeing its own blocks;
+/// on any failure `src` is left as it was (it still holds the same content).
+fn share(blob: &Path, src: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &Path| std::fs::symlink_metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    let Some(dir) = src.parent() else { return };
+    if ino(blob).is_some_and(|i| Some(i) == ino(src)) {
+        return; // already a name of it
+    }
+    let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".link-{}-{seq}", std::process::id()));
+    if std::fs::hard_link(blob, &tmp).is_ok() && std::fs::rename(&tmp, src).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+fn set_read_only(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))
+        .map_err(|e| io_at(path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +300,38 @@ mod tests {
         assert_eq!(n, 5);
         assert_eq!(d1, blake3::hash(b"hello").to_hex().to_string());
         assert_eq!(std::fs::read(store.path_of(&d1)).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn equal_contents_are_stored_once() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(&tmp.path().join("blobs"));
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        std::fs::write(&a, b"same").unwrap();
+        std::fs::write(&b, b"same").unwrap();
+        let (d, _) = store.put_file(&a).unwrap();
+        store.put_file(&b).unwrap();
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&a), ino(&store.path_of(&d)), "the blob is a name of a");
+        assert_eq!(ino(&b), ino(&a), "b became a name of the same blob");
+        assert_eq!(std::fs::read(&b).unwrap(), b"same");
+        // A symlink is never linked into the store: its target's content is copied.
+        let link = tmp.path().join("l");
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        assert!(store.put_file(&link).is_err() || !store.path_of(&d).is_symlink());
+
+        // Inputs: one blob, any number of names; a damaged blob is put back as a new file.
+        let (x, y) = (tmp.path().join("x.json"), tmp.path().join("y.json"));
+        let dx = store.put_bytes_at(b"{}", &x).unwrap();
+        store.put_bytes_at(b"{}", &y).unwrap();
+        assert_eq!(ino(&x), ino(&y));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&x, b"forged").unwrap();
+        store.repair(b"{}").unwrap();
+        assert_eq!(std::fs::read(store.path_of(&dx)).unwrap(), b"{}");
+        assert_eq!(std::fs::read(&x).unwrap(), b"forged", "the forged name keeps its inode");
     }
 
     #[test]

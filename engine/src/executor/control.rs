@@ -35,6 +35,9 @@ pub(crate) struct ControlState {
     pub paused_total: Duration,
     pub stop_reason: Option<String>,
     pub stop_at: Option<Instant>,
+    /// Set once the trial began executing (see [`TrialControl::begin`]); a trial handed
+    /// to a worker ahead of time may be paused before then.
+    pub started: bool,
 }
 
 impl ControlState {
@@ -121,6 +124,11 @@ impl TrialControl {
                 phase: Phase::Grader,
                 ..
             }) => return Err("trial is grading; only a running agent can be paused".into()),
+            // Queued on its worker, not started: it starts only after a resume.
+            None if !st.started => {
+                st.paused_since = Some(Instant::now());
+                return Ok(());
+            }
             None => return Err("no live agent process to pause".to_string()),
         };
         match container {
@@ -156,6 +164,17 @@ impl TrialControl {
         drop(st);
         self.wake.notify_all();
         Ok(())
+    }
+
+    /// Marks the trial started, first waiting out a pause that came while it was queued;
+    /// returns the reason when it was stopped before it could start.
+    pub fn begin(&self) -> Option<String> {
+        let mut st = self.lock();
+        while st.paused_since.is_some() && st.stop_reason.is_none() {
+            st = self.wait(st, Duration::from_millis(50));
+        }
+        st.started = true;
+        st.stop_reason.clone()
     }
 
     pub fn is_paused(&self) -> bool {

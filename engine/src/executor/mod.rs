@@ -64,6 +64,7 @@ mod control;
 mod grade;
 mod invocation;
 mod process;
+mod program;
 mod sandbox;
 mod tamper;
 mod workspace;
@@ -88,6 +89,13 @@ use std::time::{Duration, Instant};
 /// pause, resume or stop it meanwhile.
 pub fn execute_trial(spec: &TrialSpec, control: &TrialControl) -> TrialOutcome {
     let started = Instant::now();
+    if let Some(reason) = control.begin() {
+        return Report::fault(
+            Classification::Cancelled,
+            format!("stopped before it started: {reason}"),
+        )
+        .into_outcome();
+    }
     let mut report = match Trial::prepare(spec) {
         Ok(trial) => trial.run(control),
         Err(fault) => Report::fault(fault.0, fault.1),
@@ -346,13 +354,18 @@ impl<'a> Trial<'a> {
         let paths = Paths::new(trial_dir);
         std::fs::create_dir_all(&paths.trial_dir)
             .map_err(|e| disk(&paths.trial_dir.display().to_string(), e))?;
+        // Shared read-only inputs: each distinct document is stored once per run (a blob)
+        // and the trial gets a name of it, not a file of its own.
+        let blobs = BlobStore::new(&spec.blob_dir);
         for (path, value) in [
             (&paths.task, &spec.task),
             (&paths.bindings, &spec.bindings),
             (&paths.dependencies, &spec.dependencies),
             (&paths.policy, &spec.policy),
         ] {
-            write_json(path, value)?;
+            blobs
+                .put_bytes_at(&json_bytes(path, value)?, path)
+                .map_err(|e| disk(&path.display().to_string(), e))?;
         }
         let deps_dir = paths.trial_dir.join("deps");
         // Created only when there is something to stage: every inode counts when a run
@@ -469,8 +482,15 @@ impl<'a> Trial<'a> {
         let dir = self.paths.attempt_dir(n);
         std::fs::create_dir_all(&dir).map_err(|e| disk(&dir.display().to_string(), e))?;
         let result = dir.join("result.json");
-        if n == 1 {
-            let _ = std::fs::remove_file(&result);
+        // Left by an earlier dispatch of this trial: names of stored blobs, which an agent
+        // writing to them must never reach (it would rewrite the stored content).
+        for name in [
+            "result.json",
+            "trajectory.jsonl",
+            "stdout.log",
+            "stderr.log",
+        ] {
+            let _ = std::fs::remove_file(dir.join(name));
         }
         // Left by an earlier dispatch of this trial (labj's own, so not evidence): what is
         // found in these places after the agent ran must be this agent's doing.
@@ -483,7 +503,7 @@ impl<'a> Trial<'a> {
         let _ = std::fs::remove_file(self.paths.trial_dir.join("grade.json"));
         self.write_trial_input(n, &dir)?;
 
-        let since = crate::isolation::boot_ticks_now();
+        let since = crate::isolation::SpawnMark::now();
         let mut end = self.run_agent(n, control, &dir, &result)?;
         // Nothing of the agent outlives its attempt: its process group is dead, but a
         // `setsid` daemon left it. Sandboxes and containers end their whole PID
@@ -491,7 +511,7 @@ impl<'a> Trial<'a> {
         // inherited (before the tamper check, so no daemon can write after it).
         let me = &self.spec.trial_id;
         if self.launch.iso.mode == crate::isolation::IsolationMode::Local {
-            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, since);
+            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, &since);
         }
         // The agent's process group is gone: from here on its files are evidence only.
         end.tamper = tamper::check_after_agent(self, n)?;
@@ -515,7 +535,7 @@ impl<'a> Trial<'a> {
         }
         if self.spec.grader.is_some() {
             // The grader is a host process too, and so are its strays.
-            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, since);
+            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, &since);
         }
         Ok(end)
     }
@@ -620,18 +640,23 @@ impl<'a> Trial<'a> {
         } else {
             OsString::from(program)
         };
-        let mut cmd = Command::new(program);
+        let path = self
+            .spec
+            .agent
+            .env
+            .get("PATH")
+            .map(OsString::from)
+            .or_else(|| std::env::var_os("PATH"));
+        let mut cmd = Command::new(program::resolve(&program, path.as_deref()));
+        std::os::unix::process::CommandExt::arg0(&mut cmd, &program);
         cmd.args(&argv[1..]);
         cmd.envs(&self.spec.agent.env);
         cmd.env_remove("AGENTLAB_GRADE_PATH");
         cmd.envs(env)
             .env(crate::isolation::TRIAL_TAG_VAR, &self.tag);
-        let open = |path: &Path| {
-            std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
-        };
         cmd.stdin(Stdio::null())
-            .stdout(open(logs.0)?)
-            .stderr(open(logs.1)?);
+            .stdout(create_log(logs.0)?)
+            .stderr(create_log(logs.1)?);
         Ok(cmd)
     }
 
@@ -645,12 +670,9 @@ impl<'a> Trial<'a> {
         let agent = &self.spec.agent;
         let (out, err) = (dir.join("stdout.log"), dir.join("stderr.log"));
         let (mut cmd, container) = self.agent_command(n, dir)?;
-        let open = |path: &Path| {
-            std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
-        };
         cmd.stdin(Stdio::null())
-            .stdout(open(&out)?)
-            .stderr(open(&err)?);
+            .stdout(create_log(&out)?)
+            .stderr(create_log(&err)?);
         let spawned = process::supervise_in(
             &mut cmd,
             control,
@@ -734,8 +756,7 @@ impl<'a> Trial<'a> {
                 .map(|(rel, f)| (rel.to_string_lossy().into_owned(), f.content.as_str()))
                 .collect();
             let text = workspace::patch(&d, &before, &self.paths.workspace);
-            std::fs::write(&patch_path, text)
-                .map_err(|e| disk(&patch_path.display().to_string(), e))?;
+            write_new(&patch_path, text.as_bytes())?;
             evidence.push(("agent_patch".to_string(), "agent_patch.diff".into()));
         }
         Ok(evidence)
@@ -753,6 +774,11 @@ impl<'a> Trial<'a> {
         let put = |rel: &str| -> Result<Option<(String, u64)>, Fault> {
             let path = self.paths.trial_dir.join(rel);
             match std::fs::symlink_metadata(&path) {
+                // An empty log: no file kept, no blob, no artifact.
+                Ok(m) if m.is_file() && m.len() == 0 && rel.ends_with(".log") => {
+                    let _ = std::fs::remove_file(&path);
+                    Ok(None)
+                }
                 Ok(m) if m.is_file() => blobs
                     .put_file(&path)
                     .map(Some)
@@ -793,6 +819,9 @@ impl<'a> Trial<'a> {
                 });
             }
         }
+        // Trials that changed nothing share one manifest; an empty workspace is scratch.
+        let _ = put("workspace_manifest.json")?;
+        let _ = std::fs::remove_dir(&self.paths.workspace);
         Ok(())
     }
 }
@@ -861,5 +890,18 @@ fn set_read_only(path: &Path) -> Result<(), Fault> {
 
 fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), Fault> {
     let text = json_bytes(path, value)?;
-    std::fs::write(path, text).map_err(|e| disk(&path.display().to_string(), e))
+    write_new(path, &text)
+}
+
+/// Writes `path` as a new file: what was there may be a name of a stored blob (a file of
+/// an earlier dispatch of the trial), which writing in place would change.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Fault> {
+    let _ = std::fs::remove_file(path);
+    std::fs::write(path, bytes).map_err(|e| disk(&path.display().to_string(), e))
+}
+
+/// Creates a log file (removing what an earlier dispatch left, see [`write_new`]).
+fn create_log(path: &Path) -> Result<std::fs::File, Fault> {
+    let _ = std::fs::remove_file(path);
+    std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
 }

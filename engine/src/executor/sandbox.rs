@@ -247,7 +247,19 @@ impl Trial<'_> {
         }
         match iso.mode {
             IsolationMode::Local => {
-                let mut cmd = Command::new(&argv[0]);
+                // The PATH the agent gets (the last one set wins, as in `envs`).
+                let path = env
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == "PATH")
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| {
+                        (!iso.clean_env())
+                            .then(|| std::env::var_os("PATH"))
+                            .flatten()
+                    });
+                let mut cmd = Command::new(super::program::resolve(&argv[0], path.as_deref()));
+                std::os::unix::process::CommandExt::arg0(&mut cmd, &argv[0]);
                 cmd.args(&argv[1..]);
                 if iso.clean_env() {
                     cmd.env_clear();

@@ -26,7 +26,7 @@ pub(crate) use policy::sandbox_target;
 pub use policy::{IsolationPolicy, Mount, StageArea, StagedFile, CONTRACT_ROOT};
 pub use reap::{
     boot_ticks_now, reap_host_processes, reap_host_processes_since, reap_trial_processes_since,
-    remove_run_containers, TRIAL_TAG_VAR,
+    remove_run_containers, SpawnMark, TRIAL_TAG_VAR,
 };
 
 use crate::experiment::{Experiment, ExperimentError};

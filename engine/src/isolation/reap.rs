@@ -56,24 +56,63 @@ pub fn reap_host_processes_since(
 /// The environment variable carrying one trial execution's unique tag.
 pub const TRIAL_TAG_VAR: &str = "LABJ_TRIAL_TAG";
 
+/// When an attempt started, to find what it spawned: the boot-tick clock of process
+/// start times and the last pid the kernel handed out.
+#[derive(Debug, Clone, Copy)]
+pub struct SpawnMark {
+    ticks: Option<u64>,
+    last_pid: Option<u32>,
+    at: std::time::Instant,
+}
+
+/// Past this, a sweep no longer trusts that pids only grew since the mark.
+const PID_ORDER_TRUSTED: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl SpawnMark {
+    pub fn now() -> SpawnMark {
+        SpawnMark {
+            last_pid: last_pid(),
+            ticks: boot_ticks_now(),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Pids at or below this cannot be processes started since the mark: pids are
+    /// handed out in increasing order until they wrap, and a wrap shows as a last pid
+    /// below the mark's. Only trusted for a short while (a busy machine could wrap all
+    /// the way around during a long attempt); `None` = look at every pid.
+    fn pid_floor(&self) -> Option<u32> {
+        let then = self.last_pid?;
+        (self.at.elapsed() < PID_ORDER_TRUSTED && last_pid()? >= then).then_some(then)
+    }
+}
+
+/// The last pid allocated in this pid namespace.
+fn last_pid() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// After an attempt: kills the processes of this trial execution only (matched by
-/// run id, trial id and the execution's [`TRIAL_TAG_VAR`]), started since `started_after`.
+/// run id, trial id and the execution's [`TRIAL_TAG_VAR`]), started since `mark`. Only
+/// pids handed out since the mark are looked at, so the sweep costs a `/proc` listing
+/// and a few reads, not two reads per process on the machine.
 pub fn reap_trial_processes_since(
     run_id: &str,
     trial_id: &str,
     tag: &str,
-    started_after: Option<u64>,
+    mark: &SpawnMark,
 ) -> usize {
     let wanted = [
         format!("AGENTLAB_TRIAL_ID={trial_id}"),
         format!("{TRIAL_TAG_VAR}={tag}"),
     ];
     let run_var = format!("AGENTLAB_RUN_ID={run_id}");
-    reap_all_of(&run_var, &wanted, started_after)
-}
-
-fn reap_all_of(run_var: &str, wanted: &[String], started_after: Option<u64>) -> usize {
-    scan_and_kill(started_after, |env| {
+    let floor = mark.pid_floor();
+    scan_and_kill(mark.ticks, floor, |env| {
         let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
         vars.contains(&run_var.as_bytes()) && wanted.iter().all(|w| vars.contains(&w.as_bytes()))
     })
@@ -84,7 +123,7 @@ fn reap_matching(
     wanted: Option<std::collections::HashSet<String>>,
     started_after: Option<u64>,
 ) -> usize {
-    scan_and_kill(started_after, |env| {
+    scan_and_kill(started_after, None, |env| {
         let mut ours = false;
         let mut trial = wanted.is_none();
         for var in env.split(|b| *b == 0) {
@@ -102,7 +141,11 @@ fn reap_matching(
 
 /// SIGKILLs every process (but this one) started since `started_after` whose
 /// environment satisfies `matches`; returns how many.
-fn scan_and_kill(started_after: Option<u64>, matches: impl Fn(&[u8]) -> bool) -> usize {
+fn scan_and_kill(
+    started_after: Option<u64>,
+    pid_floor: Option<u32>,
+    matches: impl Fn(&[u8]) -> bool,
+) -> usize {
     let me = std::process::id();
     // Distinct pids: one killed in the first pass may still be dying in the second.
     let mut killed = std::collections::HashSet::new();
@@ -118,7 +161,7 @@ fn scan_and_kill(started_after: Option<u64>, matches: impl Fn(&[u8]) -> bool) ->
             let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
                 continue;
             };
-            if pid == me {
+            if pid == me || pid_floor.is_some_and(|f| pid <= f) {
                 continue;
             }
             if let Some(after) = started_after {

@@ -400,7 +400,7 @@ impl Projections {
                 kind: "trial_completed".into(),
                 message,
             })?;
-            self.finish_apply(idx, ts, changes);
+            self.finish_apply(idx, ts);
             return Ok(());
         }
         let ev = EventAt {
@@ -625,7 +625,8 @@ impl Projections {
             // `inspect` read these events from the journal itself.
             Event::BackendJobSubmitted(_) => {}
         }
-        self.finish_apply(idx, ts, changes);
+        changes.docs_dirty |= Self::renders_docs(ev.event.kind());
+        self.finish_apply(idx, ts);
         Ok(())
     }
 
@@ -647,12 +648,31 @@ impl Projections {
         Ok(())
     }
 
-    fn finish_apply(&mut self, idx: u64, ts: &str, changes: &mut Changes) {
+    fn finish_apply(&mut self, idx: u64, ts: &str) {
         self.control.updated_at.clear();
         self.control.updated_at.push_str(ts);
         self.control.last_event_idx = idx;
         self.events_applied += 1;
-        changes.docs_dirty = true;
+    }
+
+    /// Whether folding `kind` re-renders the `proj_docs` documents: at milestones (the
+    /// run's creation, each session's start and end, control, faults), not for the
+    /// per-trial events that make up almost every transaction. Rendering the three
+    /// documents (the aggregates one grows with the variants) per transaction was most
+    /// of the coordinator's commit cost, for tables nothing in labj reads: `status`,
+    /// `inspect` and `replay` render from the fold. The stored documents say which prefix
+    /// they describe (`run_control_v2.last_event_idx`); `verify` compares them with a
+    /// fold of that prefix.
+    pub fn renders_docs(kind: &str) -> bool {
+        !matches!(
+            kind,
+            "trial_dispatched"
+                | "trial_completed"
+                | "slot_committed"
+                | "slot_skipped_pruned"
+                | "completion_dropped"
+                | "backend_job_submitted"
+        )
     }
 
     pub fn is_committed(&self, schedule_idx: u64) -> bool {

@@ -121,10 +121,14 @@ impl Journal {
 
     /// Fold `0..=until` into fresh projections on two cores: this thread reads rows and
     /// checks the chain while a second decodes and applies, batch by batch, in order.
+    /// `sink`, when given, runs on the folding thread after every event with the state
+    /// after it and the rows built so far; it may take the rows away (streaming them to
+    /// a table keeps memory flat whatever the journal holds).
     fn fold_parallel(
         &self,
         until: Option<u64>,
         changes: Changes,
+        mut sink: Option<FoldSink<'_>>,
     ) -> Result<(Projections, Changes)> {
         const BATCH: usize = 512;
         let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(16);
@@ -136,12 +140,16 @@ impl Journal {
                 for batch in rx {
                     for i in 0..batch.rows.len() {
                         let ev = decode_raw(&path, batch.row(i), true)?;
+                        let idx = ev.idx;
                         proj.apply_owned(ev, &mut changes).map_err(|source| {
                             JournalError::Fold {
                                 path: path.clone(),
                                 source,
                             }
                         })?;
+                        if let Some(sink) = sink.as_mut() {
+                            sink(idx, &proj, &mut changes)?;
+                        }
                     }
                 }
                 Ok((proj, changes))
@@ -221,37 +229,142 @@ impl Journal {
                 });
             }
         }
-        let (proj, _) = self.fold_parallel(until, Changes::fold_only())?;
+        let (proj, _) = self.fold_parallel(until, Changes::fold_only(), None)?;
         Ok(proj)
     }
 
-    /// Recompute every materialized projection from events, in one transaction.
+    /// Recompute every materialized projection from events, in one transaction. Rows
+    /// are written as the fold produces them (a second, read-only connection reads the
+    /// events), so memory does not grow with the number of rows.
     pub fn rebuild(&mut self) -> Result<Projections> {
         let path = self.path.clone();
-        let (proj, mut changes) = self.fold_parallel(None, Changes::default())?;
-        let tx = self.conn.transaction().map_err(|e| sqlerr(&path, e))?;
-        materialize::clear(&tx).map_err(|e| sqlerr(&path, e))?;
-        changes.docs_dirty = true;
-        materialize::write(&tx, &proj, &changes).map_err(|e| sqlerr(&path, e))?;
-        tx.commit().map_err(|e| sqlerr(&path, e))?;
-        Ok(proj)
+        let reader = Journal::open_read_only(&path)?;
+        let conn = &mut self.conn;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| sqlerr(&path, e))?;
+        let folded = (|| -> Result<Projections> {
+            materialize::clear(conn).map_err(|e| sqlerr(&path, e))?;
+            let (proj, changes) = {
+                let (c, p): (&mut Connection, &Path) = (&mut *conn, &path);
+                let mut sink = move |_: u64, _: &Projections, ch: &mut Changes| -> Result<()> {
+                    flush_rows(c, p, ch, FLUSH_ROWS)
+                };
+                reader.fold_parallel(None, Changes::default(), Some(&mut sink))?
+            };
+            materialize::write_rows(conn, &changes.rows).map_err(|e| sqlerr(&path, e))?;
+            materialize::write_docs(conn, &proj).map_err(|e| sqlerr(&path, e))?;
+            Ok(proj)
+        })();
+        match folded {
+            Ok(proj) => {
+                conn.execute_batch("COMMIT").map_err(|e| sqlerr(&path, e))?;
+                Ok(proj)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
-    /// Compare materialized tables with a rebuild from events into a scratch in-memory
-    /// database. Returns the first difference, or `None` when equal.
+    /// Compare materialized tables with a rebuild from events into a scratch database
+    /// (a temporary file SQLite deletes on close, so memory stays flat), and the stored
+    /// documents with those of a fold up to the event they name. Returns the first
+    /// difference, or `None` when equal.
     pub fn diff_materialized(&self) -> Result<Option<String>> {
-        let proj_rows = {
-            let (proj, mut changes) = self.fold_parallel(None, Changes::default())?;
-            changes.docs_dirty = true;
-            (proj, changes)
-        };
-        let mem = Connection::open_in_memory().map_err(|e| sqlerr(&self.path, e))?;
+        let path = self.path.clone();
+        let stored = materialize::stored_docs(&self.conn).map_err(|e| sqlerr(&path, e))?;
+        // The prefix the stored documents describe.
+        let docs_idx = stored
+            .iter()
+            .find(|(name, _)| name == "run_control_v2")
+            .and_then(|(_, doc)| serde_json::from_str::<serde_json::Value>(doc).ok())
+            .and_then(|doc| doc.get("last_event_idx").and_then(|v| v.as_u64()));
+        // An empty filename: a private temporary database on disk.
+        let mut scratch = Connection::open("").map_err(|e| sqlerr(&path, e))?;
+        scratch
+            .execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+            .map_err(|e| sqlerr(&path, e))?;
         for (_, sql) in MIGRATIONS {
-            mem.execute_batch(sql).map_err(|e| sqlerr(&self.path, e))?;
+            scratch.execute_batch(sql).map_err(|e| sqlerr(&path, e))?;
         }
-        materialize::write(&mem, &proj_rows.0, &proj_rows.1).map_err(|e| sqlerr(&self.path, e))?;
-        materialize::diff(&self.conn, &mem).map_err(|e| sqlerr(&self.path, e))
+        let mut docs_then = None;
+        let (proj, changes) = {
+            scratch
+                .execute_batch("BEGIN")
+                .map_err(|e| sqlerr(&path, e))?;
+            let (c, p): (&mut Connection, &Path) = (&mut scratch, &path);
+            let docs_then = &mut docs_then;
+            let mut sink = move |idx: u64, proj: &Projections, ch: &mut Changes| -> Result<()> {
+                if Some(idx) == docs_idx {
+                    *docs_then = Some(materialize::render_docs(proj));
+                }
+                flush_rows(c, p, ch, FLUSH_ROWS)
+            };
+            self.fold_parallel(None, Changes::default(), Some(&mut sink))?
+        };
+        materialize::write_rows(&scratch, &changes.rows).map_err(|e| sqlerr(&path, e))?;
+        scratch
+            .execute_batch("COMMIT")
+            .map_err(|e| sqlerr(&path, e))?;
+        if let Some(d) = docs_difference(&stored, docs_idx, docs_then, &proj) {
+            return Ok(Some(d));
+        }
+        materialize::diff(&self.conn, &scratch).map_err(|e| sqlerr(&path, e))
     }
+}
+
+/// Rows a streaming fold keeps before writing them out.
+const FLUSH_ROWS: usize = 4096;
+
+/// The callback of [`Journal::fold_parallel`]: (idx just applied, state, rows so far).
+type FoldSink<'s> = &'s mut (dyn FnMut(u64, &Projections, &mut Changes) -> Result<()> + Send);
+
+fn flush_rows(conn: &Connection, path: &Path, ch: &mut Changes, at_least: usize) -> Result<()> {
+    if ch.rows.len() >= at_least {
+        materialize::write_rows(conn, &ch.rows).map_err(|e| sqlerr(path, e))?;
+        ch.rows.clear();
+    }
+    Ok(())
+}
+
+/// How the stored documents differ from the fold of the prefix they name, if they do.
+fn docs_difference(
+    stored: &[(String, String)],
+    docs_idx: Option<u64>,
+    docs_then: Option<[(&'static str, String); 3]>,
+    proj: &Projections,
+) -> Option<String> {
+    if stored.is_empty() && proj.events_applied == 0 {
+        return None;
+    }
+    let Some(rendered) = docs_then else {
+        return Some(match docs_idx {
+            Some(i) => format!(
+                "proj_docs: the stored documents describe event {i}, which the journal does not hold"
+            ),
+            None => "proj_docs: no run_control_v2 document naming the event it describes".into(),
+        });
+    };
+    if stored.len() != rendered.len() {
+        return Some(format!(
+            "proj_docs: {} documents materialized, {} rebuilt from events",
+            stored.len(),
+            rendered.len()
+        ));
+    }
+    for (name, doc) in rendered {
+        match stored.iter().find(|(n, _)| n == name) {
+            Some((_, have)) if *have == doc => {}
+            Some((_, have)) => {
+                return Some(format!(
+                    "proj_docs {name}: materialized {have:?}, rebuilt {doc:?}"
+                ))
+            }
+            None => return Some(format!("proj_docs: {name} is missing")),
+        }
+    }
+    None
 }
 
 const COLUMNS: [&str; 7] = [
