@@ -104,7 +104,10 @@ impl BlobStore {
                 if d == digest {
                     Ok(())
                 } else {
-                    Err(io::Error::other(format!("{} changed while stored", src.display())))
+                    Err(io::Error::other(format!(
+                        "{} changed while stored",
+                        src.display()
+                    )))
                 }
             })
         }
@@ -266,7 +269,11 @@ pub fn clean_stale_tmp(dir: &Path) -> usize {
 /// on any failure `src` is left as it was (it still holds the same content).
 fn share(blob: &Path, src: &Path) {
     use std::os::unix::fs::MetadataExt;
-    let ino = |p: &Path| std::fs::symlink_metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    let ino = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .map(|m| (m.dev(), m.ino()))
+            .ok()
+    };
     let Some(dir) = src.parent() else { return };
     if ino(blob).is_some_and(|i| Some(i) == ino(src)) {
         return; // already a name of it
@@ -331,7 +338,11 @@ mod tests {
         std::fs::write(&x, b"forged").unwrap();
         store.repair(b"{}").unwrap();
         assert_eq!(std::fs::read(store.path_of(&dx)).unwrap(), b"{}");
-        assert_eq!(std::fs::read(&x).unwrap(), b"forged", "the forged name keeps its inode");
+        assert_eq!(
+            std::fs::read(&x).unwrap(),
+            b"forged",
+            "the forged name keeps its inode"
+        );
     }
 
     #[test]
