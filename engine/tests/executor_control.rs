@@ -137,8 +137,23 @@ fn executor_pause_excludes_paused_time_from_timeout() {
 }
 
 #[test]
-fn executor_pause_refused_before_start_and_while_grading() {
+fn executor_pause_holds_a_trial_before_start_and_is_refused_while_grading() {
+    // Paused while queued (dispatched ahead, not started): accepted, and the trial starts
+    // only once resumed; its paused time is not part of its duration.
+    let tmp = tempfile::tempdir().unwrap();
+    let s = spec(tmp.path(), agent("ok.sh"));
     let control = TrialControl::new();
+    control.pause().unwrap();
+    let c = control.clone();
+    let attempt = s.trial_dir.join("attempt_1");
+    let handle = std::thread::spawn(move || execute_trial(&s, &c));
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(!attempt.exists(), "a paused trial must not start");
+    control.resume().unwrap();
+    let out = handle.join().unwrap();
+    assert_eq!(out.classification, Classification::Success, "{out:?}");
+    assert!(out.duration_ms < 400, "duration {} ms", out.duration_ms);
+    // Once started, a pause needs a live agent.
     let err = control.pause().unwrap_err();
     assert!(err.contains("no live agent"), "{err}");
 

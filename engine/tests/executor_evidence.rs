@@ -231,11 +231,14 @@ fn executor_env_contract_is_complete() {
         "AGENTLAB_DEPENDENCIES_PATH",
         "AGENTLAB_POLICY_PATH",
         "AGENTLAB_TRIAL_DIR",
-        "AGENTLAB_WORKSPACE_DIR",
     ] {
         let p = Path::new(&env[key]);
         assert!(p.is_absolute() && p.exists(), "{key}={}", env[key]);
     }
+    // The agent left its workspace empty: scratch, removed once the trial ended.
+    let ws = Path::new(&env["AGENTLAB_WORKSPACE_DIR"]);
+    assert!(ws.is_absolute() && ws.parent().unwrap().is_dir());
+    assert!(!ws.exists(), "an empty workspace is not kept");
     for key in ["AGENTLAB_RESULT_PATH", "AGENTLAB_TRAJECTORY_PATH"] {
         let p = Path::new(&env[key]);
         assert!(p.is_absolute() && p.parent().unwrap().is_dir(), "{key}");

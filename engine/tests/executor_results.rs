@@ -29,9 +29,20 @@ fn executor_success_records_metrics_and_artifacts() {
     let stored = std::fs::read(blob).unwrap();
     assert_eq!(stored.len() as u64, result.bytes);
     assert_eq!(blake3::hash(&stored).to_hex().to_string(), result.digest);
+    // Logs are artifacts when the agent wrote something; an empty one is neither kept
+    // nor stored.
     for name in ["attempt_1/stdout.log", "attempt_1/stderr.log"] {
-        assert!(out.artifacts.iter().any(|a| a.name == name), "{name}");
+        let path = s.trial_dir.join(name);
+        match out.artifacts.iter().find(|a| a.name == name) {
+            Some(a) => assert_eq!(std::fs::metadata(&path).unwrap().len(), a.bytes),
+            None => assert!(!path.exists(), "{name}: empty, yet kept"),
+        }
     }
+    assert!(
+        out.artifacts.iter().all(|a| a.bytes > 0 || !a.name.ends_with(".log")),
+        "{:?}",
+        out.artifacts
+    );
     // The trial input was written and matches its schema.
     let input: serde_json::Value =
         serde_json::from_slice(&std::fs::read(s.trial_dir.join("trial_input.json")).unwrap())
