@@ -39,7 +39,9 @@ fn executor_success_records_metrics_and_artifacts() {
         }
     }
     assert!(
-        out.artifacts.iter().all(|a| a.bytes > 0 || !a.name.ends_with(".log")),
+        out.artifacts
+            .iter()
+            .all(|a| a.bytes > 0 || !a.name.ends_with(".log")),
         "{:?}",
         out.artifacts
     );

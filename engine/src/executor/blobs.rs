@@ -166,7 +166,7 @@ impl BlobStore {
     /// Puts `bytes` back as the blob of their digest, as a new file, when the stored blob
     /// no longer holds them (an agent wrote through a shared input it was handed).
     pub fn repair(&self, bytes: &[u8]) -> io::Result<()> {
-        let blob = self.path_of(&blake3::hash(bytes).to_hex().to_string());
+        let blob = self.path_of(blake3::hash(bytes).to_hex().as_ref());
         if std::fs::read(&blob).is_ok_and(|have| have == bytes) {
             return Ok(());
         }
