@@ -39,6 +39,7 @@ FS=$(df -T "$WORK" | awk 'NR==2{print $2}')
 # write_variants N: exp.yaml with N variants (base + N-1 overrides) over tasks.jsonl.
 write_variants() {
     write_experiment "$2" 1 "$3" "$NOOP_AGENT"
+    [ "$1" -gt 1 ] || return 0
     sed -i 's/^variant_plan: \[\]$/variant_plan:/' exp.yaml
     awk -v n="$1" 'BEGIN{for(i=1;i<n;i++) printf "  - {variant_id: v%d, bindings: {k: %d}}\n", i, i}' > plan.txt
     awk 'FNR==NR{plan=plan $0 "\n"; next} /^variant_plan:$/{print; printf "%s", plan; next} {print}' plan.txt exp.yaml > exp2.yaml
