@@ -15,7 +15,7 @@ mod render;
 mod report_html;
 mod worker;
 
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -214,8 +214,8 @@ enum Command {
         /// Last event idx to print (inclusive; not below --from).
         #[arg(long, value_name = "IDX", allow_negative_numbers = true)]
         to: Option<i64>,
-        /// Only events of this kind (the list is filled in by `main`).
-        #[arg(long, value_name = "KIND")]
+        /// Only events of this kind.
+        #[arg(long, value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(journal::event::EVENT_KINDS.iter().copied()))]
         kind: Option<String>,
         /// Only events of this trial: its number (`24`) or id (`trial_000024`).
         #[arg(long, value_name = "TRIAL")]
@@ -450,15 +450,7 @@ enum SchemaCommand {
 }
 
 fn main() -> ExitCode {
-    // `events --kind` lists the kinds in its help, from the catalogue itself; an unknown
-    // kind is refused by `events` (exit 1, naming the kinds).
-    let kinds = journal::event::EVENT_KINDS.join(", ");
-    let command = Cli::command().mut_subcommand("events", |c| {
-        c.mut_arg("kind", |a| {
-            a.help(format!("Only events of this kind: {kinds}"))
-        })
-    });
-    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    let cli = Cli::parse();
     logging::init(cli.log_format);
     match commands::dispatch(cli) {
         Ok(code) => code,
