@@ -167,16 +167,22 @@ fn copy_tree(src: &Path, dst: &Path) {
     }
 }
 
-/// Some blob file of a run.
+/// A blob file a completion of the run references.
 fn a_blob(run: &Path) -> PathBuf {
-    for d in std::fs::read_dir(run.join("blobs")).unwrap().flatten() {
-        if d.file_type().unwrap().is_dir() {
-            if let Some(f) = std::fs::read_dir(d.path()).unwrap().flatten().next() {
-                return f.path();
+    for e in read_events(run) {
+        if let journal::event::Event::TrialCompleted(tc) = &e.event {
+            let digest = tc
+                .artifacts
+                .iter()
+                .map(|a| a.digest.clone())
+                .chain(tc.evidence.iter().map(|ev| ev.digest.clone()))
+                .next();
+            if let Some(d) = digest {
+                return run.join("blobs").join(&d[..2]).join(&d);
             }
         }
     }
-    panic!("run {} stored no blob", run.display());
+    panic!("run {} references no blob", run.display());
 }
 
 fn sql(path: &Path, stmt: &str) {
@@ -416,7 +422,7 @@ fn rows() -> Vec<Row> {
         row("events --from 5 --to 2", 1, "--from 5 --to 2: the range is empty", |fx, _| {
             vec![OsString::from("events"), p(&fx.base), OsString::from("--from"), OsString::from("5"), OsString::from("--to"), OsString::from("2")]
         }),
-        row("events --kind unknown", 1, "unknown event kind \"nope\"", |fx, _| {
+        row("events --kind unknown", 2, "invalid value 'nope' for '--kind <KIND>'", |fx, _| {
             vec![OsString::from("events"), p(&fx.base), OsString::from("--kind"), OsString::from("nope")]
         }),
         row("status of an empty run id", 1, "empty run id", |_, _| os(&["status", ""])),
