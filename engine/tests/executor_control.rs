@@ -33,8 +33,9 @@ fn wait_for(path: &std::path::Path) {
     }
 }
 
+/// Generous bounds: on a loaded 2-core machine a shell may take seconds to get a slice.
 fn wait_dead(pid: i32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while !pid_dead(pid) {
         if Instant::now() > deadline {
             return false;
@@ -44,10 +45,10 @@ fn wait_dead(pid: i32) -> bool {
     true
 }
 
-/// The pid in `path`, waiting (2 s at most) for the shell that creates the file before
+/// The pid in `path`, waiting (10 s at most) for the shell that creates the file before
 /// it writes the number into it.
 fn read_pid(path: &std::path::Path) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         if let Ok(pid) = text.trim().parse() {
