@@ -27,10 +27,8 @@
 //! verdict), `error` or any breach of the contract → `grade_error`.
 
 use super::classify::{self, MAX_RESULT_BYTES};
-use super::control::Phase;
-use super::grade::GraderStage;
-use super::process::{self, ProcessEnd};
-use super::{exit_text, AttemptEnd, Fault, Trial, TrialControl};
+use super::grade::{self, GraderStage, StageRole};
+use super::{AttemptEnd, Fault, Trial, TrialControl};
 use crate::trial::GraderSpec;
 use journal::event::Classification;
 use serde::Deserialize;
@@ -205,20 +203,9 @@ fn run(
 ) -> Result<ScoreRow, Fault> {
     let command = &grader.command;
     let view = build_view(trial, manifest, stage, end.exit_code)?;
-    let trajectory = trial.paths.attempt_dir(n).join("trajectory.jsonl");
-    let logs = (stage.stdout.as_path(), stage.stderr.as_path());
-    let mut cmd = match trial.command(command, n, &stage.result, &trajectory, logs) {
-        Ok(cmd) => cmd,
-        Err(Fault(Classification::SpawnFailure, msg)) => {
-            return Err(adapter_error(format!("benchmark adapter {msg}")))
-        }
-        Err(fault) => return Err(fault),
-    };
-    cmd.env("AGENTLAB_TASK_PATH", &stage.task)
-        .env("AGENTLAB_BINDINGS_PATH", &stage.bindings)
-        .env("AGENTLAB_DEPENDENCIES_PATH", &stage.dependencies)
-        .env("AGENTLAB_POLICY_PATH", &stage.policy)
-        .env("AGENTLAB_TRIAL_INPUT_PATH", &stage.trial_input)
+    let role = StageRole::Adapter;
+    let mut cmd = grade::stage_command(trial, role, command, n, stage)?;
+    cmd
         // Not part of the original contract: lets a labj grader still configured under
         // the old spelling (`benchmark.adapter`) write its grade where `hint` finds it.
         .env("AGENTLAB_GRADE_PATH", &stage.grade)
@@ -239,32 +226,7 @@ fn run(
             view.bench("summary.json"),
         )
         .current_dir(crate::experiment::project_root(&trial.spec.experiment_dir));
-    let sup =
-        process::supervise(&mut cmd, control, Phase::Grader, trial.timeout()).map_err(|e| {
-            adapter_error(format!(
-                "failed to spawn benchmark adapter {command:?}: {e}"
-            ))
-        })?;
-    end.active += sup.active;
-    match sup.end {
-        ProcessEnd::Stopped(reason) => {
-            return Err(Fault(
-                Classification::Cancelled,
-                format!("stopped while scoring: {reason}"),
-            ))
-        }
-        ProcessEnd::TimedOut => {
-            return Err(adapter_error(format!(
-                "benchmark adapter exceeded the {} ms timeout",
-                trial.spec.agent.timeout_ms
-            )))
-        }
-        ProcessEnd::WaitFailed(msg) => return Err(adapter_error(msg)),
-        ProcessEnd::Exited(status) if !status.success() => {
-            return Err(adapter_error(exit_text("benchmark adapter", &status)))
-        }
-        ProcessEnd::Exited(_) => {}
-    }
+    grade::supervise_stage(trial, role, command, cmd, control, end)?;
     let manifest_path = view.bench("adapter_manifest.json");
     let m: Manifest = read_json(&manifest_path, stage)?;
     if m.schema_version != "benchmark_adapter_manifest_v1"

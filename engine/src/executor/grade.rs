@@ -129,8 +129,83 @@ pub(super) fn grade(
     }
 }
 
-fn grade_error(msg: String) -> Fault {
+pub(super) fn grade_error(msg: String) -> Fault {
     Fault(Classification::GradeError, msg)
+}
+
+/// Who runs on a grader stage: labj's grader or the original's benchmark adapter. Used
+/// in messages, so their faults read the same way.
+#[derive(Clone, Copy)]
+pub(super) enum StageRole {
+    Grader,
+    Adapter,
+}
+
+impl StageRole {
+    fn name(self) -> &'static str {
+        match self {
+            StageRole::Grader => "grader",
+            StageRole::Adapter => "benchmark adapter",
+        }
+    }
+}
+
+/// The command of `role` on `stage`: the trial's contract environment, the stage's fresh
+/// copies of the inputs, output to the stage's logs. The caller adds its own variables
+/// and working directory, then calls [`supervise_stage`].
+pub(super) fn stage_command(
+    trial: &Trial<'_>,
+    role: StageRole,
+    command: &[String],
+    n: u32,
+    stage: &GraderStage,
+) -> Result<std::process::Command, Fault> {
+    let trajectory = trial.paths.attempt_dir(n).join("trajectory.jsonl");
+    let logs = (stage.stdout.as_path(), stage.stderr.as_path());
+    let mut cmd = match trial.command(command, n, &stage.result, &trajectory, logs) {
+        Ok(cmd) => cmd,
+        Err(Fault(Classification::SpawnFailure, msg)) => {
+            return Err(grade_error(format!("{} {msg}", role.name())))
+        }
+        Err(fault) => return Err(fault),
+    };
+    cmd.env("AGENTLAB_TASK_PATH", &stage.task)
+        .env("AGENTLAB_BINDINGS_PATH", &stage.bindings)
+        .env("AGENTLAB_DEPENDENCIES_PATH", &stage.dependencies)
+        .env("AGENTLAB_POLICY_PATH", &stage.policy)
+        .env("AGENTLAB_TRIAL_INPUT_PATH", &stage.trial_input);
+    Ok(cmd)
+}
+
+/// Runs `cmd` (from [`stage_command`]) to its end; anything but a zero exit is a
+/// `grade_error` (or `cancelled` when the trial was stopped meanwhile).
+pub(super) fn supervise_stage(
+    trial: &Trial<'_>,
+    role: StageRole,
+    command: &[String],
+    mut cmd: std::process::Command,
+    control: &TrialControl,
+    end: &mut AttemptEnd,
+) -> Result<(), Fault> {
+    let name = role.name();
+    let sup = process::supervise(&mut cmd, control, Phase::Grader, trial.timeout())
+        .map_err(|e| grade_error(format!("failed to spawn {name} {command:?}: {e}")))?;
+    end.active += sup.active;
+    match sup.end {
+        ProcessEnd::Stopped(reason) => Err(Fault(
+            Classification::Cancelled,
+            format!("stopped while running the {name}: {reason}"),
+        )),
+        ProcessEnd::TimedOut => Err(grade_error(format!(
+            "{name} exceeded the {} ms timeout",
+            trial.spec.agent.timeout_ms
+        ))),
+        ProcessEnd::WaitFailed(msg) => Err(grade_error(msg)),
+        ProcessEnd::Exited(status) if !status.success() => {
+            Err(grade_error(exit_text(name, &status)))
+        }
+        ProcessEnd::Exited(_) => Ok(()),
+    }
 }
 
 fn run(
@@ -141,49 +216,11 @@ fn run(
     stage: &GraderStage,
     end: &mut AttemptEnd,
 ) -> Result<GradeResult, Fault> {
-    let trajectory = trial.paths.attempt_dir(n).join("trajectory.jsonl");
-    let logs = (stage.stdout.as_path(), stage.stderr.as_path());
-    let mut cmd = match trial.command(&grader.command, n, &stage.result, &trajectory, logs) {
-        Ok(cmd) => cmd,
-        Err(Fault(Classification::SpawnFailure, msg)) => {
-            return Err(grade_error(format!("grader {msg}")))
-        }
-        Err(fault) => return Err(fault),
-    };
+    let role = StageRole::Grader;
+    let mut cmd = stage_command(trial, role, &grader.command, n, stage)?;
     cmd.env("AGENTLAB_GRADE_PATH", &stage.grade)
-        .env("AGENTLAB_TASK_PATH", &stage.task)
-        .env("AGENTLAB_BINDINGS_PATH", &stage.bindings)
-        .env("AGENTLAB_DEPENDENCIES_PATH", &stage.dependencies)
-        .env("AGENTLAB_POLICY_PATH", &stage.policy)
-        .env("AGENTLAB_TRIAL_INPUT_PATH", &stage.trial_input)
         .current_dir(&stage.dir);
-    let sup =
-        process::supervise(&mut cmd, control, Phase::Grader, trial.timeout()).map_err(|e| {
-            grade_error(format!(
-                "failed to spawn grader command {:?}: {e}",
-                grader.command
-            ))
-        })?;
-    end.active += sup.active;
-    match sup.end {
-        ProcessEnd::Stopped(reason) => {
-            return Err(Fault(
-                Classification::Cancelled,
-                format!("stopped while grading: {reason}"),
-            ))
-        }
-        ProcessEnd::TimedOut => {
-            return Err(grade_error(format!(
-                "grader exceeded the {} ms timeout",
-                trial.spec.agent.timeout_ms
-            )))
-        }
-        ProcessEnd::WaitFailed(msg) => return Err(grade_error(msg)),
-        ProcessEnd::Exited(status) if !status.success() => {
-            return Err(grade_error(exit_text("grader", &status)))
-        }
-        ProcessEnd::Exited(_) => {}
-    }
+    supervise_stage(trial, role, &grader.command, cmd, control, end)?;
     let grade: GradeResult = match classify::read_validated(&stage.grade, "grade_result_v1") {
         Ok(g) => g,
         Err(ReadError::Missing) => {
