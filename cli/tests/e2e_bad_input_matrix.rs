@@ -114,6 +114,17 @@ fn exp_with(dir: &Path, yaml: &str, dataset: &[u8], agent_body: &str) -> PathBuf
     write(dir, "experiment.yaml", yaml.as_bytes())
 }
 
+/// An experiment with one task and `plan` (YAML flow sequence) as its variant_plan.
+fn exp_variants(dir: &Path, plan: &str) -> PathBuf {
+    exp_with(
+        dir,
+        &yaml("1", "2", "tasks.jsonl")
+            .replace("variant_plan: []", &format!("variant_plan: {plan}")),
+        b"{\"id\":\"t\"}\n",
+        AGENT,
+    )
+}
+
 /// An experiment whose dataset is `rows` (one JSON row per entry).
 fn exp_rows(dir: &Path, rows: &[&str]) -> PathBuf {
     exp_with(
@@ -297,6 +308,15 @@ fn rows() -> Vec<Row> {
         row("task id empty", 1, "task `id` is empty", move |_, d| describe(exp_rows(d, &["{\"id\":\"  \"}"]))),
         row("duplicate task id", 1, "duplicate task id `a` (first seen on line 1)", move |_, d| {
             describe(exp_rows(d, &["{\"id\":\"a\"}", "{\"id\":\"a\"}"]))
+        }),
+        row("variant id with trailing space", 1, "at /variant_plan/0/variant_id: variant id \"b \" has leading or trailing whitespace", move |_, d| {
+            describe(exp_variants(d, "[{variant_id: \"b \", bindings: {}}]"))
+        }),
+        row("variant id with RTL override", 1, "variant id \"x\\u{202e}y\" contains the control or formatting character U+202E", move |_, d| {
+            describe(exp_variants(d, "[{variant_id: \"x\\u202ey\", bindings: {}}]"))
+        }),
+        row("variant ids equal ignoring case", 1, "at /variant_plan/0/variant_id: variant id differing only in letter case from another: `A` (already used at /baseline/variant_id)", move |_, d| {
+            describe(exp_variants(d, "[{variant_id: A, bindings: {}}]"))
         }),
         row("task id with NUL", 1, "task id \"a\\u{0}b\" contains the control or formatting character U+0000", move |_, d| {
             describe(exp_rows(d, &["{\"id\":\"a\\u0000b\"}"]))

@@ -369,21 +369,42 @@ struct RawRuntime {
 }
 
 fn variants(path: &Path, raw: &RawDoc) -> Result<Vec<Variant>, ExperimentError> {
-    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
-    seen.insert(&raw.baseline.variant_id, "/baseline/variant_id".into());
-    for (i, v) in raw.variant_plan.iter().enumerate() {
-        let here = format!("/variant_plan/{i}/variant_id");
-        if let Some(first) = seen.get(v.variant_id.as_str()) {
+    use super::limits::{check_id, escape_id, normalized_id};
+    // Variant ids follow the task-id rules (they name directories, rows and report
+    // lines): no control or bidi characters, no outer spaces, bounded length, unique
+    // ignoring case.
+    let mut seen: BTreeMap<String, (String, &str)> = BTreeMap::new();
+    let all = std::iter::once(("/baseline/variant_id".to_string(), &raw.baseline)).chain(
+        raw.variant_plan
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("/variant_plan/{i}/variant_id"), v)),
+    );
+    for (here, v) in all {
+        let id = v.variant_id.as_str();
+        if let Err(why) = check_id(id) {
+            return Err(ExperimentError::invalid(
+                path,
+                here,
+                format!("variant id \"{}\" {why}", escape_id(id)),
+            ));
+        }
+        if let Some((first, other)) = seen.get(&normalized_id(id)) {
+            let what = if *other == id {
+                "duplicate variant id"
+            } else {
+                "variant id differing only in letter case from another:"
+            };
             return Err(ExperimentError::invalid(
                 path,
                 here,
                 format!(
-                    "duplicate variant id `{}` (already used at {first}); variant ids must be unique",
-                    v.variant_id
+                    "{what} `{}` (already used at {first}); variant ids must be unique ignoring case",
+                    escape_id(id)
                 ),
             ));
         }
-        seen.insert(&v.variant_id, here);
+        seen.insert(normalized_id(id), (here, id));
     }
     let make = |v: &RawVariant, is_baseline: bool| Variant {
         id: v.variant_id.clone(),
