@@ -219,7 +219,16 @@ impl std::fmt::Display for Violation {
         } else {
             &self.pointer
         };
-        write!(f, "at {at}: {} (rule `{}`)", self.message, self.rule)
+        // Values quoted from the document are user input: control and bidi characters
+        // are printed escaped, never raw to a terminal.
+        let escape = crate::experiment::limits::escape_id;
+        write!(
+            f,
+            "at {}: {} (rule `{}`)",
+            escape(at),
+            escape(&self.message),
+            self.rule
+        )
     }
 }
 
