@@ -16,9 +16,15 @@ use crate::coordinator::{
 use crate::experiment::{self, Experiment, ExperimentError};
 use crate::lease::{self, LeaseError};
 pub use crate::run_remote::RemoteOptions;
+
+mod recover;
+mod resolve;
 use journal::event::*;
 use journal::projection::RunStatus;
 use journal::{Durability, Journal, JournalError, Projections};
+use recover::{check_inputs, first_run_created};
+pub use recover::{reap_orphans, recovery_plan, RecoveryPlan};
+pub use resolve::resolve_run;
 use std::path::{Path, PathBuf};
 
 pub const JOURNAL_FILE: &str = "journal.sqlite";
@@ -122,77 +128,6 @@ pub struct RunOutcome {
     pub run_dir: PathBuf,
     pub end: SessionEnd,
     pub projections: Projections,
-}
-
-/// Find a run by directory path, run id, or unique run id prefix under `runs_dir`.
-pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
-    // An empty prefix would match every run.
-    if run.trim().is_empty() {
-        return Err(RunError::Invalid(
-            "empty run id: name a run by its id, a unique id prefix, or its directory".into(),
-        ));
-    }
-    let as_path = Path::new(run);
-    for dir in [as_path.to_path_buf(), runs_dir.join(run)] {
-        let journal = dir.join(JOURNAL_FILE);
-        if !journal.exists() && journal::store::creating_path(&journal).exists() {
-            return Err(RunError::Invalid(format!(
-                "run {} never started: labj was stopped while creating its journal, before run_created was written; nothing ran (remove the directory)",
-                dir.display()
-            )));
-        }
-        if !journal.exists() {
-            if let Ok(Some(head)) = journal::store::integrity::read_head(&journal) {
-                return Err(RunError::Invalid(format!(
-                    "the journal of run {} was deleted: {JOURNAL_FILE} is gone, but its chain head record ({}) says {} events had been written; restore the journal from a copy",
-                    dir.display(),
-                    journal::store::integrity::head_path(&journal).display(),
-                    head.events
-                )));
-            }
-        }
-        if dir.is_dir() && !journal.exists() && !run.is_empty() {
-            return Err(RunError::Invalid(format!(
-                "{} holds no {JOURNAL_FILE}: a run that never started (labj stopped while creating it), or not a labj run directory",
-                dir.display()
-            )));
-        }
-    }
-    if as_path.join(JOURNAL_FILE).is_file() {
-        return Ok(as_path.to_path_buf());
-    }
-    let direct = runs_dir.join(run);
-    if direct.join(JOURNAL_FILE).is_file() {
-        return Ok(direct);
-    }
-    let mut matches = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(runs_dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(run) && e.path().join(JOURNAL_FILE).is_file() {
-                matches.push(e.path());
-            }
-        }
-    }
-    match matches.len() {
-        1 => Ok(matches.remove(0)),
-        0 => Err(RunError::Invalid(format!(
-            "no run `{run}`: it is not a run directory (one holding {JOURNAL_FILE}) and no run id under {} starts with it",
-            runs_dir.display()
-        ))),
-        n => {
-            let mut ids: Vec<String> = matches
-                .iter()
-                .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-                .collect();
-            ids.sort();
-            Err(RunError::Invalid(format!(
-                "run id prefix `{run}` is ambiguous: {n} runs under {} match: {}",
-                runs_dir.display(),
-                ids.join(", ")
-            )))
-        }
-    }
 }
 
 /// Fault injection for crash tests, compiled in only with the `fault-injection` feature
@@ -631,50 +566,6 @@ fn drive(
     })
 }
 
-/// What `continue` would do, computed from the journal alone (also `inspect`'s dry run).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecoveryPlan {
-    /// Stale active trials, in schedule_idx order, that become `worker_lost`: re-run
-    /// (`retry`) while the infra-retry budget lasts, committed as lost after.
-    pub worker_lost: Vec<WorkerLost>,
-    /// The first slot not yet committed.
-    pub next_commit_idx: u64,
-}
-
-/// The recovery events for a journal's projections: a pure function of the journal and
-/// the infra-retry budget.
-pub fn recovery_plan(proj: &Projections, infra: InfraRetry) -> RecoveryPlan {
-    let mut stale: Vec<_> = proj.control.active_trials.values().collect();
-    stale.sort_by_key(|t| t.schedule_idx);
-    let last_session = proj
-        .session
-        .as_ref()
-        .map(|s| s.session_id.clone())
-        .unwrap_or_default();
-    RecoveryPlan {
-        worker_lost: stale
-            .into_iter()
-            .map(|t| {
-                infra.recover(
-                    proj,
-                    t,
-                    format!(
-                        "dispatched in session {last_session} with no completion journaled before that session ended"
-                    ),
-                )
-            })
-            .collect(),
-        next_commit_idx: proj.progress.next_commit_idx,
-    }
-}
-
-/// Stop agents a dead session left running: every process whose environment names this
-/// run and one of `trial_ids` (agents, graders and their children inherit it) gets
-/// SIGKILL. Returns how many were killed. Processes we may not inspect are skipped.
-pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
-    crate::isolation::reap_host_processes(run_id, Some(trial_ids))
-}
-
 /// Continue a crashed, killed or interrupted run.
 ///
 /// Order matters: the journal is folded and the inputs checked through a read-only
@@ -851,74 +742,6 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         reattached,
     };
     drive(parts, backend.boxed(), opts, kill_after)
-}
-
-/// The inputs the run was created (or last continued) with against the experiment as it
-/// is now. Changed inputs are refused with the list of changed components, or accepted
-/// when `opts.allow_changed_inputs` (the returned record is journaled).
-fn check_inputs(
-    journal: &Journal,
-    created: &RunCreated,
-    exp: &Experiment,
-    exp_path: &Path,
-    opts: &RunOptions,
-) -> Result<Option<InputsChanged>, RunError> {
-    let now = crate::inputs::components(exp);
-    let recorded: Option<crate::inputs::Components> =
-        serde_json::from_value(created.options["inputs"].clone()).ok();
-    let Some(mut was) = recorded else {
-        // A journal from before per-component digests: only the combined legacy digest.
-        let want = created.options["inputs_digest"].as_str().unwrap_or("");
-        if crate::inputs::legacy_digest(exp) == want && exp.digest() == created.experiment_digest {
-            return Ok(None);
-        }
-        if opts.allow_changed_inputs {
-            let mut change = crate::inputs::accepted_change(&Default::default(), &now);
-            change.changed =
-                vec!["experiment or dataset (journal predates per-component digests)".into()];
-            return Ok(Some(change));
-        }
-        return Err(RunError::Invalid(format!(
-            "the experiment {} or its dataset changed since run {} was created; continuing would mix results of different inputs (pass --allow-changed-inputs to accept the change, which is journaled)",
-            exp_path.display(),
-            created.run_id
-        )));
-    };
-    // The latest accepted change, if any, is the baseline now.
-    journal.for_each_event(0, None, false, |e| {
-        if let Event::SessionStarted(SessionStarted {
-            inputs_changed: Some(c),
-            ..
-        }) = e.event
-        {
-            was = c.inputs;
-        }
-        Ok(())
-    })?;
-    let changed = crate::inputs::changed(&was, &now);
-    if changed.is_empty() {
-        return Ok(None);
-    }
-    if opts.allow_changed_inputs {
-        return Ok(Some(crate::inputs::accepted_change(&was, &now)));
-    }
-    Err(RunError::Invalid(format!(
-        "the inputs of run {} changed since it was created: {} (experiment {}); continuing would mix results of different inputs. Restore them, or pass --allow-changed-inputs to continue anyway (the change is journaled)",
-        created.run_id,
-        changed.join(", "),
-        exp_path.display()
-    )))
-}
-
-fn first_run_created(journal: &Journal) -> Result<RunCreated, RunError> {
-    let mut found = None;
-    journal.for_each_event(0, Some(0), false, |e| {
-        if let Event::RunCreated(rc) = e.event {
-            found = Some(rc);
-        }
-        Ok(())
-    })?;
-    found.ok_or_else(|| RunError::Invalid("journal does not start with run_created".into()))
 }
 
 /// `labj rebuild`: recompute the materialized projections of a run nobody drives.

@@ -84,7 +84,7 @@ pub(super) fn stage(trial: &Trial<'_>, n: u32, agent_result: &Path) -> Result<Gr
         Err(e) => return Err(disk("copying the agent's result for the grader", e)),
     }
     let trajectory = trial.paths.attempt_dir(n).join("trajectory.jsonl");
-    let inputs = super::InputPaths {
+    let inputs = super::input::InputPaths {
         trial_dir: &trial.paths.trial_dir,
         workspace_dir: &trial.paths.workspace,
         deps_dir: &trial.paths.trial_dir.join("deps"),

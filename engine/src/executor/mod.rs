@@ -62,6 +62,7 @@ pub mod blobs;
 mod classify;
 mod control;
 mod grade;
+mod input;
 mod invocation;
 mod process;
 mod program;
@@ -151,42 +152,6 @@ impl Paths {
     fn attempt_dir(&self, n: u32) -> PathBuf {
         self.trial_dir.join(format!("attempt_{n}"))
     }
-}
-
-#[derive(Serialize)]
-struct TrialInput<'a> {
-    schema_version: &'static str,
-    ids: InputIds<'a>,
-    task: &'a serde_json::Value,
-    bindings: &'a serde_json::Value,
-    dependencies: &'a serde_json::Value,
-    policy: &'a serde_json::Value,
-    timeout_ms: u64,
-    paths: InputPaths<'a>,
-}
-
-#[derive(Serialize)]
-struct InputIds<'a> {
-    run_id: &'a str,
-    trial_id: &'a str,
-    variant_id: &'a str,
-    task_id: &'a str,
-    repl_idx: u32,
-    schedule_idx: u64,
-    attempt: u32,
-}
-
-#[derive(Serialize)]
-struct InputPaths<'a> {
-    trial_dir: &'a Path,
-    workspace_dir: &'a Path,
-    deps_dir: &'a Path,
-    task: &'a Path,
-    bindings: &'a Path,
-    dependencies: &'a Path,
-    policy: &'a Path,
-    result: &'a Path,
-    trajectory: &'a Path,
 }
 
 /// What one attempt ended with.
@@ -540,71 +505,6 @@ impl<'a> Trial<'a> {
         Ok(end)
     }
 
-    /// The inputs labj writes for the agent, with their exact bytes, so a change made by
-    /// the agent can be recognised (and undone before a retry).
-    fn input_files(&self) -> Result<Vec<(PathBuf, Vec<u8>)>, Fault> {
-        let s = self.spec;
-        let p = &self.paths;
-        [
-            (&p.task, &s.task),
-            (&p.bindings, &s.bindings),
-            (&p.dependencies, &s.dependencies),
-            (&p.policy, &s.policy),
-        ]
-        .into_iter()
-        .map(|(path, value)| Ok((path.clone(), json_bytes(path, value)?)))
-        .collect()
-    }
-
-    fn write_trial_input(&self, n: u32, attempt_dir: &Path) -> Result<(), Fault> {
-        let view = sandbox::AgentView::host(&self.paths, attempt_dir);
-        self.write_trial_input_as(n, &view, &self.paths.trial_input)
-    }
-
-    /// trial_input_v1 with the paths as the agent sees them (`view`), written to `dest`.
-    fn write_trial_input_as(
-        &self,
-        n: u32,
-        view: &sandbox::AgentView,
-        dest: &Path,
-    ) -> Result<(), Fault> {
-        let paths = InputPaths {
-            trial_dir: &view.trial_dir,
-            workspace_dir: &view.workspace,
-            deps_dir: &view.deps,
-            task: &view.task,
-            bindings: &view.bindings,
-            dependencies: &view.dependencies,
-            policy: &view.policy,
-            result: &view.result,
-            trajectory: &view.trajectory,
-        };
-        write_json(dest, &self.trial_input(n, paths))
-    }
-
-    /// The trial_input_v1 document of attempt `n` naming `paths`.
-    fn trial_input<'b>(&'b self, n: u32, paths: InputPaths<'b>) -> TrialInput<'b> {
-        let s = self.spec;
-        TrialInput {
-            schema_version: "trial_input_v1",
-            ids: InputIds {
-                run_id: &s.run_id,
-                trial_id: &s.trial_id,
-                variant_id: &s.variant_id,
-                task_id: &s.task_id,
-                repl_idx: s.repl_idx,
-                schedule_idx: s.schedule_idx,
-                attempt: n,
-            },
-            task: &s.task,
-            bindings: &s.bindings,
-            dependencies: &s.dependencies,
-            policy: &s.policy,
-            timeout_ms: s.agent.timeout_ms,
-            paths,
-        }
-    }
-
     fn timeout(&self) -> Option<Duration> {
         match self.spec.agent.timeout_ms {
             0 => None,
@@ -732,34 +632,6 @@ impl<'a> Trial<'a> {
         };
         end.active = sup.active;
         Ok(end)
-    }
-
-    /// Post manifest, diff and patch of the workspace; returns the evidence produced.
-    fn workspace_evidence(&self) -> Result<Vec<(String, String)>, Fault> {
-        let post = workspace::scan(&self.paths.workspace, workspace::post_process_deadline())
-            .map_err(|e| disk("scanning the workspace", e))?;
-        let d = workspace::diff(&self.pre, &post);
-        let dir = &self.paths.trial_dir;
-        write_json(
-            &dir.join("workspace_manifest.json"),
-            &serde_json::json!({"pre": &self.pre, "post": &post}),
-        )?;
-        write_json(&dir.join("workspace_diff.json"), &d)?;
-        let mut evidence = vec![("workspace_diff".to_string(), "workspace_diff.json".into())];
-        let patch_path = dir.join("agent_patch.diff");
-        if d.is_empty() {
-            let _ = std::fs::remove_file(&patch_path);
-        } else {
-            let before: BTreeMap<String, &str> = self
-                .files
-                .iter()
-                .map(|(rel, f)| (rel.to_string_lossy().into_owned(), f.content.as_str()))
-                .collect();
-            let text = workspace::patch(&d, &before, &self.paths.workspace);
-            write_new(&patch_path, text.as_bytes())?;
-            evidence.push(("agent_patch".to_string(), "agent_patch.diff".into()));
-        }
-        Ok(evidence)
     }
 
     /// Stores logs, results, grade and evidence in the blob store.

@@ -1,6 +1,7 @@
 //! The trial workspace: writing the task's files, manifests (relative path → blake3 +
 //! size) before and after the agent, their diff, and the `agent_patch` evidence.
 
+use super::{disk, write_json, write_new, Fault};
 use crate::trial::WorkspaceFile;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -256,6 +257,36 @@ fn push_lines(out: &mut String, sign: char, whole: Option<&str>, lines: &[&str])
     }
     if whole.is_some_and(|w| !w.is_empty() && !w.ends_with('\n')) {
         out.push_str("\n\\ No newline at end of file\n");
+    }
+}
+
+impl super::Trial<'_> {
+    /// Post manifest, diff and patch of the workspace; returns the evidence produced.
+    pub(super) fn workspace_evidence(&self) -> Result<Vec<(String, String)>, Fault> {
+        let post = scan(&self.paths.workspace, post_process_deadline())
+            .map_err(|e| disk("scanning the workspace", e))?;
+        let d = diff(&self.pre, &post);
+        let dir = &self.paths.trial_dir;
+        write_json(
+            &dir.join("workspace_manifest.json"),
+            &serde_json::json!({"pre": &self.pre, "post": &post}),
+        )?;
+        write_json(&dir.join("workspace_diff.json"), &d)?;
+        let mut evidence = vec![("workspace_diff".to_string(), "workspace_diff.json".into())];
+        let patch_path = dir.join("agent_patch.diff");
+        if d.is_empty() {
+            let _ = std::fs::remove_file(&patch_path);
+        } else {
+            let before: BTreeMap<String, &str> = self
+                .files
+                .iter()
+                .map(|(rel, f)| (rel.to_string_lossy().into_owned(), f.content.as_str()))
+                .collect();
+            let text = patch(&d, &before, &self.paths.workspace);
+            write_new(&patch_path, text.as_bytes())?;
+            evidence.push(("agent_patch".to_string(), "agent_patch.diff".into()));
+        }
+        Ok(evidence)
     }
 }
 
