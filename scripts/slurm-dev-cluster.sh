@@ -92,7 +92,7 @@ start_munge() {
     chmod 400 /etc/munge/munge.key
     mkdir -p /run/munge /var/log/munge /var/lib/munge
     chown munge:munge /run/munge /var/log/munge /var/lib/munge
-    su -s /bin/sh munge -c /usr/sbin/munged || die "munged did not start (see /var/log/munge/munged.log)"
+    su -s /bin/sh munge -c /usr/sbin/munged 9>&- || die "munged did not start (see /var/log/munge/munged.log)"
     i=0
     until munge -n 2>/dev/null | unmunge >/dev/null 2>&1; do
         i=$((i + 1))
@@ -134,8 +134,8 @@ start() {
     fi
     write_conf
     start_munge
-    pid_alive /run/slurmctld-labj.pid || slurmctld || die "slurmctld did not start (see $LOG_DIR/slurmctld.log)"
-    pid_alive /run/slurmd-labj.pid || slurmd || die "slurmd did not start (see $LOG_DIR/slurmd.log)"
+    pid_alive /run/slurmctld-labj.pid || slurmctld 9>&- || die "slurmctld did not start (see $LOG_DIR/slurmctld.log)"
+    pid_alive /run/slurmd-labj.pid || slurmd 9>&- || die "slurmd did not start (see $LOG_DIR/slurmd.log)"
     wait_idle
     echo "slurm-dev-cluster: started (node $(hostname -s): $(node_state), partition $PARTITION)"
 }
@@ -167,9 +167,12 @@ status() {
 
 # One start/stop at a time: test binaries run tests in parallel, each making sure the
 # cluster runs; two concurrent starts would race to start munged and the loser fails.
+# The daemons are started with fd 9 closed: a daemon inheriting it would hold the lock
+# for its whole life and every later `start` would wait forever. The wait is bounded.
 lock() {
-    exec 9>"${TMPDIR:-/tmp}/labj-slurm-dev-cluster.lock"
-    flock 9
+    lockfile="${TMPDIR:-/tmp}/labj-slurm-dev-cluster.lock"
+    exec 9>"$lockfile"
+    flock -w 120 9 || die "another start/stop has held $lockfile for 120 s (holders: $(fuser "$lockfile" 2>/dev/null || echo unknown))"
 }
 
 case "${1:-}" in

@@ -72,7 +72,7 @@ fn run_id_and_directory_come_first_then_plain_progress_lines() {
     std::fs::write(s.dir().join("go"), "").unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let status = child.wait().unwrap();
+    let status = wait_within(&mut child, COMMAND_LIMIT, "labj run");
     assert!(status.success(), "{rest}");
     // Not a terminal: plain lines, the last one complete, with every count.
     let progress: Vec<&str> = rest.lines().filter(|l| l.starts_with("[labj] ")).collect();

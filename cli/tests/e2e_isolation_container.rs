@@ -281,7 +281,7 @@ fn pause_freezes_the_container_and_resume_thaws_it() {
         "ticks advancing after resume",
         || (read() != frozen).then_some(()),
     );
-    let status = child.wait().unwrap();
+    let status = wait_within(&mut child, COMMAND_LIMIT, "labj run");
     assert!(status.success(), "run ended {status}");
     let done = completions(&s, &run);
     assert_eq!(done[0]["classification"], "success", "{}", done[0]);

@@ -290,7 +290,7 @@ fn journal_copies_taken_mid_run_are_prefixes_of_the_final_journal() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(child.wait().unwrap().success());
+    assert!(wait_within(&mut child, COMMAND_LIMIT, "labj run").success());
     assert!(
         !snaps.is_empty(),
         "no snapshot was taken while the run was writing"

@@ -88,7 +88,10 @@ fn runs_lists_completed_crashed_and_killed_runs() {
     assert_eq!(live[0]["live"], true);
     let k = s2.labj(&["kill", run.to_str().unwrap()]);
     assert!(k.status.success(), "{}", text(&k));
-    assert_eq!(child.wait().unwrap().code(), Some(4));
+    assert_eq!(
+        wait_within(&mut child, COMMAND_LIMIT, "labj run").code(),
+        Some(4)
+    );
     let after: Value = serde_json::from_str(&stdout_ok(&s2.labj(&["runs", "--json"]))).unwrap();
     assert_eq!(after[0]["status"], "killed", "{after}");
 }

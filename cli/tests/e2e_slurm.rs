@@ -16,11 +16,11 @@ use support::*;
 /// Start the dev cluster (idempotent, quick when it runs) or fail naming it.
 fn require_slurm() {
     let script = repo_root().join("scripts/slurm-dev-cluster.sh");
-    let out = Command::new("sh")
-        .arg(&script)
-        .arg("start")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let out = output_within(
+        Command::new("sh").arg(&script).arg("start"),
+        Duration::from_secs(240),
+        "scripts/slurm-dev-cluster.sh start",
+    );
     assert!(
         out.status.success(),
         "the Slurm dev cluster is not available (Slurm tests need it; `scripts/slurm-dev-cluster.sh start` as root):\n{}",
@@ -41,10 +41,11 @@ fn jobs_of(run_dir: &Path) -> Vec<(String, String, String)> {
 
 /// `squeue`'s state of one job (`None` once Slurm forgot it).
 fn slurm_state(job_id: &str) -> Option<String> {
-    let out = Command::new("squeue")
-        .args(["-h", "--states=all", "-o", "%T", "-j", job_id])
-        .output()
-        .expect("run squeue");
+    let out = output_within(
+        Command::new("squeue").args(["-h", "--states=all", "-o", "%T", "-j", job_id]),
+        Duration::from_secs(60),
+        "squeue",
+    );
     let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (!s.is_empty()).then_some(s)
 }
@@ -186,7 +187,7 @@ fn slurm_pause_suspends_jobs_and_resume_finishes_them() {
     }
     let out = s.labj(&["resume", run, "--all", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let status = child.wait().unwrap();
+    let status = wait_within(&mut child, COMMAND_LIMIT, "labj run --executor slurm");
     assert_eq!(
         status.code(),
         Some(0),
@@ -213,7 +214,7 @@ fn slurm_coordinator_kill9_then_continue_reattaches_without_rerunning() {
     let run_dir = wait_run_dir(&s);
     let before = wait_jobs_running(&s, &run_dir, 4);
     child.kill().unwrap(); // SIGKILL: no cleanup, jobs keep running in Slurm
-    child.wait().unwrap();
+    wait_within(&mut child, COMMAND_LIMIT, "labj run --executor slurm");
     for (_, job, _) in &before {
         let st = slurm_state(job);
         assert!(
@@ -268,9 +269,13 @@ fn slurm_job_cancelled_from_outside_is_an_infrastructure_loss() {
     let run_dir = wait_run_dir(&s);
     let jobs = wait_jobs_running(&s, &run_dir, 2);
     let (victim_trial, victim_job, _) = jobs[0].clone();
-    let out = Command::new("scancel").arg(&victim_job).output().unwrap();
+    let out = output_within(
+        Command::new("scancel").arg(&victim_job),
+        Duration::from_secs(60),
+        "scancel",
+    );
     assert!(out.status.success(), "scancel: {}", text(&out));
-    child.wait().unwrap();
+    wait_within(&mut child, COMMAND_LIMIT, "labj run --executor slurm");
     let err = std::fs::read_to_string(s.dir().join("run.err")).unwrap();
     let events = read_events(&run_dir);
     // The loss is recorded as worker_lost: a `worker_lost` event (infra-retry hook) or a

@@ -224,9 +224,11 @@ impl LiveRun {
 
     /// `labj <args...>` against this run's runs dir.
     pub fn labj(&self, args: &[&str]) -> Output {
-        labj_at(&self.dir, &self.runs_dir, args)
-            .output()
-            .expect("run labj")
+        output_within(
+            &mut labj_at(&self.dir, &self.runs_dir, args),
+            COMMAND_LIMIT,
+            &format!("labj {}", args.join(" ")),
+        )
     }
 
     /// `labj <cmd> <run> <extra...> --json`, asserting the JSON answer parses.

@@ -18,8 +18,58 @@ pub mod report;
 use journal::{Durability, Journal, Projections};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
+
+/// How long one `labj` command of a test may take before the test fails naming it: no
+/// test waits forever on a hung process (CI has a hard time limit for the whole suite).
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(300);
+
+/// Run `cmd` to completion, capturing its output, or SIGKILL it and panic naming `what`
+/// after `limit`.
+pub fn output_within(cmd: &mut Command, limit: Duration, what: &str) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap_or_else(|e| panic!("waiting for {what}: {e}")),
+        Err(_) => {
+            // SAFETY: plain kill(2) on the pid of a child we have not reaped yet.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            let out = rx.recv_timeout(Duration::from_secs(10));
+            panic!(
+                "{what} did not finish within {limit:?} and was killed; output: {}",
+                out.ok()
+                    .and_then(|o| o.ok())
+                    .map(|o| text(&o))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// Wait for `child` to exit, or SIGKILL it and panic naming `what` after `limit`.
+pub fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            return st;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?} and was killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 pub fn labj_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_labj"))
@@ -118,8 +168,13 @@ impl Scratch {
         labj_at(self.dir(), &self.runs_dir(), args)
     }
 
+    /// `labj <args>` to completion (bounded by [`COMMAND_LIMIT`]).
     pub fn labj(&self, args: &[&str]) -> Output {
-        self.labj_cmd(args).output().expect("run labj")
+        output_within(
+            &mut self.labj_cmd(args),
+            COMMAND_LIMIT,
+            &format!("labj {}", args.join(" ")),
+        )
     }
 
     /// The only run under runs/ (panics if there is not exactly one).
