@@ -111,11 +111,67 @@ pub fn variant_name(v: &VariantSummary) -> String {
     }
 }
 
-fn metric_cells(v: &VariantSummary) -> (String, String, String) {
-    match &v.metric {
+/// Columns of the variant table, the same in text, markdown and HTML.
+pub const VARIANT_COLUMNS: usize = 12;
+/// Columns counted outside every denominator (infra, cancelled, re-run), styled apart.
+pub const APART_COLUMNS: [usize; 3] = [5, 6, 7];
+
+/// The variant table's header (`metric` names the primary metric).
+pub fn variant_header(metric: &str) -> [String; VARIANT_COLUMNS] {
+    [
+        "variant",
+        "scored",
+        "succeeded",
+        "success",
+        "95% CI",
+        "infra",
+        "cancelled",
+        "re-run",
+        "pruned",
+        "",
+        "95% CI",
+        "n",
+    ]
+    .map(String::from)
+    .map(|h| {
+        if h.is_empty() {
+            format!("mean {metric}")
+        } else {
+            h
+        }
+    })
+}
+
+/// One variant's row of the variant table.
+pub fn variant_cells(v: &VariantSummary) -> [String; VARIANT_COLUMNS] {
+    let (mean, ci, n) = match &v.metric {
         Some(m) => (format!("{:.3}", m.mean), ci_num(m.ci95), m.n.to_string()),
         None => ("-".into(), "-".into(), "0".into()),
+    };
+    [
+        variant_name(v),
+        v.scored.to_string(),
+        v.succeeded.to_string(),
+        pct(v.success_rate),
+        ci_pct(v.success_ci95),
+        v.infra_lost.to_string(),
+        v.cancelled.to_string(),
+        v.infra_retried.to_string(),
+        v.skipped_pruned.to_string(),
+        mean,
+        ci,
+        n,
+    ]
+}
+
+/// A text-table line: the first column left-aligned, the others right-aligned.
+fn text_row(cells: &[String; VARIANT_COLUMNS]) -> String {
+    const WIDTHS: [usize; VARIANT_COLUMNS] = [22, 6, 9, 8, 17, 6, 9, 6, 7, 8, 17, 5];
+    let mut line = format!("{:<w$}", cells[0], w = WIDTHS[0]);
+    for (c, w) in cells.iter().zip(WIDTHS).skip(1) {
+        line.push_str(&format!(" {c:>w$}"));
     }
+    line
 }
 
 /// A one-sentence reading of a comparison.
@@ -158,40 +214,11 @@ pub fn text(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "Infrastructure faults (infra) and pruned slots are never in a denominator.\n"
+        "Infrastructure faults (infra), cancelled and pruned slots are never in a denominator.\n"
     );
-    let _ = writeln!(
-        s,
-        "{:<22} {:>6} {:>9} {:>8} {:>17} {:>6} {:>6} {:>7} {:>8} {:>17} {:>5}",
-        "variant",
-        "scored",
-        "succeeded",
-        "success",
-        "95% CI",
-        "infra",
-        "re-run",
-        "pruned",
-        "mean",
-        "95% CI",
-        "n"
-    );
+    let _ = writeln!(s, "{}", text_row(&variant_header(metric)));
     for v in &r.variants {
-        let (mean, ci, n) = metric_cells(v);
-        let _ = writeln!(
-            s,
-            "{:<22} {:>6} {:>9} {:>8} {:>17} {:>6} {:>6} {:>7} {:>8} {:>17} {:>5}",
-            variant_name(v),
-            v.scored,
-            v.succeeded,
-            pct(v.success_rate),
-            ci_pct(v.success_ci95),
-            v.infra_lost,
-            v.infra_retried,
-            v.skipped_pruned,
-            mean,
-            ci,
-            n
-        );
+        let _ = writeln!(s, "{}", text_row(&variant_cells(v)));
     }
     for c in &r.comparisons {
         let _ = writeln!(
@@ -284,32 +311,21 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "# Report of run `{}`\n", r.run_id);
     let _ = writeln!(
         s,
-        "Experiment `{}`, status **{}**, {}/{} slots committed. 95% intervals: Wilson (success rates), percentile bootstrap with {} resamples, seed {} (means of `{metric}`). Infrastructure faults and pruned slots are never in a denominator.\n",
+        "Experiment `{}`, status **{}**, {}/{} slots committed. 95% intervals: Wilson (success rates), percentile bootstrap with {} resamples, seed {} (means of `{metric}`). Infrastructure faults, cancelled and pruned slots are never in a denominator.\n",
         r.experiment_id, r.status, r.committed, r.total_slots, r.bootstrap.resamples, r.bootstrap.seed
     );
     let _ = writeln!(s, "## Variants\n");
+    let md_row = |cells: [String; VARIANT_COLUMNS]| {
+        let cells: Vec<String> = cells.iter().map(|c| md_cell(c)).collect();
+        format!("| {} |", cells.join(" | "))
+    };
+    let _ = writeln!(s, "{}", md_row(variant_header(metric)));
     let _ = writeln!(
         s,
-        "| variant | scored | succeeded | success | 95% CI | infra | re-run | pruned | mean {metric} | 95% CI | n |"
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---:|");
     for v in &r.variants {
-        let (mean, ci, n) = metric_cells(v);
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            md_cell(&variant_name(v)),
-            v.scored,
-            v.succeeded,
-            pct(v.success_rate),
-            ci_pct(v.success_ci95),
-            v.infra_lost,
-            v.infra_retried,
-            v.skipped_pruned,
-            mean,
-            ci,
-            n
-        );
+        let _ = writeln!(s, "{}", md_row(variant_cells(v)));
     }
     if !r.comparisons.is_empty() {
         let _ = writeln!(

@@ -54,6 +54,8 @@ fn outcome_label(row: &TrialRow) -> &'static str {
         "skipped"
     } else if row.is_infra() {
         "infra"
+    } else if row.is_cancelled() {
+        "cancelled"
     } else if row.is_success() {
         "succeeded"
     } else {

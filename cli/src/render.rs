@@ -57,6 +57,7 @@ pub fn summary_json(proj: &Projections) -> serde_json::Value {
                     "unsuccessful": a.unsuccessful(),
                     "skipped_pruned": a.skipped_pruned,
                     "infra": a.infra,
+                    "cancelled": a.cancelled,
                     "infra_retried": a.infra_retried,
                     "success_rate": a.success_rate(),
                     "primary_metric": pm,
@@ -73,11 +74,12 @@ fn aggregates_table(proj: &Projections) {
         .run
         .as_ref()
         .and_then(|r| r.variant_ids.first().cloned());
-    // `scored` = committed − skipped − infra (the success denominator); `unsuccessful` =
-    // scored − succeeded; `infra`: slots committed with an infrastructure fault, outside
-    // every rate and mean; `re-run`: lost attempts dispatched again.
+    // `scored` = committed − skipped − infra − cancelled (the success denominator);
+    // `unsuccessful` = scored − succeeded; `infra`: slots committed with an infrastructure
+    // fault and `cancelled`: slots an operator cancelled, both outside every rate and
+    // mean; `re-run`: lost attempts dispatched again.
     println!(
-        "  {:<20} {:>9} {:>6} {:>9} {:>12} {:>7} {:>6} {:>6} {:>8}  {}",
+        "  {:<20} {:>9} {:>6} {:>9} {:>12} {:>7} {:>6} {:>9} {:>6} {:>8}  {}",
         "variant",
         "committed",
         "scored",
@@ -85,6 +87,7 @@ fn aggregates_table(proj: &Projections) {
         "unsuccessful",
         "skipped",
         "infra",
+        "cancelled",
         "re-run",
         "success",
         pm.as_deref()
@@ -98,7 +101,7 @@ fn aggregates_table(proj: &Projections) {
             name
         };
         println!(
-            "  {:<20} {:>9} {:>6} {:>9} {:>12} {:>7} {:>6} {:>6} {:>8}  {}",
+            "  {:<20} {:>9} {:>6} {:>9} {:>12} {:>7} {:>6} {:>9} {:>6} {:>8}  {}",
             label,
             a.committed,
             a.scored(),
@@ -106,6 +109,7 @@ fn aggregates_table(proj: &Projections) {
             a.unsuccessful(),
             a.skipped_pruned,
             a.infra,
+            a.cancelled,
             a.infra_retried,
             pct(a.success_rate()),
             pm.as_deref().map(|m| num(a.mean(m))).unwrap_or_default()

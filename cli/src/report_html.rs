@@ -1,7 +1,10 @@
 //! The HTML report: one self-contained file (inline CSS, inline SVG charts, no script,
 //! no font or image fetched), readable offline and attachable to an email.
 
-use crate::cmd_report::{ci_num, ci_pct, flips, p_value, pct, signed, variant_name, verdict};
+use crate::cmd_report::{
+    ci_num, flips, p_value, signed, variant_cells, variant_header, variant_name, verdict,
+    APART_COLUMNS,
+};
 use engine::report::stats::Interval;
 use engine::report::Report;
 use std::fmt::Write as _;
@@ -223,33 +226,26 @@ pub fn html(r: &Report) -> String {
         }));
     }
     // Variant table.
-    s.push_str("<h2>Variants</h2><table><tr><th>variant</th><th>scored</th><th>succeeded</th><th>success</th><th>95% CI</th><th>infra</th><th>re-run</th><th>pruned</th>");
-    let _ = write!(
-        s,
-        "<th>mean {}</th><th>95% CI</th><th>n</th></tr>",
-        esc(&metric)
-    );
+    s.push_str("<h2>Variants</h2><table><tr>");
+    for h in variant_header(&metric) {
+        let _ = write!(s, "<th>{}</th>", esc(&h));
+    }
+    s.push_str("</tr>");
     for v in &r.variants {
-        let (mean, ci, n) = match &v.metric {
-            Some(m) => (format!("{:.3}", m.mean), ci_num(m.ci95), m.n.to_string()),
-            None => ("-".into(), "-".into(), "0".into()),
-        };
-        let _ = write!(
-            s,
-            "<tr><td{}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"infra\">{}</td><td class=\"infra\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if v.is_baseline { " class=\"base\"" } else { "" },
-            esc(&variant_name(v)),
-            v.scored,
-            v.succeeded,
-            pct(v.success_rate),
-            ci_pct(v.success_ci95),
-            v.infra_lost,
-            v.infra_retried,
-            v.skipped_pruned,
-            mean,
-            ci,
-            n
-        );
+        s.push_str(if v.is_baseline {
+            "<tr class=\"base\">"
+        } else {
+            "<tr>"
+        });
+        for (i, c) in variant_cells(v).iter().enumerate() {
+            let class = if APART_COLUMNS.contains(&i) {
+                " class=\"infra\""
+            } else {
+                ""
+            };
+            let _ = write!(s, "<td{class}>{}</td>", esc(c));
+        }
+        s.push_str("</tr>");
     }
     s.push_str("</table>");
     // Comparisons.

@@ -198,6 +198,21 @@ fn cancel_one_trial_commits_it_as_cancelled_and_the_run_goes_on() {
     let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(proj.aggregates.overall.succeeded, 3);
     assert_eq!(proj.aggregates.overall.by_classification["cancelled"], 1);
+    // An operator's cancel is not a verdict on the agent: outside the success rate's
+    // denominator, no metric, no failure streak.
+    let o = &proj.aggregates.overall;
+    assert_eq!(
+        (o.cancelled, o.scored(), o.unsuccessful()),
+        (1, 3, 0),
+        "{o:?}"
+    );
+    assert_eq!(o.success_rate(), Some(1.0));
+    assert_eq!(o.metric_counts.get("score").copied(), Some(3), "{o:?}");
+    assert!(
+        proj.progress.consecutive_failures.values().all(|n| *n == 0),
+        "{:?}",
+        proj.progress.consecutive_failures
+    );
 }
 
 #[test]

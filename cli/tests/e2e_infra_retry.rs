@@ -159,11 +159,22 @@ fn crash_with_pruning_then_continue_reruns_lost_work_and_changes_no_score() {
         .find(|l| l.trim_start().starts_with("base "))
         .unwrap_or_else(|| panic!("no base row:\n{table}"));
     let cols: Vec<&str> = base_row.split_whitespace().collect();
-    // variant (baseline) committed scored succeeded unsuccessful skipped infra re-run
-    // success mean
+    // variant (baseline) committed scored succeeded unsuccessful skipped infra cancelled
+    // re-run success mean
     assert_eq!(
-        &cols[1..10],
-        &["(baseline)", "8", "8", "8", "0", "0", "0", "3", "100.0%"],
+        &cols[1..11],
+        &[
+            "(baseline)",
+            "8",
+            "8",
+            "8",
+            "0",
+            "0",
+            "0",
+            "0",
+            "3",
+            "100.0%"
+        ],
         "{table}"
     );
 }

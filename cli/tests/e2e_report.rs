@@ -257,7 +257,7 @@ def tol(xs):
     u = np.unique(xs)
     step = float(np.min(np.diff(u))) if len(u) > 1 else 0.0
     return 0.15 * xs.std(ddof=1) / np.sqrt(len(xs)) + 2 * step / len(xs) + 1e-12
-scored = [r for r in rows if r["status"] != "skipped_pruned" and r["classification"] and r["classification"] not in infra]
+scored = [r for r in rows if r["status"] != "skipped_pruned" and r["classification"] and r["classification"] not in infra and r["classification"] != "cancelled"]
 checked = 0
 for v in rep["variants"]:
     mine = [r for r in scored if r["variant_id"] == v["variant_id"]]

@@ -88,8 +88,9 @@ fn a_failing_run_says_why_in_its_summary_status_trials_and_logs() {
     assert_eq!(table[0]["baseline"], true);
     for (row, j) in rows.iter().zip(table) {
         let cols: Vec<&str> = row.split_whitespace().collect();
-        // … committed scored succeeded unsuccessful skipped infra re-run success mean
-        let nums: Vec<&str> = cols[cols.len() - 9..].to_vec();
+        // … committed scored succeeded unsuccessful skipped infra cancelled re-run success
+        // mean
+        let nums: Vec<&str> = cols[cols.len() - 10..].to_vec();
         let want: Vec<String> = [
             "committed",
             "scored",
@@ -97,12 +98,13 @@ fn a_failing_run_says_why_in_its_summary_status_trials_and_logs() {
             "unsuccessful",
             "skipped_pruned",
             "infra",
+            "cancelled",
             "infra_retried",
         ]
         .iter()
         .map(|k| j[k].to_string())
         .collect();
-        assert_eq!(&nums[..7], &want[..], "text row {row:?} vs JSON {j}");
+        assert_eq!(&nums[..8], &want[..], "text row {row:?} vs JSON {j}");
     }
     let overall = &table[2];
     assert_eq!(

@@ -297,8 +297,9 @@ impl DeterministicCommitter {
                 self.fail_fast(v, a.classification, idx, &mut out);
                 if a.classification.is_success() {
                     self.consecutive[v] = 0;
-                } else if a.classification.is_infra() {
-                    // A crash is never a verdict: the streak neither grows nor resets.
+                } else if !a.classification.is_verdict() {
+                    // A crash is never a verdict, nor an operator's cancel: the streak
+                    // neither grows nor resets.
                 } else {
                     self.consecutive[v] += 1;
                     if let Some(limit) = self.prune_after {

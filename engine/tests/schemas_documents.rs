@@ -228,12 +228,12 @@ fn aggregates_v1_schema_accepts_valid_and_rejects_invalid() {
     );
 }
 
-/// v2 adds the infrastructure columns; a v1 document (no `infra`) is not a v2 one.
+/// v2 adds the infrastructure (and cancellation) columns; a v1 document (no `infra`) is not a v2 one.
 #[test]
 fn aggregates_v2_schema_requires_the_infra_columns() {
     let agg = json!({
         "committed": 5, "completed": 3, "failed": 1, "skipped_pruned": 0, "worker_lost": 1,
-        "infra": 1, "infra_retried": 2, "scored": 4,
+        "infra": 1, "cancelled": 0, "infra_retried": 2, "scored": 4,
         "succeeded": 2, "success_rate": 0.5, "primary_metric": "score",
         "primary_metric_mean": 0.75,
         "metric_sums": {"score": 3.0}, "metric_counts": {"score": 4},
@@ -241,7 +241,7 @@ fn aggregates_v2_schema_requires_the_infra_columns() {
     });
     let doc = json!({"schema_version": "aggregates_v2", "overall": agg, "variants": {"base": agg}});
     assert_valid("aggregates_v2", &doc);
-    for field in ["infra", "infra_retried", "scored"] {
+    for field in ["infra", "cancelled", "infra_retried", "scored"] {
         let mut bad = doc.clone();
         bad["overall"].as_object_mut().unwrap().remove(field);
         assert_rejected_with("aggregates_v2", &bad, "/overall", "required");

@@ -173,6 +173,14 @@ impl Classification {
     pub fn is_success(&self) -> bool {
         matches!(self, Classification::Success)
     }
+
+    /// Whether the outcome is a verdict on the agent: everything but infrastructure
+    /// faults and `cancelled` (an operator stopped the trial: a decision about the run,
+    /// not the agent's result). Only verdicts count in success rates, metric means and
+    /// failure streaks.
+    pub fn is_verdict(&self) -> bool {
+        !self.is_infra() && !matches!(self, Classification::Cancelled)
+    }
 }
 
 /// One piece of evidence a trial produced (workspace diff, grader report, agent patch…).

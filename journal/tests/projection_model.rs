@@ -4,8 +4,8 @@
 //! shows the fold computes the right thing. The model below reads the same generated
 //! event sequences (see `sim`) with nothing but the rules stated in ARCHITECTURE.md:
 //! a slot counts once, when committed; success resets its variant's failure streak, an
-//! agent failure grows it, an infrastructure fault leaves it alone and stays out of
-//! metric sums; a variant is pruned once its streak reaches the limit, after which its
+//! agent failure grows it, an infrastructure fault or an operator's cancel leaves it
+//! alone and stays out of metric sums and success rates; a variant is pruned once its streak reaches the limit, after which its
 //! slots are skipped; `worker_lost` with `retry` is counted as re-run, never committed.
 
 mod sim;
@@ -23,6 +23,7 @@ struct ModelAgg {
     succeeded: u64,
     skipped: u64,
     infra: u64,
+    cancelled: u64,
     infra_retried: u64,
     by_class: BTreeMap<String, u64>,
     sums: BTreeMap<String, f64>,
@@ -83,6 +84,8 @@ impl Model {
                 let streak = self.streak.get_mut(&v).unwrap();
                 if class.is_infra() {
                     a.infra += 1;
+                } else if class == Classification::Cancelled {
+                    a.cancelled += 1;
                 } else {
                     if class.is_success() {
                         a.succeeded += 1;
@@ -129,6 +132,7 @@ fn same(model: &ModelAgg, agg: &Aggregate, what: &str) -> Result<(), TestCaseErr
     prop_assert_eq!(model.succeeded, agg.succeeded, "{} succeeded", what);
     prop_assert_eq!(model.skipped, agg.skipped_pruned, "{} skipped", what);
     prop_assert_eq!(model.infra, agg.infra, "{} infra", what);
+    prop_assert_eq!(model.cancelled, agg.cancelled, "{} cancelled", what);
     prop_assert_eq!(
         model.infra_retried,
         agg.infra_retried,
@@ -148,7 +152,7 @@ fn same(model: &ModelAgg, agg: &Aggregate, what: &str) -> Result<(), TestCaseErr
             got
         );
     }
-    let scored = model.committed - model.skipped - model.infra;
+    let scored = model.committed - model.skipped - model.infra - model.cancelled;
     let rate = (scored > 0).then(|| model.succeeded as f64 / scored as f64);
     prop_assert_eq!(rate, agg.success_rate(), "{} success rate", what);
     Ok(())
@@ -188,6 +192,7 @@ fn check(case: sim::Case) -> Result<(), TestCaseError> {
         overall.succeeded += m.succeeded;
         overall.skipped += m.skipped;
         overall.infra += m.infra;
+        overall.cancelled += m.cancelled;
         overall.infra_retried += m.infra_retried;
         for (k, n) in &m.by_class {
             *overall.by_class.entry(k.clone()).or_default() += n;
@@ -223,6 +228,7 @@ proptest! {
 #[test]
 fn model_cases_reach_pruning_infra_and_every_end() {
     let (mut pruned, mut skipped, mut infra, mut retried) = (false, false, false, false);
+    let mut cancelled = false;
     let mut ends = BTreeSet::new();
     for seed in 0..96u32 {
         let tape: Vec<u32> = (0..500u32)
@@ -249,6 +255,9 @@ fn model_cases_reach_pruning_infra_and_every_end() {
                 Event::VariantPruned(_) => pruned = true,
                 Event::SlotSkippedPruned(_) => skipped = true,
                 Event::SlotCommitted(c) if c.classification.is_infra() => infra = true,
+                Event::SlotCommitted(c) if c.classification == Classification::Cancelled => {
+                    cancelled = true
+                }
                 Event::WorkerLost(w) if w.retry => retried = true,
                 Event::RunCompleted(_) => {
                     ends.insert("completed");
@@ -264,8 +273,8 @@ fn model_cases_reach_pruning_infra_and_every_end() {
         }
     }
     assert!(
-        pruned && skipped && infra && retried,
-        "pruned {pruned} skipped {skipped} infra {infra} retried {retried}"
+        pruned && skipped && infra && retried && cancelled,
+        "pruned {pruned} skipped {skipped} infra {infra} retried {retried} cancelled {cancelled}"
     );
     assert_eq!(ends.len(), 3, "{ends:?}");
 }

@@ -37,9 +37,10 @@ pub struct TrialRow {
 }
 
 impl TrialRow {
-    /// Ran, and its outcome is the agent's: neither skipped nor an infrastructure fault.
+    /// Ran, and its outcome is the agent's: neither skipped, nor an infrastructure
+    /// fault, nor cancelled by an operator.
     pub fn is_scored(&self) -> bool {
-        self.classification.is_some_and(|c| !c.is_infra())
+        self.classification.is_some_and(|c| c.is_verdict())
     }
 
     pub fn is_success(&self) -> bool {
@@ -48,6 +49,11 @@ impl TrialRow {
 
     pub fn is_infra(&self) -> bool {
         self.classification.is_some_and(|c| c.is_infra())
+    }
+
+    /// Cancelled by an operator (`labj cancel`): outside `scored`, shown apart.
+    pub fn is_cancelled(&self) -> bool {
+        self.classification == Some(journal::event::Classification::Cancelled)
     }
 
     /// The name users filter by: the classification, or `skipped_pruned`.

@@ -49,13 +49,15 @@ pub struct VariantSummary {
     pub variant_id: String,
     pub is_baseline: bool,
     pub committed: u64,
-    /// The denominator: committed minus infrastructure faults minus pruned slots.
+    /// The denominator: committed minus infrastructure faults, cancelled and pruned slots.
     pub scored: u64,
     pub succeeded: u64,
     pub success_rate: Option<f64>,
     pub success_ci95: Option<Interval>,
     /// Slots committed with an infrastructure fault (outside `scored`).
     pub infra_lost: u64,
+    /// Slots an operator cancelled (outside `scored`).
+    pub cancelled: u64,
     /// Attempts lost to infrastructure and run again.
     pub infra_retried: u64,
     pub skipped_pruned: u64,
@@ -76,7 +78,8 @@ pub struct Comparison {
     pub baseline_id: String,
     /// Pairs where both trials were scored.
     pub pairs: u64,
-    /// Pairs left out: one side is an infrastructure fault, pruned, or not committed.
+    /// Pairs left out: one side is an infrastructure fault, cancelled, pruned, or not
+    /// committed.
     pub excluded_pairs: u64,
     pub both_succeeded: u64,
     pub both_failed: u64,
@@ -204,6 +207,7 @@ fn summarize(
         success_rate: (n > 0).then(|| succeeded as f64 / n as f64),
         success_ci95: stats::wilson(succeeded, n, stats::Z_95),
         infra_lost: rows.iter().filter(|r| r.is_infra()).count() as u64,
+        cancelled: rows.iter().filter(|r| r.is_cancelled()).count() as u64,
         // Also counts re-runs of slots not committed yet.
         infra_retried: proj
             .aggregates

@@ -54,10 +54,11 @@ impl Projections {
             .consecutive_failures
             .entry(variant_id.clone())
             .or_default();
-        // Infrastructure faults leave the streak as it was: a crash is never a verdict.
+        // Infrastructure faults and cancellations leave the streak as it was: a crash is
+        // never a verdict, nor is an operator's cancel.
         if c.classification.is_success() {
             *streak = 0;
-        } else if !c.classification.is_infra() {
+        } else if c.classification.is_verdict() {
             *streak += 1;
         }
         self.aggregates.overall.record(e.status, Some(&c));

@@ -150,6 +150,9 @@ pub struct Aggregate {
     /// Committed slots whose outcome is an infrastructure fault (worker lost, spawn
     /// failure, disk error): outside success rates, metric means and failure streaks.
     pub infra: u64,
+    /// Committed slots an operator cancelled (`labj cancel`): outside success rates,
+    /// metric means and failure streaks, like infrastructure faults.
+    pub cancelled: u64,
     /// Attempts lost to infrastructure and dispatched again (never committed).
     pub infra_retried: u64,
     pub succeeded: u64,
@@ -160,9 +163,9 @@ pub struct Aggregate {
 
 impl Aggregate {
     /// Slots that ran and whose outcome is the agent's: committed minus skipped minus
-    /// infrastructure faults. The denominator of the success rate.
+    /// infrastructure faults minus cancelled. The denominator of the success rate.
     pub fn scored(&self) -> u64 {
-        self.committed - self.skipped_pruned - self.infra
+        self.committed - self.skipped_pruned - self.infra - self.cancelled
     }
 
     /// Scored slots that did not succeed.
@@ -203,6 +206,11 @@ impl Aggregate {
                 self.infra += 1;
                 return;
             }
+            if !c.classification.is_verdict() {
+                // Cancelled by an operator: no verdict either.
+                self.cancelled += 1;
+                return;
+            }
             for (k, v) in &c.metrics {
                 *self.metric_sums.entry(k.clone()).or_default() += v;
                 *self.metric_counts.entry(k.clone()).or_default() += 1;
@@ -218,6 +226,7 @@ impl Aggregate {
             "skipped_pruned": self.skipped_pruned,
             "worker_lost": self.worker_lost,
             "infra": self.infra,
+            "cancelled": self.cancelled,
             "infra_retried": self.infra_retried,
             "scored": self.scored(),
             "succeeded": self.succeeded,

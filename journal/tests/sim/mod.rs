@@ -1,7 +1,7 @@
 //! A small simulated coordinator shared by the projection property tests: it turns a
 //! random tape into a valid event sequence for a random small run (dispatches,
 //! out-of-order completions, contiguous commits, pruning, worker_lost committed or
-//! retried under the infra-retry budget, infra outcomes that leave failure streaks
+//! retried under the infra-retry budget, infra and cancelled outcomes that leave streaks
 //! alone, pause/ack/resume, warnings, concurrency changes, and an end: completed,
 //! failed or killed).
 
@@ -73,8 +73,9 @@ pub struct Sim {
     events: Vec<Event>,
 }
 
-const OUTCOMES: [Classification; 7] = [
+const OUTCOMES: [Classification; 8] = [
     Classification::SpawnFailure,
+    Classification::Cancelled,
     Classification::Success,
     Classification::Success,
     Classification::Failure,
@@ -433,7 +434,7 @@ impl Sim {
             self.events.push(testkit::committed(s, c));
             if c.is_success() {
                 self.streak[v] = 0;
-            } else if !c.is_infra() {
+            } else if c.is_verdict() {
                 self.streak[v] += 1;
             }
             if let Some(limit) = self.prune_after {
