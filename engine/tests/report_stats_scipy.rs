@@ -6,31 +6,11 @@
 //! Needs python3 with scipy (`scripts/setup.d/50-scipy.sh` installs python3-scipy); fails
 //! naming scipy when it is missing.
 
-use engine::report::stats::{bootstrap_mean_ci, mcnemar_exact, wilson, Z_95};
-use std::path::PathBuf;
-use std::process::Command;
+mod scipy_support;
 
-fn python_with_scipy() -> PathBuf {
-    let mut tried = Vec::new();
-    let candidates: Vec<String> = std::env::var("LABJ_TEST_PYTHON")
-        .into_iter()
-        .chain(["/usr/bin/python3".to_string(), "python3".to_string()])
-        .collect();
-    for py in candidates {
-        let ok = Command::new(&py)
-            .args(["-c", "import scipy, numpy"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            return PathBuf::from(py);
-        }
-        tried.push(py);
-    }
-    panic!(
-        "scipy is missing: no python3 with scipy and numpy among {tried:?}; install python3-scipy (scripts/setup.d/50-scipy.sh) — the report statistics are checked against scipy"
-    );
-}
+use engine::report::stats::{bootstrap_mean_ci, mcnemar_exact, wilson, Z_95};
+use scipy_support::python_with_scipy;
+use std::process::Command;
 
 /// Run a python program with scipy; its stdout as JSON.
 fn scipy(program: &str) -> serde_json::Value {

@@ -108,28 +108,10 @@ exit 3"#,
     s.experiment(&["base", "alt"], 2, 4, "")
 }
 
-/// A python3 that imports scipy and numpy; panics naming scipy when there is none.
-pub fn python_with_scipy() -> PathBuf {
-    let mut tried = Vec::new();
-    let candidates: Vec<String> = std::env::var("LABJ_TEST_PYTHON")
-        .into_iter()
-        .chain(["/usr/bin/python3".to_string(), "python3".to_string()])
-        .collect();
-    for py in candidates {
-        let ok = Command::new(&py)
-            .args(["-c", "import scipy, numpy"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            return PathBuf::from(py);
-        }
-        tried.push(py);
-    }
-    panic!(
-        "scipy is missing: no python3 with scipy and numpy among {tried:?}; install python3-scipy (scripts/setup.d/50-scipy.sh)"
-    );
-}
+#[path = "../../../engine/tests/scipy_support/mod.rs"]
+mod scipy_support;
+#[allow(unused_imports)] // used by e2e_report only
+pub use scipy_support::python_with_scipy;
 
 /// The stdout of a successful `labj` command, as text.
 pub fn stdout_ok(o: &Output) -> String {
