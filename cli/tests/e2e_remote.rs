@@ -398,3 +398,101 @@ fn remote_worker_killed_mid_run_its_trials_rerun_on_the_other_endpoint() {
         "{slots:?}"
     );
 }
+
+/// A remote trial's evidence comes home: every blob a completion references is copied
+/// from the worker into the run's blob store before the completion is journaled, so
+/// `labj logs` and `labj verify` read a remote run like a local one (and verify really
+/// checks those blobs: one removed is a fault). The worker's blob endpoint is gated by
+/// the token and the schema (no path escapes) and answers 404 for what it lacks.
+#[test]
+fn remote_evidence_comes_home_and_logs_and_verify_read_it() {
+    let s = Scratch::new();
+    s.script(
+        "agent.sh",
+        &format!(
+            "echo \"hello from $AGENTLAB_TRIAL_ID\"; echo \"warning of $AGENTLAB_TRIAL_ID\" >&2\n{SUCCESS}"
+        ),
+    );
+    s.tasks(3);
+    s.experiment(&["base"], 1, 2, "");
+    let w = Worker::start(&s.dir().join("w"), 2, &[]);
+    let mut args = vec!["run", "experiment.yaml"];
+    let ra = remote_args(&[&w]);
+    args.extend(ra.iter().map(String::as_str));
+    let out = s.labj_cmd(&args).env(TOKEN_ENV, TOKEN).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let run = s.the_run();
+    let run_arg = run.to_str().unwrap();
+    for t in ["trial_000000", "trial_000002"] {
+        let log = s.labj(&["logs", run_arg, t, "--stdout"]);
+        assert!(log.status.success(), "{}", text(&log));
+        assert_eq!(
+            String::from_utf8_lossy(&log.stdout).trim(),
+            format!("hello from {t}"),
+            "{}",
+            text(&log)
+        );
+        let err = s.labj(&["logs", run_arg, t, "--stderr"]);
+        assert!(
+            String::from_utf8_lossy(&err.stdout).contains(&format!("warning of {t}")),
+            "{}",
+            text(&err)
+        );
+    }
+    let v = s.labj(&["verify", run_arg]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+
+    // The blobs the completions reference, now in the coordinator's run directory.
+    let digests: Vec<String> = read_events(&run)
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::TrialCompleted(c) => Some(c.artifacts),
+            _ => None,
+        })
+        .flatten()
+        .map(|a| a.digest)
+        .collect();
+    assert!(
+        digests.len() >= 6,
+        "results and logs of 3 trials: {digests:?}"
+    );
+    let local = |d: &str| run.join("blobs").join(&d[..2]).join(d);
+    for d in &digests {
+        assert!(local(d).is_file(), "blob {d} was not copied home");
+    }
+
+    // The worker's blob endpoint: same bytes with the token; 401 without; the schema
+    // refuses a digest that is a path; 404 for a blob it does not hold.
+    let run_id = run.file_name().unwrap().to_str().unwrap();
+    let body = |d: &str| {
+        serde_json::json!({"schema_version": "remote_worker_blob_v1", "run_id": run_id, "digest": d})
+            .to_string()
+    };
+    let d0 = &digests[0];
+    let (st, got) = post(&w.addr, "/v1/worker/blob", Some(TOKEN), body(d0).as_bytes());
+    assert_eq!(st, 200, "{got}");
+    assert_eq!(got.as_bytes(), std::fs::read(local(d0)).unwrap().as_slice());
+    let (st, _) = post(&w.addr, "/v1/worker/blob", None, body(d0).as_bytes());
+    assert_eq!(st, 401);
+    let (st, msg) = post(
+        &w.addr,
+        "/v1/worker/blob",
+        Some(TOKEN),
+        body("../../../../etc/passwd").as_bytes(),
+    );
+    assert_eq!(st, 400, "{msg}");
+    assert!(msg.contains("/digest"), "{msg}");
+    let (st, msg) = post(
+        &w.addr,
+        "/v1/worker/blob",
+        Some(TOKEN),
+        body(&"0".repeat(64)).as_bytes(),
+    );
+    assert_eq!(st, 404, "{msg}");
+
+    // verify checks the copied blobs: one removed is reported.
+    std::fs::remove_file(local(d0)).unwrap();
+    let v = s.labj(&["verify", run_arg]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains(d0.as_str()), "{}", text(&v));
+}

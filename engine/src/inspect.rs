@@ -40,9 +40,10 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
     let mut schema_fault: Option<(u64, String)> = None;
     let upto = first_bad.map(|i| i.saturating_sub(1));
     // Blobs referenced by completions: (event idx, what, digest). A remote run's blobs
-    // stay on its workers, so only runs whose workers share this run directory count.
+    // are copied home before each completion is journaled; those its coordinator
+    // journaled as not fetched (`remote_evidence_not_fetched`) are known to be absent.
     let mut blobs: Vec<(u64, String, String)> = Vec::new();
-    let mut local_blobs = true;
+    let mut not_fetched: std::collections::BTreeSet<String> = Default::default();
     if first_bad != Some(0) {
         journal.for_each_event(0, upto, false, |e| {
             if schema_fault.is_none() {
@@ -52,8 +53,13 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
                 }
             }
             match &e.event {
-                Event::RunCreated(rc) => {
-                    local_blobs = rc.options["executor"].as_str() != Some("remote");
+                Event::BackendWarning(w) if w.code == "remote_evidence_not_fetched" => {
+                    not_fetched.extend(
+                        w.message
+                            .split(|c: char| !c.is_ascii_hexdigit())
+                            .filter(|t| t.len() == 64)
+                            .map(str::to_string),
+                    );
                 }
                 Event::TrialCompleted(tc) => {
                     for a in &tc.artifacts {
@@ -68,31 +74,30 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
             Ok(())
         })?;
     }
-    if local_blobs {
-        if let Some(run_dir) = journal.path().parent() {
-            let dir = run_dir.join("blobs");
-            // Each distinct blob is hashed once, however many events reference it.
-            let mut checked: BTreeMap<&str, Result<(), String>> = BTreeMap::new();
-            let bad: Vec<String> = blobs
-                .iter()
-                .filter_map(|(idx, what, digest)| {
-                    checked
-                        .entry(digest.as_str())
-                        .or_insert_with(|| crate::executor::blobs::verify_blob(&dir, digest))
-                        .clone()
-                        .err()
-                        .map(|why| format!("event {idx}: {what}: {why}"))
-                })
-                .collect();
-            if !bad.is_empty() {
-                faults.push(format!(
-                    "{} of {} stored blob(s) are missing or damaged: {}{}",
-                    bad.len(),
-                    blobs.len(),
-                    bad.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
-                    if bad.len() > 5 { "; …" } else { "" }
-                ));
-            }
+    blobs.retain(|(_, _, d)| !not_fetched.contains(d));
+    if let Some(run_dir) = journal.path().parent() {
+        let dir = run_dir.join("blobs");
+        // Each distinct blob is hashed once, however many events reference it.
+        let mut checked: BTreeMap<&str, Result<(), String>> = BTreeMap::new();
+        let bad: Vec<String> = blobs
+            .iter()
+            .filter_map(|(idx, what, digest)| {
+                checked
+                    .entry(digest.as_str())
+                    .or_insert_with(|| crate::executor::blobs::verify_blob(&dir, digest))
+                    .clone()
+                    .err()
+                    .map(|why| format!("event {idx}: {what}: {why}"))
+            })
+            .collect();
+        if !bad.is_empty() {
+            faults.push(format!(
+                "{} of {} stored blob(s) are missing or damaged: {}{}",
+                bad.len(),
+                blobs.len(),
+                bad.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+                if bad.len() > 5 { "; …" } else { "" }
+            ));
         }
     }
     if let Some((idx, msg)) = schema_fault {

@@ -430,11 +430,12 @@ fn make_backend(
     capacity: usize,
 ) -> Result<Backend, RunError> {
     match kind {
-        ExecutorKind::Remote => Ok(Backend::Remote(crate::run_remote::connect(
-            run_id,
-            &opts.remote,
-            capacity,
-        )?)),
+        ExecutorKind::Remote => {
+            let backend = crate::run_remote::connect(run_id, &opts.remote, capacity)?;
+            // Evidence comes home before a completion is journaled (`evidence.rs`).
+            backend.fetch_evidence_into(run_dir.join("blobs"));
+            Ok(Backend::Remote(backend))
+        }
         ExecutorKind::Local => Ok(Backend::Local(
             LocalThreadWorkerBackend::new(capacity).map_err(RunError::Invalid)?,
         )),

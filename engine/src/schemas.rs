@@ -117,6 +117,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/remote_worker_ack_v1.jsonschema"),
     ),
     (
+        "remote_worker_blob_v1",
+        include_str!("../../schemas/remote_worker_blob_v1.jsonschema"),
+    ),
+    (
         "remote_worker_health_response_v1",
         include_str!("../../schemas/remote_worker_health_response_v1.jsonschema"),
     ),

@@ -349,6 +349,11 @@ fn remote_samples() -> Vec<(&'static str, Value)> {
             json!({"schema_version": "remote_worker_tickets_v1", "run_id": "run_1"}),
         ),
         (
+            "remote_worker_blob_v1",
+            json!({"schema_version": "remote_worker_blob_v1", "run_id": "01a2-run_1",
+                   "digest": "ab".repeat(32)}),
+        ),
+        (
             "remote_worker_tickets_response_v1",
             json!({"schema_version": "remote_worker_tickets_response_v1", "tickets": [
                 {"ticket_id": "tk-3", "schedule_idx": 3, "trial_id": "trial_3", "state": "finished",
@@ -394,6 +399,34 @@ fn remote_worker_messages_validate_and_reject_wrong_schema_version() {
         bad["token"] = json!("secret");
         assert_rejected_with(name, &bad, "", "additionalProperties");
     }
+
+    // A blob is named by its digest only: nothing that could leave the blob store.
+    let blob = |run_id: &str, digest: &str| json!({"schema_version": "remote_worker_blob_v1", "run_id": run_id, "digest": digest});
+    let hex = "ab".repeat(32);
+    assert_rejected_with(
+        "remote_worker_blob_v1",
+        &blob("r", "../../etc/passwd"),
+        "/digest",
+        "pattern",
+    );
+    assert_rejected_with(
+        "remote_worker_blob_v1",
+        &blob("r", &hex.to_uppercase()),
+        "/digest",
+        "pattern",
+    );
+    assert_rejected_with(
+        "remote_worker_blob_v1",
+        &blob("../r", &hex),
+        "/run_id",
+        "pattern",
+    );
+    assert_rejected_with(
+        "remote_worker_blob_v1",
+        &blob(".hidden", &hex),
+        "/run_id",
+        "pattern",
+    );
 
     let mut bad = samples[0].1.clone();
     bad["dispatch"]["spec"] = json!("python agent.py");

@@ -58,6 +58,8 @@ enum Call {
     Ack,
     Health,
     Tickets,
+    /// The raw bytes of one blob (answered `application/octet-stream`, not JSON).
+    Blob,
 }
 
 impl Call {
@@ -71,6 +73,7 @@ impl Call {
             "v1/worker/ack" => Call::Ack,
             "v1/worker/health" => Call::Health,
             "v1/worker/tickets" => Call::Tickets,
+            "v1/worker/blob" => Call::Blob,
             _ => return None,
         })
     }
@@ -85,6 +88,7 @@ impl Call {
             Call::Ack => "remote_worker_ack_v1",
             Call::Health => "remote_worker_health_v1",
             Call::Tickets => "remote_worker_tickets_v1",
+            Call::Blob => "remote_worker_blob_v1",
         }
     }
 
@@ -98,6 +102,8 @@ impl Call {
             Call::Ack => "remote_worker_ack_response_v1",
             Call::Health => "remote_worker_health_response_v1",
             Call::Tickets => "remote_worker_tickets_response_v1",
+            // Raw bytes: no response document.
+            Call::Blob => "",
         }
     }
 }
@@ -206,10 +212,51 @@ async fn handle_inner(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let state = Arc::clone(&shared.state);
+    if call == Call::Blob {
+        return blob_answer(state, doc).await;
+    }
     let outcome = tokio::task::spawn_blocking(move || run_call(call, &state, doc)).await;
     match outcome {
         Ok(Ok(body)) => json_response(StatusCode::OK, body),
         Ok(Err((status, message))) => error(status, message),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("worker handler failed: {e}"),
+        ),
+    }
+}
+
+/// `v1/worker/blob`: the blob's bytes, read on a blocking thread; 404 when the worker
+/// does not hold it (never a path or file name of the worker in the message).
+async fn blob_answer(state: Arc<WorkerState>, doc: serde_json::Value) -> Answer {
+    let req: BlobRequest = match decode(Call::Blob, doc) {
+        Ok(r) => r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+    };
+    let read = tokio::task::spawn_blocking(move || {
+        state
+            .blob_path(&req.run_id, &req.digest)
+            .map(|p| (std::fs::read(p), req))
+            .ok_or(())
+    })
+    .await;
+    match read {
+        Ok(Ok((Ok(bytes), _))) => {
+            let mut r = Response::new(Full::new(Bytes::from(bytes)));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/octet-stream"),
+            );
+            r
+        }
+        Ok(Ok((Err(e), req))) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "cannot read blob {} of run `{}`: {e}",
+                req.digest, req.run_id
+            ),
+        ),
+        Ok(Err(())) => error(StatusCode::NOT_FOUND, "this worker holds no such blob"),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("worker handler failed: {e}"),
@@ -262,6 +309,7 @@ fn run_call(
         Call::Ack => respond(call, &state.ack(decode(call, doc).map_err(bad)?)),
         Call::Health => respond(call, &state.health()),
         Call::Tickets => respond(call, &state.tickets(decode(call, doc).map_err(bad)?)),
+        Call::Blob => Err(bad("v1/worker/blob answers bytes, not a document".into())),
     }
 }
 
@@ -287,5 +335,6 @@ pub(crate) fn fuzz_request(path: &str, bytes: &[u8]) -> Result<(), String> {
         Call::Ack => decode::<AckRequest>(call, doc).map(drop),
         Call::Health => Ok(()),
         Call::Tickets => decode::<RunRequest>(call, doc).map(drop),
+        Call::Blob => decode::<BlobRequest>(call, doc).map(drop),
     }
 }

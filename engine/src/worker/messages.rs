@@ -115,6 +115,19 @@ pub struct RunRequest {
     pub run_id: String,
 }
 
+/// `remote_worker_blob_v1`: one blob of a run, by digest (also built by the coordinator).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlobRequest {
+    #[serde(default = "blob_schema")]
+    pub schema_version: String,
+    pub run_id: String,
+    pub digest: String,
+}
+
+fn blob_schema() -> String {
+    "remote_worker_blob_v1".into()
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TicketsResponse {
     pub schema_version: &'static str,

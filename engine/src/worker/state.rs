@@ -57,6 +57,33 @@ pub struct WorkerState {
     changed: Condvar,
 }
 
+impl WorkerState {
+    /// Where the blob `digest` of run `run_id` lives on this worker, if it holds it.
+    /// Both names are schema-checked (`remote_worker_blob_v1`: a plain id and 64 hex
+    /// digits), so the path never leaves `<work-dir>/runs/<run_id>/blobs/`.
+    pub fn blob_path(&self, run_id: &str, digest: &str) -> Option<PathBuf> {
+        let ok_id = !run_id.is_empty()
+            && !run_id.starts_with('.')
+            && run_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        let ok_digest = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+        if !ok_id || !ok_digest {
+            return None;
+        }
+        let p = self
+            .work_dir
+            .join("runs")
+            .join(run_id)
+            .join("blobs")
+            .join(&digest[..2])
+            .join(digest);
+        std::fs::symlink_metadata(&p)
+            .is_ok_and(|m| m.is_file())
+            .then_some(p)
+    }
+}
+
 /// A request the worker refuses as the client's fault (HTTP 400 / 404).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

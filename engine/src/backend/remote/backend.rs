@@ -23,9 +23,10 @@ use super::RemoteError;
 use crate::backend::*;
 use journal::projection::ActiveTrial;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 /// How long each poller's long poll waits on the worker.
@@ -47,6 +48,8 @@ struct PollerShared {
 
 enum PollerMsg {
     Completions(usize, Vec<RemoteCompletion>),
+    /// Evidence of delivered completions that could not be copied home.
+    EvidenceMissing(Vec<String>),
     Fault(usize, RemoteError),
     Unreachable(usize, String),
 }
@@ -103,9 +106,18 @@ pub struct RemoteWorkerBackend {
     rx: Receiver<PollerMsg>,
     tx: Sender<PollerMsg>,
     pollers: Vec<std::thread::JoinHandle<()>>,
+    /// The run's blob store, once set by [`RemoteWorkerBackend::fetch_evidence_into`]:
+    /// pollers copy each completion's blobs there before handing it over.
+    blobs_dir: Arc<OnceLock<PathBuf>>,
 }
 
 impl RemoteWorkerBackend {
+    /// Copy every blob a completion references from its worker into `blobs_dir` (the
+    /// run's blob store) before the completion is journaled (see `evidence.rs`).
+    pub fn fetch_evidence_into(&self, blobs_dir: PathBuf) {
+        let _ = self.blobs_dir.set(blobs_dir);
+    }
+
     /// Connect to every endpoint (health: capacity and version check) and start polling.
     /// Endpoints that cannot be reached are reported and left out; a protocol fault or
     /// no reachable endpoint at all is an error.
@@ -138,6 +150,7 @@ impl RemoteWorkerBackend {
             rx,
             tx,
             pollers: Vec::new(),
+            blobs_dir: Arc::new(OnceLock::new()),
         };
         let mut unreachable = Vec::new();
         for client in clients {
@@ -211,9 +224,10 @@ impl RemoteWorkerBackend {
             self.tx.clone(),
         );
         let run_id = self.run_id.clone();
+        let blobs_dir = Arc::clone(&self.blobs_dir);
         let handle = std::thread::Builder::new()
             .name(format!("labj-remote-poll-{idx}"))
-            .spawn(move || poller(idx, client, shared, tx, run_id));
+            .spawn(move || poller(idx, client, shared, tx, run_id, blobs_dir));
         match handle {
             Ok(h) => self.pollers.push(h),
             Err(e) => {
@@ -328,6 +342,11 @@ impl RemoteWorkerBackend {
                         break;
                     }
                     self.accept(idx, c);
+                }
+            }
+            PollerMsg::EvidenceMissing(problems) => {
+                for p in problems {
+                    self.notice("remote_evidence_not_fetched", p);
                 }
             }
             PollerMsg::Fault(idx, e) => self.on_error(idx, e),
@@ -509,6 +528,7 @@ fn poller(
     shared: Arc<PollerShared>,
     tx: Sender<PollerMsg>,
     run_id: String,
+    blobs_dir: Arc<OnceLock<PathBuf>>,
 ) {
     let mut backoff = Duration::from_millis(50);
     while !shared.stop.load(Ordering::SeqCst) {
@@ -516,6 +536,15 @@ fn poller(
         match client.poll(&run_id, &acks, MAX_DRAIN_PER_POLL, POLLER_WAIT) {
             Ok(r) => {
                 backoff = Duration::from_millis(50);
+                if let Some(dir) = blobs_dir.get() {
+                    let problems =
+                        super::evidence::fetch_missing(&client, &run_id, dir, &r.completions);
+                    if !problems.is_empty()
+                        && tx.send(PollerMsg::EvidenceMissing(problems)).is_err()
+                    {
+                        return;
+                    }
+                }
                 if tx.send(PollerMsg::Completions(idx, r.completions)).is_err() {
                     return;
                 }

@@ -17,6 +17,7 @@
 //! error, log line or `Debug` output of this module contains it.
 
 pub mod backend;
+mod evidence;
 pub mod files;
 pub mod protocol;
 

@@ -17,6 +17,9 @@ use std::time::Duration;
 
 /// Largest response body read (a poll answer carries whole trial outcomes).
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+/// `v1/worker/blob`: raw bytes of one blob (no response document).
+pub const BLOB_PATH: &str = "v1/worker/blob";
+pub const BLOB_SCHEMA: &str = "remote_worker_blob_v1";
 /// How much of an error body is quoted in a [`RemoteError::Status`].
 const MAX_QUOTED_BODY: usize = 512;
 
@@ -456,6 +459,82 @@ impl HttpRemoteWorkerProtocol {
             run_id,
         };
         self.call(RemoteEndpoint::Tickets, &req, self.timeouts.submit)
+    }
+
+    /// Copy the blob `digest` of run `run_id` from the worker into the file `dest`
+    /// (created or truncated), at most `limit` bytes; returns the bytes written. The
+    /// caller checks the content against the digest. Transient failures are retried
+    /// like every call; a worker that does not hold the blob answers 404
+    /// ([`RemoteError::Status`]).
+    pub fn fetch_blob(
+        &self,
+        run_id: &str,
+        digest: &str,
+        dest: &std::path::Path,
+        limit: u64,
+    ) -> Result<u64, RemoteError> {
+        let url = format!("{}{BLOB_PATH}", self.base_url);
+        let req = crate::worker::messages::BlobRequest {
+            schema_version: BLOB_SCHEMA.into(),
+            run_id: run_id.into(),
+            digest: digest.into(),
+        };
+        let body = serde_json::to_string(&req).map_err(|e| RemoteError::InvalidRequest {
+            endpoint: url.clone(),
+            schema: BLOB_SCHEMA.into(),
+            message: e.to_string(),
+        })?;
+        let mut backoff = self.retry.initial_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.retry.max_attempts;
+            let transport = |e: String| RemoteError::Transport {
+                endpoint: url.clone(),
+                attempts: attempt,
+                message: self.scrub(&e),
+            };
+            let mut post = self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json");
+            if let Some(token) = &self.token {
+                post = post.header("Authorization", format!("Bearer {}", token.expose()));
+            }
+            let sent = post
+                .config()
+                .timeout_global(Some(self.timeouts.submit.max(Duration::from_secs(60))))
+                .build()
+                .send(body.as_str());
+            match sent {
+                Ok(mut resp) if resp.status().is_success() => {
+                    let mut reader = resp.body_mut().with_config().limit(limit).reader();
+                    let mut file = std::fs::File::create(dest)
+                        .map_err(|e| transport(format!("{}: {e}", dest.display())))?;
+                    return std::io::copy(&mut reader, &mut file)
+                        .map_err(|e| transport(format!("reading the blob: {e}")));
+                }
+                Ok(mut resp) if resp.status().as_u16() < 500 || last => {
+                    let text = resp
+                        .body_mut()
+                        .with_config()
+                        .limit(MAX_QUOTED_BODY as u64 * 4)
+                        .read_to_string()
+                        .unwrap_or_default();
+                    return Err(RemoteError::Status {
+                        endpoint: url,
+                        status: resp.status().as_u16(),
+                        attempts: attempt,
+                        body: self.quote(&text),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) if !is_transient(&e) || last => return Err(transport(e.to_string())),
+                Err(_) => {}
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(self.retry.max_backoff);
+        }
     }
 
     fn call<Req: Serialize, Resp: DeserializeOwned>(
