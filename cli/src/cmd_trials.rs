@@ -128,6 +128,9 @@ pub fn trials(
                 "duration_ms": r.duration_ms,
                 "exit_code": r.attempts.last().and_then(|a| a.exit_code),
                 "detail": r.attempts.last().and_then(|a| a.detail.clone()).or_else(|| r.error.clone()),
+                "truncated_outputs": r.artifacts.iter().filter(|a| a.written_bytes.is_some()).map(|a| json!({
+                    "name": a.name, "kept_bytes": a.bytes, "written_bytes": a.written_bytes,
+                })).collect::<Vec<_>>(),
             });
             // A closed pipe (`| head`) ends the listing quietly.
             if writeln!(out, "{line}").is_err() {
@@ -180,6 +183,22 @@ pub fn trials(
         facts.trials.len(),
         facts.run_id()
     );
+    let cut: Vec<String> = rows
+        .iter()
+        .flat_map(|r| {
+            r.artifacts
+                .iter()
+                .filter_map(move |a| a.written_bytes.map(|w| (r, a, w)))
+        })
+        .map(|(r, a, w)| format!("{} {} ({} of {w} bytes kept)", r.trial_id, a.name, a.bytes))
+        .collect();
+    if !cut.is_empty() {
+        let _ = writeln!(
+            out,
+            "output cut at its size limit (logs and trajectories: runtime.policy.output_limit_bytes; results: 1 MiB): {}",
+            cut.join(", ")
+        );
+    }
     let _ = out.flush();
     Ok(ExitCode::SUCCESS)
 }
@@ -219,8 +238,15 @@ pub fn logs(
         LogSource::Blob(p) | LogSource::TrialDir(p) => p.display().to_string(),
         LogSource::Absent => "nothing written".into(),
     };
+    let cut = match log.written_bytes {
+        Some(w) => format!(
+            "; cut at the output limit: {w} bytes written, the first {} kept",
+            log.bytes.len()
+        ),
+        None => String::new(),
+    };
     eprintln!(
-        "labj: {} of {trial_id} attempt {attempt}/{} ({}; {} bytes; {origin})",
+        "labj: {} of {trial_id} attempt {attempt}/{} ({}; {} bytes{cut}; {origin})",
         stream.file_name(),
         row.attempts.len(),
         row.class_name(),

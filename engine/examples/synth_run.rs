@@ -91,6 +91,7 @@ fn main() {
                     name: "result.json".into(),
                     digest,
                     bytes: 64,
+                    written_bytes: None,
                 }],
                 chain_state: None,
                 error: None,

@@ -375,7 +375,18 @@ pub fn event_line(e: &StoredEvent) -> String {
         s.push_str(&format!(" trial={t}"));
     }
     let detail = match &e.event {
-        Event::TrialCompleted(c) => format!(" {}", c.classification.as_str()),
+        Event::TrialCompleted(c) => {
+            let mut d = format!(" {}", c.classification.as_str());
+            for a in c.artifacts.iter().filter(|a| a.written_bytes.is_some()) {
+                d.push_str(&format!(
+                    " cut={}:{}/{}",
+                    a.name,
+                    a.bytes,
+                    a.written_bytes.unwrap_or(a.bytes)
+                ));
+            }
+            d
+        }
         Event::SlotCommitted(c) => format!(" {} {}", c.status.as_str(), c.classification.as_str()),
         Event::RunFailed(f) => format!(" error={:?}", f.error),
         Event::WorkerLost(w) => format!(

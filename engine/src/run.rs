@@ -550,6 +550,8 @@ fn drive(
     let (mut journal, projections) = coordinator.into_parts();
     // Also at the end of a completed run, not only on `continue`: nothing outlives it.
     sweep_run(&run_id, experiment, opts, since);
+    // No trial of this session runs any more: the per-run input store can go.
+    crate::executor::blobs::remove_inputs(&run_dir);
     // Whatever the session's end, the journal it wrote must still be the file on disk:
     // a deleted, replaced or truncated journal never ends green.
     let damaged = journal.check_file();

@@ -63,6 +63,14 @@ pub struct AgentSpec {
     pub io: AgentIo,
     /// Wall-clock budget per attempt, excluding time spent paused.
     pub timeout_ms: u64,
+    /// Cap per output stream of the agent, grader and adapter
+    /// (`runtime.policy.output_limit_bytes`); beyond it output is read and dropped.
+    #[serde(default = "default_output_limit_bytes")]
+    pub output_limit_bytes: u64,
+}
+
+fn default_output_limit_bytes() -> u64 {
+    crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES
 }
 
 /// What grades a trial after its agent exited: labj's grader (`benchmark.grader`) or the

@@ -153,6 +153,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                     name: "patch".into(),
                     digest: DIGEST_B.into(),
                     bytes: 0,
+                    written_bytes: Some(7),
                 }],
                 chain_state: Some(ChainStateRef {
                     chain_id: "base/t2".into(),

@@ -200,6 +200,11 @@ pub struct ArtifactRef {
     pub name: String,
     pub digest: String,
     pub bytes: u64,
+    /// Set when the stored file was cut at its cap (`runtime.policy.output_limit_bytes`
+    /// for logs, the result size limit for a refused result): how many bytes the process
+    /// actually wrote; `bytes` is what was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_bytes: Option<u64>,
 }
 
 /// One attempt inside the trial envelope (retries happen inside one dispatch).

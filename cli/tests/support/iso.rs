@@ -82,10 +82,20 @@ pub fn completions(s: &Scratch, run: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Reads `trials/<trial>/attempt_1/stdout.log`.
+/// The stdout of `trial`'s first attempt: the blob its completion journals (the trial
+/// directory is removed once nothing in it is needed), else `trials/<trial>/attempt_1/`.
 pub fn stdout_of(run: &Path, trial: &str) -> String {
-    std::fs::read_to_string(run.join("trials").join(trial).join("attempt_1/stdout.log"))
-        .unwrap_or_default()
+    let journaled = read_events(run).into_iter().find_map(|e| match e.event {
+        journal::event::Event::TrialCompleted(c) if c.trial_id == trial => c
+            .artifacts
+            .into_iter()
+            .find(|a| a.name == "attempt_1/stdout.log")
+            .map(|a| run.join("blobs").join(&a.digest[..2]).join(&a.digest)),
+        _ => None,
+    });
+    let path =
+        journaled.unwrap_or_else(|| run.join("trials").join(trial).join("attempt_1/stdout.log"));
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Names of podman containers labelled with `run_id` (all states).

@@ -7,13 +7,13 @@
 //! per poll, so a burst is delivered across several polls without loss.
 
 use super::*;
-use crate::executor::{execute_trial, TrialControl};
+use crate::executor::{execute_and_compact, TrialControl};
 use journal::event::Classification;
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 
-/// Runs one trial; the default is [`execute_trial`]. Tests inject in-process runners.
+/// Runs one trial; the default is [`execute_and_compact`]. Tests inject in-process runners.
 pub type TrialRunner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
 
 pub const CEILING_ENV: &str = "AGENTLAB_LOCAL_WORKER_MAX_IN_FLIGHT";
@@ -114,7 +114,7 @@ impl LocalThreadWorkerBackend {
         Ok(Self::with_runner(
             requested,
             ceiling,
-            Arc::new(execute_trial),
+            Arc::new(execute_and_compact),
         ))
     }
 

@@ -10,9 +10,14 @@
 //!
 //! Content is stored once: a trial file is made a second name (hard link) of its blob
 //! rather than copied, and a trial file whose blob already exists becomes a name of that
-//! blob, freeing its own blocks. Blobs (and so those trial files) are read-only. The
-//! inputs labj writes for each trial (task, bindings, dependencies, policy) are blobs
-//! too, linked into the trial directory: each distinct document is written once per run.
+//! blob, freeing its own blocks. Blobs (and so those trial files) are read-only.
+//!
+//! The inputs labj writes for each trial (task, bindings, dependencies, policy) are kept
+//! the same way in a store of their own, `<run_dir>/inputs/<digest>` (flat: no directory
+//! per prefix), linked into the trial directory: each distinct document is written once
+//! per run. They are not part of the record (the experiment has them), nothing the
+//! journal references is there, and the directory is removed when a session ends
+//! ([`remove_inputs`]), so a run keeps no per-task input files.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -31,6 +36,23 @@ pub const TMP_PREFIX: &str = ".tmp-";
 pub(crate) struct BlobStore {
     dir: PathBuf,
     durable: bool,
+    /// `<dir>/<digest>` instead of `<dir>/<2 hex>/<digest>` (the input store).
+    flat: bool,
+}
+
+/// The input store's directory, beside the blob directory `blob_dir`.
+pub const INPUTS_DIR: &str = "inputs";
+
+/// Removes the run's input store (see the module doc); called once no trial of the
+/// session runs any more. A trial directory kept for forensics keeps its own names of
+/// the inputs it was given.
+pub fn remove_inputs(run_dir: &Path) {
+    let dir = run_dir.join(INPUTS_DIR);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("removing {}: {e}", dir.display()),
+    }
 }
 
 fn io_at(path: &Path, e: io::Error) -> io::Error {
@@ -51,10 +73,25 @@ impl BlobStore {
         BlobStore {
             dir: dir.to_path_buf(),
             durable: dir.join(DURABLE_MARKER).exists(),
+            flat: false,
+        }
+    }
+
+    /// The input store of the run whose blob directory is `blob_dir`. Never durable: its
+    /// content can always be written again from the experiment.
+    pub fn inputs(blob_dir: &Path) -> BlobStore {
+        let run_dir = blob_dir.parent().unwrap_or(Path::new("."));
+        BlobStore {
+            dir: run_dir.join(INPUTS_DIR),
+            durable: false,
+            flat: true,
         }
     }
 
     pub fn path_of(&self, digest: &str) -> PathBuf {
+        if self.flat {
+            return self.dir.join(digest);
+        }
         self.dir.join(&digest[..2]).join(digest)
     }
 

@@ -2,7 +2,7 @@
 //! the trial a worker thread is executing.
 //!
 //! Every signal is sent while holding the state lock, and the worker reaps its child
-//! under the same lock (see `process::supervise`). A registered pgid therefore always
+//! under the same lock (see `process::supervise_in`). A registered pgid therefore always
 //! names a group whose leader is not yet reaped, so its id cannot have been recycled.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

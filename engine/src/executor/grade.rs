@@ -27,7 +27,7 @@
 
 use super::classify::{self, GradeResult, ReadError};
 use super::control::Phase;
-use super::process::{self, ProcessEnd};
+use super::process::ProcessEnd;
 use super::{disk, exit_text, workspace, write_json, AttemptEnd, Fault, Trial, TrialControl};
 use crate::trial::GraderSpec;
 use journal::event::Classification;
@@ -44,8 +44,6 @@ pub(super) struct GraderStage {
     /// Snapshot of the agent's result (absent when the agent wrote none).
     pub result: PathBuf,
     pub grade: PathBuf,
-    pub stdout: PathBuf,
-    pub stderr: PathBuf,
     /// `attempt_<n>/grader`: prefix that makes grader-relative paths trial-relative.
     pub trial_rel: String,
 }
@@ -64,8 +62,6 @@ pub(super) fn stage(trial: &Trial<'_>, n: u32, agent_result: &Path) -> Result<Gr
         trial_input: j("trial_input.json"),
         result: j("result.json"),
         grade: j("grade.json"),
-        stdout: j("stdout.log"),
-        stderr: j("stderr.log"),
         trial_rel: format!("attempt_{n}/grader"),
         dir,
     };
@@ -161,8 +157,7 @@ pub(super) fn stage_command(
     stage: &GraderStage,
 ) -> Result<std::process::Command, Fault> {
     let trajectory = trial.paths.attempt_dir(n).join("trajectory.jsonl");
-    let logs = (stage.stdout.as_path(), stage.stderr.as_path());
-    let mut cmd = match trial.command(command, n, &stage.result, &trajectory, logs) {
+    let mut cmd = match trial.command(command, n, &stage.result, &trajectory) {
         Ok(cmd) => cmd,
         Err(Fault(Classification::SpawnFailure, msg)) => {
             return Err(grade_error(format!("{} {msg}", role.name())))
@@ -177,18 +172,21 @@ pub(super) fn stage_command(
     Ok(cmd)
 }
 
-/// Runs `cmd` (from [`stage_command`]) to its end; anything but a zero exit is a
-/// `grade_error` (or `cancelled` when the trial was stopped meanwhile).
+/// Runs `cmd` (from [`stage_command`]) to its end, its output captured into the stage's
+/// logs; anything but a zero exit is a `grade_error` (or `cancelled` when the trial was
+/// stopped meanwhile).
 pub(super) fn supervise_stage(
     trial: &Trial<'_>,
     role: StageRole,
     command: &[String],
     mut cmd: std::process::Command,
     control: &TrialControl,
+    stage: &GraderStage,
     end: &mut AttemptEnd,
 ) -> Result<(), Fault> {
     let name = role.name();
-    let sup = process::supervise(&mut cmd, control, Phase::Grader, trial.timeout())
+    let sup = trial
+        .supervise(&mut cmd, &stage.dir, control, Phase::Grader, None)?
         .map_err(|e| grade_error(format!("failed to spawn {name} {command:?}: {e}")))?;
     end.active += sup.active;
     match sup.end {
@@ -220,7 +218,7 @@ fn run(
     let mut cmd = stage_command(trial, role, &grader.command, n, stage)?;
     cmd.env("AGENTLAB_GRADE_PATH", &stage.grade)
         .current_dir(&stage.dir);
-    supervise_stage(trial, role, &grader.command, cmd, control, end)?;
+    supervise_stage(trial, role, &grader.command, cmd, control, stage, end)?;
     let grade: GradeResult = match classify::read_validated(&stage.grade, "grade_result_v1") {
         Ok(g) => g,
         Err(ReadError::Missing) => {

@@ -60,17 +60,21 @@
 mod adapter;
 pub mod blobs;
 mod classify;
+mod compact;
 mod control;
 mod grade;
 mod input;
 mod invocation;
+mod output;
 mod process;
 mod program;
 mod sandbox;
+mod store;
 mod tamper;
 mod workspace;
 
 pub use control::TrialControl;
+pub use output::{DEFAULT_OUTPUT_LIMIT_BYTES, MAX_OUTPUT_LIMIT_BYTES};
 pub use tamper::TAMPER_CLASS;
 
 use crate::trial::{GraderContract, TrialOutcome, TrialSpec, WorkspaceFile};
@@ -80,6 +84,7 @@ use control::Phase;
 use journal::event::{ArtifactRef, AttemptRecord, Classification, EvidenceRef};
 use process::ProcessEnd;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -104,6 +109,15 @@ pub fn execute_trial(spec: &TrialSpec, control: &TrialControl) -> TrialOutcome {
     let elapsed = started.elapsed().saturating_sub(control.paused_total());
     report.duration_ms = elapsed.as_millis() as u64;
     report.into_outcome()
+}
+
+/// [`execute_trial`], then the trial directory is removed when everything in it is
+/// recorded in the journal and the blob store or can be written again (`compact.rs`):
+/// what local workers run, so a trial that leaves nothing behind costs no inode.
+pub fn execute_and_compact(spec: &TrialSpec, control: &TrialControl) -> TrialOutcome {
+    let outcome = execute_trial(spec, control);
+    compact::compact_trial_dir(spec, &outcome);
+    outcome
 }
 
 /// A fault that ends the trial before (or outside) any attempt.
@@ -247,6 +261,8 @@ struct Trial<'a> {
     /// after-attempt sweep kills only this execution's strays, never those of another
     /// trial that happens to carry the same run and trial ids (tests, a twin worker).
     tag: String,
+    /// What each captured stream wrote, by trial-relative log name (`attempt_1/stdout.log`).
+    outputs: RefCell<BTreeMap<String, output::Tally>>,
 }
 
 impl<'a> Trial<'a> {
@@ -319,9 +335,9 @@ impl<'a> Trial<'a> {
         let paths = Paths::new(trial_dir);
         std::fs::create_dir_all(&paths.trial_dir)
             .map_err(|e| disk(&paths.trial_dir.display().to_string(), e))?;
-        // Shared read-only inputs: each distinct document is stored once per run (a blob)
-        // and the trial gets a name of it, not a file of its own.
-        let blobs = BlobStore::new(&spec.blob_dir);
+        // Shared read-only inputs: each distinct document is stored once per run (in the
+        // input store) and the trial gets a name of it, not a file of its own.
+        let blobs = BlobStore::inputs(&spec.blob_dir);
         for (path, value) in [
             (&paths.task, &spec.task),
             (&paths.bindings, &spec.bindings),
@@ -361,6 +377,7 @@ impl<'a> Trial<'a> {
             pre,
             launch,
             tag: uuid::Uuid::now_v7().to_string(),
+            outputs: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -512,15 +529,14 @@ impl<'a> Trial<'a> {
         }
     }
 
-    /// A command for `argv` with the trial's environment, output going to `out`/`err`;
-    /// `${AGENTLAB_…}` references in `argv` are expanded first.
+    /// A command for `argv` with the trial's environment (its output is attached by
+    /// [`Trial::supervise`]); `${AGENTLAB_…}` references in `argv` are expanded first.
     fn command(
         &self,
         argv: &[String],
         n: u32,
         result: &Path,
         trajectory: &Path,
-        logs: (&Path, &Path),
     ) -> Result<Command, Fault> {
         // Graders and adapters run on the host, with the host view of the contract and
         // the result and trajectory of the stage they grade.
@@ -554,10 +570,53 @@ impl<'a> Trial<'a> {
         cmd.env_remove("AGENTLAB_GRADE_PATH");
         cmd.envs(env)
             .env(crate::isolation::TRIAL_TAG_VAR, &self.tag);
-        cmd.stdin(Stdio::null())
-            .stdout(create_log(logs.0)?)
-            .stderr(create_log(logs.1)?);
+        cmd.stdin(Stdio::null());
         Ok(cmd)
+    }
+
+    /// Runs `cmd` under [`process::supervise_in`] with its stdout and stderr captured
+    /// into `log_dir/{stdout,stderr}.log`, capped (see `output.rs`); the outer `Err` is a
+    /// log that could not be written, the inner one a spawn failure.
+    fn supervise(
+        &self,
+        cmd: &mut Command,
+        log_dir: &Path,
+        control: &TrialControl,
+        phase: Phase,
+        container: Option<sandbox::ContainerRef>,
+    ) -> Result<std::io::Result<process::Supervised>, Fault> {
+        let limit = self.spec.agent.output_limit_bytes;
+        let (mut capture, out, err) = output::Capture::new(log_dir, limit)
+            .map_err(|e| disk("opening the log directory", e))?;
+        cmd.stdout(out).stderr(err);
+        let sup = process::supervise_in(
+            cmd,
+            control,
+            phase,
+            self.timeout(),
+            container,
+            Some(&mut capture),
+        );
+        // The command keeps the pipes' write ends until told otherwise: closed here so
+        // the pipes report end-of-file once the process group is gone.
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut outputs = self.outputs.borrow_mut();
+        let mut failed = None;
+        for tally in capture.finish() {
+            if let Some(e) = &tally.error {
+                failed.get_or_insert_with(|| disk("writing a log", e));
+            }
+            let rel = tally
+                .path
+                .strip_prefix(&self.paths.trial_dir)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| tally.path.to_string_lossy().into_owned());
+            outputs.insert(rel, tally);
+        }
+        match failed {
+            Some(fault) => Err(fault),
+            None => Ok(sup),
+        }
     }
 
     fn run_agent(
@@ -568,18 +627,9 @@ impl<'a> Trial<'a> {
         result: &Path,
     ) -> Result<AttemptEnd, Fault> {
         let agent = &self.spec.agent;
-        let (out, err) = (dir.join("stdout.log"), dir.join("stderr.log"));
         let (mut cmd, container) = self.agent_command(n, dir)?;
-        cmd.stdin(Stdio::null())
-            .stdout(create_log(&out)?)
-            .stderr(create_log(&err)?);
-        let spawned = process::supervise_in(
-            &mut cmd,
-            control,
-            Phase::Agent,
-            self.timeout(),
-            container.clone(),
-        );
+        cmd.stdin(Stdio::null());
+        let spawned = self.supervise(&mut cmd, dir, control, Phase::Agent, container.clone())?;
         let sup = match spawned {
             Ok(s) => s,
             Err(e) => {
@@ -632,69 +682,6 @@ impl<'a> Trial<'a> {
         };
         end.active = sup.active;
         Ok(end)
-    }
-
-    /// Stores logs, results, grade and evidence in the blob store.
-    fn store(
-        &self,
-        attempts: u32,
-        last: &AttemptEnd,
-        tamper: &[(String, String)],
-        report: &mut Report,
-    ) -> Result<(), Fault> {
-        let blobs = BlobStore::new(&self.spec.blob_dir);
-        let put = |rel: &str| -> Result<Option<(String, u64)>, Fault> {
-            let path = self.paths.trial_dir.join(rel);
-            match std::fs::symlink_metadata(&path) {
-                // An empty log: no file kept, no blob, no artifact.
-                Ok(m) if m.is_file() && m.len() == 0 && rel.ends_with(".log") => {
-                    let _ = std::fs::remove_file(&path);
-                    Ok(None)
-                }
-                Ok(m) if m.is_file() => blobs
-                    .put_file(&path)
-                    .map(Some)
-                    .map_err(|e| disk("blob store", e)),
-                _ => Ok(None),
-            }
-        };
-        let mut names: Vec<String> = Vec::new();
-        for n in 1..=attempts {
-            for f in [
-                "stdout.log",
-                "stderr.log",
-                "result.json",
-                "trajectory.jsonl",
-                "grader/grade.json",
-                "grader/stdout.log",
-                "grader/stderr.log",
-            ] {
-                names.push(format!("attempt_{n}/{f}"));
-            }
-        }
-        for name in names {
-            if let Some((digest, bytes)) = put(&name)? {
-                report.artifacts.push(ArtifactRef {
-                    name,
-                    digest,
-                    bytes,
-                });
-            }
-        }
-        for (class, rel) in last.evidence.iter().chain(tamper) {
-            if let Some((digest, bytes)) = put(rel)? {
-                report.evidence.push(EvidenceRef {
-                    class: class.clone(),
-                    path: format!("{}/{rel}", self.paths.run_rel),
-                    digest,
-                    bytes,
-                });
-            }
-        }
-        // Trials that changed nothing share one manifest; an empty workspace is scratch.
-        let _ = put("workspace_manifest.json")?;
-        let _ = std::fs::remove_dir(&self.paths.workspace);
-        Ok(())
     }
 }
 
@@ -770,10 +757,4 @@ fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), Fault
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Fault> {
     let _ = std::fs::remove_file(path);
     std::fs::write(path, bytes).map_err(|e| disk(&path.display().to_string(), e))
-}
-
-/// Creates a log file (removing what an earlier dispatch left, see [`write_new`]).
-fn create_log(path: &Path) -> Result<std::fs::File, Fault> {
-    let _ = std::fs::remove_file(path);
-    std::fs::File::create(path).map_err(|e| disk(&path.display().to_string(), e))
 }

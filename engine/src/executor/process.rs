@@ -3,6 +3,7 @@
 //! SIGKILL of the group so orphaned grandchildren never outlive their trial.
 
 use super::control::{signal_group, Live, Phase, TrialControl, STOP_GRACE};
+use super::output::{poll_with, Capture};
 use super::sandbox::ContainerRef;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::{Child, Command, ExitStatus};
@@ -32,26 +33,19 @@ pub(crate) struct Supervised {
 }
 
 /// Spawns `cmd` in a new process group and supervises it to the end. `timeout == None`
-/// means no limit. Returns `Err` only when the process could not be spawned.
-pub(crate) fn supervise(
-    cmd: &mut Command,
-    control: &TrialControl,
-    phase: Phase,
-    timeout: Option<Duration>,
-) -> std::io::Result<Supervised> {
-    supervise_with(cmd, control, phase, timeout, true, None)
-}
-
-/// [`supervise`] for a command that runs its work in `container` (the engine client):
-/// pause/resume go to the container (`docker|podman pause`), not to the client.
+/// means no limit. Returns `Err` only when the process could not be spawned. The
+/// `capture` pipes (the command's stdout/stderr) are drained while it runs. When the
+/// command runs its work in `container` (the engine client), pause/resume go to the
+/// container (`docker|podman pause`), not to the client.
 pub(crate) fn supervise_in(
     cmd: &mut Command,
     control: &TrialControl,
     phase: Phase,
     timeout: Option<Duration>,
     container: Option<ContainerRef>,
+    capture: Option<&mut Capture>,
 ) -> std::io::Result<Supervised> {
-    supervise_with(cmd, control, phase, timeout, true, container)
+    supervise_with(cmd, control, phase, timeout, true, container, capture)
 }
 
 fn supervise_with(
@@ -61,6 +55,7 @@ fn supervise_with(
     timeout: Option<Duration>,
     use_pidfd: bool,
     container: Option<ContainerRef>,
+    mut capture: Option<&mut Capture>,
 ) -> std::io::Result<Supervised> {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
@@ -170,7 +165,15 @@ fn supervise_with(
         if let Some(fd) = &pidfd {
             // The lock is not held while blocking: pause/resume/stop signal directly.
             drop(st);
-            wait_readable(fd, cap);
+            match capture.as_deref_mut() {
+                // Output is drained as it comes: a writer never blocks on a full pipe.
+                Some(c) => {
+                    if poll_with(Some(fd), &c.fds(), cap) > 0 {
+                        c.pump();
+                    }
+                }
+                None => wait_readable(fd, cap),
+            }
             st = control.lock();
             continue;
         }
@@ -180,7 +183,16 @@ fn supervise_with(
             sleep = sleep.min(Duration::from_millis(1));
         }
         let before = Instant::now();
-        st = control.wait(st, sleep);
+        st = match capture.as_deref_mut() {
+            Some(c) => {
+                drop(st);
+                if poll_with(None, &c.fds(), sleep) > 0 {
+                    c.pump();
+                }
+                control.lock()
+            }
+            None => control.wait(st, sleep),
+        };
         if before.elapsed() < sleep {
             // Woken by stop/resume: the state changed, look again soon.
             poll = FIRST_POLL;
@@ -263,6 +275,7 @@ mod tests {
                 limit,
                 use_pidfd,
                 None,
+                None,
             )
             .unwrap();
             assert!(matches!(s.end, ProcessEnd::Exited(st) if st.code() == Some(3)));
@@ -275,6 +288,7 @@ mod tests {
                 Phase::Agent,
                 limit,
                 use_pidfd,
+                None,
                 None,
             )
             .unwrap();
@@ -296,7 +310,7 @@ mod tests {
             p = pidfile.display()
         );
         let control = TrialControl::default();
-        let s = supervise(&mut sh(&script), &control, Phase::Agent, None).unwrap();
+        let s = supervise_in(&mut sh(&script), &control, Phase::Agent, None, None, None).unwrap();
         assert!(matches!(s.end, ProcessEnd::Exited(st) if st.code() == Some(0)));
         let gc: libc::pid_t = std::fs::read_to_string(&pidfile)
             .unwrap()

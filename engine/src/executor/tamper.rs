@@ -63,9 +63,9 @@ pub(super) fn check_after_agent(trial: &Trial<'_>, n: u32) -> Result<Vec<(String
                 moved(&rel, &mut found)?;
             }
             std::fs::write(&path, &expected).map_err(|e| disk(&path.display().to_string(), e))?;
-            // The input was a name of a blob shared with other trials: put the original
-            // content back there too (the moved evidence keeps the written inode).
-            super::blobs::BlobStore::new(&trial.spec.blob_dir)
+            // The input was a name of a stored input shared with other trials: put the
+            // original content back there too (the moved evidence keeps the written inode).
+            super::blobs::BlobStore::inputs(&trial.spec.blob_dir)
                 .repair(&expected)
                 .map_err(|e| disk("restoring a shared input", e))?;
         }

@@ -224,6 +224,7 @@ const RUNTIME: Node = Closed(&[
         "policy",
         Known(Closed(&[
             ("timeout_ms", Known(Open)),
+            ("output_limit_bytes", Known(Open)),
             ("network", Known(NETWORK)),
             ("sandbox", Known(SANDBOX)),
         ])),

@@ -490,11 +490,14 @@ fn runtime(
         .policy
         .unwrap_or_else(|| Value::Object(Default::default()));
     let policy_timeout_ms = policy.get("timeout_ms").and_then(Value::as_u64);
+    // Range-checked by the schema (1 ..= MAX_OUTPUT_LIMIT_BYTES).
+    let policy_output_limit_bytes = policy.get("output_limit_bytes").and_then(Value::as_u64);
     Ok(RuntimeSpec {
         agent: raw.agent,
         dependencies,
         dependency_files,
         policy,
         policy_timeout_ms,
+        policy_output_limit_bytes,
     })
 }

@@ -133,6 +133,9 @@ pub struct RuntimeSpec {
     pub policy: Value,
     /// `runtime.policy.timeout_ms`, typed.
     pub policy_timeout_ms: Option<u64>,
+    /// `runtime.policy.output_limit_bytes`: cap per stdout/stderr stream of every
+    /// process of a trial (default `executor::DEFAULT_OUTPUT_LIMIT_BYTES`).
+    pub policy_output_limit_bytes: Option<u64>,
 }
 
 /// `benchmark.policy`: the keys labj knows; the rest stays in the resolved JSON.

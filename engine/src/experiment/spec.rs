@@ -40,6 +40,10 @@ impl Experiment {
             env,
             io: base.io.clone(),
             timeout_ms,
+            output_limit_bytes: self
+                .runtime
+                .policy_output_limit_bytes
+                .unwrap_or(crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES),
         }
     }
 

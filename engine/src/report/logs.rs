@@ -62,6 +62,8 @@ pub struct Log {
     pub stream: Stream,
     pub bytes: Vec<u8>,
     pub source: LogSource,
+    /// The log was cut at the output cap: how many bytes the process wrote in all.
+    pub written_bytes: Option<u64>,
 }
 
 /// The attempt a log request means: `attempt` (1-based), or the last one.
@@ -114,6 +116,7 @@ pub fn read(run_dir: &Path, row: &TrialRow, attempt: u32, stream: Stream) -> Res
                         stream,
                         bytes,
                         source: LogSource::Blob(path),
+                        written_bytes: a.written_bytes,
                     });
                 }
                 // A remote trial keeps its blobs on the worker; fall back below.
@@ -129,12 +132,14 @@ pub fn read(run_dir: &Path, row: &TrialRow, attempt: u32, stream: Stream) -> Res
             stream,
             bytes,
             source: LogSource::TrialDir(path),
+            written_bytes: None,
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Log {
             attempt,
             stream,
             bytes: Vec::new(),
             source: LogSource::Absent,
+            written_bytes: None,
         }),
         Err(source) => Err(LogError::Io { path, source }),
     }

@@ -46,6 +46,7 @@ pub fn spec(tmp: &Path, command: Vec<String>) -> TrialSpec {
             env: BTreeMap::new(),
             io: AgentIo::default(),
             timeout_ms: 10_000,
+            output_limit_bytes: engine::executor::DEFAULT_OUTPUT_LIMIT_BYTES,
         },
         grader: None,
         retry: RetrySpec::default(),

@@ -142,6 +142,7 @@ pub fn spec(run_id: &str, schedule_idx: u64, trial_id: &str) -> TrialSpec {
             env: Default::default(),
             io: Default::default(),
             timeout_ms: 1000,
+            output_limit_bytes: engine::executor::DEFAULT_OUTPUT_LIMIT_BYTES,
         },
         grader: None,
         retry: Default::default(),

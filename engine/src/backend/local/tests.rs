@@ -24,6 +24,7 @@ fn spec(idx: u64) -> TrialSpec {
             env: Default::default(),
             io: Default::default(),
             timeout_ms: 1000,
+            output_limit_bytes: crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES,
         },
         grader: None,
         retry: RetrySpec::default(),
