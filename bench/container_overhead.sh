@@ -51,3 +51,4 @@ cat >> exp.yaml <<YAML
 YAML
 CONTAINER=$(run_mode container)
 echo "median per-attempt time: local $LOCAL ms, container $CONTAINER ms, container overhead $((CONTAINER - LOCAL)) ms"
+bench_row "container attempt" "container $CONTAINER ms (median of 20)" "local $LOCAL ms" "+$((CONTAINER - LOCAL)) ms" "-" "info"

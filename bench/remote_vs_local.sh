@@ -53,3 +53,4 @@ TL=$(awk "BEGIN{printf \"%.1f\", $N * 1000 / $L}")
 TR=$(awk "BEGIN{printf \"%.1f\", $N * 1000 / $R}")
 RATIO=$(awk "BEGIN{printf \"%.3f\", $L / $R}")
 echo "N=$N  median local $L ms ($TL trials/s)  median remote $R ms ($TR trials/s, 3 workers x 4 slots)  throughput remote/local $RATIO (target >= 0.8: $(verdict "$RATIO" '>=' 0.8))"
+bench_row "remote vs local" "remote $R ms ($N trials, 3 workers x 4 slots)" "local $L ms" "$RATIO (throughput)" ">= 0.8" "$(verdict "$RATIO" '>=' 0.8)"

@@ -20,4 +20,4 @@ for rep in 1 2 3; do
 done
 M=$(median < t.txt)
 R=$(awk "BEGIN{printf \"%.3f\", $M / 2000}")
-echo "64 x sleep 0.25 at concurrency 8: median $M ms, ideal 2000 ms, ratio $R (target <= 1.15: $(verdict "$R" '<=' 1.15))"
+bench_row "sleep 64x0.25 s P=8" "$M ms" "ideal 2000 ms" "$R" "<= 1.15" "$(verdict "$R" '<=' 1.15)"

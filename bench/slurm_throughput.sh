@@ -41,6 +41,7 @@ L=$(run_once local)
 S=$(run_once slurm "$@")
 echo "$N no-op trials at concurrency $C: local $L ms ($(awk "BEGIN{printf \"%.1f\", $N * 1000 / $L}") trials/s), slurm $S ms ($(awk "BEGIN{printf \"%.1f\", $N * 1000 / $S}") trials/s)"
 echo "ratio slurm/local wall time: $(awk "BEGIN{printf \"%.1f\", $S / $L}")x"
+bench_row "slurm vs local" "slurm $S ms ($N trials, concurrency $C)" "local $L ms" "$(ratio "$S" "$L")" "-" "info"
 
 # What bounds it: submission cost (the coordinator submits serially) …
 printf '#!/bin/sh\ntrue\n' > noop.sh

@@ -7,7 +7,7 @@
 //! and journals what it returns.
 
 use journal::event::{Classification, SlotStatus};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What the committer needs to know about an arriving completion.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,14 +85,13 @@ pub fn slot_status(c: Classification) -> SlotStatus {
 }
 
 #[derive(Debug, Clone)]
-struct Slot {
-    variant: u32,
-    dispatched: Option<String>,
-}
-
-#[derive(Debug, Clone)]
 pub struct DeterministicCommitter {
-    slots: Vec<Slot>,
+    /// Variant index of each schedule slot: the only per-slot state (4 bytes a slot, so
+    /// a 1,000,000-slot schedule costs 4 MB here).
+    slot_variants: Vec<u32>,
+    /// Tickets of the slots dispatched and not yet committed (bounded by what is in
+    /// flight or buffered; a commit removes its entry).
+    dispatched: HashMap<u64, String>,
     next_commit_idx: u64,
     buffered: BTreeMap<u64, Arrival>,
     consecutive: Vec<u32>,
@@ -117,13 +116,8 @@ impl DeterministicCommitter {
         DeterministicCommitter {
             spawn_only: vec![0; variants],
             slots_of,
-            slots: slot_variants
-                .into_iter()
-                .map(|variant| Slot {
-                    variant,
-                    dispatched: None,
-                })
-                .collect(),
+            slot_variants,
+            dispatched: HashMap::new(),
             next_commit_idx: 0,
             buffered: BTreeMap::new(),
             consecutive: vec![0; variants],
@@ -145,8 +139,8 @@ impl DeterministicCommitter {
         self.consecutive = consecutive;
         self.pruned = pruned;
         for (idx, ticket) in dispatched {
-            if let Some(s) = self.slots.get_mut(idx as usize) {
-                s.dispatched = Some(ticket);
+            if idx >= next_commit_idx && idx < self.total() {
+                self.dispatched.insert(idx, ticket);
             }
         }
         for a in buffered {
@@ -171,7 +165,7 @@ impl DeterministicCommitter {
     }
 
     pub fn total(&self) -> u64 {
-        self.slots.len() as u64
+        self.slot_variants.len() as u64
     }
 
     pub fn is_done(&self) -> bool {
@@ -187,46 +181,41 @@ impl DeterministicCommitter {
     }
 
     pub fn mark_dispatched(&mut self, schedule_idx: u64, ticket_id: &str) {
-        if let Some(s) = self.slots.get_mut(schedule_idx as usize) {
-            s.dispatched = Some(ticket_id.to_string());
+        if schedule_idx >= self.next_commit_idx && schedule_idx < self.total() {
+            self.dispatched.insert(schedule_idx, ticket_id.to_string());
         }
     }
 
     /// Forget a slot's dispatch: its attempt was lost and the slot will be dispatched
     /// again (infra retry). A completion of the old ticket is then stale.
     pub fn release(&mut self, schedule_idx: u64) {
-        if let Some(s) = self.slots.get_mut(schedule_idx as usize) {
-            s.dispatched = None;
-        }
+        self.dispatched.remove(&schedule_idx);
     }
 
     /// Whether `schedule_idx` is currently dispatched under `ticket_id`.
     pub fn is_dispatched_as(&self, schedule_idx: u64, ticket_id: &str) -> bool {
-        self.slots
-            .get(schedule_idx as usize)
-            .is_some_and(|s| s.dispatched.as_deref() == Some(ticket_id))
+        self.dispatched.get(&schedule_idx).map(String::as_str) == Some(ticket_id)
             && !self.buffered.contains_key(&schedule_idx)
             && schedule_idx >= self.next_commit_idx
     }
 
+    /// Whether `schedule_idx` is dispatched and not yet committed.
     pub fn is_dispatched(&self, schedule_idx: u64) -> bool {
-        self.slots
-            .get(schedule_idx as usize)
-            .is_some_and(|s| s.dispatched.is_some())
+        self.dispatched.contains_key(&schedule_idx)
     }
 
     /// Judge an arriving completion; `Accepted` ones are buffered.
     pub fn offer(&mut self, a: Arrival) -> Offer {
         let idx = a.schedule_idx;
-        let Some(slot) = self.slots.get(idx as usize) else {
+        if idx >= self.total() {
             return Offer::Fault {
                 message: format!(
                     "completion for slot {idx} (trial {}) is beyond the schedule of {} slots",
                     a.trial_id,
-                    self.slots.len()
+                    self.total()
                 ),
             };
-        };
+        }
         if idx < self.next_commit_idx {
             return Offer::Duplicate {
                 reason: format!("slot {idx} is already committed"),
@@ -256,7 +245,7 @@ impl DeterministicCommitter {
                 ),
             };
         }
-        match &slot.dispatched {
+        match self.dispatched.get(&idx) {
             Some(t) if *t == a.ticket_id => {}
             Some(t) => {
                 return Offer::Fault {
@@ -283,10 +272,11 @@ impl DeterministicCommitter {
     /// never dispatched are committed as skipped; pruning is decided after each commit.
     pub fn drain(&mut self) -> Vec<CommitAction> {
         let mut out = Vec::new();
-        while let Some(slot) = self.slots.get(self.next_commit_idx as usize) {
+        while let Some(&variant) = self.slot_variants.get(self.next_commit_idx as usize) {
             let idx = self.next_commit_idx;
-            let v = slot.variant as usize;
+            let v = variant as usize;
             if let Some(a) = self.buffered.remove(&idx) {
+                self.dispatched.remove(&idx);
                 let status = slot_status(a.classification);
                 out.push(CommitAction::Commit {
                     schedule_idx: idx,
@@ -313,7 +303,7 @@ impl DeterministicCommitter {
                         }
                     }
                 }
-            } else if self.pruned[v] && slot.dispatched.is_none() {
+            } else if self.pruned[v] && !self.dispatched.contains_key(&idx) {
                 out.push(CommitAction::SkipPruned {
                     schedule_idx: idx,
                     variant_idx: v,

@@ -39,7 +39,7 @@ pub fn components(exp: &Experiment) -> Components {
         for h in [&mut dataset, &mut limits, &mut mounts] {
             field(h, t.id.as_bytes());
         }
-        field(&mut dataset, &json(&t.payload));
+        field(&mut dataset, t.payload_json().as_bytes());
         field(&mut dataset, &json(&t.workspace_files));
         field(&mut limits, &json(&t.limits));
         field(&mut mounts, &json(&t.mount_references));
@@ -92,7 +92,7 @@ pub fn legacy_digest(exp: &Experiment) -> String {
     h.update(exp.digest().as_bytes());
     for t in exp.tasks() {
         h.update(t.id.as_bytes());
-        h.update(&serde_json::to_vec(&t.payload).unwrap_or_default());
+        h.update(t.payload_json().as_bytes());
         h.update(&serde_json::to_vec(&t.workspace_files).unwrap_or_default());
     }
     h.finalize().to_hex().to_string()

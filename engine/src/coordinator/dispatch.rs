@@ -32,17 +32,14 @@ impl Coordinator<'_> {
         depth
     }
 
-    /// Undispatched slots of variants that are not pruned.
-    pub(super) fn undispatched_runnable(&self) -> usize {
+    /// Whether some undispatched slot belongs to a variant that is not pruned.
+    pub(super) fn any_undispatched_runnable(&self) -> bool {
         let run = self.proj.run.as_ref().expect("run");
-        self.undispatched
-            .iter()
-            .filter(|i| {
-                !self
-                    .committer
-                    .is_pruned(run.schedule[**i as usize].variant_idx())
-            })
-            .count()
+        self.undispatched.iter().any(|i| {
+            !self
+                .committer
+                .is_pruned(run.schedule[i as usize].variant_idx())
+        })
     }
 
     /// Pick slots in schedule order that pass every gate, journal their dispatch
@@ -62,7 +59,8 @@ impl Coordinator<'_> {
         let horizon = self.committer.next_commit_idx()
             + MIN_LOOKAHEAD.max(LOOKAHEAD_PER_SLOT * capacity as u64);
         let mut chosen: Vec<(u64, SlotSpec)> = Vec::new();
-        for &idx in self.undispatched.range(..horizon) {
+        let frontier = self.committer.next_commit_idx();
+        for idx in self.undispatched.range(frontier, horizon) {
             if room == 0 {
                 break;
             }
@@ -87,7 +85,7 @@ impl Coordinator<'_> {
         }
         let mut out = Vec::with_capacity(chosen.len());
         for (idx, slot) in chosen {
-            self.undispatched.remove(&idx);
+            self.undispatched.remove(idx);
             let spec = self
                 .experiment
                 .trial_spec(idx, slot, &self.run_id, &self.run_dir);

@@ -16,6 +16,7 @@
 mod control;
 mod dispatch;
 pub mod infra;
+mod slots;
 
 pub use infra::InfraRetry;
 
@@ -116,8 +117,8 @@ pub struct Coordinator<'a> {
     run_id: String,
     session_id: String,
     opts: CoordinatorOptions,
-    /// Slots never dispatched, in schedule order.
-    undispatched: BTreeSet<u64>,
+    /// Slots never dispatched (or put back after a lost attempt): one bit per slot.
+    undispatched: slots::SlotSet,
     in_flight: HashMap<String, InFlight>,
     per_variant: Vec<u32>,
     chains_busy: BTreeSet<(usize, usize)>,
@@ -215,10 +216,11 @@ impl<'a> Coordinator<'a> {
             &per_variant(None),
             &per_variant(Some(Classification::SpawnFailure.as_str())),
         );
-        let taken: BTreeSet<u64> = dispatched.iter().map(|(i, _)| *i).collect();
-        let undispatched = (proj.progress.next_commit_idx..run.schedule.len() as u64)
-            .filter(|i| !taken.contains(i))
-            .collect();
+        let mut undispatched =
+            slots::SlotSet::range_full(proj.progress.next_commit_idx, run.schedule.len() as u64);
+        for (i, _) in &dispatched {
+            undispatched.remove(*i);
+        }
         let ticket_prefix = session_id.chars().rev().take(8).collect::<String>();
         let mut in_flight = HashMap::new();
         let mut per_variant = vec![0; variants];
@@ -304,7 +306,7 @@ impl<'a> Coordinator<'a> {
                 self.pending.push(Event::BackendJobSubmitted(r));
             }
             if self.in_flight.is_empty() && self.backlog.is_empty() && !self.committer.is_done() {
-                if self.may_dispatch() && self.undispatched_runnable() == 0 {
+                if self.may_dispatch() && !self.any_undispatched_runnable() {
                     // Nothing running, nothing to run, nothing to commit: the journal
                     // and the schedule disagree. Fail loudly rather than hang.
                     let msg = format!(
@@ -589,7 +591,7 @@ impl<'a> Coordinator<'a> {
                     schedule_idx,
                     variant_idx,
                 } => {
-                    self.undispatched.remove(&schedule_idx);
+                    self.undispatched.remove(schedule_idx);
                     Event::SlotSkippedPruned(SlotSkippedPruned {
                         schedule_idx,
                         trial_id: trial_id_of(schedule_idx),

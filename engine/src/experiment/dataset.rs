@@ -32,8 +32,12 @@ impl TaskLimits {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub id: String,
-    /// The task object the agent sees (for boundary rows: the inner `task`). Open data.
-    pub payload: Value,
+    /// The task object the agent sees (for boundary rows: the inner `task`), open data,
+    /// held as its compact JSON text (what `serde_json` writes for the parsed value, so
+    /// digests and trial inputs are unchanged): a parsed one-key object costs ~600 bytes
+    /// (a B-tree node), the text its length, and a dataset of 100,000s of tasks stays
+    /// in bounded memory. [`Task::payload`] parses it when a trial needs it.
+    payload_json: Box<str>,
     pub workspace_files: Vec<WorkspaceFile>,
     pub mount_references: Vec<MountReference>,
     pub limits: TaskLimits,
@@ -44,15 +48,34 @@ pub struct Task {
 }
 
 impl Task {
+    /// The task object the agent sees.
+    pub fn payload(&self) -> Value {
+        // The text was written from a `Value` at load time: it always parses.
+        serde_json::from_str(&self.payload_json).unwrap_or(Value::Null)
+    }
+
+    /// The task object as compact JSON (keys in `serde_json`'s order).
+    pub fn payload_json(&self) -> &str {
+        &self.payload_json
+    }
+
     /// The container image the task asks for, if any (`task.image`).
-    pub fn image(&self) -> Option<&str> {
-        self.payload.get("image").and_then(Value::as_str)
+    pub fn image(&self) -> Option<String> {
+        self.payload()
+            .get("image")
+            .and_then(Value::as_str)
+            .map(String::from)
     }
 
     /// The task's workspace description (`task.workspace`: repo, base commit, …), if any.
-    pub fn workspace(&self) -> Option<&Value> {
-        self.payload.get("workspace")
+    pub fn workspace(&self) -> Option<Value> {
+        self.payload().get("workspace").cloned()
     }
+}
+
+/// The compact text of a task object.
+fn compact(task: &Value) -> Box<str> {
+    task.to_string().into_boxed_str()
 }
 
 #[derive(Deserialize)]
@@ -100,7 +123,7 @@ pub fn parse_task_row(
         let id = task_id(row, index).map_err(err)?;
         return Ok(Task {
             id,
-            payload: row.clone(),
+            payload_json: compact(row),
             workspace_files: Vec::new(),
             mount_references: Vec::new(),
             limits: TaskLimits::default(),
@@ -138,7 +161,7 @@ pub fn parse_task_row(
         })?;
     Ok(Task {
         id,
-        payload: parsed.task,
+        payload_json: compact(&parsed.task),
         workspace_files: parsed.workspace_files,
         mount_references: parsed.mount_references,
         limits: parsed.limits,

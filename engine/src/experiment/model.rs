@@ -332,9 +332,12 @@ impl Experiment {
     /// `task.environment.image`), else the variant's, else the experiment's.
     pub fn image_for(&self, variant_idx: usize, task_idx: usize) -> Option<String> {
         let task = &self.dataset.tasks[task_idx];
-        task.image()
+        let payload = task.payload();
+        payload
+            .get("image")
+            .and_then(Value::as_str)
             .or_else(|| {
-                task.payload
+                payload
                     .pointer("/environment/image")
                     .and_then(Value::as_str)
             })

@@ -89,7 +89,7 @@ impl Experiment {
             variant_id: variant.id.clone(),
             task_id: task.id.clone(),
             repl_idx: slot.repl_idx(),
-            task: task.payload.clone(),
+            task: task.payload(),
             bindings: variant.bindings.clone(),
             dependencies: self.runtime.dependencies.clone(),
             policy: self.effective_policy(slot.task_idx()),

@@ -80,7 +80,10 @@ fn p0_freeze_benchmark_adaptation_trial_shape_fixture_parses() {
     let task = parse_task_row(&doc["dataset_task_row"], 0, &path, 1).expect("row parses");
     assert!(task.boundary);
     assert_eq!(task.id, "swebench__django__12345");
-    assert_eq!(task.image(), Some("ghcr.io/acme/swebench-task:20260222"));
+    assert_eq!(
+        task.image().as_deref(),
+        Some("ghcr.io/acme/swebench-task:20260222")
+    );
     let ws = task.workspace().expect("workspace");
     assert_eq!(ws["repo"], "django/django");
     assert_eq!(
