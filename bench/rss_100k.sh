@@ -13,7 +13,7 @@ bench_setup rss
 make_tasks 1000
 write_experiment rss_bench $((N / 1000)) 8 "$NOOP_AGENT"
 t0=$(date +%s)
-/usr/bin/time -f '%M' -o rss.txt "$LABJ" --runs-dir runs run exp.yaml --json > out.json
+/usr/bin/time -f '%M' -o rss.txt "$LABJ" --runs-dir runs run exp.yaml --json > out.json 2> err.txt
 t1=$(date +%s)
 grep -q '"status": "completed"' out.json || { echo "run did not complete"; exit 1; }
 RUN=$(ls runs)
@@ -22,3 +22,4 @@ KB=$(tail -1 rss.txt)
 MB=$(awk "BEGIN{printf \"%.1f\", $KB / 1024}")
 JB=$(stat -c %s "runs/$RUN/journal.sqlite")
 echo "$N instant trials in $((t1 - t0)) s ($((N / (t1 - t0 + 1))) trials/s); peak RSS $KB KB = $MB MB (target <= 100 MB: $(verdict "$MB" '<=' 100)); journal $JB bytes = $((JB / N)) bytes/trial"
+bench_row "run to completion" "$N trials: peak RSS $MB MB, $((t1 - t0)) s" "-" "-" "<= 100 MB" "$(verdict "$MB" '<=' 100)"

@@ -12,6 +12,7 @@
 #   rss_1m.sh           describe + run of 100,000 tasks x 10 replications = 1,000,000
 #                       slots (10,000 x 10), killed after 10,000 commits (2,000): peak
 #                       RSS, time to first dispatch
+#   rss_100k.sh         a run of 20,000 no-op trials (5,000) to completion: peak RSS
 #   recovery_100k.sh    replay / continue of a crashed run of 333,000 committed trials
 #                       (~1,000,000 events; 20,000 with --quick)
 #   journal_bench.sh    journal append and fold+verify, 1,000,000 events (100,000)
@@ -67,6 +68,7 @@ if [ "$QUICK" = 1 ]; then
     bench noop trials_vs_xargs.sh 100
     bench variants variants.sh 200
     bench rss rss_1m.sh 10000 10 2000
+    bench rss_complete rss_100k.sh 5000
     bench recovery recovery_100k.sh 20000
     bench journal journal_bench.sh --events 100000 --runs 3 --dir "$BENCH_DIR"
     bench verify_rss verify_rss.sh 2000
@@ -75,6 +77,7 @@ else
     bench noop trials_vs_xargs.sh 1000
     bench variants variants.sh 2000
     bench rss rss_1m.sh 100000 10 10000
+    bench rss_complete rss_100k.sh 20000
     bench recovery recovery_100k.sh 333000
     bench journal journal_bench.sh --runs 3 --dir "$BENCH_DIR"
     bench verify_rss verify_rss.sh 20000

@@ -12,7 +12,7 @@ write_experiment sleep_bench 1 8 '["sh", "-c", "sleep 0.25; echo '"'"'{\"outcome
 for rep in 1 2 3; do
     rm -rf runs
     t0=$(now_ms)
-    "$LABJ" --runs-dir runs run exp.yaml --json > out.json
+    "$LABJ" --runs-dir runs run exp.yaml --json > out.json 2> err.txt
     t1=$(now_ms)
     grep -q '"status": "completed"' out.json || { echo "run did not complete"; exit 1; }
     echo $((t1 - t0)) >> t.txt

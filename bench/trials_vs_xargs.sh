@@ -27,7 +27,7 @@ for P in 2 8; do
     for rep in 1 2 3; do
         rm -rf runs
         t0=$(now_ms)
-        "$LABJ" --runs-dir runs run exp.yaml --json > out.json
+        "$LABJ" --runs-dir runs run exp.yaml --json > out.json 2> err.txt
         t1=$(now_ms)
         grep -q '"status": "completed"' out.json || { echo "labj run did not complete"; cat out.json; exit 1; }
         echo $((t1 - t0)) >> labj_$P.txt

@@ -17,7 +17,7 @@ mkdir many one
 timed_run() { # DIR: run DIR/exp.yaml into DIR/runs (deleted first), print wall ms
     rm -rf "$1/runs"
     t0=$(now_ms)
-    (cd "$1" && "$LABJ" --runs-dir runs run exp.yaml --json > out.json)
+    (cd "$1" && "$LABJ" --runs-dir runs run exp.yaml --json > out.json 2> err.txt)
     t1=$(now_ms)
     grep -q '"status": "completed"' "$1/out.json" || { echo "labj run in $1 did not complete" >&2; cat "$1/out.json" >&2; exit 1; }
     grep -q "\"succeeded\": $V" "$1/out.json" || { echo "labj run in $1: not $V successes" >&2; exit 1; }

@@ -14,7 +14,7 @@ for n in 10 40; do
     make_tasks "$n"
     write_experiment metrics_bench 1 2 "$METRICS"
     rm -rf runs
-    "$LABJ" --runs-dir runs run exp.yaml --json > out.json
+    "$LABJ" --runs-dir runs run exp.yaml --json > out.json 2> err.txt
     grep -q '"status": "completed"' out.json || { echo "metrics run did not complete"; cat out.json; exit 1; }
     /usr/bin/time -f '%M' -o vrss.txt "$LABJ" --runs-dir runs verify "$(ls runs)" > /dev/null
     eval "V$n=\$(tail -1 vrss.txt)"
