@@ -5,8 +5,10 @@
 //! ```text
 //! journal.sqlite   the event journal (+ -wal/-shm while open)
 //! journal.head     the chain head recorded outside the journal (journal::store::integrity)
-//! trials/<trial>/  one directory per trial (see `executor`)
+//! trials/<trial>/  one directory per trial while it runs; kept afterwards only when it
+//!                  holds something not recorded elsewhere (see `executor::compact`)
 //! blobs/           content-addressed artifacts (blake3)
+//! inputs/          the trials' input documents, shared; removed when a session ends
 //! ```
 
 use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};

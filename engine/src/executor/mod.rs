@@ -27,6 +27,10 @@
 //! agent_patch.diff      unified diff of the change, when there is one: `agent_patch`
 //! ```
 //!
+//! Logs are created at their first byte and capped (`output.rs`); everything is stored in
+//! the blob store (`store.rs`), and local workers then remove the directory when nothing
+//! in it is needed any more (`compact.rs`).
+//!
 //! # Environment of the agent (and of the grader)
 //!
 //! The worker's own environment, then `spec.agent.env`, then the contract, which wins:
