@@ -134,17 +134,24 @@ impl Plan<'_> {
         true
     }
 
-    /// Is the file at `rel` a name of the blob `digest` (so removing it loses nothing)?
+    /// Does the blob `digest` hold what the file at `rel` holds (so removing it loses
+    /// nothing)? Usually the file is a name of the blob. When two trials stored the same
+    /// content at once, the later rename replaced the blob's inode, and the file of the
+    /// earlier one is a copy: its content is hashed then.
     fn is_blob(&self, rel: &Path, digest: &str) -> bool {
         if digest.len() < 3 {
             return false;
         }
         let blob = self.blob_dir.join(&digest[..2]).join(digest);
+        let file = self.dir.join(rel);
         match (
-            std::fs::symlink_metadata(self.dir.join(rel)),
+            std::fs::symlink_metadata(&file),
             std::fs::symlink_metadata(blob),
         ) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            (Ok(a), Ok(b)) if a.dev() == b.dev() && a.ino() == b.ino() => true,
+            (Ok(a), Ok(b)) if a.len() == b.len() => {
+                super::blobs::hash_path(&file).is_ok_and(|(d, _)| d == digest)
+            }
             _ => false,
         }
     }
@@ -153,4 +160,50 @@ impl Plan<'_> {
 fn attempt_number(name: &str) -> bool {
     name.strip_prefix("attempt_")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(plan: &Plan<'_>) -> bool {
+        plan.scan(Path::new(""), 0, &mut Vec::new(), &mut Vec::new())
+    }
+
+    #[test]
+    fn only_recorded_or_regenerable_files_let_a_trial_dir_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, blobs) = (tmp.path().join("t"), tmp.path().join("blobs"));
+        std::fs::create_dir_all(dir.join("attempt_1")).unwrap();
+        let digest = blake3::hash(b"{}").to_hex().to_string();
+        let blob = blobs.join(&digest[..2]).join(&digest);
+        std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+        std::fs::write(&blob, b"{}").unwrap();
+        std::fs::write(dir.join("task.json"), b"{\"id\":1}").unwrap();
+        let result = dir.join("attempt_1/result.json");
+        let plan = Plan {
+            dir: &dir,
+            blob_dir: &blobs,
+            recorded: [("attempt_1/result.json".to_string(), digest.as_str())].into(),
+        };
+        // A name of its blob; a copy with the same content (two trials raced to store
+        // it): both removable. Other content under a recorded name: kept.
+        std::fs::hard_link(&blob, &result).unwrap();
+        assert!(scan(&plan));
+        std::fs::remove_file(&result).unwrap();
+        std::fs::write(&result, b"{}").unwrap();
+        assert!(scan(&plan));
+        std::fs::remove_file(&result).unwrap();
+        std::fs::write(&result, b"[]").unwrap();
+        assert!(!scan(&plan));
+        std::fs::remove_file(&result).unwrap();
+        // A file nobody recorded (the agent's), or a directory labj does not make: kept.
+        std::fs::write(dir.join("notes.txt"), b"x").unwrap();
+        assert!(!scan(&plan));
+        std::fs::remove_file(dir.join("notes.txt")).unwrap();
+        std::fs::create_dir(dir.join("workspace")).unwrap();
+        assert!(!scan(&plan));
+        std::fs::remove_dir(dir.join("workspace")).unwrap();
+        assert!(scan(&plan));
+    }
 }
