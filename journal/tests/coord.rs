@@ -117,11 +117,12 @@ fn an_answer_commits_or_rolls_back_with_its_events() {
 #[test]
 fn read_only_open_of_an_old_schema_does_not_migrate() {
     let (_dir, path) = journal();
-    // Turn it back into a schema-1 journal (undo what migration 2 added).
+    // Turn it back into a schema-1 journal (undo what migrations 2 and 3 added).
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
         "ALTER TABLE lease DROP COLUMN pid_start; ALTER TABLE lease DROP COLUMN boot_id;
-         DROP TABLE journal_meta; PRAGMA user_version = 1;",
+         DROP TABLE journal_meta; DROP TABLE proj_snapshots; DROP INDEX events_rare_kinds;
+         PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(c);

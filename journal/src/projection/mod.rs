@@ -7,10 +7,11 @@
 //! ([`Changes`]) so the store can update the SQLite tables in the same transaction.
 
 use crate::event::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 mod commit;
 mod docs;
+pub mod snapshot;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,7 +46,7 @@ impl RunInfo {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -69,7 +70,7 @@ impl RunStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrialControlState {
     Running,
@@ -78,20 +79,20 @@ pub enum TrialControlState {
     Stopping,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastAck {
     pub request_id: String,
     pub accepted: bool,
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrialControlInfo {
     pub state: TrialControlState,
     pub last_ack: Option<LastAck>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveTrial {
     pub trial_id: String,
     pub worker_id: String,
@@ -103,7 +104,7 @@ pub struct ActiveTrial {
     pub control: TrialControlInfo,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseInfo {
     pub request_id: String,
     pub label: Option<String>,
@@ -113,7 +114,7 @@ pub struct PauseInfo {
 }
 
 /// `run_control_v2`: who is running, paused or stopping right now.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunControl {
     pub status: RunStatus,
     pub active_trials: BTreeMap<String, ActiveTrial>,
@@ -140,7 +141,7 @@ pub struct ScheduleProgress {
     pub lost_attempts: BTreeMap<u64, u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Aggregate {
     pub committed: u64,
     pub completed: u64,
@@ -240,7 +241,7 @@ impl Aggregate {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Aggregates {
     pub overall: Aggregate,
     pub variants: BTreeMap<String, Aggregate>,

@@ -9,6 +9,9 @@ use crate::event::{DecodeError, Event, StoredEvent};
 mod coord;
 pub mod integrity;
 mod read;
+mod snapshot;
+
+pub use snapshot::{SnapshotFold, SnapshotInfo, SNAPSHOT_EVERY};
 
 pub use coord::{InboxAnswer, InboxRow, InboxState, LeaseRow, LeaseTake};
 
@@ -28,6 +31,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_integrity.sql",
         include_str!("../../../migrations/0002_integrity.sql"),
+    ),
+    (
+        "0003_snapshots.sql",
+        include_str!("../../../migrations/0003_snapshots.sql"),
     ),
 ];
 
@@ -172,6 +179,9 @@ pub struct Journal {
     lease_guard: Option<String>,
     /// `PRAGMA user_version` as opened (a read-only handle never migrates).
     version: u32,
+    /// Appends take a projection snapshot when the event count crosses a multiple of
+    /// this (0: only at session ends).
+    snapshot_every: u64,
 }
 
 impl std::fmt::Debug for Journal {
@@ -338,6 +348,7 @@ impl Journal {
             head: None,
             lease_guard: None,
             version: 0,
+            snapshot_every: SNAPSHOT_EVERY,
         };
         j.check_version(create, writer)?;
         j.load_tail()?;
@@ -601,6 +612,12 @@ impl Journal {
         &self.conn
     }
 
+    /// Take a projection snapshot whenever the number of events crosses a multiple of
+    /// `every` (0: only in transactions that end a session). Tests use small values.
+    pub fn set_snapshot_every(&mut self, every: u64) {
+        self.snapshot_every = every;
+    }
+
     /// The schema version of the open database.
     pub fn schema_version(&self) -> u32 {
         self.version
@@ -671,6 +688,7 @@ impl Journal {
         }
         let mut stored = Vec::with_capacity(events.len());
         let mut changes = Changes::default();
+        let mut ends_session = false;
         let mut idx = self.next_idx;
         let mut prev = self.last_hash;
         {
@@ -682,6 +700,7 @@ impl Journal {
             for event in events {
                 let payload = event.payload_json();
                 let kind = event.kind();
+                ends_session |= Projections::ends_session(kind);
                 let sidx = event.schedule_idx();
                 let hash = chain_hash(&prev, idx, kind, sidx, event.trial_id(), ts, &payload);
                 ins.execute(params![
@@ -711,6 +730,13 @@ impl Journal {
             }
         }
         materialize::write(&tx, proj, &changes).map_err(|e| sqlerr(&path, e))?;
+        if self.version >= 3
+            && idx > self.next_idx
+            && (ends_session || snapshot::crosses(self.snapshot_every, self.next_idx, idx))
+        {
+            // Amortized: one snapshot per `snapshot_every` events (see SNAPSHOT_EVERY).
+            snapshot::write(&tx, proj, &prev).map_err(|e| sqlerr(&path, e))?;
+        }
         for a in answers(proj) {
             coord::write_answer(&tx, &a).map_err(|e| sqlerr(&path, e))?;
         }

@@ -1,6 +1,7 @@
 //! Reading the journal back: streaming rows, checking the hash chain, decoding, and
 //! folding on two threads (`fold`, `rebuild`, `diff_materialized`, `verify_chain`).
 
+use super::snapshot;
 use super::*;
 
 impl Journal {
@@ -25,6 +26,19 @@ impl Journal {
         from: u64,
         to: Option<u64>,
         check_chain: bool,
+        f: impl FnMut(RawRow<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_raw_after(from, [0; 32], to, check_chain, f)
+    }
+
+    /// Like `for_each_raw`, with the chain checked from `from` on given the hash of the
+    /// event before it (`prev`; zeros for event 0): a fold resuming from a snapshot.
+    fn for_each_raw_after(
+        &self,
+        from: u64,
+        prev: [u8; 32],
+        to: Option<u64>,
+        check_chain: bool,
         mut f: impl FnMut(RawRow<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self
@@ -37,7 +51,7 @@ impl Journal {
         let mut rows = stmt
             .query(params![from as i64, to as i64])
             .map_err(|e| sqlerr(&self.path, e))?;
-        let mut prev = [0u8; 32];
+        let mut prev = prev;
         let mut expect = from;
         while let Some(row) = rows.next().map_err(|e| sqlerr(&self.path, e))? {
             let idx: i64 = row.get(0).map_err(|e| sqlerr(&self.path, e))?;
@@ -124,8 +138,9 @@ impl Journal {
     /// `sink`, when given, runs on the folding thread after every event with the state
     /// after it and the rows built so far; it may take the rows away (streaming them to
     /// a table keeps memory flat whatever the journal holds).
-    fn fold_parallel(
+    pub(super) fn fold_parallel(
         &self,
+        start: FoldStart,
         until: Option<u64>,
         changes: Changes,
         mut sink: Option<FoldSink<'_>>,
@@ -133,14 +148,15 @@ impl Journal {
         const BATCH: usize = 512;
         let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(16);
         let path = self.path.clone();
+        let FoldStart { proj, next, prev } = start;
         std::thread::scope(|scope| {
             let worker = scope.spawn(move || -> Result<(Projections, Changes)> {
                 let mut changes = changes;
-                let mut proj = Projections::new();
+                let mut proj = proj;
                 for batch in rx {
                     for i in 0..batch.rows.len() {
                         let ev = decode_raw(&path, batch.row(i), true)?;
-                        let idx = ev.idx;
+                        let (idx, hash) = (ev.idx, ev.hash);
                         proj.apply_owned(ev, &mut changes).map_err(|source| {
                             JournalError::Fold {
                                 path: path.clone(),
@@ -148,7 +164,7 @@ impl Journal {
                             }
                         })?;
                         if let Some(sink) = sink.as_mut() {
-                            sink(idx, &proj, &mut changes)?;
+                            sink(idx, &hash, &proj, &mut changes)?;
                         }
                     }
                 }
@@ -156,7 +172,7 @@ impl Journal {
             });
             let mut batch = RawBatch::default();
             let mut worker_gone = false;
-            let read = self.for_each_raw(0, until, true, |raw| {
+            let read = self.for_each_raw_after(next, prev, until, true, |raw| {
                 batch.push(&raw);
                 if batch.rows.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
                     // The worker stopped on an error; it reports it below.
@@ -229,7 +245,7 @@ impl Journal {
                 });
             }
         }
-        let (proj, _) = self.fold_parallel(until, Changes::fold_only(), None)?;
+        let (proj, _) = self.fold_parallel(FoldStart::zero(), until, Changes::fold_only(), None)?;
         Ok(proj)
     }
 
@@ -239,17 +255,33 @@ impl Journal {
     pub fn rebuild(&mut self) -> Result<Projections> {
         let path = self.path.clone();
         let reader = Journal::open_read_only(&path)?;
+        let last = reader.len().checked_sub(1);
+        let snapshot_every = self.snapshot_every;
         let conn = &mut self.conn;
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| sqlerr(&path, e))?;
         let folded = (|| -> Result<Projections> {
             materialize::clear(conn).map_err(|e| sqlerr(&path, e))?;
+            snapshot::clear(conn).map_err(|e| sqlerr(&path, e))?;
             let (proj, changes) = {
                 let (c, p): (&mut Connection, &Path) = (&mut *conn, &path);
-                let mut sink = move |_: u64, _: &Projections, ch: &mut Changes| -> Result<()> {
+                let every = snapshot_every;
+                let mut sink = move |idx: u64,
+                                     hash: &[u8; 32],
+                                     proj: &Projections,
+                                     ch: &mut Changes|
+                      -> Result<()> {
+                    if every > 0 && (idx + 1) % every == 0 || Some(idx) == last {
+                        snapshot::write(c, proj, hash).map_err(|e| sqlerr(p, e))?;
+                    }
                     flush_rows(c, p, ch, FLUSH_ROWS)
                 };
-                reader.fold_parallel(None, Changes::default(), Some(&mut sink))?
+                reader.fold_parallel(
+                    FoldStart::zero(),
+                    None,
+                    Changes::default(),
+                    Some(&mut sink),
+                )?
             };
             materialize::write_rows(conn, &changes.rows).map_err(|e| sqlerr(&path, e))?;
             materialize::write_docs(conn, &proj).map_err(|e| sqlerr(&path, e))?;
@@ -289,20 +321,30 @@ impl Journal {
             scratch.execute_batch(sql).map_err(|e| sqlerr(&path, e))?;
         }
         let mut docs_then = None;
+        let mut snaps = snapshot::Audit::load(&self.conn, self.version, &path)?;
         let (proj, changes) = {
             scratch
                 .execute_batch("BEGIN")
                 .map_err(|e| sqlerr(&path, e))?;
             let (c, p): (&mut Connection, &Path) = (&mut scratch, &path);
             let docs_then = &mut docs_then;
-            let mut sink = move |idx: u64, proj: &Projections, ch: &mut Changes| -> Result<()> {
+            let snaps = &mut snaps;
+            let mut sink = move |idx: u64,
+                                 hash: &[u8; 32],
+                                 proj: &Projections,
+                                 ch: &mut Changes|
+                  -> Result<()> {
                 if Some(idx) == docs_idx {
                     *docs_then = Some(materialize::render_docs(proj));
                 }
+                snaps.check(idx, hash, proj);
                 flush_rows(c, p, ch, FLUSH_ROWS)
             };
-            self.fold_parallel(None, Changes::default(), Some(&mut sink))?
+            self.fold_parallel(FoldStart::zero(), None, Changes::default(), Some(&mut sink))?
         };
+        if let Some(d) = snaps.first_difference(self.next_idx) {
+            return Ok(Some(d));
+        }
         materialize::write_rows(&scratch, &changes.rows).map_err(|e| sqlerr(&path, e))?;
         scratch
             .execute_batch("COMMIT")
@@ -317,8 +359,28 @@ impl Journal {
 /// Rows a streaming fold keeps before writing them out.
 const FLUSH_ROWS: usize = 4096;
 
-/// The callback of [`Journal::fold_parallel`]: (idx just applied, state, rows so far).
-type FoldSink<'s> = &'s mut (dyn FnMut(u64, &Projections, &mut Changes) -> Result<()> + Send);
+/// The callback of [`Journal::fold_parallel`]: (idx just applied, its hash, state, rows
+/// so far).
+type FoldSink<'s> =
+    &'s mut (dyn FnMut(u64, &[u8; 32], &Projections, &mut Changes) -> Result<()> + Send);
+
+/// Where a fold starts: fresh projections at event 0, or the state after event
+/// `next - 1` (a snapshot) with that event's hash to continue the chain check from.
+pub(super) struct FoldStart {
+    pub proj: Projections,
+    pub next: u64,
+    pub prev: [u8; 32],
+}
+
+impl FoldStart {
+    pub fn zero() -> FoldStart {
+        FoldStart {
+            proj: Projections::new(),
+            next: 0,
+            prev: [0; 32],
+        }
+    }
+}
 
 fn flush_rows(conn: &Connection, path: &Path, ch: &mut Changes, at_least: usize) -> Result<()> {
     if ch.rows.len() >= at_least {
