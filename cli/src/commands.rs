@@ -88,7 +88,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Replay { run, until, json } => {
             let until = engine::inspect::event_idx("--until", until).map_err(|e| anyhow!(e))?;
             let j = open_ro(&runs_dir, &run)?;
-            let proj = j.fold(until)?;
+            // From the nearest verified snapshot at or before `until`.
+            let proj = j.fold_from_snapshot(until)?.projections;
             render::projections(&proj, Some(proj.last_idx().unwrap_or(0)), None, json);
             Ok(ExitCode::SUCCESS)
         }

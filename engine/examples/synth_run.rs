@@ -39,6 +39,23 @@ fn main() {
             .trial_spec(i, run.schedule[i as usize], &run.run_id, &c.run_dir)
     };
     let ts = engine::coordinator::now_ts();
+    // What a no-op agent leaves: the same result and workspace diff for every trial,
+    // stored once in the run's blob store (content-addressed), so `labj verify` finds
+    // every blob the completions reference.
+    let blobs = c.run_dir.join("blobs");
+    let store = |bytes: &[u8]| {
+        // The blob store's layout: blobs/<first two hex digits>/<blake3 hex>.
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        let dir = blobs.join(&digest[..2]);
+        std::fs::create_dir_all(&dir).expect("blob dir");
+        std::fs::write(dir.join(&digest), bytes).expect("store blob");
+        (digest, bytes.len() as u64)
+    };
+    let results = [
+        store(br#"{"schema_version":"agent_result_v1","outcome":"success"}"#),
+        store(br#"{"schema_version":"agent_result_v1","outcome":"failure"}"#),
+    ];
+    let diff = store(br#"{"added":[],"removed":[],"modified":[]}"#);
     let mut batch = Vec::new();
     for i in 0..committed + active {
         let spec = spec_of(i);
@@ -62,7 +79,7 @@ fn main() {
             let mut metrics = BTreeMap::new();
             metrics.insert("correct".to_string(), if ok { 1.0 } else { 0.0 });
             metrics.insert("latency_ms".to_string(), (i % 97) as f64);
-            let digest = blake3::hash(spec.trial_id.as_bytes()).to_hex().to_string();
+            let result = &results[usize::from(!ok)];
             batch.push(Event::TrialCompleted(TrialCompleted {
                 schedule_idx: i,
                 trial_id: spec.trial_id.clone(),
@@ -84,13 +101,13 @@ fn main() {
                 evidence: vec![EvidenceRef {
                     class: "workspace_diff".into(),
                     path: format!("trials/{}/workspace_diff.json", spec.trial_id),
-                    digest: digest.clone(),
-                    bytes: 52,
+                    digest: diff.0.clone(),
+                    bytes: diff.1,
                 }],
                 artifacts: vec![ArtifactRef {
                     name: "result.json".into(),
-                    digest,
-                    bytes: 64,
+                    digest: result.0.clone(),
+                    bytes: result.1,
                     written_bytes: None,
                 }],
                 chain_state: None,

@@ -206,7 +206,7 @@ pub fn send(
 ) -> Result<ControlReply, SendError> {
     let j = Journal::open_read_only(&run_dir.join(crate::run::JOURNAL_FILE))?;
     if crate::lease::live_holder(&j)?.is_none() {
-        let proj = j.fold(None)?;
+        let proj = j.fold_from_snapshot(None)?.projections;
         let status = proj.control.status.as_str();
         let hint = if status == "completed" {
             "it has finished".to_string()

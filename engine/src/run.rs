@@ -583,7 +583,9 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     let path = run_dir.join(JOURNAL_FILE);
     let mut ro = Journal::open_read_only(&path)?;
     let folded_len = ro.len();
-    let proj = ro.fold(None)?;
+    // From the latest verified snapshot: a crashed run of millions of events is not
+    // refolded from event 0 (`verify` still checks everything).
+    let proj = ro.fold_from_snapshot(None)?.projections;
     let run = proj
         .run
         .as_ref()
@@ -632,7 +634,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     crate::executor::blobs::clean_stale_tmp(&run_dir.join("blobs"));
     let proj = if journal.len() != folded_len {
         // Another session appended between the fold and the lease (and has since died).
-        let proj = journal.fold(None)?;
+        let proj = journal.fold_from_snapshot(None)?.projections;
         if proj.control.status == RunStatus::Completed {
             let _ = lease::restore(&journal, &session_id, took.as_ref());
             return Err(RunError::Invalid(format!(

@@ -83,8 +83,8 @@ fn listing(dir: &Path) -> RunListing {
         Ok(j) => j,
         Err(e) => return unreadable(e.to_string()),
     };
-    let proj = match j.fold(None) {
-        Ok(p) => p,
+    let proj = match j.fold_from_snapshot(None) {
+        Ok(p) => p.projections,
         Err(e) => return unreadable(e.to_string()),
     };
     let mut created = String::new();

@@ -85,7 +85,7 @@ pub(super) fn check_inputs(
         )));
     };
     // The latest accepted change, if any, is the baseline now.
-    journal.for_each_event(0, None, false, |e| {
+    journal.for_each_event_of_kind("session_started", |e| {
         if let Event::SessionStarted(SessionStarted {
             inputs_changed: Some(c),
             ..

@@ -12,7 +12,7 @@ use std::path::Path;
 pub fn journaled_jobs(journal: &Journal) -> Result<HashMap<String, String>, String> {
     let mut jobs = HashMap::new();
     journal
-        .for_each_event(0, None, false, |e| {
+        .for_each_event_of_kind("backend_job_submitted", |e| {
             if let Event::BackendJobSubmitted(b) = e.event {
                 jobs.insert(b.ticket_id, b.job_id);
             }
