@@ -163,3 +163,66 @@ fn journal_of_schema_2_folds_from_zero_and_upgrades() {
     assert_eq!(got.projections, live);
     assert_eq!(j.diff_materialized().unwrap(), None);
 }
+
+/// `for_each_event_of_kind` finds exactly the events of a kind, the rare kinds through
+/// the partial index (the query plan names it), the per-trial kinds by a scan.
+#[test]
+fn events_of_a_kind_come_from_the_rare_kinds_index() {
+    use journal::event::{BackendWarning, Event};
+    use journal::testkit::{run_created, trial_life};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let mut j = Journal::create(&path, Durability::Normal).unwrap();
+    let mut live = Projections::new();
+    j.append(
+        &mut live,
+        vec![run_created("k", 1, 6, 1)],
+        "2025-01-01T00:00:00Z",
+    )
+    .unwrap();
+    let mut warnings = Vec::new();
+    for i in 0..6 {
+        j.append(
+            &mut live,
+            trial_life(i, 6, true).to_vec(),
+            "2025-01-01T00:00:01Z",
+        )
+        .unwrap();
+        if i % 2 == 0 {
+            warnings.push(j.len());
+            let w = Event::BackendWarning(BackendWarning {
+                code: format!("w{i}"),
+                message: "m".into(),
+                requested: None,
+                effective: None,
+            });
+            j.append(&mut live, vec![w], "2025-01-01T00:00:02Z")
+                .unwrap();
+        }
+    }
+    let of = |kind: &str| {
+        let mut idxs = Vec::new();
+        j.for_each_event_of_kind(kind, |e| {
+            assert_eq!(e.event.kind(), kind);
+            idxs.push(e.idx);
+            Ok(())
+        })
+        .unwrap();
+        idxs
+    };
+    assert_eq!(of("backend_warning"), warnings);
+    assert_eq!(of("slot_committed").len(), 6);
+    assert_eq!(of("run_completed"), Vec::<u64>::new());
+    let plan: Vec<String> = j
+        .raw_conn_for_tests()
+        .prepare("EXPLAIN QUERY PLAN SELECT idx FROM events WHERE kind = 'backend_warning' AND kind NOT IN ('trial_dispatched', 'trial_completed', 'slot_committed', 'slot_skipped_pruned', 'completion_dropped') ORDER BY idx")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|p| p.contains("events_rare_kinds")),
+        "query plan: {plan:?}"
+    );
+}

@@ -20,6 +20,58 @@ impl Journal {
         })
     }
 
+    /// Stream the events of one `kind` in idx order, decoded, chain not checked (their
+    /// rows are not contiguous). The kinds a session writes a handful of (session
+    /// starts and ends, control, warnings, backend jobs) are read through the partial
+    /// index `events_rare_kinds` (schema 3), so `continue` does not scan millions of
+    /// per-trial rows; the per-trial kinds, and older journals, scan the table.
+    pub fn for_each_event_of_kind(
+        &self,
+        kind: &str,
+        mut f: impl FnMut(StoredEvent) -> Result<()>,
+    ) -> Result<()> {
+        let common = COMMON_KINDS.contains(&kind);
+        let sql = if self.version >= 3 && !common {
+            // The index's condition repeated verbatim: SQLite then uses the index.
+            format!("SELECT idx, kind, schedule_idx, trial_id, ts, payload, hash FROM events WHERE kind = ?1 AND kind NOT IN ({}) ORDER BY idx", COMMON_KINDS_SQL)
+        } else {
+            "SELECT idx, kind, schedule_idx, trial_id, ts, payload, hash FROM events WHERE kind = ?1 ORDER BY idx".to_string()
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let mut rows = stmt.query([kind]).map_err(|e| sqlerr(&self.path, e))?;
+        while let Some(row) = rows.next().map_err(|e| sqlerr(&self.path, e))? {
+            let idx = row.get::<_, i64>(0).map_err(|e| sqlerr(&self.path, e))? as u64;
+            let bad = |reason: &str| JournalError::Chain {
+                path: self.path.clone(),
+                idx,
+                reason: reason.into(),
+            };
+            let text = |i: usize| -> Result<String> {
+                row.get::<_, String>(i)
+                    .map_err(|_| bad("a text column holds another type (edited by hand?)"))
+            };
+            let (payload, ts) = (text(5)?, text(4)?);
+            let hash: Vec<u8> = row.get(6).map_err(|_| bad("hash is not a blob"))?;
+            let event = Event::decode(kind, &payload).map_err(|source| JournalError::Decode {
+                path: self.path.clone(),
+                idx,
+                source,
+            })?;
+            f(StoredEvent {
+                idx,
+                ts,
+                event,
+                hash: hash
+                    .try_into()
+                    .map_err(|_| bad("stored hash is not 32 bytes"))?,
+            })?;
+        }
+        Ok(())
+    }
+
     /// The rows of `events`, chain-checked (when asked) but not decoded.
     fn for_each_raw(
         &self,
@@ -271,7 +323,7 @@ impl Journal {
                                      proj: &Projections,
                                      ch: &mut Changes|
                       -> Result<()> {
-                    if every > 0 && (idx + 1) % every == 0 || Some(idx) == last {
+                    if (idx + 1).is_multiple_of(every) || Some(idx) == last {
                         snapshot::write(c, proj, hash).map_err(|e| sqlerr(p, e))?;
                     }
                     flush_rows(c, p, ch, FLUSH_ROWS)
@@ -355,6 +407,17 @@ impl Journal {
         materialize::diff(&self.conn, &scratch).map_err(|e| sqlerr(&path, e))
     }
 }
+
+/// The per-trial event kinds, left out of the partial index `events_rare_kinds`
+/// (migrations/0003_snapshots.sql holds the same list).
+const COMMON_KINDS: [&str; 5] = [
+    "trial_dispatched",
+    "trial_completed",
+    "slot_committed",
+    "slot_skipped_pruned",
+    "completion_dropped",
+];
+const COMMON_KINDS_SQL: &str = "'trial_dispatched', 'trial_completed', 'slot_committed', 'slot_skipped_pruned', 'completion_dropped'";
 
 /// Rows a streaming fold keeps before writing them out.
 const FLUSH_ROWS: usize = 4096;
