@@ -14,7 +14,7 @@
 //!
 //! Every snapshot-based result is compared with the from-zero fold.
 //!
-//! usage: snapshot_bench [--events N] [--runs N] [--dir DIR]
+//! usage: snapshot_bench [--events N] [--runs N] [--dir DIR] [--keep PATH] | --fold PATH
 
 use journal::store::SNAPSHOT_EVERY;
 use journal::{testkit, Durability, Event, Journal, Projections};
@@ -56,6 +56,17 @@ fn build(path: &Path, events: u64, every: u64) -> (Duration, Projections) {
     (t.elapsed(), live)
 }
 
+/// CPU seconds this process used so far (all threads), from /proc/self/stat: on a
+/// machine shared with other work, CPU time per event is the figure load does not skew.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 (utime, stime, in 1/100 s) are the 12th and 13th after `(comm)`.
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn remove(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut p = path.as_os_str().to_owned();
@@ -67,6 +78,7 @@ fn remove(path: &Path) {
 
 fn main() {
     let (mut events, mut runs, mut dir) = (1_000_000u64, 3usize, std::env::temp_dir());
+    let mut keep: Option<PathBuf> = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let val = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -74,7 +86,18 @@ fn main() {
             "--events" => events = val.parse().expect("--events N"),
             "--runs" => runs = val.parse().expect("--runs N"),
             "--dir" => dir = PathBuf::from(val),
-            other => panic!("unknown argument {other}; usage: snapshot_bench [--events N] [--runs N] [--dir DIR]"),
+            // Profiling aid: fold an existing journal from event 0, nothing else.
+            "--fold" => {
+                let j = Journal::open_read_only(Path::new(&val)).expect("open");
+                let (t, c) = (Instant::now(), cpu_secs());
+                let p = j.fold(None).expect("fold");
+                let (w, c) = (t.elapsed().as_secs_f64(), cpu_secs() - c);
+                let n = p.events_applied as f64;
+                println!("fold of {n} events: {w:.3}s = {:.0} ev/s, {:.2} CPU µs/event", n / w, c * 1e6 / n);
+                return;
+            }
+            "--keep" => keep = Some(PathBuf::from(val)),
+            other => panic!("unknown argument {other}; usage: snapshot_bench [--events N] [--runs N] [--dir DIR] [--keep PATH] | --fold PATH"),
         }
     }
     assert!(events >= 4 && runs >= 1);
@@ -94,9 +117,10 @@ fn main() {
         remove(&without);
         let j = Journal::open_read_only(&with).expect("open");
         let snaps = j.snapshots().expect("snapshots");
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_secs());
         let zero = j.fold(None).expect("fold");
         let fz = t.elapsed();
+        let fz_cpu = cpu_secs() - c;
         assert_eq!(zero, live);
         let t = Instant::now();
         let fast = j.fold_from_snapshot(None).expect("fold from snapshot");
@@ -116,13 +140,14 @@ fn main() {
         }
         let bytes: u64 = snaps.iter().map(|s| s.bytes).sum();
         println!(
-            "run {run}: append {:.2}s without snapshots, {:.2}s with ({} snapshots, {} KB) | fold from 0 {:.3}s = {:.0} ev/s | fold from snapshot {from} {:.3}s ({} events folded) | replay x8 from 0 {:.3}s, from snapshots {:.3}s",
+            "run {run}: append {:.2}s without snapshots, {:.2}s with ({} snapshots, {} KB) | fold from 0 {:.3}s = {:.0} ev/s ({:.2} CPU µs/event) | fold from snapshot {from} {:.3}s ({} events folded) | replay x8 from 0 {:.3}s, from snapshots {:.3}s",
             base.as_secs_f64(),
             snap.as_secs_f64(),
             snaps.len(),
             bytes / 1024,
             fz.as_secs_f64(),
             total as f64 / fz.as_secs_f64(),
+            fz_cpu * 1e6 / total as f64,
             fs.as_secs_f64(),
             total - 1 - from,
             rz.as_secs_f64(),
@@ -132,8 +157,13 @@ fn main() {
         push("append_snap", snap.as_secs_f64());
         push("fold_zero", fz.as_secs_f64());
         push("fold_snap", fs.as_secs_f64());
+        push("fold_zero_cpu", fz_cpu);
         push("replay_zero", rz.as_secs_f64() / picks.len() as f64);
         push("replay_snap", rs.as_secs_f64() / picks.len() as f64);
+    }
+    if let Some(k) = &keep {
+        // The last journal with snapshots, for `--fold` under a profiler.
+        std::fs::rename(&with, k).expect("--keep");
     }
     let m = |k: &str| median(r[k].clone());
     let (ab, asn) = (m("append_base"), m("append_snap"));
@@ -144,6 +174,13 @@ fn main() {
         total as f64 / fz,
         if total as f64 / fz >= 1e6 { "PASS" } else { "FAIL" },
         total as f64 / fs
+    );
+    println!(
+        "median CPU of the fold from event 0: {:.2} µs/event over both threads (load average {})",
+        m("fold_zero_cpu") * 1e6 / total as f64,
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     let (rz, rs) = (m("replay_zero"), m("replay_snap"));
     println!("median replay --until (mean of 8 indices): from event 0 {:.1} ms, from the nearest snapshot {:.1} ms (x{:.1})", rz * 1e3, rs * 1e3, rz / rs);
