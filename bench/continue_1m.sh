@@ -12,24 +12,31 @@
 # there with `labj kill`; a last continue (with snapshots) runs the remaining slots to
 # the end, and the run must then pass `labj verify` again.
 #
-# usage: bench/continue_1m.sh [COMMITTED]   (BENCH_DIR picks the disk; LABJ_BIN a binary)
+# usage: bench/continue_1m.sh [COMMITTED]   (BENCH_DIR picks the disk; LABJ_BIN a binary;
+#        RUN_DIR=<a crashed run this script built> skips building one)
 # The last line, `ROW|…`, is the summary bench/run.sh puts in its table.
 set -eu
 . "$(dirname "$0")/lib.sh"
 N=${1:-333000}
 bench_setup continue1m
 command -v sqlite3 >/dev/null || { echo "needs sqlite3 (Debian package 'sqlite3')"; exit 1; }
-cargo build --release -q -p labj-engine --example synth_run --manifest-path "$ROOT/Cargo.toml"
-make_tasks 1000
-write_experiment recovery_bench $((N / 1000 + 1)) 8 "$NOOP_AGENT"
-t0=$(now_ms)
-out=$("$ROOT/target/release/examples/synth_run" exp.yaml runs "$N" 8)
-t1=$(now_ms)
-RUN=$(echo "$out" | cut -d' ' -f1)
-EVENTS=$(echo "$out" | cut -d' ' -f2)
+q() { sqlite3 "file:$1/journal.sqlite?mode=ro" "$2"; }
+if [ -n "${RUN_DIR:-}" ]; then
+    # Reuse a crashed run built earlier by this script (only copies of it are changed).
+    RUN=$RUN_DIR; t0=0; t1=0
+    EVENTS=$(q "$RUN" "select count(*) from events")
+else
+    cargo build --release -q -p labj-engine --example synth_run --manifest-path "$ROOT/Cargo.toml"
+    make_tasks 1000
+    write_experiment recovery_bench $((N / 1000 + 1)) 8 "$NOOP_AGENT"
+    t0=$(now_ms)
+    out=$("$ROOT/target/release/examples/synth_run" "$WORK/exp.yaml" runs "$N" 8)
+    t1=$(now_ms)
+    RUN=$(echo "$out" | cut -d' ' -f1)
+    EVENTS=$(echo "$out" | cut -d' ' -f2)
+fi
 LAST=$((EVENTS - 1))
 MID=$((EVENTS / 2))
-q() { sqlite3 "file:$1/journal.sqlite?mode=ro" "$2"; }
 echo "crashed run: $EVENTS events in $((t1 - t0)) ms, $(du -sk "$RUN" | cut -f1) KB; snapshots (idx:bytes): $(q "$RUN" "select group_concat(idx || ':' || length(body), ' ') from proj_snapshots")"
 "$LABJ" verify "$RUN" > verify.txt || { cat verify.txt; echo "the synthetic run does not verify"; exit 1; }
 echo "labj verify: $(cut -c1-80 verify.txt)"
