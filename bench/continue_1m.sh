@@ -14,7 +14,7 @@
 #
 # usage: bench/continue_1m.sh [COMMITTED]   (BENCH_DIR picks the disk; LABJ_BIN a binary;
 #        RUN_DIR=<a crashed run this script built> skips building one)
-# The last line, `ROW|…`, is the summary bench/run.sh puts in its table.
+# The last lines are its rows of bench/run.sh's table (bench_row).
 set -eu
 . "$(dirname "$0")/lib.sh"
 N=${1:-333000}
@@ -88,4 +88,5 @@ C=$(median < c_snap.txt); CZ=$(median < c_zero.txt)
 echo "median replay --until $LAST: $RL ms with snapshots, $RLZ ms from event 0 ($(awk "BEGIN{printf \"%.0f\", $EVENTS / ($RLZ / 1000)}") ev/s)"
 echo "median replay --until $MID: $RM ms with snapshots, $RMZ ms from event 0"
 echo "median continue -> first dispatch: $C ms with snapshots, $CZ ms from event 0 (target <= 1000: $(verdict "$C" '<=' 1000))"
-echo "ROW|continue 1M|$EVENTS ev: first dispatch, from 0: $CZ ms|$C ms|target <= 1000: $(verdict "$C" '<=' 1000)"
+bench_row "continue $EVENTS ev" "first dispatch $C ms (from the latest snapshot)" "$CZ ms (from event 0)" "$(awk "BEGIN{printf \"%.2f\", $C / $CZ}")" "<= 1000 ms" "$(verdict "$C" '<=' 1000)"
+bench_row "replay $EVENTS ev" "--until $LAST: $RL ms, --until $MID: $RM ms" "$RLZ / $RMZ ms (from event 0)" "$(awk "BEGIN{printf \"%.2f\", $RL / $RLZ}")" "-" "-"

@@ -9,9 +9,13 @@
 # with the from-zero fold. Medians of 3.
 #
 # usage: bench/fold_replay.sh [EVENTS]     (default 1000000; BENCH_DIR picks the disk)
-# The last line, `ROW|…`, is the summary bench/run.sh puts in its table.
+# The last line is its row of bench/run.sh's table (bench_row).
 set -eu
+. "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-1000000}
 cargo build --release -q -p labj-journal --example snapshot_bench --manifest-path "$ROOT/Cargo.toml"
-exec "$ROOT/target/release/examples/snapshot_bench" --events "$N" --runs 3 --dir "${BENCH_DIR:-/tmp}"
+"$ROOT/target/release/examples/snapshot_bench" --events "$N" --runs 3 --dir "${BENCH_DIR:-/tmp}" > fold_replay.$$.txt
+grep -v '^ROW|' fold_replay.$$.txt
+grep '^ROW|' fold_replay.$$.txt | while IFS='|' read -r _ a b c d e f; do bench_row "$a" "$b" "$c" "$d" "$e" "$f"; done
+rm -f fold_replay.$$.txt

@@ -15,6 +15,10 @@
 #   rss_100k.sh         a run of 20,000 no-op trials (5,000) to completion: peak RSS
 #   recovery_100k.sh    replay / continue of a crashed run of 333,000 committed trials
 #                       (~1,000,000 events; 20,000 with --quick)
+#   fold_replay.sh      fold of 1,000,000 events (100,000) from event 0 vs from snapshots,
+#                       replay --until from the nearest snapshot, append cost of snapshots
+#   continue_1m.sh      replay / continue to first dispatch of a ~1,000,000-event crashed
+#                       run (33,000 trials) with vs without snapshots; finishes, verifies
 #   journal_bench.sh    journal append and fold+verify, 1,000,000 events (100,000)
 #   verify_rss.sh       verify peak RSS at 20,000 metrics per trial (2,000)
 #   sleep_trials.sh     64 x sleep 0.25 s at P=8 vs the ideal 2 s
@@ -70,6 +74,8 @@ if [ "$QUICK" = 1 ]; then
     bench rss rss_1m.sh 10000 10 2000
     bench rss_complete rss_100k.sh 5000
     bench recovery recovery_100k.sh 20000
+    bench fold fold_replay.sh 100000
+    bench continue_1m continue_1m.sh 33000
     bench journal journal_bench.sh --events 100000 --runs 3 --dir "$BENCH_DIR"
     bench verify_rss verify_rss.sh 2000
     bench sleep sleep_trials.sh
@@ -79,6 +85,8 @@ else
     bench rss rss_1m.sh 100000 10 10000
     bench rss_complete rss_100k.sh 20000
     bench recovery recovery_100k.sh 333000
+    bench fold fold_replay.sh 1000000
+    bench continue_1m continue_1m.sh 333000
     bench journal journal_bench.sh --runs 3 --dir "$BENCH_DIR"
     bench verify_rss verify_rss.sh 20000
     bench sleep sleep_trials.sh
