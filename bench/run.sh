@@ -97,7 +97,7 @@ else
         skipped "container attempt" "podman or localhost/labj-test-a:1 missing (scripts/setup.d/40-podman.sh)"
     fi
     if command -v sinfo > /dev/null && sinfo -h > /dev/null 2>&1; then
-        LABJ=$LABJ_BIN bench slurm slurm_throughput.sh
+        LABJ=$LABJ_BIN bench slurm slurm_throughput.sh 200 16
     else
         skipped "slurm vs local" "no Slurm cluster answers (scripts/slurm-dev-cluster.sh start)"
     fi
