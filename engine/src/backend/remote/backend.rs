@@ -18,6 +18,7 @@
 //!   completion of a trial already reported lost is dropped, with that reason.
 
 use super::files::FileCache;
+use super::poller::{poller, PollerMsg, PollerShared};
 use super::protocol::{HttpRemoteWorkerProtocol, RemoteCompletion, TicketDoc};
 use super::RemoteError;
 use crate::backend::*;
@@ -29,29 +30,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-/// How long each poller's long poll waits on the worker.
-const POLLER_WAIT: Duration = Duration::from_millis(1000);
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Health {
     Live,
     Lost(String),
     Quarantined(String),
-}
-
-/// State shared between the backend and one endpoint's poller thread.
-struct PollerShared {
-    /// Keys the coordinator has journaled: the poller sends them with its next poll.
-    acks: Mutex<Vec<String>>,
-    stop: AtomicBool,
-}
-
-enum PollerMsg {
-    Completions(usize, Vec<RemoteCompletion>),
-    /// Evidence of delivered completions that could not be copied home.
-    EvidenceMissing(Vec<String>),
-    Fault(usize, RemoteError),
-    Unreachable(usize, String),
 }
 
 struct Endpoint {
@@ -519,55 +502,6 @@ impl RemoteWorkerBackend {
             .get(ticket_id)
             .map(|t| t.endpoint)
             .filter(|&i| self.endpoints[i].health == Health::Live)
-    }
-}
-
-fn poller(
-    idx: usize,
-    client: Arc<HttpRemoteWorkerProtocol>,
-    shared: Arc<PollerShared>,
-    tx: Sender<PollerMsg>,
-    run_id: String,
-    blobs_dir: Arc<OnceLock<PathBuf>>,
-) {
-    let mut backoff = Duration::from_millis(50);
-    while !shared.stop.load(Ordering::SeqCst) {
-        let acks = std::mem::take(&mut *shared.acks.lock().unwrap_or_else(|p| p.into_inner()));
-        match client.poll(&run_id, &acks, MAX_DRAIN_PER_POLL, POLLER_WAIT) {
-            Ok(r) => {
-                backoff = Duration::from_millis(50);
-                if let Some(dir) = blobs_dir.get() {
-                    let problems =
-                        super::evidence::fetch_missing(&client, &run_id, dir, &r.completions);
-                    if !problems.is_empty()
-                        && tx.send(PollerMsg::EvidenceMissing(problems)).is_err()
-                    {
-                        return;
-                    }
-                }
-                if tx.send(PollerMsg::Completions(idx, r.completions)).is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                // Not acknowledged: send them again next time.
-                shared
-                    .acks
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(acks);
-                let msg = if e.is_protocol_fault() {
-                    PollerMsg::Fault(idx, e)
-                } else {
-                    PollerMsg::Unreachable(idx, e.to_string())
-                };
-                if tx.send(msg).is_err() {
-                    return;
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
-        }
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod backend;
 mod evidence;
 pub mod files;
+mod poller;
 pub mod protocol;
 
 pub use backend::{RemoteTuning, RemoteWorkerBackend};
