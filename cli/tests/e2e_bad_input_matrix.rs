@@ -33,6 +33,8 @@ struct Row {
     code: i32,
     fragment: &'static str,
     place: Where,
+    /// For [`Where::Trial`] rows: the classification every journaled trial must have.
+    class: Option<&'static str>,
     args: Args,
 }
 
@@ -47,6 +49,7 @@ fn row(
         code,
         fragment,
         place: Where::Output,
+        class: None,
         args: Box::new(args),
     }
 }
@@ -61,7 +64,35 @@ fn trial_row(
         code: 0,
         fragment,
         place: Where::Trial,
+        class: None,
         args: Box::new(args),
+    }
+}
+
+/// A row whose agent succeeds and whose grader (`benchmark.grader`) runs `grader_body`:
+/// every trial must be journaled with `class` and `fragment`, the run must end (exit 0:
+/// a bad grade is the trial's verdict, not a failure of the run) and verify.
+fn grade_row(
+    name: &'static str,
+    class: &'static str,
+    fragment: &'static str,
+    grader_body: &'static str,
+) -> Row {
+    Row {
+        name,
+        code: 0,
+        fragment,
+        place: Where::Trial,
+        class: Some(class),
+        args: Box::new(move |_, d| {
+            let y = yaml("1", "2", "tasks.jsonl").replace(
+                "primary_metric: score\n",
+                "benchmark:\n  grader:\n    command: [\"./grader.sh\"]\nprimary_metric: score\n",
+            );
+            let e = exp_with(d, &y, TWO_TASKS, AGENT);
+            script(d, "grader.sh", grader_body);
+            vec![OsString::from("run"), p(&e)]
+        }),
     }
 }
 
@@ -96,8 +127,13 @@ fn write(dir: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn agent(dir: &Path, body: &str) {
+    script(dir, "agent.sh", body);
+}
+
+/// An executable sh script `name` in `dir`.
+fn script(dir: &Path, name: &str, body: &str) {
     use std::os::unix::fs::PermissionsExt;
-    let p = write(dir, "agent.sh", format!("#!/bin/sh\n{body}\n").as_bytes());
+    let p = write(dir, name, format!("#!/bin/sh\n{body}\n").as_bytes());
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
@@ -395,6 +431,15 @@ fn rows() -> Vec<Row> {
             let e = exp_with(d, &yaml("1", "2", "tasks.jsonl"), TWO_TASKS, &format!("mkfifo pipe\n{AGENT}"));
             vec![OsString::from("run"), p(&e)]
         }),
+        // --- files a grader leaves behind (AGENTLAB_GRADE_PATH = attempt_<n>/grader/grade.json)
+        grade_row("grade is a FIFO", "grade_error", "grader/grade.json is a FIFO (named pipe), not a regular file", "mkfifo \"$AGENTLAB_GRADE_PATH\""),
+        grade_row("grade is a directory", "grade_error", "grader/grade.json is a directory, not a regular file", "mkdir \"$AGENTLAB_GRADE_PATH\""),
+        grade_row("grade links to /dev/zero", "grade_error", "grader/grade.json is a character device, not a regular file", "ln -s /dev/zero \"$AGENTLAB_GRADE_PATH\""),
+        grade_row("grade not JSON", "grade_error", "grader/grade.json is not valid JSON", "echo 'not json' > \"$AGENTLAB_GRADE_PATH\""),
+        grade_row("grade breaks its schema", "grade_error", "grade.json: document does not match schema `grade_result_v1`:\\n  - at /outcome: 5 is not one of", "echo '{\"schema_version\":\"grade_result_v1\",\"outcome\":5}' > \"$AGENTLAB_GRADE_PATH\""),
+        grade_row("grade too large", "grade_error", "over the 1048576-byte limit", "head -c 2000000 /dev/zero | tr '\\0' ' ' > \"$AGENTLAB_GRADE_PATH\""),
+        grade_row("grade missing", "grade_error", "grader exited 0 but wrote no grade at", "true"),
+        grade_row("grader exits non-zero", "grade_error", "grader exited with code 3", "exit 3"),
         // --- command-line arguments ---------------------------------------------------
         row("experiment path not UTF-8", 1, "is not valid UTF-8; labj records paths in its journal as text", move |_, d| {
             let bad = d.join(OsString::from_vec(b"dir_\xff".to_vec()));
@@ -598,6 +643,20 @@ fn bad_input_matrix() {
                 Some(run) => {
                     let ev = events_of(&fx.s, &run, "trial_completed");
                     check_journal(&run);
+                    if events_of(&fx.s, &run, "run_completed").is_empty() {
+                        problems.push("the run did not end with run_completed".to_string());
+                    }
+                    if let Some(class) = r.class {
+                        let classes: Vec<&str> = ev
+                            .iter()
+                            .filter_map(|e| e["payload"]["classification"].as_str())
+                            .collect();
+                        if classes.len() != 2 || classes.iter().any(|c| *c != class) {
+                            problems.push(format!(
+                                "trials classified {classes:?}, expected 2 × {class}"
+                            ));
+                        }
+                    }
                     serde_json::to_string(&ev).unwrap()
                 }
                 None => String::new(),
@@ -622,7 +681,8 @@ fn bad_input_matrix() {
             .to_string();
         let shown = if r.place == Where::Trial {
             format!(
-                "journaled trial outcome: `{}`",
+                "journaled trial outcome{}: `{}`",
+                r.class.map(|c| format!(" `{c}`")).unwrap_or_default(),
                 r.fragment.replace('|', "\\|")
             )
         } else {
