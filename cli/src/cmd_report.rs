@@ -46,8 +46,14 @@ pub fn report(
     match out {
         Some(p) => {
             std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+            let name = match format {
+                Format::Text => "text",
+                Format::Markdown => "markdown",
+                Format::Html => "HTML",
+                Format::Json => "JSON",
+            };
             eprintln!(
-                "labj: wrote the {format:?} report of run {} to {}",
+                "labj: wrote the {name} report of run {} to {}",
                 r.run_id,
                 p.display()
             );
@@ -177,7 +183,15 @@ fn text_row(cells: &[String; VARIANT_COLUMNS]) -> String {
 /// A one-sentence reading of a comparison.
 pub fn verdict(c: &Comparison) -> String {
     if c.pairs == 0 {
-        return "no matched pairs yet".into();
+        // Say why: on a finished run "yet" would be wrong, and an empty comparison most
+        // often means one side has nothing scored (all infra, cancelled or pruned).
+        return match c.excluded_pairs {
+            0 => "no matched pairs: neither side has a committed trial yet".into(),
+            n => format!(
+                "no matched pairs: all {n} pair(s) are excluded (infra, cancelled, pruned or \
+                 not committed on one side); nothing is compared"
+            ),
+        };
     }
     let dir = match c.variant_only.cmp(&c.baseline_only) {
         std::cmp::Ordering::Greater => "more",

@@ -637,10 +637,17 @@ impl<'a> Trial<'a> {
         let sup = match spawned {
             Ok(s) => s,
             Err(e) => {
+                let program = agent.command.first().map(String::as_str).unwrap_or("");
+                let why = crate::experiment::explain_spawn_error(program, &e)
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default();
                 return Ok(AttemptEnd::new(
                     Classification::SpawnFailure,
-                    format!("failed to spawn agent command {:?}: {e}", agent.command),
-                ))
+                    format!(
+                        "failed to spawn agent command {:?}: {e}{why}",
+                        agent.command
+                    ),
+                ));
             }
         };
         // What the engine knows about a non-zero exit, read before the container goes.

@@ -144,6 +144,47 @@ fn check_inner(command: &[String]) -> ProgramCheck {
     ProgramCheck::Ok(found)
 }
 
+/// Why starting `program` failed, when the operating system's answer misleads: `execve`
+/// says "No such file or directory" for a script that exists but whose `#!` line names a
+/// missing interpreter, and "Exec format error" for a file that is neither a binary nor a
+/// script. `None` when the error already says it.
+pub fn explain_spawn_error(program: &str, err: &std::io::Error) -> Option<String> {
+    let found = if program.contains('/') {
+        PathBuf::from(program)
+    } else {
+        which(program)?
+    };
+    match err.raw_os_error() {
+        Some(2) if found.is_file() => {
+            let interpreter = shebang(&found)?;
+            (!Path::new(&interpreter).exists()).then(|| {
+                format!(
+                    "`{}` exists, but the interpreter its #! line names (`{interpreter}`) \
+                     does not",
+                    found.display()
+                )
+            })
+        }
+        Some(8) => Some(format!(
+            "`{}` is neither a binary this machine runs nor a script starting with #!",
+            found.display()
+        )),
+        _ => None,
+    }
+}
+
+/// The interpreter path of a `#!` line (its first word), read from the file's first 256
+/// bytes; `None` when the file is not a script.
+fn shebang(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = line.split(|b| *b == b'\n').next()?;
+    let text = String::from_utf8_lossy(line);
+    text.split_whitespace().next().map(str::to_string)
+}
+
 fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -193,6 +234,29 @@ mod tests {
     fn project_root_is_parent_of_dot_lab() {
         assert_eq!(project_root(Path::new("/p/.lab/exps")), Path::new("/p"));
         assert_eq!(project_root(Path::new("/p/exps")), Path::new("/p/exps"));
+    }
+
+    #[test]
+    fn spawn_errors_of_scripts_are_explained() {
+        let dir = std::env::temp_dir().join(format!("labj-shebang-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("s.sh");
+        std::fs::write(&script, "#!/nonexistent/interp -x\necho\n").unwrap();
+        let enoent = std::io::Error::from_raw_os_error(2);
+        let why = explain_spawn_error(script.to_str().unwrap(), &enoent).unwrap();
+        assert!(
+            why.contains("`/nonexistent/interp`") && why.contains("#! line"),
+            "{why}"
+        );
+        // A script whose interpreter exists: the OS error stands as it is.
+        std::fs::write(&script, "#!/bin/sh\necho\n").unwrap();
+        assert_eq!(explain_spawn_error(script.to_str().unwrap(), &enoent), None);
+        // A program that does not exist at all: nothing to add.
+        assert_eq!(explain_spawn_error("/nonexistent/prog", &enoent), None);
+        let noexec = std::io::Error::from_raw_os_error(8);
+        let why = explain_spawn_error(script.to_str().unwrap(), &noexec).unwrap();
+        assert!(why.contains("neither a binary"), "{why}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

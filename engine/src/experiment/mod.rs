@@ -26,7 +26,9 @@ mod strict;
 #[cfg(test)]
 mod tests;
 
-pub use command::{check_command, looks_like_path, project_root, resolve_tokens, ProgramCheck};
+pub use command::{
+    check_command, explain_spawn_error, looks_like_path, project_root, resolve_tokens, ProgramCheck,
+};
 pub(crate) use dataset::check_relative as check_relative_path;
 pub use dataset::{parse_task_row, Task, TaskLimits};
 
