@@ -21,6 +21,25 @@ fn tick_sizes(out: &Path, trials: &[String]) -> Vec<u64> {
     trials.iter().map(|t| tick_bytes(out, t)).collect()
 }
 
+/// Waits until every live process of each trial's agent group is stopped (state `T` in
+/// /proc): SIGSTOP is delivered asynchronously, and from then on nothing in the group
+/// can write a tick, so the tick files read afterwards are the frozen ones.
+fn wait_frozen(live: &LiveRun, trials: &[String]) {
+    let groups: Vec<i32> = trials.iter().map(|t| live.agent_pid(t)).collect();
+    wait_for(Duration::from_secs(10), "the paused agents to stop", || {
+        groups
+            .iter()
+            .all(|g| {
+                let members = group_members(*g);
+                !members.is_empty()
+                    && members
+                        .iter()
+                        .all(|p| proc_stat(*p).is_none_or(|st| matches!(st[0].as_str(), "T" | "t")))
+            })
+            .then_some(())
+    });
+}
+
 /// Three long-running agents at max_concurrency 3, all active with a live process.
 fn three_running(s: &Scratch, ticks: u32, timeout_ms: u64) -> (LiveRun, Vec<String>, PathBuf) {
     let live = LiveRun::start_uniform(s, 3, ticks, 3, timeout_ms);
@@ -84,7 +103,7 @@ fn p5a_pause_run_fans_out_to_all_active_trials() {
     assert_eq!(live.events("run_paused").len(), 1);
 
     // The agents' own clocks stop: nothing is written for a second.
-    std::thread::sleep(Duration::from_millis(100));
+    wait_frozen(&live, &active);
     let frozen = tick_sizes(&out, &active);
     assert!(
         frozen.iter().all(|b| *b > 0),
@@ -360,7 +379,7 @@ fn p5a_pause_run_partial_fanout_sets_interrupted_and_keeps_survivor_active() {
 
     // The survivor really keeps running: its grader finishes and the slot commits while
     // the other two stay frozen.
-    std::thread::sleep(Duration::from_millis(100));
+    wait_frozen(&live, &others);
     let frozen = tick_sizes(&out, &others);
     live.release_grader();
     wait_for(Duration::from_secs(20), "the survivor to commit", || {

@@ -340,6 +340,15 @@ fn journal_copies_taken_mid_run_are_prefixes_of_the_final_journal() {
     assert!(ok >= 1, "at least one snapshot must verify");
 }
 
+/// The run directory under runs/ that is not in `before`, if one exists.
+fn first_new(s: &Scratch, before: &std::collections::BTreeSet<PathBuf>) -> Option<PathBuf> {
+    std::fs::read_dir(s.runs_dir())
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| !before.contains(p))
+}
+
 /// A SIGKILL from outside while the coordinator appends large batches (96 trials at
 /// concurrency 32 whose agents all sleep 0.3 s, so completions and dispatches arrive
 /// in waves of 32) leaves a journal that verifies, and `continue` finishes it.
@@ -360,8 +369,19 @@ fn sigkill_during_large_batches_leaves_a_verifiable_journal() {
             .unwrap_or_default();
         let mut child = spawn_quiet(s.labj_cmd(&["run", "--json", exp.to_str().unwrap()]));
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        let wait = 100 + (seed >> 33) % 800;
-        // Kill once the journal exists and the first batch is being written.
+        let wait = (seed >> 33) % 800;
+        // Kill once the journal exists (observed, not guessed: under load creating it can
+        // take longer than any fixed delay), then at a random point of the batches.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !first_new(&s, &before).is_some_and(|r| journal_has_run(&r))
+            && child.try_wait().unwrap().is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no journal after 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         std::thread::sleep(Duration::from_millis(wait));
         let _ = child.kill();
         let status = child.wait().unwrap();
@@ -393,7 +413,7 @@ fn sigkill_during_large_batches_leaves_a_verifiable_journal() {
         let after = committed_slots(&run);
         assert_eq!(&after[..committed_before.len()], &committed_before[..]);
         eprintln!(
-            "round {round}: killed after {wait} ms with {} events, {} slots committed",
+            "round {round}: killed {wait} ms after the journal appeared, with {} events, {} slots committed",
             crashed.len(),
             committed_before.len()
         );

@@ -33,6 +33,24 @@ fn wait_for(path: &std::path::Path) {
     }
 }
 
+/// Waits until the file at `path` holds at least `n` complete lines.
+fn wait_lines(path: &std::path::Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .matches('\n')
+        .count()
+        < n
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{} never reached {n} lines",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Generous bounds: on a loaded 2-core machine a shell may take seconds to get a slice.
 fn wait_dead(pid: i32) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -102,8 +120,8 @@ fn executor_pause_excludes_paused_time_from_timeout() {
     let ticks = s.trial_dir.join("ticks.txt");
     let wall = Instant::now();
     let (handle, control) = start(s);
-    wait_for(&ticks);
-    std::thread::sleep(Duration::from_millis(200));
+    // A few ticks before the pause, so the gap it leaves shows between two of them.
+    wait_lines(&ticks, 3);
     control.pause().expect("pause a running agent");
     assert!(control.is_paused());
     assert!(control.pause().is_err(), "double pause must be refused");
