@@ -280,6 +280,24 @@ fn compiled(name: &str) -> Result<&'static jsonschema::Validator, SchemaError> {
     }
 }
 
+/// The validator's message, except that a short `enum` lists every allowed value (the
+/// validator names two and says "or N other candidates", which leaves the user guessing).
+fn message(e: &jsonschema::ValidationError<'_>) -> String {
+    if let jsonschema::error::ValidationErrorKind::Enum { options } = e.kind() {
+        if let Some(all) = options.as_array().filter(|a| (1..=12).contains(&a.len())) {
+            let names: Vec<String> = all.iter().map(|v| v.to_string()).collect();
+            let (last, rest) = names.split_last().expect("non-empty");
+            let list = if rest.is_empty() {
+                last.clone()
+            } else {
+                format!("{} or {last}", rest.join(", "))
+            };
+            return format!("{} is not one of {list}", e.instance());
+        }
+    }
+    e.to_string()
+}
+
 /// Validate `doc` against the named schema, collecting every violation.
 pub fn validate(name: &str, doc: &serde_json::Value) -> Result<(), SchemaError> {
     let validator = compiled(name)?;
@@ -294,7 +312,7 @@ pub fn validate(name: &str, doc: &serde_json::Value) -> Result<(), SchemaError> 
                 .next()
                 .unwrap_or("")
                 .to_string(),
-            message: e.to_string(),
+            message: message(&e),
         })
         .collect();
     if violations.is_empty() {
@@ -304,5 +322,20 @@ pub fn validate(name: &str, doc: &serde_json::Value) -> Result<(), SchemaError> 
             name: name.to_string(),
             violations,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_enum_violation_lists_every_allowed_value() {
+        let doc = serde_json::json!({"schema_version": "agent_result_v1", "outcome": "maybe"});
+        let err = validate("agent_result_v1", &doc).unwrap_err().to_string();
+        assert!(
+            err.contains(r#"at /outcome: "maybe" is not one of "success", "failure", "missing" or "error" (rule `enum`)"#),
+            "{err}"
+        );
     }
 }
