@@ -269,3 +269,55 @@ fn du_kb(dir: &Path) -> u64 {
     walk(dir, &mut Default::default(), &mut sum);
     sum / 1024
 }
+
+/// `labj describe` shows the cap among the policies, text and `--json`: the 16 MiB
+/// default when the experiment sets none, the experiment's value when it does.
+#[test]
+fn describe_shows_the_output_cap() {
+    for (policy, bytes, shown, default) in [
+        ("", 16 * 1024 * 1024, "output cap  16 MiB per stream", true),
+        (
+            "    output_limit_bytes: 100000\n",
+            100_000,
+            "output cap  100000 bytes per stream",
+            false,
+        ),
+        (
+            "    output_limit_bytes: 2097152\n",
+            2 * 1024 * 1024,
+            "output cap  2 MiB per stream",
+            false,
+        ),
+    ] {
+        let s = Scratch::new();
+        s.tasks(1);
+        s.script("agent.sh", SUCCESS);
+        let exp = if policy.is_empty() {
+            s.experiment(&["base"], 1, 2, "")
+        } else {
+            experiment_with_policy(&s, policy)
+        };
+        let out = s.labj(&["describe", exp.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        let t = String::from_utf8_lossy(&out.stdout);
+        let line = t
+            .lines()
+            .find(|l| l.starts_with("output cap"))
+            .unwrap_or_else(|| panic!("no output cap line: {t}"));
+        assert!(line.starts_with(shown), "{line}");
+        assert_eq!(
+            line.ends_with("default (set with runtime.policy.output_limit_bytes)"),
+            default,
+            "{line}"
+        );
+        // Among the policies: after `state`, before the programs.
+        let at = |p: &str| t.find(p).unwrap_or_else(|| panic!("no {p:?} in {t}"));
+        assert!(at("state ") < at("output cap") && at("output cap") < at("programs"));
+
+        let out = s.labj(&["describe", "--json", exp.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["output_limit_bytes"], bytes, "{v}");
+        assert_eq!(v["output_limit_default"], default, "{v}");
+    }
+}

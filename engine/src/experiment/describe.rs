@@ -102,6 +102,11 @@ pub struct Description {
     pub retry: RetrySpec,
     pub pruning: PruningSpec,
     pub state: String,
+    /// The cap per output stream (stdout, stderr; trajectories too) of every program the
+    /// run starts: `runtime.policy.output_limit_bytes`, or the default.
+    pub output_limit_bytes: u64,
+    /// Whether `output_limit_bytes` is the default (not set in the experiment).
+    pub output_limit_default: bool,
     /// `None` when `labj run` would accept the experiment; otherwise the gate's message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_runnable: Option<String>,
@@ -162,6 +167,11 @@ pub fn describe(experiment: &Experiment) -> Description {
         retry: experiment.retry().clone(),
         pruning: experiment.pruning(),
         state: experiment.state_policy().as_str().to_string(),
+        output_limit_bytes: experiment
+            .runtime()
+            .policy_output_limit_bytes
+            .unwrap_or(crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES),
+        output_limit_default: experiment.runtime().policy_output_limit_bytes.is_none(),
         not_runnable: experiment.release_gate().err().map(|e| e.to_string()),
         grader_command: experiment.grader().map(|g| g.command),
         programs: program_checks(experiment),
@@ -186,6 +196,17 @@ fn overrides(o: &AgentOverride) -> Option<String> {
         parts.push(format!("timeout {ms} ms"));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// `16 MiB`, `1 GiB`, `100000 bytes`: binary units when they are exact, so the figure
+/// shown is the limit enforced.
+fn human_bytes(n: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if n >= size && n.is_multiple_of(size) {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
 }
 
 fn summarize(bindings: &Value) -> String {
@@ -287,6 +308,16 @@ impl Description {
         };
         let _ = writeln!(w, "pruning     {pruning}");
         let _ = writeln!(w, "state       {}", self.state);
+        let _ = writeln!(
+            w,
+            "output cap  {} per stream (stdout/stderr of every program, trajectory), {}",
+            human_bytes(self.output_limit_bytes),
+            if self.output_limit_default {
+                "default (set with runtime.policy.output_limit_bytes)"
+            } else {
+                "set by runtime.policy.output_limit_bytes"
+            }
+        );
         if let Some(g) = &self.grader_command {
             let _ = writeln!(w, "grader      {}", g.join(" "));
         }
