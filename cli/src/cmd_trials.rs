@@ -2,7 +2,7 @@
 
 use crate::commands::trial_arg;
 use anyhow::{anyhow, bail, Result};
-use engine::report::logs::{self, LogSource, Stream};
+use engine::report::logs::{self, CopyError, LogSource, Stream};
 use engine::report::TrialRow;
 use engine::run::{self, JOURNAL_FILE};
 use journal::event::{Classification, Event};
@@ -233,7 +233,9 @@ pub fn logs(
     } else {
         Stream::Stderr
     };
-    let log = logs::read(&dir, row, attempt, stream)?;
+    // Opened and checked against the journaled digest first, then streamed: a log of
+    // any size costs a fixed amount of memory.
+    let log = logs::open(&dir, row, attempt, stream)?;
     let origin = match &log.source {
         LogSource::Blob(p) | LogSource::TrialDir(p) => p.display().to_string(),
         LogSource::Absent => "nothing written".into(),
@@ -241,7 +243,7 @@ pub fn logs(
     let cut = match log.written_bytes {
         Some(w) => format!(
             "; cut at the output limit: {w} bytes written, the first {} kept",
-            log.bytes.len()
+            log.size
         ),
         None => String::new(),
     };
@@ -250,10 +252,13 @@ pub fn logs(
         stream.file_name(),
         row.attempts.len(),
         row.class_name(),
-        log.bytes.len()
+        log.size
     );
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(&log.bytes);
-    let _ = out.flush();
+    match log.copy_to(&mut std::io::stdout().lock()) {
+        Ok(_) => {}
+        // The reader went away (`labj logs … | head`): not an error of the log.
+        Err(CopyError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e.into()),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -213,3 +213,94 @@ fn a_failing_run_says_why_in_its_summary_status_trials_and_logs() {
     );
     assert_eq!(by_num.stdout, by_id.stdout);
 }
+
+/// Peak resident memory (KiB) and exit code of `cmd`, its stdout written to `out_file`.
+fn run_measured(mut cmd: std::process::Command, out_file: &std::path::Path) -> (i64, i32, String) {
+    let out = std::fs::File::create(out_file).unwrap();
+    // Reaped below with wait4(2), which also reports its peak memory.
+    #[allow(clippy::zombie_processes)]
+    let child = cmd
+        .stdout(out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut stderr = child.stderr.unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+        s
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own unreaped child; the out-pointers are valid. The `Child`
+    // was consumed above, so nothing else waits for this pid.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
+    let err = reader.join().unwrap();
+    assert!(
+        libc::WIFEXITED(status),
+        "labj logs ended by a signal: {err}"
+    );
+    (usage.ru_maxrss, libc::WEXITSTATUS(status), err)
+}
+
+/// `labj logs` streams: a 64 MiB stderr log is printed whole, byte for byte, by a process
+/// whose peak memory stays far below the log's size; a blob altered after the run is
+/// refused before anything is printed.
+#[test]
+fn logs_streams_a_large_log_and_still_checks_its_digest() {
+    const LOG: u64 = 64 * 1024 * 1024;
+    let s = Scratch::new();
+    s.tasks(1);
+    s.script(
+        "agent.sh",
+        &format!("head -c {LOG} /dev/zero | tr '\\0' 'x' >&2\n{SUCCESS}"),
+    );
+    let exp = s.experiment(&["a"], 1, 1, "");
+    let yaml = std::fs::read_to_string(&exp).unwrap().replace(
+        "runtime:\n  agent:\n",
+        "runtime:\n  policy:\n    output_limit_bytes: 134217728\n  agent:\n",
+    );
+    std::fs::write(&exp, yaml).unwrap();
+    let out = s.labj(&["run", exp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = s.the_run();
+    let run_arg = run.to_str().unwrap();
+    let printed = s.dir().join("printed.log");
+
+    let (rss_kib, code, err) = run_measured(s.labj_cmd(&["logs", run_arg, "0"]), &printed);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("{LOG} bytes")), "{err}");
+    let meta = std::fs::metadata(&printed).unwrap();
+    assert_eq!(meta.len(), LOG, "the whole log is printed");
+    let bytes = std::fs::read(&printed).unwrap();
+    assert!(bytes.iter().all(|b| *b == b'x'));
+    let blob = match err.split("; ").last().map(|o| o.trim_end_matches(")\n")) {
+        Some(p) if p.contains("/blobs/") => std::path::PathBuf::from(p),
+        _ => panic!("not printed from the blob store: {err}"),
+    };
+    eprintln!("labj logs of a {LOG}-byte log: peak RSS {rss_kib} KiB");
+    assert!(
+        (rss_kib as u64) * 1024 < LOG / 2,
+        "labj logs held the log in memory: peak RSS {rss_kib} KiB for a {LOG}-byte log"
+    );
+
+    // One byte changed in the middle of the blob: refused, nothing printed.
+    let mut content = std::fs::read(&blob).unwrap();
+    content[(LOG / 2) as usize] = b'y';
+    std::fs::write(&blob, &content).unwrap();
+    drop(content);
+    let (_, code, err) = run_measured(s.labj_cmd(&["logs", run_arg, "0"]), &printed);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("does not match the digest journaled for attempt_1/stderr.log"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::metadata(&printed).unwrap().len(),
+        0,
+        "a tampered log was printed"
+    );
+}
