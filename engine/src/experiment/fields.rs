@@ -1,13 +1,13 @@
 //! Strict field names: every key inside a section labj interprets must be one labj knows.
 //!
-//! The table below lists, per section, the keys labj implements, the keys the original
-//! runner (AgentLab `lab-runner`) defines that labj does not run yet (refused, saying
-//! so), the keys the original itself removed (refused with its replacement), and open
-//! user data (bindings, env, task payloads: anything goes). An unknown key is an error
-//! naming the file, the JSON pointer, the line and, when one is close, the key meant.
+//! The table below lists, per section, the keys labj implements or records as labels
+//! (the original runner, AgentLab `lab-runner`, gave them no behaviour in local
+//! execution either), the keys the original itself removed (refused with its
+//! replacement), and open user data (bindings, env, task payloads: anything goes). An
+//! unknown key is an error naming the file, the JSON pointer, the line and, when one is
+//! close, the key meant.
 //!
-//! Implementing a refused field means turning its `Unimplemented` entry into `Known` (and
-//! adding it to the schemas). This runs before the JSON Schema, so a typo is reported as a typo rather than as the
+//! This runs before the JSON Schema, so a typo is reported as a typo rather than as the
 //! schema's generic `additionalProperties`; the schema then checks types and ranges.
 
 use super::ExperimentError;
@@ -29,13 +29,11 @@ pub(crate) enum Node {
 pub(crate) enum Field {
     /// Implemented (or a recorded label with no behaviour, see docs/agentlab-compat.md).
     Known(Node),
-    /// Defined by the original runner, not implemented by labj yet: refused.
-    Unimplemented(&'static str),
     /// Removed by the original runner itself: refused with what replaced it.
     Removed(&'static str),
 }
 
-use Field::{Known, Removed, Unimplemented};
+use Field::{Known, Removed};
 use Node::{Closed, List, Open};
 
 /// `runtime.policy.sandbox` (enforced by `crate::isolation`; docs/isolation.md).
@@ -120,9 +118,10 @@ const POLICIES: Node = Closed(&[
     ("state", Known(Open)),
     (
         "task_boundary",
-        Unimplemented(
-            "task_boundary.require_workspace_materialization is not implemented in labj yet",
-        ),
+        Known(Closed(&[(
+            "require_workspace_materialization",
+            Known(Open),
+        )])),
     ),
 ]);
 
@@ -149,13 +148,8 @@ const VARIANT: Node = Closed(&[
     ("bindings", Known(Open)),
     ("runtime", Known(Closed(&[("agent", Known(VARIANT_AGENT))]))),
     ("image", Known(Open)),
-    (
-        "runtime_overrides",
-        Unimplemented(
-            "per-variant runtime_overrides are not implemented in labj yet; use the \
-             variant's runtime.agent (command, args, env, timeout_ms)",
-        ),
-    ),
+    // Deep-merged over `runtime` (load.rs), so it holds what `runtime` may hold.
+    ("runtime_overrides", Known(RUNTIME)),
 ]);
 
 const AGENT: Node = Closed(&[
@@ -173,14 +167,9 @@ const AGENT: Node = Closed(&[
     ("mode", Known(Open)),
     ("image", Known(Open)),
     ("env_from_host", Known(Open)),
-    (
-        "integration_level",
-        Unimplemented("runtime.agent.integration_level is not implemented in labj yet"),
-    ),
-    (
-        "launch",
-        Unimplemented("runtime.agent.launch is not implemented in labj yet"),
-    ),
+    // Recorded labels: the original only recorded them in local execution.
+    ("integration_level", Known(Open)),
+    ("launch", Known(Closed(&[("mode", Known(Open))]))),
     (
         "known_agent_ref",
         Removed("the original runner removed it: ship the agent as runtime.agent.command"),
@@ -229,9 +218,13 @@ const RUNTIME: Node = Closed(&[
             ("sandbox", Known(SANDBOX)),
         ])),
     ),
+    // Recorded labels: locally the trajectory is always AGENTLAB_TRAJECTORY_PATH.
     (
         "telemetry",
-        Unimplemented("runtime.telemetry is not implemented in labj yet"),
+        Known(Closed(&[
+            ("trajectory_path", Known(Open)),
+            ("causal_extraction", Known(Open)),
+        ])),
     ),
     (
         "harness",
@@ -248,6 +241,7 @@ const BENCHMARK: Node = Closed(&[
             ("scoring_lifecycle", Known(Open)),
             ("chain_failure_policy", Known(Open)),
             ("evaluator_mode", Known(Open)),
+            ("reset_strategy", Known(Open)),
         ])),
     ),
     (
@@ -271,18 +265,10 @@ pub(crate) const ROOT: Node = Closed(&[
     ("runtime", Known(RUNTIME)),
     ("benchmark", Known(BENCHMARK)),
     ("primary_metric", Known(Open)),
-    (
-        "metrics",
-        Unimplemented("declarative `metrics` extraction is not implemented in labj yet; agents report metrics in agent_result_v1"),
-    ),
-    (
-        "artifacts",
-        Unimplemented("`artifacts` collection is not implemented in labj yet"),
-    ),
-    (
-        "validity",
-        Unimplemented("`validity` checks are not implemented in labj yet"),
-    ),
+    // Recorded labels, open: the original runner read none of them.
+    ("metrics", Known(Open)),
+    ("artifacts", Known(Open)),
+    ("validity", Known(Open)),
     (
         "variants",
         Removed("/variants is not supported (nor by the original runner); use variant_plan"),
@@ -317,9 +303,6 @@ fn walk(node: Node, v: &Value, at: &mut Vec<String>) -> Option<(Vec<String>, Str
                 let found = fields.iter().find(|(name, _)| name == key);
                 let problem = match found {
                     None => Some((at.clone(), unknown(key, fields))),
-                    Some((_, Unimplemented(why))) => {
-                        Some((at.clone(), format!("`{key}` is refused: {why}")))
-                    }
                     Some((_, Removed(why))) => {
                         Some((at.clone(), format!("`{key}` is refused: {why}")))
                     }
@@ -437,14 +420,38 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_and_removed_are_refused_with_reason() {
+    fn removed_fields_are_refused_with_reason_and_labels_are_accepted() {
         let e = err(
             json!({"runtime": {"harness": {}}}),
             "runtime:\n  harness: {}\n",
         );
         assert!(e.contains("use runtime.agent"), "{e}");
-        let e = err(json!({"validity": {}}), "validity: {}\n");
-        assert!(e.contains("not implemented in labj yet"), "{e}");
+        let labels = json!({
+            "validity": {"fail_on_state_leak": true},
+            "metrics": [{"id": "x", "source": "output"}],
+            "artifacts": {"collect": ["a/**"]},
+            "runtime": {
+                "agent": {"integration_level": "cli_basic", "launch": {"mode": "stdio"}},
+                "telemetry": {"trajectory_path": "/t.jsonl", "causal_extraction": "e"}
+            },
+            "design": {"policies": {"task_boundary": {"require_workspace_materialization": true}}}
+        });
+        assert!(check(Path::new("e"), None, ROOT, &labels).is_ok());
+        // runtime_overrides hold what runtime holds: a typo inside is caught.
+        let e = err(
+            json!({"variant_plan": [{"runtime_overrides": {"agent": {"comand": []}}}]}),
+            "variant_plan:\n  - runtime_overrides:\n      agent:\n        comand: []\n",
+        );
+        assert!(
+            e.contains("/variant_plan/0/runtime_overrides/agent/comand"),
+            "{e}"
+        );
+        assert!(e.contains("did you mean `command`?"), "{e}");
+        let e = err(
+            json!({"runtime": {"telemetry": {"trajectory": "x"}}}),
+            "runtime:\n  telemetry:\n    trajectory: x\n",
+        );
+        assert!(e.contains("did you mean `trajectory_path`?"), "{e}");
     }
 
     #[test]

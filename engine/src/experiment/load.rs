@@ -64,6 +64,9 @@ fn load_checked(
         }
     }
     let runtime = runtime(path, &dir, agent_root, raw.runtime)?;
+    for (i, v) in variants.iter_mut().enumerate() {
+        v.runtime = variant_runtime(path, &dir, agent_root, &doc, version, i)?;
+    }
     let mut benchmark = raw.benchmark;
     if let Some(b) = &mut benchmark {
         match (&mut b.adapter, &mut b.grader) {
@@ -96,6 +99,30 @@ fn load_checked(
         ));
     }
     let tasks = read_dataset(&dataset_path, raw.dataset.limit)?;
+    if raw
+        .design
+        .policies
+        .task_boundary
+        .require_workspace_materialization
+    {
+        // The original failed the run when it reached such a task; labj refuses it
+        // before anything runs.
+        let bare = tasks
+            .iter()
+            .find(|t| t.workspace_files.is_empty() && t.mount_references.is_empty());
+        if let Some(t) = bare {
+            return Err(ExperimentError::DatasetRow {
+                path: dataset_path.clone(),
+                line: t.line,
+                message: format!(
+                    "task `{}` brings no workspace, but \
+                     design.policies.task_boundary.require_workspace_materialization is true: \
+                     write it as a task_boundary_v1 row with workspace_files or mount_references",
+                    super::limits::escape_id(&t.id)
+                ),
+            });
+        }
+    }
     super::limits::check_schedule_size(
         path,
         variants.len() as u64,
@@ -411,10 +438,93 @@ fn variants(path: &Path, raw: &RawDoc) -> Result<Vec<Variant>, ExperimentError> 
         bindings: v.bindings.clone(),
         agent: v.runtime.agent.clone(),
         is_baseline,
+        runtime: None,
     };
     Ok(std::iter::once(make(&raw.baseline, true))
         .chain(raw.variant_plan.iter().map(|v| make(v, false)))
         .collect())
+}
+
+/// `runtime` keys a variant's `runtime_overrides` may not change: labj applies isolation
+/// to the whole run (per-variant images go in the variant's `image`).
+const RUN_WIDE_RUNTIME_KEYS: [&str; 5] = [
+    "/policy/network",
+    "/policy/sandbox",
+    "/agent/env_from_host",
+    "/dependencies/file_staging",
+    "/dependencies/assets",
+];
+
+/// The runtime of variant `idx` (0 = baseline) when it has `runtime_overrides`: the
+/// original runner's per-variant runtime, `runtime` with the overrides deep-merged over
+/// it (mappings merge key by key, anything else replaces), then checked by the schema
+/// and read like `runtime` itself. Key names were checked by `fields` already.
+fn variant_runtime(
+    path: &Path,
+    dir: &Path,
+    agent_root: Option<&Path>,
+    doc: &Value,
+    version: SchemaVersion,
+    idx: usize,
+) -> Result<Option<RuntimeSpec>, ExperimentError> {
+    let here = match idx {
+        0 => "/baseline/runtime_overrides".to_string(),
+        i => format!("/variant_plan/{}/runtime_overrides", i - 1),
+    };
+    let Some(overrides) = doc.pointer(&here).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let base = doc.get("runtime").cloned().unwrap_or(Value::Null);
+    let mut merged = base.clone();
+    merge_json(&mut merged, overrides);
+    for key in RUN_WIDE_RUNTIME_KEYS {
+        if merged.pointer(key) != base.pointer(key) {
+            return Err(ExperimentError::invalid(
+                path,
+                format!("{here}{key}"),
+                format!(
+                    "runtime_overrides may not change runtime{}: labj applies isolation and \
+                     staging to the whole run; set it under `runtime` (a per-variant image \
+                     goes in the variant's `image`)",
+                    key.replace('/', ".")
+                ),
+            ));
+        }
+    }
+    let mut whole = doc.clone();
+    whole["runtime"] = merged.clone();
+    if let Err(e) = schemas::validate(version.schema_name(), &whole) {
+        let mut err = schema_error(path, version.schema_name(), e);
+        // The base runtime passed already: what breaks now came from the overrides.
+        if let ExperimentError::Schema { violations, .. } = &mut err {
+            for v in violations.iter_mut() {
+                if let Some(rest) = v.pointer.strip_prefix("/runtime") {
+                    v.pointer = format!("{here}{rest}");
+                }
+            }
+        }
+        return Err(err);
+    }
+    let raw: RawRuntime = typed(path, &here, merged)?;
+    runtime(path, dir, agent_root, raw).map(Some)
+}
+
+/// The original runner's `merge_json_value`: objects merge key by key (recursively),
+/// any other patch value replaces the base value.
+fn merge_json(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, pv) in p {
+                match b.get_mut(k) {
+                    Some(bv) => merge_json(bv, pv),
+                    None => {
+                        b.insert(k.clone(), pv.clone());
+                    }
+                }
+            }
+        }
+        (slot, pv) => *slot = pv.clone(),
+    }
 }
 
 fn runtime(

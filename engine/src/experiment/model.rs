@@ -97,6 +97,10 @@ pub struct Variant {
     pub bindings: Value,
     pub agent: AgentOverride,
     pub is_baseline: bool,
+    /// `runtime` with this variant's `runtime_overrides` deep-merged over it (the
+    /// original's per-variant runtime); `None` when it has none (the experiment's
+    /// `runtime` applies). [`Variant::agent`] still applies on top.
+    pub runtime: Option<RuntimeSpec>,
 }
 
 /// `runtime.agent`.

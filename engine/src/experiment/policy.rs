@@ -1,5 +1,5 @@
 //! `design`: replications, seed, concurrency and the typed policies (scheduling, retry,
-//! pruning, concurrency, state).
+//! pruning, concurrency, state, task boundary).
 
 use super::ExperimentError;
 use crate::trial::RetrySpec;
@@ -60,6 +60,16 @@ pub struct ConcurrencyPolicy {
     pub require_chain_lease: bool,
 }
 
+/// `design.policies.task_boundary`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskBoundaryPolicy {
+    /// Every task must bring its workspace (`workspace_files` or `mount_references` of a
+    /// `task_boundary_v1` row); checked when the dataset is read, naming the first task
+    /// without one (the original failed the run at that task's trial).
+    #[serde(default)]
+    pub require_workspace_materialization: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policies {
     #[serde(default)]
@@ -72,6 +82,8 @@ pub struct Policies {
     pub concurrency: ConcurrencyPolicy,
     #[serde(default)]
     pub state: StatePolicy,
+    #[serde(default)]
+    pub task_boundary: TaskBoundaryPolicy,
 }
 
 /// `design`. Defaults only matter for partial documents (see `parse_fragment`): the

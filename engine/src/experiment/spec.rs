@@ -10,7 +10,8 @@ use std::path::Path;
 pub const DEFAULT_AGENT_TIMEOUT_MS: u64 = 600_000;
 
 impl Experiment {
-    /// The agent of `variant_idx` for `task_idx`, overrides applied. Timeout precedence:
+    /// The agent of `variant_idx` for `task_idx`, overrides applied (the variant's
+    /// `runtime_overrides`, then its `runtime.agent`). Timeout precedence:
     /// variant override > `runtime.agent.timeout_ms` > task `limits.trial_seconds` >
     /// `runtime.policy.timeout_ms` > `runtime.agent.default_timeout_ms` > 600 000 ms.
     ///
@@ -18,7 +19,8 @@ impl Experiment {
     pub fn effective_agent(&self, variant_idx: usize, task_idx: usize) -> AgentSpec {
         let variant = &self.variants[variant_idx];
         let task = &self.dataset.tasks[task_idx];
-        let base = &self.runtime.agent;
+        let runtime = self.variant_runtime(variant_idx);
+        let base = &runtime.agent;
         let mut command = variant
             .agent
             .command
@@ -32,7 +34,7 @@ impl Experiment {
             .timeout_ms
             .or(base.timeout_ms)
             .or(task.limits.trial_seconds.map(|s| s.saturating_mul(1000)))
-            .or(self.runtime.policy_timeout_ms)
+            .or(runtime.policy_timeout_ms)
             .or(base.default_timeout_ms)
             .unwrap_or(DEFAULT_AGENT_TIMEOUT_MS);
         AgentSpec {
@@ -40,19 +42,32 @@ impl Experiment {
             env,
             io: base.io.clone(),
             timeout_ms,
-            output_limit_bytes: self
-                .runtime
+            output_limit_bytes: runtime
                 .policy_output_limit_bytes
                 .unwrap_or(crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES),
         }
     }
 
-    /// `runtime.policy` with the task's limits merged under `limits` (task values win).
-    pub fn effective_policy(&self, task_idx: usize) -> Value {
-        let mut policy = match &self.runtime.policy {
+    /// The runtime of `variant_idx`: its `runtime_overrides` merged over `runtime`, or
+    /// `runtime` itself.
+    pub fn variant_runtime(&self, variant_idx: usize) -> &super::RuntimeSpec {
+        self.variants[variant_idx]
+            .runtime
+            .as_ref()
+            .unwrap_or(&self.runtime)
+    }
+
+    /// The policy document of a trial: the variant's `runtime.policy`, `timeout_ms` set to
+    /// the timeout labj enforces (the original always wrote the trial's timeout there,
+    /// 600 000 ms when nothing set one), the task's limits merged under `limits` (task
+    /// values win).
+    pub fn effective_policy(&self, variant_idx: usize, task_idx: usize) -> Value {
+        let mut policy = match &self.variant_runtime(variant_idx).policy {
             Value::Object(m) => m.clone(),
             _ => serde_json::Map::new(),
         };
+        let timeout_ms = self.effective_agent(variant_idx, task_idx).timeout_ms;
+        policy.insert("timeout_ms".into(), timeout_ms.into());
         let limits = &self.dataset.tasks[task_idx].limits;
         if !limits.is_empty() {
             let mut merged = match policy.get("limits") {
@@ -91,11 +106,17 @@ impl Experiment {
             repl_idx: slot.repl_idx(),
             task: task.payload(),
             bindings: variant.bindings.clone(),
-            dependencies: self.runtime.dependencies.clone(),
-            policy: self.effective_policy(slot.task_idx()),
+            dependencies: self
+                .variant_runtime(slot.variant_idx())
+                .dependencies
+                .clone(),
+            policy: self.effective_policy(slot.variant_idx(), slot.task_idx()),
             workspace_files: task.workspace_files.clone(),
             mount_references: task.mount_references.clone(),
-            dependency_files: self.runtime.dependency_files.clone(),
+            dependency_files: self
+                .variant_runtime(slot.variant_idx())
+                .dependency_files
+                .clone(),
             agent: self.effective_agent(slot.variant_idx(), slot.task_idx()),
             grader: self.grader(),
             retry: self.design.policies.retry.clone(),

@@ -357,7 +357,7 @@ impl Experiment {
 pub const REDACTED: &str = "<redacted>";
 
 /// The experiment document as the journal stores it: every value of `runtime.agent.env`
-/// (experiment, baseline and variants) replaced by [`REDACTED`]. Env values are where
+/// (experiment, baseline and variants, `runtime_overrides` included) replaced by [`REDACTED`]. Env values are where
 /// secrets end up; names stay so a reader sees what was set. Settings that matter to the
 /// analysis belong in `bindings`, which are journaled verbatim. The experiment digest is
 /// still computed over the real document, so a changed value is still detected.
@@ -370,8 +370,10 @@ pub fn redact_env_values(doc: &serde_json::Value) -> serde_json::Value {
     let mut pointers = vec![
         "/runtime/agent/env".to_string(),
         "/baseline/runtime/agent/env".to_string(),
+        "/baseline/runtime_overrides/agent/env".to_string(),
     ];
     pointers.extend((0..n).map(|i| format!("/variant_plan/{i}/runtime/agent/env")));
+    pointers.extend((0..n).map(|i| format!("/variant_plan/{i}/runtime_overrides/agent/env")));
     for p in pointers {
         if let Some(serde_json::Value::Object(env)) = doc.pointer_mut(&p) {
             for v in env.values_mut() {

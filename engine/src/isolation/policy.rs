@@ -56,7 +56,8 @@ pub struct IsolationPolicy {
     pub resources: Resources,
     /// `runtime.agent.image` / `runtime.policy.sandbox.image`.
     pub image: Option<String>,
-    /// Per variant (baseline first): `image` or `runtime.agent.image` of the variant.
+    /// Per variant (baseline first): `image`, `runtime.agent.image` or
+    /// `runtime_overrides.agent.image` of the variant.
     pub variant_images: Vec<Option<String>>,
     pub env_from_host: Option<Vec<String>>,
     pub file_staging: Vec<StagedFile>,
@@ -291,6 +292,7 @@ fn variant_images(doc: &Value, variants: usize) -> Vec<Option<String>> {
         let v = v?;
         v.get("image")
             .or_else(|| v.pointer("/runtime/agent/image"))
+            .or_else(|| v.pointer("/runtime_overrides/agent/image"))
             .and_then(Value::as_str)
             .map(String::from)
     };
