@@ -13,7 +13,51 @@ use std::path::PathBuf;
 pub struct WorkspaceFile {
     /// Relative path inside the workspace; validated to contain no `..` and no root.
     pub path: String,
+    /// The text, or with `encoding: base64` the bytes in standard base64.
     pub content: String,
+    /// `utf8` (the default) or `base64`, as in the original's task_boundary_v1 rows;
+    /// checked when the dataset is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// Created with the executable bits set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
+}
+
+impl WorkspaceFile {
+    /// A plain text file.
+    pub fn text(path: impl Into<String>, content: impl Into<String>) -> WorkspaceFile {
+        WorkspaceFile {
+            path: path.into(),
+            content: content.into(),
+            encoding: None,
+            executable: false,
+        }
+    }
+
+    /// The file's bytes: `content` itself, or decoded from base64.
+    pub fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+        use base64::Engine as _;
+        match self.encoding.as_deref() {
+            None | Some("utf8") => Ok(std::borrow::Cow::Borrowed(self.content.as_bytes())),
+            Some("base64") => base64::engine::general_purpose::STANDARD
+                .decode(self.content.trim())
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| format!("`{}` is not valid base64: {e}", self.path)),
+            Some(other) => Err(format!(
+                "`{}` has encoding `{other}`; expected utf8 or base64",
+                self.path
+            )),
+        }
+    }
+
+    /// The text of a plain (utf8) file; `None` for base64 content.
+    pub fn text_content(&self) -> Option<&str> {
+        match self.encoding.as_deref() {
+            None | Some("utf8") => Some(&self.content),
+            _ => None,
+        }
+    }
 }
 
 /// A dataset pack the task expects mounted at `mount_path` (sandbox and container trials

@@ -123,18 +123,9 @@ fn executor_workspace_files_and_diff_evidence() {
     );
     let mut s = spec(tmp.path(), sh(&script));
     s.workspace_files = vec![
-        WorkspaceFile {
-            path: "a.txt".into(),
-            content: "hello\n".into(),
-        },
-        WorkspaceFile {
-            path: "sub/b.txt".into(),
-            content: "bee".into(),
-        },
-        WorkspaceFile {
-            path: "keep.txt".into(),
-            content: "same".into(),
-        },
+        WorkspaceFile::text("a.txt", "hello\n"),
+        WorkspaceFile::text("sub/b.txt", "bee"),
+        WorkspaceFile::text("keep.txt", "same"),
     ];
     let out = execute_trial(&s, &TrialControl::new());
     assert_eq!(out.classification, Classification::Success, "{out:?}");
@@ -184,10 +175,7 @@ fn executor_refuses_unsafe_workspace_paths() {
     for bad in ["/etc/passwd", "../escape.txt", "a/../../b"] {
         let tmp = tempfile::tempdir().unwrap();
         let mut s = spec(tmp.path(), agent("ok.sh"));
-        s.workspace_files = vec![WorkspaceFile {
-            path: bad.into(),
-            content: "x".into(),
-        }];
+        s.workspace_files = vec![WorkspaceFile::text(bad, "x")];
         let out = execute_trial(&s, &TrialControl::new());
         assert_eq!(out.classification, Classification::Error, "{bad}");
         let err = out.error.unwrap();

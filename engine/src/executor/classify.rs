@@ -17,6 +17,43 @@ pub(crate) struct AgentResult {
     pub metrics: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub error: Option<serde_json::Value>,
+    /// The original's primary metric: `{name, value}`, journaled as metric `name`.
+    #[serde(default)]
+    pub objective: Option<Objective>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Objective {
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
+impl AgentResult {
+    /// `metrics` with the objective added under its name (the original recorded it as
+    /// one more metric row); `Err` when `metrics` already holds that name with another
+    /// value, since one of the two would be silently dropped.
+    pub fn all_metrics(self) -> Result<BTreeMap<String, serde_json::Value>, String> {
+        let mut all = self.metrics;
+        if let Some(o) = self.objective {
+            let same = |a: &serde_json::Value| match (a.as_f64(), o.value.as_f64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => *a == o.value,
+            };
+            match all.get(&o.name) {
+                Some(v) if !same(v) => {
+                    return Err(format!(
+                        "objective `{}` = {} contradicts metrics.{} = {v}",
+                        o.name, o.value, o.name
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    all.insert(o.name, o.value);
+                }
+            }
+        }
+        Ok(all)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +162,40 @@ mod tests {
         );
         match read_validated::<AgentResult>(&p, "agent_result_v1") {
             Err(ReadError::Invalid(m)) => assert!(m.contains("/metrics/a"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn objective_joins_the_metrics_unless_it_contradicts_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = write(
+            tmp.path(),
+            r#"{"outcome":"success","metrics":{"a":1},"objective":{"name":"score","value":0.75,"direction":"maximize"}}"#,
+        );
+        let r: AgentResult = read_validated(&p, "agent_result_v1").unwrap();
+        let all = r.all_metrics().unwrap();
+        assert_eq!(all["score"], 0.75);
+        assert_eq!(all["a"], 1);
+        let p = write(
+            tmp.path(),
+            r#"{"outcome":"success","metrics":{"score":1},"objective":{"name":"score","value":1.0}}"#,
+        );
+        let r: AgentResult = read_validated(&p, "agent_result_v1").unwrap();
+        assert_eq!(r.all_metrics().unwrap()["score"], 1);
+        let p = write(
+            tmp.path(),
+            r#"{"outcome":"success","metrics":{"score":1},"objective":{"name":"score","value":0}}"#,
+        );
+        let r: AgentResult = read_validated(&p, "agent_result_v1").unwrap();
+        let e = r.all_metrics().unwrap_err();
+        assert!(e.contains("contradicts metrics.score"), "{e}");
+        let p = write(
+            tmp.path(),
+            r#"{"outcome":"success","objective":{"value":1}}"#,
+        );
+        match read_validated::<AgentResult>(&p, "agent_result_v1") {
+            Err(ReadError::Invalid(m)) => assert!(m.contains("/objective"), "{m}"),
             other => panic!("{other:?}"),
         }
     }

@@ -276,6 +276,8 @@ impl<'a> Trial<'a> {
         for f in &spec.workspace_files {
             let rel = workspace::safe_relative(&f.path)
                 .map_err(|e| config(format!("workspace file refused: {e}")))?;
+            f.bytes()
+                .map_err(|e| config(format!("workspace file refused: {e}")))?;
             files.push((rel, f.clone()));
         }
         let launch = sandbox::Launch::resolve(&spec.isolation)?;
@@ -309,13 +311,7 @@ impl<'a> Trial<'a> {
                     if st.read_only {
                         read_only_files.push(rel.clone());
                     }
-                    files.push((
-                        rel,
-                        WorkspaceFile {
-                            path: st.dest.clone(),
-                            content,
-                        },
-                    ));
+                    files.push((rel, WorkspaceFile::text(st.dest.clone(), content)));
                 }
             }
         }
@@ -705,6 +701,7 @@ fn agent_result(path: &Path) -> AttemptEnd {
         ),
         Err(ReadError::Invalid(msg)) => AttemptEnd::new(Classification::ResultParseError, msg),
         Ok(r) => {
+            let outcome = r.outcome.clone();
             let (classification, detail) = match r.outcome.as_str() {
                 "success" => (Classification::Success, None),
                 // `missing`: the agent ran but had no answer; a graded non-success, as
@@ -718,13 +715,22 @@ fn agent_result(path: &Path) -> AttemptEnd {
                     }),
                 ),
             };
-            let (metrics, other_metrics) = classify::split_metrics(r.metrics);
+            let all = match r.all_metrics() {
+                Ok(all) => all,
+                Err(e) => {
+                    return AttemptEnd::new(
+                        Classification::ResultParseError,
+                        format!("{}: {e}", path.display()),
+                    )
+                }
+            };
+            let (metrics, other_metrics) = classify::split_metrics(all);
             AttemptEnd {
                 classification,
                 exit_code: None,
                 active: Duration::ZERO,
                 detail,
-                outcome: Some(r.outcome),
+                outcome: Some(outcome),
                 metrics,
                 other_metrics,
                 evidence: Vec::new(),

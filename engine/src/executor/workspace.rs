@@ -52,8 +52,17 @@ pub(crate) fn write_files(dir: &Path, files: &[(PathBuf, &WorkspaceFile)]) -> io
                 std::fs::create_dir_all(parent)?;
             }
         }
-        std::fs::write(&dest, file.content.as_bytes())
+        let bytes = file
+            .bytes()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        std::fs::write(&dest, &bytes)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dest.display())))?;
+        if file.executable {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mut perms = std::fs::metadata(&dest)?.permissions();
+            perms.set_mode(perms.mode() | 0o111);
+            std::fs::set_permissions(&dest, perms)?;
+        }
     }
     Ok(())
 }
@@ -63,11 +72,13 @@ pub(crate) fn manifest_of_files(files: &[(PathBuf, &WorkspaceFile)]) -> Manifest
     files
         .iter()
         .map(|(rel, f)| {
+            // Checked by `Trial::prepare` before this runs.
+            let bytes = f.bytes().unwrap_or_default();
             (
                 rel_key(rel),
                 Entry {
-                    digest: blake3::hash(f.content.as_bytes()).to_hex().to_string(),
-                    bytes: f.content.len() as u64,
+                    digest: blake3::hash(&bytes).to_hex().to_string(),
+                    bytes: bytes.len() as u64,
                 },
             )
         })
@@ -280,7 +291,9 @@ impl super::Trial<'_> {
             let before: BTreeMap<String, &str> = self
                 .files
                 .iter()
-                .map(|(rel, f)| (rel.to_string_lossy().into_owned(), f.content.as_str()))
+                .filter_map(|(rel, f)| {
+                    Some((rel.to_string_lossy().into_owned(), f.text_content()?))
+                })
                 .collect();
             let text = patch(&d, &before, &self.paths.workspace);
             write_new(&patch_path, text.as_bytes())?;

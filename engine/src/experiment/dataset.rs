@@ -151,6 +151,8 @@ pub fn parse_task_row(
                 f.path
             ))
         })?;
+        f.bytes()
+            .map_err(|why| err(format!("workspace_files[{i}]: {why}")))?;
     }
     super::limits::check_workspace_paths(parsed.workspace_files.iter().map(|f| f.path.as_str()))
         .map_err(|(i, why)| {
