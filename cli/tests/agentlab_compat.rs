@@ -4,7 +4,7 @@
 //! test asserts what the agent read (it reports it back in its metrics) and that the
 //! journaled outcomes and metrics equal what the agent or adapter wrote.
 //!
-//! Needs python3 (installed by scripts/setup.d/20-python3.sh).
+//! Needs python3 and node (installed by scripts/setup.d/20-python3.sh, 21-node.sh).
 
 mod support;
 use journal::event::{Classification, Event, TrialCompleted};
@@ -28,6 +28,22 @@ fn require_python() {
         ok,
         "python3 is required by the AgentLab compatibility suite (scripts/setup.d/20-python3.sh installs it)"
     );
+}
+
+fn require_node() {
+    let ok = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "node is required by the AgentLab compatibility suite's Node harness (scripts/setup.d/21-node.sh installs it)"
+    );
+}
+
+/// The stored bytes of a journaled artifact or evidence file, by digest.
+fn blob(run: &Path, digest: &str) -> Vec<u8> {
+    std::fs::read(run.join("blobs").join(&digest[..2]).join(digest)).expect("stored blob")
 }
 
 /// Runs `testdata/agentlab/<name>/experiment.yaml` as it is; returns the scratch, the
@@ -64,6 +80,17 @@ fn metrics(c: &TrialCompleted) -> BTreeMap<String, Value> {
     m
 }
 
+/// The experiment document as `run_created` journaled it.
+fn journaled_experiment(run: &Path) -> Value {
+    read_events(run)
+        .into_iter()
+        .find_map(|e| match e.event {
+            Event::RunCreated(c) => Some(c.experiment),
+            _ => None,
+        })
+        .expect("run_created")
+}
+
 fn task_ids(run: &Path) -> Vec<String> {
     let proj = check_journal(run);
     proj.run.expect("run").task_ids
@@ -89,6 +116,211 @@ fn compat_readme_style_experiment_runs_unchanged() {
         assert_eq!(m["services"], 1.0, "dependencies.json holds the services");
         assert_eq!(m["timeout_ms"], 60000.0, "policy.json holds runtime.policy");
     }
+    // The README's telemetry and validity blocks are recorded as written.
+    let doc = journaled_experiment(&run);
+    assert_eq!(
+        doc["runtime"]["telemetry"]["causal_extraction"],
+        "event_envelope_v1"
+    );
+    assert_eq!(doc["validity"]["fail_on_state_leak"], true);
+}
+
+#[test]
+fn compat_node_harness_reads_input_and_writes_output() {
+    require_node();
+    let (_s, run, out) = run_case("node_harness");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(task_ids(&run), ["sum", "haiku", "skip"]);
+    let done = completed(&run);
+    assert_eq!(done.len(), 6, "2 variants x 3 tasks");
+    let prompts = [("sum", 4.0), ("haiku", 5.0), ("skip", 3.0)];
+    for (i, c) in done.values().enumerate() {
+        let (task, words) = prompts[i % 3];
+        let style = if i < 3 { "terse" } else { "verbose" };
+        let (class, outcome, score) = match task {
+            "sum" => (Classification::Success, "success", 1.0),
+            "haiku" => (Classification::Failure, "failure", 0.25),
+            _ => (Classification::Failure, "missing", 0.25),
+        };
+        assert_eq!(c.classification, class, "{c:?}");
+        assert_eq!(c.outcome.as_deref(), Some(outcome), "{c:?}");
+        // Exactly what the harness wrote: numbers (the objective among them) and the rest.
+        assert_eq!(
+            c.metrics,
+            BTreeMap::from([
+                ("prompt_words".to_string(), words),
+                ("policy_timeout_ms".to_string(), 30000.0),
+                ("env_timeout_ms".to_string(), 30000.0),
+                ("score".to_string(), score),
+            ]),
+            "{c:?}"
+        );
+        assert_eq!(
+            c.other_metrics,
+            BTreeMap::from([
+                ("read_task_id".to_string(), json!(task)),
+                ("style".to_string(), json!(style)),
+                ("input_is_task_path".to_string(), json!(true)),
+                ("output_is_result_path".to_string(), json!(true)),
+                ("judge".to_string(), Value::Null),
+            ]),
+            "the harness read its own task from --input and wrote --output: {c:?}"
+        );
+        // Its trajectory and the file it left in the workspace are kept.
+        let traj = c
+            .artifacts
+            .iter()
+            .find(|a| a.name == "attempt_1/trajectory.jsonl")
+            .expect("trajectory stored");
+        let line: Value = serde_json::from_slice(&blob(&run, &traj.digest)).unwrap();
+        assert_eq!(line["usage"]["tokens_in"], words);
+        let diff = c
+            .evidence
+            .iter()
+            .find(|e| e.class == "workspace_diff")
+            .expect("workspace diff");
+        let diff: Value = serde_json::from_slice(&blob(&run, &diff.digest)).unwrap();
+        assert_eq!(
+            diff["added"],
+            json!([format!("notes/{task}.txt")]),
+            "{diff}"
+        );
+    }
+}
+
+#[test]
+fn compat_runtime_overrides_give_each_variant_its_runtime() {
+    let (_s, run, out) = run_case("runtime_overrides");
+    assert!(out.status.success(), "{}", text(&out));
+    let done = completed(&run);
+    assert_eq!(done.len(), 3);
+    let by_variant: BTreeMap<u64, BTreeMap<String, Value>> = done
+        .values()
+        .map(|c| (c.schedule_idx, metrics(c)))
+        .collect();
+    let io = "--input $TRIAL/task.json --output $TRIAL/attempt_1/result.json";
+    for (idx, agent, argv, greeting, extra, timeout, services) in [
+        // baseline: only its env override, merged into runtime.agent.env
+        (
+            0,
+            "main",
+            io,
+            "hello",
+            json!("from-baseline"),
+            30000.0,
+            "cache",
+        ),
+        // alt_io: io flags, one env key and the policy timeout replaced
+        (
+            1,
+            "main",
+            "--task $TRIAL/task.json --result=$TRIAL/attempt_1/result.json",
+            "bonjour",
+            Value::Null,
+            45000.0,
+            "cache",
+        ),
+        // other_agent: its own command (path resolved) and a replaced services list
+        (2, "other", io, "hello", Value::Null, 30000.0, "cache,index"),
+    ] {
+        let m = &by_variant[&idx];
+        assert_eq!(m["agent"], agent, "slot {idx}: {m:?}");
+        assert_eq!(m["argv"], argv, "slot {idx}");
+        assert_eq!(m["greeting"], greeting, "slot {idx}");
+        assert_eq!(m["extra"], extra, "slot {idx}");
+        assert_eq!(m["policy_timeout_ms"], timeout, "slot {idx}");
+        assert_eq!(m["env_timeout_ms"], timeout, "slot {idx}: enforced");
+        assert_eq!(m["services"], services, "slot {idx}");
+    }
+    // Env values of overrides are secrets like runtime.agent.env: redacted in the journal.
+    let doc = journaled_experiment(&run);
+    assert_eq!(
+        doc["variant_plan"][0]["runtime_overrides"]["agent"]["env"]["GREETING"],
+        "<redacted>"
+    );
+
+    // What the overrides may not change, and typos inside them, are refused by name.
+    let s = Scratch::new();
+    let yaml =
+        std::fs::read_to_string(case_dir("runtime_overrides").join("experiment.yaml")).unwrap();
+    for (from, to, want) in [
+        (
+            "      policy:\n        timeout_ms: 45000",
+            "      policy:\n        network: {mode: none}",
+            "at /variant_plan/0/runtime_overrides/policy/network: runtime_overrides may not change runtime.policy.network",
+        ),
+        (
+            "        command: [python3, ./other/agent.py]",
+            "        comand: [python3, ./other/agent.py]",
+            "at /variant_plan/1/runtime_overrides/agent/comand: unknown field `comand`; did you mean `command`?",
+        ),
+        (
+            "      policy:\n        timeout_ms: 45000",
+            "      policy:\n        timeout_ms: soon",
+            "/variant_plan/0/runtime_overrides/policy/timeout_ms",
+        ),
+    ] {
+        let text = yaml.replace(from, to);
+        assert_ne!(text, yaml, "{from}");
+        let dir = s.dir().join("bad");
+        std::fs::create_dir_all(dir.join("other")).unwrap();
+        for f in ["tasks.jsonl", "agent.py", "other/agent.py"] {
+            std::fs::copy(case_dir("runtime_overrides").join(f), dir.join(f)).unwrap();
+        }
+        let bad = dir.join("experiment.yaml");
+        std::fs::write(&bad, &text).unwrap();
+        let out = s.labj(&["describe", bad.to_str().unwrap()]);
+        assert!(!out.status.success(), "{to}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains(want), "{to}: {e}");
+    }
+}
+
+#[test]
+fn compat_task_boundary_rows_and_required_workspace() {
+    let (_s, run, out) = run_case("task_boundary");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(task_ids(&run), ["text_files", "task_1"]);
+    let done = completed(&run);
+    let by_idx: BTreeMap<u64, BTreeMap<String, Value>> = done
+        .values()
+        .map(|c| (c.schedule_idx, metrics(c)))
+        .collect();
+    let text_files = &by_idx[&0];
+    assert_eq!(text_files["notes"], "hello from the row\n");
+    assert_eq!(text_files["run_sh_executable"], true, "executable: true");
+    assert_eq!(text_files["run_sh_says"], "ran-now");
+    // limits.trial_seconds: 20 is the timeout, in the policy document and enforced.
+    assert_eq!(text_files["policy_timeout_ms"], 20000.0);
+    assert_eq!(text_files["env_timeout_ms"], 20000.0);
+    assert_eq!(text_files["max_steps"], 5.0);
+    let bytes = &by_idx[&1];
+    assert_eq!(bytes["data_hex"], "009f9296ff", "encoding: base64 decoded");
+    assert_eq!(bytes["policy_timeout_ms"], 60000.0);
+
+    // require_workspace_materialization: a task without workspace files is refused
+    // before anything runs, naming its line.
+    let s = Scratch::new();
+    let dir = s.dir().join("bare");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["experiment.yaml", "agent.py", "tasks.jsonl"] {
+        std::fs::copy(case_dir("task_boundary").join(f), dir.join(f)).unwrap();
+    }
+    let mut rows = std::fs::read_to_string(dir.join("tasks.jsonl")).unwrap();
+    rows.push_str("{\"id\": \"bare\", \"goal\": \"no files\"}\n");
+    std::fs::write(dir.join("tasks.jsonl"), rows).unwrap();
+    let exp = dir.join("experiment.yaml");
+    for cmd in ["describe", "run"] {
+        let out = s.labj(&[cmd, exp.to_str().unwrap()]);
+        assert!(!out.status.success(), "{cmd}: {}", text(&out));
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            e.contains("tasks.jsonl:3: task `bare` brings no workspace")
+                && e.contains("require_workspace_materialization"),
+            "{cmd}: {e}"
+        );
+    }
+    assert!(s.first_run().is_none(), "no run was created");
 }
 
 #[test]
@@ -336,7 +568,7 @@ fn compat_describe_checks_programs_and_run_refuses_what_cannot_start() {
 }
 
 #[test]
-fn compat_typos_and_unimplemented_fields_are_refused() {
+fn compat_typos_and_removed_fields_are_refused() {
     let s = Scratch::new();
     s.tasks(1);
     s.script("agent.sh", SUCCESS);
@@ -377,10 +609,11 @@ fn compat_typos_and_unimplemented_fields_are_refused() {
             "did you mean `memory_mb`?",
         ),
         (
-            "primary_metric: score",
-            "primary_metric: score\nvalidity: {fail_on_state_leak: true}",
-            "/validity",
-            "not implemented in labj yet",
+            // The original removed runtime.harness: refused with its replacement.
+            "    timeout_ms: 60000",
+            "    timeout_ms: 60000\n  harness: {mode: cli}",
+            "/runtime/harness",
+            "use runtime.agent",
         ),
     ] {
         let text = yaml.replace(from, to);
