@@ -235,10 +235,23 @@ fn cases() -> Vec<Case> {
             setup: Doc(|d| d["design"]["replicatoins"] = json!(3)),
             expect: &["at /design/replicatoins:", "did you mean `replications`?"],
         },
+        // Recorded labels still have their values checked (the original refused an
+        // unknown launch mode too).
         Case {
-            file: "unimplemented_field.yaml",
-            setup: Doc(|d| d["runtime"]["telemetry"] = json!({"trajectory_path": "x"})),
-            expect: &["at /runtime/telemetry:", "not implemented in labj yet"],
+            file: "launch_mode_unknown.yaml",
+            setup: Doc(|d| d["runtime"]["agent"]["launch"] = json!({"mode": "socket"})),
+            expect: &["/runtime/agent/launch/mode", "enum"],
+        },
+        Case {
+            file: "override_isolation.yaml",
+            setup: Doc(|d| {
+                d["variant_plan"][0]["runtime_overrides"] =
+                    json!({"policy": {"sandbox": {"mode": "container"}}})
+            }),
+            expect: &[
+                "at /variant_plan/0/runtime_overrides/policy/sandbox:",
+                "runtime_overrides may not change runtime.policy.sandbox",
+            ],
         },
         Case {
             file: "dependency_escapes.yaml",

@@ -448,8 +448,8 @@ mod tests {
         );
         assert!(e.contains("did you mean `command`?"), "{e}");
         let e = err(
-            json!({"runtime": {"telemetry": {"trajectory": "x"}}}),
-            "runtime:\n  telemetry:\n    trajectory: x\n",
+            json!({"runtime": {"telemetry": {"trajectory_pth": "x"}}}),
+            "runtime:\n  telemetry:\n    trajectory_pth: x\n",
         );
         assert!(e.contains("did you mean `trajectory_path`?"), "{e}");
     }

@@ -388,7 +388,9 @@ fn trial_spec_applies_overrides_limits_and_paths() {
     // Plain local trials refuse mount references (they cannot mount anything), so the
     // fixture no longer carries one; see isolation tests for mounted packs.
     assert!(spec.mount_references.is_empty());
-    assert_eq!(spec.policy["timeout_ms"], 15000);
+    // policy.json holds the timeout labj enforces (= AGENTLAB_TIMEOUT_MS), as the
+    // original's did; runtime.policy.timeout_ms (15000) lost to the variant's 5000.
+    assert_eq!(spec.policy["timeout_ms"], 5000);
     assert_eq!(spec.policy["limits"]["trial_seconds"], 20);
     assert_eq!(spec.policy["limits"]["max_steps"], 3);
     assert_eq!(spec.dependency_files[0].dest, "data/tasks.jsonl");
@@ -562,4 +564,38 @@ proptest::proptest! {
 fn print_quickstart_description() {
     let e = load(&repo("examples/quickstart/experiment.yaml")).unwrap();
     println!("{}", describe(&e).render_text());
+}
+
+#[test]
+fn runtime_overrides_merge_key_by_key_and_replace_the_rest() {
+    let exp = load(&repo("testdata/agentlab/runtime_overrides/experiment.yaml")).unwrap();
+    let base = exp.variant_runtime(0);
+    assert_eq!(base.agent.env["GREETING"], "hello", "kept from runtime");
+    assert_eq!(
+        base.agent.env["EXTRA"], "from-baseline",
+        "added by the override"
+    );
+    let alt = exp.variant_runtime(1);
+    assert_eq!(alt.agent.env.len(), 1, "{:?}", alt.agent.env);
+    assert_eq!(alt.agent.env["GREETING"], "bonjour");
+    assert_eq!(alt.agent.io.input_arg.as_deref(), Some("--task"));
+    assert_eq!(alt.policy_timeout_ms, Some(45000));
+    assert_eq!(alt.agent.command, exp.runtime().agent.command);
+    let other = exp.variant_runtime(2);
+    let script = &other.agent.command[1];
+    assert!(
+        Path::new(script).is_absolute() && script.ends_with("other/agent.py"),
+        "resolved against the project root: {script}"
+    );
+    // A list replaces the base list (it is not merged by index).
+    assert_eq!(
+        other.dependencies["services"],
+        json!([{"id": "cache"}, {"id": "index"}])
+    );
+    assert_eq!(
+        exp.runtime().dependencies["services"],
+        json!([{"id": "cache"}])
+    );
+    assert_eq!(exp.effective_policy(1, 0)["timeout_ms"], 45000);
+    assert_eq!(exp.effective_policy(2, 0)["timeout_ms"], 30000);
 }
