@@ -659,3 +659,64 @@ fn compat_labj_grader_under_the_adapter_key_gets_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn compat_retry_on_keeps_the_original_meanings() {
+    // (task, classification, attempts) per trial, in schedule order.
+    let outcomes = |run: &Path| -> Vec<(String, Classification, usize)> {
+        let ids = task_ids(run);
+        completed(run)
+            .values()
+            .map(|c| {
+                let task = ids[c.schedule_idx as usize].clone();
+                (task, c.classification, c.attempts.len())
+            })
+            .collect()
+    };
+    // retry_on: [failure] retries the agent that exited non-zero, not the wrong answer
+    // and not the missing result.
+    let (_s, run, out) = run_case("retry");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        outcomes(&run),
+        [
+            ("crash_once".to_string(), Classification::Success, 2),
+            ("wrong_answer".to_string(), Classification::Failure, 1),
+            (
+                "no_result_once".to_string(),
+                Classification::ResultMissing,
+                1
+            ),
+        ]
+    );
+    // retry_on left out: the original's default retries both, never the wrong answer.
+    let s = Scratch::new();
+    let dir = s.dir().join("default");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["agent.py", "tasks.jsonl"] {
+        std::fs::copy(case_dir("retry").join(f), dir.join(f)).unwrap();
+    }
+    let yaml = std::fs::read_to_string(case_dir("retry").join("experiment.yaml")).unwrap();
+    let text_default = yaml.replace("      retry_on: [failure]\n", "");
+    assert_ne!(text_default, yaml);
+    let exp = dir.join("experiment.yaml");
+    std::fs::write(&exp, text_default).unwrap();
+    let out = s.labj(&["describe", exp.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 attempt(s), retry on error, failure"),
+        "{}",
+        text(&out)
+    );
+    let out = s.labj(&["run", exp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = s.the_run();
+    check_journal(&run);
+    assert_eq!(
+        outcomes(&run),
+        [
+            ("crash_once".to_string(), Classification::Success, 2),
+            ("wrong_answer".to_string(), Classification::Failure, 1),
+            ("no_result_once".to_string(), Classification::Success, 2),
+        ]
+    );
+}

@@ -148,8 +148,12 @@ pub enum GraderContract {
 pub struct RetrySpec {
     /// Total attempts including the first (1 = no retry).
     pub max_attempts: u32,
-    /// Classifications (`error`, `timeout`, …, or `infra` for every infrastructure fault)
-    /// that trigger another attempt.
+    /// What triggers another attempt, with the original runner's meanings for its three
+    /// names: `error` = the agent reported outcome `error` or left no usable result,
+    /// `failure` = the agent exited non-zero (never a graded failure), `timeout` = it ran
+    /// out of time; any other classification by its name, or `infra` for every
+    /// infrastructure fault. Empty = the original's default: `error` or `failure`
+    /// (timeouts and memory kills included, being non-zero exits).
     #[serde(default)]
     pub retry_on: Vec<String>,
     /// Dispatches of one slot that may end in an infrastructure fault (worker lost,
@@ -183,9 +187,17 @@ impl RetrySpec {
     }
 
     pub fn should_retry(&self, c: Classification) -> bool {
-        self.retry_on
-            .iter()
-            .any(|r| r == c.as_str() || (r == "infra" && c.is_infra()))
+        use Classification as C;
+        let error = matches!(c, C::Error | C::ResultMissing | C::ResultParseError);
+        if self.retry_on.is_empty() {
+            return error || matches!(c, C::AgentExitNonzero | C::Timeout | C::ResourceLimit);
+        }
+        self.retry_on.iter().any(|r| match r.as_str() {
+            "infra" => c.is_infra(),
+            "error" => error,
+            "failure" => c == C::AgentExitNonzero,
+            other => other == c.as_str(),
+        })
     }
 }
 

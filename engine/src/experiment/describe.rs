@@ -292,8 +292,10 @@ impl Description {
                 "not required"
             }
         );
-        let retry_on = if self.retry.retry_on.is_empty() {
+        let retry_on = if self.retry.max_attempts <= 1 {
             "nothing".to_string()
+        } else if self.retry.retry_on.is_empty() {
+            "error, failure (the default: no usable result or a non-zero exit)".to_string()
         } else {
             self.retry.retry_on.join(", ")
         };

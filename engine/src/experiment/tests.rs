@@ -599,3 +599,41 @@ fn runtime_overrides_merge_key_by_key_and_replace_the_rest() {
     assert_eq!(exp.effective_policy(1, 0)["timeout_ms"], 45000);
     assert_eq!(exp.effective_policy(2, 0)["timeout_ms"], 30000);
 }
+
+#[test]
+fn retry_triggers_have_the_original_meanings() {
+    use crate::trial::RetrySpec;
+    use journal::event::Classification as C;
+    let on = |list: &[&str]| RetrySpec {
+        max_attempts: 2,
+        retry_on: list.iter().map(|s| s.to_string()).collect(),
+        max_infra_attempts: None,
+    };
+    let retried = |spec: &RetrySpec| -> Vec<C> {
+        C::ALL
+            .into_iter()
+            .filter(|c| spec.should_retry(*c))
+            .collect()
+    };
+    assert_eq!(retried(&on(&["failure"])), [C::AgentExitNonzero]);
+    assert_eq!(
+        retried(&on(&["error"])),
+        [C::Error, C::ResultMissing, C::ResultParseError]
+    );
+    assert_eq!(
+        retried(&on(&["timeout", "grade_error"])),
+        [C::Timeout, C::GradeError]
+    );
+    assert_eq!(
+        retried(&on(&[])),
+        [
+            C::Error,
+            C::Timeout,
+            C::AgentExitNonzero,
+            C::ResultMissing,
+            C::ResultParseError,
+            C::ResourceLimit
+        ],
+        "the original's default: outcome error or a non-zero exit; never a graded failure"
+    );
+}
