@@ -720,3 +720,48 @@ fn compat_retry_on_keeps_the_original_meanings() {
         ]
     );
 }
+
+#[test]
+fn compat_pruning_counts_runs_that_failed_not_wrong_answers() {
+    let (_s, run, out) = run_case("pruning");
+    assert!(out.status.success(), "{}", text(&out));
+    let events = read_events(&run);
+    let pruning = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::RunCreated(c) => Some(c.pruning.clone()),
+            _ => None,
+        })
+        .expect("run_created");
+    assert_eq!(
+        pruning.counts,
+        journal::event::StreakCounts::AgentFailures,
+        "{pruning:?}"
+    );
+    let pruned: Vec<(String, u32)> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::VariantPruned(p) => Some((p.variant_id.clone(), p.consecutive_failures)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pruned, [("crashy".to_string(), 2)]);
+    let slots = committed_slots(&run);
+    // `wrong` (slots 0..6): six wrong answers, all run, never pruned.
+    assert!(
+        slots[..6]
+            .iter()
+            .all(|(_, status, class)| status == "completed" && class == "failure"),
+        "{slots:?}"
+    );
+    // `crashy` (slots 6..12): stopped after its 2nd consecutive non-zero exit.
+    let crashed = slots[6..]
+        .iter()
+        .filter(|(_, _, class)| class == "agent_exit_nonzero")
+        .count();
+    let skipped = slots[6..]
+        .iter()
+        .filter(|(_, status, _)| status == "skipped_pruned")
+        .count();
+    assert_eq!((crashed, skipped), (2, 4), "{slots:?}");
+}

@@ -42,7 +42,7 @@ echo "{\"schema_version\":\"agent_result_v1\",\"outcome\":\"$outcome\",\"metrics
         &["a", "b"],
         1,
         4,
-        "    pruning: {max_consecutive_failures: 3}\n",
+        "    pruning: {max_consecutive_unsuccessful: 3}\n",
     );
     (s, exp)
 }

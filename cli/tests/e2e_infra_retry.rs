@@ -25,7 +25,7 @@ if [ "$AGENTLAB_VARIANT_ID" = base ] && [ "$n" -ge 1 ] && [ "$n" -le 3 ]; then s
 if [ "$AGENTLAB_VARIANT_ID" = alt ] && [ $((n % 2)) -eq 1 ]; then outcome=failure; fi
 echo "{\"schema_version\":\"agent_result_v1\",\"outcome\":\"$outcome\",\"metrics\":{\"score\":$n}}" > "$AGENTLAB_RESULT_PATH""#,
     );
-    let policies = format!("    pruning: {{max_consecutive_failures: 2}}\n{retry_yaml}");
+    let policies = format!("    pruning: {{max_consecutive_unsuccessful: 2}}\n{retry_yaml}");
     s.experiment(&["base", "alt"], 1, 3, &policies)
 }
 
@@ -277,7 +277,12 @@ if [ "$n" -ge 1 ] && [ "$n" -le 3 ]; then sleep 1; fi
 if [ "$n" -eq 0 ] || [ "$n" -eq 4 ]; then outcome=failure; fi
 echo "{\"schema_version\":\"agent_result_v1\",\"outcome\":\"$outcome\",\"metrics\":{\"score\":$n}}" > "$AGENTLAB_RESULT_PATH""#,
     );
-    let exp = s.experiment(&["a"], 1, 3, "    pruning: {max_consecutive_failures: 2}\n");
+    let exp = s.experiment(
+        &["a"],
+        1,
+        3,
+        "    pruning: {max_consecutive_unsuccessful: 2}\n",
+    );
     let out = s.run_killed_after(&exp, 8);
     assert_eq!(signal_of(&out.status), Some(9), "{}", text(&out));
     let run = s.the_run();

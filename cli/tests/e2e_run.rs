@@ -163,7 +163,7 @@ fi"#,
         &["bad", "good"],
         1,
         4,
-        "    pruning:\n      max_consecutive_failures: 3\n",
+        "    pruning:\n      max_consecutive_unsuccessful: 3\n",
     );
     let run = run_ok(&s, &exp, &[]);
     let proj = check_journal(&run);

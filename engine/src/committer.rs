@@ -6,7 +6,7 @@
 //! the same whatever the completion order. It is pure logic: the coordinator feeds it
 //! and journals what it returns.
 
-use journal::event::{Classification, SlotStatus};
+use journal::event::{Classification, PruningSpec, SlotStatus, StreakCounts};
 use std::collections::{BTreeMap, HashMap};
 
 /// What the committer needs to know about an arriving completion.
@@ -97,6 +97,8 @@ pub struct DeterministicCommitter {
     consecutive: Vec<u32>,
     pruned: Vec<bool>,
     prune_after: Option<u32>,
+    /// What grows a streak (set with [`DeterministicCommitter::counting`]).
+    streak: PruningSpec,
     /// Per variant: how many trials committed so far, all spawn failures ([`SPAWNED`]
     /// once one was not).
     spawn_only: Vec<u32>,
@@ -123,7 +125,14 @@ impl DeterministicCommitter {
             consecutive: vec![0; variants],
             pruned: vec![false; variants],
             prune_after,
+            streak: PruningSpec::default(),
         }
+    }
+
+    /// Streaks count what `counts` says (default: every unsuccessful verdict).
+    pub fn counting(mut self, counts: StreakCounts) -> Self {
+        self.streak.counts = counts;
+        self
     }
 
     /// Restore from projected state (continue after a crash).
@@ -285,13 +294,9 @@ impl DeterministicCommitter {
                     classification: a.classification,
                 });
                 self.fail_fast(v, a.classification, idx, &mut out);
-                if a.classification.is_success() {
-                    self.consecutive[v] = 0;
-                } else if !a.classification.is_verdict() {
-                    // A crash is never a verdict, nor an operator's cancel: the streak
-                    // neither grows nor resets.
-                } else {
-                    self.consecutive[v] += 1;
+                let before = self.consecutive[v];
+                self.consecutive[v] = self.streak.next_streak(before, a.classification);
+                if self.consecutive[v] > before {
                     if let Some(limit) = self.prune_after {
                         if !self.pruned[v] && self.consecutive[v] >= limit {
                             self.pruned[v] = true;

@@ -44,6 +44,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                 max_concurrency: 4,
                 pruning: PruningSpec {
                     max_consecutive_failures: Some(3),
+                    counts: journal::event::StreakCounts::AgentFailures,
                 },
                 primary_metric: Some("score".into()),
                 options: json!({"runs_dir": ".lab/runs", "flags": ["--json"]}),

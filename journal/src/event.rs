@@ -26,9 +26,60 @@ impl SlotSpec {
 /// Pruning policy as the projections need it (the engine resolves it from the experiment).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PruningSpec {
-    /// Prune a variant after this many consecutive failed commits; `None` disables pruning.
+    /// Prune a variant once its streak (see [`StreakCounts`]) reaches this many consecutive
+    /// commits; `None` disables pruning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_consecutive_failures: Option<u32>,
+    /// What the streak counts; absent in journals written before the field existed,
+    /// which meant [`StreakCounts::Unsuccessful`].
+    #[serde(default, skip_serializing_if = "StreakCounts::is_default")]
+    pub counts: StreakCounts,
+}
+
+/// Which committed slots grow a variant's pruning streak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreakCounts {
+    /// Every non-success verdict, graded failures included; a success resets it
+    /// (labj's `pruning.max_consecutive_unsuccessful`).
+    #[default]
+    Unsuccessful,
+    /// Only runs that produced no answer (the agent reported `error`, exited non-zero,
+    /// timed out, was killed at its memory limit, or left no usable result); an answer,
+    /// right or wrong, resets it (the original runner's `max_consecutive_failures`).
+    AgentFailures,
+}
+
+impl StreakCounts {
+    fn is_default(&self) -> bool {
+        *self == StreakCounts::Unsuccessful
+    }
+}
+
+impl PruningSpec {
+    /// The streak of a variant after one of its slots committed as `c`. Infrastructure
+    /// faults and cancellations leave it as it was: a crash is never a verdict, nor is an
+    /// operator's cancel.
+    pub fn next_streak(&self, streak: u32, c: Classification) -> u32 {
+        use Classification as C;
+        match self.counts {
+            StreakCounts::Unsuccessful if c.is_success() => 0,
+            StreakCounts::Unsuccessful if c.is_verdict() => streak + 1,
+            StreakCounts::Unsuccessful => streak,
+            StreakCounts::AgentFailures => match c {
+                C::Success | C::Failure => 0,
+                C::Error
+                | C::Timeout
+                | C::AgentExitNonzero
+                | C::ResultMissing
+                | C::ResultParseError
+                | C::ResourceLimit => streak + 1,
+                C::GradeError | C::Cancelled | C::SpawnFailure | C::DiskError | C::WorkerLost => {
+                    streak
+                }
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -162,7 +162,8 @@ impl<'a> Coordinator<'a> {
             run.schedule.iter().map(|s| s.0).collect(),
             variants,
             run.pruning.max_consecutive_failures,
-        );
+        )
+        .counting(run.pruning.counts);
         let consecutive = run
             .variant_ids
             .iter()

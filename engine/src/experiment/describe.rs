@@ -304,9 +304,14 @@ impl Description {
             "retry       {} attempt(s), retry on {retry_on}",
             self.retry.max_attempts
         );
-        let pruning = match self.pruning.max_consecutive_failures {
-            Some(n) => format!("after {n} consecutive failures"),
-            None => "off".into(),
+        let pruning = match (self.pruning.max_consecutive_failures, self.pruning.counts) {
+            (Some(n), journal::event::StreakCounts::AgentFailures) => {
+                format!("after {n} consecutive failures (trials that produced no answer)")
+            }
+            (Some(n), journal::event::StreakCounts::Unsuccessful) => {
+                format!("after {n} consecutive unsuccessful trials (wrong answers included)")
+            }
+            (None, _) => "off".into(),
         };
         let _ = writeln!(w, "pruning     {pruning}");
         let _ = writeln!(w, "state       {}", self.state);

@@ -106,7 +106,10 @@ const POLICIES: Node = Closed(&[
     ),
     (
         "pruning",
-        Known(Closed(&[("max_consecutive_failures", Known(Open))])),
+        Known(Closed(&[
+            ("max_consecutive_failures", Known(Open)),
+            ("max_consecutive_unsuccessful", Known(Open)),
+        ])),
     ),
     (
         "concurrency",

@@ -44,7 +44,10 @@ pub use model::{
     BenchmarkPolicy, BenchmarkSpec, Dataset, Experiment, ExperimentMeta, RuntimeSpec,
     SchemaVersion, Variant,
 };
-pub use policy::{ConcurrencyPolicy, Design, Policies, SchedulingPolicy, StatePolicy};
+pub use policy::{
+    ConcurrencyPolicy, Design, Policies, PruningPolicy, SchedulingPolicy, StatePolicy,
+    TaskBoundaryPolicy,
+};
 pub use schedule::{bounded_draw, shuffle_pinned};
 pub use spec::DEFAULT_AGENT_TIMEOUT_MS;
 

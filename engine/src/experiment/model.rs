@@ -296,7 +296,7 @@ impl Experiment {
         &self.design.policies.retry
     }
     pub fn pruning(&self) -> PruningSpec {
-        self.design.policies.pruning.clone()
+        self.design.policies.pruning.spec()
     }
     pub fn state_policy(&self) -> StatePolicy {
         self.design.policies.state

@@ -3,7 +3,7 @@
 
 use super::ExperimentError;
 use crate::trial::RetrySpec;
-use journal::event::{Classification, PruningSpec};
+use journal::event::{Classification, PruningSpec, StreakCounts};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -70,6 +70,39 @@ pub struct TaskBoundaryPolicy {
     pub require_workspace_materialization: bool,
 }
 
+/// `design.policies.pruning`: at most one of the two limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PruningPolicy {
+    /// The original runner's: stop a variant after this many consecutive trials that
+    /// produced no answer (agent error, non-zero exit, timeout, no usable result); an
+    /// answer, right or wrong, resets the count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_consecutive_failures: Option<u32>,
+    /// labj's: stop a variant after this many consecutive unsuccessful trials, wrong
+    /// answers included; only a success resets the count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_consecutive_unsuccessful: Option<u32>,
+}
+
+impl PruningPolicy {
+    /// The pruning the run journals and the committer applies.
+    pub fn spec(&self) -> PruningSpec {
+        match (
+            self.max_consecutive_failures,
+            self.max_consecutive_unsuccessful,
+        ) {
+            (Some(n), _) => PruningSpec {
+                max_consecutive_failures: Some(n),
+                counts: StreakCounts::AgentFailures,
+            },
+            (None, n) => PruningSpec {
+                max_consecutive_failures: n,
+                counts: StreakCounts::Unsuccessful,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policies {
     #[serde(default)]
@@ -77,7 +110,7 @@ pub struct Policies {
     #[serde(default)]
     pub retry: RetrySpec,
     #[serde(default)]
-    pub pruning: PruningSpec,
+    pub pruning: PruningPolicy,
     #[serde(default)]
     pub concurrency: ConcurrencyPolicy,
     #[serde(default)]
@@ -136,6 +169,17 @@ impl Design {
                     ),
                 ));
             }
+        }
+        if p.pruning.max_consecutive_failures.is_some()
+            && p.pruning.max_consecutive_unsuccessful.is_some()
+        {
+            return Err(ExperimentError::invalid(
+                file,
+                "/design/policies/pruning",
+                "set either max_consecutive_failures (the original runner's: trials that \
+                 produced no answer; an answer, right or wrong, resets the count) or \
+                 max_consecutive_unsuccessful (labj's: wrong answers count too), not both",
+            ));
         }
         let needs_seed = p.scheduling == SchedulingPolicy::Randomized || self.shuffle_tasks;
         if needs_seed && self.random_seed.is_none() {

@@ -637,3 +637,35 @@ fn retry_triggers_have_the_original_meanings() {
         "the original's default: outcome error or a non-zero exit; never a graded failure"
     );
 }
+
+#[test]
+fn pruning_streaks_count_what_each_field_says() {
+    use journal::event::{Classification as C, StreakCounts};
+    let original = PruningPolicy {
+        max_consecutive_failures: Some(2),
+        max_consecutive_unsuccessful: None,
+    }
+    .spec();
+    assert_eq!(original.counts, StreakCounts::AgentFailures);
+    let labj = PruningPolicy {
+        max_consecutive_failures: None,
+        max_consecutive_unsuccessful: Some(2),
+    }
+    .spec();
+    assert_eq!(labj.counts, StreakCounts::Unsuccessful);
+    assert_eq!(labj.max_consecutive_failures, Some(2));
+    // (classification, streak after it from 1: original, labj)
+    for (c, o, l) in [
+        (C::Success, 0, 0),
+        (C::Failure, 0, 2),
+        (C::AgentExitNonzero, 2, 2),
+        (C::ResultMissing, 2, 2),
+        (C::Timeout, 2, 2),
+        (C::GradeError, 1, 2),
+        (C::WorkerLost, 1, 1),
+        (C::Cancelled, 1, 1),
+    ] {
+        assert_eq!(original.next_streak(1, c), o, "original, {c:?}");
+        assert_eq!(labj.next_streak(1, c), l, "labj, {c:?}");
+    }
+}

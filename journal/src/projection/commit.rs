@@ -54,13 +54,7 @@ impl Projections {
             .consecutive_failures
             .entry(variant_id.clone())
             .or_default();
-        // Infrastructure faults and cancellations leave the streak as it was: a crash is
-        // never a verdict, nor is an operator's cancel.
-        if c.classification.is_success() {
-            *streak = 0;
-        } else if c.classification.is_verdict() {
-            *streak += 1;
-        }
+        *streak = run.pruning.next_streak(*streak, c.classification);
         self.aggregates.overall.record(e.status, Some(&c));
         let agg = self
             .aggregates
