@@ -164,14 +164,8 @@ fn cases() -> Vec<Case> {
                 "did you mean `require_chain_lease`?",
             ],
         },
-        Case {
-            file: "randomized_without_seed.yaml",
-            setup: Doc(|d| {
-                d["design"]["policies"]["scheduling"] = json!("randomized");
-                d["design"].as_object_mut().unwrap().remove("random_seed");
-            }),
-            expect: &["at /design/random_seed:", "required when scheduling is `randomized`"],
-        },
+        // A randomized schedule without random_seed is seeded with 1, as in the original
+        // runner (engine experiment test `randomized_without_seed_uses_the_original_default`).
         Case {
             file: "duplicate_variant.yaml",
             setup: Doc(|d| {

@@ -97,6 +97,8 @@ pub struct Description {
     pub shuffle_tasks: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub random_seed: Option<u64>,
+    /// Whether the schedule draws from the seed (randomized or shuffled tasks).
+    pub seeded: bool,
     pub max_concurrency: u32,
     pub concurrency: ConcurrencyPolicy,
     pub retry: RetrySpec,
@@ -162,6 +164,7 @@ pub fn describe(experiment: &Experiment) -> Description {
         scheduling: experiment.scheduling().as_str().to_string(),
         shuffle_tasks: design.shuffle_tasks,
         random_seed: design.random_seed,
+        seeded: design.is_seeded(),
         max_concurrency: design.max_concurrency,
         concurrency: experiment.concurrency(),
         retry: experiment.retry().clone(),
@@ -266,6 +269,10 @@ impl Description {
         );
         let seed = match self.random_seed {
             Some(s) => format!(", seed {s}"),
+            None if self.seeded => format!(
+                ", seed {} (the default)",
+                super::policy::DEFAULT_RANDOM_SEED
+            ),
             None => String::new(),
         };
         let shuffle = if self.shuffle_tasks {

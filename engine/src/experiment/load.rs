@@ -375,6 +375,8 @@ struct RawDataset {
 #[derive(Deserialize, Clone)]
 struct RawVariant {
     variant_id: String,
+    /// `{}` when absent, as the original runner read it.
+    #[serde(default = "empty_object")]
     bindings: Value,
     #[serde(default)]
     runtime: RawVariantRuntime,
@@ -393,6 +395,10 @@ struct RawRuntime {
     dependencies: Option<Value>,
     #[serde(default)]
     policy: Option<Value>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
 }
 
 fn variants(path: &Path, raw: &RawDoc) -> Result<Vec<Variant>, ExperimentError> {

@@ -119,6 +119,9 @@ pub struct Policies {
     pub task_boundary: TaskBoundaryPolicy,
 }
 
+/// The seed when `design.random_seed` is absent (the original runner's).
+pub const DEFAULT_RANDOM_SEED: u64 = 1;
+
 /// `design`. Defaults only matter for partial documents (see `parse_fragment`): the
 /// schema requires `replications`, `max_concurrency` and `policies.scheduling` in full
 /// experiments.
@@ -181,20 +184,17 @@ impl Design {
                  max_consecutive_unsuccessful (labj's: wrong answers count too), not both",
             ));
         }
-        let needs_seed = p.scheduling == SchedulingPolicy::Randomized || self.shuffle_tasks;
-        if needs_seed && self.random_seed.is_none() {
-            return Err(ExperimentError::invalid(
-                file,
-                "/design/random_seed",
-                "random_seed is required when scheduling is `randomized` or shuffle_tasks is true \
-                 (set design.random_seed to any non-negative integer)",
-            ));
-        }
         Ok(())
     }
 
-    /// The seed of every seeded permutation (0 when nothing is seeded).
+    /// The seed of every seeded permutation: `random_seed`, else 1 (the original runner's
+    /// default, so an order stays reproducible without one).
     pub fn seed(&self) -> u64 {
-        self.random_seed.unwrap_or(0)
+        self.random_seed.unwrap_or(DEFAULT_RANDOM_SEED)
+    }
+
+    /// Whether anything in the schedule is drawn from the seed.
+    pub fn is_seeded(&self) -> bool {
+        self.policies.scheduling == SchedulingPolicy::Randomized || self.shuffle_tasks
     }
 }

@@ -596,6 +596,11 @@ fn runtime_overrides_merge_key_by_key_and_replace_the_rest() {
         exp.runtime().dependencies["services"],
         json!([{"id": "cache"}])
     );
+    assert_eq!(
+        exp.variants()[2].bindings,
+        json!({}),
+        "bindings may be left out"
+    );
     assert_eq!(exp.effective_policy(1, 0)["timeout_ms"], 45000);
     assert_eq!(exp.effective_policy(2, 0)["timeout_ms"], 30000);
 }
@@ -668,4 +673,24 @@ fn pruning_streaks_count_what_each_field_says() {
         assert_eq!(original.next_streak(1, c), o, "original, {c:?}");
         assert_eq!(labj.next_streak(1, c), l, "labj, {c:?}");
     }
+}
+
+#[test]
+fn randomized_without_seed_uses_the_original_default() {
+    let text = std::fs::read_to_string(repo("testdata/experiments/three_variants.yaml")).unwrap();
+    let mut doc: Value = serde_yaml_ng::from_str(&text).unwrap();
+    doc["design"]["policies"]["scheduling"] = json!("randomized");
+    doc["design"]["shuffle_tasks"] = json!(true);
+    let path = repo("testdata/experiments/three_variants.yaml");
+    let with_one = {
+        let mut d = doc.clone();
+        d["design"]["random_seed"] = json!(1);
+        load_value(&path, d).unwrap().schedule()
+    };
+    doc["design"].as_object_mut().unwrap().remove("random_seed");
+    let exp = load_value(&path, doc).expect("a seedless randomized schedule loads");
+    assert_eq!(exp.design().seed(), 1);
+    assert_eq!(exp.schedule(), with_one);
+    let out = describe(&exp).render_text();
+    assert!(out.contains("seed 1 (the default)"), "{out}");
 }
