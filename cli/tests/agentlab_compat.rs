@@ -765,3 +765,50 @@ fn compat_pruning_counts_runs_that_failed_not_wrong_answers() {
         .count();
     assert_eq!((crashed, skipped), (2, 4), "{slots:?}");
 }
+
+#[test]
+fn compat_required_evidence_classes_of_the_original_are_checked() {
+    let (_s, run, out) = run_case("evidence");
+    assert!(out.status.success(), "{}", text(&out));
+    let ids = task_ids(&run);
+    let by_task: BTreeMap<String, TrialCompleted> = completed(&run)
+        .into_values()
+        .map(|c| (ids[c.schedule_idx as usize].clone(), c))
+        .collect();
+    let traced = &by_task["traced"];
+    assert_eq!(traced.classification, Classification::Success, "{traced:?}");
+    assert!(traced.evidence.iter().any(|e| e.class == "agent_patch"));
+    let untraced = &by_task["untraced"];
+    assert_eq!(
+        untraced.classification,
+        Classification::Error,
+        "{untraced:?}"
+    );
+    let e = untraced.error.clone().unwrap_or_default();
+    assert!(
+        e.contains("missing required evidence classes: hook_events_ref")
+            && e.contains("AGENTLAB_TRAJECTORY_PATH"),
+        "{e}"
+    );
+
+    // Without a grader, a class only a grader produces is refused before anything runs.
+    let s = Scratch::new();
+    let dir = s.dir().join("graderless");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["agent.py", "tasks.jsonl"] {
+        std::fs::copy(case_dir("evidence").join(f), dir.join(f)).unwrap();
+    }
+    let yaml = std::fs::read_to_string(case_dir("evidence").join("experiment.yaml")).unwrap();
+    let bad = yaml.replace("agent_patch]", "grader_report]");
+    assert_ne!(bad, yaml);
+    let exp = dir.join("experiment.yaml");
+    std::fs::write(&exp, bad).unwrap();
+    let out = s.labj(&["describe", exp.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("at /benchmark/policy/required_evidence_classes/2")
+            && e.contains("`grader_report` is produced only by a grader"),
+        "{e}"
+    );
+}

@@ -144,6 +144,29 @@ pub enum GraderContract {
     },
 }
 
+/// The evidence classes of the original runner's evidence record
+/// (`benchmark.policy.required_evidence_classes` named these): what each trial stored.
+/// labj stores the same things; only `hook_events_ref` (a trajectory) and
+/// `trial_output_ref` / `harness_response_ref` (a result) can be missing.
+pub const ORIGINAL_EVIDENCE_REFS: [&str; 13] = [
+    "trial_input_ref",
+    "trial_output_ref",
+    "stdout_ref",
+    "stderr_ref",
+    "hook_events_ref",
+    "harness_request_ref",
+    "harness_response_ref",
+    "workspace_pre_ref",
+    "workspace_post_ref",
+    "diff_incremental_ref",
+    "diff_cumulative_ref",
+    "patch_incremental_ref",
+    "patch_cumulative_ref",
+];
+
+/// Evidence classes labj's executor itself produces after the agent (before any grader).
+pub const AGENT_EVIDENCE_CLASSES: [&str; 2] = ["workspace_diff", "agent_patch"];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetrySpec {
     /// Total attempts including the first (1 = no retry).
@@ -229,6 +252,12 @@ pub struct TrialSpec {
     pub agent: AgentSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grader: Option<GraderSpec>,
+    /// The required evidence classes the agent's side answers for (checked after the
+    /// agent, grader or not): the original runner's evidence-record names
+    /// ([`ORIGINAL_EVIDENCE_REFS`]) and, without a grader, `workspace_diff` /
+    /// `agent_patch`. The grader's own classes are in [`GraderSpec`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_evidence: Vec<String>,
     #[serde(default)]
     pub retry: RetrySpec,
     /// Directory the experiment file lives in (relative agent paths resolve here).

@@ -498,6 +498,18 @@ impl<'a> Trial<'a> {
         // The agent's process group is gone: from here on its files are evidence only.
         end.tamper = tamper::check_after_agent(self, n)?;
         end.evidence = self.workspace_evidence()?;
+        if matches!(
+            end.classification,
+            Classification::Success | Classification::Failure
+        ) {
+            if let Some(missing) = self.missing_agent_evidence(n, &end) {
+                // The agent did not deliver what the experiment requires: its run
+                // failed (the original runner stopped the whole run here).
+                end.classification = Classification::Error;
+                end.outcome = None;
+                end.detail = Some(missing);
+            }
+        }
         if let (Some(grader), Classification::Success | Classification::Failure) =
             (&self.spec.grader, end.classification)
         {
@@ -520,6 +532,37 @@ impl<'a> Trial<'a> {
             crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, &since);
         }
         Ok(end)
+    }
+
+    /// The required evidence classes the agent's side left missing
+    /// (`TrialSpec::required_evidence`), as a message; `None` when all are there.
+    fn missing_agent_evidence(&self, n: u32, end: &AttemptEnd) -> Option<String> {
+        let dir = self.paths.attempt_dir(n);
+        let missing: Vec<&str> = self
+            .spec
+            .required_evidence
+            .iter()
+            .map(String::as_str)
+            .filter(|c| match *c {
+                "hook_events_ref" => !dir.join("trajectory.jsonl").is_file(),
+                "trial_output_ref" | "harness_response_ref" => !dir.join("result.json").is_file(),
+                // Everything else of the original's record labj always stores.
+                c if crate::trial::ORIGINAL_EVIDENCE_REFS.contains(&c) => false,
+                c => end.evidence.iter().all(|(have, _)| have != c),
+            })
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let hint = if missing.contains(&"hook_events_ref") {
+            " (hook_events_ref: the agent wrote no trajectory at AGENTLAB_TRAJECTORY_PATH)"
+        } else {
+            ""
+        };
+        Some(format!(
+            "missing required evidence classes: {}{hint}",
+            missing.join(", ")
+        ))
     }
 
     fn timeout(&self) -> Option<Duration> {

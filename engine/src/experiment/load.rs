@@ -81,7 +81,29 @@ fn load_checked(
             }
             (Some(a), None) => a.command = command::resolve_tokens(&a.command, &root),
             (None, Some(g)) => g.command = command::resolve_tokens(&g.command, &root),
-            (None, None) => {}
+            (None, None) => {
+                // Without a grader only the agent's side can produce evidence: a class
+                // nothing produces would fail every trial.
+                use crate::trial::{AGENT_EVIDENCE_CLASSES, ORIGINAL_EVIDENCE_REFS};
+                let classes = &b.policy.required_evidence_classes;
+                let producible = |c: &str| {
+                    ORIGINAL_EVIDENCE_REFS.contains(&c) || AGENT_EVIDENCE_CLASSES.contains(&c)
+                };
+                if let Some(i) = classes.iter().position(|c| !producible(c)) {
+                    return Err(ExperimentError::invalid(
+                        path,
+                        format!("/benchmark/policy/required_evidence_classes/{i}"),
+                        format!(
+                            "evidence class `{}` is produced only by a grader, and neither \
+                             benchmark.grader nor benchmark.adapter is set; without one the \
+                             classes that can be required are {} and the original runner's {}",
+                            classes[i],
+                            AGENT_EVIDENCE_CLASSES.join(", "),
+                            ORIGINAL_EVIDENCE_REFS.join(", ")
+                        ),
+                    ));
+                }
+            }
         }
     }
 

@@ -187,7 +187,14 @@ impl BenchmarkSpec {
     /// What grades each trial, if anything: the adapter under the original's contract,
     /// or labj's grader.
     pub fn grader(&self) -> Option<GraderSpec> {
-        let required = self.policy.required_evidence_classes.clone();
+        // The original's evidence-record names are the agent side's (TrialSpec).
+        let required: Vec<String> = self
+            .policy
+            .required_evidence_classes
+            .iter()
+            .filter(|c| !crate::trial::ORIGINAL_EVIDENCE_REFS.contains(&c.as_str()))
+            .cloned()
+            .collect();
         if let Some(a) = &self.adapter {
             return Some(GraderSpec {
                 command: a.command.clone(),
@@ -273,6 +280,24 @@ impl Experiment {
     }
     pub fn grader(&self) -> Option<GraderSpec> {
         self.benchmark.as_ref().and_then(BenchmarkSpec::grader)
+    }
+
+    /// The required evidence classes checked right after the agent (see
+    /// `TrialSpec::required_evidence`).
+    pub fn agent_side_evidence(&self) -> Vec<String> {
+        let Some(b) = &self.benchmark else {
+            return Vec::new();
+        };
+        let graded = b.adapter.is_some() || b.grader.is_some();
+        b.policy
+            .required_evidence_classes
+            .iter()
+            .filter(|c| {
+                crate::trial::ORIGINAL_EVIDENCE_REFS.contains(&c.as_str())
+                    || (!graded && crate::trial::AGENT_EVIDENCE_CLASSES.contains(&c.as_str()))
+            })
+            .cloned()
+            .collect()
     }
     pub fn variant_ids(&self) -> Vec<String> {
         self.variants.iter().map(|v| v.id.clone()).collect()

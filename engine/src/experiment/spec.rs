@@ -119,6 +119,7 @@ impl Experiment {
                 .clone(),
             agent: self.effective_agent(slot.variant_idx(), slot.task_idx()),
             grader: self.grader(),
+            required_evidence: self.agent_side_evidence(),
             retry: self.design.policies.retry.clone(),
             experiment_dir: self.dir.clone(),
             blob_dir: run_dir.join("blobs"),

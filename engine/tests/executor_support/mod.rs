@@ -54,6 +54,7 @@ pub fn spec(tmp: &Path, command: Vec<String>) -> TrialSpec {
         trial_dir: run_dir.join("trials").join("t1"),
         blob_dir: run_dir.join("blobs"),
         primary_metric: None,
+        required_evidence: Vec::new(),
         isolation: Default::default(),
     }
 }

@@ -150,6 +150,7 @@ pub fn spec(run_id: &str, schedule_idx: u64, trial_id: &str) -> TrialSpec {
         trial_dir: "/tmp/run/trials/t".into(),
         blob_dir: "/tmp/run/blobs".into(),
         primary_metric: None,
+        required_evidence: Vec::new(),
         isolation: Default::default(),
     }
 }

@@ -32,6 +32,7 @@ fn spec(idx: u64) -> TrialSpec {
         trial_dir: "/nonexistent".into(),
         blob_dir: "/nonexistent".into(),
         primary_metric: None,
+        required_evidence: Vec::new(),
         isolation: Default::default(),
     }
 }
