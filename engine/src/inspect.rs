@@ -54,12 +54,18 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
             }
             match &e.event {
                 Event::BackendWarning(w) if w.code == "remote_evidence_not_fetched" => {
-                    not_fetched.extend(
-                        w.message
-                            .split(|c: char| !c.is_ascii_hexdigit())
-                            .filter(|t| t.len() == 64)
-                            .map(str::to_string),
-                    );
+                    if w.digests.is_empty() {
+                        // Journals from before `digests` existed: the digest is only in
+                        // the message text.
+                        not_fetched.extend(
+                            w.message
+                                .split(|c: char| !c.is_ascii_hexdigit())
+                                .filter(|t| t.len() == 64)
+                                .map(str::to_string),
+                        );
+                    } else {
+                        not_fetched.extend(w.digests.iter().cloned());
+                    }
                 }
                 Event::TrialCompleted(tc) => {
                     for a in &tc.artifacts {

@@ -673,6 +673,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
                     ),
                     requested: Some(active.len() as u32),
                     effective: Some(adopted.len() as u32),
+                    digests: vec![],
                 }));
             }
             active

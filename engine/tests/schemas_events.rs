@@ -364,12 +364,14 @@ fn representative_events() -> Vec<(Event, Event)> {
                 message: "something".into(),
                 requested: None,
                 effective: None,
+                digests: vec![],
             }),
             Event::BackendWarning(BackendWarning {
                 code: "capacity_ceiling".into(),
                 message: "AGENTLAB_LOCAL_WORKER_MAX_IN_FLIGHT=2 is below max_concurrency=4".into(),
                 requested: Some(4),
                 effective: Some(2),
+                digests: vec![DIGEST_A.into()],
             }),
         ),
         (
@@ -571,6 +573,17 @@ fn event_schemas_reject_wrong_classification_status_and_missing_fields() {
     let mut v = representative_events()[19].0.payload_value();
     v["max_concurrency"] = json!(0);
     assert_rejected_with("event_concurrency_set", &v, "/max_concurrency", "minimum");
+
+    // A backend warning's digests are blob digests (64 lowercase hex), nothing else.
+    let warning = representative_events()
+        .into_iter()
+        .map(|(_, full)| full)
+        .find(|e| e.kind() == "backend_warning")
+        .unwrap();
+    let mut v = warning.payload_value();
+    assert_valid("event_backend_warning", &v);
+    v["digests"][0] = json!("../../etc/passwd");
+    assert_rejected_with("event_backend_warning", &v, "/digests/0", "pattern");
 
     // The reported violation names the pointer and the rule, in the Display too.
     let err = schemas::validate("event_slot_committed", &json!({"schedule_idx": -1})).unwrap_err();

@@ -506,6 +506,11 @@ pub struct BackendWarning {
     pub requested: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective: Option<u32>,
+    /// Blob digests the warning is about (`remote_evidence_not_fetched`: the blobs that
+    /// were not copied home), for `verify` to read without parsing `message`. Absent in
+    /// journals written before the field existed, and in warnings about no blob.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<String>,
 }
 
 /// A worker backend accepted a dispatch under an id of its own (a Slurm job id), so

@@ -195,6 +195,7 @@ fn events_of_a_kind_come_from_the_rare_kinds_index() {
                 message: "m".into(),
                 requested: None,
                 effective: None,
+                digests: vec![],
             });
             j.append(&mut live, vec![w], "2025-01-01T00:00:02Z")
                 .unwrap();

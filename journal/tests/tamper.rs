@@ -204,6 +204,7 @@ fn forged_row_appended_with_made_up_hash_is_reported() {
         message: "nothing to see".into(),
         requested: None,
         effective: None,
+        digests: vec![],
     });
     c.execute(
         "INSERT INTO events (idx, kind, schedule_idx, trial_id, ts, payload, hash) VALUES (?1, ?2, NULL, NULL, ?3, ?4, ?5)",

@@ -156,6 +156,7 @@ impl LocalThreadWorkerBackend {
                     ),
                     requested: Some(self.requested as u32),
                     effective: Some(c as u32),
+                    digests: Vec::new(),
                 });
             }
         }

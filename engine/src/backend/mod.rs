@@ -104,6 +104,8 @@ pub struct BackendNotice {
     pub message: String,
     pub requested: Option<u32>,
     pub effective: Option<u32>,
+    /// Blob digests the notice is about (journaled as `backend_warning.digests`).
+    pub digests: Vec<String>,
 }
 
 /// A trial the backend can no longer deliver (its worker is gone): journaled

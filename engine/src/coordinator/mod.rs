@@ -625,6 +625,7 @@ impl<'a> Coordinator<'a> {
                         message,
                         requested: None,
                         effective: None,
+                        digests: vec![],
                     }));
                     Event::VariantPruned(VariantPruned {
                         variant_id,
@@ -698,6 +699,7 @@ pub(crate) fn notice_event(n: crate::backend::BackendNotice) -> Event {
         message: n.message,
         requested: n.requested,
         effective: n.effective,
+        digests: n.digests,
     })
 }
 

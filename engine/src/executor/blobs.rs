@@ -257,6 +257,11 @@ impl BlobStore {
     }
 }
 
+/// Is `d` a blob digest as labj writes them (blake3, 64 lowercase hex digits)?
+pub fn is_blob_digest(d: &str) -> bool {
+    d.len() == 64 && d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Checks that `<dir>/<digest>` exists and hashes to `digest` (used by `labj verify`).
 pub fn verify_blob(dir: &Path, digest: &str) -> Result<(), String> {
     if digest.len() < 3 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -392,6 +392,7 @@ impl Sim {
                     message: format!("local worker capacity {n} is below the request"),
                     requested: Some(n + 1),
                     effective: Some(n),
+                    digests: vec![],
                 }));
             }
             Action::Concurrency => {

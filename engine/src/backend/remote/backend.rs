@@ -190,12 +190,18 @@ impl RemoteWorkerBackend {
     }
 
     fn notice(&mut self, code: &str, message: String) {
+        self.notice_about(code, message, Vec::new());
+    }
+
+    /// A notice about the blobs `digests` (e.g. not copied home).
+    fn notice_about(&mut self, code: &str, message: String, digests: Vec<String>) {
         tracing::warn!(code, "{message}");
         self.notices.push(BackendNotice {
             code: code.into(),
             message,
             requested: None,
             effective: None,
+            digests,
         });
     }
 
@@ -329,7 +335,10 @@ impl RemoteWorkerBackend {
             }
             PollerMsg::EvidenceMissing(problems) => {
                 for p in problems {
-                    self.notice("remote_evidence_not_fetched", p);
+                    // Only a well-formed digest names a blob `verify` can leave out.
+                    use crate::executor::blobs::is_blob_digest;
+                    let digests = Vec::from_iter(Some(p.digest).filter(|d| is_blob_digest(d)));
+                    self.notice_about("remote_evidence_not_fetched", p.message, digests);
                 }
             }
             PollerMsg::Fault(idx, e) => self.on_error(idx, e),

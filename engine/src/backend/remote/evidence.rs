@@ -17,14 +17,22 @@ use std::path::Path;
 /// Largest blob fetched (agent logs are capped well below this).
 const MAX_BLOB_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
-/// Fetch every blob `completions` reference that `blobs_dir` lacks; returns one message
+/// A blob of a delivered completion that could not be brought home.
+pub(super) struct MissingBlob {
+    /// The digest the completion references (journaled typed, for `verify`).
+    pub digest: String,
+    /// What and why, naming the trial and the worker.
+    pub message: String,
+}
+
+/// Fetch every blob `completions` reference that `blobs_dir` lacks; returns one entry
 /// per blob that could not be brought home.
 pub(super) fn fetch_missing(
     client: &HttpRemoteWorkerProtocol,
     run_id: &str,
     blobs_dir: &Path,
     completions: &[RemoteCompletion],
-) -> Vec<String> {
+) -> Vec<MissingBlob> {
     let store = BlobStore::new(blobs_dir);
     let mut problems = Vec::new();
     for c in completions {
@@ -44,11 +52,14 @@ pub(super) fn fetch_missing(
                 continue;
             }
             if let Err(why) = fetch_one(client, run_id, &store, blobs_dir, digest) {
-                problems.push(format!(
-                    "{name} ({digest}) of trial {} was not copied from worker {}: {why}",
-                    c.trial_id,
-                    client.base_url()
-                ));
+                problems.push(MissingBlob {
+                    digest: digest.to_string(),
+                    message: format!(
+                        "{name} ({digest}) of trial {} was not copied from worker {}: {why}",
+                        c.trial_id,
+                        client.base_url()
+                    ),
+                });
             }
         }
     }

@@ -22,7 +22,7 @@ pub(super) struct PollerShared {
 pub(super) enum PollerMsg {
     Completions(usize, Vec<RemoteCompletion>),
     /// Evidence of delivered completions that could not be copied home.
-    EvidenceMissing(Vec<String>),
+    EvidenceMissing(Vec<super::evidence::MissingBlob>),
     Fault(usize, RemoteError),
     Unreachable(usize, String),
 }
