@@ -93,8 +93,23 @@ impl Screen {
     }
 }
 
+/// The `labj run` under test. If the test fails midway, dropping it releases the gated
+/// agents and kills labj, so no process outlives the test.
+struct Running {
+    child: Child,
+    release: std::path::PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.release, "");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `labj run <args>` in `s` with stderr on a fresh terminal and stdout on a pipe.
-fn run_on_tty(s: &Scratch, args: &[&str]) -> (Child, Screen) {
+fn run_on_tty(s: &Scratch, args: &[&str]) -> (Running, Screen) {
     let (master, slave) = openpty(120);
     let mut cmd = s.labj_cmd(args);
     cmd.env("TERM", "xterm-256color")
@@ -106,7 +121,8 @@ fn run_on_tty(s: &Scratch, args: &[&str]) -> (Child, Screen) {
     // The parent's copy of the slave goes with `cmd`: only the child holds it now, so
     // the reader sees the end when the child exits.
     drop(cmd);
-    (child, Screen::start(master))
+    let release = s.dir().join("go_all");
+    (Running { child, release }, Screen::start(master))
 }
 
 /// 4 tasks at concurrency 2; the agent of task `task_00N` waits for the file `go_N`
@@ -139,7 +155,7 @@ fn frames<'a>(screen: &'a str, pos_len: &str) -> Vec<&'a str> {
 fn on_a_terminal_the_bar_shows_done_total_rate_and_eta_after_the_run_id() {
     let s = Scratch::new();
     let exp = gated(&s);
-    let (mut child, screen) = run_on_tty(&s, &["run", exp.to_str().unwrap()]);
+    let (mut run, screen) = run_on_tty(&s, &["run", exp.to_str().unwrap()]);
 
     // Two agents running, none finished: the bar at 0/4, no rate yet.
     let t = screen.wait("the bar at 0/4 with two trials running", |t| {
@@ -205,9 +221,9 @@ fn on_a_terminal_the_bar_shows_done_total_rate_and_eta_after_the_run_id() {
     assert!(f.contains("✓ 1 ✗ 0"), "{f:?}");
 
     std::fs::write(s.dir().join("go_all"), "").unwrap();
-    let status = wait_within(&mut child, COMMAND_LIMIT, "labj run on a terminal");
+    let status = wait_within(&mut run.child, COMMAND_LIMIT, "labj run on a terminal");
     let mut stdout = String::new();
-    child
+    run.child
         .stdout
         .take()
         .unwrap()
@@ -233,8 +249,12 @@ fn on_a_terminal_quiet_draws_nothing_but_the_run_id() {
     let s = Scratch::new();
     let exp = gated(&s);
     std::fs::write(s.dir().join("go_all"), "").unwrap();
-    let (mut child, screen) = run_on_tty(&s, &["run", "--quiet", exp.to_str().unwrap()]);
-    let status = wait_within(&mut child, COMMAND_LIMIT, "labj run --quiet on a terminal");
+    let (mut run, screen) = run_on_tty(&s, &["run", "--quiet", exp.to_str().unwrap()]);
+    let status = wait_within(
+        &mut run.child,
+        COMMAND_LIMIT,
+        "labj run --quiet on a terminal",
+    );
     let t = screen.finish();
     assert!(status.success(), "{t}");
     assert!(t.starts_with("labj: run "), "{t:?}");
