@@ -767,7 +767,7 @@ fn compat_pruning_counts_runs_that_failed_not_wrong_answers() {
 }
 
 #[test]
-fn compat_required_evidence_classes_of_the_original_are_checked() {
+fn compat_required_evidence_classes_and_task_policy_overrides_of_the_original() {
     let (_s, run, out) = run_case("evidence");
     assert!(out.status.success(), "{}", text(&out));
     let ids = task_ids(&run);
@@ -778,6 +778,12 @@ fn compat_required_evidence_classes_of_the_original_are_checked() {
     let traced = &by_task["traced"];
     assert_eq!(traced.classification, Classification::Success, "{traced:?}");
     assert!(traced.evidence.iter().any(|e| e.class == "agent_patch"));
+    let exempt = &by_task["exempt"];
+    assert_eq!(
+        exempt.classification,
+        Classification::Success,
+        "its policy_override drops hook_events_ref: {exempt:?}"
+    );
     let untraced = &by_task["untraced"];
     assert_eq!(
         untraced.classification,
@@ -811,4 +817,33 @@ fn compat_required_evidence_classes_of_the_original_are_checked() {
             && e.contains("`grader_report` is produced only by a grader"),
         "{e}"
     );
+    // A task's policy_override is checked like the experiment's fields.
+    std::fs::write(&exp, &yaml).unwrap();
+    let rows = std::fs::read_to_string(case_dir("evidence").join("tasks.jsonl")).unwrap();
+    for (from, to, want) in [
+        (
+            "\"task_model\"",
+            "\"task_modle\"",
+            "tasks.jsonl:3: unknown field `policy_override.task_modle`; did you mean `task_model`?",
+        ),
+        (
+            "\"task_model\": \"independent\"",
+            "\"state_policy\": \"accumulate\"",
+            "tasks.jsonl:3: `policy_override.state_policy` `accumulate` is not supported",
+        ),
+        (
+            "[\"workspace_post_ref\"]",
+            "[\"grader_report\"]",
+            "tasks.jsonl:3: in policy_override.required_evidence_classes: evidence class `grader_report` is produced only by a grader",
+        ),
+    ] {
+        let changed = rows.replace(from, to);
+        assert_ne!(changed, rows, "{from}");
+        std::fs::write(dir.join("tasks.jsonl"), changed).unwrap();
+        let out = s.labj(&["describe", exp.to_str().unwrap()]);
+        assert!(!out.status.success(), "{to}: {}", text(&out));
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains(want), "{to}: {e}");
+    }
+    assert!(s.first_run().is_none(), "no run was created");
 }

@@ -43,6 +43,9 @@ pub struct Task {
     pub limits: TaskLimits,
     /// Whether the row was a `task_boundary_v1` row.
     pub boundary: bool,
+    /// The task's `policy_override.required_evidence_classes` (the original runner's
+    /// per-task override), replacing `benchmark.policy.required_evidence_classes` for it.
+    pub required_evidence_classes: Option<Vec<String>>,
     /// 1-based line in the dataset file (0 when parsed outside a file).
     pub line: usize,
 }
@@ -121,6 +124,7 @@ pub fn parse_task_row(
     };
     if !boundary {
         let id = task_id(row, index).map_err(err)?;
+        let required_evidence_classes = policy_override(row).map_err(err)?;
         return Ok(Task {
             id,
             payload_json: compact(row),
@@ -128,6 +132,7 @@ pub fn parse_task_row(
             mount_references: Vec::new(),
             limits: TaskLimits::default(),
             boundary: false,
+            required_evidence_classes,
             line,
         });
     }
@@ -144,6 +149,8 @@ pub fn parse_task_row(
     let parsed: BoundaryRow = serde_json::from_value(row.clone())
         .map_err(|e| err(format!("bad task_boundary_v1 row: {e}")))?;
     let id = task_id(&parsed.task, index).map_err(|m| err(format!("in `task`: {m}")))?;
+    let required_evidence_classes =
+        policy_override(&parsed.task).map_err(|m| err(format!("in `task`: {m}")))?;
     for (i, f) in parsed.workspace_files.iter().enumerate() {
         check_relative(&f.path).map_err(|why| {
             err(format!(
@@ -168,8 +175,79 @@ pub fn parse_task_row(
         mount_references: parsed.mount_references,
         limits: parsed.limits,
         boundary: true,
+        required_evidence_classes,
         line,
     })
+}
+
+/// The keys of the original runner's per-task `policy_override`.
+const POLICY_OVERRIDE_KEYS: [&str; 5] = [
+    "state_policy",
+    "task_model",
+    "scoring_lifecycle",
+    "chain_failure_policy",
+    "required_evidence_classes",
+];
+
+/// Checks a task's `policy_override` (the original runner read it from the task object)
+/// and returns its `required_evidence_classes`. `state_policy` may only say
+/// `isolate_per_trial` (the only state labj runs); `task_model`, `scoring_lifecycle` and
+/// `chain_failure_policy` are recorded labels, as at the experiment level.
+fn policy_override(task: &Value) -> Result<Option<Vec<String>>, String> {
+    let Some(o) = task.get("policy_override") else {
+        return Ok(None);
+    };
+    let Some(map) = o.as_object() else {
+        return Err(format!(
+            "`policy_override` must be an object, found {}",
+            json_kind(o)
+        ));
+    };
+    for (k, v) in map {
+        if !POLICY_OVERRIDE_KEYS.contains(&k.as_str()) {
+            let near = POLICY_OVERRIDE_KEYS
+                .iter()
+                .min_by_key(|n| strsim::damerau_levenshtein(k, n))
+                .filter(|n| strsim::damerau_levenshtein(k, n) <= (k.len() / 3).max(2));
+            let hint = near
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            return Err(format!(
+                "unknown field `policy_override.{k}`{hint} (known here: {})",
+                POLICY_OVERRIDE_KEYS.join(", ")
+            ));
+        }
+        let ok = match k.as_str() {
+            "required_evidence_classes" => v
+                .as_array()
+                .is_some_and(|a| a.iter().all(|c| c.as_str().is_some_and(|c| !c.is_empty()))),
+            _ => v.is_string(),
+        };
+        if !ok {
+            let want = if k == "required_evidence_classes" {
+                "a list of non-empty strings"
+            } else {
+                "a string"
+            };
+            return Err(format!("`policy_override.{k}` must be {want}, found {v}"));
+        }
+    }
+    if let Some(state) = map.get("state_policy").and_then(Value::as_str) {
+        if state != "isolate_per_trial" {
+            return Err(format!(
+                "`policy_override.state_policy` `{state}` is not supported: labj runs only \
+                 isolate_per_trial (it does not carry workspaces between trials yet)"
+            ));
+        }
+    }
+    Ok(map.get("required_evidence_classes").map(|a| {
+        a.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    }))
 }
 
 fn task_id(task: &Value, index: usize) -> Result<String, String> {

@@ -82,25 +82,12 @@ fn load_checked(
             (Some(a), None) => a.command = command::resolve_tokens(&a.command, &root),
             (None, Some(g)) => g.command = command::resolve_tokens(&g.command, &root),
             (None, None) => {
-                // Without a grader only the agent's side can produce evidence: a class
-                // nothing produces would fail every trial.
-                use crate::trial::{AGENT_EVIDENCE_CLASSES, ORIGINAL_EVIDENCE_REFS};
                 let classes = &b.policy.required_evidence_classes;
-                let producible = |c: &str| {
-                    ORIGINAL_EVIDENCE_REFS.contains(&c) || AGENT_EVIDENCE_CLASSES.contains(&c)
-                };
-                if let Some(i) = classes.iter().position(|c| !producible(c)) {
+                if let Some((i, why)) = grader_only_class(classes) {
                     return Err(ExperimentError::invalid(
                         path,
                         format!("/benchmark/policy/required_evidence_classes/{i}"),
-                        format!(
-                            "evidence class `{}` is produced only by a grader, and neither \
-                             benchmark.grader nor benchmark.adapter is set; without one the \
-                             classes that can be required are {} and the original runner's {}",
-                            classes[i],
-                            AGENT_EVIDENCE_CLASSES.join(", "),
-                            ORIGINAL_EVIDENCE_REFS.join(", ")
-                        ),
+                        why,
                     ));
                 }
             }
@@ -121,6 +108,21 @@ fn load_checked(
         ));
     }
     let tasks = read_dataset(&dataset_path, raw.dataset.limit)?;
+    let graded = benchmark
+        .as_ref()
+        .is_some_and(|b| b.adapter.is_some() || b.grader.is_some());
+    if !graded {
+        for t in &tasks {
+            let own = t.required_evidence_classes.as_deref().unwrap_or_default();
+            if let Some((_, why)) = grader_only_class(own) {
+                return Err(ExperimentError::DatasetRow {
+                    path: dataset_path.clone(),
+                    line: t.line,
+                    message: format!("in policy_override.required_evidence_classes: {why}"),
+                });
+            }
+        }
+    }
     if raw
         .design
         .policies
@@ -417,6 +419,26 @@ struct RawRuntime {
     dependencies: Option<Value>,
     #[serde(default)]
     policy: Option<Value>,
+}
+
+/// The first of `classes` only a grader can produce, with the reason, for an experiment
+/// without `benchmark.grader` or `benchmark.adapter`: required, it would fail every trial.
+fn grader_only_class(classes: &[String]) -> Option<(usize, String)> {
+    use crate::trial::{AGENT_EVIDENCE_CLASSES, ORIGINAL_EVIDENCE_REFS};
+    let producible =
+        |c: &str| ORIGINAL_EVIDENCE_REFS.contains(&c) || AGENT_EVIDENCE_CLASSES.contains(&c);
+    let i = classes.iter().position(|c| !producible(c))?;
+    Some((
+        i,
+        format!(
+            "evidence class `{}` is produced only by a grader, and neither benchmark.grader \
+             nor benchmark.adapter is set; without one the classes that can be required are \
+             {} and the original runner's {}",
+            classes[i],
+            AGENT_EVIDENCE_CLASSES.join(", "),
+            ORIGINAL_EVIDENCE_REFS.join(", ")
+        ),
+    ))
 }
 
 fn empty_object() -> Value {

@@ -187,10 +187,14 @@ impl BenchmarkSpec {
     /// What grades each trial, if anything: the adapter under the original's contract,
     /// or labj's grader.
     pub fn grader(&self) -> Option<GraderSpec> {
+        self.grader_requiring(&self.policy.required_evidence_classes)
+    }
+
+    /// [`Self::grader`] with `classes` as the required evidence classes (a task's
+    /// `policy_override` replaces the policy's).
+    pub fn grader_requiring(&self, classes: &[String]) -> Option<GraderSpec> {
         // The original's evidence-record names are the agent side's (TrialSpec).
-        let required: Vec<String> = self
-            .policy
-            .required_evidence_classes
+        let required: Vec<String> = classes
             .iter()
             .filter(|c| !crate::trial::ORIGINAL_EVIDENCE_REFS.contains(&c.as_str()))
             .cloned()
@@ -282,15 +286,34 @@ impl Experiment {
         self.benchmark.as_ref().and_then(BenchmarkSpec::grader)
     }
 
-    /// The required evidence classes checked right after the agent (see
-    /// `TrialSpec::required_evidence`).
-    pub fn agent_side_evidence(&self) -> Vec<String> {
-        let Some(b) = &self.benchmark else {
-            return Vec::new();
-        };
-        let graded = b.adapter.is_some() || b.grader.is_some();
-        b.policy
-            .required_evidence_classes
+    /// The required evidence classes of task `task_idx`: its `policy_override`'s, else
+    /// `benchmark.policy`'s.
+    pub fn required_evidence_classes(&self, task_idx: usize) -> Vec<String> {
+        match &self.dataset.tasks[task_idx].required_evidence_classes {
+            Some(own) => own.clone(),
+            None => self
+                .benchmark
+                .as_ref()
+                .map(|b| b.policy.required_evidence_classes.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The grader of task `task_idx` (its required evidence classes applied).
+    pub fn grader_for(&self, task_idx: usize) -> Option<GraderSpec> {
+        self.benchmark
+            .as_ref()
+            .and_then(|b| b.grader_requiring(&self.required_evidence_classes(task_idx)))
+    }
+
+    /// The required evidence classes of task `task_idx` checked right after the agent
+    /// (see `TrialSpec::required_evidence`).
+    pub fn agent_side_evidence(&self, task_idx: usize) -> Vec<String> {
+        let graded = self
+            .benchmark
+            .as_ref()
+            .is_some_and(|b| b.adapter.is_some() || b.grader.is_some());
+        self.required_evidence_classes(task_idx)
             .iter()
             .filter(|c| {
                 crate::trial::ORIGINAL_EVIDENCE_REFS.contains(&c.as_str())

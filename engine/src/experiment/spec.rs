@@ -118,8 +118,8 @@ impl Experiment {
                 .dependency_files
                 .clone(),
             agent: self.effective_agent(slot.variant_idx(), slot.task_idx()),
-            grader: self.grader(),
-            required_evidence: self.agent_side_evidence(),
+            grader: self.grader_for(slot.task_idx()),
+            required_evidence: self.agent_side_evidence(slot.task_idx()),
             retry: self.design.policies.retry.clone(),
             experiment_dir: self.dir.clone(),
             blob_dir: run_dir.join("blobs"),
