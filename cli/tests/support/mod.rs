@@ -5,9 +5,11 @@
 //! readers and `/proc` probes every test file may need. The submodules serve one family
 //! of tests each: [`crash`] (SIGKILL and `continue`), [`recorded`] (agents that record
 //! their own lifetime, for `e2e_run*`), [`live`] (a background run driven by
-//! `labj pause|resume|kill|…`, for `e2e_control_*`).
+//! `labj pause|resume|kill|…`, for `e2e_control_*`), [`agentlab`] (the AgentLab
+//! compatibility cases, for `agentlab_compat*`).
 #![allow(dead_code)]
 
+pub mod agentlab;
 pub mod crash;
 pub mod iso;
 pub mod live;

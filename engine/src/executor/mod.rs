@@ -534,37 +534,6 @@ impl<'a> Trial<'a> {
         Ok(end)
     }
 
-    /// The required evidence classes the agent's side left missing
-    /// (`TrialSpec::required_evidence`), as a message; `None` when all are there.
-    fn missing_agent_evidence(&self, n: u32, end: &AttemptEnd) -> Option<String> {
-        let dir = self.paths.attempt_dir(n);
-        let missing: Vec<&str> = self
-            .spec
-            .required_evidence
-            .iter()
-            .map(String::as_str)
-            .filter(|c| match *c {
-                "hook_events_ref" => !dir.join("trajectory.jsonl").is_file(),
-                "trial_output_ref" | "harness_response_ref" => !dir.join("result.json").is_file(),
-                // Everything else of the original's record labj always stores.
-                c if crate::trial::ORIGINAL_EVIDENCE_REFS.contains(&c) => false,
-                c => end.evidence.iter().all(|(have, _)| have != c),
-            })
-            .collect();
-        if missing.is_empty() {
-            return None;
-        }
-        let hint = if missing.contains(&"hook_events_ref") {
-            " (hook_events_ref: the agent wrote no trajectory at AGENTLAB_TRAJECTORY_PATH)"
-        } else {
-            ""
-        };
-        Some(format!(
-            "missing required evidence classes: {}{hint}",
-            missing.join(", ")
-        ))
-    }
-
     fn timeout(&self) -> Option<Duration> {
         match self.spec.agent.timeout_ms {
             0 => None,

@@ -1,7 +1,7 @@
 //! The trial workspace: writing the task's files, manifests (relative path → blake3 +
 //! size) before and after the agent, their diff, and the `agent_patch` evidence.
 
-use super::{disk, write_json, write_new, Fault};
+use super::{disk, write_json, write_new, AttemptEnd, Fault};
 use crate::trial::WorkspaceFile;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -272,6 +272,37 @@ fn push_lines(out: &mut String, sign: char, whole: Option<&str>, lines: &[&str])
 }
 
 impl super::Trial<'_> {
+    /// The required evidence classes the agent's side left missing
+    /// (`TrialSpec::required_evidence`), as a message; `None` when all are there.
+    pub(super) fn missing_agent_evidence(&self, n: u32, end: &AttemptEnd) -> Option<String> {
+        let dir = self.paths.attempt_dir(n);
+        let missing: Vec<&str> = self
+            .spec
+            .required_evidence
+            .iter()
+            .map(String::as_str)
+            .filter(|c| match *c {
+                "hook_events_ref" => !dir.join("trajectory.jsonl").is_file(),
+                "trial_output_ref" | "harness_response_ref" => !dir.join("result.json").is_file(),
+                // Everything else of the original's record labj always stores.
+                c if crate::trial::ORIGINAL_EVIDENCE_REFS.contains(&c) => false,
+                c => end.evidence.iter().all(|(have, _)| have != c),
+            })
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let hint = if missing.contains(&"hook_events_ref") {
+            " (hook_events_ref: the agent wrote no trajectory at AGENTLAB_TRAJECTORY_PATH)"
+        } else {
+            ""
+        };
+        Some(format!(
+            "missing required evidence classes: {}{hint}",
+            missing.join(", ")
+        ))
+    }
+
     /// Post manifest, diff and patch of the workspace; returns the evidence produced.
     pub(super) fn workspace_evidence(&self) -> Result<Vec<(String, String)>, Fault> {
         let post = scan(&self.paths.workspace, post_process_deadline())
