@@ -72,10 +72,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Status { run, json } => {
             let dir = run::resolve_run(&runs_dir, &run)?;
             let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
-            let facts = engine::report::collect(&j)?;
-            let classes = engine::report::failure_classes(&dir, &facts);
-            let proj = &facts.projections;
-            render::projections(proj, None, Some(&classes), json);
+            // From the materialized projections, not a fold of every event.
+            let view = engine::report::status(&dir, &j)?;
+            let proj = &view.projections;
+            render::projections(proj, None, Some(&view.failures), json);
             if let Some(note) = engine::inspect::liveness_note(&j, proj)? {
                 if json {
                     eprintln!("labj: {note}");

@@ -142,7 +142,7 @@ fn journal_of_schema_2_folds_from_zero_and_upgrades() {
     assert_eq!(got.projections, live);
     drop(ro);
     let mut j = Journal::open(&path, Durability::Normal).unwrap();
-    assert_eq!(j.schema_version(), 3);
+    assert_eq!(j.schema_version(), journal::store::SCHEMA_VERSION);
     j.set_snapshot_every(5);
     for i in 4..8 {
         j.append(

@@ -182,6 +182,55 @@ pub fn collect(journal: &Journal) -> Result<RunFacts, JournalError> {
     })
 }
 
+/// One committed slot read by its index instead of a fold: its `fact_trials` row and
+/// the completion its commit took (the slot's last `trial_completed`, or the
+/// `worker_lost` the fold turned into one), with the lost attempts re-run before it.
+/// Equal to the slot's row in [`collect`]; `None` when the slot is not committed.
+pub fn committed_trial(
+    journal: &Journal,
+    schedule_idx: u64,
+) -> Result<Option<TrialRow>, JournalError> {
+    let Some(f) = journal.fact_trial(schedule_idx)? else {
+        return Ok(None);
+    };
+    let mut completion = None;
+    let mut infra_retried = 0;
+    for e in journal.completion_events(schedule_idx)? {
+        match e.event {
+            Event::TrialCompleted(c) => completion = Some(c),
+            Event::WorkerLost(w) if w.retry => infra_retried += 1,
+            Event::WorkerLost(w) => {
+                let mut c = lost_completion(w.schedule_idx, &w.trial_id, &w.reason);
+                // What the fold's synthesized completion holds (`Projections::apply`).
+                c.ticket_id = w.ticket_id;
+                c.worker_id = w.worker_id;
+                c.classification = w.classification;
+                completion = Some(c);
+            }
+            _ => {}
+        }
+    }
+    let c = completion.as_ref();
+    Ok(Some(TrialRow {
+        schedule_idx,
+        trial_id: f.trial_id,
+        variant_id: f.variant_id,
+        task_id: f.task_id,
+        repl_idx: f.repl_idx,
+        status: f.status,
+        classification: f.classification,
+        outcome: f.outcome,
+        primary_metric: f.primary_metric,
+        metrics: c.map(|c| c.metrics.clone()).unwrap_or_default(),
+        attempts: c.map(|c| c.attempts.clone()).unwrap_or_default(),
+        artifacts: c.map(|c| c.artifacts.clone()).unwrap_or_default(),
+        duration_ms: c.map(|c| c.duration_ms),
+        worker_id: c.map(|c| c.worker_id.clone()),
+        error: c.and_then(|c| c.error.clone()),
+        infra_retried,
+    }))
+}
+
 fn lost_completion(schedule_idx: u64, trial_id: &str, reason: &str) -> TrialCompleted {
     TrialCompleted {
         schedule_idx,

@@ -2,9 +2,10 @@
 //! groups first, each with one example (exit code or signal, the message the executor
 //! journaled, the last lines of the agent's stderr).
 
-use super::facts::{RunFacts, TrialRow};
+use super::facts::{committed_trial, RunFacts, TrialRow};
 use super::logs::{self, Stream};
 use journal::event::Classification;
+use journal::{Journal, JournalError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,7 +47,6 @@ pub struct FailureClass {
 /// Every class of committed, non-successful trial (skipped slots aside), largest first
 /// (ties by name). Examples are the first trial of each class in schedule order.
 pub fn failure_classes(run_dir: &Path, facts: &RunFacts) -> Vec<FailureClass> {
-    type Key = (&'static str, Option<String>);
     let mut groups: BTreeMap<Key, (u64, &TrialRow)> = BTreeMap::new();
     for row in &facts.trials {
         let Some(c) = row.classification else {
@@ -60,16 +60,60 @@ pub fn failure_classes(run_dir: &Path, facts: &RunFacts) -> Vec<FailureClass> {
             .flatten();
         groups.entry((c.as_str(), reason)).or_insert((0, row)).0 += 1;
     }
-    let mut out: Vec<FailureClass> = groups
-        .into_iter()
-        .map(|((name, reason), (count, row))| FailureClass {
-            classification: name.to_string(),
-            reason,
-            infra: row.is_infra(),
-            count,
-            example: example(run_dir, row),
-        })
-        .collect();
+    sorted(
+        groups
+            .into_iter()
+            .map(|(key, (count, row))| class_of(run_dir, key, count, row))
+            .collect(),
+    )
+}
+
+/// The same classes as [`failure_classes`], read from what is materialized instead of
+/// a fold: the committed slots before `committed_before` (the fold's `next_commit_idx`)
+/// grouped by the journal's fact tables, and the example trials read by slot. Reads the
+/// unsuccessful rows and one completion per class, whatever the journal's length.
+pub fn failure_classes_materialized(
+    run_dir: &Path,
+    journal: &Journal,
+    committed_before: u64,
+) -> Result<Vec<FailureClass>, JournalError> {
+    let mut groups: BTreeMap<Key, (u64, u64)> = BTreeMap::new();
+    for g in journal.unsuccessful_groups(committed_before)? {
+        let reason = (g.classification == Classification::AgentExitNonzero)
+            .then(|| reason_of(g.exit_code, g.detail.as_deref()))
+            .flatten();
+        let e = groups
+            .entry((g.classification.as_str(), reason))
+            .or_insert((0, g.first_schedule_idx));
+        e.0 += g.count;
+        e.1 = e.1.min(g.first_schedule_idx);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (key, (count, first)) in groups {
+        let row = committed_trial(journal, first)?.ok_or_else(|| JournalError::Damaged {
+            path: journal.path().to_path_buf(),
+            reason: format!("slot {first} is in fact_trials but has no committed completion"),
+        })?;
+        out.push(class_of(run_dir, key, count, &row));
+    }
+    Ok(sorted(out))
+}
+
+/// (classification, reason): what one failure class is.
+type Key = (&'static str, Option<String>);
+
+fn class_of(run_dir: &Path, (name, reason): Key, count: u64, row: &TrialRow) -> FailureClass {
+    FailureClass {
+        classification: name.to_string(),
+        reason,
+        infra: row.is_infra(),
+        count,
+        example: example(run_dir, row),
+    }
+}
+
+/// Largest first, ties by name and reason.
+fn sorted(mut out: Vec<FailureClass>) -> Vec<FailureClass> {
     out.sort_by(|a, b| {
         b.count
             .cmp(&a.count)
@@ -82,11 +126,15 @@ pub fn failure_classes(run_dir: &Path, facts: &RunFacts) -> Vec<FailureClass> {
 /// `exit code N` or `signal N` of the trial's last attempt.
 fn exit_reason(row: &TrialRow) -> Option<String> {
     let last = row.attempts.last()?;
-    if let Some(code) = last.exit_code {
+    reason_of(last.exit_code, last.detail.as_deref())
+}
+
+/// `exit code N`, else the `signal N` the detail names.
+fn reason_of(exit_code: Option<i32>, detail: Option<&str>) -> Option<String> {
+    if let Some(code) = exit_code {
         return Some(format!("exit code {code}"));
     }
-    let d = last.detail.as_deref()?;
-    let sig = d.split("signal ").nth(1)?;
+    let sig = detail?.split("signal ").nth(1)?;
     let n: String = sig.chars().take_while(|c| c.is_ascii_digit()).collect();
     (!n.is_empty()).then(|| format!("signal {n}"))
 }

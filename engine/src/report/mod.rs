@@ -11,9 +11,11 @@ pub mod failures;
 pub mod logs;
 pub mod runs;
 pub mod stats;
+pub mod status;
 
-pub use facts::{collect, RunFacts, TrialRow};
-pub use failures::{failure_classes, FailureClass};
+pub use facts::{collect, committed_trial, RunFacts, TrialRow};
+pub use failures::{failure_classes, failure_classes_materialized, FailureClass};
+pub use status::{status, StatusView};
 use serde::Serialize;
 use stats::Interval;
 use std::collections::BTreeMap;

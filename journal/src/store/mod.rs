@@ -7,6 +7,7 @@
 
 use crate::event::{DecodeError, Event, StoredEvent};
 mod coord;
+mod facts;
 pub mod integrity;
 mod read;
 mod snapshot;
@@ -14,6 +15,7 @@ mod snapshot;
 pub use snapshot::{SnapshotFold, SnapshotInfo, SNAPSHOT_EVERY};
 
 pub use coord::{InboxAnswer, InboxRow, InboxState, LeaseRow, LeaseTake};
+pub use facts::{FactTrial, UnsuccessfulGroup};
 
 use integrity::{FileWatch, Head, HeadCheck, HeadRecord};
 
@@ -35,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_snapshots.sql",
         include_str!("../../../migrations/0003_snapshots.sql"),
+    ),
+    (
+        "0004_read_index.sql",
+        include_str!("../../../migrations/0004_read_index.sql"),
     ),
 ];
 
