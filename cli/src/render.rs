@@ -432,6 +432,7 @@ pub fn inspection(r: &Inspection, json: bool) {
         for f in &r.verify.faults {
             println!("  - {f}");
         }
+        println!("  (`labj verify` also checks payload schemas, stored blobs and the materialized projections)");
     }
     match &r.plan {
         None => println!("continue: nothing to do (run completed)"),
