@@ -21,6 +21,8 @@
 #                       run (33,000 trials) with vs without snapshots; finishes, verifies
 #   journal_bench.sh    journal append and fold+verify, 1,000,000 events (100,000)
 #   verify_rss.sh       verify peak RSS at 20,000 metrics per trial (2,000)
+#   read_commands.sh    status/trials/report/export/inspect at 10,000 and 100,000 committed
+#                       trials (3,000 / 30,000): medians of 3 and the ratio between sizes
 #   sleep_trials.sh     64 x sleep 0.25 s at P=8 vs the ideal 2 s
 #   full run only, when their component is there: remote_vs_local.sh,
 #   container_overhead.sh (podman image), slurm_throughput.sh (a Slurm cluster)
@@ -78,6 +80,7 @@ if [ "$QUICK" = 1 ]; then
     bench continue_1m continue_1m.sh 33000
     bench journal journal_bench.sh --events 100000 --runs 3 --dir "$BENCH_DIR"
     bench verify_rss verify_rss.sh 2000
+    bench read_commands read_commands.sh 3000 30000
     bench sleep sleep_trials.sh
 else
     bench noop trials_vs_xargs.sh 1000
@@ -89,6 +92,7 @@ else
     bench continue_1m continue_1m.sh 333000
     bench journal journal_bench.sh --runs 3 --dir "$BENCH_DIR"
     bench verify_rss verify_rss.sh 20000
+    bench read_commands read_commands.sh 10000 100000
     bench sleep sleep_trials.sh
     bench remote remote_vs_local.sh 600
     if command -v podman > /dev/null && podman image exists localhost/labj-test-a:1 2> /dev/null; then

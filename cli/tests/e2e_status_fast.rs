@@ -26,7 +26,12 @@ fn status_equals_fold(s: &Scratch, run: &Path) -> Vec<engine::report::FailureCla
     assert_eq!(fast.projections, folded, "projections of {}", run.display());
     if facts.projections == folded {
         let classes = engine::report::failure_classes(run, &facts);
-        assert_eq!(fast.failures, classes, "failure classes of {}", run.display());
+        assert_eq!(
+            fast.failures,
+            classes,
+            "failure classes of {}",
+            run.display()
+        );
     }
     for (t, row) in facts.trials.iter().enumerate() {
         let by_slot = engine::report::committed_trial(&j, row.schedule_idx).unwrap();
@@ -94,8 +99,10 @@ fn status_of_finished_runs_equals_the_fold_with_every_failure_class() {
     cli_json_is_the_folds(&s, &run);
     let n = names(&classes);
     assert!(
-        n.iter().any(|c| c.starts_with("agent_exit_nonzero (exit code 3)="))
-            && n.iter().any(|c| c.starts_with("agent_exit_nonzero (signal 9)=")),
+        n.iter()
+            .any(|c| c.starts_with("agent_exit_nonzero (exit code 3)="))
+            && n.iter()
+                .any(|c| c.starts_with("agent_exit_nonzero (signal 9)=")),
         "{n:?}"
     );
     let exit3 = classes
@@ -180,10 +187,14 @@ fn status_of_a_live_run_equals_the_fold_mid_flight_and_after_a_cancel() {
 
     let victim = active[0].clone();
     live.control_ok("cancel", &["--trial", &victim]);
-    wait_for(Duration::from_secs(20), "the cancelled slot to commit", || {
-        let p = fold_run(&run);
-        (p.aggregates.overall.cancelled == 1).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the cancelled slot to commit",
+        || {
+            let p = fold_run(&run);
+            (p.aggregates.overall.cancelled == 1).then_some(())
+        },
+    );
     // Still running, one trial cancelled: a class of its own, read from the fact tables.
     let classes = status_equals_fold(&s, &run);
     assert_eq!(names(&classes), ["cancelled=1"], "{classes:#?}");

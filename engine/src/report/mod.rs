@@ -15,9 +15,9 @@ pub mod status;
 
 pub use facts::{collect, committed_trial, RunFacts, TrialRow};
 pub use failures::{failure_classes, failure_classes_materialized, FailureClass};
-pub use status::{status, StatusView};
 use serde::Serialize;
 use stats::Interval;
+pub use status::{status, StatusView};
 use std::collections::BTreeMap;
 use std::path::Path;
 

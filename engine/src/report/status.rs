@@ -22,11 +22,8 @@ pub fn status(run_dir: &Path, journal: &Journal) -> Result<StatusView, JournalEr
     let projections = journal.fold_from_snapshot(None)?.projections;
     // Rows of slots committed after the journal was opened (a live run) are left out:
     // commits happen in schedule order, so `next_commit_idx` is the cut.
-    let failures = failure_classes_materialized(
-        run_dir,
-        journal,
-        projections.progress.next_commit_idx,
-    )?;
+    let failures =
+        failure_classes_materialized(run_dir, journal, projections.progress.next_commit_idx)?;
     Ok(StatusView {
         projections,
         failures,

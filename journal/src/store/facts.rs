@@ -98,7 +98,9 @@ impl Journal {
                 exit_code: code
                     .map(|c| {
                         i32::try_from(c).map_err(|_| {
-                            self.damaged(format!("fact_trial_events of slot {first}: exit code {c} is out of range"))
+                            self.damaged(format!(
+                                "fact_trial_events of slot {first}: exit code {c} is out of range"
+                            ))
                         })
                     })
                     .transpose()?,
@@ -155,8 +157,11 @@ impl Journal {
             c => Some(self.classification_of(idx, c)?),
         };
         let int = |v: i64, what: &str| {
-            u32::try_from(v)
-                .map_err(|_| self.damaged(format!("fact_trials row of slot {idx}: {what} {v} is out of range")))
+            u32::try_from(v).map_err(|_| {
+                self.damaged(format!(
+                    "fact_trials row of slot {idx}: {what} {v} is out of range"
+                ))
+            })
         };
         Ok(Some(FactTrial {
             schedule_idx,
