@@ -7,7 +7,7 @@
 //! | `dataset` | every task row the run uses: id, task object, workspace files |
 //! | `task_limits` | each task's limits (steps, tokens, tool calls, seconds) |
 //! | `mounts` | each task's mount references |
-//! | `dependency_files` | content of every `runtime.dependencies.files` source |
+//! | `dependency_files` | content of every `runtime.dependencies.files` source (variants' `runtime_overrides` included) |
 //! | `agent_programs` | content of the files the agent commands (every variant) name inside the project root |
 //! | `grader_program` | the same for the grader or benchmark adapter |
 //!
@@ -49,7 +49,14 @@ pub fn components(exp: &Experiment) -> Components {
     out.insert("mounts".into(), hex(mounts));
     let dir = exp.dir();
     let mut deps = blake3::Hasher::new();
-    for d in &exp.runtime().dependency_files {
+    // A variant's runtime_overrides may name files of its own; variants without
+    // overrides add nothing (so the digest of an experiment without them is unchanged).
+    let own = exp
+        .variants()
+        .iter()
+        .filter_map(|v| v.runtime.as_ref())
+        .flat_map(|r| r.dependency_files.iter());
+    for d in exp.runtime().dependency_files.iter().chain(own) {
         field(&mut deps, d.source.as_bytes());
         field(&mut deps, d.dest.as_bytes());
         field(&mut deps, file_digest(&dir.join(&d.source)).as_bytes());

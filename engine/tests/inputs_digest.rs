@@ -108,3 +108,26 @@ fn each_input_moves_exactly_its_component() {
     std::fs::write(dir.join("notes.md"), "edited\n").unwrap();
     assert!(changed(&base, &now(dir)).is_empty());
 }
+
+#[test]
+fn a_variants_runtime_overrides_files_are_inputs_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    write(dir, "deps/other.txt", "o1\n");
+    let exp = std::fs::read_to_string(dir.join("experiment.yaml")).unwrap();
+    let with_override = exp.replace(
+        "variant_plan: []\n",
+        "variant_plan:\n  - variant_id: other\n    runtime_overrides:\n      dependencies:\n        files: [{source: deps/other.txt, dest: config.txt}]\n",
+    );
+    assert_ne!(with_override, exp);
+    write(dir, "experiment.yaml", &with_override);
+    let base = now(dir);
+    only(
+        dir,
+        &base,
+        "deps/other.txt",
+        |t| t.replace("o1", "o2"),
+        &["dependency_files"],
+    );
+}
