@@ -69,6 +69,7 @@ fn compat_node_harness_reads_input_and_writes_output() {
                 ("prompt_words".to_string(), words),
                 ("policy_timeout_ms".to_string(), 30000.0),
                 ("env_timeout_ms".to_string(), 30000.0),
+                ("services".to_string(), 0.0),
                 ("score".to_string(), score),
             ]),
             "{c:?}"

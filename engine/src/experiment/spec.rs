@@ -57,6 +57,17 @@ impl Experiment {
             .unwrap_or(&self.runtime)
     }
 
+    /// The dependencies document of a trial: the variant's `runtime.dependencies`, with
+    /// `services` present (`[]` when not declared), as the original always wrote it.
+    pub fn effective_dependencies(&self, variant_idx: usize) -> Value {
+        let mut deps = self.variant_runtime(variant_idx).dependencies.clone();
+        if let Value::Object(m) = &mut deps {
+            m.entry("services")
+                .or_insert_with(|| Value::Array(Vec::new()));
+        }
+        deps
+    }
+
     /// The policy document of a trial: the variant's `runtime.policy`, `timeout_ms` set to
     /// the timeout labj enforces (the original always wrote the trial's timeout there,
     /// 600 000 ms when nothing set one), the task's limits merged under `limits` (task
@@ -106,10 +117,7 @@ impl Experiment {
             repl_idx: slot.repl_idx(),
             task: task.payload(),
             bindings: variant.bindings.clone(),
-            dependencies: self
-                .variant_runtime(slot.variant_idx())
-                .dependencies
-                .clone(),
+            dependencies: self.effective_dependencies(slot.variant_idx()),
             policy: self.effective_policy(slot.variant_idx(), slot.task_idx()),
             workspace_files: task.workspace_files.clone(),
             mount_references: task.mount_references.clone(),

@@ -18,6 +18,8 @@ const output = flag('--output');
 const task = JSON.parse(fs.readFileSync(input, 'utf8'));
 const bindings = JSON.parse(fs.readFileSync(process.env.AGENTLAB_BINDINGS_PATH, 'utf8'));
 const policy = JSON.parse(fs.readFileSync(process.env.AGENTLAB_POLICY_PATH, 'utf8'));
+// No services are declared: the list is there anyway, empty, as the original wrote it.
+const deps = JSON.parse(fs.readFileSync(process.env.AGENTLAB_DEPENDENCIES_PATH, 'utf8'));
 const words = task.input.prompt.split(/\s+/).filter(Boolean).length;
 
 fs.mkdirSync('notes', { recursive: true });
@@ -46,6 +48,7 @@ const result = {
     output_is_result_path: output === process.env.AGENTLAB_RESULT_PATH,
     policy_timeout_ms: policy.timeout_ms,
     env_timeout_ms: Number(process.env.AGENTLAB_TIMEOUT_MS),
+    services: deps.services.length,
     judge: null,
   },
   objective: { name: 'score', value: task.expect === 'success' ? 1 : 0.25, direction: 'maximize' },
