@@ -541,7 +541,7 @@ fn rows() -> Vec<Row> {
             vec![OsString::from("status"), p(&c)]
         }),
         // --- the filesystem -------------------------------------------------------------
-        row("runs dir is a file", 1, "Not a directory", move |_, d| {
+        row("runs dir is a file", 1, "runs_file exists but is not a directory; give a directory", move |_, d| {
             let e = exp(d);
             let f = write(d, "runs_file", b"x");
             vec![OsString::from("--runs-dir"), p(&f), OsString::from("run"), p(&e)]

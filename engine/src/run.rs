@@ -271,6 +271,17 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     let abs_exp = std::fs::canonicalize(experiment_path).unwrap_or(experiment_path.into());
     check_utf8_path("the experiment path", &abs_exp)?;
     check_utf8_path("--runs-dir", &opts.runs_dir)?;
+    // A runs directory that is something else (a file, a FIFO) would fail below as an
+    // opaque "Not a directory (os error 20)" on a path the user never typed.
+    if let Ok(meta) = std::fs::metadata(&opts.runs_dir) {
+        if !meta.is_dir() {
+            return Err(RunError::Invalid(format!(
+                "--runs-dir {} exists but is not a directory; give a directory (it is \
+                 created when missing)",
+                opts.runs_dir.display()
+            )));
+        }
+    }
     let mut exp = experiment::load(experiment_path)?;
     experiment::check_runnable(&exp)?;
     enforce(&mut exp, opts)?;
