@@ -214,9 +214,13 @@ pub fn logs(
     let dir = run::resolve_run(runs_dir, run)?;
     let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
     check_trial_in_run(&j, &trial_id)?;
-    let facts = engine::report::collect(&j)?;
-    let Some(row) = facts.trials.iter().find(|r| r.trial_id == trial_id) else {
-        let active = facts
+    // One slot read by its index, not a fold of every event (check_trial_in_run
+    // parsed the id).
+    let idx: u64 = trial_id.trim_start_matches("trial_").parse()?;
+    let row = engine::report::committed_trial(&j, idx)?;
+    let Some(row) = row.as_ref() else {
+        let active = j
+            .fold_from_snapshot(None)?
             .projections
             .control
             .active_trials
