@@ -35,20 +35,22 @@ RL=$(build "$LARGE")
 events() { sqlite3 "file:$1/journal.sqlite?mode=ro" "select count(*) from events" 2>/dev/null || echo "?"; }
 ES=$(events "$RS"); EL=$(events "$RL")
 echo "runs: $SMALL trials = $ES events ($RS), $LARGE trials = $EL events ($RL)"
-# med3 CMD...: median wall ms of 3 runs of `labj CMD…`.
+# med3 CMD...: median wall ms of 3 runs of `labj CMD…` (the script stops if one fails).
 med3() {
+    : > times.txt
     for _ in 1 2 3; do
         a=$(now_ms)
-        "$LABJ" "$@" > /dev/null 2>&1 || { echo "labj $* failed" >&2; exit 1; }
-        echo $(($(now_ms) - a))
-    done | median
+        "$LABJ" "$@" > /dev/null 2> err.txt || { echo "labj $* failed: $(cat err.txt)" >&2; return 1; }
+        echo $(($(now_ms) - a)) >> times.txt
+    done
+    median < times.txt
 }
 ROWS=""
 for cmd in "status" "status --json" "trials" "report" "export --table trials" "inspect"; do
     # shellcheck disable=SC2086 # cmd is split into its words on purpose
-    s=$(med3 $cmd "$RS")
+    s=$(med3 $cmd "$RS") || exit 1
     # shellcheck disable=SC2086
-    l=$(med3 $cmd "$RL")
+    l=$(med3 $cmd "$RL") || exit 1
     r=$(ratio "$l" "$([ "$s" -gt 0 ] && echo "$s" || echo 1)")
     echo "labj $cmd: $s ms at $ES events, $l ms at $EL events (x$r)"
     ROWS="$ROWS$cmd|$s|$l|$r

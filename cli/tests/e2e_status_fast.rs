@@ -2,7 +2,8 @@
 //! snapshot, failure classes from the fact tables and one completion per class), not
 //! from a fold of every event. These tests hold it equal to the fold on real runs:
 //! successes and graded failures, exit codes, signals and bad results, infrastructure
-//! faults committed and re-run, pruned variants, a cancelled trial, and a run mid-flight.
+//! faults committed and re-run, pruned variants, a cancelled trial, and a run mid-flight
+//! (where `labj logs` of a running trial says it is not committed yet).
 
 mod support;
 use support::crash::*;
@@ -184,6 +185,14 @@ fn status_of_a_live_run_equals_the_fold_mid_flight_and_after_a_cancel() {
     let out = live.labj(&["status", &live.run()]);
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(shown.contains("active trials:"), "{shown}");
+    // `logs` reads one slot by its index: a running trial is not committed yet.
+    let out = live.labj(&["logs", &live.run(), &active[1]]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("is not committed yet (it is running)"),
+        "{}",
+        text(&out)
+    );
 
     let victim = active[0].clone();
     live.control_ok("cancel", &["--trial", &victim]);
@@ -205,4 +214,56 @@ fn status_of_a_live_run_equals_the_fold_mid_flight_and_after_a_cancel() {
     let classes = status_equals_fold(&s, &run);
     cli_json_is_the_folds(&s, &run);
     assert_eq!(names(&classes), ["cancelled=1"], "{classes:#?}");
+}
+
+/// `inspect` checks the whole chain in one pass without `verify`'s other passes: an
+/// edited payload is still found and named, the projections stop before it, and the
+/// report points at `labj verify` for what it does not check.
+#[test]
+fn inspect_names_an_edited_event_and_folds_up_to_it() {
+    let s = Scratch::new();
+    let run = paired_run(&s);
+    let arg = run.to_str().unwrap();
+    let out = s.labj(&["inspect", arg]);
+    let shown = stdout_ok(&out);
+    assert!(shown.contains("chain: ok ("), "{shown}");
+    assert!(!shown.contains("labj verify"), "{shown}");
+
+    let conn = rusqlite::Connection::open(run.join("journal.sqlite")).unwrap();
+    conn.execute_batch("DROP TRIGGER events_no_update;")
+        .unwrap();
+    let edited: i64 = conn
+        .query_row(
+            "SELECT MIN(idx) FROM events WHERE kind = 'trial_completed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "UPDATE events SET payload = replace(payload, '\"success\"', '\"failure\"') WHERE idx = ?1",
+        [edited],
+    )
+    .unwrap();
+    drop(conn);
+    let out = s.labj(&["inspect", arg]);
+    let shown = stdout_ok(&out);
+    assert!(shown.contains("chain: FAILED"), "{shown}");
+    assert!(
+        shown.contains(&format!("event {edited}: hash does not match content")),
+        "{shown}"
+    );
+    assert!(shown.contains("`labj verify` also checks"), "{shown}");
+    let out = s.labj(&["inspect", "--json", arg]);
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("inspect --json");
+    assert_eq!(doc["verify"]["ok"], false, "{doc:#}");
+    assert_eq!(doc["verify"]["first_bad_idx"], edited, "{doc:#}");
+    // Folded up to the event before the edit: nothing after it is committed.
+    let committed = doc["progress"]["committed_slots"].as_u64().unwrap();
+    let before: u64 = Journal::open_read_only(&run.join("journal.sqlite"))
+        .unwrap()
+        .fold(Some(edited as u64 - 1))
+        .unwrap()
+        .progress
+        .next_commit_idx;
+    assert_eq!(committed, before, "{doc:#}");
 }

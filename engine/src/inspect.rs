@@ -152,7 +152,7 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
 /// `labj verify`'s (each a further pass over every event), so `inspect` stays quick on
 /// a long run; a fault found here names `labj verify` for the rest.
 pub fn chain_check(journal: &Journal) -> Result<VerifyReport, JournalError> {
-    let chain = journal.verify_chain()?;
+    let chain = journal.check_chain_hashes()?;
     let mut faults = Vec::new();
     let mut first_bad = None;
     if let Some((idx, reason)) = &chain.first_bad {

@@ -6,7 +6,7 @@
 //! `trial_completed` said beyond the fact table (duration, attempts, artifacts).
 
 use journal::event::{
-    ArtifactRef, AttemptRecord, Classification, Event, SlotStatus, StoredEvent, TrialCompleted,
+    ArtifactRef, AttemptRecord, Classification, Event, SlotStatus, TrialCompleted,
 };
 use journal::projection::{Changes, FactRow};
 use journal::{Journal, JournalError, Projections};
@@ -100,99 +100,40 @@ impl RunFacts {
     }
 }
 
-/// Events handed from the reading thread to the folding one at a time.
-const BATCH: usize = 512;
-
-/// Fold the journal (hash chain checked) and collect every committed trial. Two cores:
-/// this thread reads the rows, checks the chain and decodes; a second folds and keeps
-/// the rows, batch by batch, in order.
+/// Fold the journal (hash chain checked) and collect every committed trial.
 pub fn collect(journal: &Journal) -> Result<RunFacts, JournalError> {
-    let path = journal.path().to_path_buf();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<StoredEvent>>(16);
-    std::thread::scope(|scope| {
-        let folder = scope.spawn(move || -> Result<RunFacts, JournalError> {
-            let mut c = Collector::default();
-            for batch in rx {
-                for e in batch {
-                    c.apply(e).map_err(|source| JournalError::Fold {
-                        path: path.clone(),
-                        source,
-                    })?;
-                }
-            }
-            Ok(RunFacts {
-                projections: c.proj,
-                trials: c.trials,
-                rows: c.rows,
-            })
-        });
-        let mut batch = Vec::with_capacity(BATCH);
-        let read = journal.for_each_event(0, None, true, |e| {
-            batch.push(e);
-            if batch.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
-                // The folder stopped on an error; it reports it below.
-                return Err(JournalError::Missing {
-                    path: std::path::PathBuf::new(),
-                });
-            }
-            Ok(())
-        });
-        if read.is_ok() && !batch.is_empty() {
-            let _ = tx.send(batch);
-        }
-        drop(tx);
-        let folded = folder
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        match (read, folded) {
-            (Ok(()), folded) => folded,
-            // The folder saw only events before the reader's failure: its error, if
-            // any, is the earlier one.
-            (Err(_), Err(e)) => Err(e),
-            (Err(r), Ok(_)) => Err(r),
-        }
-    })
-}
-
-/// The folding side of [`collect`].
-#[derive(Default)]
-struct Collector {
-    proj: Projections,
-    changes: Changes,
-    completions: HashMap<u64, TrialCompleted>,
-    retried: HashMap<u64, u32>,
-    trials: Vec<TrialRow>,
-    rows: Vec<FactRow>,
-}
-
-impl Collector {
-    fn apply(&mut self, e: StoredEvent) -> Result<(), journal::projection::FoldError> {
+    let mut proj = Projections::new();
+    let mut changes = Changes::default();
+    let mut completions: HashMap<u64, TrialCompleted> = HashMap::new();
+    let mut retried: HashMap<u64, u32> = HashMap::new();
+    let mut trials = Vec::new();
+    let mut rows = Vec::new();
+    journal.for_each_event(0, None, true, |e| {
         match &e.event {
             Event::TrialCompleted(c) => {
-                self.completions.insert(c.schedule_idx, c.clone());
+                completions.insert(c.schedule_idx, c.clone());
             }
-            Event::WorkerLost(w) if w.retry => {
-                *self.retried.entry(w.schedule_idx).or_default() += 1
-            }
+            Event::WorkerLost(w) if w.retry => *retried.entry(w.schedule_idx).or_default() += 1,
             _ => {}
         }
-        let lost = match &e.event {
-            Event::WorkerLost(w) if !w.retry => Some(w.clone()),
-            _ => None,
-        };
-        self.proj.apply_owned(e, &mut self.changes)?;
-        if let Some(w) = lost {
-            // The fold synthesized the completion it commits; mirror what it kept.
-            self.completions.insert(
-                w.schedule_idx,
-                self.proj
-                    .pending
-                    .get(&w.schedule_idx)
-                    .cloned()
-                    .unwrap_or_else(|| lost_completion(w.schedule_idx, &w.trial_id, &w.reason)),
-            );
+        proj.apply(&e, &mut changes)
+            .map_err(|source| JournalError::Fold {
+                path: journal.path().to_path_buf(),
+                source,
+            })?;
+        if let Event::WorkerLost(w) = &e.event {
+            if !w.retry {
+                // The fold synthesized the completion it commits; mirror what it kept.
+                completions.insert(
+                    w.schedule_idx,
+                    proj.pending
+                        .get(&w.schedule_idx)
+                        .cloned()
+                        .unwrap_or_else(|| lost_completion(w.schedule_idx, &w.trial_id, &w.reason)),
+                );
+            }
         }
-        for row in self.changes.rows.drain(..) {
+        for row in changes.rows.drain(..) {
             match row {
                 FactRow::Trial {
                     schedule_idx,
@@ -206,8 +147,8 @@ impl Collector {
                     primary_metric,
                     attempts: _,
                 } => {
-                    let c = self.completions.remove(&schedule_idx);
-                    self.trials.push(TrialRow {
+                    let c = completions.remove(&schedule_idx);
+                    trials.push(TrialRow {
                         schedule_idx,
                         trial_id,
                         variant_id,
@@ -223,17 +164,22 @@ impl Collector {
                         duration_ms: c.as_ref().map(|c| c.duration_ms),
                         worker_id: c.as_ref().map(|c| c.worker_id.clone()),
                         error: c.as_ref().and_then(|c| c.error.clone()),
-                        infra_retried: self.retried.remove(&schedule_idx).unwrap_or(0),
+                        infra_retried: retried.remove(&schedule_idx).unwrap_or(0),
                     });
                 }
                 r @ (FactRow::Metric { .. }
                 | FactRow::TrialEvent { .. }
-                | FactRow::Evidence { .. }) => self.rows.push(r),
+                | FactRow::Evidence { .. }) => rows.push(r),
                 _ => {}
             }
         }
         Ok(())
-    }
+    })?;
+    Ok(RunFacts {
+        projections: proj,
+        trials,
+        rows,
+    })
 }
 
 /// One committed slot read by its index instead of a fold: its `fact_trials` row and
