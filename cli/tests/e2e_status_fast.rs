@@ -240,10 +240,13 @@ fn inspect_names_an_edited_event_and_folds_up_to_it() {
         )
         .unwrap();
     conn.execute(
-        "UPDATE events SET payload = replace(payload, '\"success\"', '\"failure\"') WHERE idx = ?1",
+        // The duration gains a leading digit: the payload still decodes, only its hash
+        // tells the edit.
+        "UPDATE events SET payload = replace(payload, '\"duration_ms\":', '\"duration_ms\":1') WHERE idx = ?1 AND payload LIKE '%\"duration_ms\":%'",
         [edited],
     )
     .unwrap();
+    assert_eq!(conn.changes(), 1, "event {edited} edited");
     drop(conn);
     let out = s.labj(&["inspect", arg]);
     let shown = stdout_ok(&out);
