@@ -314,11 +314,11 @@ fn finish(
                 "progress": proj.progress_doc(),
                 "aggregates": proj.aggregates_doc(),
                 "summary": render::summary_json(proj),
-                "failures": failure_classes_of(&outcome.run_dir),
+                "failures": failure_classes_of(&outcome.run_dir, proj),
             }))?
         );
     } else {
-        let classes = failure_classes_of(&outcome.run_dir);
+        let classes = failure_classes_of(&outcome.run_dir, proj);
         render::summary(
             &outcome,
             v.infra,
@@ -333,14 +333,18 @@ fn finish(
     Ok(ExitCode::from(v.exit_code))
 }
 
-/// The failure classes of a run that just ended (read back from its journal); empty,
+/// The failure classes of a run that just ended (read back from its journal's fact
+/// tables up to what `proj`, the session's own fold, committed: no second fold); empty,
 /// with a warning, if that fails: the summary must still print.
-fn failure_classes_of(run_dir: &Path) -> Vec<engine::report::FailureClass> {
-    let facts = Journal::open_read_only(&run_dir.join(JOURNAL_FILE))
-        .map_err(anyhow::Error::from)
-        .and_then(|j| Ok(engine::report::collect(&j)?));
-    match facts {
-        Ok(f) => engine::report::failure_classes(run_dir, &f),
+fn failure_classes_of(
+    run_dir: &Path,
+    proj: &journal::Projections,
+) -> Vec<engine::report::FailureClass> {
+    let classes = Journal::open_read_only(&run_dir.join(JOURNAL_FILE)).and_then(|j| {
+        engine::report::failure_classes_materialized(run_dir, &j, proj.progress.next_commit_idx)
+    });
+    match classes {
+        Ok(c) => c,
         Err(e) => {
             tracing::warn!("cannot read the failures of {}: {e}", run_dir.display());
             Vec::new()

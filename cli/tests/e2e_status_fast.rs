@@ -93,11 +93,18 @@ fn status_of_finished_runs_equals_the_fold_with_every_failure_class() {
 
     let s = Scratch::new();
     let exp = failing_experiment(&s);
-    let out = s.labj(&["run", exp.to_str().unwrap()]);
+    let out = s.labj(&["run", "--json", exp.to_str().unwrap()]);
     assert!(out.status.code().is_some(), "{}", text(&out));
     let run = s.the_run();
     let classes = status_equals_fold(&s, &run);
     cli_json_is_the_folds(&s, &run);
+    // The end-of-run summary reads the same classes (fact tables, no second fold).
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("run --json");
+    assert_eq!(
+        summary["failures"],
+        serde_json::to_value(&classes).unwrap(),
+        "{summary:#}"
+    );
     let n = names(&classes);
     assert!(
         n.iter()
