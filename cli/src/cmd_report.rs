@@ -242,7 +242,7 @@ pub fn text(r: &Report) -> String {
         );
         let _ = writeln!(
             s,
-            "  pairs {} (excluded {}: infra, pruned or not committed on one side)",
+            "  pairs {} (excluded {}: infra, cancelled, pruned or not committed on one side)",
             c.pairs, c.excluded_pairs
         );
         let _ = writeln!(
