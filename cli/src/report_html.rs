@@ -167,7 +167,7 @@ pub fn html(r: &Report) -> String {
     );
     let _ = write!(
         s,
-        "<p class=\"note\">95% intervals: Wilson score intervals for success rates; percentile bootstrap ({} resamples, seed {}) for means of <code>{}</code> and paired differences. Infrastructure faults and pruned slots are shown apart and never enter a denominator or a mean.</p>",
+        "<p class=\"note\">95% intervals: Wilson score intervals for success rates; percentile bootstrap ({} resamples, seed {}) for means of <code>{}</code> and paired differences. Infrastructure faults, cancelled trials and pruned slots are shown apart and never enter a denominator or a mean.</p>",
         r.bootstrap.resamples,
         r.bootstrap.seed,
         esc(&metric)
