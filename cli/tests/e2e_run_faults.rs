@@ -81,9 +81,8 @@ fn spawn_failure_is_an_infra_fault_that_sets_exit_code_three() {
     s.tasks(2);
     let exp = s.experiment(&["a"], 1, 2, "");
     // A program that cannot be found is refused before the run (agentlab_compat.rs);
-    // one that exists but whose interpreter does not fails only when spawned.
-    unspawnable(&s, "labj-e2e-no-such-agent.sh");
-    edit_experiment(&s, "[\"./agent.sh\"]", "[\"./labj-e2e-no-such-agent.sh\"]");
+    // one whose path depends on the trial fails only when spawned.
+    edit_experiment(&s, "[\"./agent.sh\"]", UNSPAWNABLE);
     let out = s.labj(&["run", exp.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
@@ -176,13 +175,12 @@ fn fail_on_infra_error_threshold_is_exclusive_share_of_trials_that_ran() {
     s.tasks(2);
     s.script("agent.sh", SUCCESS);
     let exp = s.experiment(&["a", "b"], 1, 2, "");
-    // Variant b's own runtime points at a program that cannot be spawned (its
-    // interpreter is missing): half the trials die of an infrastructure fault.
-    unspawnable(&s, "labj-e2e-no-such-agent.sh");
+    // Variant b's own runtime points at a program that cannot be spawned (a per-trial
+    // path no task stages): half the trials die of an infrastructure fault.
     edit_experiment(
         &s,
         "    bindings: {name: b}\n",
-        "    bindings: {name: b}\n    runtime:\n      agent:\n        command: [\"./labj-e2e-no-such-agent.sh\"]\n",
+        &format!("    bindings: {{name: b}}\n    runtime:\n      agent:\n        command: {UNSPAWNABLE}\n"),
     );
     let exp = exp.to_str().unwrap();
     for (threshold, code) in [("49%", 3), ("50%", 0), ("49.9", 3)] {
@@ -206,10 +204,93 @@ fn fail_on_infra_error_threshold_is_exclusive_share_of_trials_that_ran() {
     );
 }
 
-/// An executable script whose interpreter does not exist: it passes every check before
-/// the run and fails when spawned.
-fn unspawnable(s: &Scratch, name: &str) {
+/// An agent command that passes every check before the run and fails when spawned: its
+/// program is a per-trial path (`${AGENTLAB_…}`, checked as each trial starts) that no
+/// task stages.
+const UNSPAWNABLE: &str = "[\"${AGENTLAB_WORKSPACE_DIR}/labj-e2e-no-such-agent.sh\"]";
+
+/// A script whose `#!` interpreter is missing cannot start: `describe` says so and `run`
+/// refuses before creating anything (it was a spawn failure on every trial).
+#[test]
+fn a_script_whose_interpreter_is_missing_is_refused_before_the_run() {
     use std::os::unix::fs::PermissionsExt;
-    let p = s.write(name, "#!/nonexistent/labj-e2e-interpreter\nexit 0\n");
+    let s = Scratch::new();
+    s.tasks(2);
+    s.script("agent.sh", SUCCESS);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    let p = s.write("bad.sh", "#!/nonexistent/labj-e2e-interpreter\nexit 0\n");
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    edit_experiment(&s, "[\"./agent.sh\"]", "[\"./bad.sh\"]");
+    let exp = exp.to_str().unwrap();
+    let d = s.labj(&["describe", exp]);
+    let t = text(&d);
+    assert!(
+        t.contains("CANNOT START")
+            && t.contains("names the interpreter `/nonexistent/labj-e2e-interpreter` on its #! line, which does not exist"),
+        "{t}"
+    );
+    let out = s.labj(&["run", exp]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not runnable"), "{}", text(&out));
+    assert!(
+        std::fs::read_dir(s.runs_dir()).map_or(true, |mut d| d.next().is_none()),
+        "a refused run left a run directory"
+    );
+}
+
+/// A program whose path is a `${AGENTLAB_…}` template (a script each task stages into
+/// its workspace) is checked as each trial starts: the task that stages it succeeds, the
+/// one that does not is a spawn failure naming the expanded path.
+#[test]
+fn a_program_templated_per_trial_runs_where_the_task_stages_it() {
+    let s = Scratch::new();
+    let solve = "#!/bin/sh\nprintf '%s' '{\"schema_version\":\"agent_result_v1\",\"outcome\":\"success\"}' > \"$AGENTLAB_RESULT_PATH\"\n";
+    let staged = serde_json::json!({
+        "schema_version": "task_boundary_v1", "task": {"id": "staged"},
+        "workspace_files": [{"path": "solve.sh", "content": solve, "executable": true}]
+    });
+    let bare = serde_json::json!({
+        "schema_version": "task_boundary_v1", "task": {"id": "bare"},
+        "workspace_files": [{"path": "notes.txt", "content": "x"}]
+    });
+    s.write("tasks.jsonl", &format!("{staged}\n{bare}\n"));
+    s.script("agent.sh", SUCCESS);
+    let exp = s.experiment(&["a"], 1, 1, "");
+    edit_experiment(
+        &s,
+        "[\"./agent.sh\"]",
+        "[\"${AGENTLAB_WORKSPACE_DIR}/solve.sh\"]",
+    );
+    let exp = exp.to_str().unwrap();
+    let d = s.labj(&["describe", exp]);
+    assert!(
+        text(&d).contains("path depends on the trial") && text(&d).contains("runnable    yes"),
+        "{}",
+        text(&d)
+    );
+    let out = s.labj(&[
+        "run",
+        exp,
+        "--no-retry-lost",
+        "--fail-on-infra-error",
+        "100%",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = s.the_run();
+    let mut classes: Vec<String> = committed_slots(&run).into_iter().map(|r| r.2).collect();
+    classes.sort();
+    assert_eq!(classes, ["spawn_failure", "success"], "{}", text(&out));
+    let events = s.labj(&[
+        "events",
+        run.to_str().unwrap(),
+        "--kind",
+        "trial_completed",
+        "--json",
+    ]);
+    let ev = text(&events);
+    assert!(
+        ev.contains("trials/trial_000001/workspace/solve.sh`")
+            && ev.contains("No such file or directory"),
+        "{ev}"
+    );
 }

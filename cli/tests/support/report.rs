@@ -8,8 +8,9 @@ use super::*;
 /// grader (the agent's outcome is the verdict):
 /// - `base`: succeeds on tasks 0-3, score = n/10;
 /// - `better`: succeeds on tasks 1-5, score = n/10 + (n mod 3)/20;
-/// - `broken`: its program's interpreter does not exist: every attempt is a spawn
-///   failure (infrastructure), committed at once (`max_infra_attempts: 1`).
+/// - `broken`: its program is a per-trial path (`${AGENTLAB_WORKSPACE_DIR}/…`) that no
+///   task stages: `describe` cannot check it ahead, and every attempt is a spawn failure
+///   (infrastructure), committed at once (`max_infra_attempts: 1`).
 ///
 /// So over 16 matched pairs base vs better: both succeed on tasks 1-3 (6 pairs), both fail
 /// on 6-7 (4), only base on task 0 (b = 2), only better on 4-5 (c = 4).
@@ -27,15 +28,6 @@ case "$AGENTLAB_VARIANT_ID" in
 esac
 printf '{"schema_version":"agent_result_v1","outcome":"%s","metrics":{"score":%s}}' "$ok" "$score" >"$AGENTLAB_RESULT_PATH""#,
     );
-    s.write("broken.sh", "#!/nonexistent/interpreter\necho never\n");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            s.dir().join("broken.sh"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-    }
     s.write(
         "experiment.yaml",
         r#"version: "0.5"
@@ -57,7 +49,7 @@ variant_plan:
     bindings: {v: broken}
     runtime:
       agent:
-        command: ["./broken.sh"]
+        command: ["${AGENTLAB_WORKSPACE_DIR}/missing-agent.sh"]
 runtime:
   agent:
     command: ["./agent.sh"]

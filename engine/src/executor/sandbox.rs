@@ -223,11 +223,14 @@ impl Trial<'_> {
         // the agent sees it, then the task document (not trial_input.json) follows the
         // input flag and the result path the output flag.
         let mut argv: Vec<OsString> = Vec::with_capacity(agent.command.len() + 4);
+        // Expanded first: `${AGENTLAB_WORKSPACE_DIR}/solve.sh` is absolute once expanded
+        // (joined to the experiment directory as written, it named nothing).
+        let program = invocation::template(program, &contract);
         argv.push(
-            if !in_container && program.contains('/') && Path::new(program).is_relative() {
-                self.spec.experiment_dir.join(program).into_os_string()
+            if !in_container && program.contains('/') && Path::new(&program).is_relative() {
+                self.spec.experiment_dir.join(&program).into_os_string()
             } else {
-                OsString::from(invocation::template(program, &contract))
+                OsString::from(program)
             },
         );
         let mut rest: Vec<String> = agent.command[1..]

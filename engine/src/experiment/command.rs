@@ -96,6 +96,9 @@ fn normalize(path: &Path) -> PathBuf {
 pub enum ProgramCheck {
     /// The program (and the script it runs, when the second token is a path) exist.
     Ok(PathBuf),
+    /// The program's path is a `${AGENTLAB_…}` template (e.g. a script staged into each
+    /// trial's workspace): it can only be checked when a trial starts.
+    PerTrial,
     /// Why it cannot start.
     Problem(String),
 }
@@ -118,6 +121,9 @@ fn check_inner(command: &[String]) -> ProgramCheck {
     let Some(program) = command.first().filter(|p| !p.is_empty()) else {
         return ProgramCheck::Problem("the command is empty".into());
     };
+    if program.contains("${") {
+        return ProgramCheck::PerTrial;
+    }
     let found = if program.contains('/') {
         let p = PathBuf::from(program);
         if !p.exists() {
@@ -135,6 +141,9 @@ fn check_inner(command: &[String]) -> ProgramCheck {
             "program `{}` is not an executable file",
             found.display()
         ));
+    }
+    if let Some(problem) = interpreter_problem(&found) {
+        return ProgramCheck::Problem(problem);
     }
     if let Some(script) = command.get(1).filter(|t| looks_like_path(t)) {
         if !Path::new(script).exists() {
@@ -173,16 +182,50 @@ pub fn explain_spawn_error(program: &str, err: &std::io::Error) -> Option<String
     }
 }
 
+/// A script whose `#!` line names an interpreter that cannot run: `execve` would fail
+/// with a misleading "No such file or directory" on every trial. `#!/usr/bin/env NAME`
+/// looks NAME up on `PATH`, as `env` will.
+fn interpreter_problem(script: &Path) -> Option<String> {
+    let words = shebang_words(script)?;
+    let interpreter = words.first()?;
+    let name = Path::new(interpreter);
+    if !is_executable(name) {
+        let why = if name.exists() {
+            "is not an executable file"
+        } else {
+            "does not exist"
+        };
+        return Some(format!(
+            "program `{}` names the interpreter `{interpreter}` on its #! line, which {why}",
+            script.display()
+        ));
+    }
+    let env_target = words.get(1).filter(|w| !w.starts_with('-'));
+    match env_target {
+        Some(target) if interpreter.ends_with("/env") && which(target).is_none() => Some(format!(
+            "program `{}` runs `{target}` through `#!{interpreter}`, and `{target}` is not \
+                 on PATH",
+            script.display()
+        )),
+        _ => None,
+    }
+}
+
 /// The interpreter path of a `#!` line (its first word), read from the file's first 256
 /// bytes; `None` when the file is not a script.
 fn shebang(path: &Path) -> Option<String> {
+    shebang_words(path)?.into_iter().next()
+}
+
+/// The words of a script's `#!` line (interpreter first), from its first 256 bytes.
+fn shebang_words(path: &Path) -> Option<Vec<String>> {
     use std::io::Read;
     let mut head = [0u8; 256];
     let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
     let line = head[..n].strip_prefix(b"#!")?;
     let line = line.split(|b| *b == b'\n').next()?;
     let text = String::from_utf8_lossy(line);
-    text.split_whitespace().next().map(str::to_string)
+    Some(text.split_whitespace().map(str::to_string).collect())
 }
 
 fn which(name: &str) -> Option<PathBuf> {
@@ -256,6 +299,47 @@ mod tests {
         let noexec = std::io::Error::from_raw_os_error(8);
         let why = explain_spawn_error(script.to_str().unwrap(), &noexec).unwrap();
         assert!(why.contains("neither a binary"), "{why}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn scripts_with_missing_interpreters_cannot_start_and_templates_wait_for_the_trial() {
+        let dir = std::env::temp_dir().join(format!("labj-interp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("s.sh");
+        let check = |body: &str| {
+            std::fs::write(&script, body).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            check_command(&[script.to_string_lossy().into_owned()])
+        };
+        let ProgramCheck::Problem(m) = check("#!/nonexistent/interp\necho\n") else {
+            panic!("a missing interpreter passed")
+        };
+        assert!(
+            m.contains("`/nonexistent/interp` on its #! line, which does not exist"),
+            "{m}"
+        );
+        let plain = dir.join("plain.txt");
+        std::fs::write(&plain, "not a program\n").unwrap();
+        let ProgramCheck::Problem(m) = check(&format!("#!{}\n", plain.display())) else {
+            panic!("a non-executable interpreter passed")
+        };
+        assert!(m.contains("which is not an executable file"), "{m}");
+        let ProgramCheck::Problem(m) = check("#!/usr/bin/env labj-no-such-tool -x\n") else {
+            panic!("an env target missing from PATH passed")
+        };
+        assert!(m.contains("`labj-no-such-tool` is not on PATH"), "{m}");
+        assert!(matches!(check("#!/bin/sh\necho\n"), ProgramCheck::Ok(_)));
+        assert!(matches!(check("#!/usr/bin/env sh\n"), ProgramCheck::Ok(_)));
+        assert!(matches!(
+            check("#!/usr/bin/env -S sh -e\n"),
+            ProgramCheck::Ok(_)
+        ));
+        assert_eq!(
+            check_command(&["${AGENTLAB_WORKSPACE_DIR}/solve.sh".into()]),
+            ProgramCheck::PerTrial
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

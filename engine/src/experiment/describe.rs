@@ -35,6 +35,9 @@ pub struct ProgramLine {
     /// `None` when it can start; otherwise why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// Its path is a `${AGENTLAB_…}` template: checked when each trial starts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub checked_per_trial: bool,
 }
 
 /// Checks every program the experiment would start: each variant's agent and the
@@ -42,14 +45,17 @@ pub struct ProgramLine {
 pub fn program_checks(experiment: &Experiment) -> Vec<ProgramLine> {
     let mut lines: Vec<ProgramLine> = Vec::new();
     let mut push = |role: String, command: Vec<String>| {
-        let problem = match check_command(&command) {
-            ProgramCheck::Ok(_) => None,
+        let check = check_command(&command);
+        let checked_per_trial = check == ProgramCheck::PerTrial;
+        let problem = match check {
+            ProgramCheck::Ok(_) | ProgramCheck::PerTrial => None,
             ProgramCheck::Problem(p) => Some(p),
         };
         lines.push(ProgramLine {
             role,
             command,
             problem,
+            checked_per_trial,
         });
     };
     // A container agent's program lives in its image, not on this host.
@@ -338,6 +344,10 @@ impl Description {
         let _ = writeln!(w, "programs");
         for p in &self.programs {
             let status = match &p.problem {
+                None if p.checked_per_trial => {
+                    "path depends on the trial (${AGENTLAB_…}): checked as each trial starts"
+                        .to_string()
+                }
                 None => "ok (found, executable)".to_string(),
                 Some(why) => format!("CANNOT START: {why}"),
             };

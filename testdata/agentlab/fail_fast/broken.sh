@@ -1,2 +1,0 @@
-#!/nonexistent/interpreter
-exit 0
