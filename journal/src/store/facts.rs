@@ -4,6 +4,7 @@
 //! caller that holds the fold up to event `n` reads the rows of the slots committed by
 //! then with `schedule_idx < next_commit_idx` (commits happen in schedule order).
 
+use super::read::{decoded_row, DECODED_COLUMNS};
 use super::*;
 use crate::event::{Classification, SlotStatus};
 
@@ -184,40 +185,16 @@ impl Journal {
         // The index's condition repeated verbatim: SQLite then uses the index.
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT idx, kind, payload, ts, hash FROM events WHERE schedule_idx = ?1 AND kind IN ('trial_completed', 'worker_lost') ORDER BY idx",
-            )
+            .prepare_cached(&format!(
+                "SELECT {DECODED_COLUMNS} FROM events WHERE schedule_idx = ?1 AND kind IN ('trial_completed', 'worker_lost') ORDER BY idx",
+            ))
             .map_err(|e| sqlerr(&self.path, e))?;
         let mut rows = stmt
             .query([schedule_idx.min(i64::MAX as u64) as i64])
             .map_err(|e| sqlerr(&self.path, e))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(|e| sqlerr(&self.path, e))? {
-            let idx = row.get::<_, i64>(0).map_err(|e| sqlerr(&self.path, e))? as u64;
-            let bad = |reason: &str| JournalError::Chain {
-                path: self.path.clone(),
-                idx,
-                reason: reason.into(),
-            };
-            let text = |i: usize| -> Result<String> {
-                row.get::<_, String>(i)
-                    .map_err(|_| bad("a text column holds another type (edited by hand?)"))
-            };
-            let (kind, payload, ts) = (text(1)?, text(2)?, text(3)?);
-            let hash: Vec<u8> = row.get(4).map_err(|_| bad("hash is not a blob"))?;
-            let event = Event::decode(&kind, &payload).map_err(|source| JournalError::Decode {
-                path: self.path.clone(),
-                idx,
-                source,
-            })?;
-            out.push(StoredEvent {
-                idx,
-                ts,
-                event,
-                hash: hash
-                    .try_into()
-                    .map_err(|_| bad("stored hash is not 32 bytes"))?,
-            });
+            out.push(decoded_row(&self.path, row)?);
         }
         Ok(out)
     }

@@ -33,9 +33,9 @@ impl Journal {
         let common = COMMON_KINDS.contains(&kind);
         let sql = if self.version >= 3 && !common {
             // The index's condition repeated verbatim: SQLite then uses the index.
-            format!("SELECT idx, kind, schedule_idx, trial_id, ts, payload, hash FROM events WHERE kind = ?1 AND kind NOT IN ({}) ORDER BY idx", COMMON_KINDS_SQL)
+            format!("SELECT {DECODED_COLUMNS} FROM events WHERE kind = ?1 AND kind NOT IN ({}) ORDER BY idx", COMMON_KINDS_SQL)
         } else {
-            "SELECT idx, kind, schedule_idx, trial_id, ts, payload, hash FROM events WHERE kind = ?1 ORDER BY idx".to_string()
+            format!("SELECT {DECODED_COLUMNS} FROM events WHERE kind = ?1 ORDER BY idx")
         };
         let mut stmt = self
             .conn
@@ -43,31 +43,7 @@ impl Journal {
             .map_err(|e| sqlerr(&self.path, e))?;
         let mut rows = stmt.query([kind]).map_err(|e| sqlerr(&self.path, e))?;
         while let Some(row) = rows.next().map_err(|e| sqlerr(&self.path, e))? {
-            let idx = row.get::<_, i64>(0).map_err(|e| sqlerr(&self.path, e))? as u64;
-            let bad = |reason: &str| JournalError::Chain {
-                path: self.path.clone(),
-                idx,
-                reason: reason.into(),
-            };
-            let text = |i: usize| -> Result<String> {
-                row.get::<_, String>(i)
-                    .map_err(|_| bad("a text column holds another type (edited by hand?)"))
-            };
-            let (payload, ts) = (text(5)?, text(4)?);
-            let hash: Vec<u8> = row.get(6).map_err(|_| bad("hash is not a blob"))?;
-            let event = Event::decode(kind, &payload).map_err(|source| JournalError::Decode {
-                path: self.path.clone(),
-                idx,
-                source,
-            })?;
-            f(StoredEvent {
-                idx,
-                ts,
-                event,
-                hash: hash
-                    .try_into()
-                    .map_err(|_| bad("stored hash is not 32 bytes"))?,
-            })?;
+            f(decoded_row(&self.path, row)?)?;
         }
         Ok(())
     }
@@ -625,4 +601,37 @@ fn error_idx(e: &JournalError) -> u64 {
         JournalError::Fold { source, .. } => source.idx,
         _ => u64::MAX,
     }
+}
+
+/// The columns [`decoded_row`] reads, in its order.
+pub(super) const DECODED_COLUMNS: &str = "idx, kind, payload, ts, hash";
+
+/// One `events` row selected as [`DECODED_COLUMNS`], decoded (chain not checked); a row
+/// edited by hand into the wrong types is a chain fault at its idx, never a panic.
+pub(super) fn decoded_row(path: &std::path::Path, row: &rusqlite::Row<'_>) -> Result<StoredEvent> {
+    let idx = row.get::<_, i64>(0).map_err(|e| sqlerr(path, e))? as u64;
+    let bad = |reason: &str| JournalError::Chain {
+        path: path.to_path_buf(),
+        idx,
+        reason: reason.into(),
+    };
+    let text = |i: usize| -> Result<String> {
+        row.get::<_, String>(i)
+            .map_err(|_| bad("a text column holds another type (edited by hand?)"))
+    };
+    let (kind, payload, ts) = (text(1)?, text(2)?, text(3)?);
+    let hash: Vec<u8> = row.get(4).map_err(|_| bad("hash is not a blob"))?;
+    let event = Event::decode(&kind, &payload).map_err(|source| JournalError::Decode {
+        path: path.to_path_buf(),
+        idx,
+        source,
+    })?;
+    Ok(StoredEvent {
+        idx,
+        ts,
+        event,
+        hash: hash
+            .try_into()
+            .map_err(|_| bad("stored hash is not 32 bytes"))?,
+    })
 }
