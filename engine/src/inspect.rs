@@ -31,12 +31,7 @@ impl VerifyReport {
 /// Hash chain, every payload against its schema, materialized == rebuilt projections.
 pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
     let chain = journal.verify_chain()?;
-    let mut faults = Vec::new();
-    let mut first_bad = None;
-    if let Some((idx, reason)) = &chain.first_bad {
-        faults.push(format!("event {idx}: {reason}"));
-        first_bad = Some(*idx);
-    }
+    let (mut faults, mut first_bad) = chain_faults(&chain.first_bad);
     let mut schema_fault: Option<(u64, String)> = None;
     let upto = first_bad.map(|i| i.saturating_sub(1));
     // Blobs referenced by completions: (event idx, what, digest). A remote run's blobs
@@ -113,13 +108,7 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
         first_bad = Some(first_bad.map_or(idx, |b| b.min(idx)));
     }
     let head = journal.check_head()?;
-    let cut = !head.is_ok();
-    if cut {
-        faults.push(head.describe());
-        if let journal::store::integrity::HeadCheck::Truncated { present, .. } = head {
-            first_bad = Some(first_bad.map_or(present, |b| b.min(present)));
-        }
-    }
+    let cut = head_faults(&head, &mut faults, &mut first_bad);
     if chain.first_bad.is_none() {
         match journal.diff_materialized() {
             Ok(None) => {}
@@ -147,25 +136,40 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
     })
 }
 
+/// The report lines of a chain check's first bad event, and that event.
+fn chain_faults(first_bad: &Option<(u64, String)>) -> (Vec<String>, Option<u64>) {
+    match first_bad {
+        Some((idx, reason)) => (vec![format!("event {idx}: {reason}")], Some(*idx)),
+        None => (Vec::new(), None),
+    }
+}
+
+/// Adds a failed head-record check to the report (a cut tail moves the first bad event
+/// back to where the journal now ends); true when it failed.
+fn head_faults(
+    head: &journal::store::integrity::HeadCheck,
+    faults: &mut Vec<String>,
+    first_bad: &mut Option<u64>,
+) -> bool {
+    if head.is_ok() {
+        return false;
+    }
+    faults.push(head.describe());
+    if let journal::store::integrity::HeadCheck::Truncated { present, .. } = head {
+        *first_bad = Some(first_bad.map_or(*present, |b| b.min(*present)));
+    }
+    true
+}
+
 /// What `inspect` checks: the whole hash chain (one streamed pass) and the chain head
 /// record. The payload schemas, the stored blobs and the materialized projections are
 /// `labj verify`'s (each a further pass over every event), so `inspect` stays quick on
 /// a long run; a fault found here names `labj verify` for the rest.
 pub fn chain_check(journal: &Journal) -> Result<VerifyReport, JournalError> {
     let chain = journal.check_chain_hashes()?;
-    let mut faults = Vec::new();
-    let mut first_bad = None;
-    if let Some((idx, reason)) = &chain.first_bad {
-        faults.push(format!("event {idx}: {reason}"));
-        first_bad = Some(*idx);
-    }
+    let (mut faults, mut first_bad) = chain_faults(&chain.first_bad);
     let head = journal.check_head()?;
-    if !head.is_ok() {
-        faults.push(head.describe());
-        if let journal::store::integrity::HeadCheck::Truncated { present, .. } = head {
-            first_bad = Some(first_bad.map_or(present, |b: u64| b.min(present)));
-        }
-    }
+    head_faults(&head, &mut faults, &mut first_bad);
     Ok(VerifyReport {
         events: chain.events,
         head_hash: chain.head_hash,

@@ -33,6 +33,28 @@ pub(super) fn append_io(argv: &mut Vec<String>, spec: &str, path: &str) {
     }
 }
 
+/// Why the agent's command could not start. `spawned` is the program as started on the
+/// host (`${AGENTLAB_…}` expanded, relative paths joined), `None` when bwrap or a
+/// container engine started it; a templated program is named as expanded, and
+/// `execve`'s misleading answers are explained.
+pub(super) fn spawn_failure(
+    command: &[String],
+    spawned: Option<&std::ffi::OsStr>,
+    err: &std::io::Error,
+) -> String {
+    let written = command.first().map(String::as_str).unwrap_or("");
+    let program = spawned.map_or_else(|| written.to_string(), |p| p.to_string_lossy().into());
+    let named = if spawned.is_some() && written.contains("${") {
+        format!(" (program `{program}`)")
+    } else {
+        String::new()
+    };
+    let why = crate::experiment::explain_spawn_error(&program, err)
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
+    format!("failed to spawn agent command {command:?}: {err}{named}{why}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

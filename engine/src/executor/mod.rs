@@ -645,29 +645,12 @@ impl<'a> Trial<'a> {
         let sup = match spawned {
             Ok(s) => s,
             Err(e) => {
-                // The program as spawned: `${AGENTLAB_…}` expanded, relative paths joined
-                // (in a sandbox or container it is bwrap or the engine, not the agent's).
+                // In a sandbox or container the spawned program is bwrap or the engine.
                 let local = self.launch.iso.mode == crate::isolation::IsolationMode::Local;
-                let program = if local {
-                    cmd.get_program().to_string_lossy().into_owned()
-                } else {
-                    agent.command.first().cloned().unwrap_or_default()
-                };
-                let written = agent.command.first().map(String::as_str).unwrap_or("");
-                let why = crate::experiment::explain_spawn_error(&program, &e)
-                    .map(|w| format!(" ({w})"))
-                    .unwrap_or_default();
-                let why = if local && written.contains("${") {
-                    format!(" (program `{program}`){why}")
-                } else {
-                    why
-                };
+                let spawned = local.then(|| cmd.get_program());
                 return Ok(AttemptEnd::new(
                     Classification::SpawnFailure,
-                    format!(
-                        "failed to spawn agent command {:?}: {e}{why}",
-                        agent.command
-                    ),
+                    invocation::spawn_failure(&agent.command, spawned, &e),
                 ));
             }
         };
