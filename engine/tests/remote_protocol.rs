@@ -131,7 +131,7 @@ fn p2d_remote_backend_rejects_schema_version_mismatch() {
     let got: &RemoteCompletion = &polled.completions[0];
     assert_eq!((got.schedule_idx, got.completion_seq), (0, 1));
     assert_eq!(got.outcome.duration_ms, 7);
-    assert_eq!(got.key(), "run-1/0/trial-0/1");
+    assert_eq!(got.key(), "run-1/0/trial-0/tk-1/1");
     let paused = c.pause(RUN, "tk-1", None).unwrap();
     assert!(!paused.accepted);
     assert_eq!(paused.reason.as_deref(), Some("already finished"));

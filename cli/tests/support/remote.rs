@@ -21,18 +21,16 @@ pub struct Worker {
 impl Worker {
     /// `labj worker serve --listen 127.0.0.1:0 --slots N --token-env …` plus `extra`.
     pub fn start(work_dir: &Path, slots: usize, extra: &[&str]) -> Worker {
+        Worker::start_on(work_dir, "127.0.0.1:0", slots, extra)
+    }
+
+    /// [`Worker::start`] listening on `listen` (e.g. the address of a worker just killed).
+    pub fn start_on(work_dir: &Path, listen: &str, slots: usize, extra: &[&str]) -> Worker {
         std::fs::create_dir_all(work_dir).unwrap();
         let stderr_path = work_dir.join("worker.stderr");
         let slots = slots.to_string();
         let mut child = Command::new(labj_bin())
-            .args([
-                "worker",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--slots",
-                &slots,
-            ])
+            .args(["worker", "serve", "--listen", listen, "--slots", &slots])
             .args(["--token-env", TOKEN_ENV, "--work-dir"])
             .arg(work_dir)
             .args(extra)

@@ -52,6 +52,8 @@ pub struct PollRequest {
 #[derive(Debug, Clone, Serialize)]
 pub struct PollResponse {
     pub schema_version: &'static str,
+    /// This worker process's identity (see [`HealthResponse::instance_id`]).
+    pub instance_id: String,
     pub completions: Vec<CompletionDoc>,
 }
 
@@ -99,6 +101,11 @@ pub struct HealthResponse {
     #[serde(skip_deserializing, default = "health_name")]
     pub schema_version: &'static str,
     pub worker_id: String,
+    /// A fresh id per worker process: a worker restarted on the same address (its
+    /// tickets gone with the old process) answers with another one. Absent from
+    /// workers older than this field.
+    #[serde(default)]
+    pub instance_id: Option<String>,
     pub labj_version: String,
     pub slots: usize,
     pub running: usize,

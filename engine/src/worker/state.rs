@@ -48,6 +48,9 @@ struct Inner {
 
 pub struct WorkerState {
     pub worker_id: String,
+    /// Fresh per process (health and poll answers carry it), so a coordinator notices a
+    /// worker restarted on the same address: the old process's tickets are gone.
+    pub instance_id: String,
     pub slots: usize,
     pub redeliver_after: Duration,
     work_dir: PathBuf,
@@ -100,6 +103,7 @@ impl WorkerState {
     ) -> Self {
         WorkerState {
             worker_id,
+            instance_id: uuid::Uuid::now_v7().to_string(),
             slots: slots.max(1),
             redeliver_after,
             work_dir,
@@ -205,10 +209,11 @@ impl WorkerState {
         }
         let wanted: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
         let before = inner.tickets.len();
-        inner.tickets.retain(|(run, _), t| {
+        inner.tickets.retain(|(run, ticket), t| {
             !(run == run_id
                 && matches!(t.state, TicketState::Finished(_))
-                && wanted.contains(completion_key(run, t.schedule_idx, &t.trial_id, 1).as_str()))
+                && wanted
+                    .contains(completion_key(run, t.schedule_idx, &t.trial_id, ticket, 1).as_str()))
         });
         before - inner.tickets.len()
     }
@@ -264,6 +269,7 @@ impl WorkerState {
                 }
                 return PollResponse {
                     schema_version: "remote_worker_poll_response_v1",
+                    instance_id: self.instance_id.clone(),
                     completions: out,
                 };
             }
@@ -338,6 +344,7 @@ impl WorkerState {
         HealthResponse {
             schema_version: "remote_worker_health_response_v1",
             worker_id: self.worker_id.clone(),
+            instance_id: Some(self.instance_id.clone()),
             labj_version: env!("CARGO_PKG_VERSION").to_string(),
             slots: self.slots,
             running: inner.running,

@@ -5,10 +5,12 @@
 //!   endpoint with the most free slots *before* it is journaled, so `trial_dispatched`
 //!   names the endpoint (`worker_id` = its URL) and the ticket.
 //! - **Completions** are fetched by one poller thread per endpoint (long polls), so a
-//!   slow endpoint never delays another's results. They are deduped by (run_id,
-//!   schedule_idx, trial_id, completion_seq); a repeat is reported as a dropped
-//!   completion the coordinator journals. A completion is acknowledged to its worker
-//!   only after the coordinator's next poll, i.e. after it was journaled.
+//!   slow endpoint never delays another's results. They are deduped by their delivery
+//!   key (run_id, schedule_idx, trial_id, ticket_id, completion_seq: the ticket names
+//!   the attempt, so a re-run's completion is not a repeat of its lost attempt's); a
+//!   repeat is reported as a dropped completion the coordinator journals. A completion
+//!   is acknowledged to its worker only after the coordinator's next poll, i.e. after it
+//!   was journaled.
 //! - **Faults** are per endpoint. A protocol fault (wrong `schema_version`, a document
 //!   that breaks its schema, a completion for a ticket this run never placed there)
 //!   quarantines the endpoint. An endpoint that has not answered for `lost_after` is
@@ -42,6 +44,9 @@ struct Endpoint {
     url: String,
     slots: usize,
     health: Health,
+    /// The worker process that answered the health check (`instance_id`); a poll
+    /// answered by another one means the worker restarted and lost its tickets.
+    instance: Option<String>,
     last_contact: Instant,
     /// Set while the endpoint fails to answer (cleared by any answer).
     failing: Option<String>,
@@ -79,7 +84,8 @@ pub struct RemoteWorkerBackend {
     tickets: HashMap<String, Ticket>,
     /// Tickets reported lost: a later completion is dropped.
     lost: HashSet<String>,
-    seen: HashSet<(String, u64, String, u64)>,
+    /// Delivery keys already received ([`RemoteCompletion::key`]: they name the attempt).
+    seen: HashSet<String>,
     ready: VecDeque<TrialCompletion>,
     /// (endpoint, key) of completions handed to the coordinator by the last poll.
     delivered: Vec<(usize, String)>,
@@ -138,13 +144,17 @@ impl RemoteWorkerBackend {
         let mut unreachable = Vec::new();
         for client in clients {
             let url = client.base_url().to_string();
-            let (slots, health) = match client.health() {
-                Ok(h) if h.draining => (0, Health::Lost(format!("worker {url} is shutting down"))),
-                Ok(h) => (h.slots, Health::Live),
+            let (slots, health, instance) = match client.health() {
+                Ok(h) if h.draining => (
+                    0,
+                    Health::Lost(format!("worker {url} is shutting down")),
+                    h.instance_id,
+                ),
+                Ok(h) => (h.slots, Health::Live, h.instance_id),
                 Err(e) if e.is_protocol_fault() => return Err(e),
                 Err(e) => {
                     unreachable.push(e.to_string());
-                    (0, Health::Lost(e.to_string()))
+                    (0, Health::Lost(e.to_string()), None)
                 }
             };
             if let Health::Lost(reason) = &health {
@@ -155,6 +165,7 @@ impl RemoteWorkerBackend {
                 url,
                 slots,
                 health,
+                instance,
                 last_contact: Instant::now(),
                 failing: None,
                 shared: Arc::new(PollerShared {
@@ -254,6 +265,46 @@ impl RemoteWorkerBackend {
             .shared
             .stop
             .store(true, Ordering::SeqCst);
+        let n = self.lose_tickets(idx, &reason);
+        self.notice(
+            code,
+            format!(
+                "worker {url} taken out of this run ({n} trial(s) in flight reported lost): {reason}"
+            ),
+        );
+    }
+
+    /// A poll answered by another worker process than before: the worker restarted on
+    /// the same address (a supervisor's `Restart=always`) and its tickets died with the
+    /// old process. They are reported lost (re-run under the retry budget) and the new
+    /// process serves the run from now on.
+    fn restarted(&mut self, idx: usize, instance: String) {
+        let ep = &mut self.endpoints[idx];
+        let old = ep.instance.replace(instance.clone());
+        let url = ep.url.clone();
+        let Some(old) = old.filter(|o| *o != instance) else {
+            return;
+        };
+        // Keys of the old process mean nothing to the new one.
+        ep.shared
+            .acks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.delivered.retain(|(i, _)| *i != idx);
+        let reason = format!(
+            "worker {url} restarted (instance {old} is now {instance}): the trials it held are gone"
+        );
+        let n = self.lose_tickets(idx, &reason);
+        self.notice(
+            "remote_worker_restarted",
+            format!("{reason}; {n} trial(s) in flight reported lost"),
+        );
+    }
+
+    /// Report every ticket placed on endpoint `idx` lost; returns how many.
+    fn lose_tickets(&mut self, idx: usize, reason: &str) -> usize {
+        let url = self.endpoints[idx].url.clone();
         let mut gone: Vec<(String, Ticket)> = Vec::new();
         self.tickets.retain(|id, t| {
             if t.endpoint == idx {
@@ -272,13 +323,7 @@ impl RemoteWorkerBackend {
             }
         });
         gone.sort_by_key(|(_, t)| t.schedule_idx);
-        self.notice(
-            code,
-            format!(
-                "worker {url} taken out of this run ({} trial(s) in flight reported lost): {reason}",
-                gone.len()
-            ),
-        );
+        let n = gone.len();
         for (ticket_id, t) in gone {
             self.lost.insert(ticket_id.clone());
             self.reports.push(BackendReport::Lost(LostTrial {
@@ -289,6 +334,7 @@ impl RemoteWorkerBackend {
                 reason: format!("worker {url} lost: {reason}"),
             }));
         }
+        n
     }
 
     /// Quarantine on protocol faults, remember transport trouble otherwise.
@@ -322,10 +368,15 @@ impl RemoteWorkerBackend {
 
     fn handle(&mut self, msg: PollerMsg) {
         match msg {
-            PollerMsg::Completions(idx, cs) => {
+            PollerMsg::Completions(idx, instance, cs) => {
                 let ep = &mut self.endpoints[idx];
                 ep.last_contact = Instant::now();
                 ep.failing = None;
+                if let Some(instance) = instance {
+                    if ep.health == Health::Live {
+                        self.restarted(idx, instance);
+                    }
+                }
                 for c in cs {
                     if self.endpoints[idx].health != Health::Live {
                         break;
@@ -362,12 +413,7 @@ impl RemoteWorkerBackend {
 
     fn accept(&mut self, idx: usize, c: RemoteCompletion) {
         let url = self.endpoints[idx].url.clone();
-        let key = (
-            c.run_id.clone(),
-            c.schedule_idx,
-            c.trial_id.clone(),
-            c.completion_seq,
-        );
+        let key = c.key();
         if c.run_id != self.run_id {
             return self.mark_down(idx, Health::Quarantined(format!(
                 "worker {url} delivered a completion of run `{}` (ticket {}), this coordinator drives run `{}`",
@@ -489,6 +535,7 @@ impl RemoteWorkerBackend {
                         &self.run_id,
                         t.schedule_idx,
                         &t.trial_id,
+                        &t.ticket_id,
                         1,
                     )),
                 }

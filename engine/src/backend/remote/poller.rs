@@ -20,7 +20,8 @@ pub(super) struct PollerShared {
 }
 
 pub(super) enum PollerMsg {
-    Completions(usize, Vec<RemoteCompletion>),
+    /// A poll's answer: the endpoint, the answering worker instance, its completions.
+    Completions(usize, Option<String>, Vec<RemoteCompletion>),
     /// Evidence of delivered completions that could not be copied home.
     EvidenceMissing(Vec<super::evidence::MissingBlob>),
     Fault(usize, RemoteError),
@@ -53,7 +54,10 @@ pub(super) fn poller(
                         return;
                     }
                 }
-                if tx.send(PollerMsg::Completions(idx, r.completions)).is_err() {
+                if tx
+                    .send(PollerMsg::Completions(idx, r.instance_id, r.completions))
+                    .is_err()
+                {
                     return;
                 }
             }

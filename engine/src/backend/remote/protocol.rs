@@ -174,6 +174,9 @@ pub struct SubmitResponse {
 /// `remote_worker_poll_response_v1`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PollResponse {
+    /// The answering worker process (absent from older workers).
+    #[serde(default)]
+    pub instance_id: Option<String>,
     pub completions: Vec<RemoteCompletion>,
 }
 
@@ -195,15 +198,25 @@ impl RemoteCompletion {
             &self.run_id,
             self.schedule_idx,
             &self.trial_id,
+            &self.ticket_id,
             self.completion_seq,
         )
     }
 }
 
-/// The acknowledgement key of one delivery: `run_id/schedule_idx/trial_id/completion_seq`.
+/// The acknowledgement and dedupe key of one delivery:
+/// `run_id/schedule_idx/trial_id/ticket_id/completion_seq`. It names the attempt (every
+/// dispatch of a slot has its own ticket), so the completion of a re-run after an
+/// infrastructure fault is never mistaken for a repeat of the lost attempt's.
 /// Client and server must build it the same way.
-pub fn completion_key(run_id: &str, schedule_idx: u64, trial_id: &str, seq: u64) -> String {
-    format!("{run_id}/{schedule_idx}/{trial_id}/{seq}")
+pub fn completion_key(
+    run_id: &str,
+    schedule_idx: u64,
+    trial_id: &str,
+    ticket_id: &str,
+    seq: u64,
+) -> String {
+    format!("{run_id}/{schedule_idx}/{trial_id}/{ticket_id}/{seq}")
 }
 
 /// `remote_worker_pause_response_v1`.
@@ -299,6 +312,17 @@ impl HttpRemoteWorkerProtocol {
         })?;
         if rest.trim_end_matches('/').is_empty() {
             return Err(bad("the URL has no host"));
+        }
+        // `user:token@host`: a credential in the URL would be journaled with the run's
+        // options and shown by every command that prints them. Refused, and not echoed.
+        let authority = rest.split('/').next().unwrap_or_default();
+        if let Some((_, host)) = authority.rsplit_once('@') {
+            return Err(RemoteError::BadEndpoint {
+                url: format!("http://…@{host}/"),
+                reason: "the URL carries credentials (user:password@), which would be stored \
+                         in the run's journal; give the token with --remote-token-env instead"
+                    .into(),
+            });
         }
         if base_url.contains(['?', '#']) {
             return Err(bad("the URL must not carry a query or fragment"));
