@@ -172,6 +172,9 @@ pub fn export(
     out: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let dir = run::resolve_run(runs_dir, run)?;
+    if let Some(p) = &out {
+        crate::out_target::check(p, &dir)?;
+    }
     let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
     let facts = engine::report::collect(&j)?;
     let data = rows(&facts, table);

@@ -1,6 +1,7 @@
 //! `labj report`: the engine's statistical report of a run, as text, markdown, JSON or
 //! one self-contained HTML file.
 
+use crate::render::shown;
 use anyhow::{Context, Result};
 use engine::report::stats::Interval;
 use engine::report::{BootstrapOptions, Comparison, Flip, Report, VariantSummary};
@@ -34,6 +35,9 @@ pub fn report(
         anyhow::bail!("--resamples must be at least 1");
     }
     let dir = run::resolve_run(runs_dir, run)?;
+    if let Some(p) = &out {
+        crate::out_target::check(p, &dir)?;
+    }
     let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
     let facts = engine::report::collect(&j)?;
     let r = engine::report::build(&dir, &facts, BootstrapOptions { resamples, seed });
@@ -304,11 +308,11 @@ pub fn text(r: &Report) -> String {
                     .unwrap_or_default(),
                 e.detail
                     .as_deref()
-                    .map(|d| format!(": {d}"))
+                    .map(|d| format!(": {}", shown(d)))
                     .unwrap_or_default()
             );
             for l in &e.stderr_tail {
-                let _ = writeln!(s, "      stderr | {l}");
+                let _ = writeln!(s, "      stderr | {}", shown(l));
             }
         }
     }
@@ -401,14 +405,14 @@ pub fn markdown(r: &Report) -> String {
                         e.exit_code
                             .filter(|c| *c != 0)
                             .map(|c| format!("exit code {c}")),
-                        e.detail.clone()
+                        e.detail.as_deref().map(shown)
                     ]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
                     .join("; ")
                 ),
-                md_cell(&e.stderr_tail.join(" ⏎ "))
+                md_cell(&shown(&e.stderr_tail.join(" ⏎ ")))
             );
         }
     }

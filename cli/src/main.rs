@@ -10,6 +10,7 @@ mod cmd_runs;
 mod cmd_trials;
 mod commands;
 mod logging;
+mod out_target;
 mod progress;
 mod render;
 mod report_html;
@@ -449,8 +450,34 @@ enum SchemaCommand {
     List,
 }
 
+/// Commands that only read and print with `println!`: a reader closing the pipe (`labj
+/// status R | head -1`) ends them quietly, as it ends `cat`, instead of `println!`
+/// panicking on EPIPE. (`trials`, `events`, `logs`, `report` and `export` stop at a
+/// closed pipe themselves and exit 0.) Commands that drive or change a run keep SIGPIPE
+/// ignored (Rust's default): a closed stdout must never kill a coordinator between two
+/// journal writes.
+fn quiet_on_closed_pipe(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Describe { .. }
+            | Command::Runs { .. }
+            | Command::Status { .. }
+            | Command::Replay { .. }
+            | Command::Inspect { .. }
+            | Command::Verify { .. }
+            | Command::Schema { .. }
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if quiet_on_closed_pipe(&cli.command) {
+        // SAFETY: called before any thread is started; SIG_DFL is a valid disposition
+        // for SIGPIPE and no handler of ours is replaced.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     logging::init(cli.log_format);
     match commands::dispatch(cli) {
         Ok(code) => code,

@@ -6,6 +6,15 @@ use engine::run::RunOutcome;
 use journal::Projections;
 use serde_json::json;
 
+/// Text that came from an agent or its machinery (error messages, stderr tails, refusal
+/// reasons, warnings) as it is shown on a terminal: control characters (ESC, BEL, NUL,
+/// CR, …) and bidi or zero-width marks are escaped as `\u{..}`, so nothing an agent
+/// printed can clear the screen, move the cursor, retitle the window or reorder a line.
+/// Every human-readable rendering of such a string goes through this one function.
+pub fn shown(s: &str) -> String {
+    engine::experiment::limits::escape_id(s)
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map(|x| format!("{:.1}%", 100.0 * x))
         .unwrap_or_else(|| "-".into())
@@ -120,7 +129,7 @@ fn aggregates_table(proj: &Projections) {
 /// `agent_exit_nonzero (exit code 3)`, `timeout`.
 pub fn class_label(f: &FailureClass) -> String {
     match &f.reason {
-        Some(r) => format!("{} ({r})", f.classification),
+        Some(r) => format!("{} ({})", f.classification, shown(r)),
         None => f.classification.clone(),
     }
 }
@@ -153,13 +162,13 @@ pub fn failures(classes: &[FailureClass], top: usize) {
             what.push(format!("exit code {code}"));
         }
         if let Some(d) = &e.detail {
-            what.push(d.clone());
+            what.push(shown(d));
         }
         if !what.is_empty() {
             println!("      {}", what.join("; "));
         }
         for l in &e.stderr_tail {
-            println!("      stderr | {l}");
+            println!("      stderr | {}", shown(l));
         }
     }
     if classes.len() > top {
@@ -242,7 +251,7 @@ pub fn projections(
                         if a.accepted { "accepted" } else { "refused" },
                         a.reason
                             .as_deref()
-                            .map(|r| format!(" ({r})"))
+                            .map(|r| format!(" ({})", shown(r)))
                             .unwrap_or_default()
                     )
                 })
@@ -260,10 +269,10 @@ pub fn projections(
         }
     }
     for w in &c.warnings {
-        println!("warning: {w}");
+        println!("warning: {}", shown(w));
     }
     if let Some(e) = &c.last_error {
-        println!("last error: {e}");
+        println!("last error: {}", shown(e));
     }
     aggregates_table(proj);
     if let Some(c) = classes {
@@ -299,7 +308,7 @@ pub fn summary(
         println!("re-run after infrastructure faults: {rerun} attempt(s)");
     }
     if let Some(e) = &proj.control.last_error {
-        println!("error: {e}");
+        println!("error: {}", shown(e));
     }
     println!("run directory: {}", outcome.run_dir.display());
     if proj.control.status.as_str() != "completed" {

@@ -556,6 +556,33 @@ fn rows() -> Vec<Row> {
             std::fs::write(a_blob(&c), b"forged").unwrap();
             vec![OsString::from("verify"), p(&c)]
         }),
+        // --- `--out` never overwrites a run's own files --------------------------------
+        row("report --out the run's journal", 1, "journal.sqlite: refused, it is inside the run directory", |fx, d| {
+            let c = copy_base(fx, d);
+            vec![OsString::from("report"), p(&c), OsString::from("--format"), OsString::from("html"), OsString::from("--out"), p(&c.join("journal.sqlite"))]
+        }),
+        row("report --out the run's head record", 1, "journal.head: refused, it is inside the run directory", |fx, d| {
+            let c = copy_base(fx, d);
+            vec![OsString::from("report"), p(&c), OsString::from("--format"), OsString::from("json"), OsString::from("--out"), p(&c.join("journal.head"))]
+        }),
+        row("export --out the run's journal", 1, "journal.sqlite: refused, it is inside the run directory", |fx, d| {
+            let c = copy_base(fx, d);
+            vec![OsString::from("export"), p(&c), OsString::from("--table"), OsString::from("trials"), OsString::from("--format"), OsString::from("csv"), OsString::from("--out"), p(&c.join("journal.sqlite"))]
+        }),
+        row("report --out a blob of the run", 1, "refused, it is inside the run directory", |fx, d| {
+            let c = copy_base(fx, d);
+            let b = a_blob(&c);
+            vec![OsString::from("report"), p(&c), OsString::from("--out"), p(&b)]
+        }),
+        row("report --out a symlink to the journal", 1, "link.html: refused, it is inside the run directory", |fx, d| {
+            let c = copy_base(fx, d);
+            std::os::unix::fs::symlink(c.join("journal.sqlite"), d.join("link.html")).unwrap();
+            vec![OsString::from("report"), p(&c), OsString::from("--out"), p(&d.join("link.html"))]
+        }),
+        row("report --out another run's journal", 1, "refused, it is inside the run directory", |fx, d| {
+            let other = copy_base(fx, d);
+            vec![OsString::from("report"), p(&fx.base), OsString::from("--out"), p(&other.join("journal.sqlite"))]
+        }),
         row("blob replaced by a FIFO", 1, "not a regular file", |fx, d| {
             let c = copy_base(fx, d);
             let b = a_blob(&c);

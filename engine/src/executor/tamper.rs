@@ -47,6 +47,30 @@ pub(super) fn check_after_agent(trial: &Trial<'_>, n: u32) -> Result<Vec<(String
             moved(&rel, &mut found)?;
         }
     }
+    // Links out of the workspace: a grader reading the workspace as left would follow
+    // them to files of the host (a container agent's `ln -s /etc/shadow answer`).
+    for rel in links_out_of(&paths.workspace)? {
+        let link = paths.workspace.join(&rel);
+        let target = std::fs::read_link(&link).unwrap_or_default();
+        std::fs::create_dir_all(&quarantine)
+            .map_err(|e| disk(&quarantine.display().to_string(), e))?;
+        let name = format!("workspace__{}.symlink", rel.replace('/', "__"));
+        std::fs::remove_file(&link).map_err(|e| disk(&link.display().to_string(), e))?;
+        // The link itself has no content: its target is the evidence.
+        let note = quarantine.join(&name);
+        std::fs::write(&note, target.as_os_str().as_encoded_bytes())
+            .map_err(|e| disk(&note.display().to_string(), e))?;
+        found.push((
+            TAMPER_CLASS.to_string(),
+            format!("{attempt}/tampered/{name}"),
+        ));
+        tracing::warn!(
+            trial_id = %trial.spec.trial_id,
+            attempt = n,
+            path = %rel,
+            "the agent left a symlink leading out of its workspace; removed before grading, its target kept as tamper evidence"
+        );
+    }
     // Inputs the agent changed in place: the grader never reads these (it gets fresh
     // copies), but the change is evidence, and a retry must start from the original.
     for (path, expected) in trial.input_files()? {
@@ -71,6 +95,63 @@ pub(super) fn check_after_agent(trial: &Trial<'_>, n: u32) -> Result<Vec<(String
         }
     }
     Ok(found)
+}
+
+/// Most entries of a workspace looked at for links (a bound on an agent's flood of files;
+/// the workspace scan that follows has its own deadline).
+const MAX_LINK_SCAN_ENTRIES: usize = 1_000_000;
+
+/// Workspace-relative paths of the symlinks under `workspace` whose target resolves
+/// outside it (absolute targets elsewhere, `..` climbing out, links through other links
+/// out). Directories are walked without following links.
+fn links_out_of(workspace: &Path) -> Result<Vec<String>, Fault> {
+    let Ok(root) = std::fs::canonicalize(workspace) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![workspace.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > MAX_LINK_SCAN_ENTRIES {
+                return Err(Fault(
+                    journal::event::Classification::DiskError,
+                    format!(
+                        "the workspace {} holds more than {MAX_LINK_SCAN_ENTRIES} entries",
+                        workspace.display()
+                    ),
+                ));
+            }
+            let Ok(ft) = entry.file_type() else { continue };
+            let path = entry.path();
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_symlink() {
+                // Dangling or looping links resolve to nothing a grader could read
+                // inside; they are judged by where they point lexically.
+                let inside = match std::fs::canonicalize(&path) {
+                    Ok(t) => t.starts_with(&root),
+                    Err(_) => {
+                        let target = std::fs::read_link(&path).unwrap_or_default();
+                        target.is_relative()
+                            && !target
+                                .components()
+                                .any(|c| matches!(c, std::path::Component::ParentDir))
+                    }
+                };
+                if !inside {
+                    let rel = path.strip_prefix(workspace).unwrap_or(&path);
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The regular files at `path` (itself, or below it when it is a directory); symlinks are

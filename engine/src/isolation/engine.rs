@@ -110,11 +110,12 @@ impl ContainerEngine {
 
     /// The local image id (`sha256:…`) of `image`; pulls it once when it is missing.
     pub fn image_id(&self, image: &str) -> Result<String, EngineError> {
-        let inspect = |e: &Self| e.out(&["image", "inspect", "--format", "{{.Id}}", image]);
+        // `--` ends the options: an image named `--help` is an image name, never a flag.
+        let inspect = |e: &Self| e.out(&["image", "inspect", "--format", "{{.Id}}", "--", image]);
         match inspect(self) {
             Ok(id) => Ok(normalize_id(&id)),
             Err(first) => {
-                if self.out(&["pull", image]).is_err() {
+                if self.out(&["pull", "--", image]).is_err() {
                     return Err(first);
                 }
                 inspect(self).map(|id| normalize_id(&id))

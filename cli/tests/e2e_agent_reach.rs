@@ -1,0 +1,174 @@
+//! What an agent leaves behind never reaches further than its trial: text it prints is
+//! shown to the operator with control characters escaped (run summary, `status`,
+//! `report`), and a symlink it plants in its workspace is never followed by the grader.
+//! Real `labj` processes, real agents and graders (sh scripts).
+
+mod support;
+
+use std::process::Stdio;
+use support::*;
+
+/// Bytes a terminal would act on: ESC (clear screen, set title), BEL, NUL.
+fn raw_controls(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .copied()
+        .filter(|b| [0x1b, 0x07, 0x00].contains(b))
+        .collect()
+}
+
+/// An agent that fails with `ESC[2J`, `ESC]0;title BEL` and a NUL in its stderr: the
+/// run summary, `status`, `report` (text and markdown) show the tail escaped
+/// (`\u{1b}[2J`), never the raw bytes.
+#[test]
+fn agent_stderr_with_terminal_controls_is_shown_escaped() {
+    let s = Scratch::new();
+    s.tasks(1);
+    s.script(
+        "agent.sh",
+        r"printf 'boom\033[2J\033]0;owned\007 and\000nul\n' >&2; exit 3",
+    );
+    s.experiment(&["a"], 1, 1, "");
+    let run_out = s.labj(&["run", "experiment.yaml"]);
+    assert_eq!(run_out.status.code(), Some(0), "{}", text(&run_out));
+    let run = s.the_run();
+    let run_arg = run.to_str().unwrap();
+    let status = s.labj(&["status", run_arg]);
+    let report = s.labj(&["report", run_arg]);
+    let markdown = s.labj(&["report", run_arg, "--format", "markdown"]);
+    for (what, out) in [
+        ("run summary", &run_out),
+        ("status", &status),
+        ("report", &report),
+        ("report --format markdown", &markdown),
+    ] {
+        assert_eq!(
+            raw_controls(&out.stdout),
+            Vec::<u8>::new(),
+            "{what} printed raw control bytes:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            shown.contains(r"boom\u{1b}[2J\u{1b}]0;owned\u{7} and\u{0}nul"),
+            "{what} does not show the escaped stderr tail:\n{shown}"
+        );
+    }
+}
+
+/// A symlink the agent leaves in its workspace pointing at a host file is removed before
+/// the grader runs (its target kept as `tamper` evidence); the grader, reading the
+/// workspace as left, never sees the host file's content. A link inside the workspace
+/// stays.
+#[test]
+fn a_workspace_link_out_of_the_workspace_is_never_followed_by_the_grader() {
+    let s = Scratch::new();
+    let secret = s.write("host_secret.txt", "TOP-SECRET-HOST-CONTENT\n");
+    s.tasks(1);
+    s.script(
+        "agent.sh",
+        &format!(
+            "ln -s {} answer\nmkdir -p d\necho inside > d/own.txt\nln -s d/own.txt inner\nln -s ../../../../../host_secret.txt climb\n{SUCCESS}",
+            secret.display()
+        ),
+    );
+    s.script(
+        "grader.sh",
+        r#"cd "$AGENTLAB_WORKSPACE_DIR"
+for f in answer inner climb; do
+  if [ -e "$f" ]; then echo "$f: $(cat "$f")" >&2; else echo "$f: absent" >&2; fi
+done
+printf '{"schema_version":"grade_result_v1","outcome":"success","metrics":{"score":1}}' > "$AGENTLAB_GRADE_PATH""#,
+    );
+    s.experiment(&["a"], 1, 1, "");
+    let y = std::fs::read_to_string(s.dir().join("experiment.yaml")).unwrap();
+    s.write(
+        "experiment.yaml",
+        &y.replace(
+            "primary_metric: score\n",
+            "benchmark:\n  grader:\n    command: [\"./grader.sh\"]\nprimary_metric: score\n",
+        ),
+    );
+    let out = s.labj(&["run", "experiment.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = s.the_run();
+    check_journal(&run);
+    let grader_err =
+        std::fs::read_to_string(run.join("trials/trial_000000/attempt_1/grader/stderr.log"))
+            .unwrap();
+    assert!(
+        !grader_err.contains("TOP-SECRET"),
+        "the grader read the host file: {grader_err}"
+    );
+    assert!(grader_err.contains("answer: absent"), "{grader_err}");
+    assert!(grader_err.contains("climb: absent"), "{grader_err}");
+    assert!(grader_err.contains("inner: inside"), "{grader_err}");
+    // Nothing of the host file reached the run's blobs either.
+    let mut stack = vec![run.join("blobs")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                let b = std::fs::read(e.path()).unwrap_or_default();
+                assert!(
+                    !String::from_utf8_lossy(&b).contains("TOP-SECRET"),
+                    "blob {} holds the host file's content",
+                    e.path().display()
+                );
+            }
+        }
+    }
+    // The removed links are journaled as tamper evidence naming their targets.
+    let ev = events_of(&s, &run, "trial_completed");
+    let evidence = serde_json::to_string(&ev[0]["payload"]["evidence"]).unwrap();
+    assert!(
+        evidence.contains("workspace__answer.symlink")
+            && evidence.contains("workspace__climb.symlink"),
+        "{evidence}"
+    );
+    assert!(!evidence.contains("workspace__inner.symlink"), "{evidence}");
+    let note = std::fs::read_to_string(
+        run.join("trials/trial_000000/attempt_1/tampered/workspace__answer.symlink"),
+    )
+    .unwrap();
+    assert_eq!(note, secret.display().to_string());
+}
+
+/// `labj status R | head -1` and `labj describe … | head -1`: the reader closing the pipe
+/// ends labj quietly (no panic, no "failed printing to stdout").
+#[test]
+fn read_commands_end_quietly_when_the_reader_closes_the_pipe() {
+    let s = Scratch::new();
+    s.tasks(3);
+    s.script("agent.sh", SUCCESS);
+    s.experiment(&["a", "b"], 2, 2, "");
+    let out = s.labj(&["run", "experiment.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = s.the_run();
+    for args in [
+        vec!["status", run.to_str().unwrap()],
+        vec!["describe", "experiment.yaml"],
+        vec!["inspect", run.to_str().unwrap()],
+    ] {
+        let mut child = s
+            .labj_cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read nothing: close our end at once, as `head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("failed printing"),
+            "labj {args:?}: {err}"
+        );
+        assert_ne!(
+            out.status.code(),
+            Some(101),
+            "labj {args:?} panicked: {err}"
+        );
+    }
+}
