@@ -127,6 +127,42 @@ pub struct GraderSpec {
     pub required_evidence_classes: Vec<String>,
     #[serde(default)]
     pub contract: GraderContract,
+    /// Where labj's grader runs (`benchmark.grader.strategy`).
+    #[serde(default, skip_serializing_if = "GraderStrategy::is_host")]
+    pub strategy: GraderStrategy,
+    /// This trial's hidden grading files (`benchmark.grader.hidden_files` expanded for
+    /// its task, absolute): shown to the grader only, never to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_dir: Option<std::path::PathBuf>,
+    /// The directory holding every task's hidden files (the part of `hidden_files`
+    /// before its first `${…}`), hidden from sandboxed agents as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_root: Option<std::path::PathBuf>,
+    /// The in-image grader's network (`benchmark.grader.network`; default none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::isolation::NetworkMode>,
+    /// The grader's own time limit (`benchmark.grader.timeout_ms`; default: the agent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// `benchmark.grader.strategy`: where labj's grader runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GraderStrategy {
+    /// A host process in `attempt_<n>/grader/` (reads the agent's workspace in place).
+    #[default]
+    Host,
+    /// After the agent's container (or sandbox) is gone: a fresh container of the task's
+    /// image (a fresh sandbox in sandbox mode) holding a copy of the agent's final
+    /// workspace and, only there, the hidden grading files (executor/grade_image.rs).
+    InTaskImage,
+}
+
+impl GraderStrategy {
+    pub fn is_host(&self) -> bool {
+        *self == GraderStrategy::Host
+    }
 }
 
 /// The file contract the grading command follows.

@@ -226,7 +226,11 @@ fn run(
             view.bench("summary.json"),
         )
         .current_dir(crate::experiment::project_root(&trial.spec.experiment_dir));
-    grade::supervise_stage(trial, role, command, cmd, control, stage, end)?;
+    let placement = grade::Placement {
+        container: None,
+        timeout_ms: grader.timeout_ms.unwrap_or(trial.spec.agent.timeout_ms),
+    };
+    grade::supervise_stage(trial, role, command, cmd, control, stage, end, placement)?;
     let manifest_path = view.bench("adapter_manifest.json");
     let m: Manifest = read_json(&manifest_path, stage)?;
     if m.schema_version != "benchmark_adapter_manifest_v1"

@@ -29,7 +29,7 @@ use super::classify::{self, GradeResult, ReadError};
 use super::control::Phase;
 use super::process::ProcessEnd;
 use super::{disk, exit_text, workspace, write_json, AttemptEnd, Fault, Trial, TrialControl};
-use crate::trial::GraderSpec;
+use crate::trial::{GraderSpec, GraderStrategy};
 use journal::event::Classification;
 use std::path::{Path, PathBuf};
 
@@ -125,6 +125,13 @@ pub(super) fn grade(
     }
 }
 
+/// Where a stage's command runs: its container (paused, checked and removed with it) and
+/// its time limit in ms (0 = none).
+pub(super) struct Placement {
+    pub container: Option<super::sandbox::ContainerRef>,
+    pub timeout_ms: u64,
+}
+
 pub(super) fn grade_error(msg: String) -> Fault {
     Fault(Classification::GradeError, msg)
 }
@@ -175,6 +182,7 @@ pub(super) fn stage_command(
 /// Runs `cmd` (from [`stage_command`]) to its end, its output captured into the stage's
 /// logs; anything but a zero exit is a `grade_error` (or `cancelled` when the trial was
 /// stopped meanwhile).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn supervise_stage(
     trial: &Trial<'_>,
     role: StageRole,
@@ -183,20 +191,49 @@ pub(super) fn supervise_stage(
     control: &TrialControl,
     stage: &GraderStage,
     end: &mut AttemptEnd,
+    placement: Placement,
 ) -> Result<(), Fault> {
     let name = role.name();
+    let limit_ms = placement.timeout_ms;
+    let timeout = (limit_ms > 0).then(|| std::time::Duration::from_millis(limit_ms));
+    let container = placement.container;
     let sup = trial
-        .supervise(&mut cmd, &stage.dir, control, Phase::Grader, None)?
+        .supervise(
+            &mut cmd,
+            &stage.dir,
+            control,
+            Phase::Grader,
+            container.clone(),
+            timeout,
+        )?
         .map_err(|e| grade_error(format!("failed to spawn {name} {command:?}: {e}")))?;
     end.active += sup.active;
+    if let Some(c) = &container {
+        // The engine refusing to start the grader's container is machinery, not a grade.
+        let refused = match &sup.end {
+            ProcessEnd::Exited(status) if !status.success() => super::sandbox::container_exit(
+                c,
+                status.code(),
+                false,
+                &stage.dir.join("stderr.log"),
+            )
+            .filter(|(k, _)| *k == Classification::SpawnFailure),
+            _ => None,
+        };
+        if let Err(e) = c.engine().remove(&c.name) {
+            tracing::warn!(container = %c.name, "removing the grader's container failed: {e}");
+        }
+        if let Some((k, msg)) = refused {
+            return Err(Fault(k, format!("{name}: {msg}")));
+        }
+    }
     match sup.end {
         ProcessEnd::Stopped(reason) => Err(Fault(
             Classification::Cancelled,
             format!("stopped while running the {name}: {reason}"),
         )),
         ProcessEnd::TimedOut => Err(grade_error(format!(
-            "{name} exceeded the {} ms timeout",
-            trial.spec.agent.timeout_ms
+            "{name} exceeded its {limit_ms} ms timeout"
         ))),
         ProcessEnd::WaitFailed(msg) => Err(grade_error(msg)),
         ProcessEnd::Exited(status) if !status.success() => {
@@ -215,10 +252,48 @@ fn run(
     end: &mut AttemptEnd,
 ) -> Result<GradeResult, Fault> {
     let role = StageRole::Grader;
-    let mut cmd = stage_command(trial, role, &grader.command, n, stage)?;
-    cmd.env("AGENTLAB_GRADE_PATH", &stage.grade)
-        .current_dir(&stage.dir);
-    supervise_stage(trial, role, &grader.command, cmd, control, stage, end)?;
+    let timeout_ms = grader.timeout_ms.unwrap_or(trial.spec.agent.timeout_ms);
+    if grader.strategy == GraderStrategy::InTaskImage {
+        let placed = super::grade_image::command(trial, grader, n, stage)?;
+        let copy = placed.workspace_copy.clone();
+        let placement = Placement {
+            container: placed.container,
+            timeout_ms,
+        };
+        let ran = supervise_stage(
+            trial,
+            role,
+            &grader.command,
+            placed.cmd,
+            control,
+            stage,
+            end,
+            placement,
+        );
+        super::grade_image::remove_copy(&copy);
+        ran?;
+    } else {
+        let mut cmd = stage_command(trial, role, &grader.command, n, stage)?;
+        cmd.env("AGENTLAB_GRADE_PATH", &stage.grade)
+            .current_dir(&stage.dir);
+        if let Some(h) = &grader.hidden_dir {
+            cmd.env("AGENTLAB_HIDDEN_DIR", h);
+        }
+        let placement = Placement {
+            container: None,
+            timeout_ms,
+        };
+        supervise_stage(
+            trial,
+            role,
+            &grader.command,
+            cmd,
+            control,
+            stage,
+            end,
+            placement,
+        )?;
+    }
     let grade: GradeResult = match classify::read_validated(&stage.grade, "grade_result_v1") {
         Ok(g) => g,
         Err(ReadError::Missing) => {

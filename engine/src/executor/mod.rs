@@ -67,6 +67,7 @@ mod classify;
 mod compact;
 mod control;
 mod grade;
+mod grade_image;
 mod input;
 mod invocation;
 mod output;
@@ -596,19 +597,14 @@ impl<'a> Trial<'a> {
         control: &TrialControl,
         phase: Phase,
         container: Option<sandbox::ContainerRef>,
+        timeout: Option<Duration>,
     ) -> Result<std::io::Result<process::Supervised>, Fault> {
         let limit = self.spec.agent.output_limit_bytes;
         let (mut capture, out, err) = output::Capture::new(log_dir, limit)
             .map_err(|e| disk("opening the log directory", e))?;
         cmd.stdout(out).stderr(err);
-        let sup = process::supervise_in(
-            cmd,
-            control,
-            phase,
-            self.timeout(),
-            container,
-            Some(&mut capture),
-        );
+        let sup =
+            process::supervise_in(cmd, control, phase, timeout, container, Some(&mut capture));
         // The command keeps the pipes' write ends until told otherwise: closed here so
         // the pipes report end-of-file once the process group is gone.
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -641,7 +637,14 @@ impl<'a> Trial<'a> {
         let agent = &self.spec.agent;
         let (mut cmd, container) = self.agent_command(n, dir)?;
         cmd.stdin(Stdio::null());
-        let spawned = self.supervise(&mut cmd, dir, control, Phase::Agent, container.clone())?;
+        let spawned = self.supervise(
+            &mut cmd,
+            dir,
+            control,
+            Phase::Agent,
+            container.clone(),
+            self.timeout(),
+        )?;
         let sup = match spawned {
             Ok(s) => s,
             Err(e) => {
@@ -660,6 +663,7 @@ impl<'a> Trial<'a> {
                 c,
                 status.code(),
                 self.launch.iso.resources.memory_mb.is_some(),
+                &dir.join("stderr.log"),
             ),
             _ => None,
         };

@@ -351,6 +351,15 @@ impl Trial<'_> {
         // dataset, agent program) is read-only whatever root_read_only says.
         let exp = &self.spec.experiment_dir;
         c.arg("--ro-bind").arg(exp).arg(exp);
+        // The hidden grading files are the grader's only: an empty tmpfs over them.
+        // Every task's, not only this one's: the root of `hidden_files` when it has one.
+        if let Some(g) = &self.spec.grader {
+            if let Some(h) = g.hidden_root.as_ref().or(g.hidden_dir.as_ref()) {
+                if h.is_dir() {
+                    c.arg("--tmpfs").arg(h);
+                }
+            }
+        }
         // Journal, blobs and sibling trials disappear behind an empty tmpfs; only this
         // trial's directory comes back, read-only except workspace and attempt output.
         c.arg("--tmpfs").arg(&run_dir);
@@ -448,37 +457,7 @@ impl Trial<'_> {
         c.args(["--label", &format!("labj.run_id={}", self.spec.run_id)]);
         c.args(["--label", &format!("labj.trial_id={}", self.spec.trial_id)]);
         c.args(["--label", &format!("labj.attempt={n}")]);
-        if iso.network == NetworkMode::None {
-            c.args(["--network", "none"]);
-        }
-        if let Some(mb) = iso.resources.memory_mb {
-            // Swap equal to memory: the limit is a real limit, not a slowdown.
-            c.args([
-                "--memory",
-                &format!("{mb}m"),
-                "--memory-swap",
-                &format!("{mb}m"),
-            ]);
-        }
-        if let Some(cpus) = iso.resources.cpu_count {
-            c.args(["--cpus", &cpus.to_string()]);
-        }
-        if let Some(pids) = iso.resources.pids {
-            c.args(["--pids-limit", &pids.to_string()]);
-        }
-        if iso.root_read_only {
-            c.arg("--read-only");
-        }
-        if let Some(user) = &iso.run_as_user {
-            c.args(["--user", user]);
-        }
-        if iso.no_new_privileges {
-            c.args(["--security-opt", "no-new-privileges"]);
-        }
-        if iso.drop_all_caps {
-            c.args(["--cap-drop", "ALL"]);
-        }
-        c.args(["--tmpfs", "/tmp:rw"]);
+        c.args(crate::isolation::policy_flags(iso));
         let vol = |c: &mut Command, host: &Path, at: &str, ro: bool| {
             let mut s = host.as_os_str().to_owned();
             s.push(format!(":{at}{}", if ro { ":ro" } else { "" }));
@@ -506,36 +485,72 @@ impl Trial<'_> {
     }
 }
 
-/// Classifies a container attempt that exited non-zero by what the engine knows: exit
-/// 125 is the engine failing to create/start it (infrastructure); an OOM kill (or a
-/// SIGKILL labj did not send while a memory limit was set: cgroup v1 engines do not
-/// always report OOMKilled) is `resource_limit`.
+/// Classifies a container attempt that exited non-zero by what the engine knows.
+///
+/// Machinery, not the agent (`spawn_failure`, infrastructure: re-run, never scored): the
+/// engine's own exit codes 125/126/127 when the container's process never started (the
+/// engine could not create it, the OCI runtime refused to start it, the image is gone,
+/// the command is not in the image), or when the engine no longer knows the container
+/// at all. The agent's own exit 126/127 inside a container that did start stays the
+/// agent's. An OOM kill (or a SIGKILL labj did not send while a memory limit was set:
+/// cgroup v1 engines do not always report OOMKilled) is `resource_limit`.
 pub(super) fn container_exit(
     c: &ContainerRef,
     code: Option<i32>,
     memory_limited: bool,
+    stderr_log: &Path,
 ) -> Option<(Classification, String)> {
     let state = c.engine().exit_state(&c.name);
-    let code = state.map(|s| s.1).or(code)?;
-    let oom = state.is_some_and(|s| s.0);
-    if oom || (memory_limited && code == 137) {
+    let client_code = code;
+    let engine_code = matches!(client_code, Some(125..=127));
+    if engine_code && !matches!(state, Some(s) if s.started) {
+        let code = client_code.unwrap_or_default();
+        return Some((
+            Classification::SpawnFailure,
+            format!(
+                "{} could not start container {} (exit {code}, the container never ran): {}",
+                c.engine.version,
+                c.name,
+                engine_error(stderr_log)
+            ),
+        ));
+    }
+    let state = state?;
+    let code = state.exit_code;
+    if state.oom_killed || (memory_limited && code == 137) {
         return Some((
             Classification::ResourceLimit,
             format!(
                 "container {} was killed for exceeding its memory limit (exit {code}{})",
                 c.name,
-                if oom { ", OOMKilled" } else { "" }
-            ),
-        ));
-    }
-    if code == 125 {
-        return Some((
-            Classification::SpawnFailure,
-            format!(
-                "{} could not run container {} (exit 125; see the attempt's stderr.log)",
-                c.engine.version, c.name
+                if state.oom_killed { ", OOMKilled" } else { "" }
             ),
         ));
     }
     None
+}
+
+/// The engine's own error from a log of a container that never ran (nothing but the
+/// engine wrote to it): its last `Error…` line, else its last line, at most 400 bytes.
+pub(super) fn engine_error(stderr_log: &Path) -> String {
+    let text = crate::safe_fs::read_regular(stderr_log, 64 * 1024)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("Error") || l.contains("error"))
+        .or(lines.last())
+        .copied()
+        .unwrap_or("(the engine wrote nothing to stderr)");
+    let mut end = line.len().min(400);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    line[..end].to_string()
 }

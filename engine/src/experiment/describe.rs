@@ -71,7 +71,11 @@ pub fn program_checks(experiment: &Experiment) -> Vec<ProgramLine> {
             GraderContract::Grade => "grader",
             GraderContract::Adapter { .. } => "benchmark adapter",
         };
-        push(role.to_string(), g.command);
+        // An in-image grader's program lives in the task's image.
+        let in_image = g.strategy == crate::trial::GraderStrategy::InTaskImage && !on_host;
+        if !in_image {
+            push(role.to_string(), g.command);
+        }
     }
     lines
 }

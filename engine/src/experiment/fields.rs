@@ -254,7 +254,16 @@ const BENCHMARK: Node = Closed(&[
             ("manifest", Known(Open)),
         ])),
     ),
-    ("grader", Known(Closed(&[("command", Known(Open))]))),
+    (
+        "grader",
+        Known(Closed(&[
+            ("command", Known(Open)),
+            ("strategy", Known(Open)),
+            ("hidden_files", Known(Open)),
+            ("network", Known(Open)),
+            ("timeout_ms", Known(Open)),
+        ])),
+    ),
 ]);
 
 /// The whole resolved experiment (versions 0.3, 0.4, 0.5).

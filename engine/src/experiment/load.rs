@@ -80,7 +80,14 @@ fn load_checked(
                 ))
             }
             (Some(a), None) => a.command = command::resolve_tokens(&a.command, &root),
-            (None, Some(g)) => g.command = command::resolve_tokens(&g.command, &root),
+            (None, Some(g)) => {
+                super::grader::check(path, g, &isolation)?;
+                // An in-image grader's command runs inside the image, like a container
+                // agent's: its paths are the image's, not this host's.
+                if !super::grader::runs_in_container(g, &isolation) {
+                    g.command = command::resolve_tokens(&g.command, &root);
+                }
+            }
             (None, None) => {
                 let classes = &b.policy.required_evidence_classes;
                 if let Some((i, why)) = grader_only_class(classes) {
@@ -108,6 +115,9 @@ fn load_checked(
         ));
     }
     let tasks = read_dataset(&dataset_path, raw.dataset.limit)?;
+    if let Some(g) = benchmark.as_ref().and_then(|b| b.grader.as_ref()) {
+        super::grader::check_hidden(path, &dir, g, &tasks)?;
+    }
     let graded = benchmark
         .as_ref()
         .is_some_and(|b| b.adapter.is_some() || b.grader.is_some());

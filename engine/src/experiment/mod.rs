@@ -15,6 +15,7 @@ mod dataset;
 mod describe;
 mod error;
 mod fields;
+mod grader;
 pub mod limits;
 mod load;
 mod model;

@@ -169,6 +169,36 @@ pub struct BenchmarkAdapter {
 pub struct BenchmarkGrader {
     #[serde(deserialize_with = "super::command::string_or_list")]
     pub command: Vec<String>,
+    /// `host` (default) or `in_task_image`.
+    #[serde(default, skip_serializing_if = "crate::trial::GraderStrategy::is_host")]
+    pub strategy: crate::trial::GraderStrategy,
+    /// A directory relative to the experiment, `${AGENTLAB_TASK_ID}` expanded per task:
+    /// the hidden grading files (tests, expected answers) mounted only into the grader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_files: Option<String>,
+    /// The in-image grader's network: `none` (default) or `full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::isolation::NetworkMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The directory of every task's hidden files: `template` up to its first `${…}`
+/// (`hidden/${AGENTLAB_TASK_ID}` → `hidden`), or the whole template when it has none;
+/// `None` when that is the experiment directory itself.
+pub fn hidden_root(dir: &Path, template: &str) -> Option<PathBuf> {
+    let fixed = match template.find("${") {
+        Some(i) => template[..i].rsplit_once('/').map_or("", |(head, _)| head),
+        None => template,
+    };
+    let fixed = fixed.trim_end_matches('/');
+    (!fixed.is_empty()).then(|| dir.join(fixed))
+}
+
+/// The task's hidden grading directory: `template` with `${AGENTLAB_TASK_ID}` replaced,
+/// relative to `dir`.
+pub fn hidden_dir_for(dir: &Path, template: &str, task_id: &str) -> PathBuf {
+    dir.join(template.replace("${AGENTLAB_TASK_ID}", task_id))
 }
 
 /// `benchmark`: at most one of `adapter` (the original's contract) and `grader`
@@ -206,12 +236,22 @@ impl BenchmarkSpec {
                 contract: GraderContract::Adapter {
                     manifest: a.manifest.clone(),
                 },
+                strategy: Default::default(),
+                hidden_dir: None,
+                hidden_root: None,
+                network: None,
+                timeout_ms: None,
             });
         }
         self.grader.as_ref().map(|g| GraderSpec {
             command: g.command.clone(),
             required_evidence_classes: required,
             contract: GraderContract::Grade,
+            strategy: g.strategy,
+            hidden_dir: None,
+            hidden_root: None,
+            network: g.network,
+            timeout_ms: g.timeout_ms,
         })
     }
 }
@@ -301,9 +341,17 @@ impl Experiment {
 
     /// The grader of task `task_idx` (its required evidence classes applied).
     pub fn grader_for(&self, task_idx: usize) -> Option<GraderSpec> {
-        self.benchmark
-            .as_ref()
-            .and_then(|b| b.grader_requiring(&self.required_evidence_classes(task_idx)))
+        let b = self.benchmark.as_ref()?;
+        let mut g = b.grader_requiring(&self.required_evidence_classes(task_idx))?;
+        if let Some(t) = b.grader.as_ref().and_then(|g| g.hidden_files.as_deref()) {
+            g.hidden_dir = Some(hidden_dir_for(
+                &self.dir,
+                t,
+                &self.dataset.tasks[task_idx].id,
+            ));
+            g.hidden_root = hidden_root(&self.dir, t);
+        }
+        Some(g)
     }
 
     /// The required evidence classes of task `task_idx` checked right after the agent

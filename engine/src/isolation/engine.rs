@@ -2,7 +2,7 @@
 //! flags for everything labj needs, so there is one code path; site-specific runtime
 //! flags (e.g. `--runtime runc`, `--ulimit …`) come from `LABJ_CONTAINER_ARGS`.
 
-use super::EngineSpec;
+use super::{EngineSpec, NetworkMode, TrialIsolation};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -19,6 +19,16 @@ pub enum EngineError {
     Missing(String),
     #[error("`{command}` failed: {message}")]
     Failed { command: String, message: String },
+}
+
+/// A stopped container as the engine reports it (`inspect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitState {
+    pub oom_killed: bool,
+    pub exit_code: i32,
+    /// Whether its process ever started (a container the runtime could not create or
+    /// start stays `created`, its start time zero).
+    pub started: bool,
 }
 
 /// A resolved engine: [`EngineSpec`] plus the operations labj performs with it.
@@ -145,20 +155,57 @@ impl ContainerEngine {
         }
     }
 
-    /// `(OOMKilled, exit code)` of a stopped container, when the engine knows it.
-    pub fn exit_state(&self, name: &str) -> Option<(bool, i32)> {
+    /// What the engine knows about a stopped container; `None` when it has no such
+    /// container (the engine failed before creating it, e.g. a missing image).
+    pub fn exit_state(&self, name: &str) -> Option<ExitState> {
         let s = self
             .out(&[
                 "inspect",
                 "--format",
-                "{{.State.OOMKilled}} {{.State.ExitCode}}",
+                "{{.State.OOMKilled}} {{.State.ExitCode}} {{.State.Status}} {{.State.StartedAt}}",
                 name,
             ])
             .ok()?;
         let mut it = s.split_whitespace();
-        let oom = it.next()? == "true";
-        let code = it.next()?.parse().ok()?;
-        Some((oom, code))
+        let oom_killed = it.next()? == "true";
+        let exit_code = it.next()?.parse().ok()?;
+        let status = it.next().unwrap_or("").to_string();
+        // podman prints `0001-01-01 00:00:00 +0000 UTC`, docker `0001-01-01T00:00:00Z`
+        // for a container whose process never started.
+        let started = !it.next().unwrap_or("0001-01-01").starts_with("0001-01-01")
+            && !matches!(status.as_str(), "created" | "configured" | "initialized");
+        Some(ExitState {
+            oom_killed,
+            exit_code,
+            started,
+        })
+    }
+
+    /// Starts one throwaway container of `image` with `flags` (the run's own flags, then
+    /// `LABJ_CONTAINER_ARGS`) running `true`, removed at once: proves, before any trial,
+    /// that this engine and runtime accept the run's arguments. `Err` is the engine's
+    /// own error text. An image without a `true` program still proves it: the runtime
+    /// created the container and got as far as looking the command up.
+    pub fn probe(&self, image: &str, flags: &[String]) -> Result<(), EngineError> {
+        let name = format!("labj-preflight-{}", uuid::Uuid::now_v7());
+        let mut args: Vec<&str> = vec!["run", "--rm", "--name", &name];
+        args.extend(["--label", "labj.preflight=1", "--entrypoint", "true"]);
+        args.extend(flags.iter().map(String::as_str));
+        args.extend(self.spec.run_args.iter().map(String::as_str));
+        args.push(image);
+        let out = self.out(&args);
+        // `--rm` does not remove a container the runtime failed to start.
+        let _ = self.remove(&name);
+        match out {
+            Ok(_) => Ok(()),
+            Err(EngineError::Failed { message, .. })
+                if message.contains("executable file not found")
+                    || message.contains("no such file or directory: OCI runtime attempted") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Names of all containers (running or not) carrying `label=value`.
@@ -171,6 +218,42 @@ impl ContainerEngine {
             .map(String::from)
             .collect())
     }
+}
+
+/// The `run` flags a trial's isolation settings become (network, limits, read-only root,
+/// user, hardening, `/tmp`), without mounts, names, environment or `LABJ_CONTAINER_ARGS`:
+/// one list for the agent's container, the grader's and the preflight probe.
+pub fn policy_flags(iso: &TrialIsolation) -> Vec<String> {
+    let mut f: Vec<String> = Vec::new();
+    let mut push = |args: &[&str]| f.extend(args.iter().map(|a| a.to_string()));
+    if iso.network == NetworkMode::None {
+        push(&["--network", "none"]);
+    }
+    if let Some(mb) = iso.resources.memory_mb {
+        // Swap equal to memory: the limit is a real limit, not a slowdown.
+        let m = format!("{mb}m");
+        push(&["--memory", &m, "--memory-swap", &m]);
+    }
+    if let Some(cpus) = iso.resources.cpu_count {
+        push(&["--cpus", &cpus.to_string()]);
+    }
+    if let Some(pids) = iso.resources.pids {
+        push(&["--pids-limit", &pids.to_string()]);
+    }
+    if iso.root_read_only {
+        push(&["--read-only"]);
+    }
+    if let Some(user) = &iso.run_as_user {
+        push(&["--user", user]);
+    }
+    if iso.no_new_privileges {
+        push(&["--security-opt", "no-new-privileges"]);
+    }
+    if iso.drop_all_caps {
+        push(&["--cap-drop", "ALL"]);
+    }
+    push(&["--tmpfs", "/tmp:rw"]);
+    f
 }
 
 fn normalize_id(id: &str) -> String {

@@ -19,8 +19,8 @@ mod policy;
 mod reap;
 
 pub use engine::{
-    container_name, ContainerEngine, EngineError, ENGINE_ARGS_ENV, ENGINE_ENV, LABEL_RUN,
-    LABEL_TRIAL,
+    container_name, policy_flags, ContainerEngine, EngineError, ExitState, ENGINE_ARGS_ENV,
+    ENGINE_ENV, LABEL_RUN, LABEL_TRIAL,
 };
 pub(crate) use policy::sandbox_target;
 pub use policy::{IsolationPolicy, Mount, StageArea, StagedFile, CONTRACT_ROOT};
@@ -233,13 +233,24 @@ pub fn preflight(exp: &Experiment, choice: &HostChoice) -> Result<Enforcement, E
                 }
             }
             for img in images.keys() {
-                if let Err(e) = engine.image_id(img) {
-                    return Err(refuse(
+                // The trials' own flags: the policy is the experiment's, so trial (0, 0)
+                // stands for all (an image is listed only when a task and a variant exist).
+                let flags = policy_flags(&exp.trial_isolation(0, 0));
+                let id = engine.image_id(img).map_err(|e| {
+                    refuse(
                         "/runtime/agent/image",
                         format!(
                             "image `{img}` is not available to {}: {e}",
                             engine.spec.version
                         ),
+                    )
+                })?;
+                // One throwaway container with the run's exact engine, image and
+                // arguments: a runtime that refuses them fails here, not on every trial.
+                if let Err(e) = engine.probe(&id, &flags) {
+                    return Err(refuse(
+                        "/runtime/policy/sandbox/mode",
+                        probe_refusal(&engine, img, &flags, &e),
                     ));
                 }
             }
@@ -286,6 +297,42 @@ pub fn preflight(exp: &Experiment, choice: &HostChoice) -> Result<Enforcement, E
     }
     out.summary = parts.join("; ");
     Ok(out)
+}
+
+/// Why the preflight container could not start, quoting the engine, and what to change.
+fn probe_refusal(
+    engine: &ContainerEngine,
+    image: &str,
+    flags: &[String],
+    e: &EngineError,
+) -> String {
+    let said = match e {
+        EngineError::Failed { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    let now = if engine.spec.run_args.is_empty() {
+        format!("{ENGINE_ARGS_ENV} is not set")
+    } else {
+        format!("{ENGINE_ARGS_ENV} is `{}`", engine.spec.run_args.join(" "))
+    };
+    let fix = if said.contains("rlimit") {
+        format!(
+            "the runtime may not raise resource limits on this host: add limits at or below the current ones to {ENGINE_ARGS_ENV} (e.g. `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024`)"
+        )
+    } else if said.contains("cgroup") {
+        format!("the default OCI runtime cannot run here: choose another in {ENGINE_ARGS_ENV} (e.g. `--runtime runc`)")
+    } else {
+        format!(
+            "fix the engine's arguments in {ENGINE_ARGS_ENV}, the engine (--container-engine / {ENGINE_ENV}) or the isolation settings under runtime.policy"
+        )
+    };
+    format!(
+        "{} cannot start a container of image `{image}` with this run's arguments (checked before any trial with one throwaway container: run --entrypoint true {}{}{}): {said}; {fix} ({now})",
+        engine.spec.version,
+        flags.join(" "),
+        if engine.spec.run_args.is_empty() { "" } else { " " },
+        engine.spec.run_args.join(" "),
+    )
 }
 
 fn sandbox_field(iso: &IsolationPolicy) -> &'static str {
