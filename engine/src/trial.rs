@@ -119,7 +119,7 @@ fn default_output_limit_bytes() -> u64 {
 
 /// What grades a trial after its agent exited: labj's grader (`benchmark.grader`) or the
 /// original runner's benchmark adapter (`benchmark.adapter`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraderSpec {
     /// argv, path-like tokens already resolved against the project root.
     pub command: Vec<String>,

@@ -185,6 +185,7 @@ fn executor_pause_holds_a_trial_before_start_and_is_refused_while_grading() {
                      > \"$AGENTLAB_GRADE_PATH\""),
         required_evidence_classes: Vec::new(),
         contract: Default::default(),
+        ..Default::default()
     });
     // The grader's cwd is its own directory of the attempt.
     let marker = s.trial_dir.join("attempt_1/grader/grading");

@@ -15,6 +15,7 @@ fn grader(mode: &str, required: &[&str]) -> (GraderSpec, (String, String)) {
             command: agent("grader.sh"),
             required_evidence_classes: required.iter().map(|s| s.to_string()).collect(),
             contract: Default::default(),
+            ..Default::default()
         },
         ("GRADE_MODE".to_string(), mode.to_string()),
     )
