@@ -86,8 +86,16 @@ pub fn ci_num(i: Option<Interval>) -> String {
 }
 
 pub fn signed(v: Option<f64>, scale: f64, unit: &str, digits: usize) -> String {
-    v.map(|x| format!("{:+.*}{unit}", digits, x * scale))
-        .unwrap_or_else(|| "-".into())
+    // Rounding leftovers (an average of differences that cancel) read as 0, not -0.
+    v.map(|x| {
+        let x = if (x * scale).abs() < 1e-9 {
+            0.0
+        } else {
+            x * scale
+        };
+        format!("{:+.*}{unit}", digits, x)
+    })
+    .unwrap_or_else(|| "-".into())
 }
 
 pub fn p_value(p: f64) -> String {
@@ -122,14 +130,15 @@ pub fn variant_name(v: &VariantSummary) -> String {
 }
 
 /// Columns of the variant table, the same in text, markdown and HTML.
-pub const VARIANT_COLUMNS: usize = 12;
+pub const VARIANT_COLUMNS: usize = 13;
 /// Columns counted outside every denominator (infra, cancelled, re-run), styled apart.
-pub const APART_COLUMNS: [usize; 3] = [5, 6, 7];
+pub const APART_COLUMNS: [usize; 3] = [6, 7, 8];
 
 /// The variant table's header (`metric` names the primary metric).
 pub fn variant_header(metric: &str) -> [String; VARIANT_COLUMNS] {
     [
         "variant",
+        "tasks",
         "scored",
         "succeeded",
         "success",
@@ -160,6 +169,7 @@ pub fn variant_cells(v: &VariantSummary) -> [String; VARIANT_COLUMNS] {
     };
     [
         variant_name(v),
+        v.tasks.to_string(),
         v.scored.to_string(),
         v.succeeded.to_string(),
         pct(v.success_rate),
@@ -176,7 +186,7 @@ pub fn variant_cells(v: &VariantSummary) -> [String; VARIANT_COLUMNS] {
 
 /// A text-table line: the first column left-aligned, the others right-aligned.
 fn text_row(cells: &[String; VARIANT_COLUMNS]) -> String {
-    const WIDTHS: [usize; VARIANT_COLUMNS] = [22, 6, 9, 8, 17, 6, 9, 6, 7, 8, 17, 5];
+    const WIDTHS: [usize; VARIANT_COLUMNS] = [22, 5, 6, 9, 8, 17, 6, 9, 6, 7, 8, 17, 5];
     let mut line = format!("{:<w$}", cells[0], w = WIDTHS[0]);
     for (c, w) in cells.iter().zip(WIDTHS).skip(1) {
         line.push_str(&format!(" {c:>w$}"));
@@ -184,9 +194,10 @@ fn text_row(cells: &[String; VARIANT_COLUMNS]) -> String {
     line
 }
 
-/// A one-sentence reading of a comparison.
+/// A one-sentence reading of a comparison, from its test over tasks (McNemar over
+/// pairs with one replication per task).
 pub fn verdict(c: &Comparison) -> String {
-    if c.pairs == 0 {
+    if c.pairs == 0 && c.tasks == 0 {
         // Say why: on a finished run "yet" would be wrong, and an empty comparison most
         // often means one side has nothing scored (all infra, cancelled or pruned).
         return match c.excluded_pairs {
@@ -197,92 +208,271 @@ pub fn verdict(c: &Comparison) -> String {
             ),
         };
     }
-    let dir = match c.variant_only.cmp(&c.baseline_only) {
-        std::cmp::Ordering::Greater => "more",
-        std::cmp::Ordering::Less => "fewer",
-        std::cmp::Ordering::Equal => "as many",
+    let diff = c.over_tasks.as_ref().map(|t| t.mean).unwrap_or(0.0);
+    let dir = if diff > 1e-12 {
+        "higher"
+    } else if diff < -1e-12 {
+        "lower"
+    } else {
+        "the same"
     };
-    let sig = if c.mcnemar_p < 0.05 {
-        "significant at 5%"
+    let sig = if c.p_holm < 0.05 {
+        "significant at 5% after Holm"
+    } else if c.p_value < 0.05 {
+        "significant at 5% alone, not after Holm"
     } else {
         "not significant at 5%"
     };
     format!(
-        "{} solves {dir} pairs than {} ({} gained, {} lost; McNemar p = {}, {sig})",
+        "{} has a {dir} success rate than {} over {} task(s) ({} p = {}, Holm {}, {sig})",
         c.variant_id,
         c.baseline_id,
-        c.variant_only,
-        c.baseline_only,
-        p_value(c.mcnemar_p)
+        c.tasks,
+        test_name(c.test),
+        p_value(c.p_value),
+        p_value(c.p_holm)
     )
+}
+
+pub fn test_name(t: &str) -> &'static str {
+    match t {
+        "paired_t" => "paired t over tasks",
+        _ => "exact McNemar over pairs",
+    }
+}
+
+fn num(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(0.001..1e6).contains(&a) {
+        format!("{v:.3e}")
+    } else if a >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn opt_num(v: Option<f64>) -> String {
+    v.map(num).unwrap_or_else(|| "-".into())
+}
+
+/// What the intervals and tests of a report are made over: one paragraph.
+pub fn method_note(r: &Report) -> String {
+    format!(
+        "Sampling unit: the task ({} task(s) scored, up to {} replication(s) each); every interval and test treats a task's replications as one cluster. \
+         95% intervals: success rates Wilson on the effective sample size (trials / design effect; plain Wilson with one replication per task); means a cluster bootstrap over tasks ({} resamples, seed {}). \
+         Comparisons average replications within a task, then compare tasks both variants scored: mean difference with a t interval, paired t and exact sign-flip permutation tests \
+         (exact McNemar over pairs with one replication), Holm-adjusted over the {} comparison(s); power at 80%, alpha 0.05. \
+         Infrastructure faults (infra), cancelled and pruned slots are never in a denominator.",
+        r.tasks,
+        r.max_replications,
+        r.bootstrap.resamples,
+        r.bootstrap.seed,
+        r.comparisons.len()
+    )
+}
+
+/// Lines describing one comparison (text, markdown and HTML share them).
+pub fn comparison_lines(c: &Comparison) -> Vec<String> {
+    let mut out = Vec::new();
+    out.push(format!(
+        "over {} task(s) both scored ({} task × replication pairs, {} excluded: infra, cancelled, pruned or not committed on one side)",
+        c.tasks, c.pairs, c.excluded_pairs
+    ));
+    if let Some(t) = &c.over_tasks {
+        out.push(format!(
+            "success difference {} 95% CI {} (t over tasks) · paired t p = {} · sign-flip permutation p = {}{}",
+            signed(Some(t.mean), 100.0, " pts", 1),
+            t.ci95
+                .map(|i| format!("[{:+.1}, {:+.1}] pts", 100.0 * i.low, 100.0 * i.high))
+                .unwrap_or_else(|| "-".into()),
+            t.t_p.map(p_value).unwrap_or_else(|| "-".into()),
+            p_value(t.permutation_p),
+            if t.permutation_exact { " (exact)" } else { " (random flips)" },
+        ));
+    }
+    out.push(format!(
+        "test of this comparison: {} p = {}, Holm-adjusted over the report's comparisons {}",
+        test_name(c.test),
+        p_value(c.p_value),
+        p_value(c.p_holm)
+    ));
+    out.push(format!(
+        "pairs: both succeeded {}, both failed {}, only {} {}, only {} {} · exact McNemar p = {}{}",
+        c.both_succeeded,
+        c.both_failed,
+        c.baseline_id,
+        c.baseline_only,
+        c.variant_id,
+        c.variant_only,
+        p_value(c.mcnemar_p),
+        if c.test == "mcnemar" {
+            ""
+        } else {
+            " (takes a task's replications as independent pairs)"
+        }
+    ));
+    if let Some(p) = &c.power {
+        out.push(format!(
+            "power: detectable at 80% with {} tasks: {} · tasks needed for the observed difference: {} · variance of per-task differences: between tasks {}, replication noise {}{}",
+            p.tasks,
+            signed(p.mde, 100.0, " pts", 1).trim_start_matches('+'),
+            p.tasks_needed
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "- (no difference observed, or beyond 1,000,000)".into()),
+            opt_num(p.between_var),
+            opt_num(p.within_var),
+            advice(p)
+        ));
+    }
+    for m in &c.metrics {
+        let t = &m.test;
+        out.push(format!(
+            "{} ({}) difference {} 95% CI {} over {} task(s) · paired t p = {} · sign-flip p = {} · detectable {}",
+            m.name,
+            if m.direction == "minimize" { "lower is better" } else { "higher is better" },
+            signed(Some(t.mean), 1.0, "", 3),
+            ci_num(t.ci95),
+            t.tasks,
+            t.t_p.map(p_value).unwrap_or_else(|| "-".into()),
+            p_value(t.permutation_p),
+            opt_num(m.power.mde)
+        ));
+    }
+    out.push(format!(
+        "tasks better for {}: {} · tasks worse: {}",
+        c.variant_id,
+        names(&c.tasks_gained, 12),
+        names(&c.tasks_lost, 12)
+    ));
+    out
+}
+
+/// Where more effort helps: replications (noise within tasks dominates) or tasks.
+pub fn advice(p: &engine::report::clustered::PowerAnalysis) -> &'static str {
+    match (p.within_var, p.between_var) {
+        (Some(w), Some(b)) if w > b => " (replication noise dominates: more replications help)",
+        (Some(_), Some(_)) => " (tasks differ more than replications: more tasks help)",
+        _ => "",
+    }
+}
+
+fn names(v: &[String], max: usize) -> String {
+    if v.is_empty() {
+        return "none".into();
+    }
+    let mut out: Vec<String> = v.iter().take(max).cloned().collect();
+    if v.len() > max {
+        out.push(format!("… {} more", v.len() - max));
+    }
+    out.join(", ")
+}
+
+/// Every metric per variant: mean, cluster bootstrap interval, tasks and trials.
+pub fn metric_lines(r: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in &r.variants {
+        for m in &v.metrics {
+            out.push(format!(
+                "{:<22} {:<18} {:>12} {:>27} {:>6} {:>7}",
+                variant_name(v),
+                m.name,
+                num(m.mean),
+                m.ci95
+                    .map(|i| format!("[{}, {}]", num(i.low), num(i.high)))
+                    .unwrap_or_else(|| "-".into()),
+                m.tasks,
+                m.n
+            ));
+        }
+    }
+    out
+}
+
+/// Cost and tokens per variant and for the run, when agents reported them.
+pub fn cost_lines(r: &Report) -> Vec<String> {
+    let any = |c: &engine::report::CostSummary| {
+        c.cost_usd.is_some() || c.tokens_in.is_some() || c.tokens_out.is_some()
+    };
+    if !any(&r.cost) {
+        return Vec::new();
+    }
+    let money = |v: Option<f64>| v.map(|x| format!("${x:.4}")).unwrap_or_else(|| "-".into());
+    let count = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+    let row = |name: String, c: &engine::report::CostSummary| {
+        format!(
+            "{:<22} {:>12} {:>12} {:>12} {:>14} {:>12}",
+            name,
+            money(c.cost_usd),
+            money(c.cost_per_trial),
+            money(c.cost_per_success),
+            count(c.tokens_in),
+            count(c.tokens_out)
+        )
+    };
+    let mut out = vec![format!(
+        "{:<22} {:>12} {:>12} {:>12} {:>14} {:>12}",
+        "variant", "cost", "per trial", "per success", "tokens in", "tokens out"
+    )];
+    for v in &r.variants {
+        out.push(row(variant_name(v), &v.cost));
+    }
+    out.push(row("run".into(), &r.cost));
+    out
 }
 
 pub fn text(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "report of run {} (experiment {}, {}): {}/{} slots committed",
-        r.run_id, r.experiment_id, r.status, r.committed, r.total_slots
+        "report of run {} (experiment {}, {}): {}/{} slots committed{}",
+        r.run_id,
+        r.experiment_id,
+        r.status,
+        r.committed,
+        r.total_slots,
+        r.duration_s
+            .map(|d| format!(", {d:.0} s from {}", r.started_at.as_deref().unwrap_or("?")))
+            .unwrap_or_default()
     );
     let metric = r.primary_metric.as_deref().unwrap_or("(no primary metric)");
-    let _ = writeln!(
-        s,
-        "95% intervals: Wilson for success rates; percentile bootstrap ({} resamples, seed {}) for means of {metric}.",
-        r.bootstrap.resamples, r.bootstrap.seed
-    );
-    let _ = writeln!(
-        s,
-        "Infrastructure faults (infra), cancelled and pruned slots are never in a denominator.\n"
-    );
+    let _ = writeln!(s, "{}\n", method_note(r));
     let _ = writeln!(s, "{}", text_row(&variant_header(metric)));
     for v in &r.variants {
         let _ = writeln!(s, "{}", text_row(&variant_cells(v)));
     }
+    let metrics = metric_lines(r);
+    if !metrics.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nmetrics (mean, 95% cluster bootstrap interval over tasks):\n{:<22} {:<18} {:>12} {:>27} {:>6} {:>7}",
+            "variant", "metric", "mean", "95% CI", "tasks", "trials"
+        );
+        for l in metrics {
+            let _ = writeln!(s, "{l}");
+        }
+    }
+    let cost = cost_lines(r);
+    if !cost.is_empty() {
+        let _ = writeln!(s, "\ncost and tokens (scored trials):");
+        for l in cost {
+            let _ = writeln!(s, "{l}");
+        }
+    }
     for c in &r.comparisons {
-        let _ = writeln!(
-            s,
-            "\n{} vs {} (matched task × replication pairs):",
-            c.variant_id, c.baseline_id
-        );
-        let _ = writeln!(
-            s,
-            "  pairs {} (excluded {}: infra, cancelled, pruned or not committed on one side)",
-            c.pairs, c.excluded_pairs
-        );
-        let _ = writeln!(
-            s,
-            "  both succeeded {}, both failed {}, only {} {}, only {} {}",
-            c.both_succeeded,
-            c.both_failed,
-            c.baseline_id,
-            c.baseline_only,
-            c.variant_id,
-            c.variant_only
-        );
-        let _ = writeln!(
-            s,
-            "  success rate difference {} · exact McNemar p = {}",
-            signed(c.success_rate_diff, 100.0, " pts", 1),
-            p_value(c.mcnemar_p)
-        );
-        if r.primary_metric.is_some() {
-            let _ = writeln!(
-                s,
-                "  {metric} difference (variant − baseline) {} 95% CI {} over {} pairs (paired bootstrap)",
-                signed(c.metric_diff, 1.0, "", 3),
-                ci_num(c.metric_diff_ci95),
-                c.metric_pairs
-            );
+        let _ = writeln!(s, "\n{} vs {}:", c.variant_id, c.baseline_id);
+        for l in comparison_lines(c) {
+            let _ = writeln!(s, "  {l}");
         }
         let _ = writeln!(
             s,
-            "  gained (baseline failed, {} succeeded): {}",
+            "  pairs gained (baseline failed, {} succeeded): {}",
             c.variant_id,
             flips(&c.gained, 12)
         );
         let _ = writeln!(
             s,
-            "  lost (baseline succeeded, {} failed): {}",
+            "  pairs lost (baseline succeeded, {} failed): {}",
             c.variant_id,
             flips(&c.lost, 12)
         );
@@ -329,8 +519,12 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "# Report of run `{}`\n", r.run_id);
     let _ = writeln!(
         s,
-        "Experiment `{}`, status **{}**, {}/{} slots committed. 95% intervals: Wilson (success rates), percentile bootstrap with {} resamples, seed {} (means of `{metric}`). Infrastructure faults, cancelled and pruned slots are never in a denominator.\n",
-        r.experiment_id, r.status, r.committed, r.total_slots, r.bootstrap.resamples, r.bootstrap.seed
+        "Experiment `{}`, status **{}**, {}/{} slots committed.\n\n{}\n",
+        r.experiment_id,
+        r.status,
+        r.committed,
+        r.total_slots,
+        method_note(r)
     );
     let _ = writeln!(s, "## Variants\n");
     let md_row = |cells: [String; VARIANT_COLUMNS]| {
@@ -340,34 +534,67 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "{}", md_row(variant_header(metric)));
     let _ = writeln!(
         s,
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|"
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|"
     );
     for v in &r.variants {
         let _ = writeln!(s, "{}", md_row(variant_cells(v)));
     }
+    let metrics = metric_lines(r);
+    if !metrics.is_empty() {
+        let _ = writeln!(s, "\n## Metrics (95% cluster bootstrap over tasks)\n\n```");
+        for l in metrics {
+            let _ = writeln!(s, "{l}");
+        }
+        let _ = writeln!(s, "```");
+    }
+    let cost = cost_lines(r);
+    if !cost.is_empty() {
+        let _ = writeln!(s, "\n## Cost and tokens\n\n```");
+        for l in cost {
+            let _ = writeln!(s, "{l}");
+        }
+        let _ = writeln!(s, "```");
+    }
     if !r.comparisons.is_empty() {
         let _ = writeln!(
             s,
-            "\n## Against the baseline `{}` (matched pairs)\n",
+            "\n## Against the baseline `{}` (over tasks)\n",
             r.baseline_id
         );
         let _ = writeln!(
             s,
-            "| variant | pairs | excluded | both ✓ | both ✗ | only baseline | only variant | Δ success | McNemar p | Δ {metric} | 95% CI |"
+            "| variant | tasks | Δ success | 95% CI | test | p | Holm p | sign-flip p | MDE (80%) | tasks needed | McNemar p (pairs) | Δ {metric} | 95% CI |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        let _ = writeln!(
+            s,
+            "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+        );
         for c in &r.comparisons {
+            let t = c.over_tasks.as_ref();
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 md_cell(&c.variant_id),
-                c.pairs,
-                c.excluded_pairs,
-                c.both_succeeded,
-                c.both_failed,
-                c.baseline_only,
-                c.variant_only,
-                signed(c.success_rate_diff, 100.0, " pts", 1),
+                c.tasks,
+                signed(t.map(|t| t.mean), 100.0, " pts", 1),
+                t.and_then(|t| t.ci95)
+                    .map(|i| format!("[{:+.1}, {:+.1}] pts", 100.0 * i.low, 100.0 * i.high))
+                    .unwrap_or_else(|| "-".into()),
+                test_name(c.test),
+                p_value(c.p_value),
+                p_value(c.p_holm),
+                t.map(|t| p_value(t.permutation_p))
+                    .unwrap_or_else(|| "-".into()),
+                c.power
+                    .as_ref()
+                    .and_then(|p| p.mde)
+                    .map(|m| format!("{:.1} pts", 100.0 * m))
+                    .unwrap_or_else(|| "-".into()),
+                c.power
+                    .as_ref()
+                    .and_then(|p| p.tasks_needed)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 p_value(c.mcnemar_p),
                 signed(c.metric_diff, 1.0, "", 3),
                 ci_num(c.metric_diff_ci95)
@@ -380,6 +607,9 @@ pub fn markdown(r: &Report) -> String {
                 md_cell(&c.variant_id),
                 md_cell(&verdict(c))
             );
+            for l in comparison_lines(c) {
+                let _ = writeln!(s, "- {}", md_cell(&l));
+            }
             let _ = writeln!(s, "- gained: {}", md_cell(&flips(&c.gained, 30)));
             let _ = writeln!(s, "- lost: {}", md_cell(&flips(&c.lost, 30)));
         }

@@ -113,12 +113,32 @@ fn rate_eta(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) ->
     (rate, eta)
 }
 
+/// Cost and tokens agents reported so far (` · $0.1234 · 5678 tokens`), when any did.
+pub fn spend_note(p: &ProgressSnapshot) -> String {
+    let mut s = String::new();
+    if let Some(c) = p.cost_micro_usd {
+        s.push_str(&format!(" · ${:.4}", c as f64 / 1e6));
+    }
+    if let Some(t) = p.tokens {
+        s.push_str(&format!(" · {t} tokens"));
+    }
+    s
+}
+
 /// A plain progress line (logs): every count spelled out.
 fn counts(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> String {
     let (rate, eta) = rate_eta(p, committed_at_start, elapsed);
     format!(
-        "{} in flight · {} succeeded · {} unsuccessful · {} infra-lost · {} re-run · {} pruned · {:.2} trials/s · ETA {}",
-        p.in_flight, p.succeeded, p.unsuccessful, p.infra_lost, p.infra_retried, p.pruned, rate, eta
+        "{} in flight · {} succeeded · {} unsuccessful · {} infra-lost · {} re-run · {} pruned · {:.2} trials/s · ETA {}{}",
+        p.in_flight,
+        p.succeeded,
+        p.unsuccessful,
+        p.infra_lost,
+        p.infra_retried,
+        p.pruned,
+        rate,
+        eta,
+        spend_note(p)
     )
 }
 
@@ -126,8 +146,14 @@ fn counts(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> S
 fn bar_message(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> String {
     let (rate, eta) = rate_eta(p, committed_at_start, elapsed);
     format!(
-        "ETA {eta} · {rate:.1}/s · {} running · ✓ {} ✗ {} · infra-lost {} (re-run {}) · pruned {}",
-        p.in_flight, p.succeeded, p.unsuccessful, p.infra_lost, p.infra_retried, p.pruned
+        "ETA {eta} · {rate:.1}/s · {} running · ✓ {} ✗ {} · infra-lost {} (re-run {}) · pruned {}{}",
+        p.in_flight,
+        p.succeeded,
+        p.unsuccessful,
+        p.infra_lost,
+        p.infra_retried,
+        p.pruned,
+        spend_note(p)
     )
 }
 
@@ -227,9 +253,12 @@ mod tests {
             infra_lost: 1,
             infra_retried: 2,
             pruned: 1,
+            cost_micro_usd: Some(1_234_500),
+            tokens: Some(5678),
         };
         // 20 committed in this session in 10 s: 2/s, 70 left: 35 s.
         let s = counts(&p, 10, Duration::from_secs(10));
+        assert!(s.ends_with(" · $1.2345 · 5678 tokens"), "{s}");
         assert!(s.contains("2.00 trials/s") && s.contains("ETA 35s"), "{s}");
         assert!(
             s.contains("4 in flight") && s.contains("1 infra-lost"),

@@ -196,6 +196,7 @@ pub fn projections(
                 "schedule_progress": proj.progress_doc(),
                 "aggregates": proj.aggregates_doc(),
                 "summary": summary_json(proj),
+                "spend": engine::budget::spend(proj),
                 "failures": classes,
             }))
             .expect("json")
@@ -220,6 +221,28 @@ pub fn projections(
         c.active_trials.len(),
         proj.pending.len()
     );
+    let spend = engine::budget::spend(proj);
+    if spend.reports_cost || spend.reports_tokens {
+        let per: Vec<String> = spend
+            .per_variant
+            .iter()
+            .map(|(v, (cost, tokens))| {
+                let mut s = v.clone();
+                if spend.reports_cost {
+                    s.push_str(&format!(" ${cost:.4}"));
+                }
+                if spend.reports_tokens {
+                    s.push_str(&format!(" {tokens:.0} tokens"));
+                }
+                s
+            })
+            .collect();
+        println!(
+            "spent (reported by agents){} ({})",
+            spend.note(),
+            per.join(", ")
+        );
+    }
     if let Some(pause) = &c.pause {
         println!(
             "pause: request {} label {} requested at {} by {}{}",

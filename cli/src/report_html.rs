@@ -2,8 +2,8 @@
 //! no font or image fetched), readable offline and attachable to an email.
 
 use crate::cmd_report::{
-    ci_num, flips, p_value, signed, variant_cells, variant_header, variant_name, verdict,
-    APART_COLUMNS,
+    comparison_lines, flips, method_note, p_value, signed, test_name, variant_cells,
+    variant_header, variant_name, verdict, APART_COLUMNS,
 };
 use engine::report::stats::Interval;
 use engine::report::Report;
@@ -45,11 +45,30 @@ struct Chart<'a> {
     zero: Option<f64>,
     rows: Vec<(String, Option<f64>, Option<Interval>, bool)>,
     fmt: fn(f64) -> String,
+    /// What the horizontal axis measures, with its unit.
+    axis: &'a str,
+}
+
+/// Round tick positions (1, 2 or 5 × 10^k apart) covering `[lo, hi]`, about five.
+pub fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if hi.is_nan() || lo.is_nan() || hi <= lo || !lo.is_finite() || !hi.is_finite() {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|st| *st >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
 }
 
 fn svg(c: &Chart) -> String {
     let (left, width, row_h) = (190.0, 560.0, 28.0);
-    let height = 36.0 + row_h * c.rows.len() as f64 + 24.0;
+    let height = 36.0 + row_h * c.rows.len() as f64 + 40.0;
     let span = if c.hi > c.lo { c.hi - c.lo } else { 1.0 };
     let x = |v: f64| left + (v.clamp(c.lo, c.hi) - c.lo) / span * width;
     let mut s = String::new();
@@ -65,8 +84,7 @@ fn svg(c: &Chart) -> String {
         esc(c.title)
     );
     let axis_y = 28.0 + row_h * c.rows.len() as f64;
-    for k in 0..=4 {
-        let v = c.lo + span * k as f64 / 4.0;
+    for v in ticks(c.lo, c.hi) {
         let xv = x(v);
         let _ = write!(
             s,
@@ -75,11 +93,19 @@ fn svg(c: &Chart) -> String {
             esc(&(c.fmt)(v))
         );
     }
+    let _ = write!(
+        s,
+        r##"<line x1="{left:.1}" y1="{axis_y:.1}" x2="{:.1}" y2="{axis_y:.1}" stroke="#5b6475"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#1d2330">{}</text>"##,
+        left + width,
+        left + width / 2.0,
+        axis_y + 30.0,
+        esc(c.axis)
+    );
     if let Some(z) = c.zero.filter(|z| (c.lo..=c.hi).contains(z)) {
         let xz = x(z);
         let _ = write!(
             s,
-            r##"<line x1="{xz:.1}" y1="26" x2="{xz:.1}" y2="{axis_y:.1}" stroke="#8a93a6" stroke-dasharray="4 3"/>"##
+            r##"<line x1="{xz:.1}" y1="26" x2="{xz:.1}" y2="{axis_y:.1}" stroke="#1d2330" stroke-width="1.5"/><text x="{xz:.1}" y="24" font-size="10" text-anchor="middle" fill="#1d2330">no difference</text>"##
         );
     }
     for (i, (label, v, ci, strong)) in c.rows.iter().enumerate() {
@@ -144,7 +170,11 @@ fn bounds(vals: impl Iterator<Item = f64>, pad_zero: bool) -> (f64, f64) {
         return (lo - 0.5, hi + 0.5);
     }
     let pad = (hi - lo) * 0.05;
-    (lo - pad, hi + pad)
+    let (lo, hi) = (lo - pad, hi + pad);
+    // Widen to the round ticks around the data, so the axis ends on a labelled number.
+    let t = ticks(lo, hi);
+    let step = if t.len() >= 2 { t[1] - t[0] } else { hi - lo };
+    ((lo / step).floor() * step, (hi / step).ceil() * step)
 }
 
 pub fn html(r: &Report) -> String {
@@ -157,28 +187,33 @@ pub fn html(r: &Report) -> String {
     );
     let _ = write!(
         s,
-        "<h1>Report of run <code>{}</code></h1><p class=\"meta\">Experiment <code>{}</code> · status <b>{}</b> · {}/{} slots committed · baseline <code>{}</code></p>",
+        "<h1>Report of run <code>{}</code></h1><p class=\"meta\">Experiment <code>{}</code> · status <b>{}</b> · {}/{} slots committed · baseline <code>{}</code>{}{}{}</p>",
         esc(&r.run_id),
         esc(&r.experiment_id),
         esc(&r.status),
         r.committed,
         r.total_slots,
-        esc(&r.baseline_id)
+        esc(&r.baseline_id),
+        r.started_at
+            .as_deref()
+            .map(|t| format!(" · started {}", esc(t)))
+            .unwrap_or_default(),
+        r.duration_s
+            .map(|d| format!(" · {d:.0} s"))
+            .unwrap_or_default(),
+        r.cost
+            .cost_usd
+            .map(|c| format!(" · cost ${c:.4}"))
+            .unwrap_or_default()
     );
-    let _ = write!(
-        s,
-        "<p class=\"note\">95% intervals: Wilson score intervals for success rates; percentile bootstrap ({} resamples, seed {}) for means of <code>{}</code> and paired differences. Infrastructure faults, cancelled trials and pruned slots are shown apart and never enter a denominator or a mean.</p>",
-        r.bootstrap.resamples,
-        r.bootstrap.seed,
-        esc(&metric)
-    );
+    let _ = write!(s, "<p class=\"note\">{}</p>", esc(&method_note(r)));
     // Charts.
     let rate_rows = r
         .variants
         .iter()
         .map(|v| {
             (
-                variant_name(v),
+                format!("{} ({} tasks)", variant_name(v), v.tasks),
                 v.success_rate,
                 v.success_ci95,
                 v.is_baseline,
@@ -187,12 +222,13 @@ pub fn html(r: &Report) -> String {
         .collect();
     s.push_str("<h2>Success rate</h2>");
     s.push_str(&svg(&Chart {
-        title: "success rate, 95% Wilson interval",
+        title: "success rate per variant, 95% interval clustered by task",
         lo: 0.0,
         hi: 1.0,
         zero: None,
         rows: rate_rows,
         fmt: |v| format!("{:.0}%", v * 100.0),
+        axis: "success rate (% of scored trials)",
     }));
     if r.primary_metric.is_some() {
         let vals = r
@@ -205,8 +241,9 @@ pub fn html(r: &Report) -> String {
                     .flatten()
             });
         let (lo, hi) = bounds(vals, false);
+        let axis = format!("mean {metric} per trial");
         s.push_str(&svg(&Chart {
-            title: &format!("mean {metric}, 95% bootstrap interval"),
+            title: &format!("mean {metric}, 95% cluster bootstrap interval over tasks"),
             lo,
             hi,
             zero: None,
@@ -223,6 +260,7 @@ pub fn html(r: &Report) -> String {
                 })
                 .collect(),
             fmt: |v| format!("{v:.3}"),
+            axis: &axis,
         }));
     }
     // Variant table.
@@ -238,7 +276,7 @@ pub fn html(r: &Report) -> String {
             "<tr>"
         });
         for (i, c) in variant_cells(v).iter().enumerate() {
-            let class = if APART_COLUMNS.contains(&i) {
+            let class = if APART_COLUMNS.contains(&i) && c != "0" {
                 " class=\"infra\""
             } else {
                 ""
@@ -248,78 +286,131 @@ pub fn html(r: &Report) -> String {
         s.push_str("</tr>");
     }
     s.push_str("</table>");
+    // Metrics, cost and bindings.
+    let metrics = crate::cmd_report::metric_lines(r);
+    if !metrics.is_empty() {
+        s.push_str("<h2>Metrics</h2><table><tr><th>variant</th><th class=\"l\">metric</th><th>mean</th><th>95% CI (clustered by task)</th><th>tasks</th><th>trials</th></tr>");
+        for v in &r.variants {
+            for m in &v.metrics {
+                let _ = write!(
+                    s,
+                    "<tr><td>{}</td><td class=\"l\"><code>{}</code></td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&variant_name(v)),
+                    esc(&m.name),
+                    m.mean,
+                    m.ci95
+                        .map(|i| format!("[{:.4}, {:.4}]", i.low, i.high))
+                        .unwrap_or_else(|| "-".into()),
+                    m.tasks,
+                    m.n
+                );
+            }
+        }
+        s.push_str("</table>");
+    }
+    let cost = crate::cmd_report::cost_lines(r);
+    if !cost.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>Cost and tokens</h2><pre>{}</pre>",
+            esc(&cost.join("\n"))
+        );
+    }
+    s.push_str("<h2>Bindings</h2><table><tr><th>variant</th><th class=\"l\">bindings</th></tr>");
+    for v in &r.variants {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td class=\"l\"><code>{}</code></td></tr>",
+            esc(&variant_name(v)),
+            esc(&serde_json::to_string(&v.bindings).unwrap_or_default())
+        );
+    }
+    s.push_str("</table>");
     // Comparisons.
     if !r.comparisons.is_empty() {
         let _ = write!(
             s,
-            "<h2>Against the baseline <code>{}</code> (matched task × replication pairs)</h2>",
+            "<h2>Against the baseline <code>{}</code> (over tasks)</h2>",
             esc(&r.baseline_id)
         );
-        if r.primary_metric.is_some() {
-            let vals = r.comparisons.iter().flat_map(|c| {
-                [
-                    c.metric_diff,
-                    c.metric_diff_ci95.map(|i| i.low),
-                    c.metric_diff_ci95.map(|i| i.high),
-                ]
-                .into_iter()
-                .flatten()
-            });
-            let (lo, hi) = bounds(vals, true);
-            s.push_str(&svg(&Chart {
-                title: &format!(
-                    "paired difference in {metric} (variant − baseline), 95% bootstrap interval"
-                ),
-                lo,
-                hi,
-                zero: Some(0.0),
-                rows: r
-                    .comparisons
-                    .iter()
-                    .map(|c| {
-                        (
-                            c.variant_id.clone(),
-                            c.metric_diff,
-                            c.metric_diff_ci95,
-                            false,
-                        )
-                    })
-                    .collect(),
-                fmt: |v| format!("{v:+.3}"),
-            }));
-        }
-        s.push_str("<table><tr><th>variant</th><th>pairs</th><th>excluded</th><th>both ✓</th><th>both ✗</th><th>only baseline</th><th>only variant</th><th>Δ success</th><th>McNemar p</th>");
-        let _ = write!(s, "<th>Δ {}</th><th>95% CI</th></tr>", esc(&metric));
+        let vals = r.comparisons.iter().flat_map(|c| {
+            let t = c.over_tasks.as_ref();
+            [
+                t.map(|t| t.mean),
+                t.and_then(|t| t.ci95).map(|i| i.low),
+                t.and_then(|t| t.ci95).map(|i| i.high),
+            ]
+            .into_iter()
+            .flatten()
+        });
+        let (lo, hi) = bounds(vals, true);
+        s.push_str(&svg(&Chart {
+            title: "success rate difference (variant − baseline) over tasks, 95% t interval",
+            lo,
+            hi,
+            zero: Some(0.0),
+            rows: r
+                .comparisons
+                .iter()
+                .map(|c| {
+                    (
+                        format!("{} ({} tasks)", c.variant_id, c.tasks),
+                        c.over_tasks.as_ref().map(|t| t.mean),
+                        c.over_tasks.as_ref().and_then(|t| t.ci95),
+                        false,
+                    )
+                })
+                .collect(),
+            fmt: |v| format!("{:+.0} pts", v * 100.0),
+            axis: "difference in success rate (percentage points)",
+        }));
+        s.push_str("<table><tr><th>variant</th><th>tasks</th><th>Δ success</th><th>test</th><th>p</th><th>Holm p</th><th>sign-flip p</th><th>MDE (80%)</th><th>tasks needed</th><th>McNemar p (pairs)</th></tr>");
         for c in &r.comparisons {
+            let t = c.over_tasks.as_ref();
             let _ = write!(
                 s,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&c.variant_id),
-                c.pairs,
-                c.excluded_pairs,
-                c.both_succeeded,
-                c.both_failed,
-                c.baseline_only,
-                c.variant_only,
-                signed(c.success_rate_diff, 100.0, " pts", 1),
-                if c.mcnemar_p < 0.05 { "sig" } else { "ns" },
-                p_value(c.mcnemar_p),
-                signed(c.metric_diff, 1.0, "", 3),
-                ci_num(c.metric_diff_ci95)
+                c.tasks,
+                signed(t.map(|t| t.mean), 100.0, " pts", 1),
+                test_name(c.test),
+                if c.p_holm < 0.05 { "sig" } else { "ns" },
+                p_value(c.p_value),
+                p_value(c.p_holm),
+                t.map(|t| p_value(t.permutation_p)).unwrap_or_else(|| "-".into()),
+                c.power
+                    .as_ref()
+                    .and_then(|p| p.mde)
+                    .map(|m| format!("{:.1} pts", 100.0 * m))
+                    .unwrap_or_else(|| "-".into()),
+                c.power
+                    .as_ref()
+                    .and_then(|p| p.tasks_needed)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                p_value(c.mcnemar_p)
             );
         }
         s.push_str("</table>");
         for c in &r.comparisons {
             let _ = write!(
                 s,
-                "<p><b>{}</b>: {}.<br>gained: {}<br>lost: {}</p>",
+                "<p><b>{}</b>: {}.</p><ul>",
                 esc(&c.variant_id),
-                esc(&verdict(c)),
+                esc(&verdict(c))
+            );
+            for l in comparison_lines(c) {
+                let _ = write!(s, "<li>{}</li>", esc(&l));
+            }
+            let _ = write!(
+                s,
+                "<li>pairs gained: {}</li><li>pairs lost: {}</li></ul>",
                 esc(&flips(&c.gained, 40)),
                 esc(&flips(&c.lost, 40))
             );
         }
     }
+    s.push_str(&grid_table(r));
     if !r.failures.is_empty() {
         s.push_str("<h2>Why trials did not succeed</h2><table><tr><th>class</th><th>count</th><th class=\"l\">example</th></tr>");
         for f in &r.failures {
@@ -358,6 +449,40 @@ pub fn html(r: &Report) -> String {
     s
 }
 
+/// Which tasks each variant solves: one row per task, one cell per variant, shaded by
+/// the task's success rate (grey: no colour needed to read it).
+fn grid_table(r: &Report) -> String {
+    let g = &r.grid;
+    if g.task_ids.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("<h2>Tasks × variants</h2><p class=\"note\">Success rate of each task per variant (replications of the task); darker is more often solved, blank is not scored.</p><table class=\"grid\"><tr><th class=\"l\">task</th>");
+    for v in &g.variant_ids {
+        let _ = write!(s, "<th>{}</th>", esc(v));
+    }
+    s.push_str("</tr>");
+    for (t, row) in g.task_ids.iter().zip(&g.rates) {
+        let _ = write!(s, "<tr><td class=\"l\"><code>{}</code></td>", esc(t));
+        for cell in row {
+            match cell {
+                Some(x) => {
+                    let shade = (245.0 - 175.0 * x).round() as u8;
+                    let ink = if *x > 0.55 { "#fff" } else { "#1d2330" };
+                    let _ = write!(
+                        s,
+                        "<td style=\"background:rgb({shade},{shade},{shade});color:{ink}\">{:.0}%</td>",
+                        100.0 * x
+                    );
+                }
+                None => s.push_str("<td></td>"),
+            }
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</table>");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +502,24 @@ mod tests {
         assert!(lo < 0.0 && hi > 0.4, "{lo} {hi}");
         let (lo, hi) = bounds([3.0].into_iter(), false);
         assert_eq!((lo, hi), (2.5, 3.5));
+    }
+
+    #[test]
+    fn ticks_fall_on_round_numbers() {
+        let t = ticks(0.0, 1.0);
+        let want = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
+        assert!(
+            t.len() == 6 && t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{t:?}"
+        );
+        let t = ticks(-0.13, 0.42);
+        assert_eq!(t.first().copied(), Some(-0.1));
+        assert!(
+            t.iter()
+                .all(|x| ((x * 10.0).round() - x * 10.0).abs() < 1e-9),
+            "{t:?}"
+        );
+        let t = ticks(12.0, 480.0);
+        assert_eq!(t, vec![100.0, 200.0, 300.0, 400.0]);
     }
 }

@@ -5,6 +5,7 @@
 //! through the coordinator (see `coordinator`), never from a worker.
 
 pub mod backend;
+pub mod budget;
 pub mod committer;
 pub mod control;
 pub mod coordinator;

@@ -38,12 +38,23 @@ pub struct ProgressSnapshot {
     pub infra_retried: u64,
     /// Slots skipped because their variant was pruned.
     pub pruned: u64,
+    /// Cost agents reported (`cost_usd`), in millionths of a dollar, when any did.
+    pub cost_micro_usd: Option<u64>,
+    /// Tokens agents reported (`tokens_in` + `tokens_out`), when any did.
+    pub tokens: Option<u64>,
 }
 
 impl ProgressSnapshot {
     pub fn of(proj: &Projections, in_flight: u64) -> ProgressSnapshot {
         let a = &proj.aggregates.overall;
+        let spend = crate::budget::spend(proj);
         ProgressSnapshot {
+            cost_micro_usd: spend
+                .reports_cost
+                .then(|| (spend.cost_usd * 1e6).round().max(0.0) as u64),
+            tokens: spend
+                .reports_tokens
+                .then(|| spend.tokens.round().max(0.0) as u64),
             total: proj.progress.total_slots,
             committed: proj.progress.next_commit_idx,
             in_flight,

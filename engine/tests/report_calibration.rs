@@ -59,7 +59,10 @@ fn simulate(seed: u64) -> Rates {
         }
         let t = paired_over_tasks(&diffs, e as u64).expect("20 tasks");
         t_rej += u32::from(t.t_p.expect("20 tasks have a t test") < 0.05);
-        assert!(t.permutation_exact, "grid data: the sign-flip test is exact");
+        assert!(
+            t.permutation_exact,
+            "grid data: the sign-flip test is exact"
+        );
         perm_rej += u32::from(t.permutation_p < 0.05);
         mc_rej += u32::from(mcnemar_exact(b, c) < 0.05);
     }

@@ -15,8 +15,8 @@
 mod scipy_support;
 
 use engine::report::clustered::{
-    cluster_bootstrap_ci, cluster_robust, clustered_metric, clustered_rate, design_effect,
-    holm, paired_over_tasks, power_analysis, variance_components, IntervalMethod,
+    cluster_bootstrap_ci, cluster_robust, clustered_metric, clustered_rate, design_effect, holm,
+    paired_over_tasks, power_analysis, variance_components, IntervalMethod,
 };
 use engine::report::dist::{t_cdf, t_quantile};
 use engine::report::stats::{wilson, Z_95};
@@ -64,7 +64,9 @@ fn datasets() -> BTreeMap<&'static str, Clusters> {
     m.insert("one_task", c(&[&[1., 0., 1.]]));
     m.insert(
         "one_replication",
-        (0..12).map(|i| vec![f64::from(u8::from(i % 3 != 0))]).collect(),
+        (0..12)
+            .map(|i| vec![f64::from(u8::from(i % 3 != 0))])
+            .collect(),
     );
     m
 }
@@ -119,7 +121,9 @@ fn pairs() -> BTreeMap<&'static str, Pair> {
         "one_replication",
         Pair {
             base: datasets()["one_replication"].clone(),
-            var: (0..12).map(|i| vec![f64::from(u8::from(i % 4 != 1))]).collect(),
+            var: (0..12)
+                .map(|i| vec![f64::from(u8::from(i % 4 != 1))])
+                .collect(),
         },
     );
     m.insert(
@@ -146,7 +150,10 @@ fn reference() -> Value {
         "holm": HOLM,
     });
     let py = scipy_support::python_with_scipy();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scipy_support/clustered_reference.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scipy_support/clustered_reference.py"
+    );
     let mut child = Command::new(&py)
         .arg(script)
         .stdin(Stdio::piped())
@@ -194,10 +201,20 @@ fn clustered_means_intervals_and_components_match_the_reference() {
         let (mean, se) = cluster_robust(&cl).unwrap();
         close(mean, &want["mean"], 1e-12, &format!("{name} mean"));
         opt_close(se, &want["se"], 1e-12, &format!("{name} CR1 se"));
-        opt_close(design_effect(&cl), &want["deff"], 1e-9, &format!("{name} deff"));
+        opt_close(
+            design_effect(&cl),
+            &want["deff"],
+            1e-9,
+            &format!("{name} deff"),
+        );
         let vc = variance_components(&cl);
         opt_close(vc.within, &want["within"], 1e-12, &format!("{name} within"));
-        opt_close(vc.between, &want["between"], 1e-12, &format!("{name} between"));
+        opt_close(
+            vc.between,
+            &want["between"],
+            1e-12,
+            &format!("{name} between"),
+        );
         let binary = cl.iter().flatten().all(|x| *x == 0.0 || *x == 1.0);
         if binary {
             let rate = clustered_rate(&cl).unwrap();
@@ -240,7 +257,9 @@ fn cluster_bootstrap_and_cluster_robust_se_agree() {
     let cl: Clusters = (0..40)
         .map(|t| {
             let level = ((t * 7919) % 41) as f64 / 4.0;
-            (0..3).map(|r| level + ((t + r * 13) % 5) as f64 * 0.5).collect()
+            (0..3)
+                .map(|r| level + ((t + r * 13) % 5) as f64 * 0.5)
+                .collect()
         })
         .collect();
     let m = clustered_metric(&cl, 20_000, 3).unwrap();
@@ -264,13 +283,20 @@ fn paired_tests_over_tasks_match_scipy() {
             .base
             .iter()
             .zip(&p.var)
-            .map(|(b, v)| v.iter().sum::<f64>() / v.len() as f64 - b.iter().sum::<f64>() / b.len() as f64)
+            .map(|(b, v)| {
+                v.iter().sum::<f64>() / v.len() as f64 - b.iter().sum::<f64>() / b.len() as f64
+            })
             .collect();
         let t = paired_over_tasks(&diffs, 1).unwrap();
         close(t.mean, &want["mean"], 1e-12, &format!("{name} mean"));
         // Exact: the permutation p-value is a count over all 2^n sign flips.
         assert!(t.permutation_exact, "{name}");
-        close(t.permutation_p, &want["perm_p"], 1e-9, &format!("{name} permutation p"));
+        close(
+            t.permutation_p,
+            &want["perm_p"],
+            1e-9,
+            &format!("{name} permutation p"),
+        );
         if want.get("t_p").is_some() {
             close(t.t.unwrap(), &want["t"], 1e-9, &format!("{name} t"));
             close(t.t_p.unwrap(), &want["t_p"], 1e-9, &format!("{name} t p"));
@@ -282,14 +308,27 @@ fn paired_tests_over_tasks_match_scipy() {
             assert_eq!(t.sd, Some(0.0), "{name}");
             assert_eq!(t.t_p, Some(if t.mean == 0.0 { 1.0 } else { 0.0 }), "{name}");
         } else {
-            assert_eq!((t.t_p, t.ci95, t.sd), (None, None, None), "{name}: one task");
+            assert_eq!(
+                (t.t_p, t.ci95, t.sd),
+                (None, None, None),
+                "{name}: one task"
+            );
         }
         if diffs.len() >= 2 {
             let within = |cl: &Clusters| variance_components(cl).within;
-            let reps: Vec<(usize, usize)> =
-                p.base.iter().zip(&p.var).map(|(b, v)| (b.len(), v.len())).collect();
+            let reps: Vec<(usize, usize)> = p
+                .base
+                .iter()
+                .zip(&p.var)
+                .map(|(b, v)| (b.len(), v.len()))
+                .collect();
             let pw = power_analysis(&diffs, within(&p.base), within(&p.var), &reps);
-            close(pw.sd_diff.unwrap(), &want["sd"], 1e-12, &format!("{name} sd"));
+            close(
+                pw.sd_diff.unwrap(),
+                &want["sd"],
+                1e-12,
+                &format!("{name} sd"),
+            );
             opt_close(pw.mde, &want["mde"], 1e-9, &format!("{name} mde"));
             opt_close(
                 pw.tasks_needed.map(|n| n as f64),
@@ -298,13 +337,26 @@ fn paired_tests_over_tasks_match_scipy() {
                 &format!("{name} tasks needed"),
             );
             if want.get("within").is_some() {
-                opt_close(pw.within_var, &want["within"], 1e-12, &format!("{name} within"));
-                opt_close(pw.between_var, &want["between"], 1e-12, &format!("{name} between"));
+                opt_close(
+                    pw.within_var,
+                    &want["within"],
+                    1e-12,
+                    &format!("{name} within"),
+                );
+                opt_close(
+                    pw.between_var,
+                    &want["between"],
+                    1e-12,
+                    &format!("{name} between"),
+                );
             }
             if let Some(power) = want.get("power_at_mde").and_then(Value::as_f64) {
                 // The MDE formula is the usual approximation of the paired t test's power:
                 // at the MDE, the exact (noncentral t) power is close to 80%.
-                assert!((0.75..0.85).contains(&power), "{name}: exact power at MDE {power}");
+                assert!(
+                    (0.75..0.85).contains(&power),
+                    "{name}: exact power at MDE {power}"
+                );
             }
         }
     }
@@ -316,7 +368,12 @@ fn holm_matches_the_reference() {
     for (i, ps) in HOLM.iter().enumerate() {
         let ours = holm(ps);
         for (j, o) in ours.iter().enumerate() {
-            close(*o, &r["holm"][i][j], 1e-15, &format!("holm case {i} item {j}"));
+            close(
+                *o,
+                &r["holm"][i][j],
+                1e-15,
+                &format!("holm case {i} item {j}"),
+            );
         }
     }
 }
@@ -324,19 +381,42 @@ fn holm_matches_the_reference() {
 #[test]
 fn t_distribution_matches_scipy() {
     let py = scipy_support::python_with_scipy();
-    let cases = [(0.3, 1.0), (-2.0, 2.0), (1.7, 5.0), (2.9, 19.0), (-0.01, 59.0), (4.5, 3.0)];
-    let qs = [(0.975, 1.0), (0.975, 4.0), (0.8, 19.0), (0.975, 59.0), (0.999, 2.0), (0.6, 7.0)];
+    let cases = [
+        (0.3, 1.0),
+        (-2.0, 2.0),
+        (1.7, 5.0),
+        (2.9, 19.0),
+        (-0.01, 59.0),
+        (4.5, 3.0),
+    ];
+    let qs = [
+        (0.975, 1.0),
+        (0.975, 4.0),
+        (0.8, 19.0),
+        (0.975, 59.0),
+        (0.999, 2.0),
+        (0.6, 7.0),
+    ];
     let prog = format!(
         "import json\nfrom scipy import stats\nprint(json.dumps([[stats.t.cdf(x, d) for x, d in {cases:?}], [stats.t.ppf(p, d) for p, d in {qs:?}]]))"
     );
     let out = Command::new(py).args(["-c", &prog]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for (i, (x, d)) in cases.iter().enumerate() {
         close(t_cdf(*x, *d), &v[0][i], 1e-12, &format!("t_cdf({x}, {d})"));
     }
     for (i, (p, d)) in qs.iter().enumerate() {
         // The quantile inherits the CDF's last digits, divided by the density.
-        close(t_quantile(*p, *d), &v[1][i], 1e-8, &format!("t_ppf({p}, {d})"));
+        close(
+            t_quantile(*p, *d),
+            &v[1][i],
+            1e-8,
+            &format!("t_ppf({p}, {d})"),
+        );
     }
 }

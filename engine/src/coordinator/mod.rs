@@ -664,8 +664,9 @@ impl<'a> Coordinator<'a> {
         }
         self.last_progress = Instant::now();
         let a = &self.proj.aggregates.overall;
+        let spend = crate::budget::spend(&self.proj);
         eprintln!(
-            "[labj] {}/{} slots committed ({} succeeded, {} failed, {} skipped, {} infra), {} re-run after infra faults, {} in flight",
+            "[labj] {}/{} slots committed ({} succeeded, {} failed, {} skipped, {} infra), {} re-run after infra faults, {} in flight{}",
             self.committer.next_commit_idx(),
             self.committer.total(),
             a.succeeded,
@@ -673,7 +674,8 @@ impl<'a> Coordinator<'a> {
             a.skipped_pruned,
             a.infra,
             a.infra_retried,
-            self.in_flight.len()
+            self.in_flight.len(),
+            spend.note()
         );
     }
 }

@@ -96,7 +96,11 @@ pub fn design_effect(clusters: &[Vec<f64>]) -> Option<f64> {
     if n < 2 {
         return None;
     }
-    let ss: f64 = clusters.iter().flatten().map(|x| (x - mean) * (x - mean)).sum();
+    let ss: f64 = clusters
+        .iter()
+        .flatten()
+        .map(|x| (x - mean) * (x - mean))
+        .sum();
     let iid = ss / (n as f64 - 1.0) / n as f64;
     (iid > 0.0).then(|| se * se / iid)
 }
@@ -128,7 +132,11 @@ pub fn clustered_rate(clusters: &[Vec<f64>]) -> Option<ClusteredMean> {
     let successes = clusters.iter().flatten().filter(|x| **x > 0.5).count() as u64;
     let one_each = clusters.iter().all(|c| c.len() <= 1);
     let (ci95, method, deff) = if one_each {
-        (wilson(successes, trials, Z_95), IntervalMethod::Wilson, Some(1.0))
+        (
+            wilson(successes, trials, Z_95),
+            IntervalMethod::Wilson,
+            Some(1.0),
+        )
     } else if tasks < 2 {
         (None, IntervalMethod::WilsonClustered, None)
     } else {
@@ -360,10 +368,7 @@ pub fn sign_flip_p(diffs: &[f64], seed: u64) -> (f64, bool) {
         }
         hits += u64::from(sum.abs() >= thresh);
     }
-    (
-        (hits + 1) as f64 / (SIGN_FLIP_DRAWS as f64 + 1.0),
-        false,
-    )
+    ((hits + 1) as f64 / (SIGN_FLIP_DRAWS as f64 + 1.0), false)
 }
 
 /// The exact sign-flip p-value when every |d| is `k / L` for whole k and some L ≤ 1000
@@ -561,7 +566,10 @@ mod tests {
         let r = clustered_rate(&clusters).unwrap();
         let naive = wilson(15, 30, Z_95).unwrap();
         let ci = r.ci95.unwrap();
-        assert!(ci.high - ci.low > naive.high - naive.low, "{ci:?} vs {naive:?}");
+        assert!(
+            ci.high - ci.low > naive.high - naive.low,
+            "{ci:?} vs {naive:?}"
+        );
         // deff = CR1 var / (s²/N): CR1 = 10/9 · 10 · 2.25 / 900 = 0.02778,
         // s² = 7.5/29, iid = 0.25862/30 = 0.008621 → 3.2222.
         assert!((r.design_effect.unwrap() - 3.222_222).abs() < 1e-5);
@@ -571,7 +579,10 @@ mod tests {
     fn holm_steps_down_and_stays_monotone() {
         let adj = holm(&[0.01, 0.04, 0.03, 0.5]);
         let want = [0.04, 0.09, 0.09, 0.5];
-        assert!(adj.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-15), "{adj:?}");
+        assert!(
+            adj.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-15),
+            "{adj:?}"
+        );
         assert_eq!(holm(&[]), Vec::<f64>::new());
         assert_eq!(holm(&[0.7]), vec![0.7]);
     }

@@ -72,6 +72,11 @@ pub struct RunFacts {
     pub trials: Vec<TrialRow>,
     /// Rows of `fact_metrics`, `fact_trial_events` and `fact_evidence`, in commit order.
     pub rows: Vec<FactRow>,
+    /// The resolved experiment `run_created` recorded (metric definitions, bindings).
+    pub experiment: serde_json::Value,
+    /// Times of the first and last events.
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
 }
 
 impl RunFacts {
@@ -92,6 +97,64 @@ impl RunFacts {
             .unwrap_or_default()
     }
 
+    /// The experiment's metric definitions (top-level `metrics`, the original runner's
+    /// list of `{id, primary, direction, aggregate}`), the primary one first.
+    pub fn metric_defs(&self) -> Vec<super::MetricDef> {
+        let Some(list) = self.experiment.get("metrics").and_then(|m| m.as_array()) else {
+            return Vec::new();
+        };
+        let mut defs: Vec<(bool, super::MetricDef)> = list
+            .iter()
+            .filter_map(|m| {
+                let name = m.get("id").or_else(|| m.get("name"))?.as_str()?.to_string();
+                let direction = match m.get("direction").and_then(|d| d.as_str()) {
+                    Some("minimize" | "min" | "lower") => "minimize",
+                    _ => "maximize",
+                };
+                Some((
+                    m.get("primary").and_then(|p| p.as_bool()).unwrap_or(false),
+                    super::MetricDef {
+                        name,
+                        direction: direction.to_string(),
+                        aggregate: m
+                            .get("aggregate")
+                            .and_then(|a| a.as_str())
+                            .map(String::from),
+                    },
+                ))
+            })
+            .collect();
+        defs.sort_by_key(|(primary, _)| !primary);
+        defs.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// A variant's `bindings` as the experiment gives them (`null` when it has none).
+    pub fn bindings_of(&self, variant_id: &str) -> serde_json::Value {
+        let e = &self.experiment;
+        std::iter::once(e.get("baseline"))
+            .chain(
+                e.get("variant_plan")
+                    .and_then(|p| p.as_array())
+                    .into_iter()
+                    .flatten()
+                    .map(Some),
+            )
+            .flatten()
+            .find(|v| v.get("variant_id").and_then(|i| i.as_str()) == Some(variant_id))
+            .and_then(|v| v.get("bindings").cloned())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// First and last event times and the seconds between them.
+    pub fn time_span(&self) -> (Option<String>, Option<String>, Option<f64>) {
+        let secs = |ts: &Option<String>| ts.as_deref().and_then(chrono_free_seconds);
+        let d = match (secs(&self.first_ts), secs(&self.last_ts)) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        (self.first_ts.clone(), self.last_ts.clone(), d)
+    }
+
     pub fn primary_metric(&self) -> Option<&str> {
         self.projections
             .run
@@ -108,8 +171,15 @@ pub fn collect(journal: &Journal) -> Result<RunFacts, JournalError> {
     let mut retried: HashMap<u64, u32> = HashMap::new();
     let mut trials = Vec::new();
     let mut rows = Vec::new();
+    let mut experiment = serde_json::Value::Null;
+    let (mut first_ts, mut last_ts) = (None, None);
     journal.for_each_event(0, None, true, |e| {
+        if first_ts.is_none() {
+            first_ts = Some(e.ts.clone());
+        }
+        last_ts = Some(e.ts.clone());
         match &e.event {
+            Event::RunCreated(r) => experiment = r.experiment.clone(),
             Event::TrialCompleted(c) => {
                 completions.insert(c.schedule_idx, c.clone());
             }
@@ -179,7 +249,34 @@ pub fn collect(journal: &Journal) -> Result<RunFacts, JournalError> {
         projections: proj,
         trials,
         rows,
+        experiment,
+        first_ts,
+        last_ts,
     })
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time as labj writes them
+/// (`2026-01-02T03:04:05.678Z`); `None` for anything else.
+fn chrono_free_seconds(ts: &str) -> Option<f64> {
+    let ts = ts.strip_suffix('Z')?;
+    let (date, time) = ts.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let mut t = time.split(':');
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = t.next()?.parse().ok()?;
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + min * 60) as f64 + sec)
 }
 
 /// One committed slot read by its index instead of a fold: its `fact_trials` row and
