@@ -25,7 +25,8 @@
 #                       trials (3,000 / 30,000): medians of 3 and the ratio between sizes
 #   sleep_trials.sh     64 x sleep 0.25 s at P=8 vs the ideal 2 s
 #   full run only, when their component is there: remote_vs_local.sh,
-#   container_overhead.sh (podman image), slurm_throughput.sh (a Slurm cluster)
+#   container_overhead.sh (podman image), swe_mini.sh (the swe-mini task image),
+#   slurm_throughput.sh (a Slurm cluster)
 #
 # usage: BENCH_DIR=/dev/shm bench/run.sh [--quick]
 #        LABJ_BIN=path/to/labj bench/run.sh …    (use that binary, no release build)
@@ -99,6 +100,11 @@ else
         bench container container_overhead.sh
     else
         skipped "container attempt" "podman or localhost/labj-test-a:1 missing (scripts/setup.d/40-podman.sh)"
+    fi
+    if command -v podman > /dev/null && podman image exists localhost/swe-mini:1 2> /dev/null; then
+        bench swe_mini swe_mini.sh
+    else
+        skipped "swe-mini trial (agent + in-image grade)" "podman or localhost/swe-mini:1 missing (scripts/setup.d/42-swe-mini-image.sh)"
     fi
     if command -v sinfo > /dev/null && sinfo -h > /dev/null 2>&1; then
         LABJ=$LABJ_BIN bench slurm slurm_throughput.sh 200 16

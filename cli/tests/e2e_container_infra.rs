@@ -247,3 +247,65 @@ fn containers_refused_until_the_budget_runs_out_make_the_run_exit_3() {
         "{st}"
     );
 }
+
+#[test]
+fn an_image_removed_mid_run_is_infra_never_the_agents_failure() {
+    require_podman();
+    let s = Scratch::new();
+    // An image of its own (a commit of the test image: another id), removed by the
+    // engine wrapper just before the first trial's container starts.
+    let gone = format!("localhost/labj-gone-{}:1", std::process::id());
+    let tmp_name = format!("labj-gone-src-{}", std::process::id());
+    let ok = |args: &[&str]| {
+        let st = std::process::Command::new("podman")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "podman {args:?}: {}", text(&st));
+    };
+    ok(&["create", "--name", &tmp_name, IMAGE_A, "true"]);
+    ok(&["commit", "-q", &tmp_name, &gone]);
+    ok(&["rm", "-f", &tmp_name]);
+    let exp = experiment(&s, 1, 2);
+    std::fs::write(
+        &exp,
+        std::fs::read_to_string(&exp)
+            .unwrap()
+            .replace(IMAGE_A, &gone),
+    )
+    .unwrap();
+    let engine = s.script(
+        "engine/podman",
+        &format!(
+            r#"if [ "$1" = run ]; then
+  case "$*" in *"--name labj-"*trial_*) podman rmi -f {gone} >/dev/null 2>&1;; esac
+  shift
+  exec podman run {ULIMITS} "$@"
+fi
+exec podman "$@""#
+        ),
+    );
+    let out = labj_with(&s, &engine, &["run", exp.to_str().unwrap()]);
+    let t = text(&out);
+    eprintln!(
+        "--- labj run, image removed mid-run: exit {:?}\n{t}",
+        out.status.code()
+    );
+    let _ = std::process::Command::new("podman")
+        .args(["rmi", "-f", &gone])
+        .output();
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    let run = s.the_run();
+    let lost = lost(&run);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    let reason = lost[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("exit 125") && reason.contains("image not known"),
+        "{reason}"
+    );
+    let done = events_of(&s, &run, "trial_completed");
+    assert_eq!(done.len(), 1, "{done:?}");
+    let p = &done[0]["payload"];
+    assert_eq!(p["classification"], "spawn_failure", "{p}");
+    assert!(p["error"].as_str().unwrap().contains(&gone), "{p}");
+}

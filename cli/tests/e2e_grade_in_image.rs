@@ -184,6 +184,11 @@ fn in_image_grader_sees_workspace_and_hidden_tests_the_agent_never_saw() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    let d = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        d.contains("in the task's image (a fresh container on a copy of the agent's workspace), network none, timeout 30000 ms, hidden files hidden/${AGENTLAB_TASK_ID} (mounted only there)"),
+        "{d}"
+    );
     let out = labj_podman(&s, &["run", exp.to_str().unwrap()])
         .output()
         .unwrap();

@@ -80,6 +80,37 @@ pub fn program_checks(experiment: &Experiment) -> Vec<ProgramLine> {
     lines
 }
 
+/// `in the task's image (fresh container, copy of the workspace), network none, timeout
+/// 60000 ms, hidden files hidden/${AGENTLAB_TASK_ID}`, for an in-image grader.
+fn grader_placement(experiment: &Experiment) -> Option<String> {
+    let b = experiment.benchmark()?.grader.as_ref()?;
+    if b.strategy != crate::trial::GraderStrategy::InTaskImage {
+        return b
+            .hidden_files
+            .as_ref()
+            .map(|h| format!("on the host, hidden files {h} (AGENTLAB_HIDDEN_DIR)"));
+    }
+    let place = match experiment.isolation().mode {
+        crate::isolation::IsolationMode::Container => {
+            "in the task's image (a fresh container on a copy of the agent's workspace)"
+        }
+        _ => "in a fresh sandbox (on a copy of the agent's workspace)",
+    };
+    let network = b.network.unwrap_or(crate::isolation::NetworkMode::None);
+    let timeout = match b.timeout_ms {
+        Some(ms) => format!("timeout {ms} ms"),
+        None => "the agent's timeout".into(),
+    };
+    let hidden = match &b.hidden_files {
+        Some(h) => format!("hidden files {h} (mounted only there)"),
+        None => "no hidden files".into(),
+    };
+    Some(format!(
+        "{place}, network {}, {timeout}, {hidden}",
+        network.as_str()
+    ))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SlotLine {
     pub schedule_idx: u64,
@@ -124,6 +155,9 @@ pub struct Description {
     pub not_runnable: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grader_command: Option<Vec<String>>,
+    /// Where the grader runs when not on the host (`benchmark.grader.strategy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grader_placement: Option<String>,
     /// Every program the run starts, checked.
     pub programs: Vec<ProgramLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,6 +221,7 @@ pub fn describe(experiment: &Experiment) -> Description {
         output_limit_default: experiment.runtime().policy_output_limit_bytes.is_none(),
         not_runnable: experiment.release_gate().err().map(|e| e.to_string()),
         grader_command: experiment.grader().map(|g| g.command),
+        grader_placement: grader_placement(experiment),
         programs: program_checks(experiment),
         primary_metric: experiment.primary_metric().map(str::to_string),
         first_slots,
@@ -344,6 +379,9 @@ impl Description {
         );
         if let Some(g) = &self.grader_command {
             let _ = writeln!(w, "grader      {}", g.join(" "));
+        }
+        if let Some(p) = &self.grader_placement {
+            let _ = writeln!(w, "            {p}");
         }
         let _ = writeln!(w, "programs");
         for p in &self.programs {
