@@ -172,3 +172,94 @@ fn read_commands_end_quietly_when_the_reader_closes_the_pipe() {
         );
     }
 }
+
+/// A sandboxed agent with `network: none` reaches no unix socket of the host (a socket
+/// file under /tmp standing for docker.sock / podman.sock / the D-Bus bus: /tmp, /run and
+/// /var/run are empty inside), and sees nothing of the other runs in its runs directory
+/// (their journals, blobs, results and grades). The same probe without the sandbox
+/// reaches both, so the sandbox makes the difference.
+#[test]
+fn a_network_none_sandbox_reaches_no_host_socket_and_no_other_run() {
+    use std::io::Write as _;
+    use support::iso::*;
+    require_bwrap();
+    let s = Scratch::new();
+    s.tasks(1);
+    // An earlier run in the same runs directory.
+    s.script("agent.sh", SUCCESS);
+    s.experiment(&["a"], 1, 1, "");
+    let out = s.labj(&["run", "experiment.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let other = s.the_run();
+    // A host service on a unix socket, outside the experiment and run directories.
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock = sock_dir.path().join("host.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = {
+        let (stop, served) = (stop.clone(), served.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut c, _)) => {
+                        let _ = c.write_all(b"hello\n");
+                        served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        })
+    };
+    s.script(
+        "probe.sh",
+        &format!(
+            "SOCK={sock}\nOTHER={other}\n\
+             if python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(s.recv(16).decode())' \"$SOCK\" 2>/dev/null | grep -q hello; then echo sock=reached; else echo sock=blocked; fi\n\
+             if ls \"$OTHER/journal.sqlite\" \"$OTHER/blobs\" >/dev/null 2>&1; then echo other=visible; else echo other=hidden; fi\n{RESULT_OK}",
+            sock = sock.display(),
+            other = other.display()
+        ),
+    );
+    let probe = |name: &str, policy: &str| {
+        let exp = iso_experiment(
+            &s,
+            name,
+            &[("base", "")],
+            &format!("  agent:\n    command: [\"./probe.sh\"]\n{policy}"),
+            1,
+        );
+        let runs = s.dir().join("runs");
+        let before: Vec<_> = std::fs::read_dir(&runs)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        let out = s.labj(&["run", exp.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let run = std::fs::read_dir(&runs)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| !before.contains(p))
+            .unwrap();
+        stdout_of(&run, "trial_000000")
+    };
+    let sandboxed = probe(
+        "sandboxed.yaml",
+        "  policy:\n    network: {mode: none}\n    sandbox: {mode: local}\n",
+    );
+    let reached_sandboxed = served.load(std::sync::atomic::Ordering::SeqCst);
+    let plain = probe("plain.yaml", "");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.join().unwrap();
+    assert!(sandboxed.contains("sock=blocked"), "sandbox:\n{sandboxed}");
+    assert!(sandboxed.contains("other=hidden"), "sandbox:\n{sandboxed}");
+    assert_eq!(
+        reached_sandboxed, 0,
+        "the sandboxed agent reached the socket"
+    );
+    assert!(plain.contains("sock=reached"), "plain:\n{plain}");
+    assert!(plain.contains("other=visible"), "plain:\n{plain}");
+}

@@ -375,6 +375,28 @@ fn rows() -> Vec<Row> {
             let r = format!("{{\"id\":\"{}\"}}", "i".repeat(300));
             describe(exp_rows(d, &[r.as_str()]))
         }),
+        row("dataset row with a duplicate key", 1, "tasks.jsonl:2: invalid JSON: duplicate key `n`", move |_, d| {
+            describe(exp_rows(d, &["{\"id\":\"a\"}", "{\"id\":\"b\",\"n\":1,\"n\":2}"]))
+        }),
+        row("retry max_attempts huge", 1, "at /design/policies/retry/max_attempts: max_attempts 1000000000 is over the limit of 100 attempts per trial", move |_, d| {
+            let y = yaml("1", "2", "tasks.jsonl").replace("    state: isolate_per_trial\n", "    state: isolate_per_trial\n    retry: {max_attempts: 1000000000}\n");
+            describe(exp_with(d, &y, TWO_TASKS, AGENT))
+        }),
+        row("version with a trailing space", 1, "version \"0.5 \" has leading or trailing whitespace; write version: \"0.5\"", move |_, d| {
+            let y = yaml("1", "2", "tasks.jsonl").replace("version: \"0.5\"", "version: \"0.5 \"");
+            describe(exp_with(d, &y, TWO_TASKS, AGENT))
+        }),
+        row("YAML merge key", 1, "YAML merge keys (`<<: *anchor`) are not supported", move |_, d| {
+            let y = yaml("1", "2", "tasks.jsonl")
+                .replace("experiment: {id: matrix, name: matrix}", "experiment: &e {id: matrix, name: matrix}")
+                .replace("runtime:\n  agent:\n", "runtime:\n  agent:\n    <<: *e\n");
+            describe(exp_with(d, &y, TWO_TASKS, AGENT))
+        }),
+        row("remote endpoint with credentials", 1, "remote worker endpoint `http://…@127.0.0.1:9/` is not usable: the URL carries credentials", move |_, d| {
+            let mut a = run(exp(d));
+            a.extend(os(&["--executor", "remote", "--remote-endpoint", "http://user:s3cret-token@127.0.0.1:9/"]));
+            a
+        }),
         row("dataset empty", 1, "the dataset has no tasks", move |_, d| describe(exp_rows(d, &[""]))),
         row("unknown row schema", 1, "unknown row schema_version `task_boundary_v9`", move |_, d| {
             describe(exp_rows(d, &["{\"schema_version\":\"task_boundary_v9\",\"task\":{\"id\":\"a\"}}"]))

@@ -205,8 +205,9 @@ fn setsid_daemon_is_gone_after_the_run_in_the_sandbox() {
     s.tasks(1);
     // Inside the sandbox's PID namespace the daemon's own pid is meaningless outside, so
     // it records the host-visible start marker instead: a file it keeps touching.
-    // Outside the experiment directory, which the sandbox keeps read-only.
-    let elsewhere = tempfile::tempdir().unwrap();
+    // Outside the experiment directory, which the sandbox keeps read-only, and outside
+    // /tmp, which a network-none sandbox replaces with its own (host sockets live there).
+    let elsewhere = tempfile::tempdir_in("/var/tmp").unwrap();
     let beat = elsewhere.path().join("beat");
     let exp = iso_experiment(
         &s,

@@ -344,14 +344,43 @@ impl Trial<'_> {
             "--bind"
         });
         c.args(["/", "/", "--dev", "/dev", "--proc", "/proc"]);
-        if iso.root_read_only {
+        let no_net = iso.network == NetworkMode::None;
+        if iso.root_read_only || no_net {
             c.args(["--tmpfs", "/tmp"]);
+        }
+        if no_net {
+            // No network means no host service either: the usual homes of unix sockets
+            // (docker.sock, podman.sock, the D-Bus system bus, /tmp/.X11-unix, per-user
+            // runtime dirs) are replaced by empty directories. (Abstract sockets are
+            // already per network namespace.)
+            for dir in ["/run", "/var/run"] {
+                let real_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+                if real_dir {
+                    c.args(["--tmpfs", dir]);
+                }
+            }
         }
         // The agent must not edit what grades it: the experiment directory (grader,
         // dataset, agent program) is read-only whatever root_read_only says.
         let exp = &self.spec.experiment_dir;
         c.arg("--ro-bind").arg(exp).arg(exp);
-        // The hidden grading files are the grader's only: an empty tmpfs over them.
+        // Every run of the runs directory disappears behind an empty tmpfs (this run's
+        // journal and blobs, sibling trials, other runs' journals, results and grades);
+        // only this trial's directory comes back, read-only except workspace and attempt
+        // output. With the runs directory at the root of the filesystem, only this run's
+        // directory is hidden.
+        let hidden = run_dir
+            .parent()
+            .filter(|runs| runs.parent().is_some())
+            .unwrap_or(&run_dir)
+            .to_path_buf();
+        c.arg("--tmpfs").arg(&hidden);
+        if exp.starts_with(&hidden) {
+            // A remote worker keeps the experiment files under its run directory.
+            c.arg("--ro-bind").arg(exp).arg(exp);
+        }
+        // The hidden grading files are the grader's only: an empty tmpfs over them
+        // (after every bind of the experiment directory).
         // Every task's, not only this one's: the root of `hidden_files` when it has one.
         if let Some(g) = &self.spec.grader {
             if let Some(h) = g.hidden_root.as_ref().or(g.hidden_dir.as_ref()) {
@@ -360,14 +389,11 @@ impl Trial<'_> {
                 }
             }
         }
-        // Journal, blobs and sibling trials disappear behind an empty tmpfs; only this
-        // trial's directory comes back, read-only except workspace and attempt output.
-        c.arg("--tmpfs").arg(&run_dir);
         c.arg("--ro-bind").arg(&p.trial_dir).arg(&p.trial_dir);
         c.arg("--bind").arg(&p.workspace).arg(&p.workspace);
         c.arg("--bind").arg(attempt_dir).arg(attempt_dir);
         // The tmpfs itself read-only too: nothing written "into the run dir" lands anywhere.
-        c.arg("--remount-ro").arg(&run_dir);
+        c.arg("--remount-ro").arg(&hidden);
         let deps = p.trial_dir.join("deps");
         for m in &iso.mounts {
             // Preflight refused targets the sandbox cannot map into the trial.

@@ -310,11 +310,15 @@ pub(crate) fn read_dataset(
         if raw.trim().is_empty() {
             continue;
         }
-        let row: Value = serde_json::from_str(raw).map_err(|e| ExperimentError::DatasetRow {
-            path: path.to_path_buf(),
-            line,
-            message: format!("invalid JSON: {e}"),
-        })?;
+        // Through `Strict`: a row with a duplicate key is refused (a JSON parser would
+        // keep the last value silently).
+        let row: Value = serde_json::from_str::<super::strict::Strict>(raw)
+            .map(|s| s.0)
+            .map_err(|e| ExperimentError::DatasetRow {
+                path: path.to_path_buf(),
+                line,
+                message: format!("invalid JSON: {e}"),
+            })?;
         let task = parse_task_row(&row, tasks.len(), path, line)?;
         use super::limits::{check_id, escape_id, normalized_id};
         if let Err(why) = check_id(&task.id) {

@@ -344,6 +344,11 @@ fn walk(node: Node, v: &Value, at: &mut Vec<String>) -> Option<(Vec<String>, Str
 }
 
 fn unknown(key: &str, fields: &[(&str, Field)]) -> String {
+    if key == "<<" {
+        return "YAML merge keys (`<<: *anchor`) are not supported; repeat the fields, or use \
+                an anchor as a whole value (`key: *anchor`)"
+            .into();
+    }
     let known: Vec<&str> = fields
         .iter()
         .filter(|(_, f)| matches!(f, Known(_)))

@@ -13,6 +13,9 @@ pub const MAX_DATASET_BYTES: u64 = 256 * 1024 * 1024;
 pub const MAX_SCHEDULE_SLOTS: u64 = 1_000_000;
 /// Most trials in flight at once (`max_concurrency`, `--max-concurrency`).
 pub const MAX_CONCURRENCY: u64 = 1024;
+/// Most attempts of one slot (`retry.max_attempts`, `retry.max_infra_attempts`): each
+/// re-runs the agent in place, so a huge budget is a trial that never visibly ends.
+pub const MAX_ATTEMPTS: u64 = 100;
 /// Longest task / variant id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
@@ -144,25 +147,37 @@ pub(crate) fn check_design_numbers(
     path: &Path,
     doc: &serde_json::Value,
 ) -> Result<(), ExperimentError> {
-    let design = &doc["design"];
     let limits = [
         (
-            "max_concurrency",
+            "/design/max_concurrency",
             MAX_CONCURRENCY,
             "trials in flight at once",
         ),
-        ("replications", MAX_SCHEDULE_SLOTS, "replications"),
+        ("/design/replications", MAX_SCHEDULE_SLOTS, "replications"),
+        (
+            "/design/policies/retry/max_attempts",
+            MAX_ATTEMPTS,
+            "attempts per trial",
+        ),
+        (
+            "/design/policies/retry/max_infra_attempts",
+            MAX_ATTEMPTS,
+            "dispatches per slot",
+        ),
     ];
-    for (field, max, what) in limits {
-        let v = &design[field];
+    for (pointer, max, what) in limits {
+        let Some(v) = doc.pointer(pointer) else {
+            continue;
+        };
         let too_big = match v {
             serde_json::Value::Number(n) => n.as_u64().map_or(n.as_i64().is_none(), |n| n > max),
             _ => false,
         };
         if too_big {
+            let field = pointer.rsplit('/').next().unwrap_or(pointer);
             return Err(ExperimentError::invalid(
                 path,
-                format!("/design/{field}"),
+                pointer.to_string(),
                 format!("{field} {v} is over the limit of {max} {what}"),
             ));
         }

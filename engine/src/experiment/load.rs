@@ -281,6 +281,14 @@ fn unwrap_and_version(path: &Path, doc: Value) -> Result<(SchemaVersion, Value),
             "an experiment must be a mapping/object at the top level".into(),
         ));
     };
+    if let Some(Value::String(s)) = obj.get("version") {
+        if s.trim() != s {
+            return Err(file_err(format!(
+                "version {s:?} has leading or trailing whitespace; write version: \"{}\"",
+                s.trim()
+            )));
+        }
+    }
     let version = match obj.get("version") {
         None => {
             return Err(file_err(
