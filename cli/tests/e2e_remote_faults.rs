@@ -149,3 +149,55 @@ fn a_worker_restarted_on_the_same_port_is_noticed_and_its_trials_rerun() {
     assert_eq!(notices.len(), 1, "{notices:?}");
     drop(w2);
 }
+
+/// A worker that does not share the coordinator's filesystem (here: `labj worker serve`
+/// in a mount namespace where the experiment directory is an empty tmpfs) still runs
+/// `./agent.sh` and `["sh", "agent.sh"]`: the files are shipped by content although the
+/// loader made the tokens absolute, and the worker points the tokens at its copies. They
+/// used to be left out of the submit: the first form could not be spawned, the second
+/// was scored `agent_exit_nonzero` for a file that was never sent.
+#[test]
+fn agent_files_travel_to_a_worker_that_does_not_share_the_coordinators_paths() {
+    support::iso::require_bwrap();
+    let s = Scratch::new();
+    s.script("agent.sh", SUCCESS);
+    s.tasks(2);
+    s.experiment(&["base", "sh_form"], 1, 2, "");
+    let y = std::fs::read_to_string(s.dir().join("experiment.yaml")).unwrap();
+    s.write(
+        "experiment.yaml",
+        &y.replace(
+            "    bindings: {name: sh_form}\n",
+            "    bindings: {name: sh_form}\n    runtime_overrides:\n      agent:\n        command: [\"sh\", \"agent.sh\"]\n",
+        ),
+    );
+    let elsewhere = tempfile::tempdir_in("/var/tmp").unwrap();
+    let exp_dir = s.dir().to_str().unwrap().to_string();
+    let wrapper = [
+        "bwrap",
+        "--dev-bind",
+        "/",
+        "/",
+        "--tmpfs",
+        exp_dir.as_str(),
+        "--die-with-parent",
+        "--",
+    ];
+    let w = Worker::start_wrapped(&wrapper, &elsewhere.path().join("w"), "127.0.0.1:0", 2, &[]);
+    let out = output_within(
+        &mut remote_run(&s, &w),
+        Duration::from_secs(120),
+        "remote run on a worker without the experiment directory",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = s.the_run();
+    check_journal(&run);
+    let slots = committed_slots(&run);
+    assert_eq!(slots.len(), 4, "{slots:?}");
+    assert!(
+        slots
+            .iter()
+            .all(|(_, st, class)| st == "completed" && class == "success"),
+        "{slots:?}"
+    );
+}

@@ -26,10 +26,30 @@ impl Worker {
 
     /// [`Worker::start`] listening on `listen` (e.g. the address of a worker just killed).
     pub fn start_on(work_dir: &Path, listen: &str, slots: usize, extra: &[&str]) -> Worker {
+        Worker::start_wrapped(&[], work_dir, listen, slots, extra)
+    }
+
+    /// [`Worker::start_on`] run through `wrapper` (e.g. `bwrap … --` to give the worker a
+    /// filesystem view of its own); an empty wrapper runs labj directly.
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        work_dir: &Path,
+        listen: &str,
+        slots: usize,
+        extra: &[&str],
+    ) -> Worker {
         std::fs::create_dir_all(work_dir).unwrap();
         let stderr_path = work_dir.join("worker.stderr");
         let slots = slots.to_string();
-        let mut child = Command::new(labj_bin())
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(labj_bin());
+                c
+            }
+            None => Command::new(labj_bin()),
+        };
+        let mut child = cmd
             .args(["worker", "serve", "--listen", listen, "--slots", &slots])
             .args(["--token-env", TOKEN_ENV, "--work-dir"])
             .arg(work_dir)

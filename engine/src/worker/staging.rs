@@ -92,7 +92,22 @@ pub fn stage(
         }
         write_if_changed(&exp_dir.join(rel), &bytes, f.executable)?;
     }
-    spec.experiment_dir = exp_dir;
+    // Command tokens naming files of the coordinator's experiment directory (made
+    // absolute at load) name the copies here: the worker need not share its paths.
+    let theirs = std::mem::replace(&mut spec.experiment_dir, exp_dir.clone());
+    let rebase = |argv: &mut Vec<String>| {
+        for t in argv.iter_mut() {
+            if let Ok(rel) = Path::new(t.as_str()).strip_prefix(&theirs) {
+                if !rel.as_os_str().is_empty() && check_relative(&rel.to_string_lossy()).is_ok() {
+                    *t = exp_dir.join(rel).to_string_lossy().into_owned();
+                }
+            }
+        }
+    };
+    rebase(&mut spec.agent.command);
+    if let Some(g) = spec.grader.as_mut() {
+        rebase(&mut g.command);
+    }
     spec.trial_dir = run_dir.join("trials").join(&spec.trial_id);
     spec.blob_dir = run_dir.join("blobs");
     Ok(spec)

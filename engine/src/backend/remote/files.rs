@@ -2,9 +2,9 @@
 //! may not share the coordinator's filesystem; see `worker::staging`).
 //!
 //! Sent: every `dependency_files` source, and every argument of the agent and grader
-//! commands that names an existing file relative to the experiment directory (the
-//! agent script itself, `python3 agent.py`'s `agent.py`, …). Absolute paths and bare
-//! program names must exist on the worker. Each file is read once per run (the inputs
+//! commands that names an existing file in the experiment directory, relative or made
+//! absolute under it at load (the agent script itself, `python3 agent.py`'s `agent.py`,
+//! …). Other absolute paths and bare program names must exist on the worker. Each file is read once per run (the inputs
 //! digest already pins them for the run's lifetime).
 
 use super::protocol::FileDoc;
@@ -44,6 +44,11 @@ impl FileCache {
             for arg in argv {
                 if is_plain_relative(arg) {
                     wanted.push((arg.clone(), false));
+                } else if let Some(rel) = under(&spec.experiment_dir, arg) {
+                    // `./agent.sh` was made absolute under the experiment directory when
+                    // the experiment was loaded: it is shipped all the same, and the
+                    // worker points the token at its copy (`worker::staging`).
+                    wanted.push((rel, false));
                 }
             }
         }
@@ -88,6 +93,12 @@ impl FileCache {
         }
         Ok(out)
     }
+}
+
+/// `arg` as a plain relative path inside `dir`, when it names a file there.
+fn under(dir: &Path, arg: &str) -> Option<String> {
+    let rel = Path::new(arg).strip_prefix(dir).ok()?.to_str()?;
+    is_plain_relative(rel).then(|| rel.to_string())
 }
 
 fn read_doc(rel: &str, full: &Path) -> Result<Option<FileDoc>, String> {
