@@ -49,6 +49,15 @@ fn matches_outcome(row: &TrialRow, want: &str) -> bool {
     }
 }
 
+/// A metric value: integers without decimals, others to 4 significant decimals.
+fn render_metric(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
 fn outcome_label(row: &TrialRow) -> &'static str {
     if row.classification.is_none() {
         "skipped"
@@ -123,6 +132,7 @@ pub fn trials(
                 "graded_outcome": r.outcome,
                 "primary_metric": pm,
                 "metric": r.primary_metric,
+                "metrics": r.metrics,
                 "attempts": r.attempts.len(),
                 "infra_retried": r.infra_retried,
                 "duration_ms": r.duration_ms,
@@ -143,7 +153,7 @@ pub fn trials(
     let metric_head = pm.as_deref().unwrap_or("metric");
     let _ = writeln!(
         out,
-        "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>8} {:>9}",
+        "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>8} {:>9} metrics",
         "trial",
         "variant",
         "task",
@@ -155,8 +165,14 @@ pub fn trials(
         "duration"
     );
     for r in &rows {
+        // Every metric the agent reported, primary one included.
+        let metrics: Vec<String> = r
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k}={}", render_metric(*v)))
+            .collect();
         let line = format!(
-            "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>8} {:>9}",
+            "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>8} {:>9} {}",
             r.trial_id,
             r.variant_id,
             r.task_id,
@@ -171,8 +187,13 @@ pub fn trials(
                 .filter(|_| !r.attempts.is_empty())
                 .map(|ms| format!("{:.2}s", ms as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into()),
+            if metrics.is_empty() {
+                "-".to_string()
+            } else {
+                metrics.join(" ")
+            },
         );
-        if writeln!(out, "{line}").is_err() {
+        if writeln!(out, "{}", line.trim_end()).is_err() {
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -209,6 +230,7 @@ pub fn logs(
     trial: &str,
     attempt: Option<u32>,
     stdout_stream: bool,
+    grader: bool,
 ) -> Result<ExitCode> {
     let trial_id = trial_arg(trial)?;
     let dir = run::resolve_run(runs_dir, run)?;
@@ -232,10 +254,11 @@ pub fn logs(
         );
     };
     let attempt = logs::pick_attempt(row, attempt)?;
-    let stream = if stdout_stream {
-        Stream::Stdout
-    } else {
-        Stream::Stderr
+    let stream = match (grader, stdout_stream) {
+        (false, true) => Stream::Stdout,
+        (false, false) => Stream::Stderr,
+        (true, true) => Stream::GraderStdout,
+        (true, false) => Stream::GraderStderr,
     };
     // Opened and checked against the journaled digest first, then streamed: a log of
     // any size costs a fixed amount of memory.

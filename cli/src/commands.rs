@@ -106,7 +106,16 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             attempt,
             stderr: _,
             stdout,
-        } => crate::cmd_trials::logs(&runs_dir, &run, &trial, attempt, stdout),
+            grader,
+        } => crate::cmd_trials::logs(&runs_dir, &run, &trial, attempt, stdout, grader),
+        Command::View {
+            run,
+            port,
+            listen,
+            token_env,
+            open,
+            export,
+        } => crate::cmd_view::view(&runs_dir, run, port, listen, token_env, open, export),
         Command::Report {
             run,
             format,

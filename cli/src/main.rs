@@ -8,6 +8,7 @@ mod cmd_init;
 mod cmd_report;
 mod cmd_runs;
 mod cmd_trials;
+mod cmd_view;
 mod commands;
 mod logging;
 mod out_target;
@@ -124,9 +125,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print an attempt's stderr or stdout (the last attempt unless --attempt).
+    /// Print an attempt's stderr or stdout, the agent's or (--grader) the grader's or
+    /// benchmark adapter's (the last attempt unless --attempt).
     #[command(
-        after_help = "Examples:\n  labj logs 0193f2c4 24              # stderr of trial_000024's last attempt\n  labj logs 0193f2c4 trial_000024 --attempt 1 --stdout"
+        after_help = "Examples:\n  labj logs 0193f2c4 24              # stderr of trial_000024's last attempt\n  labj logs 0193f2c4 trial_000024 --attempt 1 --stdout\n  labj logs 0193f2c4 24 --grader     # the grader's stderr"
     )]
     Logs {
         #[arg(help = RUN_HELP)]
@@ -142,6 +144,37 @@ enum Command {
         /// Print stdout instead of stderr.
         #[arg(long)]
         stdout: bool,
+        /// The grader's (or benchmark adapter's) output instead of the agent's.
+        #[arg(long)]
+        grader: bool,
+    },
+    /// Serve a read-only web viewer of the runs (or of one run) on 127.0.0.1, or
+    /// write it as static files with --export.
+    #[command(
+        after_help = "Examples:\n  labj view                         # every run under --runs-dir, at http://127.0.0.1:<port>/\n  labj view 0193f2c4 --port 8080 --open\n  labj view 0193f2c4 --export site/ && zip -r site.zip site\n  VIEW_TOKEN=… labj view --listen 0.0.0.0:8080 --token-env VIEW_TOKEN"
+    )]
+    View {
+        /// One run (id, unique prefix or directory); default: every run under --runs-dir.
+        run: Option<String>,
+        /// Port on 127.0.0.1 (0: any free port; the address is printed).
+        #[arg(long, default_value_t = 0, conflicts_with = "listen")]
+        port: u16,
+        /// Listen on this address instead of 127.0.0.1 (a non-loopback address needs
+        /// --token-env).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Name of the environment variable holding the access token (never the token
+        /// itself on the command line); browsers open the printed address once with
+        /// ?token=… and keep a cookie.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        /// Open the viewer in a browser (xdg-open, when one exists).
+        #[arg(long)]
+        open: bool,
+        /// Write the viewer of RUN as self-contained static files into DIR (new or empty)
+        /// instead of serving.
+        #[arg(long, value_name = "DIR", requires = "run")]
+        export: Option<PathBuf>,
     },
     /// Statistical report: success rates with Wilson 95% intervals, metric means with
     /// bootstrap intervals, each variant against the baseline on matched pairs.

@@ -13,4 +13,4 @@ pub mod testkit;
 
 pub use event::{Event, StoredEvent};
 pub use projection::Projections;
-pub use store::{Durability, Journal, JournalError};
+pub use store::{Durability, Journal, JournalError, TrialPage, TrialQuery, TrialSort};

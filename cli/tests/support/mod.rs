@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod agentlab;
+pub mod browser;
 pub mod crash;
 pub mod iso;
 pub mod live;

@@ -1,4 +1,5 @@
-//! An attempt's logs (`stdout.log`, `stderr.log`), for `labj logs` and the failure
+//! An attempt's logs (`stdout.log`, `stderr.log`, and the grader's or adapter's under
+//! `grader/`), for `labj logs` and the failure
 //! examples: from the run's blob store by the digest journaled in `trial_completed`
 //! (checked against it), else from the trial directory.
 
@@ -10,13 +11,20 @@ use std::path::{Path, PathBuf};
 pub enum Stream {
     Stdout,
     Stderr,
+    /// The grader's (or benchmark adapter's) stdout, from the attempt's `grader/`.
+    GraderStdout,
+    /// The grader's (or benchmark adapter's) stderr.
+    GraderStderr,
 }
 
 impl Stream {
+    /// The log's path inside its attempt directory.
     pub fn file_name(&self) -> &'static str {
         match self {
             Stream::Stdout => "stdout.log",
             Stream::Stderr => "stderr.log",
+            Stream::GraderStdout => "grader/stdout.log",
+            Stream::GraderStderr => "grader/stderr.log",
         }
     }
 }

@@ -38,6 +38,38 @@ pub struct FactTrial {
     pub attempts: u32,
 }
 
+/// The columns of `fact_trials` read into a [`RawFactTrial`] by [`raw_fact_trial`].
+pub(super) const FACT_TRIAL_COLUMNS: &str = "schedule_idx, trial_id, variant_id, task_id, repl_idx, status, classification, outcome, primary_metric, attempts";
+
+/// One `fact_trials` row as SQLite holds it.
+pub(super) struct RawFactTrial {
+    idx: i64,
+    trial_id: String,
+    variant_id: String,
+    task_id: String,
+    repl: i64,
+    status: String,
+    class: String,
+    outcome: Option<String>,
+    pm: Option<f64>,
+    attempts: i64,
+}
+
+pub(super) fn raw_fact_trial(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawFactTrial> {
+    Ok(RawFactTrial {
+        idx: r.get(0)?,
+        trial_id: r.get(1)?,
+        variant_id: r.get(2)?,
+        task_id: r.get(3)?,
+        repl: r.get(4)?,
+        status: r.get(5)?,
+        class: r.get(6)?,
+        outcome: r.get(7)?,
+        pm: r.get(8)?,
+        attempts: r.get(9)?,
+    })
+}
+
 const STATUSES: [SlotStatus; 4] = [
     SlotStatus::Completed,
     SlotStatus::Failed,
@@ -46,14 +78,14 @@ const STATUSES: [SlotStatus; 4] = [
 ];
 
 impl Journal {
-    fn damaged(&self, reason: String) -> JournalError {
+    pub(super) fn damaged(&self, reason: String) -> JournalError {
         JournalError::Damaged {
             path: self.path.clone(),
             reason,
         }
     }
 
-    fn classification_of(&self, idx: i64, s: &str) -> Result<Classification> {
+    pub(super) fn classification_of(&self, idx: i64, s: &str) -> Result<Classification> {
         Classification::parse(s).ok_or_else(|| {
             self.damaged(format!(
                 "fact_trials row of slot {idx} names an unknown classification `{s}`"
@@ -117,34 +149,30 @@ impl Journal {
     pub fn fact_trial(&self, schedule_idx: u64) -> Result<Option<FactTrial>> {
         let row = self
             .conn
-            .prepare_cached(
-                "SELECT trial_id, variant_id, task_id, repl_idx, status, classification, outcome, primary_metric, attempts FROM fact_trials WHERE schedule_idx = ?1",
-            )
+            .prepare_cached(&format!(
+                "SELECT {FACT_TRIAL_COLUMNS} FROM fact_trials WHERE schedule_idx = ?1"
+            ))
             .map_err(|e| sqlerr(&self.path, e))?
-            .query_row([schedule_idx.min(i64::MAX as u64) as i64], |r| {
-                Ok((
-                    (
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ),
-                    (
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                        r.get::<_, Option<f64>>(7)?,
-                        r.get::<_, i64>(8)?,
-                    ),
-                ))
-            })
+            .query_row([schedule_idx.min(i64::MAX as u64) as i64], raw_fact_trial)
             .optional()
             .map_err(|e| sqlerr(&self.path, e))?;
-        let Some(((trial_id, variant_id, task_id, repl), (status, class, outcome, pm, n))) = row
-        else {
-            return Ok(None);
-        };
-        let idx = schedule_idx as i64;
+        row.map(|r| self.fact_trial_of(r)).transpose()
+    }
+
+    /// Checks and types one row read with [`FACT_TRIAL_COLUMNS`].
+    pub(super) fn fact_trial_of(&self, r: RawFactTrial) -> Result<FactTrial> {
+        let RawFactTrial {
+            idx,
+            trial_id,
+            variant_id,
+            task_id,
+            repl,
+            status,
+            class,
+            outcome,
+            pm,
+            attempts,
+        } = r;
         let status = STATUSES
             .into_iter()
             .find(|s| s.as_str() == status)
@@ -164,7 +192,9 @@ impl Journal {
                 ))
             })
         };
-        Ok(Some(FactTrial {
+        let schedule_idx = u64::try_from(idx)
+            .map_err(|_| self.damaged(format!("fact_trials row with slot {idx}")))?;
+        Ok(FactTrial {
             schedule_idx,
             trial_id,
             variant_id,
@@ -174,8 +204,8 @@ impl Journal {
             classification,
             outcome,
             primary_metric: pm,
-            attempts: int(n, "attempts")?,
-        }))
+            attempts: int(attempts, "attempts")?,
+        })
     }
 
     /// The events of one slot that carry a completion (`trial_completed`, `worker_lost`),

@@ -8,6 +8,7 @@
 use crate::event::{DecodeError, Event, StoredEvent};
 mod coord;
 mod facts;
+mod pages;
 pub mod integrity;
 mod read;
 mod schema;
@@ -19,6 +20,7 @@ pub use snapshot::{SnapshotFold, SnapshotInfo, SNAPSHOT_EVERY};
 
 pub use coord::{InboxAnswer, InboxRow, InboxState, LeaseRow, LeaseTake};
 pub use facts::{FactTrial, UnsuccessfulGroup};
+pub use pages::{TrialPage, TrialQuery, TrialSort};
 
 use integrity::{FileWatch, Head, HeadCheck, HeadRecord};
 

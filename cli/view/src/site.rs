@@ -1,0 +1,387 @@
+//! The viewer's routes and what they read. A run is named in an address by its
+//! directory name, matched against the names the runs directory lists (no path from a
+//! request is ever joined onto the file system); a blob by a digest the run's journal
+//! holds for that trial.
+
+use crate::html::{dec, enc, Page};
+use crate::pages;
+use engine::report::{self, BootstrapOptions, Report};
+use engine::run::JOURNAL_FILE;
+use journal::{Journal, JournalError};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// An answer: status, type, body and extra headers.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Response {
+    pub fn text(status: u16, msg: &str) -> Response {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: msg.as_bytes().to_vec(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn html(status: u16, body: String) -> Response {
+        Response {
+            status,
+            content_type: "text/html; charset=utf-8",
+            body: body.into_bytes(),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Why a page cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ViewError {
+    fn status(&self) -> u16 {
+        match self {
+            ViewError::NotFound(_) => 404,
+            ViewError::BadRequest(_) => 400,
+            _ => 500,
+        }
+    }
+}
+
+/// Where links point: the server's addresses, or the flat files of a static export.
+#[derive(Debug, Clone)]
+pub struct Links {
+    pub export: bool,
+    pub run_id: String,
+}
+
+impl Links {
+    fn base(&self) -> String {
+        format!("/runs/{}", enc(&self.run_id))
+    }
+    pub fn runs(&self) -> String {
+        if self.export {
+            "index.html".into()
+        } else {
+            "/".into()
+        }
+    }
+    pub fn run(&self, at: Option<u64>) -> String {
+        match (self.export, at) {
+            (true, _) => "index.html".into(),
+            (false, None) => self.base(),
+            (false, Some(n)) => format!("{}?at={n}", self.base()),
+        }
+    }
+    /// `query` is the already-encoded query (filters, sort, page) of a trials page.
+    pub fn trials(&self, query: &str, page: u64) -> String {
+        if self.export {
+            format!("trials-{}.html", page + 1)
+        } else if query.is_empty() {
+            format!("{}/trials", self.base())
+        } else {
+            format!("{}/trials?{query}", self.base())
+        }
+    }
+    pub fn trial(&self, slot: u64) -> String {
+        if self.export {
+            format!("trial-{slot}.html")
+        } else {
+            format!("{}/trials/{slot}", self.base())
+        }
+    }
+    pub fn blob(&self, slot: u64, digest: &str) -> String {
+        if self.export {
+            format!("blob-{digest}.txt")
+        } else {
+            format!("{}/trials/{slot}/blob/{digest}", self.base())
+        }
+    }
+    pub fn compare(&self, a: u64, b: u64) -> String {
+        if self.export {
+            format!("compare-{a}-{b}.html")
+        } else {
+            format!("{}/compare?a={a}&b={b}", self.base())
+        }
+    }
+    pub fn report(&self) -> String {
+        if self.export {
+            "report.html".into()
+        } else {
+            format!("{}/report", self.base())
+        }
+    }
+    pub fn inspect(&self) -> Option<String> {
+        (!self.export).then(|| format!("{}/inspect", self.base()))
+    }
+}
+
+/// One run opened for a request.
+pub struct RunCtx {
+    pub id: String,
+    pub dir: PathBuf,
+    pub journal: Journal,
+    pub links: Links,
+}
+
+/// A computed `labj report` and the slot of each (variant, task, replication).
+pub struct ReportData {
+    pub report: Report,
+    pub slots: HashMap<(String, String, u32), u64>,
+    pub events: u64,
+    pub took_ms: u128,
+}
+
+enum ReportState {
+    Computing { events: u64, since: Instant },
+    Ready(Arc<ReportData>),
+    Failed { events: u64, error: String },
+}
+
+/// What the viewer serves.
+pub struct Site {
+    runs_dir: PathBuf,
+    /// `labj view RUN`: only this run directory.
+    only: Option<PathBuf>,
+    reports: Arc<Mutex<HashMap<PathBuf, ReportState>>>,
+}
+
+/// The state of a run's report for a page.
+pub enum ReportView {
+    Ready(Arc<ReportData>),
+    Computing { secs: f64 },
+    Failed(String),
+}
+
+impl Site {
+    pub fn new(runs_dir: PathBuf, only: Option<PathBuf>) -> Site {
+        Site {
+            runs_dir,
+            only,
+            reports: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub fn runs_dir(&self) -> &Path {
+        &self.runs_dir
+    }
+
+    pub fn only(&self) -> Option<&Path> {
+        self.only.as_deref()
+    }
+
+    /// The run directory named `id`: one the runs directory lists (or the one run).
+    pub fn run_dir(&self, id: &str) -> Option<PathBuf> {
+        if let Some(only) = &self.only {
+            return (only.file_name().and_then(|n| n.to_str()) == Some(id)).then(|| only.clone());
+        }
+        std::fs::read_dir(&self.runs_dir)
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_str() == Some(id))
+            .map(|e| e.path())
+            .filter(|p| p.join(JOURNAL_FILE).is_file())
+    }
+
+    pub fn open_run(&self, id: &str, export: bool) -> Result<RunCtx, ViewError> {
+        let dir = self
+            .run_dir(id)
+            .ok_or_else(|| ViewError::NotFound(format!("no run `{id}` here")))?;
+        let journal = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
+        Ok(RunCtx {
+            id: id.to_string(),
+            dir,
+            journal,
+            links: Links {
+                export,
+                run_id: id.to_string(),
+            },
+        })
+    }
+
+    /// The run's report for the journal as it is now: computed on a background thread
+    /// (a fold of every event), so a page never waits for it; `wait` blocks (exports).
+    pub fn report(&self, run: &RunCtx, wait: bool) -> ReportView {
+        let events = run.journal.len();
+        {
+            let map = self.reports.lock().unwrap_or_else(|p| p.into_inner());
+            match map.get(&run.dir) {
+                Some(ReportState::Ready(r)) if r.events == events => {
+                    return ReportView::Ready(Arc::clone(r))
+                }
+                Some(ReportState::Computing { events: e, since }) if *e == events && !wait => {
+                    return ReportView::Computing {
+                        secs: since.elapsed().as_secs_f64(),
+                    }
+                }
+                Some(ReportState::Failed { events: e, error }) if *e == events => {
+                    return ReportView::Failed(error.clone())
+                }
+                _ => {}
+            }
+        }
+        let dir = run.dir.clone();
+        let compute = move || -> Result<ReportData, String> {
+            let t = Instant::now();
+            let j = Journal::open_read_only(&dir.join(JOURNAL_FILE)).map_err(|e| e.to_string())?;
+            let facts = report::collect(&j).map_err(|e| e.to_string())?;
+            let report = report::build(&dir, &facts, BootstrapOptions::default());
+            let slots = facts
+                .trials
+                .iter()
+                .map(|r| {
+                    (
+                        (r.variant_id.clone(), r.task_id.clone(), r.repl_idx),
+                        r.schedule_idx,
+                    )
+                })
+                .collect();
+            Ok(ReportData {
+                report,
+                slots,
+                events: facts.projections.events_applied,
+                took_ms: t.elapsed().as_millis(),
+            })
+        };
+        let store = move |reports: &Mutex<HashMap<PathBuf, ReportState>>,
+                     dir: PathBuf,
+                     r: Result<ReportData, String>| {
+            let mut map = reports.lock().unwrap_or_else(|p| p.into_inner());
+            let state = match r {
+                Ok(d) => ReportState::Ready(Arc::new(d)),
+                Err(error) => ReportState::Failed { events, error },
+            };
+            map.insert(dir, state);
+        };
+        if wait {
+            store(&self.reports, run.dir.clone(), compute());
+            return self.report(run, false);
+        }
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                run.dir.clone(),
+                ReportState::Computing {
+                    events,
+                    since: Instant::now(),
+                },
+            );
+        let reports = Arc::clone(&self.reports);
+        let dir = run.dir.clone();
+        std::thread::spawn(move || store(&reports, dir, compute()));
+        ReportView::Computing { secs: 0.0 }
+    }
+
+    /// Answers one request for `path` with the raw query string.
+    pub fn route(&self, path: &str, query: &str) -> Response {
+        let q = parse_query(query);
+        let fragment = q.get("fragment").is_some_and(|v| v == "1");
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(dec)
+            .collect();
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        if segs == ["view.js"] {
+            return Response {
+                status: 200,
+                content_type: "text/javascript; charset=utf-8",
+                body: crate::html::script().as_bytes().to_vec(),
+                headers: Vec::new(),
+            };
+        }
+        let page: Result<Result<Page, Response>, ViewError> = match segs.as_slice() {
+            [] => pages::runs::page(self).map(Ok),
+            ["runs", id] => self
+                .open_run(id, false)
+                .and_then(|r| pages::run::page(self, &r, &q))
+                .map(Ok),
+            ["runs", id, "trials"] => self
+                .open_run(id, false)
+                .and_then(|r| pages::trials::page(&r, &q))
+                .map(Ok),
+            ["runs", id, "trials", n] => self
+                .open_run(id, false)
+                .and_then(|r| pages::trial::page(&r, &slot_arg(n)?))
+                .map(Ok),
+            ["runs", id, "trials", n, "blob", digest] => self
+                .open_run(id, false)
+                .and_then(|r| pages::trial::blob(&r, slot_arg(n)?, digest))
+                .map(Err),
+            ["runs", id, "compare"] => self
+                .open_run(id, false)
+                .and_then(|r| pages::compare::page(&r, &q))
+                .map(Ok),
+            ["runs", id, "report"] => self
+                .open_run(id, false)
+                .and_then(|r| pages::report::page(self, &r))
+                .map(Ok),
+            ["runs", id, "inspect"] => self
+                .open_run(id, false)
+                .and_then(|r| pages::run::inspect_page(&r))
+                .map(Ok),
+            _ => Err(ViewError::NotFound(format!("no page at {path}"))),
+        };
+        match page {
+            Ok(Ok(p)) if fragment => Response::html(200, p.main()),
+            Ok(Ok(p)) => Response::html(200, server_document(&p)),
+            Ok(Err(raw)) => raw,
+            Err(e) => {
+                let p = Page {
+                    title: "error".into(),
+                    crumbs: vec![("runs".into(), "/".into())],
+                    body: format!(
+                        "<h1>{}</h1><p id=\"error\">{}</p>",
+                        e.status(),
+                        crate::html::esc(&e.to_string())
+                    ),
+                    live: false,
+                };
+                Response::html(e.status(), server_document(&p))
+            }
+        }
+    }
+}
+
+/// A page as the server sends it: its script from `/view.js` (same origin; the
+/// content security policy allows no inline script).
+fn server_document(p: &Page) -> String {
+    p.document(false)
+        .replace("</body>", "<script src=\"/view.js\"></script></body>")
+}
+
+fn slot_arg(n: &str) -> Result<u64, ViewError> {
+    report::parse_trial_id(n)
+        .ok()
+        .and_then(|id| id.strip_prefix("trial_").and_then(|d| d.parse().ok()))
+        .ok_or_else(|| ViewError::BadRequest(format!("`{n}` is not a trial number")))
+}
+
+/// `a=1&b=x%20y` → map (last value wins).
+pub fn parse_query(q: &str) -> BTreeMap<String, String> {
+    q.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (dec(k), dec(v)),
+            None => (dec(kv), String::new()),
+        })
+        .collect()
+}

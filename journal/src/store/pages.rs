@@ -1,0 +1,232 @@
+//! Typed reads for pages of a run (`labj view`): committed trials filtered, sorted and
+//! paged in SQL, their metrics, a slot by (variant, task, replication), and one slot's
+//! events in a window of the journal. Each read touches the rows it returns (plus an
+//! index or a sort of the fact table), never folds, so a page of a run of any length
+//! answers in the same time. Like [`Journal::fact_trial`], rows are cut at
+//! `committed_before` (a reader that folded up to event `n` passes the fold's
+//! `next_commit_idx`, so a live writer's later rows are left out).
+
+use super::facts::{raw_fact_trial, FACT_TRIAL_COLUMNS};
+use super::read::{decoded_row, DECODED_COLUMNS};
+use super::*;
+use crate::event::StoredEvent;
+use rusqlite::types::Value;
+
+/// The column a trial page is sorted by (then by slot).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TrialSort {
+    #[default]
+    Slot,
+    Variant,
+    Task,
+    Replication,
+    Classification,
+    Outcome,
+    PrimaryMetric,
+    Attempts,
+    /// A metric of `fact_metrics` by name (trials without it last).
+    Metric(String),
+}
+
+/// Which committed trials a page shows, in which order, and which slice of them.
+#[derive(Debug, Clone, Default)]
+pub struct TrialQuery {
+    /// Slots `< committed_before` only.
+    pub committed_before: u64,
+    pub variant: Option<String>,
+    pub task: Option<String>,
+    /// Only these `fact_trials.classification` values (`none` = skipped).
+    pub classifications: Option<Vec<String>>,
+    pub sort: TrialSort,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One page of committed trials and how many match in all.
+#[derive(Debug, Clone)]
+pub struct TrialPage {
+    pub matching: u64,
+    pub rows: Vec<FactTrial>,
+}
+
+fn int(v: u64) -> i64 {
+    v.min(i64::MAX as u64) as i64
+}
+
+impl Journal {
+    /// A page of committed trials (`fact_trials`) filtered and sorted in SQL.
+    pub fn fact_trials_page(&self, q: &TrialQuery) -> Result<TrialPage> {
+        let mut conds = vec!["t.schedule_idx < ?".to_string()];
+        let mut args: Vec<Value> = vec![Value::Integer(int(q.committed_before))];
+        if let Some(v) = &q.variant {
+            conds.push("t.variant_id = ?".into());
+            args.push(Value::Text(v.clone()));
+        }
+        if let Some(t) = &q.task {
+            conds.push("t.task_id = ?".into());
+            args.push(Value::Text(t.clone()));
+        }
+        if let Some(cs) = &q.classifications {
+            if cs.is_empty() {
+                conds.push("0".into());
+            } else {
+                conds.push(format!(
+                    "t.classification IN ({})",
+                    vec!["?"; cs.len()].join(", ")
+                ));
+                args.extend(cs.iter().map(|c| Value::Text(c.clone())));
+            }
+        }
+        let filter = conds.join(" AND ");
+        let matching: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM fact_trials t WHERE {filter}"))
+            .map_err(|e| sqlerr(&self.path, e))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let (join, order) = match &q.sort {
+            TrialSort::Slot => (String::new(), format!("t.schedule_idx {dir}")),
+            TrialSort::Variant => (String::new(), format!("t.variant_id {dir}, t.schedule_idx")),
+            TrialSort::Task => (String::new(), format!("t.task_id {dir}, t.schedule_idx")),
+            TrialSort::Replication => (String::new(), format!("t.repl_idx {dir}, t.schedule_idx")),
+            TrialSort::Classification => (
+                String::new(),
+                format!("t.classification {dir}, t.schedule_idx"),
+            ),
+            TrialSort::Outcome => (
+                String::new(),
+                format!("t.outcome IS NULL, t.outcome {dir}, t.schedule_idx"),
+            ),
+            TrialSort::PrimaryMetric => (
+                String::new(),
+                format!("t.primary_metric IS NULL, t.primary_metric {dir}, t.schedule_idx"),
+            ),
+            TrialSort::Attempts => (String::new(), format!("t.attempts {dir}, t.schedule_idx")),
+            TrialSort::Metric(name) => {
+                // The join's placeholder comes first in the text: bind its value first.
+                args.insert(0, Value::Text(name.clone()));
+                (
+                    "LEFT JOIN fact_metrics m ON m.schedule_idx = t.schedule_idx AND m.name = ?"
+                        .to_string(),
+                    format!("m.value IS NULL, m.value {dir}, t.schedule_idx"),
+                )
+            }
+        };
+        args.push(Value::Integer(int(q.limit)));
+        args.push(Value::Integer(int(q.offset)));
+        let cols = FACT_TRIAL_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM fact_trials t {join} WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?"
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let raw = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), raw_fact_trial)
+            .map_err(|e| sqlerr(&self.path, e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let rows = raw
+            .into_iter()
+            .map(|r| self.fact_trial_of(r))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TrialPage {
+            matching: matching.max(0) as u64,
+            rows,
+        })
+    }
+
+    /// The `fact_metrics` rows (slot, name, value) of the given slots, by slot and name.
+    pub fn fact_metrics_of(&self, slots: &[u64]) -> Result<Vec<(u64, String, f64)>> {
+        let mut out = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT schedule_idx, name, value FROM fact_metrics WHERE schedule_idx = ?1 ORDER BY name",
+            )
+            .map_err(|e| sqlerr(&self.path, e))?;
+        for &s in slots {
+            let rows = stmt
+                .query_map([int(s)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
+                })
+                .map_err(|e| sqlerr(&self.path, e))?;
+            for row in rows {
+                let (i, n, v) = row.map_err(|e| sqlerr(&self.path, e))?;
+                out.push((i.max(0) as u64, n, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every metric name the committed trials of slots `< committed_before` report.
+    pub fn fact_metric_names(&self, committed_before: u64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT name FROM fact_metrics WHERE schedule_idx < ?1 ORDER BY name",
+            )
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let names = stmt
+            .query_map([int(committed_before)], |r| r.get::<_, String>(0))
+            .map_err(|e| sqlerr(&self.path, e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| sqlerr(&self.path, e))?;
+        Ok(names)
+    }
+
+    /// The committed slot of (variant, task, replication), if any.
+    pub fn slot_of(
+        &self,
+        variant_id: &str,
+        task_id: &str,
+        repl_idx: u32,
+        committed_before: u64,
+    ) -> Result<Option<u64>> {
+        let idx: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT schedule_idx FROM fact_trials WHERE variant_id = ?1 AND task_id = ?2 AND repl_idx = ?3 AND schedule_idx < ?4",
+            )
+            .map_err(|e| sqlerr(&self.path, e))?
+            .query_row(
+                rusqlite::params![variant_id, task_id, repl_idx, int(committed_before)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| sqlerr(&self.path, e))?;
+        Ok(idx.map(|i| i.max(0) as u64))
+    }
+
+    /// The events of one slot with `from <= idx <= to`, in idx order, decoded, chain not
+    /// checked: a range of the table's rowid, so the cost is the window's, not the
+    /// journal's.
+    pub fn slot_events_between(
+        &self,
+        schedule_idx: u64,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<StoredEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {DECODED_COLUMNS} FROM events WHERE idx BETWEEN ?1 AND ?2 AND schedule_idx = ?3 ORDER BY idx",
+            ))
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let mut rows = stmt
+            .query([int(from), int(to), int(schedule_idx)])
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| sqlerr(&self.path, e))? {
+            out.push(decoded_row(&self.path, row)?);
+        }
+        Ok(out)
+    }
+}
