@@ -35,8 +35,9 @@ pub fn view(
     let token = match &token_env {
         None => None,
         Some(var) => {
-            let t = std::env::var(var)
-                .map_err(|_| anyhow!("--token-env {var}: the variable is not set (or not UTF-8)"))?;
+            let t = std::env::var(var).map_err(|_| {
+                anyhow!("--token-env {var}: the variable is not set (or not UTF-8)")
+            })?;
             if t.trim().is_empty() {
                 bail!("--token-env {var}: the variable is empty");
             }
@@ -66,7 +67,9 @@ pub fn view(
                 .spawn()
             {
                 Ok(_) => {}
-                Err(e) => eprintln!("labj view: --open: cannot start xdg-open ({e}); open {url} yourself"),
+                Err(e) => {
+                    eprintln!("labj view: --open: cannot start xdg-open ({e}); open {url} yourself")
+                }
             }
         }
     })?;

@@ -7,6 +7,7 @@
 mod support;
 
 use support::browser::{http, Viewer};
+use support::report::stdout_ok;
 use support::*;
 
 /// Two variants, three tasks; the agent reports metrics and prints markup on stderr;
@@ -76,9 +77,19 @@ fn the_viewer_refuses_a_non_loopback_bind_without_a_token_and_checks_the_token()
         "{}",
         text(&out)
     );
-    let out = s.labj(&["view", "--listen", "0.0.0.0:0", "--token-env", "LABJ_TEST_UNSET_TOKEN"]);
+    let out = s.labj(&[
+        "view",
+        "--listen",
+        "0.0.0.0:0",
+        "--token-env",
+        "LABJ_TEST_UNSET_TOKEN",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("LABJ_TEST_UNSET_TOKEN"), "{}", text(&out));
+    assert!(
+        text(&out).contains("LABJ_TEST_UNSET_TOKEN"),
+        "{}",
+        text(&out)
+    );
 
     // With a token (here on loopback, the same check): nothing without it.
     let token = "t0ken-for-the-viewer-test";
@@ -92,13 +103,21 @@ fn the_viewer_refuses_a_non_loopback_bind_without_a_token_and_checks_the_token()
     assert!(!body.contains(token));
     let (st, _) = http("GET", &v.url("/"), &[("Authorization", "Bearer wrong")]);
     assert_eq!(st, 401);
-    let (st, body) = http("GET", &v.url("/"), &[("Authorization", &format!("Bearer {token}"))]);
+    let (st, body) = http(
+        "GET",
+        &v.url("/"),
+        &[("Authorization", &format!("Bearer {token}"))],
+    );
     assert_eq!(st, 200, "{body}");
     assert!(body.contains("Runs") && !body.contains(token));
     // A link with ?token= once: a cookie, then the page without the token in its address.
     let (st, _) = http("GET", &v.url(&format!("/?token={token}")), &[]);
     assert_eq!(st, 303);
-    let (st, _) = http("GET", &v.url("/"), &[("Cookie", &format!("labj_view_token={token}"))]);
+    let (st, _) = http(
+        "GET",
+        &v.url("/"),
+        &[("Cookie", &format!("labj_view_token={token}"))],
+    );
     assert_eq!(st, 200);
 }
 
@@ -107,7 +126,12 @@ fn the_export_is_self_contained_static_files_with_agent_markup_escaped() {
     let s = Scratch::new();
     let run = graded_run(&s);
     let out_dir = s.dir().join("site");
-    let out = s.labj(&["view", run.to_str().unwrap(), "--export", out_dir.to_str().unwrap()]);
+    let out = s.labj(&[
+        "view",
+        run.to_str().unwrap(),
+        "--export",
+        out_dir.to_str().unwrap(),
+    ]);
     let said = stdout_ok(&out);
     assert!(said.contains("index.html"), "{said}");
     let names: Vec<String> = std::fs::read_dir(&out_dir)
@@ -115,7 +139,13 @@ fn the_export_is_self_contained_static_files_with_agent_markup_escaped() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    for want in ["index.html", "report.html", "trials-1.html", "trial-0.html", "trial-5.html"] {
+    for want in [
+        "index.html",
+        "report.html",
+        "trials-1.html",
+        "trial-0.html",
+        "trial-5.html",
+    ] {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
     assert!(names.iter().any(|n| n.starts_with("blob-")), "{names:?}");
@@ -123,11 +153,21 @@ fn the_export_is_self_contained_static_files_with_agent_markup_escaped() {
         let body = std::fs::read_to_string(out_dir.join(n)).unwrap();
         if n.ends_with(".html") {
             assert!(!body.contains("<script"), "{n}: no script in an export");
-            assert!(!body.contains("src=\"http") && !body.contains("href=\"http"), "{n}: nothing fetched");
+            assert!(
+                !body.contains("src=\"http") && !body.contains("href=\"http"),
+                "{n}: nothing fetched"
+            );
             // Every local link names a file of the export.
-            for href in body.split("href=\"").skip(1).map(|h| h.split('"').next().unwrap()) {
+            for href in body
+                .split("href=\"")
+                .skip(1)
+                .map(|h| h.split('"').next().unwrap())
+            {
                 let file = href.split(['?', '#']).next().unwrap();
-                assert!(names.iter().any(|x| x == file), "{n}: link {href} to a missing file");
+                assert!(
+                    names.iter().any(|x| x == file),
+                    "{n}: link {href} to a missing file"
+                );
             }
         }
     }
@@ -136,7 +176,12 @@ fn the_export_is_self_contained_static_files_with_agent_markup_escaped() {
     assert!(trial.contains("grader checked task_001"));
     assert!(trial.contains("thinking about task_001"), "trajectory turn");
     // A second export into the same, now non-empty, directory is refused.
-    let out = s.labj(&["view", run.to_str().unwrap(), "--export", out_dir.to_str().unwrap()]);
+    let out = s.labj(&[
+        "view",
+        run.to_str().unwrap(),
+        "--export",
+        out_dir.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("not empty"), "{}", text(&out));
 }

@@ -260,7 +260,11 @@ impl Browser {
         let id = self
             .find(css)
             .unwrap_or_else(|| panic!("no element `{css}` to click on {}", self.current_url()));
-        self.call("POST", &self.s(&format!("/element/{id}/click")), Some(json!({})));
+        self.call(
+            "POST",
+            &self.s(&format!("/element/{id}/click")),
+            Some(json!({})),
+        );
     }
 
     pub fn exec(&self, script: &str) -> Value {
@@ -301,7 +305,10 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = self.agent.delete(&format!("{}/session/{}", self.base, self.session)).call();
+            let _ = self
+                .agent
+                .delete(&format!("{}/session/{}", self.base, self.session))
+                .call();
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();

@@ -28,7 +28,9 @@ pub fn export(run_dir: &Path, out: &Path) -> Result<ExportSummary, ViewError> {
     let name = run_dir
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| ViewError::BadRequest(format!("{} names no run directory", run_dir.display())))?
+        .ok_or_else(|| {
+            ViewError::BadRequest(format!("{} names no run directory", run_dir.display()))
+        })?
         .to_string();
     match std::fs::read_dir(out) {
         Ok(mut entries) => {
@@ -41,7 +43,12 @@ pub fn export(run_dir: &Path, out: &Path) -> Result<ExportSummary, ViewError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(out)
             .map_err(|e| ViewError::Other(format!("cannot create {}: {e}", out.display())))?,
-        Err(e) => return Err(ViewError::Other(format!("cannot read {}: {e}", out.display()))),
+        Err(e) => {
+            return Err(ViewError::Other(format!(
+                "cannot read {}: {e}",
+                out.display()
+            )))
+        }
     }
     let site = Site::new(
         run_dir.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -53,7 +60,11 @@ pub fn export(run_dir: &Path, out: &Path) -> Result<ExportSummary, ViewError> {
         s.pages += 1;
         write(out, file, p.document(false).as_bytes(), s)
     };
-    page("index.html", pages::run::page(&site, &run, &Default::default())?, &mut s)?;
+    page(
+        "index.html",
+        pages::run::page(&site, &run, &Default::default())?,
+        &mut s,
+    )?;
     page("report.html", pages::report::page(&site, &run)?, &mut s)?;
     let (first, n_pages) = pages::trials::export_page(&run, 0)?;
     page("trials-1.html", first, &mut s)?;
@@ -79,7 +90,11 @@ pub fn export(run_dir: &Path, out: &Path) -> Result<ExportSummary, ViewError> {
         offset += rows.len() as u64;
         for r in rows {
             let slot = r.schedule_idx;
-            page(&format!("trial-{slot}.html"), pages::trial::page(&run, &slot)?, &mut s)?;
+            page(
+                &format!("trial-{slot}.html"),
+                pages::trial::page(&run, &slot)?,
+                &mut s,
+            )?;
             let d = pages::trial::load(&run, slot)?;
             for digest in pages::trial::digests(&d) {
                 let file = format!("blob-{digest}.txt");
@@ -98,7 +113,11 @@ pub fn export(run_dir: &Path, out: &Path) -> Result<ExportSummary, ViewError> {
         }
     }
     for (a, b) in pages::report::flipped_slots(&site, &run) {
-        page(&format!("compare-{a}-{b}.html"), pages::compare::render(&run, a, b)?, &mut s)?;
+        page(
+            &format!("compare-{a}-{b}.html"),
+            pages::compare::render(&run, a, b)?,
+            &mut s,
+        )?;
     }
     Ok(s)
 }

@@ -179,7 +179,8 @@ pub fn pre(id: &str, text: &str) -> String {
 }
 
 pub fn pct(x: Option<f64>) -> String {
-    x.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "–".into())
+    x.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "–".into())
 }
 
 pub fn num(x: Option<f64>) -> String {

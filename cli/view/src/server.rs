@@ -169,7 +169,10 @@ async fn handle(
     let method = req.method().clone();
     let head_only = method == hyper::Method::HEAD;
     if method != hyper::Method::GET && !head_only {
-        let mut r = Response::text(405, "labj view is read-only: only GET and HEAD are answered");
+        let mut r = Response::text(
+            405,
+            "labj view is read-only: only GET and HEAD are answered",
+        );
         r.headers.push(("allow", "GET, HEAD".into()));
         return Ok(answer(r, false));
     }

@@ -261,8 +261,8 @@ impl Site {
             })
         };
         let store = move |reports: &Mutex<HashMap<PathBuf, ReportState>>,
-                     dir: PathBuf,
-                     r: Result<ReportData, String>| {
+                          dir: PathBuf,
+                          r: Result<ReportData, String>| {
             let mut map = reports.lock().unwrap_or_else(|p| p.into_inner());
             let state = match r {
                 Ok(d) => ReportState::Ready(Arc::new(d)),
@@ -294,11 +294,7 @@ impl Site {
     pub fn route(&self, path: &str, query: &str) -> Response {
         let q = parse_query(query);
         let fragment = q.get("fragment").is_some_and(|v| v == "1");
-        let segs: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(dec)
-            .collect();
+        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(dec).collect();
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         if segs == ["view.js"] {
             return Response {

@@ -70,7 +70,10 @@ fn str_of<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a str> {
 /// One message or event.
 fn turn(v: &Value) -> String {
     let Some(obj) = v.as_object() else {
-        return format!("<div class=\"turn\"><div class=\"who\">value</div>{}</div>", pretty(v));
+        return format!(
+            "<div class=\"turn\"><div class=\"who\">value</div>{}</div>",
+            pretty(v)
+        );
     };
     if let Some(role) = obj.get("role").and_then(|r| r.as_str()) {
         let class = match role {
@@ -112,7 +115,10 @@ fn turn(v: &Value) -> String {
             esc(role)
         );
     }
-    if let Some(kind) = str_of(v, &["event_type", "hook_event_name", "event", "type", "kind"]) {
+    if let Some(kind) = str_of(
+        v,
+        &["event_type", "hook_event_name", "event", "type", "kind"],
+    ) {
         let class = if kind.contains("tool") {
             "tool"
         } else if kind.contains("model") || kind.contains("llm") || kind.contains("assistant") {
@@ -150,7 +156,10 @@ fn turn(v: &Value) -> String {
             esc(kind)
         );
     }
-    format!("<div class=\"turn\"><div class=\"who\">object</div>{}</div>", pretty(v))
+    format!(
+        "<div class=\"turn\"><div class=\"who\">object</div>{}</div>",
+        pretty(v)
+    )
 }
 
 /// Message content: a string, or a list of blocks.
@@ -171,7 +180,11 @@ fn block(b: &Value) -> String {
         Some("tool_use") | Some("function_call") => format!(
             "<div class=\"tool-call\">→ tool <b>{}</b>{}</div>",
             esc(str_of(b, &["name"]).unwrap_or("?")),
-            pretty(b.get("input").or_else(|| b.get("arguments")).unwrap_or(&Value::Null))
+            pretty(
+                b.get("input")
+                    .or_else(|| b.get("arguments"))
+                    .unwrap_or(&Value::Null)
+            )
         ),
         Some("tool_result") | Some("function_call_output") => format!(
             "<div class=\"tool-result\">← result{}</div>",
@@ -199,13 +212,19 @@ mod tests {
         let (h, n) = render(openai);
         assert_eq!(n, 5);
         assert_eq!(h.matches("class=\"turn ").count(), 5, "{h}");
-        assert!(h.contains("→ tool <b>calc</b>") && h.contains("&quot;expr&quot;"), "{h}");
+        assert!(
+            h.contains("→ tool <b>calc</b>") && h.contains("&quot;expr&quot;"),
+            "{h}"
+        );
         let anthropic = br#"{"messages":[{"role":"user","content":[{"type":"text","text":"hi <b>"}]},
             {"role":"assistant","content":[{"type":"tool_use","id":"t","name":"bash","input":{"cmd":"ls"}}]},
             {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"a.txt"}]}]}"#;
         let (h, n) = render(anthropic);
         assert_eq!(n, 3);
-        assert!(h.contains("hi &lt;b&gt;") && h.contains("<b>bash</b>") && h.contains("a.txt"), "{h}");
+        assert!(
+            h.contains("hi &lt;b&gt;") && h.contains("<b>bash</b>") && h.contains("a.txt"),
+            "{h}"
+        );
     }
 
     #[test]
@@ -214,7 +233,10 @@ mod tests {
         let (h, n) = render(jsonl);
         assert_eq!(n, 3);
         assert!(h.contains("turn tool") && h.contains("<b>grep</b>"), "{h}");
-        assert!(h.contains("not json &lt;script&gt;") && !h.contains("<script>"), "{h}");
+        assert!(
+            h.contains("not json &lt;script&gt;") && !h.contains("<script>"),
+            "{h}"
+        );
         let (h, n) = render(b"{\"score\": 1}");
         assert_eq!(n, 1);
         assert!(h.contains("&quot;score&quot;: 1"), "{h}");

@@ -8,8 +8,8 @@
 use crate::event::{DecodeError, Event, StoredEvent};
 mod coord;
 mod facts;
-mod pages;
 pub mod integrity;
+mod pages;
 mod read;
 mod schema;
 mod snapshot;

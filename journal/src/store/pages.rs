@@ -81,7 +81,9 @@ impl Journal {
         let filter = conds.join(" AND ");
         let matching: i64 = self
             .conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM fact_trials t WHERE {filter}"))
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM fact_trials t WHERE {filter}"
+            ))
             .map_err(|e| sqlerr(&self.path, e))?
             .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
             .map_err(|e| sqlerr(&self.path, e))?;
@@ -155,7 +157,11 @@ impl Journal {
         for &s in slots {
             let rows = stmt
                 .query_map([int(s)], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, f64>(2)?,
+                    ))
                 })
                 .map_err(|e| sqlerr(&self.path, e))?;
             for row in rows {

@@ -7,7 +7,12 @@ use crate::site::{RunCtx, ViewError};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-fn slot(run: &RunCtx, q: &BTreeMap<String, String>, key: &str, variant_key: &str) -> Result<u64, ViewError> {
+fn slot(
+    run: &RunCtx,
+    q: &BTreeMap<String, String>,
+    key: &str,
+    variant_key: &str,
+) -> Result<u64, ViewError> {
     if let Some(s) = q.get(key).filter(|s| !s.is_empty()) {
         return s
             .parse()
@@ -22,7 +27,9 @@ fn slot(run: &RunCtx, q: &BTreeMap<String, String>, key: &str, variant_key: &str
         .parse()
         .map_err(|_| ViewError::BadRequest(format!("repl=`{r}` is not a replication index")))?;
     run.journal.slot_of(v, t, r, u64::MAX)?.ok_or_else(|| {
-        ViewError::NotFound(format!("no committed trial of variant `{v}` on task `{t}` replication {r}"))
+        ViewError::NotFound(format!(
+            "no committed trial of variant `{v}` on task `{t}` replication {r}"
+        ))
     })
 }
 
@@ -45,7 +52,9 @@ pub fn render(run: &RunCtx, sa: u64, sb: u64) -> Result<Page, ViewError> {
     let mut b = String::from("<h1>Compare</h1>");
     if let (Some(x), Some(y)) = (&da.row, &db.row) {
         if x.task_id != y.task_id || x.repl_idx != y.repl_idx {
-            b.push_str("<p class=\"warn\">These trials are not on the same (task, replication).</p>");
+            b.push_str(
+                "<p class=\"warn\">These trials are not on the same (task, replication).</p>",
+            );
         }
     }
     let _ = write!(

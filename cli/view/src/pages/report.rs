@@ -59,7 +59,11 @@ pub fn page(site: &Site, run: &RunCtx) -> Result<Page, ViewError> {
         .iter()
         .map(|v| {
             vec![
-                format!("{}{}", esc(&v.variant_id), if v.is_baseline { " (baseline)" } else { "" }),
+                format!(
+                    "{}{}",
+                    esc(&v.variant_id),
+                    if v.is_baseline { " (baseline)" } else { "" }
+                ),
                 v.scored.to_string(),
                 v.succeeded.to_string(),
                 pct(v.success_rate),
@@ -68,7 +72,10 @@ pub fn page(site: &Site, run: &RunCtx) -> Result<Page, ViewError> {
                     .as_ref()
                     .map(|m| format!("{} {} (n={})", esc(&m.name), num(Some(m.mean)), m.n))
                     .unwrap_or_else(|| "–".into()),
-                v.metric.as_ref().map(|m| ci(&m.ci95, false)).unwrap_or_else(|| "–".into()),
+                v.metric
+                    .as_ref()
+                    .map(|m| ci(&m.ci95, false))
+                    .unwrap_or_else(|| "–".into()),
                 v.infra_lost.to_string(),
                 v.cancelled.to_string(),
                 v.skipped_pruned.to_string(),
@@ -78,7 +85,18 @@ pub fn page(site: &Site, run: &RunCtx) -> Result<Page, ViewError> {
     b.push_str("<h2>Variants</h2>");
     b.push_str(&table(
         "report-variants",
-        &["variant", "scored", "succeeded", "rate", "95% (Wilson)", "metric mean", "95% (bootstrap)", "infra", "cancelled", "pruned"],
+        &[
+            "variant",
+            "scored",
+            "succeeded",
+            "rate",
+            "95% (Wilson)",
+            "metric mean",
+            "95% (bootstrap)",
+            "infra",
+            "cancelled",
+            "pruned",
+        ],
         &rows,
     ));
     for c in &r.comparisons {
@@ -98,7 +116,11 @@ pub fn page(site: &Site, run: &RunCtx) -> Result<Page, ViewError> {
             ci(&c.metric_diff_ci95, false)
         );
         for (label, flips, id) in [
-            ("gained (baseline failed, variant succeeded)", &c.gained, "gained"),
+            (
+                "gained (baseline failed, variant succeeded)",
+                &c.gained,
+                "gained",
+            ),
             ("lost (baseline succeeded, variant failed)", &c.lost, "lost"),
         ] {
             if flips.is_empty() {
@@ -106,8 +128,12 @@ pub fn page(site: &Site, run: &RunCtx) -> Result<Page, ViewError> {
             }
             let mut items = String::new();
             for f in flips.iter().take(FLIPS_SHOWN) {
-                let sa = data.slots.get(&(c.baseline_id.clone(), f.task_id.clone(), f.repl_idx));
-                let sb = data.slots.get(&(c.variant_id.clone(), f.task_id.clone(), f.repl_idx));
+                let sa = data
+                    .slots
+                    .get(&(c.baseline_id.clone(), f.task_id.clone(), f.repl_idx));
+                let sb = data
+                    .slots
+                    .get(&(c.variant_id.clone(), f.task_id.clone(), f.repl_idx));
                 let text = format!("{} · repl {}", f.task_id, f.repl_idx);
                 match (sa, sb) {
                     (Some(x), Some(y)) => {
@@ -147,8 +173,12 @@ pub fn flipped_slots(site: &Site, run: &RunCtx) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     for c in &d.report.comparisons {
         for f in c.gained.iter().chain(&c.lost).take(2 * FLIPS_SHOWN) {
-            let sa = d.slots.get(&(c.baseline_id.clone(), f.task_id.clone(), f.repl_idx));
-            let sb = d.slots.get(&(c.variant_id.clone(), f.task_id.clone(), f.repl_idx));
+            let sa = d
+                .slots
+                .get(&(c.baseline_id.clone(), f.task_id.clone(), f.repl_idx));
+            let sb = d
+                .slots
+                .get(&(c.variant_id.clone(), f.task_id.clone(), f.repl_idx));
             if let (Some(x), Some(y)) = (sa, sb) {
                 out.push((*x, *y));
             }

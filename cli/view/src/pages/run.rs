@@ -9,6 +9,7 @@ use crate::html::{a, esc, num, pct, pre, table, Page};
 use crate::site::{RunCtx, Site, ViewError};
 use engine::report::{failures::failure_classes_materialized, runs, stats};
 use journal::event::Event;
+use journal::projection::RunStatus;
 use journal::Projections;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -111,7 +112,10 @@ pub fn variants_table(p: &Projections) -> String {
             let n = ag.metric_counts.get(*m).copied().unwrap_or(0);
             let s = ag.metric_sums.get(*m).copied().unwrap_or(0.0);
             row.push(if n > 0 {
-                format!("{} <span class=\"muted\">(n={n})</span>", num(Some(s / n as f64)))
+                format!(
+                    "{} <span class=\"muted\">(n={n})</span>",
+                    num(Some(s / n as f64))
+                )
             } else {
                 "–".into()
             });
@@ -159,11 +163,20 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
     let at = parse_at(q, len)?;
     let fold = run.journal.fold_from_snapshot(at)?;
     let p = &fold.projections;
-    let live = at.is_none() && runs::holder_alive(&run.journal);
+    let holder = at.is_none() && runs::holder_alive(&run.journal);
     let status = match at {
-        None => runs::effective_status(p.control.status, live).to_string(),
+        None => runs::effective_status(p.control.status, holder).to_string(),
         Some(_) => p.control.status.as_str().to_string(),
     };
+    // A run that may still move polls: driven now, or not ended (a session may be
+    // starting, or a crashed run may be continued).
+    let live = at.is_none()
+        && !run.links.export
+        && (holder
+            || matches!(
+                p.control.status,
+                RunStatus::Running | RunStatus::Paused | RunStatus::Interrupted
+            ));
     let info = p.run.as_ref();
     let links = &run.links;
     let mut b = String::new();
@@ -174,7 +187,7 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
         esc(info.map(|r| r.experiment_id.as_str()).unwrap_or("?")),
         class_span(&status),
         p.events_applied,
-        if live { " · <span class=\"warn\">live</span>" } else { "" }
+        if holder { " · <span class=\"warn\">live</span>" } else { "" }
     );
     let trials_q = at.map(|n| format!("at={n}")).unwrap_or_default();
     let _ = write!(
@@ -184,7 +197,10 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
         a(&links.report(), "report (statistics, flipped pairs)"),
         links
             .inspect()
-            .map(|h| format!(" · {}", a(&h, "inspect (chain check, what continue would do)")))
+            .map(|h| format!(
+                " · {}",
+                a(&h, "inspect (chain check, what continue would do)")
+            ))
             .unwrap_or_default()
     );
     // Time travel.
@@ -336,7 +352,11 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
                             .as_deref()
                             .map(|r| format!(" ({})", esc(r)))
                             .unwrap_or_default(),
-                        if f.infra { " <span class=\"pill\">infra</span>" } else { "" }
+                        if f.infra {
+                            " <span class=\"pill\">infra</span>"
+                        } else {
+                            ""
+                        }
                     ),
                     f.count.to_string(),
                     match slot {
@@ -369,8 +389,13 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
         let mut add = |v: &serde_json::Value, baseline: bool| {
             let id = v.get("variant_id").and_then(|x| x.as_str()).unwrap_or("?");
             let pretty = |x: Option<&serde_json::Value>| {
-                x.map(|x| format!("<pre>{}</pre>", esc(&serde_json::to_string_pretty(x).unwrap_or_default())))
-                    .unwrap_or_else(|| "–".into())
+                x.map(|x| {
+                    format!(
+                        "<pre>{}</pre>",
+                        esc(&serde_json::to_string_pretty(x).unwrap_or_default())
+                    )
+                })
+                .unwrap_or_else(|| "–".into())
             };
             rows.push(vec![
                 format!("{}{}", esc(id), if baseline { " (baseline)" } else { "" }),
@@ -405,7 +430,10 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
             })
             .unwrap_or_default()
         };
-        b.push_str(&section("runtime (agent, image, policy)", exp.get("runtime")));
+        b.push_str(&section(
+            "runtime (agent, image, policy)",
+            exp.get("runtime"),
+        ));
         b.push_str(&section("design and policies", exp.get("design")));
         b.push_str(&section("benchmark (grader)", exp.get("benchmark")));
         let _ = write!(
@@ -416,7 +444,10 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
             c.schedule.len(),
             c.max_concurrency
         );
-        b.push_str(&section("inputs digests (continue refuses a change)", c.options.get("inputs")));
+        b.push_str(&section(
+            "inputs digests (continue refuses a change)",
+            c.options.get("inputs"),
+        ));
     }
     // Integrity.
     let head = run.journal.check_head()?;

@@ -14,7 +14,9 @@ pub fn page(site: &Site) -> Result<Page, ViewError> {
     if let Some(only) = site.only() {
         runs.retain(|r| r.dir == only);
     }
-    let live = runs.iter().any(|r| r.live);
+    let live = runs
+        .iter()
+        .any(|r| r.live || r.status == "running" || r.status == "paused");
     let rows: Vec<Vec<String>> = runs
         .iter()
         .rev()
@@ -63,7 +65,14 @@ pub fn page(site: &Site) -> Result<Page, ViewError> {
         esc(&dir.display().to_string()),
         table(
             "runs",
-            &["run", "experiment", "status", "progress", "created", "duration"],
+            &[
+                "run",
+                "experiment",
+                "status",
+                "progress",
+                "created",
+                "duration"
+            ],
             &rows
         )
     );

@@ -58,7 +58,8 @@ pub fn read_blob(run: &RunCtx, digest: &str, cap: usize) -> Result<BlobRead, Str
         return Err(format!("`{digest}` is not a blob digest"));
     }
     let path = run.dir.join("blobs").join(&digest[..2]).join(digest);
-    let (mut f, size) = engine::safe_fs::open_regular(&path, u64::MAX).map_err(|e| e.to_string())?;
+    let (mut f, size) =
+        engine::safe_fs::open_regular(&path, u64::MAX).map_err(|e| e.to_string())?;
     let mut h = blake3::Hasher::new();
     let mut head = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -202,7 +203,12 @@ fn log_block(run: &RunCtx, row: &TrialRow, attempt: u32, stream: Stream, id: &st
 }
 
 /// An artifact of an attempt (result, grade, trajectory) read from its blob.
-fn artifact(run: &RunCtx, row: &TrialRow, name: &str, cap: usize) -> Option<Result<BlobRead, String>> {
+fn artifact(
+    run: &RunCtx,
+    row: &TrialRow,
+    name: &str,
+    cap: usize,
+) -> Option<Result<BlobRead, String>> {
     let a = row.artifacts.iter().find(|a| a.name == name)?;
     Some(read_blob(run, &a.digest, cap))
 }
@@ -210,7 +216,10 @@ fn artifact(run: &RunCtx, row: &TrialRow, name: &str, cap: usize) -> Option<Resu
 fn json_block(run: &RunCtx, row: &TrialRow, name: &str, title: &str, id: &str) -> String {
     match artifact(run, row, name, SHOWN_BYTES) {
         None => String::new(),
-        Some(Err(e)) => format!("<h4>{title}</h4><p class=\"bad\" id=\"{id}\">{}</p>", esc(&e)),
+        Some(Err(e)) => format!(
+            "<h4>{title}</h4><p class=\"bad\" id=\"{id}\">{}</p>",
+            esc(&e)
+        ),
         Some(Ok(b)) => {
             let text = String::from_utf8_lossy(&b.head);
             let shown = serde_json::from_str::<serde_json::Value>(&text)
@@ -242,14 +251,28 @@ pub fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> String {
         .collect();
     b.push_str(&table(
         &format!("{side}summary"),
-        &["variant", "task", "repl", "classification", "outcome", "metrics", "attempts", "duration", "worker"],
+        &[
+            "variant",
+            "task",
+            "repl",
+            "classification",
+            "outcome",
+            "metrics",
+            "attempts",
+            "duration",
+            "worker",
+        ],
         &[vec![
             esc(&row.variant_id),
             esc(&row.task_id),
             row.repl_idx.to_string(),
             class_span(row.class_name()),
             esc(row.outcome.as_deref().unwrap_or("–")),
-            if metrics.is_empty() { "–".into() } else { metrics.join(" ") },
+            if metrics.is_empty() {
+                "–".into()
+            } else {
+                metrics.join(" ")
+            },
             row.attempts.len().to_string(),
             row.duration_ms.map(ms).unwrap_or_else(|| "–".into()),
             esc(row.worker_id.as_deref().unwrap_or("–")),
@@ -274,7 +297,9 @@ pub fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> String {
                 vec![
                     at.attempt.to_string(),
                     class_span(at.classification.as_str()),
-                    at.exit_code.map(|x| x.to_string()).unwrap_or_else(|| "–".into()),
+                    at.exit_code
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|| "–".into()),
                     ms(at.duration_ms),
                     esc(at.detail.as_deref().unwrap_or("")),
                 ]
@@ -288,13 +313,23 @@ pub fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> String {
         b.push_str(&timeline(&d.events, side));
     }
     let last = row.attempts.len() as u32;
-    let attempts: Vec<u32> = if full { (1..=last).rev().collect() } else { vec![last] };
+    let attempts: Vec<u32> = if full {
+        (1..=last).rev().collect()
+    } else {
+        vec![last]
+    };
     for n in attempts.into_iter().filter(|n| *n > 0) {
-        let _ = write!(b, "<h2>Attempt {n}{}</h2>", if n == last { " (last)" } else { "" });
+        let _ = write!(
+            b,
+            "<h2>Attempt {n}{}</h2>",
+            if n == last { " (last)" } else { "" }
+        );
         let pre = format!("{side}a{n}-");
         let tname = format!("attempt_{n}/trajectory.jsonl");
         match artifact(run, row, &tname, TRAJECTORY_BYTES) {
-            None => b.push_str("<h3>Trajectory</h3><p class=\"muted\">The agent wrote no trajectory.</p>"),
+            None => b.push_str(
+                "<h3>Trajectory</h3><p class=\"muted\">The agent wrote no trajectory.</p>",
+            ),
             Some(Err(e)) => {
                 let _ = write!(b, "<h3>Trajectory</h3><p class=\"bad\">{}</p>", esc(&e));
             }
@@ -312,14 +347,50 @@ pub fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> String {
             }
         }
         b.push_str("<div class=\"cols\"><div>");
-        b.push_str(&log_block(run, row, n, Stream::Stderr, &format!("{pre}stderr")));
-        b.push_str(&log_block(run, row, n, Stream::Stdout, &format!("{pre}stdout")));
+        b.push_str(&log_block(
+            run,
+            row,
+            n,
+            Stream::Stderr,
+            &format!("{pre}stderr"),
+        ));
+        b.push_str(&log_block(
+            run,
+            row,
+            n,
+            Stream::Stdout,
+            &format!("{pre}stdout"),
+        ));
         b.push_str("</div><div>");
-        b.push_str(&log_block(run, row, n, Stream::GraderStderr, &format!("{pre}grader-stderr")));
-        b.push_str(&log_block(run, row, n, Stream::GraderStdout, &format!("{pre}grader-stdout")));
+        b.push_str(&log_block(
+            run,
+            row,
+            n,
+            Stream::GraderStderr,
+            &format!("{pre}grader-stderr"),
+        ));
+        b.push_str(&log_block(
+            run,
+            row,
+            n,
+            Stream::GraderStdout,
+            &format!("{pre}grader-stdout"),
+        ));
         b.push_str("</div></div>");
-        b.push_str(&json_block(run, row, &format!("attempt_{n}/result.json"), "Result", &format!("{pre}result")));
-        b.push_str(&json_block(run, row, &format!("attempt_{n}/grader/grade.json"), "Grade", &format!("{pre}grade")));
+        b.push_str(&json_block(
+            run,
+            row,
+            &format!("attempt_{n}/result.json"),
+            "Result",
+            &format!("{pre}result"),
+        ));
+        b.push_str(&json_block(
+            run,
+            row,
+            &format!("attempt_{n}/grader/grade.json"),
+            "Grade",
+            &format!("{pre}grade"),
+        ));
     }
     if let Some(c) = c.filter(|c| !c.evidence.is_empty()) {
         let _ = write!(b, "<h2>Evidence</h2>");
@@ -328,7 +399,11 @@ pub fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> String {
         for e in &c.evidence {
             let check = match read_blob(run, &e.digest, SHOWN_BYTES) {
                 Ok(blob) => {
-                    if full && (e.class == "workspace_diff" || e.class == "agent_patch" || e.class == "tamper") {
+                    if full
+                        && (e.class == "workspace_diff"
+                            || e.class == "agent_patch"
+                            || e.class == "tamper")
+                    {
                         let _ = write!(
                             inline,
                             "<h4>{} <span class=\"muted\">{}</span></h4><pre>{}</pre>",
@@ -344,12 +419,19 @@ pub fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> String {
             rows.push(vec![
                 esc(&e.class),
                 esc(&e.path),
-                a(&links.blob(row.schedule_idx, &e.digest), &e.digest[..e.digest.len().min(16)]),
+                a(
+                    &links.blob(row.schedule_idx, &e.digest),
+                    &e.digest[..e.digest.len().min(16)],
+                ),
                 e.bytes.to_string(),
                 check,
             ]);
         }
-        b.push_str(&table(&format!("{side}evidence"), &["class", "path", "digest", "bytes", "check"], &rows));
+        b.push_str(&table(
+            &format!("{side}evidence"),
+            &["class", "path", "digest", "bytes", "check"],
+            &rows,
+        ));
         b.push_str(&inline);
     }
     if full {
@@ -382,7 +464,11 @@ fn timeline(events: &[StoredEvent], side: &str) -> String {
             ]
         })
         .collect();
-    table(&format!("{side}timeline"), &["event", "time", "kind", "detail"], &rows)
+    table(
+        &format!("{side}timeline"),
+        &["event", "time", "kind", "detail"],
+        &rows,
+    )
 }
 
 pub fn page(run: &RunCtx, slot: &u64) -> Result<Page, ViewError> {

@@ -91,15 +91,18 @@ pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewErro
         }
         None => u64::MAX,
     };
-    let get = |k: &str| q.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let get = |k: &str| {
+        q.get(k)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
     let page_no: u64 = match get("page") {
         None => 0,
-        Some(p) => p
-            .parse::<u64>()
-            .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(|| ViewError::BadRequest(format!("page=`{p}` is not a page number (1, 2, …)")))?
-            - 1,
+        Some(p) => {
+            p.parse::<u64>().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                ViewError::BadRequest(format!("page=`{p}` is not a page number (1, 2, …)"))
+            })? - 1
+        }
     };
     let query = TrialQuery {
         committed_before,
@@ -146,7 +149,11 @@ pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewErro
     );
     if !links.export {
         let sel = |name: &str, cur: Option<&String>, opts: &[String]| {
-            let mut s = format!("<select name=\"{}\"><option value=\"\">any {}</option>", esc(name), esc(name));
+            let mut s = format!(
+                "<select name=\"{}\"><option value=\"\">any {}</option>",
+                esc(name),
+                esc(name)
+            );
             for o in opts {
                 let _ = write!(
                     s,
@@ -229,7 +236,11 @@ pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewErro
                 esc(&r.task_id),
                 r.repl_idx.to_string(),
                 esc(r.status.as_str()),
-                class_span(r.classification.map(|c| c.as_str()).unwrap_or("skipped_pruned")),
+                class_span(
+                    r.classification
+                        .map(|c| c.as_str())
+                        .unwrap_or("skipped_pruned"),
+                ),
                 esc(r.outcome.as_deref().unwrap_or("–")),
                 num(r.primary_metric),
                 r.attempts.to_string(),
@@ -264,7 +275,10 @@ pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewErro
             nav,
             " · {}",
             a(
-                &links.trials(&query_of(q, &[("page", (page_no + 2).to_string())]), page_no + 1),
+                &links.trials(
+                    &query_of(q, &[("page", (page_no + 2).to_string())]),
+                    page_no + 1
+                ),
                 "next →"
             )
         );
