@@ -290,7 +290,9 @@ printf '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"scor
         42,
         "the page was not reloaded"
     );
-    assert!(b.text("main").contains("live"));
+    b.wait_for(WAIT, "the live mark", |b| {
+        b.try_text("main").is_some_and(|m| m.contains("live"))
+    });
     b.screenshot("live");
     // Pause: the page shows it, still without a reload.
     let out = s.labj(&["pause", &id, "--label", "lunch"]);
