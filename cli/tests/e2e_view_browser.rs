@@ -251,7 +251,8 @@ fn failed_slot(run: &Path) -> u64 {
 #[test]
 fn a_live_run_updates_in_the_browser_without_a_reload() {
     let s = Scratch::new();
-    s.tasks(12);
+    // Long enough (≥ 16 s) that the pause below finds the run still going.
+    s.tasks(40);
     s.script(
         "agent.sh",
         r#"sleep 0.4
@@ -311,7 +312,7 @@ printf '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"scor
     let st = wait_within(&mut child, Duration::from_secs(120), "labj run");
     assert!(st.success());
     b.wait_for(WAIT, "the end of the run", |b| {
-        committed(b) == 12 && b.try_text("main").is_some_and(|m| m.contains("completed"))
+        committed(b) == 40 && b.try_text("main").is_some_and(|m| m.contains("completed"))
     });
     assert_eq!(
         b.exec("return window.labjMarker;"),
