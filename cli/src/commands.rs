@@ -48,7 +48,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             experiment,
             json,
             container_engine,
-        } => describe(&experiment, json, container_engine),
+            launch,
+        } => {
+            install_launch(&launch, None)?;
+            describe(&experiment, json, container_engine)
+        }
         Command::Run { experiment, drive } => {
             let (opts, threshold, json, display) = drive_options(&runs_dir, &drive)?;
             engine::coordinator::install_interrupt_handler();
@@ -233,10 +237,26 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Reads `--env`, `--env-file`, `--secret-file` into this process (never anywhere else).
+fn install_launch(l: &crate::LaunchArgs, executor: Option<Executor>) -> Result<()> {
+    let env = engine::launch_env::from_args(&l.env, &l.env_file, &l.secret_file)
+        .map_err(|e| anyhow!(e))?;
+    if !env.is_empty() && matches!(executor, Some(Executor::Slurm | Executor::Remote)) {
+        bail!(
+            "--env, --env-file and --secret-file reach agents started by this process only; \
+             trials of --executor slurm or remote run elsewhere: export the variables there \
+             and list them in runtime.agent.env_from_host"
+        );
+    }
+    engine::launch_env::install(env);
+    Ok(())
+}
+
 fn drive_options(
     runs_dir: &Path,
     d: &DriveArgs,
 ) -> Result<(RunOptions, f64, bool, Arc<progress::Display>)> {
+    install_launch(&d.launch, d.executor)?;
     let threshold = verdict::parse_percent(&d.fail_on_infra_error).map_err(|e| anyhow!(e))?;
     let mode = progress::Mode::choose(d.quiet || d.json);
     let display = Arc::new(progress::Display::new(mode, again_fn(runs_dir)));

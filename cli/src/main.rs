@@ -64,6 +64,8 @@ enum Command {
         /// default: LABJ_CONTAINER_ENGINE, else whichever is on PATH).
         #[arg(long, value_name = "ENGINE")]
         container_engine: Option<String>,
+        #[command(flatten)]
+        launch: LaunchArgs,
     },
     /// Create a run from an experiment and drive it to the end.
     #[command(
@@ -464,6 +466,26 @@ struct DriveArgs {
     /// Name of the environment variable holding the workers' bearer token.
     #[arg(long, value_name = "VAR")]
     remote_token_env: Option<String>,
+    #[command(flatten)]
+    launch: LaunchArgs,
+}
+
+/// Launch-time values for the agents (the original runner's secrets): held in this
+/// process only, never journaled, logged or shown by `describe`.
+#[derive(clap::Args, Clone, Default)]
+struct LaunchArgs {
+    /// A variable for the agents (repeatable): joins their environment and resolves
+    /// `$NAME` in current-format experiments after the variant's bindings.
+    #[arg(long = "env", value_name = "KEY=VAL")]
+    env: Vec<String>,
+    /// A file of KEY=VALUE lines (repeatable; `--env` wins over it).
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// A secret file for the agents (repeatable): mounted read-only in containers
+    /// (at its `secret_files` target, else /run/secrets/ID); host agents get its path
+    /// in AGENTLAB_SECRET_FILE_<ID>.
+    #[arg(long = "secret-file", value_name = "ID=PATH")]
+    secret_file: Vec<String>,
 }
 
 #[derive(Subcommand)]

@@ -17,6 +17,7 @@ pub mod fuzzing;
 pub mod inputs;
 pub mod inspect;
 pub mod isolation;
+pub mod launch_env;
 pub mod lease;
 pub mod progress;
 pub mod report;

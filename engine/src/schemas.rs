@@ -105,6 +105,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/events/worker_lost.jsonschema"),
     ),
     (
+        "experiment_v1_0",
+        include_str!("../../schemas/experiment_v1_0.jsonschema"),
+    ),
+    (
         "grade_result_v1",
         include_str!("../../schemas/grade_result_v1.jsonschema"),
     ),
@@ -201,8 +205,16 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/task_boundary_v1.jsonschema"),
     ),
     (
+        "task_row_v1",
+        include_str!("../../schemas/task_row_v1.jsonschema"),
+    ),
+    (
         "trial_input_v1",
         include_str!("../../schemas/trial_input_v1.jsonschema"),
+    ),
+    (
+        "trial_output_v1",
+        include_str!("../../schemas/trial_output_v1.jsonschema"),
     ),
 ];
 

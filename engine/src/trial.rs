@@ -92,6 +92,20 @@ impl AgentIo {
             output_arg: Some("--output".into()),
         }
     }
+
+    /// Appends `path` after the flag `spec`: `x{path}y` → one token with the path
+    /// inside; `--k=` → `--k=<path>`; otherwise `--k <path>`.
+    pub fn append(argv: &mut Vec<String>, spec: &str, path: &str) {
+        let spec = spec.trim();
+        if spec.contains("{path}") {
+            argv.push(spec.replace("{path}", path));
+        } else if spec.ends_with('=') {
+            argv.push(format!("{spec}{path}"));
+        } else {
+            argv.push(spec.to_string());
+            argv.push(path.to_string());
+        }
+    }
 }
 
 /// The agent command after per-variant overrides were applied.
@@ -107,6 +121,14 @@ pub struct AgentSpec {
     pub io: AgentIo,
     /// Wall-clock budget per attempt, excluding time spent paused.
     pub timeout_ms: u64,
+    /// `$NAME` in `command` and `env` values resolves from the variant's bindings, then
+    /// `--env`/`--env-file`, then labj's environment, when the agent is spawned (the
+    /// original's current format; `crate::launch_env`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dollar_templates: bool,
+    /// Secret files the agent gets by id (`--secret-file ID=PATH`), and where.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_files: Vec<SecretFileDecl>,
     /// Cap per output stream of the agent, grader and adapter
     /// (`runtime.policy.output_limit_bytes`); beyond it output is read and dropped.
     #[serde(default = "default_output_limit_bytes")]
@@ -115,6 +137,14 @@ pub struct AgentSpec {
 
 fn default_output_limit_bytes() -> u64 {
     crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES
+}
+
+/// `runtime.agent_runtime.secret_files[]` of the original's current format: the file
+/// given as `--secret-file ID=PATH` is mounted read-only at `target` in the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretFileDecl {
+    pub id: String,
+    pub target: String,
 }
 
 /// What grades a trial after its agent exited: labj's grader (`benchmark.grader`) or the
@@ -304,9 +334,58 @@ pub struct TrialSpec {
     pub blob_dir: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_metric: Option<String>,
+    /// The experiment's top-level `metrics` the executor computes for each attempt
+    /// (sources `output`, `events`, `runner`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declared_metrics: Vec<MetricDecl>,
     /// Sandbox/container, network, limits, env allow-list, staging and mounts.
     #[serde(default)]
     pub isolation: crate::isolation::TrialIsolation,
+}
+
+/// One entry of the experiment's top-level `metrics` (the original's metric
+/// declaration, as its SDK writes it), computed by the executor for every attempt that
+/// left a usable result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricDecl {
+    pub id: String,
+    pub source: MetricSource,
+    /// `output`: JSON pointer into the agent's result document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_pointer: Option<String>,
+    /// `events`: the `event_type` of the agent's event-stream lines counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// `events`: dot path of the number inside each event (`usage.tokens_in`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_field: Option<String>,
+    /// `events`: how the events' values become one number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<MetricAggregate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricSource {
+    /// A value of the agent's result document.
+    Output,
+    /// An aggregate over the agent's event stream (its trajectory JSONL).
+    Events,
+    /// Measured by labj: `duration_ms`, `exit_code`.
+    Runner,
+    /// Measured on the agent's files: recorded, not computed (see docs/agentlab-compat.md).
+    Artifacts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricAggregate {
+    Sum,
+    Count,
+    Max,
+    Min,
+    Mean,
+    Last,
 }
 
 /// A file staged from the experiment directory into the trial's `deps/` directory.

@@ -103,6 +103,25 @@ pub(crate) fn read_validated<T: for<'de> Deserialize<'de>>(
     path: &Path,
     schema: &str,
 ) -> Result<T, ReadError> {
+    read_validated_by(path, |_| schema)
+}
+
+/// An agent's result: `agent_result_v1`, or the original's current `trial_output_v1`
+/// (same fields, plus the trial's `ids`), chosen by its `schema_version`.
+pub(crate) fn read_agent_result(path: &Path) -> Result<AgentResult, ReadError> {
+    read_validated_by(path, |v| {
+        match v.get("schema_version").and_then(serde_json::Value::as_str) {
+            Some("trial_output_v1") => "trial_output_v1",
+            _ => "agent_result_v1",
+        }
+    })
+}
+
+/// Like [`read_validated`], the schema chosen from the document.
+fn read_validated_by<'a, T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    schema_of: impl Fn(&serde_json::Value) -> &'a str,
+) -> Result<T, ReadError> {
     // Non-blocking and regular files only: an agent that leaves a FIFO or a device at
     // its result path must not hang or exhaust the worker.
     let text = crate::safe_fs::read_regular(path, MAX_RESULT_BYTES).map_err(|e| {
@@ -114,6 +133,7 @@ pub(crate) fn read_validated<T: for<'de> Deserialize<'de>>(
     })?;
     let value: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| ReadError::Invalid(format!("{} is not valid JSON: {e}", path.display())))?;
+    let schema = schema_of(&value);
     crate::schemas::validate(schema, &value)
         .map_err(|e| ReadError::Invalid(format!("{}: {e}", path.display())))?;
     serde_json::from_value(value).map_err(|e| {

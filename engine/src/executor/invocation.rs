@@ -22,15 +22,7 @@ pub(super) fn template(token: &str, env: &[(String, OsString)]) -> String {
 /// Appends `path` after the flag `spec`: `x{path}y` → one token with the path inside;
 /// `--k=` → `--k=<path>`; otherwise `--k <path>`.
 pub(super) fn append_io(argv: &mut Vec<String>, spec: &str, path: &str) {
-    let spec = spec.trim();
-    if spec.contains("{path}") {
-        argv.push(spec.replace("{path}", path));
-    } else if spec.ends_with('=') {
-        argv.push(format!("{spec}{path}"));
-    } else {
-        argv.push(spec.to_string());
-        argv.push(path.to_string());
-    }
+    crate::trial::AgentIo::append(argv, spec, path)
 }
 
 /// Why the agent's command could not start. `spawned` is the program as started on the

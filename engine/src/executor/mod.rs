@@ -66,6 +66,7 @@ pub mod blobs;
 mod classify;
 mod compact;
 mod control;
+mod declared;
 mod grade;
 mod grade_image;
 mod input;
@@ -84,7 +85,7 @@ pub use tamper::TAMPER_CLASS;
 
 use crate::trial::{GraderContract, TrialOutcome, TrialSpec, WorkspaceFile};
 use blobs::BlobStore;
-use classify::{AgentResult, ReadError};
+use classify::ReadError;
 use control::Phase;
 use journal::event::{ArtifactRef, AttemptRecord, Classification, EvidenceRef};
 use process::ProcessEnd;
@@ -499,6 +500,33 @@ impl<'a> Trial<'a> {
         // The agent's process group is gone: from here on its files are evidence only.
         end.tamper = tamper::check_after_agent(self, n)?;
         end.evidence = self.workspace_evidence()?;
+        if !self.spec.declared_metrics.is_empty()
+            && matches!(
+                end.classification,
+                Classification::Success | Classification::Failure
+            )
+        {
+            // The experiment's declared metrics, from the result, the event stream and
+            // labj's measurements; they take their declared names.
+            let c = declared::compute(
+                &self.spec.declared_metrics,
+                &result,
+                &dir.join("trajectory.jsonl"),
+                end.active.as_millis() as u64,
+                end.exit_code,
+            );
+            for (k, v) in c.numbers {
+                end.other_metrics.remove(&k);
+                end.metrics.insert(k, v);
+            }
+            for (k, v) in c.others {
+                end.metrics.remove(&k);
+                end.other_metrics.insert(k, v);
+            }
+            if !c.notes.is_empty() {
+                tracing::warn!(trial_id = %self.spec.trial_id, notes = ?c.notes, "declared metrics");
+            }
+        }
         if matches!(
             end.classification,
             Classification::Success | Classification::Failure
@@ -706,7 +734,7 @@ impl<'a> Trial<'a> {
 
 /// Classifies a cleanly exited attempt by its result file.
 fn agent_result(path: &Path) -> AttemptEnd {
-    match classify::read_validated::<AgentResult>(path, "agent_result_v1") {
+    match classify::read_agent_result(path) {
         Err(ReadError::Missing) => AttemptEnd::new(
             Classification::ResultMissing,
             format!("agent exited 0 but wrote no result at {}", path.display()),

@@ -10,6 +10,7 @@
 //!   carrying run and trial ids, network/resource/hardening flags, `LABJ_CONTAINER_ARGS`.
 
 use super::{disk, invocation, Fault, Paths, Trial};
+use crate::experiment::{SourceFormat, CLEAN_RESULT_PATH, CLEAN_TASK_PATH};
 use crate::isolation::{
     ContainerEngine, EngineSpec, IsolationMode, NetworkMode, TrialIsolation, CONTRACT_ROOT,
 };
@@ -66,17 +67,31 @@ impl AgentView {
         }
     }
 
-    /// The original runner's container contract.
-    pub fn container() -> AgentView {
+    /// The original runner's container contract (its version 1.0 clean harness reads
+    /// the task at `/in/task.json` and writes `/out/result.json`).
+    pub fn container(contract: SourceFormat) -> AgentView {
         let r = Path::new(CONTRACT_ROOT);
+        let clean = contract == SourceFormat::CleanHarnessV1;
         AgentView {
-            task: r.join("in/task.json"),
+            task: if clean {
+                PathBuf::from(CLEAN_TASK_PATH)
+            } else {
+                r.join("in/task.json")
+            },
             bindings: r.join("in/bindings.json"),
             dependencies: r.join("in/dependencies.json"),
             policy: r.join("in/policy.json"),
             trial_input: r.join("in/trial_input.json"),
-            result: r.join("out/result.json"),
-            trajectory: r.join("out/trajectory.jsonl"),
+            result: if clean {
+                PathBuf::from(CLEAN_RESULT_PATH)
+            } else {
+                r.join("out/result.json")
+            },
+            trajectory: if clean {
+                PathBuf::from("/out/trajectory.jsonl")
+            } else {
+                r.join("out/trajectory.jsonl")
+            },
             trial_dir: r.to_path_buf(),
             workspace: r.join("workspace"),
             deps: r.join("deps"),
@@ -192,7 +207,7 @@ impl Trial<'_> {
         let agent = &self.spec.agent;
         let in_container = iso.mode == IsolationMode::Container;
         let view = if in_container {
-            AgentView::container()
+            AgentView::container(iso.contract)
         } else {
             AgentView::host(&self.paths, attempt_dir)
         };
@@ -211,13 +226,44 @@ impl Trial<'_> {
             }
             env.push(("HOME".into(), view.workspace.clone().into_os_string()));
         }
+        // Launch-time values (`--env`, `--env-file`): never journaled; declared
+        // variables win over them.
+        let launch_env = crate::launch_env::get();
         env.extend(
-            agent
-                .env
+            launch_env
+                .vars
                 .iter()
                 .map(|(k, v)| (k.clone(), OsString::from(v))),
         );
+        let dollar = |field: &str, raw: &str| -> Result<String, Fault> {
+            if !agent.dollar_templates {
+                return Ok(raw.to_string());
+            }
+            crate::launch_env::expand(raw, &self.spec.bindings).map_err(|name| {
+                Fault(
+                    Classification::SpawnFailure,
+                    format!(
+                        "{field} references ${name}, which neither the variant's bindings,                          --env/--env-file nor labj's environment define"
+                    ),
+                )
+            })
+        };
+        for (k, v) in &agent.env {
+            let v = dollar(&format!("runtime.agent_runtime.env.{k}"), v)?;
+            env.push((k.clone(), OsString::from(v)));
+        }
         env.extend(launch.host_env.iter().cloned());
+        for (id, path) in &launch_env.files {
+            if !in_container {
+                env.push((
+                    format!(
+                        "AGENTLAB_SECRET_FILE_{}",
+                        id.to_ascii_uppercase().replace(['-', '.'], "_")
+                    ),
+                    path.clone().into_os_string(),
+                ));
+            }
+        }
         let contract = self.contract_env(n, &view);
         // As the original: `${AGENTLAB_…}` in any token expands to the contract value as
         // the agent sees it, then the task document (not trial_input.json) follows the
@@ -225,7 +271,10 @@ impl Trial<'_> {
         let mut argv: Vec<OsString> = Vec::with_capacity(agent.command.len() + 4);
         // Expanded first: `${AGENTLAB_WORKSPACE_DIR}/solve.sh` is absolute once expanded
         // (joined to the experiment directory as written, it named nothing).
-        let program = invocation::template(program, &contract);
+        let program = invocation::template(
+            &dollar("runtime.agent_runtime.command[0]", program)?,
+            &contract,
+        );
         argv.push(
             if !in_container && program.contains('/') && Path::new(&program).is_relative() {
                 self.spec.experiment_dir.join(&program).into_os_string()
@@ -233,10 +282,11 @@ impl Trial<'_> {
                 OsString::from(program)
             },
         );
-        let mut rest: Vec<String> = agent.command[1..]
-            .iter()
-            .map(|t| invocation::template(t, &contract))
-            .collect();
+        let mut rest: Vec<String> = Vec::with_capacity(agent.command.len());
+        for (i, t) in agent.command.iter().enumerate().skip(1) {
+            let t = dollar(&format!("runtime.agent_runtime.command[{i}]"), t)?;
+            rest.push(invocation::template(&t, &contract));
+        }
         if let Some(flag) = &agent.io.input_arg {
             invocation::append_io(&mut rest, flag, &view.task.to_string_lossy());
         }
@@ -475,7 +525,11 @@ impl Trial<'_> {
             let to = in_dir.join(name);
             std::fs::copy(src, &to).map_err(|e| disk(&to.display().to_string(), e))?;
         }
-        self.write_trial_input_as(n, &AgentView::container(), &in_dir.join("trial_input.json"))?;
+        self.write_trial_input_as(
+            n,
+            &AgentView::container(iso.contract),
+            &in_dir.join("trial_input.json"),
+        )?;
 
         let name = container_name(&self.spec.run_id, &self.spec.trial_id, n);
         let mut c = Command::new(&engine.program);
@@ -497,7 +551,29 @@ impl Trial<'_> {
         for m in &iso.mounts {
             vol(&mut c, &m.source, &m.target, m.read_only);
         }
-        c.args(["-w", "/agentlab/workspace"]);
+        // `--secret-file ID=PATH`: read-only at its declared target, else
+        // /run/secrets/<ID> (the file's content never passes through labj).
+        for (id, path) in &crate::launch_env::get().files {
+            let target = self
+                .spec
+                .agent
+                .secret_files
+                .iter()
+                .find(|d| &d.id == id)
+                .map(|d| d.target.clone())
+                .unwrap_or_else(|| format!("/run/secrets/{id}"));
+            vol(&mut c, path, &target, true);
+        }
+        if iso.contract == SourceFormat::CleanHarnessV1 {
+            // The original's clean harness: the task file and the output directory at
+            // its paths, and the image's own working directory (its harness is
+            // typically `python harness.py` next to the image's WORKDIR).
+            vol(&mut c, &in_dir.join("task.json"), CLEAN_TASK_PATH, true);
+            vol(&mut c, attempt_dir, "/out", false);
+        } else {
+            let wd = iso.workdir.as_deref().unwrap_or("/agentlab/workspace");
+            c.args(["-w", wd]);
+        }
         // `-e NAME` takes the value from the engine client's environment, so values never
         // appear on a command line (visible in `ps`).
         for (k, v) in env {

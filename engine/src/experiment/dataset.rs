@@ -48,6 +48,17 @@ pub struct Task {
     pub required_evidence_classes: Option<Vec<String>>,
     /// 1-based line in the dataset file (0 when parsed outside a file).
     pub line: usize,
+    /// A `task_row_v1` row's execution fields (the original's current format).
+    pub row: Option<RowExecution>,
+}
+
+/// The execution fields of a `task_row_v1` row: the task's image (which wins over the
+/// variant's and the experiment's), the working directory inside it and the time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowExecution {
+    pub image: String,
+    pub workdir: String,
+    pub time_limit_ms: Option<u64>,
 }
 
 impl Task {
@@ -62,8 +73,12 @@ impl Task {
         &self.payload_json
     }
 
-    /// The container image the task asks for, if any (`task.image`).
+    /// The container image the task asks for, if any (a `task_row_v1` row's `image`,
+    /// else `task.image`).
     pub fn image(&self) -> Option<String> {
+        if let Some(r) = &self.row {
+            return Some(r.image.clone());
+        }
         self.payload()
             .get("image")
             .and_then(Value::as_str)
@@ -115,9 +130,12 @@ pub fn parse_task_row(
     };
     let boundary = match obj.get("schema_version") {
         Some(Value::String(s)) if s == "task_boundary_v1" => true,
+        Some(Value::String(s)) if s == "task_row_v1" => {
+            return task_row_v1(row, file, line);
+        }
         Some(Value::String(s)) if obj.contains_key("task") => {
             return Err(err(format!(
-            "unknown row schema_version `{s}`; the only supported row schema is task_boundary_v1"
+            "unknown row schema_version `{s}`; labj reads task_boundary_v1 and task_row_v1 rows"
         )))
         }
         _ => false,
@@ -134,6 +152,7 @@ pub fn parse_task_row(
             boundary: false,
             required_evidence_classes,
             line,
+            row: None,
         });
     }
     if let Err(e) = schemas::validate("task_boundary_v1", row) {
@@ -177,6 +196,64 @@ pub fn parse_task_row(
         boundary: true,
         required_evidence_classes,
         line,
+        row: None,
+    })
+}
+
+/// A `task_row_v1` row (the original's current format): `task` is what the agent and
+/// grader see; `image`, `workdir`, `time_limit_ms` say how it runs.
+fn task_row_v1(row: &Value, file: &Path, line: usize) -> Result<Task, ExperimentError> {
+    let err = |message: String| ExperimentError::DatasetRow {
+        path: file.to_path_buf(),
+        line,
+        message,
+    };
+    if let Err(e) = schemas::validate("task_row_v1", row) {
+        return Err(match e {
+            schemas::SchemaError::Invalid { violations, .. } => ExperimentError::DatasetRowSchema {
+                path: file.to_path_buf(),
+                line,
+                violations,
+            },
+            other => err(other.to_string()),
+        });
+    }
+    let id = row["id"].as_str().unwrap_or_default().to_string();
+    let m = &row["materialization"];
+    match m["kind"].as_str() {
+        Some("task_image") if m.get("task_bundle_ref").is_none() => {}
+        Some("task_image") => {
+            return Err(err(
+                "materialization.task_bundle_ref goes with kind base_image_bundle, not task_image"
+                    .into(),
+            ))
+        }
+        _ => {
+            return Err(err(format!(
+                "task `{}`: materialization kind base_image_bundle (a task bundle unpacked into \
+                 a base image) is not something labj can unpack: bake the task's files into its \
+                 image and write kind: task_image, or write the row as a task_boundary_v1 row \
+                 with workspace_files",
+                super::limits::escape_id(&id)
+            )))
+        }
+    }
+    let required_evidence_classes =
+        policy_override(&row["task"]).map_err(|m| err(format!("in `task`: {m}")))?;
+    Ok(Task {
+        id,
+        payload_json: compact(&row["task"]),
+        workspace_files: Vec::new(),
+        mount_references: Vec::new(),
+        limits: TaskLimits::default(),
+        boundary: false,
+        required_evidence_classes,
+        line,
+        row: Some(RowExecution {
+            image: row["image"].as_str().unwrap_or_default().to_string(),
+            workdir: row["workdir"].as_str().unwrap_or_default().to_string(),
+            time_limit_ms: row.get("time_limit_ms").and_then(Value::as_u64),
+        }),
     })
 }
 

@@ -20,6 +20,14 @@ pub struct VariantLine {
     /// `key=value, …` of the top-level bindings (values shortened).
     pub bindings_summary: String,
     pub agent_command: Vec<String>,
+    /// The container image of the variant's trials (container mode; a task's own image
+    /// wins for that task).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The command line the agent runs: command, variant args, then the input and
+    /// output flags with `<task>` / `<result>` for the paths (in-container paths in
+    /// container mode).
+    pub command_line: String,
     /// What the variant's `runtime.agent` overrides change, e.g. `env PATIENCE; timeout 5000 ms`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overrides: Option<String>,
@@ -126,8 +134,16 @@ pub struct Description {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     pub file: String,
     pub version: String,
+    /// The original runner's format the file was written in, when it is not a resolved
+    /// experiment (e.g. version 1.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
     pub digest: String,
     pub dataset: String,
     pub variants: Vec<VariantLine>,
@@ -170,12 +186,17 @@ pub fn describe(experiment: &Experiment) -> Description {
         .variants()
         .iter()
         .enumerate()
-        .map(|(i, v)| VariantLine {
-            variant_id: v.id.clone(),
-            baseline: v.is_baseline,
-            bindings_summary: summarize(&v.bindings),
-            agent_command: experiment.effective_agent(i, 0).command,
-            overrides: overrides(&v.agent),
+        .map(|(i, v)| {
+            let agent = experiment.effective_agent(i, 0);
+            VariantLine {
+                variant_id: v.id.clone(),
+                baseline: v.is_baseline,
+                bindings_summary: summarize(&v.bindings),
+                image: experiment.variant_image(i),
+                command_line: command_line(experiment, &agent),
+                agent_command: agent.command,
+                overrides: overrides(&v.agent),
+            }
         })
         .collect();
     let ids = experiment.variant_ids();
@@ -197,8 +218,11 @@ pub fn describe(experiment: &Experiment) -> Description {
         experiment_id: experiment.id().to_string(),
         name: experiment.meta().name.clone(),
         description: experiment.meta().description.clone(),
+        owner: experiment.meta().owner.clone(),
+        tags: experiment.meta().tags.clone(),
         file: experiment.file().display().to_string(),
         version: experiment.version().as_str().to_string(),
+        format: experiment.format().label().map(str::to_string),
         digest: experiment.digest(),
         dataset: experiment.dataset().declared_path.clone(),
         variants,
@@ -225,6 +249,42 @@ pub fn describe(experiment: &Experiment) -> Description {
         programs: program_checks(experiment),
         primary_metric: experiment.primary_metric().map(str::to_string),
         first_slots,
+    }
+}
+
+/// The agent's command line as a trial runs it, the paths shown as `<task>` and
+/// `<result>` (or the in-container paths the agent is given).
+fn command_line(experiment: &Experiment, agent: &crate::trial::AgentSpec) -> String {
+    let in_container = experiment.isolation().mode == crate::isolation::IsolationMode::Container;
+    let (task, result) = match (in_container, experiment.format()) {
+        (true, super::SourceFormat::CleanHarnessV1) => {
+            (super::CLEAN_TASK_PATH, super::CLEAN_RESULT_PATH)
+        }
+        (true, _) => ("/agentlab/in/task.json", "/agentlab/out/result.json"),
+        (false, _) => ("<task>", "<result>"),
+    };
+    let mut argv = agent.command.clone();
+    if let Some(flag) = &agent.io.input_arg {
+        crate::trial::AgentIo::append(&mut argv, flag, task);
+    }
+    if let Some(flag) = &agent.io.output_arg {
+        crate::trial::AgentIo::append(&mut argv, flag, result);
+    }
+    argv.iter()
+        .map(|t| shell_quote(t))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A token as a POSIX shell would need it (only when it needs quoting).
+fn shell_quote(t: &str) -> String {
+    let plain = !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%{}$".contains(c));
+    if plain {
+        t.to_string()
+    } else {
+        format!("'{}'", t.replace('\'', "'\\''"))
     }
 }
 
@@ -290,7 +350,16 @@ impl Description {
         if let Some(d) = &self.description {
             let _ = writeln!(w, "            {d}");
         }
+        if let Some(o) = &self.owner {
+            let _ = writeln!(w, "owner       {o}");
+        }
+        if !self.tags.is_empty() {
+            let _ = writeln!(w, "tags        {}", self.tags.join(", "));
+        }
         let _ = writeln!(w, "file        {} (v{})", self.file, self.version);
+        if let Some(f) = &self.format {
+            let _ = writeln!(w, "format      {f}");
+        }
         let _ = writeln!(w, "digest      {}", self.digest);
         let _ = writeln!(
             w,
@@ -302,7 +371,10 @@ impl Description {
             let tag = if v.baseline { " (baseline)" } else { "" };
             let _ = writeln!(w, "  - {}{tag}", v.variant_id);
             let _ = writeln!(w, "      bindings: {}", v.bindings_summary);
-            let _ = writeln!(w, "      agent:    {}", v.agent_command.join(" "));
+            if let Some(img) = &v.image {
+                let _ = writeln!(w, "      image:    {img}");
+            }
+            let _ = writeln!(w, "      runs:     {}", v.command_line);
             if let Some(o) = &v.overrides {
                 let _ = writeln!(w, "      override: {o}");
             }

@@ -76,14 +76,6 @@ const ASSET: Node = Closed(&[
     ("required", Known(Open)),
 ]);
 
-const EXPERIMENT: Node = Closed(&[
-    ("id", Known(Open)),
-    ("name", Known(Open)),
-    ("description", Known(Open)),
-    ("workload_type", Known(Open)),
-    ("owner", Known(Open)),
-]);
-
 const DATASET: Node = Closed(&[
     ("path", Known(Open)),
     ("limit", Known(Open)),
@@ -269,7 +261,11 @@ const BENCHMARK: Node = Closed(&[
 /// The whole resolved experiment (versions 0.3, 0.4, 0.5).
 pub(crate) const ROOT: Node = Closed(&[
     ("version", Known(Open)),
-    ("experiment", Known(EXPERIMENT)),
+    // Open, as the original's schema had it (`additionalProperties: true`): its SDK
+    // writes `tags`, `owner`, `description`; other keys are recorded labels. The
+    // schema checks the types of the keys labj reads (id, name, description, owner,
+    // tags).
+    ("experiment", Known(Open)),
     ("dataset", Known(DATASET)),
     ("design", Known(DESIGN)),
     ("baseline", Known(VARIANT)),
@@ -341,6 +337,15 @@ fn walk(node: Node, v: &Value, at: &mut Vec<String>) -> Option<(Vec<String>, Str
         // Wrong types are the schema's to report.
         _ => None,
     }
+}
+
+/// The name of `names` within edit distance of `key`, if any (for "did you mean").
+pub(crate) fn suggestion<'a>(key: &str, names: &[&'a str]) -> Option<&'a str> {
+    let (d, name) = names
+        .iter()
+        .map(|n| (strsim::damerau_levenshtein(key, n), *n))
+        .min()?;
+    (d <= (key.chars().count() / 3).max(2)).then_some(name)
 }
 
 fn unknown(key: &str, fields: &[(&str, Field)]) -> String {

@@ -2,6 +2,7 @@
 //! semantic checks → dataset. Each stage fails with the file and the place named.
 
 use super::dataset::{check_relative, read_dataset};
+use super::formats::{self, SourceFormat};
 use super::model::{
     canonical_digest, AgentOverride, AgentRuntime, BenchmarkSpec, Dataset, Experiment,
     ExperimentMeta, RuntimeSpec, SchemaVersion, Variant,
@@ -39,6 +40,20 @@ fn load_checked(
     doc: Value,
     text: Option<&str>,
 ) -> Result<Experiment, ExperimentError> {
+    let doc = unwrap(doc);
+    let mut extras = formats::CurrentExtras::default();
+    let (format, doc) = if formats::is_clean_harness_v1(&doc) {
+        (
+            SourceFormat::CleanHarnessV1,
+            formats::clean_harness_v1(path, doc)?,
+        )
+    } else if formats::is_current(&doc) {
+        let (doc, x) = formats::current(path, &experiment_dir(path), doc)?;
+        extras = x;
+        (SourceFormat::Current, doc)
+    } else {
+        (SourceFormat::Resolved, doc)
+    };
     let (version, doc) = unwrap_and_version(path, doc)?;
     fields::check(path, text, fields::ROOT, &doc)?;
     if let Err(e) = schemas::validate(version.schema_name(), &doc) {
@@ -63,9 +78,19 @@ fn load_checked(
             v.agent.args = command::resolve_tokens(&v.agent.args, root);
         }
     }
-    let runtime = runtime(path, &dir, agent_root, raw.runtime)?;
+    let mut runtime = runtime(path, &dir, agent_root, raw.runtime)?;
     for (i, v) in variants.iter_mut().enumerate() {
         v.runtime = variant_runtime(path, &dir, agent_root, &doc, version, i)?;
+    }
+    if format == SourceFormat::Current {
+        // The current format's agent reads its trial input from the contract paths: no
+        // flags are appended to its command.
+        runtime.agent.io = crate::trial::AgentIo::default();
+        for v in &mut variants {
+            if let Some(r) = &mut v.runtime {
+                r.agent.io = crate::trial::AgentIo::default();
+            }
+        }
     }
     let mut benchmark = raw.benchmark;
     if let Some(b) = &mut benchmark {
@@ -164,12 +189,17 @@ fn load_checked(
         raw.design.replications as u64,
     )?;
 
+    if format == SourceFormat::Current {
+        check_dollar_names(path, &runtime, &variants)?;
+    }
+    let (declared_metrics, declared_primary) = super::metrics::parse(path, &doc)?;
     let digest = canonical_digest(&doc);
     Ok(Experiment {
         file: path.to_path_buf(),
         dir,
         root,
         version,
+        format,
         resolved: doc,
         digest,
         meta: raw.experiment,
@@ -183,7 +213,9 @@ fn load_checked(
         variants,
         runtime,
         benchmark,
-        primary_metric: raw.primary_metric,
+        primary_metric: raw.primary_metric.or(declared_primary),
+        secret_files: extras.secret_files,
+        declared_metrics,
         isolation,
         enforcement: None,
     })
@@ -263,15 +295,19 @@ fn parse_text(path: &Path, text: &str) -> Result<Value, ExperimentError> {
 
 /// Unwrap `{"resolved_experiment": {...}}` and read `version` (a YAML `version: 0.5`
 /// parses as a number: accept it and record it as the string it meant).
-fn unwrap_and_version(path: &Path, doc: Value) -> Result<(SchemaVersion, Value), ExperimentError> {
-    let mut doc = match doc {
+fn unwrap(doc: Value) -> Value {
+    match doc {
         Value::Object(mut m)
             if !m.contains_key("version") && m.contains_key("resolved_experiment") =>
         {
             m.remove("resolved_experiment").unwrap_or(Value::Null)
         }
         other => other,
-    };
+    }
+}
+
+fn unwrap_and_version(path: &Path, doc: Value) -> Result<(SchemaVersion, Value), ExperimentError> {
+    let mut doc = unwrap(doc);
     let file_err = |message: String| ExperimentError::File {
         path: path.to_path_buf(),
         message,
@@ -304,22 +340,9 @@ fn unwrap_and_version(path: &Path, doc: Value) -> Result<(SchemaVersion, Value),
         },
         Some(_) => None,
     };
-    let is_v1 = match &obj["version"] {
-        Value::String(s) => s.trim() == "1.0",
-        Value::Number(n) => n.as_f64() == Some(1.0),
-        _ => false,
-    };
-    if is_v1 {
-        return Err(file_err(
-            "version \"1.0\" (the original runner's clean-harness contract: runtime.image, \
-             runtime.command) runs only in containers, which labj does not implement yet; \
-             write a resolved experiment (version \"0.5\", runtime.agent) to run locally"
-                .into(),
-        ));
-    }
     let Some(version) = version else {
         return Err(file_err(format!(
-            "unsupported version {}; labj reads resolved experiments version \"0.5\", \"0.4\" and \"0.3\"",
+            "unsupported version {}; labj reads resolved experiments version \"0.5\", \"0.4\" and \"0.3\", and the original runner's version \"1.0\" (clean harness)",
             obj["version"]
         )));
     };
@@ -678,4 +701,58 @@ fn runtime(
         policy_timeout_ms,
         policy_output_limit_bytes,
     })
+}
+
+/// Every `$NAME` of a current-format agent's command and env must resolve for every
+/// variant (bindings, then `--env`/`--env-file`, then labj's environment), checked
+/// before any trial; the message names the variable and where it is used, never a value.
+fn check_dollar_names(
+    path: &Path,
+    runtime: &RuntimeSpec,
+    variants: &[Variant],
+) -> Result<(), ExperimentError> {
+    for v in variants {
+        let agent = &v.runtime.as_ref().unwrap_or(runtime).agent;
+        let command = v.agent.command.as_ref().unwrap_or(&agent.command);
+        let places = command
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("/runtime/agent_runtime/command/{i}"), t))
+            .chain(
+                agent
+                    .env
+                    .iter()
+                    .map(|(k, t)| (format!("/runtime/agent_runtime/env/{k}"), t)),
+            );
+        for (at, token) in places {
+            for name in crate::launch_env::references(token) {
+                match crate::launch_env::lookup(&name, &v.bindings) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return Err(ExperimentError::invalid(
+                            path,
+                            at,
+                            format!(
+                                "${name} has no value for variant `{}`: set it in the variant's \
+                                 bindings, give it with --env {name}=… or --env-file, or export \
+                                 it in labj's environment",
+                                super::limits::escape_id(&v.id)
+                            ),
+                        ))
+                    }
+                    Err(why) => {
+                        return Err(ExperimentError::invalid(
+                            path,
+                            at,
+                            format!(
+                                "${name} for variant `{}`: {why}",
+                                super::limits::escape_id(&v.id)
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -15,9 +15,11 @@ mod dataset;
 mod describe;
 mod error;
 mod fields;
+mod formats;
 mod grader;
 pub mod limits;
 mod load;
+mod metrics;
 mod model;
 mod policy;
 mod schedule;
@@ -39,6 +41,7 @@ pub fn read_dataset_file(path: &std::path::Path) -> Result<Vec<Task>, Experiment
 }
 pub use describe::{describe, program_checks, Description, ProgramLine, SlotLine, VariantLine};
 pub use error::ExperimentError;
+pub use formats::{SourceFormat, CLEAN_RESULT_PATH, CLEAN_TASK_PATH};
 pub use load::{load, load_value, parse_fragment, parse_str, ExperimentFragment};
 pub use model::{
     canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkGrader,

@@ -56,6 +56,12 @@ pub struct ExperimentMeta {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Recorded labels (the original's SDK writes them): journaled with the document
+    /// and shown by `describe`; no behaviour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// `dataset` after loading: where it was read from and its tasks, in file order.
@@ -264,6 +270,8 @@ pub struct Experiment {
     /// Where relative command tokens resolve (see [`super::command::project_root`]).
     pub(crate) root: PathBuf,
     pub(crate) version: SchemaVersion,
+    /// The format the file was written in (a 1.0 file is run as the v0.5 `resolved`).
+    pub(crate) format: super::SourceFormat,
     pub(crate) resolved: Value,
     pub(crate) digest: String,
     pub(crate) meta: ExperimentMeta,
@@ -274,6 +282,10 @@ pub struct Experiment {
     pub(crate) runtime: RuntimeSpec,
     pub(crate) benchmark: Option<BenchmarkSpec>,
     pub(crate) primary_metric: Option<String>,
+    /// `runtime.agent_runtime.secret_files` (current format): where `--secret-file`s go.
+    pub(crate) secret_files: Vec<crate::trial::SecretFileDecl>,
+    /// The top-level `metrics` the executor computes per trial.
+    pub(crate) declared_metrics: Vec<crate::trial::MetricDecl>,
     /// Sandbox, network, images, env allow-list, staging (crate::isolation).
     pub(crate) isolation: IsolationPolicy,
     /// What this machine enforces, once [`Experiment::set_enforcement`] ran the preflight.
@@ -301,6 +313,10 @@ impl Experiment {
     }
     pub fn version(&self) -> SchemaVersion {
         self.version
+    }
+    /// The format the experiment file was written in.
+    pub fn format(&self) -> super::SourceFormat {
+        self.format
     }
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
@@ -400,6 +416,10 @@ impl Experiment {
     pub fn primary_metric(&self) -> Option<&str> {
         self.primary_metric.as_deref()
     }
+    /// The top-level `metrics` computed per trial.
+    pub fn declared_metrics(&self) -> &[crate::trial::MetricDecl] {
+        &self.declared_metrics
+    }
     /// The validated document (unwrapped from `resolved_experiment` if it was wrapped),
     /// as recorded in the journal's `run_created` event.
     pub fn resolved_json(&self) -> Value {
@@ -428,20 +448,32 @@ impl Experiment {
         self.enforcement = Some(e);
     }
 
+    /// The container image of `variant_idx`'s trials in container mode (the variant's,
+    /// else the experiment's); a task's own image still wins for that task.
+    pub fn variant_image(&self, variant_idx: usize) -> Option<String> {
+        if self.isolation.mode != crate::isolation::IsolationMode::Container {
+            return None;
+        }
+        self.isolation
+            .variant_images
+            .get(variant_idx)
+            .cloned()
+            .flatten()
+            .or_else(|| self.isolation.image.clone())
+    }
+
     /// The container image of a trial: the task's (`task.image` or
     /// `task.environment.image`), else the variant's, else the experiment's.
     pub fn image_for(&self, variant_idx: usize, task_idx: usize) -> Option<String> {
         let task = &self.dataset.tasks[task_idx];
         let payload = task.payload();
-        payload
-            .get("image")
-            .and_then(Value::as_str)
+        task.image()
             .or_else(|| {
                 payload
                     .pointer("/environment/image")
                     .and_then(Value::as_str)
+                    .map(String::from)
             })
-            .map(String::from)
             .or_else(|| {
                 self.isolation
                     .variant_images

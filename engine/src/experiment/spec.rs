@@ -33,6 +33,7 @@ impl Experiment {
             .agent
             .timeout_ms
             .or(base.timeout_ms)
+            .or(task.row.as_ref().and_then(|r| r.time_limit_ms))
             .or(task.limits.trial_seconds.map(|s| s.saturating_mul(1000)))
             .or(runtime.policy_timeout_ms)
             .or(base.default_timeout_ms)
@@ -42,6 +43,8 @@ impl Experiment {
             env,
             io: base.io.clone(),
             timeout_ms,
+            dollar_templates: self.format == super::SourceFormat::Current,
+            secret_files: self.secret_files.clone(),
             output_limit_bytes: runtime
                 .policy_output_limit_bytes
                 .unwrap_or(crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES),
@@ -132,6 +135,7 @@ impl Experiment {
             experiment_dir: self.dir.clone(),
             blob_dir: run_dir.join("blobs"),
             primary_metric: self.primary_metric.clone(),
+            declared_metrics: self.declared_metrics.clone(),
             isolation: self.trial_isolation(slot.variant_idx(), slot.task_idx()),
         }
     }

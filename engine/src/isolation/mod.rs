@@ -29,7 +29,7 @@ pub use reap::{
     remove_run_containers, SpawnMark, TRIAL_TAG_VAR,
 };
 
-use crate::experiment::{Experiment, ExperimentError};
+use crate::experiment::{Experiment, ExperimentError, SourceFormat};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -136,6 +136,19 @@ pub struct TrialIsolation {
     pub file_staging: Vec<StagedFile>,
     #[serde(default)]
     pub mounts: Vec<Mount>,
+    /// The in-container paths: the original's `/agentlab/…` contract (`Resolved`), or
+    /// its version 1.0 clean harness (`/in/task.json`, `/out/`, the image's working
+    /// directory).
+    #[serde(default, skip_serializing_if = "is_resolved")]
+    pub contract: SourceFormat,
+    /// The container's working directory when the task names one (a `task_row_v1`
+    /// row's `workdir`, inside the task's image); else `/agentlab/workspace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+}
+
+fn is_resolved(f: &SourceFormat) -> bool {
+    *f == SourceFormat::Resolved
 }
 
 impl TrialIsolation {
@@ -396,6 +409,11 @@ impl Experiment {
                 )
                 .cloned()
                 .collect(),
+            contract: self.format,
+            workdir: self.tasks()[task_idx]
+                .row
+                .as_ref()
+                .map(|r| r.workdir.clone()),
         }
     }
 }

@@ -46,6 +46,8 @@ pub fn spec(tmp: &Path, command: Vec<String>) -> TrialSpec {
             env: BTreeMap::new(),
             io: AgentIo::default(),
             timeout_ms: 10_000,
+            dollar_templates: false,
+            secret_files: Vec::new(),
             output_limit_bytes: engine::executor::DEFAULT_OUTPUT_LIMIT_BYTES,
         },
         grader: None,
@@ -54,6 +56,7 @@ pub fn spec(tmp: &Path, command: Vec<String>) -> TrialSpec {
         trial_dir: run_dir.join("trials").join("t1"),
         blob_dir: run_dir.join("blobs"),
         primary_metric: None,
+        declared_metrics: Vec::new(),
         required_evidence: Vec::new(),
         isolation: Default::default(),
     }

@@ -142,6 +142,8 @@ pub fn spec(run_id: &str, schedule_idx: u64, trial_id: &str) -> TrialSpec {
             env: Default::default(),
             io: Default::default(),
             timeout_ms: 1000,
+            dollar_templates: false,
+            secret_files: Vec::new(),
             output_limit_bytes: engine::executor::DEFAULT_OUTPUT_LIMIT_BYTES,
         },
         grader: None,
@@ -150,6 +152,7 @@ pub fn spec(run_id: &str, schedule_idx: u64, trial_id: &str) -> TrialSpec {
         trial_dir: "/tmp/run/trials/t".into(),
         blob_dir: "/tmp/run/blobs".into(),
         primary_metric: None,
+        declared_metrics: Vec::new(),
         required_evidence: Vec::new(),
         isolation: Default::default(),
     }

@@ -24,6 +24,8 @@ fn spec(idx: u64) -> TrialSpec {
             env: Default::default(),
             io: Default::default(),
             timeout_ms: 1000,
+            dollar_templates: false,
+            secret_files: Vec::new(),
             output_limit_bytes: crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES,
         },
         grader: None,
@@ -32,6 +34,7 @@ fn spec(idx: u64) -> TrialSpec {
         trial_dir: "/nonexistent".into(),
         blob_dir: "/nonexistent".into(),
         primary_metric: None,
+        declared_metrics: Vec::new(),
         required_evidence: Vec::new(),
         isolation: Default::default(),
     }
