@@ -279,3 +279,71 @@ fn compat_current_format_runs_unchanged_and_keeps_secrets_out_of_every_record() 
     assert!(text(&out).contains("resolved"), "{}", text(&out));
     assert!(containers_of(&run_id(&run)).is_empty(), "containers left");
 }
+
+#[test]
+fn compat_sdk_written_labels_are_accepted_journaled_and_shown_and_env_reaches_local_agents() {
+    // The original SDK's `ExperimentBuilder` writes version 0.5 with experiment
+    // description, owner and tags (labj refused /experiment/tags before), and its
+    // schema allowed any other key there.
+    let s = Scratch::new();
+    s.tasks(1);
+    s.script(
+        "agent.sh",
+        "printf '{\"outcome\":\"success\",\"metrics\":{\"launch_len\":%d}}' \"${#LAUNCH_ONLY}\" > \"$AGENTLAB_RESULT_PATH\"\n",
+    );
+    let exp = s.write(
+        "experiment.yaml",
+        "version: '0.5'\nexperiment:\n  id: rex_ab\n  name: Rex Prompt A/B\n  description: Compare prompt variants\n  owner: team-a\n  tags: [sdk, ab]\n  workload_type: agent_runtime\n  custom_note: any key the original's schema allowed\ndataset: {path: tasks.jsonl}\ndesign: {replications: 1}\nbaseline: {variant_id: control, bindings: {}}\nruntime:\n  agent:\n    command: [./agent.sh]\n",
+    );
+    let out = s.labj(&["describe", exp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let d = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        d.contains("owner       team-a") && d.contains("tags        sdk, ab"),
+        "{d}"
+    );
+    const SECRET: &str = "local-launch-secret-5e1d";
+    let out = s.labj(&[
+        "run",
+        "--env",
+        &format!("LAUNCH_ONLY={SECRET}"),
+        exp.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = s.the_run();
+    let doc = journaled_experiment(&run);
+    assert_eq!(doc["experiment"]["tags"], serde_json::json!(["sdk", "ab"]));
+    assert_eq!(
+        doc["experiment"]["custom_note"],
+        "any key the original's schema allowed"
+    );
+    let c = completed(&run);
+    let m = metrics(c.values().next().unwrap());
+    assert_eq!(
+        m["launch_len"],
+        SECRET.len() as f64,
+        "--env reached the agent: {m:?}"
+    );
+    assert!(
+        !contains(&journal_bytes(&run), SECRET),
+        "the journal holds the secret"
+    );
+    // Bad launch values are named, not echoed.
+    let out = s.labj(&["run", "--env", "NOEQUALS", exp.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("--env number 1 is not KEY=VALUE"),
+        "{}",
+        text(&out)
+    );
+    let out = s.labj(&[
+        "run",
+        "--env",
+        "A=1",
+        "--executor",
+        "slurm",
+        exp.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("run elsewhere"), "{}", text(&out));
+}
