@@ -80,6 +80,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let view = engine::report::status(&dir, &j)?;
             let proj = &view.projections;
             render::projections(proj, None, Some(&view.failures), json);
+            if !json {
+                render::budget(&j, proj)?;
+            }
             if let Some(note) = engine::inspect::liveness_note(&j, proj)? {
                 if json {
                     eprintln!("labj: {note}");
@@ -283,6 +286,7 @@ fn drive_options(
             token_env: d.remote_token_env.clone(),
         },
         allow_changed_inputs: false,
+        budget_overrides: d.budget.clone(),
         observer: engine::progress::Observer::new(display.clone()),
     };
     Ok((opts, threshold, d.json, display))

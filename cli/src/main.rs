@@ -427,6 +427,11 @@ struct DriveArgs {
     /// Override the run's max concurrency.
     #[arg(long, value_name = "N")]
     max_concurrency: Option<u32>,
+    /// Set, raise or remove (`none`) a budget cap from this session on: `max_cost_usd`,
+    /// `max_tokens`, `per_variant.max_cost_usd`, `per_variant.max_tokens` (repeatable;
+    /// `design.policies.budget` gives the first ones; later sessions keep the change).
+    #[arg(long, value_name = "CAP=VALUE")]
+    budget: Vec<String>,
     /// Print machine-readable JSON instead of text (no progress display).
     #[arg(long)]
     json: bool,

@@ -303,6 +303,40 @@ pub fn projections(
     }
 }
 
+/// The budget caps in force and the stops of the latest session (`status`).
+pub fn budget(j: &journal::Journal, proj: &Projections) -> anyhow::Result<()> {
+    let Some(session) = proj.session.as_ref() else {
+        return Ok(());
+    };
+    if let Some(b) = &session.budget {
+        let caps: Vec<String> = [
+            ("max_cost_usd", b.max_cost_usd),
+            ("max_tokens", b.max_tokens),
+            ("per_variant.max_cost_usd", b.per_variant_max_cost_usd),
+            ("per_variant.max_tokens", b.per_variant_max_tokens),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+        .collect();
+        println!("budget: {}", caps.join(", "));
+    }
+    // The stops journaled since the latest session started (rare events: by kind).
+    let mut since = 0;
+    j.for_each_event_of_kind("session_started", |e| {
+        since = e.idx;
+        Ok(())
+    })?;
+    j.for_each_event_of_kind("budget_reached", |e| {
+        if e.idx >= since {
+            if let journal::event::Event::BudgetReached(r) = &e.event {
+                println!("{}", engine::budget::describe(r));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
 pub fn summary(
     outcome: &RunOutcome,
     infra: u64,

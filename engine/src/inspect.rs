@@ -450,6 +450,7 @@ pub fn event_line(e: &StoredEvent) -> String {
         ),
         Event::BackendWarning(w) => format!(" {}", w.message),
         Event::BackendJobSubmitted(b) => format!(" {} {} job={}", b.backend, b.action, b.job_id),
+        Event::BudgetReached(b) => format!(" {}", crate::budget::describe(b)),
         _ => String::new(),
     };
     s.push_str(&detail);
@@ -495,6 +496,17 @@ pub fn liveness_note(
         return Ok(None);
     }
     let run_id = proj.run.as_ref().map(|r| r.run_id.as_str()).unwrap_or("?");
+    let at_budget = proj.control.status == RunStatus::Interrupted
+        && proj
+            .control
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("budget reached"));
+    if at_budget {
+        return Ok(Some(format!(
+            "stopped at its budget: `labj continue {run_id} --budget CAP=VALUE` raises it and resumes"
+        )));
+    }
     Ok(Some(format!(
         "not live: the journal says {}, but no labj process is driving run {run_id} (it crashed or was killed); `labj continue {run_id}` resumes it",
         proj.control.status.as_str()

@@ -75,6 +75,9 @@ pub struct RunOptions {
     /// `continue` only: accept inputs that changed since the run was created (journaled
     /// in `session_started.inputs_changed`) instead of refusing them.
     pub allow_changed_inputs: bool,
+    /// `continue --budget KEY=VALUE`: caps set, raised or removed (`none`) from this
+    /// session on (see [`crate::budget::apply_override`]).
+    pub budget_overrides: Vec<String>,
     /// Told the run id before any trial, then progress and notices (the CLI's display).
     pub observer: crate::progress::Observer,
 }
@@ -165,6 +168,7 @@ fn new_session(mode: &str, took_over_from: Option<LeaseHolder>) -> SessionStarte
         labj_version: env!("CARGO_PKG_VERSION").into(),
         took_over_from,
         inputs_changed: None,
+        budget: None,
     }
 }
 
@@ -293,6 +297,13 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     if opts.executor == Some(ExecutorKind::Remote) {
         crate::run_remote::preflight(&opts.remote)?;
     }
+    // A bad budget is refused before anything is created.
+    let mut budget = crate::budget::from_experiment(exp.resolved())
+        .map_err(|e| RunError::Invalid(format!("{}: {e}", experiment_path.display())))?
+        .unwrap_or_default();
+    for o in &opts.budget_overrides {
+        crate::budget::apply_override(&mut budget, o).map_err(RunError::Invalid)?;
+    }
     let run_id = uuid::Uuid::now_v7().to_string();
     let run_dir = opts.runs_dir.join(&run_id);
     let inputs = crate::inputs::components(&exp);
@@ -300,7 +311,8 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     mkdir(&run_dir.join("blobs"))?;
     // Other users never read a run (agent env, outputs); see docs/isolation.md.
     restrict(&run_dir, 0o700)?;
-    let session = new_session("run", None);
+    let mut session = new_session("run", None);
+    session.budget = (!budget.is_empty()).then_some(budget);
     let created = RunCreated {
         run_id: run_id.clone(),
         experiment_id: exp.id().to_string(),
@@ -549,6 +561,12 @@ fn drive(
     // Whatever this session's trials started, started after this.
     let since = crate::isolation::boot_ticks_now();
     let infra_retry = InfraRetry::for_experiment(parts.experiment, opts.no_retry_lost);
+    // The caps this session's `session_started` recorded.
+    let budget = parts
+        .projections
+        .session
+        .as_ref()
+        .and_then(|s| s.budget.clone());
     let mut coordinator = Coordinator::new(
         parts,
         backend,
@@ -557,6 +575,7 @@ fn drive(
             kill_after_events,
             infra_retry,
             observer: opts.observer.clone(),
+            budget,
         },
     );
     let end = coordinator.run();
@@ -625,6 +644,18 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     let mut backend = make_backend(kind, opts, run_dir, &run.run_id, capacity)?;
     let mut session = new_session("continue", None);
     session.inputs_changed = inputs_changed;
+    // The budget in force: the last session's (it carries every earlier change), else
+    // the experiment's, then this session's `--budget` changes.
+    let mut budget = match proj.session.as_ref() {
+        Some(s) if s.budget.is_some() => s.budget.clone().unwrap_or_default(),
+        _ => crate::budget::from_experiment(&created.experiment)
+            .map_err(RunError::Invalid)?
+            .unwrap_or_default(),
+    };
+    for o in &opts.budget_overrides {
+        crate::budget::apply_override(&mut budget, o).map_err(RunError::Invalid)?;
+    }
+    session.budget = (!budget.is_empty()).then_some(budget);
     let took = lease::acquire(&mut ro, &holder(&session))?;
     drop(ro);
     session.took_over_from = took.as_ref().map(lease::holder_of);

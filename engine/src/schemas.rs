@@ -29,6 +29,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/events/backend_warning.jsonschema"),
     ),
     (
+        "event_budget_reached",
+        include_str!("../../schemas/events/budget_reached.jsonschema"),
+    ),
+    (
         "event_completion_dropped",
         include_str!("../../schemas/events/completion_dropped.jsonschema"),
     ),

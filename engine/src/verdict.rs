@@ -10,6 +10,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_INFRA: u8 = 3;
 pub const EXIT_KILLED: u8 = 4;
+/// A budget cap stopped the run (`design.policies.budget`); `continue --budget` resumes.
+pub const EXIT_BUDGET: u8 = 5;
 
 /// How a session ended, with the figures the summary shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +27,9 @@ pub struct RunVerdict {
     pub warning: Option<String>,
 }
 
-/// The verdict of a session: failed → 1, killed → 4, completed with a share of
-/// infrastructure faults above `infra_threshold_pct` → 3, else 0.
+/// The verdict of a session: failed → 1, killed → 4, stopped at a budget cap → 5,
+/// completed with a share of infrastructure faults above `infra_threshold_pct` → 3,
+/// else 0.
 pub fn run_verdict(outcome: &RunOutcome, infra_threshold_pct: f64) -> RunVerdict {
     let overall = &outcome.projections.aggregates.overall;
     let infra = overall.infra;
@@ -39,6 +42,7 @@ pub fn run_verdict(outcome: &RunOutcome, infra_threshold_pct: f64) -> RunVerdict
     let (status, exit_code, warning) = match outcome.end {
         SessionEnd::Failed => ("failed", EXIT_FAILED, None),
         SessionEnd::Killed => ("killed", EXIT_KILLED, None),
+        SessionEnd::BudgetReached => ("budget_reached", EXIT_BUDGET, None),
         SessionEnd::Completed if infra > 0 && infra_pct > infra_threshold_pct => (
             "completed",
             EXIT_INFRA,
@@ -110,6 +114,10 @@ mod tests {
         assert_eq!(
             run_verdict(&outcome(SessionEnd::Killed, 10, 0), 0.0).exit_code,
             4
+        );
+        assert_eq!(
+            run_verdict(&outcome(SessionEnd::BudgetReached, 10, 0), 0.0).exit_code,
+            5
         );
         let v = run_verdict(&outcome(SessionEnd::Completed, 10, 1), 5.0);
         assert_eq!((v.exit_code, v.infra_pct), (3, 10.0));

@@ -59,6 +59,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                 labj_version: "0.1.0".into(),
                 took_over_from: None,
                 inputs_changed: None,
+                budget: None,
             }),
             Event::SessionStarted(SessionStarted {
                 session_id: "s-2".into(),
@@ -75,6 +76,12 @@ fn representative_events() -> Vec<(Event, Event)> {
                     changed: vec!["agent_programs".into()],
                     inputs: [("agent_programs".to_string(), "ab12".to_string())].into(),
                     inputs_digest: "cd34".into(),
+                }),
+                budget: Some(BudgetLimits {
+                    max_cost_usd: Some(2.5),
+                    max_tokens: Some(100_000.0),
+                    per_variant_max_cost_usd: Some(1.0),
+                    per_variant_max_tokens: Some(40_000.0),
                 }),
             }),
         ),
@@ -402,6 +409,22 @@ fn representative_events() -> Vec<(Event, Event)> {
                 request_id: "req-8".into(),
                 max_concurrency: 64,
                 requested_by: "cli".into(),
+            }),
+        ),
+        (
+            Event::BudgetReached(BudgetReached {
+                scope: "run".into(),
+                variant_id: None,
+                measure: "cost_usd".into(),
+                limit: 2.5,
+                spent: 2.61,
+            }),
+            Event::BudgetReached(BudgetReached {
+                scope: "variant".into(),
+                variant_id: Some("treat".into()),
+                measure: "tokens".into(),
+                limit: 40_000.0,
+                spent: 40_310.0,
             }),
         ),
     ]

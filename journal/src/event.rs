@@ -126,6 +126,48 @@ pub struct SessionStarted {
     /// ones the run was created (or last continued) with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_changed: Option<InputsChanged>,
+    /// The budget in force from this session on: `design.policies.budget`, or what a
+    /// `continue --budget` set (each later session carries it forward). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetLimits>,
+}
+
+/// Spending caps of a run (`design.policies.budget`): cost in USD and tokens (in + out)
+/// reported by agents, over the whole run and per variant. Absent caps do not apply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BudgetLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_variant_max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_variant_max_tokens: Option<f64>,
+}
+
+// Caps are finite positive numbers (checked where they are read: the experiment and
+// `--budget`), never NaN, so equality is an equivalence (`SessionStarted` is `Eq`).
+impl Eq for BudgetLimits {}
+
+impl BudgetLimits {
+    pub fn is_empty(&self) -> bool {
+        self == &BudgetLimits::default()
+    }
+}
+
+/// A budget cap was reached: dispatch stops for its scope (the run, or one variant);
+/// trials already running finish and are scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetReached {
+    /// `run` or `variant`.
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<String>,
+    /// `cost_usd` or `tokens`.
+    pub measure: String,
+    pub limit: f64,
+    pub spent: f64,
 }
 
 /// Inputs accepted by a session although they changed (see `engine::inputs`).
@@ -603,6 +645,7 @@ events! {
     BackendWarning(BackendWarning) = "backend_warning",
     ConcurrencySet(ConcurrencySet) = "concurrency_set",
     BackendJobSubmitted(BackendJobSubmitted) = "backend_job_submitted",
+    BudgetReached(BudgetReached) = "budget_reached",
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -676,7 +719,7 @@ mod tests {
         });
         let back = Event::decode(ev.kind(), &ev.payload_json()).unwrap();
         assert_eq!(back, ev);
-        assert_eq!(EVENT_KINDS.len(), 21);
+        assert_eq!(EVENT_KINDS.len(), 22);
         assert!(matches!(
             Event::decode("nope", "{}"),
             Err(DecodeError::UnknownKind(k)) if k == "nope"

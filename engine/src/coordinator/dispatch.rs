@@ -52,6 +52,9 @@ impl Coordinator<'_> {
         if in_use >= limit {
             return Vec::new();
         }
+        if self.budget_run_stopped {
+            return Vec::new();
+        }
         let mut room = limit - in_use;
         let schedule = &self.proj.run.as_ref().expect("run").schedule;
         let policy = self.experiment.concurrency();
@@ -66,7 +69,7 @@ impl Coordinator<'_> {
             }
             let slot = schedule[idx as usize];
             let v = slot.variant_idx();
-            if self.committer.is_pruned(v) {
+            if self.committer.is_pruned(v) || self.budget_variant_stopped[v] {
                 continue;
             }
             if per_variant_cap.is_some_and(|cap| self.per_variant[v] as usize >= cap) {

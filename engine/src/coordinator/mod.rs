@@ -75,6 +75,8 @@ pub struct CoordinatorOptions {
     pub infra_retry: InfraRetry,
     /// Receives progress snapshots (replaces the stderr line when set).
     pub observer: crate::progress::Observer,
+    /// The budget caps in force (`session_started.budget`); `None`: no cap.
+    pub budget: Option<BudgetLimits>,
 }
 
 /// How a coordinator session ended.
@@ -83,6 +85,8 @@ pub enum SessionEnd {
     Completed,
     Failed,
     Killed,
+    /// A budget cap stopped dispatch and nothing runs any more (`run_interrupted`).
+    BudgetReached,
 }
 
 /// What a coordinator session drives: the run's journal and its projections (the fold
@@ -136,6 +140,10 @@ pub struct Coordinator<'a> {
     pace: dispatch::Pace,
     last_beat: Instant,
     last_progress: Instant,
+    /// A run-wide budget cap was reached: nothing more is dispatched.
+    budget_run_stopped: bool,
+    /// Variants whose own cap was reached.
+    budget_variant_stopped: Vec<bool>,
 }
 
 impl<'a> Coordinator<'a> {
@@ -267,6 +275,8 @@ impl<'a> Coordinator<'a> {
             pace: dispatch::Pace::default(),
             last_beat: Instant::now(),
             last_progress: Instant::now(),
+            budget_run_stopped: false,
+            budget_variant_stopped: vec![false; variants],
             session_id,
             proj,
         }
@@ -295,6 +305,7 @@ impl<'a> Coordinator<'a> {
                 return self.fail(reason);
             }
             self.drain_commits();
+            self.check_budget()?;
             let planned = if self.may_dispatch() {
                 self.plan_dispatches()
             } else {
@@ -307,6 +318,11 @@ impl<'a> Coordinator<'a> {
                 self.pending.push(Event::BackendJobSubmitted(r));
             }
             if self.in_flight.is_empty() && self.backlog.is_empty() && !self.committer.is_done() {
+                if self.may_dispatch() && self.budget_stopped_any() {
+                    // Nothing runs and a cap holds the rest back (directly, or by
+                    // holding the commit order): this session ends here.
+                    return self.stop_at_budget();
+                }
                 if self.may_dispatch() && !self.any_undispatched_runnable() {
                     // Nothing running, nothing to run, nothing to commit: the journal
                     // and the schedule disagree. Fail loudly rather than hang.
@@ -356,6 +372,68 @@ impl<'a> Coordinator<'a> {
             return Ok(Some(SessionEnd::Completed));
         }
         Ok(None)
+    }
+
+    /// Journal `budget_reached` for each cap the spend reached since the last look (the
+    /// events of this iteration are appended first, so the spend includes every
+    /// completion received).
+    fn check_budget(&mut self) -> Result<(), CoordinatorError> {
+        let Some(limits) = self.opts.budget.clone() else {
+            return Ok(());
+        };
+        self.flush()?;
+        let run = self.proj.run.as_ref().expect("run");
+        let spend = crate::budget::spend(&self.proj);
+        for r in crate::budget::reached(&limits, &spend, &run.variant_ids) {
+            let newly = match &r.variant_id {
+                None => !std::mem::replace(&mut self.budget_run_stopped, true),
+                Some(v) => match run.variant_ids.iter().position(|x| x == v) {
+                    Some(i) => !std::mem::replace(&mut self.budget_variant_stopped[i], true),
+                    None => false,
+                },
+            };
+            if newly {
+                let msg = crate::budget::describe(&r);
+                self.opts
+                    .observer
+                    .notice(self.opts.progress, &self.run_id, &msg);
+                self.pending.push(Event::BudgetReached(r));
+            }
+        }
+        Ok(())
+    }
+
+    fn budget_stopped_any(&self) -> bool {
+        self.budget_run_stopped || self.budget_variant_stopped.iter().any(|b| *b)
+    }
+
+    /// End the session at a budget cap: `run_interrupted` naming it (so `status` says
+    /// why and `continue` resumes once the cap is raised).
+    fn stop_at_budget(&mut self) -> Result<SessionEnd, CoordinatorError> {
+        self.drain_commits();
+        let run = self.proj.run.as_ref().expect("run");
+        let scopes: Vec<String> = if self.budget_run_stopped {
+            vec!["the run".into()]
+        } else {
+            run.variant_ids
+                .iter()
+                .zip(&self.budget_variant_stopped)
+                .filter(|(_, s)| **s)
+                .map(|(v, _)| format!("variant {v}"))
+                .collect()
+        };
+        self.pending.push(Event::RunInterrupted(RunInterrupted {
+            reason: format!(
+                "budget reached for {}: {} of {} slots committed; raise it with `labj continue --budget ...`",
+                scopes.join(", "),
+                self.committer.next_commit_idx(),
+                self.committer.total()
+            ),
+            survivors: Vec::new(),
+        }));
+        self.flush()?;
+        self.progress_line_force();
+        Ok(SessionEnd::BudgetReached)
     }
 
     fn fail(&mut self, error: String) -> Result<SessionEnd, CoordinatorError> {

@@ -112,6 +112,20 @@ const POLICIES: Node = Closed(&[
     ),
     ("state", Known(Open)),
     (
+        "budget",
+        Known(Closed(&[
+            ("max_cost_usd", Known(Open)),
+            ("max_tokens", Known(Open)),
+            (
+                "per_variant",
+                Known(Closed(&[
+                    ("max_cost_usd", Known(Open)),
+                    ("max_tokens", Known(Open)),
+                ])),
+            ),
+        ])),
+    ),
+    (
         "task_boundary",
         Known(Closed(&[(
             "require_workspace_materialization",

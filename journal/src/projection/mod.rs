@@ -634,6 +634,9 @@ impl Projections {
             // Which backend job runs an attempt changes no projection: `continue` and
             // `inspect` read these events from the journal itself.
             Event::BackendJobSubmitted(_) => {}
+            // A budget stop changes no projection: the coordinator decides from the
+            // spend it folds, and `status` reads these events by kind.
+            Event::BudgetReached(_) => {}
         }
         changes.docs_dirty |= Self::renders_docs(ev.event.kind());
         self.finish_apply(idx, ts);

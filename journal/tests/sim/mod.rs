@@ -414,6 +414,7 @@ impl Sim {
                     labj_version: "0.1.0".into(),
                     took_over_from: None,
                     inputs_changed: None,
+                    budget: None,
                 }));
             }
         }
