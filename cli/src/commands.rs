@@ -284,6 +284,7 @@ fn drive_options(
         remote: run::RemoteOptions {
             endpoints: d.remote_endpoints.clone(),
             token_env: d.remote_token_env.clone(),
+            insecure_plaintext: d.insecure_plaintext,
         },
         allow_changed_inputs: false,
         budget_overrides: d.budget.clone(),

@@ -471,6 +471,10 @@ struct DriveArgs {
     /// Name of the environment variable holding the workers' bearer token.
     #[arg(long, value_name = "VAR")]
     remote_token_env: Option<String>,
+    /// Allow `http://` endpoints that are not on loopback (token and outcomes then cross
+    /// the network in cleartext; only on a network you trust).
+    #[arg(long)]
+    insecure_plaintext: bool,
     #[command(flatten)]
     launch: LaunchArgs,
 }

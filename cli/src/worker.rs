@@ -28,6 +28,10 @@ pub enum WorkerCommand {
         /// Serve without authentication: anyone who reaches the port can run commands.
         #[arg(long)]
         insecure_no_auth: bool,
+        /// Listen on a non-loopback address over plain HTTP (the token and every answer
+        /// cross the network in cleartext; only on a network you trust).
+        #[arg(long)]
+        insecure_plaintext: bool,
         /// Where trial directories, staged experiment files and blobs go.
         #[arg(long, default_value = ".lab/worker")]
         work_dir: PathBuf,
@@ -55,6 +59,7 @@ pub fn run(command: WorkerCommand) -> Result<ExitCode> {
             slots,
             token_env,
             insecure_no_auth,
+            insecure_plaintext,
             work_dir,
             max_body_bytes,
             read_timeout_ms,
@@ -63,6 +68,15 @@ pub fn run(command: WorkerCommand) -> Result<ExitCode> {
         } => {
             if slots == 0 {
                 bail!("--slots must be at least 1");
+            }
+            if !listen.ip().is_loopback() && !insecure_plaintext {
+                bail!(
+                    "--listen {listen}: plain HTTP on an address other machines reach sends the \
+                     bearer token and every trial's outcome in cleartext, where anyone on the \
+                     path can read or rewrite them; listen on 127.0.0.1 and reach it over a \
+                     tunnel (ssh -L, a TLS-terminating proxy), or pass --insecure-plaintext on \
+                     a network you trust"
+                );
             }
             let token = match (&token_env, insecure_no_auth) {
                 (Some(_), true) => bail!("--token-env and --insecure-no-auth exclude each other"),

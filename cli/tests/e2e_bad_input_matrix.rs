@@ -397,6 +397,14 @@ fn rows() -> Vec<Row> {
             a.extend(os(&["--executor", "remote", "--remote-endpoint", "http://user:s3cret-token@127.0.0.1:9/"]));
             a
         }),
+        row("remote endpoint over plain HTTP to another machine", 1, "--remote-endpoint http://worker.invalid:7070/: plain HTTP to another machine sends the bearer token", move |_, d| {
+            let mut a = run(exp(d));
+            a.extend(os(&["--executor", "remote", "--remote-endpoint", "http://worker.invalid:7070/"]));
+            a
+        }),
+        row("worker serve on a public address over plain HTTP", 1, "--listen 0.0.0.0:0: plain HTTP on an address other machines reach", |_, _| {
+            os(&["worker", "serve", "--listen", "0.0.0.0:0", "--token-env", "LABJ_MATRIX_UNSET_TOKEN_VAR"])
+        }),
         row("dataset empty", 1, "the dataset has no tasks", move |_, d| describe(exp_rows(d, &[""]))),
         row("unknown row schema", 1, "unknown row schema_version `task_boundary_v9`", move |_, d| {
             describe(exp_rows(d, &["{\"schema_version\":\"task_boundary_v9\",\"task\":{\"id\":\"a\"}}"]))

@@ -39,6 +39,7 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
     // journaled as not fetched (`remote_evidence_not_fetched`) are known to be absent.
     let mut blobs: Vec<(u64, String, String)> = Vec::new();
     let mut not_fetched: std::collections::BTreeSet<String> = Default::default();
+    let mut claims = Vec::new();
     if first_bad != Some(0) {
         journal.for_each_event(0, upto, false, |e| {
             if schema_fault.is_none() {
@@ -63,6 +64,7 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
                     }
                 }
                 Event::TrialCompleted(tc) => {
+                    claims.extend(crate::verdict_check::claim(e.idx, tc));
                     for a in &tc.artifacts {
                         blobs.push((e.idx, format!("artifact {}", a.name), a.digest.clone()));
                     }
@@ -91,6 +93,20 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
                     .map(|why| format!("event {idx}: {what}: {why}"))
             })
             .collect();
+        let contradicted = crate::verdict_check::faults(&dir, &claims);
+        if !contradicted.is_empty() {
+            faults.push(format!(
+                "{} journaled verdict(s) contradict their stored result or grade: {}{}",
+                contradicted.len(),
+                contradicted
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                if contradicted.len() > 5 { "; …" } else { "" }
+            ));
+        }
         if !bad.is_empty() {
             faults.push(format!(
                 "{} of {} stored blob(s) are missing or damaged: {}{}",

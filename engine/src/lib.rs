@@ -27,4 +27,5 @@ pub mod safe_fs;
 pub mod schemas;
 pub mod trial;
 pub mod verdict;
+mod verdict_check;
 pub mod worker;

@@ -521,7 +521,9 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
         && o.remote.endpoints.is_empty()
         && o.remote.token_env.is_none()
     {
+        let insecure_plaintext = o.remote.insecure_plaintext;
         o.remote = crate::run_remote::recorded(&created.options);
+        o.remote.insecure_plaintext = insecure_plaintext;
     }
     check_executor_options(o.executor.unwrap_or_default(), &o)?;
     Ok(o)

@@ -25,6 +25,23 @@ pub struct RemoteOptions {
     pub endpoints: Vec<String>,
     /// Name of the environment variable holding the bearer token (never the token).
     pub token_env: Option<String>,
+    /// `--insecure-plaintext`: allow `http://` endpoints that are not on loopback.
+    pub insecure_plaintext: bool,
+}
+
+/// Whether `url` (`http://HOST[:PORT]/…`) names this machine's loopback interface.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn env_u64(name: &str, default: u64) -> Result<u64, RunError> {
@@ -70,6 +87,19 @@ pub fn clients(opts: &RemoteOptions) -> Result<Vec<HttpRemoteWorkerProtocol>, Ru
     let (_, retry) = tuning_from_env()?;
     let mut out = Vec::new();
     for url in &opts.endpoints {
+        if !opts.insecure_plaintext && url.starts_with("http://") && !is_loopback_url(url) {
+            return Err(RunError::Invalid(format!(
+                "--remote-endpoint {}: plain HTTP to another machine sends the bearer token \
+                 and every trial's outcome in cleartext, where anyone on the path can read \
+                 or rewrite them; reach the worker over a tunnel that ends on 127.0.0.1 \
+                 (ssh -L, a TLS-terminating proxy), or pass --insecure-plaintext on a \
+                 network you trust",
+                match url.split_once('@') {
+                    Some((_, host)) => format!("http://…@{host}"),
+                    None => url.clone(),
+                }
+            )));
+        }
         let c = HttpRemoteWorkerProtocol::new(url, token.clone())
             .map_err(|e| RunError::Invalid(format!("--remote-endpoint: {e}")))?
             .with_retry(retry);
@@ -129,5 +159,6 @@ pub fn recorded(options: &serde_json::Value) -> RemoteOptions {
             })
             .unwrap_or_default(),
         token_env: options["remote_token_env"].as_str().map(String::from),
+        insecure_plaintext: false,
     }
 }
