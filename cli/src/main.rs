@@ -465,7 +465,8 @@ struct DriveArgs {
     /// `design.policies.retry.max_infra_attempts` (default 3) attempts were lost.
     #[arg(long)]
     no_retry_lost: bool,
-    /// A `labj worker serve` endpoint, e.g. http://10.0.0.5:7070/ (repeat for several).
+    /// A `labj worker serve` endpoint, e.g. http://127.0.0.1:7071/ (a tunnel to the worker;
+    /// repeat for several).
     #[arg(long = "remote-endpoint", value_name = "URL")]
     remote_endpoints: Vec<String>,
     /// Name of the environment variable holding the workers' bearer token.
