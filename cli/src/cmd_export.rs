@@ -3,9 +3,8 @@
 //! writes the tables, so an export equals `SELECT * FROM fact_… ORDER BY key`.
 
 use anyhow::{Context, Result};
-use engine::run::{self, JOURNAL_FILE};
+use engine::run;
 use journal::projection::FactRow;
-use journal::Journal;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,7 +68,7 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-fn rows(facts: &engine::report::RunFacts, table: Table) -> Vec<Vec<Value>> {
+fn rows(facts: &read::report::RunFacts, table: Table) -> Vec<Vec<Value>> {
     match table {
         Table::Trials => facts
             .trials
@@ -175,8 +174,8 @@ pub fn export(
     if let Some(p) = &out {
         crate::out_target::check(p, &dir)?;
     }
-    let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
-    let facts = engine::report::collect(&j)?;
+    let j = journal::RunDir::new(&dir).open_read_only()?;
+    let facts = read::report::collect(&j)?;
     let data = rows(&facts, table);
     let mut sink: Box<dyn Write> = match &out {
         Some(p) => Box::new(std::io::BufWriter::new(

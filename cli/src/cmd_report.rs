@@ -3,10 +3,9 @@
 
 use crate::render::shown;
 use anyhow::{Context, Result};
-use engine::report::stats::Interval;
-use engine::report::{BootstrapOptions, Comparison, Flip, Report, VariantSummary};
-use engine::run::{self, JOURNAL_FILE};
-use journal::Journal;
+use engine::run;
+use read::report::stats::Interval;
+use read::report::{BootstrapOptions, Comparison, Flip, Report, VariantSummary};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,9 +37,9 @@ pub fn report(
     if let Some(p) = &out {
         crate::out_target::check(p, &dir)?;
     }
-    let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
-    let facts = engine::report::collect(&j)?;
-    let r = engine::report::build(&dir, &facts, BootstrapOptions { resamples, seed });
+    let j = journal::RunDir::new(&dir).open_read_only()?;
+    let facts = read::report::collect(&j)?;
+    let r = read::report::build(&dir, &facts, BootstrapOptions { resamples, seed });
     let text = match format {
         Format::Text => text(&r),
         Format::Markdown => markdown(&r),
@@ -349,7 +348,7 @@ pub fn comparison_lines(c: &Comparison) -> Vec<String> {
 }
 
 /// Where more effort helps: replications (noise within tasks dominates) or tasks.
-pub fn advice(p: &engine::report::clustered::PowerAnalysis) -> &'static str {
+pub fn advice(p: &read::report::clustered::PowerAnalysis) -> &'static str {
     match (p.within_var, p.between_var) {
         (Some(w), Some(b)) if w > b => " (replication noise dominates: more replications help)",
         (Some(_), Some(_)) => " (tasks differ more than replications: more tasks help)",
@@ -391,7 +390,7 @@ pub fn metric_lines(r: &Report) -> Vec<String> {
 
 /// Cost and tokens per variant and for the run, when agents reported them.
 pub fn cost_lines(r: &Report) -> Vec<String> {
-    let any = |c: &engine::report::CostSummary| {
+    let any = |c: &read::report::CostSummary| {
         c.cost_usd.is_some() || c.tokens_in.is_some() || c.tokens_out.is_some()
     };
     if !any(&r.cost) {
@@ -399,7 +398,7 @@ pub fn cost_lines(r: &Report) -> Vec<String> {
     }
     let money = |v: Option<f64>| v.map(|x| format!("${x:.4}")).unwrap_or_else(|| "-".into());
     let count = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
-    let row = |name: String, c: &engine::report::CostSummary| {
+    let row = |name: String, c: &read::report::CostSummary| {
         format!(
             "{:<22} {:>12} {:>12} {:>12} {:>14} {:>12}",
             name,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn runs(runs_dir: &Path, json: bool) -> Result<ExitCode> {
-    let list = engine::report::runs::list(runs_dir)
+    let list = read::report::runs::list(runs_dir)
         .with_context(|| format!("cannot list runs under {}", runs_dir.display()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);

@@ -2,11 +2,11 @@
 
 use crate::commands::trial_arg;
 use anyhow::{anyhow, bail, Result};
-use engine::report::logs::{self, CopyError, LogSource, Stream};
-use engine::report::TrialRow;
-use engine::run::{self, JOURNAL_FILE};
+use engine::run;
 use journal::event::{Classification, Event};
 use journal::Journal;
+use read::report::logs::{self, CopyError, LogSource, Stream};
+use read::report::TrialRow;
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -93,8 +93,8 @@ pub fn trials(
         }
     }
     let dir = run::resolve_run(runs_dir, run)?;
-    let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
-    let facts = engine::report::collect(&j)?;
+    let j = journal::RunDir::new(&dir).open_read_only()?;
+    let facts = read::report::collect(&j)?;
     let variants = facts.variant_ids();
     if let Some(v) = &variant {
         if !variants.contains(v) {
@@ -234,12 +234,12 @@ pub fn logs(
 ) -> Result<ExitCode> {
     let trial_id = trial_arg(trial)?;
     let dir = run::resolve_run(runs_dir, run)?;
-    let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
+    let j = journal::RunDir::new(&dir).open_read_only()?;
     check_trial_in_run(&j, &trial_id)?;
     // One slot read by its index, not a fold of every event (check_trial_in_run
     // parsed the id).
     let idx: u64 = trial_id.trim_start_matches("trial_").parse()?;
-    let row = engine::report::committed_trial(&j, idx)?;
+    let row = read::report::committed_trial(&j, idx)?;
     let Some(row) = row.as_ref() else {
         let active = j
             .fold_from_snapshot(None)?
@@ -250,7 +250,7 @@ pub fn logs(
         bail!(
             "{trial_id} is not committed yet{}; its files are under {}",
             if active { " (it is running)" } else { "" },
-            dir.join("trials").join(&trial_id).display()
+            journal::RunDir::new(&dir).trial_dir(&trial_id).display()
         );
     };
     let attempt = logs::pick_attempt(row, attempt)?;

@@ -4,9 +4,9 @@ use crate::{progress, render};
 use crate::{Cli, Command, DriveArgs, Executor, SchemaCommand, TrialCommand};
 use anyhow::{anyhow, bail, Context, Result};
 use engine::control::{self, ControlCommand};
-use engine::run::{self, RunOptions, RunOutcome, JOURNAL_FILE};
-use engine::verdict;
+use engine::run::{self, RunOptions, RunOutcome};
 use journal::{Durability, Journal};
+use read::verdict;
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -38,7 +38,7 @@ pub fn shell_word(s: &str) -> String {
 
 /// A trial named on the command line (`24` or `trial_000024`) as its id.
 pub fn trial_arg(s: &str) -> Result<String> {
-    engine::report::parse_trial_id(s).map_err(|e| anyhow!(e))
+    read::report::parse_trial_id(s).map_err(|e| anyhow!(e))
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -75,15 +75,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { run, json } => {
             let dir = run::resolve_run(&runs_dir, &run)?;
-            let j = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
+            let j = journal::RunDir::new(&dir).open_read_only()?;
             // From the materialized projections, not a fold of every event.
-            let view = engine::report::status(&dir, &j)?;
+            let view = read::report::status(&dir, &j)?;
             let proj = &view.projections;
             render::projections(proj, None, Some(&view.failures), json);
             if !json {
                 render::budget(&j, proj)?;
             }
-            if let Some(note) = engine::inspect::liveness_note(&j, proj)? {
+            if let Some(note) = read::inspect::liveness_note(&j, proj)? {
                 if json {
                     eprintln!("labj: {note}");
                 } else {
@@ -93,7 +93,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { run, until, json } => {
-            let until = engine::inspect::event_idx("--until", until).map_err(|e| anyhow!(e))?;
+            let until = read::inspect::event_idx("--until", until).map_err(|e| anyhow!(e))?;
             let j = open_ro(&runs_dir, &run)?;
             // From the nearest verified snapshot at or before `until`.
             let proj = j.fold_from_snapshot(until)?.projections;
@@ -147,13 +147,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => events(&runs_dir, &run, from, to, kind, trial, json),
         Command::Inspect { run, last, json } => {
             let dir = run::resolve_run(&runs_dir, &run)?;
-            let report = engine::inspect::inspect(&dir, last)?;
+            let report = read::inspect::inspect(&dir, last)?;
             render::inspection(&report, json);
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { run, json } => {
             let j = open_ro(&runs_dir, &run)?;
-            let report = engine::inspect::verify(&j)?;
+            let report = read::inspect::verify(&j)?;
             render::verify(&report, json);
             Ok(ExitCode::from(verdict::verify_exit(&report)))
         }
@@ -242,7 +242,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
 
 /// Reads `--env`, `--env-file`, `--secret-file` into this process (never anywhere else).
 fn install_launch(l: &crate::LaunchArgs, executor: Option<Executor>) -> Result<()> {
-    let env = engine::launch_env::from_args(&l.env, &l.env_file, &l.secret_file)
+    let env = model::launch_env::from_args(&l.env, &l.env_file, &l.secret_file)
         .map_err(|e| anyhow!(e))?;
     if !env.is_empty() && matches!(executor, Some(Executor::Slurm | Executor::Remote)) {
         bail!(
@@ -251,7 +251,7 @@ fn install_launch(l: &crate::LaunchArgs, executor: Option<Executor>) -> Result<(
              and list them in runtime.agent.env_from_host"
         );
     }
-    engine::launch_env::install(env);
+    model::launch_env::install(env);
     Ok(())
 }
 
@@ -295,15 +295,15 @@ fn drive_options(
 
 fn open_ro(runs_dir: &Path, run: &str) -> Result<Journal> {
     let dir = run::resolve_run(runs_dir, run)?;
-    Ok(Journal::open_read_only(&dir.join(JOURNAL_FILE))?)
+    Ok(journal::RunDir::new(&dir).open_read_only()?)
 }
 
 fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result<ExitCode> {
-    let exp = engine::experiment::load(path)?;
-    let d = engine::experiment::describe(&exp);
+    let exp = model::experiment::load(path)?;
+    let d = model::experiment::describe(&exp);
     // What this machine will enforce; a setting it cannot honour fails describe too.
-    let choice = engine::isolation::HostChoice { container_engine };
-    let enforced = engine::isolation::preflight(&exp, &choice);
+    let choice = exec::isolation::HostChoice { container_engine };
+    let enforced = exec::isolation::preflight(&exp, &choice);
     if json {
         let mut v = serde_json::to_value(&d)?;
         match &enforced {
@@ -316,7 +316,7 @@ fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result
         if let Ok(e) = &enforced {
             println!("isolation: {}", e.summary);
         }
-        if let Err(e) = engine::experiment::check_runnable(&exp) {
+        if let Err(e) = model::experiment::check_runnable(&exp) {
             println!("\nnot runnable yet: {e}");
         }
     }
@@ -373,10 +373,12 @@ fn finish(
 fn failure_classes_of(
     run_dir: &Path,
     proj: &journal::Projections,
-) -> Vec<engine::report::FailureClass> {
-    let classes = Journal::open_read_only(&run_dir.join(JOURNAL_FILE)).and_then(|j| {
-        engine::report::failure_classes_materialized(run_dir, &j, proj.progress.next_commit_idx)
-    });
+) -> Vec<read::report::FailureClass> {
+    let classes = journal::RunDir::new(run_dir)
+        .open_read_only()
+        .and_then(|j| {
+            read::report::failure_classes_materialized(run_dir, &j, proj.progress.next_commit_idx)
+        });
     match classes {
         Ok(c) => c,
         Err(e) => {
@@ -395,7 +397,7 @@ fn events(
     trial: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
-    let (from, to) = engine::inspect::event_range(from, to).map_err(|e| anyhow!(e))?;
+    let (from, to) = read::inspect::event_range(from, to).map_err(|e| anyhow!(e))?;
     let j = open_ro(runs_dir, run)?;
     let trial = trial.as_deref().map(trial_arg).transpose()?;
     if let Some(t) = &trial {
@@ -423,9 +425,9 @@ fn events(
             return Ok(());
         }
         let line = if json {
-            engine::inspect::event_json(&e).to_string()
+            read::inspect::event_json(&e).to_string()
         } else {
-            engine::inspect::event_line(&e)
+            read::inspect::event_line(&e)
         };
         // A closed pipe (`| head`) ends the listing quietly.
         let _ = writeln!(out, "{line}");
@@ -474,7 +476,7 @@ fn send_control(
 fn schema(cmd: SchemaCommand) -> Result<ExitCode> {
     match cmd {
         SchemaCommand::List => {
-            for n in engine::schemas::names() {
+            for n in model::schemas::names() {
                 println!("{n}");
             }
             Ok(ExitCode::SUCCESS)
@@ -493,7 +495,7 @@ fn schema(cmd: SchemaCommand) -> Result<ExitCode> {
                 serde_json::from_str(&text)
                     .with_context(|| format!("{} is not valid JSON", file.display()))?
             };
-            match engine::schemas::validate(&schema, &doc) {
+            match model::schemas::validate(&schema, &doc) {
                 Ok(()) => {
                     if json {
                         println!("{}", json!({"valid": true, "schema": schema, "file": file}));
@@ -502,7 +504,7 @@ fn schema(cmd: SchemaCommand) -> Result<ExitCode> {
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(engine::schemas::SchemaError::Invalid { violations, .. }) => {
+                Err(model::schemas::SchemaError::Invalid { violations, .. }) => {
                     if json {
                         let v: Vec<_> = violations
                             .iter()

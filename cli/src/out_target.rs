@@ -7,7 +7,6 @@
 //! its journal, head record, blobs and trial files are evidence, not scratch space.
 
 use anyhow::{bail, Result};
-use engine::run::JOURNAL_FILE;
 use std::path::{Path, PathBuf};
 
 /// Refuse `out` if it would overwrite a file of `run_dir` or of any run directory.
@@ -23,7 +22,7 @@ pub fn check(out: &Path, run_dir: &Path) -> Result<()> {
         resolved
             .ancestors()
             .skip(1)
-            .find(|d| d.join(JOURNAL_FILE).exists())
+            .find(|d| journal::RunDir::new(d).journal_path().exists())
             .map(Path::to_path_buf)
     };
     if let Some(dir) = inside {

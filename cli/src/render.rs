@@ -1,9 +1,9 @@
 //! Human and JSON rendering of projections and reports.
 
-use engine::inspect::{event_json, event_line, Inspection, VerifyReport};
-use engine::report::FailureClass;
 use engine::run::RunOutcome;
 use journal::Projections;
+use read::inspect::{event_json, event_line, Inspection, VerifyReport};
+use read::report::FailureClass;
 use serde_json::json;
 
 /// Text that came from an agent or its machinery (error messages, stderr tails, refusal
@@ -12,7 +12,7 @@ use serde_json::json;
 /// printed can clear the screen, move the cursor, retitle the window or reorder a line.
 /// Every human-readable rendering of such a string goes through this one function.
 pub fn shown(s: &str) -> String {
-    engine::experiment::limits::escape_id(s)
+    model::experiment::limits::escape_id(s)
 }
 
 fn pct(v: Option<f64>) -> String {

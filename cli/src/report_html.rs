@@ -5,8 +5,8 @@ use crate::cmd_report::{
     comparison_lines, flips, method_note, p_value, signed, test_name, variant_cells,
     variant_header, variant_name, verdict, APART_COLUMNS,
 };
-use engine::report::stats::Interval;
-use engine::report::Report;
+use read::report::stats::Interval;
+use read::report::Report;
 use std::fmt::Write as _;
 
 pub fn esc(s: &str) -> String {

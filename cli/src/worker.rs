@@ -4,7 +4,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use engine::backend::remote::{resolve_remote_bearer_token, BearerToken};
+use engine::backend::remote::resolve_remote_bearer_token;
+use engine::wire::BearerToken;
 use engine::worker::ServeConfig;
 use std::io::Write;
 use std::net::SocketAddr;

@@ -18,15 +18,15 @@ use std::time::Duration;
 
 /// The fast path equals the fold (projections and failure classes), and `labj status
 /// --json` shows exactly the fold's documents and classes. Returns the classes.
-fn status_equals_fold(s: &Scratch, run: &Path) -> Vec<engine::report::FailureClass> {
+fn status_equals_fold(s: &Scratch, run: &Path) -> Vec<read::report::FailureClass> {
     let j = Journal::open_read_only(&run.join("journal.sqlite")).unwrap();
-    let fast = engine::report::status(run, &j).unwrap();
-    let facts = engine::report::collect(&j).unwrap();
+    let fast = read::report::status(run, &j).unwrap();
+    let facts = read::report::collect(&j).unwrap();
     // A live run may have appended after `j` was opened: fold what `j` saw.
     let folded = j.fold(j.len().checked_sub(1)).unwrap();
     assert_eq!(fast.projections, folded, "projections of {}", run.display());
     if facts.projections == folded {
-        let classes = engine::report::failure_classes(run, &facts);
+        let classes = read::report::failure_classes(run, &facts);
         assert_eq!(
             fast.failures,
             classes,
@@ -35,7 +35,7 @@ fn status_equals_fold(s: &Scratch, run: &Path) -> Vec<engine::report::FailureCla
         );
     }
     for (t, row) in facts.trials.iter().enumerate() {
-        let by_slot = engine::report::committed_trial(&j, row.schedule_idx).unwrap();
+        let by_slot = read::report::committed_trial(&j, row.schedule_idx).unwrap();
         assert_eq!(by_slot.as_ref(), Some(row), "trial {t} read by slot");
     }
     let out = s.labj(&["status", "--json", run.to_str().unwrap()]);
@@ -50,7 +50,7 @@ fn status_equals_fold(s: &Scratch, run: &Path) -> Vec<engine::report::FailureCla
 /// For a finished run the CLI's JSON is the fold's, document for document.
 fn cli_json_is_the_folds(s: &Scratch, run: &Path) {
     let j = Journal::open_read_only(&run.join("journal.sqlite")).unwrap();
-    let facts = engine::report::collect(&j).unwrap();
+    let facts = read::report::collect(&j).unwrap();
     let p = &facts.projections;
     let out = s.labj(&["status", "--json", run.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
@@ -58,11 +58,11 @@ fn cli_json_is_the_folds(s: &Scratch, run: &Path) {
     assert_eq!(doc["run_control"], p.run_control_doc());
     assert_eq!(doc["schedule_progress"], p.progress_doc());
     assert_eq!(doc["aggregates"], p.aggregates_doc());
-    let classes = engine::report::failure_classes(run, &facts);
+    let classes = read::report::failure_classes(run, &facts);
     assert_eq!(doc["failures"], serde_json::to_value(&classes).unwrap());
 }
 
-fn names(classes: &[engine::report::FailureClass]) -> Vec<String> {
+fn names(classes: &[read::report::FailureClass]) -> Vec<String> {
     let mut v: Vec<String> = classes
         .iter()
         .map(|c| match &c.reason {

@@ -216,7 +216,7 @@ fn a_person_sees_runs_trials_a_failed_trajectory_time_travel_and_compare() {
     }
     // A digest the journal does name is served, as text.
     let j = journal::Journal::open_read_only(&run.join("journal.sqlite")).unwrap();
-    let row = engine::report::committed_trial(&j, 0).unwrap().unwrap();
+    let row = read::report::committed_trial(&j, 0).unwrap().unwrap();
     let a = &row.artifacts[0];
     let (st, body) = http(
         "GET",

@@ -204,7 +204,7 @@ pub fn send(
     command: &ControlCommand,
     timeout: Duration,
 ) -> Result<ControlReply, SendError> {
-    let j = Journal::open_read_only(&run_dir.join(crate::run::JOURNAL_FILE))?;
+    let j = journal::RunDir::new(run_dir).open_read_only()?;
     if crate::lease::live_holder(&j)?.is_none() {
         let proj = j.fold_from_snapshot(None)?.projections;
         let status = proj.control.status.as_str();

@@ -15,8 +15,8 @@ pub fn experiment(bytes: &[u8], yaml: bool, dir: &Path) {
     } else {
         "experiment.json"
     });
-    if let Ok(doc) = crate::experiment::parse_str(&path, text) {
-        let _ = crate::experiment::load_value(&path, doc);
+    if let Ok(doc) = model::experiment::parse_str(&path, text) {
+        let _ = model::experiment::load_value(&path, doc);
     }
 }
 
@@ -24,7 +24,7 @@ pub fn experiment(bytes: &[u8], yaml: bool, dir: &Path) {
 pub fn dataset(bytes: &[u8], dir: &Path) {
     let path = dir.join("tasks.jsonl");
     if std::fs::write(&path, bytes).is_ok() {
-        let _ = crate::experiment::read_dataset_file(&path);
+        let _ = model::experiment::read_dataset_file(&path);
     }
 }
 

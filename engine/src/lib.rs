@@ -9,23 +9,11 @@ pub mod budget;
 pub mod committer;
 pub mod control;
 pub mod coordinator;
-pub mod executor;
-pub mod experiment;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod inputs;
-pub mod inspect;
-pub mod isolation;
-pub mod launch_env;
 pub mod lease;
 pub mod progress;
-pub mod report;
 pub mod run;
-pub mod run_remote;
-pub mod safe_fs;
-pub mod schemas;
-pub mod trial;
-pub mod verdict;
-mod verdict_check;
+pub mod wire;
 pub mod worker;

@@ -15,11 +15,12 @@ use crate::backend::{LocalThreadWorkerBackend, WorkerBackend};
 use crate::coordinator::{
     now_ts, Coordinator, CoordinatorError, CoordinatorOptions, InfraRetry, SessionEnd, SessionParts,
 };
-use crate::experiment::{self, Experiment, ExperimentError};
 use crate::lease::{self, LeaseError};
-pub use crate::run_remote::RemoteOptions;
+use model::experiment::{self, Experiment, ExperimentError};
+pub use remote::RemoteOptions;
 
 mod recover;
+mod remote;
 mod resolve;
 use journal::event::*;
 use journal::projection::RunStatus;
@@ -29,7 +30,6 @@ pub use recover::{reap_orphans, recovery_plan, RecoveryPlan};
 pub use resolve::resolve_run;
 use std::path::{Path, PathBuf};
 
-pub const JOURNAL_FILE: &str = "journal.sqlite";
 pub const FAULT_KILL_ENV: &str = "LABJ_FAULT_KILL_AFTER_EVENTS";
 
 #[derive(Debug, thiserror::Error)]
@@ -153,10 +153,10 @@ fn fault_kill_after() -> Result<Option<u64>, RunError> {
 }
 
 /// The combined digest of everything that decides what a trial does (see
-/// [`crate::inputs`]): `continue` refuses to resume with inputs that changed since the
+/// [`model::inputs`]): `continue` refuses to resume with inputs that changed since the
 /// run was created, unless told to accept them.
 pub fn inputs_digest(exp: &Experiment) -> String {
-    crate::inputs::combined(&crate::inputs::components(exp))
+    model::inputs::combined(&model::inputs::components(exp))
 }
 
 fn new_session(mode: &str, took_over_from: Option<LeaseHolder>) -> SessionStarted {
@@ -191,14 +191,14 @@ fn restrict(path: &Path, mode: u32) -> Result<(), RunError> {
     })
 }
 
-/// The isolation preflight (`crate::isolation::preflight`): refuses, naming the field,
+/// The isolation preflight (`exec::isolation::preflight`): refuses, naming the field,
 /// what this machine cannot enforce; records the engine/bwrap for the trial specs.
 /// `--durable` reaches the workers through a marker in the blob directory (local,
 /// Slurm and sandboxed trials all see it), so blobs are fsynced like the journal.
 fn mark_blob_durability(run_dir: &Path, durability: Durability) -> Result<(), RunError> {
     let marker = run_dir
         .join("blobs")
-        .join(crate::executor::blobs::DURABLE_MARKER);
+        .join(exec::executor::blobs::DURABLE_MARKER);
     if durability == Durability::Full && !marker.exists() {
         std::fs::write(&marker, b"")
             .map_err(|e| RunError::Invalid(format!("cannot write {}: {e}", marker.display())))?;
@@ -220,10 +220,10 @@ pub fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> 
     if let Some(n) = opts.max_concurrency {
         experiment::limits::check_concurrency(n as u64).map_err(RunError::Invalid)?;
     }
-    let choice = crate::isolation::HostChoice {
+    let choice = exec::isolation::HostChoice {
         container_engine: opts.container_engine.clone(),
     };
-    let e = crate::isolation::preflight(exp, &choice)?;
+    let e = exec::isolation::preflight(exp, &choice)?;
     exp.set_enforcement(e);
     Ok(())
 }
@@ -231,10 +231,10 @@ pub fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> 
 /// Ends whatever a run's trials may have left: host processes carrying the run's id in
 /// their environment, and containers labelled with it.
 fn sweep_run(run_id: &str, exp: &Experiment, opts: &RunOptions, since: Option<u64>) {
-    let killed = crate::isolation::reap_host_processes_since(run_id, None, since);
+    let killed = exec::isolation::reap_host_processes_since(run_id, None, since);
     let mut removed = Vec::new();
     if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
-        match crate::isolation::remove_run_containers(engine, run_id, None) {
+        match exec::isolation::remove_run_containers(engine, run_id, None) {
             Ok(names) => removed = names,
             Err(e) => tracing::warn!(run = %run_id, "removing the run's containers failed: {e}"),
         }
@@ -295,7 +295,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     crate::backend::local::ceiling_from_env().map_err(RunError::Invalid)?;
     check_executor_options(opts.executor.unwrap_or_default(), opts)?;
     if opts.executor == Some(ExecutorKind::Remote) {
-        crate::run_remote::preflight(&opts.remote)?;
+        remote::preflight(&opts.remote)?;
     }
     // A bad budget is refused before anything is created.
     let mut budget = crate::budget::from_experiment(exp.resolved())
@@ -306,9 +306,9 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     }
     let run_id = uuid::Uuid::now_v7().to_string();
     let run_dir = opts.runs_dir.join(&run_id);
-    let inputs = crate::inputs::components(&exp);
-    mkdir(&run_dir.join("trials"))?;
-    mkdir(&run_dir.join("blobs"))?;
+    let inputs = model::inputs::components(&exp);
+    mkdir(&journal::RunDir::new(&run_dir).trials())?;
+    mkdir(&journal::RunDir::new(&run_dir).blobs())?;
     // Other users never read a run (agent env, outputs); see docs/isolation.md.
     restrict(&run_dir, 0o700)?;
     let mut session = new_session("run", None);
@@ -317,7 +317,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
         run_id: run_id.clone(),
         experiment_id: exp.id().to_string(),
         experiment_digest: exp.digest().to_string(),
-        experiment: crate::isolation::redact_env_values(exp.resolved()),
+        experiment: model::isolation::redact_env_values(exp.resolved()),
         variant_ids: exp.variant_ids(),
         task_ids: exp.task_ids(),
         schedule_policy: exp.scheduling().as_str().to_string(),
@@ -327,7 +327,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
         primary_metric: exp.primary_metric().map(String::from),
         options: serde_json::json!({
             "experiment_path": abs_exp,
-            "inputs_digest": crate::inputs::combined(&inputs),
+            "inputs_digest": model::inputs::combined(&inputs),
             "inputs": inputs,
             "runs_dir": opts.runs_dir,
             "max_concurrency_override": opts.max_concurrency,
@@ -343,14 +343,13 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
     let lease_holder = holder(&session);
     // Atomic: the journal appears with run_created + session_started, or not at all.
     let mut journal = Journal::create_with(
-        &run_dir.join(JOURNAL_FILE),
+        &journal::RunDir::new(&run_dir).journal_path(),
         opts.durability,
         &mut projections,
         vec![Event::RunCreated(created), Event::SessionStarted(session)],
         &now_ts(),
     )?;
-    for f in [JOURNAL_FILE, "journal.sqlite-wal", "journal.sqlite-shm"] {
-        let path = run_dir.join(f);
+    for path in journal::RunDir::new(&run_dir).journal_files() {
         if path.exists() {
             restrict(&path, 0o600)?;
         }
@@ -456,9 +455,9 @@ fn make_backend(
 ) -> Result<Backend, RunError> {
     match kind {
         ExecutorKind::Remote => {
-            let backend = crate::run_remote::connect(run_id, &opts.remote, capacity)?;
+            let backend = remote::connect(run_id, &opts.remote, capacity)?;
             // Evidence comes home before a completion is journaled (`evidence.rs`).
-            backend.fetch_evidence_into(run_dir.join("blobs"));
+            backend.fetch_evidence_into(journal::RunDir::new(run_dir).blobs());
             Ok(Backend::Remote(backend))
         }
         ExecutorKind::Local => Ok(Backend::Local(
@@ -522,7 +521,7 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
         && o.remote.token_env.is_none()
     {
         let insecure_plaintext = o.remote.insecure_plaintext;
-        o.remote = crate::run_remote::recorded(&created.options);
+        o.remote = remote::recorded(&created.options);
         o.remote.insecure_plaintext = insecure_plaintext;
     }
     check_executor_options(o.executor.unwrap_or_default(), &o)?;
@@ -561,7 +560,7 @@ fn drive(
     let (run_dir, session_id) = (parts.run_dir.clone(), parts.session_id.clone());
     let experiment = parts.experiment;
     // Whatever this session's trials started, started after this.
-    let since = crate::isolation::boot_ticks_now();
+    let since = exec::isolation::boot_ticks_now();
     let infra_retry = InfraRetry::for_experiment(parts.experiment, opts.no_retry_lost);
     // The caps this session's `session_started` recorded.
     let budget = parts
@@ -585,7 +584,7 @@ fn drive(
     // Also at the end of a completed run, not only on `continue`: nothing outlives it.
     sweep_run(&run_id, experiment, opts, since);
     // No trial of this session runs any more: the per-run input store can go.
-    crate::executor::blobs::remove_inputs(&run_dir);
+    exec::executor::blobs::remove_inputs(&run_dir);
     // Whatever the session's end, the journal it wrote must still be the file on disk:
     // a deleted, replaced or truncated journal never ends green.
     let damaged = journal.check_file();
@@ -612,7 +611,7 @@ fn drive(
 pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     opts.validate()?;
     let kill_after = fault_kill_after()?;
-    let path = run_dir.join(JOURNAL_FILE);
+    let path = journal::RunDir::new(run_dir).journal_path();
     let mut ro = Journal::open_read_only(&path)?;
     let folded_len = ro.len();
     // From the latest verified snapshot: a crashed run of millions of events is not
@@ -675,7 +674,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     journal.guard_appends_by_lease(session_id.clone());
     mark_blob_durability(run_dir, opts.durability)?;
     // Temporary blob files of writers that died with the previous session.
-    crate::executor::blobs::clean_stale_tmp(&run_dir.join("blobs"));
+    exec::executor::blobs::clean_stale_tmp(&journal::RunDir::new(run_dir).blobs());
     let proj = if journal.len() != folded_len {
         // Another session appended between the fold and the lease (and has since died).
         let proj = journal.fold_from_snapshot(None)?.projections;
@@ -696,7 +695,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     // are taken over rather than lost.
     let reattached = match &mut backend {
         Backend::Slurm(b) => {
-            crate::backend::slurm::recover::reattach(&journal, run_dir, b, &mut plan)
+            crate::backend::slurm::recover::reattach(&journal, run_dir, b, &mut plan.worker_lost)
                 .map_err(RunError::Invalid)?
         }
         Backend::Remote(b) => {
@@ -741,7 +740,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     };
     if let Some(engine) = exp.enforcement().and_then(|e| e.engine.as_ref()) {
         // Containers of the dead session's lost trials (labelled with this run).
-        match crate::isolation::remove_run_containers(engine, &run.run_id, Some(&stale)) {
+        match exec::isolation::remove_run_containers(engine, &run.run_id, Some(&stale)) {
             Ok(names) if !names.is_empty() => {
                 let msg = format!(
                     "removed {} container(s) the previous session left: {}",
@@ -799,7 +798,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
 /// `labj rebuild`: recompute the materialized projections of a run nobody drives.
 /// Returns the projections and the number of events folded.
 pub fn rebuild(run_dir: &Path) -> Result<(Projections, u64), RunError> {
-    let mut j = Journal::open(&run_dir.join(JOURNAL_FILE), Durability::Normal)?;
+    let mut j = journal::RunDir::new(run_dir).open_journal(Durability::Normal)?;
     if let Some(row) = lease::live_holder(&j)? {
         return Err(RunError::Invalid(format!(
             "run is live (pid {} on {}); rebuild it after it stops",

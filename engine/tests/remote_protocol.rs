@@ -149,7 +149,7 @@ fn p2d_remote_backend_rejects_schema_version_mismatch() {
         let (path, schema) = expected[i % 4];
         assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", path));
         assert_eq!(r.body["schema_version"], schema);
-        engine::schemas::validate(schema, &r.body).expect("request matches its schema");
+        model::schemas::validate(schema, &r.body).expect("request matches its schema");
         assert_eq!(
             r.header("authorization"),
             Some(format!("Bearer {TOKEN}").as_str())
@@ -215,7 +215,7 @@ fn remote_protocol_token_never_appears_in_debug_or_errors() {
     assert!(debug.contains("<redacted>"), "{debug}");
     assert_no_token(&debug);
     assert_eq!(
-        format!("{:?}", engine::backend::remote::BearerToken::new(TOKEN)),
+        format!("{:?}", engine::wire::BearerToken::new(TOKEN)),
         "BearerToken(<redacted>)"
     );
     let err = c.stop(RUN, "tk-1", "x").unwrap_err();

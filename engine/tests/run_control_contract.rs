@@ -2,10 +2,10 @@
 //! projections write validate against their schemas, and `run_control_v2` carries
 //! `active_trials` for every in-flight trial and none of the retired single-active fields.
 
-use engine::schemas::{self, SchemaError};
 use journal::event::{Event, PauseAcked, PauseRequested, RunInterrupted};
 use journal::projection::{RunStatus, TrialControlState};
 use journal::{testkit, Durability, Journal, Projections};
+use model::schemas::{self, SchemaError};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

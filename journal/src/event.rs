@@ -706,7 +706,7 @@ mod tests {
     use super::*;
 
     /// One kind here; every kind (a minimal and a full payload of each of the
-    /// `EVENT_KINDS`) round-trips in `engine/tests/schemas_events.rs`
+    /// `EVENT_KINDS`) round-trips in `engine/model/tests/schemas_events.rs`
     /// (`every_event_kind_has_a_schema_and_typed_payloads_validate`), which has the
     /// samples and asserts it covers every kind.
     #[test]

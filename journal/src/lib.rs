@@ -7,10 +7,12 @@
 pub mod event;
 pub mod materialize;
 pub mod projection;
+pub mod run_dir;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use event::{Event, StoredEvent};
 pub use projection::Projections;
+pub use run_dir::{RunDir, JOURNAL_FILE};
 pub use store::{Durability, Journal, JournalError, TrialPage, TrialQuery, TrialSort};

@@ -1,6 +1,6 @@
 #!/bin/sh
 # python3 with scipy: the reference implementation the statistics of `labj report` are
-# checked against (engine/tests/report_stats_scipy.rs, cli/tests/e2e_report.rs). Debian's
+# checked against (engine/read/tests/report_stats_scipy.rs, cli/tests/e2e_report.rs). Debian's
 # python3-scipy installs into /usr/bin/python3, which the tests try first.
 set -eu
 have() { "$1" -c 'import scipy, numpy' >/dev/null 2>&1; }

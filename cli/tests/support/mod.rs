@@ -248,7 +248,7 @@ pub fn check_journal(run_dir: &Path) -> Projections {
         None,
         "materialized projections differ from rebuilt ones"
     );
-    let report = engine::inspect::verify(&j).expect("verify report");
+    let report = read::inspect::verify(&j).expect("verify report");
     assert!(report.ok(), "labj verify faults: {:?}", report.faults);
     j.fold(None).expect("fold")
 }

@@ -100,7 +100,7 @@ exit 3"#,
     s.experiment(&["base", "alt"], 2, 4, "")
 }
 
-#[path = "../../../engine/tests/scipy_support/mod.rs"]
+#[path = "../../../engine/read/tests/scipy_support/mod.rs"]
 mod scipy_support;
 #[allow(unused_imports)] // used by e2e_report only
 pub use scipy_support::python_with_scipy;

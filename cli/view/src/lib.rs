@@ -1,7 +1,7 @@
 //! `labj view`: a read-only web viewer of runs (runs, run, trials, trial, compare,
 //! report, inspect pages, time travel over the journal, live updates) and its static
-//! export. It reads runs only through the engine's read side (`engine::report`,
-//! `engine::inspect`) and the journal's typed reads; it never writes to a run.
+//! export. It reads runs only through the engine's read side (`read::report`,
+//! `read::inspect`) and the journal's typed reads; it never writes to a run.
 
 pub mod export;
 pub mod html;

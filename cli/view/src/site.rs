@@ -5,8 +5,8 @@
 
 use crate::html::{dec, enc, Page};
 use crate::pages;
-use engine::report::{self, BootstrapOptions, Report};
-use engine::run::JOURNAL_FILE;
+use read::report::{self, BootstrapOptions, Report};
+
 use journal::{Journal, JournalError};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -197,14 +197,14 @@ impl Site {
             .flatten()
             .find(|e| e.file_name().to_str() == Some(id))
             .map(|e| e.path())
-            .filter(|p| p.join(JOURNAL_FILE).is_file())
+            .filter(|p| journal::RunDir::new(p).journal_path().is_file())
     }
 
     pub fn open_run(&self, id: &str, export: bool) -> Result<RunCtx, ViewError> {
         let dir = self
             .run_dir(id)
             .ok_or_else(|| ViewError::NotFound(format!("no run `{id}` here")))?;
-        let journal = Journal::open_read_only(&dir.join(JOURNAL_FILE))?;
+        let journal = journal::RunDir::new(&dir).open_read_only()?;
         Ok(RunCtx {
             id: id.to_string(),
             dir,
@@ -240,7 +240,9 @@ impl Site {
         let dir = run.dir.clone();
         let compute = move || -> Result<ReportData, String> {
             let t = Instant::now();
-            let j = Journal::open_read_only(&dir.join(JOURNAL_FILE)).map_err(|e| e.to_string())?;
+            let j = journal::RunDir::new(&dir)
+                .open_read_only()
+                .map_err(|e| e.to_string())?;
             let facts = report::collect(&j).map_err(|e| e.to_string())?;
             let report = report::build(&dir, &facts, BootstrapOptions::default());
             let slots = facts

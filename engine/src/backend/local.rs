@@ -1,5 +1,5 @@
 //! `LocalThreadWorkerBackend`: a bounded pool of threads on this machine, each running
-//! trials through the [`TrialExecutor`](crate::executor).
+//! trials through the [`TrialExecutor`](exec::executor).
 //!
 //! `AGENTLAB_LOCAL_WORKER_MAX_IN_FLIGHT` may impose a ceiling stricter than the requested
 //! concurrency; the backend then reports a notice the coordinator journals as
@@ -7,7 +7,7 @@
 //! per poll, so a burst is delivered across several polls without loss.
 
 use super::*;
-use crate::executor::{execute_and_compact, TrialControl};
+use exec::executor::{execute_and_compact, TrialControl};
 use journal::event::Classification;
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};

@@ -15,7 +15,7 @@ pub mod local;
 pub mod remote;
 pub mod slurm;
 
-use crate::trial::{TrialOutcome, TrialSpec};
+use model::trial::{TrialOutcome, TrialSpec};
 use std::time::Duration;
 
 pub use local::LocalThreadWorkerBackend;

@@ -403,7 +403,7 @@ impl Coordinator<'_> {
     }
 
     fn set(&mut self, r: &ControlRequest, max_concurrency: u32) -> Result<Reply, CoordinatorError> {
-        if let Err(why) = crate::experiment::limits::check_concurrency(max_concurrency as u64) {
+        if let Err(why) = model::experiment::limits::check_concurrency(max_concurrency as u64) {
             return Ok(self.refuse(why));
         }
         self.pending.push(Event::ConcurrencySet(ConcurrencySet {

@@ -145,7 +145,7 @@ impl Coordinator<'_> {
                         schedule_idx: d.spec.schedule_idx,
                         trial_id: d.spec.trial_id.clone(),
                         completion_seq: 1,
-                        outcome: crate::trial::TrialOutcome::infra(
+                        outcome: model::trial::TrialOutcome::infra(
                             Classification::SpawnFailure,
                             e.to_string(),
                         ),
@@ -175,7 +175,7 @@ pub(super) struct Pace {
 const SHORT_TRIAL_MS: f64 = 20.0;
 
 impl Pace {
-    pub(super) fn observe(&mut self, outcome: &crate::trial::TrialOutcome) {
+    pub(super) fn observe(&mut self, outcome: &model::trial::TrialOutcome) {
         if outcome.attempts.is_empty() {
             return; // infrastructure outcomes say nothing about the agent's pace
         }

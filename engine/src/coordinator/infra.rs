@@ -28,7 +28,7 @@ pub struct InfraRetry {
 impl Default for InfraRetry {
     fn default() -> Self {
         InfraRetry {
-            max_attempts: crate::trial::DEFAULT_MAX_INFRA_ATTEMPTS,
+            max_attempts: model::trial::DEFAULT_MAX_INFRA_ATTEMPTS,
         }
     }
 }
@@ -58,7 +58,7 @@ impl InfraRetry {
             .and_then(|v| v.as_u64())
             .map(|v| v.clamp(1, u32::MAX as u64) as u32);
         InfraRetry {
-            max_attempts: max.unwrap_or(crate::trial::DEFAULT_MAX_INFRA_ATTEMPTS),
+            max_attempts: max.unwrap_or(model::trial::DEFAULT_MAX_INFRA_ATTEMPTS),
         }
     }
 
@@ -200,7 +200,7 @@ impl Coordinator<'_> {
 /// lost attempt — not even a result it managed to write — is mistaken for the re-run's.
 /// Best effort: a missing directory (remote worker, spawn failure) is nothing to keep.
 pub fn set_aside_trial_dir(run_dir: &std::path::Path, trial_id: &str, tag: &str) {
-    let dir = run_dir.join("trials").join(trial_id);
+    let dir = journal::RunDir::new(run_dir).trial_dir(trial_id);
     if !dir.exists() {
         return;
     }

@@ -22,10 +22,10 @@ pub use infra::InfraRetry;
 
 use crate::backend::{TrialCompletion, TrialDispatch, WorkerBackend, MAX_DRAIN_PER_POLL};
 use crate::committer::{Arrival, CommitAction, DeterministicCommitter, Offer};
-use crate::experiment::Experiment;
 use crate::lease;
 use journal::event::*;
 use journal::{Journal, JournalError, Projections};
+use model::experiment::Experiment;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -149,7 +149,7 @@ pub struct Coordinator<'a> {
 impl<'a> Coordinator<'a> {
     /// Build a coordinator over a journal whose projections are `parts.projections` (the
     /// fold of the whole journal). Stale active trials must already have been turned into
-    /// `worker_lost` by the caller (see `crate::run::continue_run`).
+    /// `worker_lost` by the caller (`labj continue` does it from its recovery plan).
     pub fn new(
         parts: SessionParts<'a>,
         backend: Box<dyn WorkerBackend + 'a>,
@@ -546,7 +546,7 @@ impl<'a> Coordinator<'a> {
             schedule_idx: l.schedule_idx,
             trial_id: l.trial_id,
             completion_seq: 1,
-            outcome: crate::trial::TrialOutcome::infra(Classification::WorkerLost, l.reason),
+            outcome: model::trial::TrialOutcome::infra(Classification::WorkerLost, l.reason),
         };
         self.on_completion(c)
     }

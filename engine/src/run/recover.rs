@@ -4,9 +4,9 @@
 
 use super::{RunError, RunOptions};
 use crate::coordinator::InfraRetry;
-use crate::experiment::Experiment;
 use journal::event::*;
 use journal::{Journal, Projections};
+use model::experiment::Experiment;
 use std::path::Path;
 
 /// What `continue` would do, computed from the journal alone (also `inspect`'s dry run).
@@ -50,7 +50,7 @@ pub fn recovery_plan(proj: &Projections, infra: InfraRetry) -> RecoveryPlan {
 /// run and one of `trial_ids` (agents, graders and their children inherit it) gets
 /// SIGKILL. Returns how many were killed. Processes we may not inspect are skipped.
 pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
-    crate::isolation::reap_host_processes(run_id, Some(trial_ids))
+    exec::isolation::reap_host_processes(run_id, Some(trial_ids))
 }
 
 /// The inputs the run was created (or last continued) with against the experiment as it
@@ -63,17 +63,17 @@ pub(super) fn check_inputs(
     exp_path: &Path,
     opts: &RunOptions,
 ) -> Result<Option<InputsChanged>, RunError> {
-    let now = crate::inputs::components(exp);
-    let recorded: Option<crate::inputs::Components> =
+    let now = model::inputs::components(exp);
+    let recorded: Option<model::inputs::Components> =
         serde_json::from_value(created.options["inputs"].clone()).ok();
     let Some(mut was) = recorded else {
         // A journal from before per-component digests: only the combined legacy digest.
         let want = created.options["inputs_digest"].as_str().unwrap_or("");
-        if crate::inputs::legacy_digest(exp) == want && exp.digest() == created.experiment_digest {
+        if model::inputs::legacy_digest(exp) == want && exp.digest() == created.experiment_digest {
             return Ok(None);
         }
         if opts.allow_changed_inputs {
-            let mut change = crate::inputs::accepted_change(&Default::default(), &now);
+            let mut change = model::inputs::accepted_change(&Default::default(), &now);
             change.changed =
                 vec!["experiment or dataset (journal predates per-component digests)".into()];
             return Ok(Some(change));
@@ -95,12 +95,12 @@ pub(super) fn check_inputs(
         }
         Ok(())
     })?;
-    let changed = crate::inputs::changed(&was, &now);
+    let changed = model::inputs::changed(&was, &now);
     if changed.is_empty() {
         return Ok(None);
     }
     if opts.allow_changed_inputs {
-        return Ok(Some(crate::inputs::accepted_change(&was, &now)));
+        return Ok(Some(model::inputs::accepted_change(&was, &now)));
     }
     Err(RunError::Invalid(format!(
         "the inputs of run {} changed since it was created: {} (experiment {}); continuing would mix results of different inputs. Restore them, or pass --allow-changed-inputs to continue anyway (the change is journaled)",

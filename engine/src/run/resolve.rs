@@ -1,6 +1,7 @@
 //! Naming a run: a run directory, a run id, or a unique prefix of one.
 
-use super::{RunError, JOURNAL_FILE};
+use super::RunError;
+use journal::JOURNAL_FILE;
 use std::path::{Path, PathBuf};
 
 /// Find a run by directory path, run id, or unique run id prefix under `runs_dir`.
@@ -13,7 +14,7 @@ pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
     }
     let as_path = Path::new(run);
     for dir in [as_path.to_path_buf(), runs_dir.join(run)] {
-        let journal = dir.join(JOURNAL_FILE);
+        let journal = journal::RunDir::new(&dir).journal_path();
         if !journal.exists() && journal::store::creating_path(&journal).exists() {
             return Err(RunError::Invalid(format!(
                 "run {} never started: labj was stopped while creating its journal, before run_created was written; nothing ran (remove the directory)",
@@ -37,18 +38,18 @@ pub fn resolve_run(runs_dir: &Path, run: &str) -> Result<PathBuf, RunError> {
             )));
         }
     }
-    if as_path.join(JOURNAL_FILE).is_file() {
+    if journal::RunDir::new(as_path).journal_path().is_file() {
         return Ok(as_path.to_path_buf());
     }
     let direct = runs_dir.join(run);
-    if direct.join(JOURNAL_FILE).is_file() {
+    if journal::RunDir::new(&direct).journal_path().is_file() {
         return Ok(direct);
     }
     let mut matches = Vec::new();
     if let Ok(entries) = std::fs::read_dir(runs_dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(run) && e.path().join(JOURNAL_FILE).is_file() {
+            if name.starts_with(run) && journal::RunDir::new(e.path()).journal_path().is_file() {
                 matches.push(e.path());
             }
         }

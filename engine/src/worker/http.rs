@@ -8,9 +8,9 @@
 //! Every answer is checked against its response schema before it leaves. Errors are
 //! `{"error": "..."}` and never contain the token or request headers.
 
-use super::messages::*;
 use super::state::{Refusal, WorkerState};
-use crate::backend::remote::BearerToken;
+use crate::wire::messages::*;
+use crate::wire::BearerToken;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -278,7 +278,7 @@ fn check_request(call: Call, bytes: &[u8]) -> Result<serde_json::Value, String> 
         }
         None => return Err(format!("missing schema_version; expected `{expected}`")),
     }
-    crate::schemas::validate(expected, &doc).map_err(|e| e.to_string())?;
+    model::schemas::validate(expected, &doc).map_err(|e| e.to_string())?;
     Ok(doc)
 }
 
@@ -317,7 +317,7 @@ fn run_call(
 fn respond<T: Serialize>(call: Call, answer: &T) -> Result<String, CallError> {
     let internal = |m: String| (StatusCode::INTERNAL_SERVER_ERROR, m);
     let doc = serde_json::to_value(answer).map_err(|e| internal(e.to_string()))?;
-    crate::schemas::validate(call.response_schema(), &doc)
+    model::schemas::validate(call.response_schema(), &doc)
         .map_err(|e| internal(format!("worker built an invalid answer: {e}")))?;
     serde_json::to_string(&doc).map_err(|e| internal(e.to_string()))
 }

@@ -1,7 +1,7 @@
 //! `labj worker serve`: the server side of the remote worker protocol.
 //!
 //! A worker holds N slots and runs each submitted trial with the same
-//! [`execute_trial`](crate::executor::execute_trial) as a local run. It never sees a
+//! [`execute_trial`](exec::executor::execute_trial) as a local run. It never sees a
 //! journal: it keeps each finished trial's completion in memory until the coordinator
 //! acknowledges its key (at-least-once delivery), and lists its outstanding tickets so
 //! a continuing coordinator can reattach to them.
@@ -18,11 +18,10 @@
 //! A second signal exits at once.
 
 pub mod http;
-pub mod messages;
 pub mod staging;
 pub mod state;
 
-use crate::backend::remote::BearerToken;
+use crate::wire::BearerToken;
 use http::{HttpLimits, Shared};
 use state::{Runner, WorkerState};
 use std::net::SocketAddr;
@@ -81,7 +80,7 @@ pub fn serve(
 ) -> Result<(), WorkerError> {
     serve_with_runner(
         config,
-        Arc::new(crate::executor::execute_trial),
+        Arc::new(exec::executor::execute_trial),
         on_listening,
     )
 }

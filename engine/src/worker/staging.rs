@@ -14,9 +14,9 @@
 //! when it is missing or differs, so the same agent script sent with every submit is
 //! written once per run.
 
-use super::messages::FileDoc;
-use crate::trial::TrialSpec;
+use crate::wire::messages::FileDoc;
 use base64::Engine as _;
+use model::trial::TrialSpec;
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug)]
@@ -108,8 +108,8 @@ pub fn stage(
     if let Some(g) = spec.grader.as_mut() {
         rebase(&mut g.command);
     }
-    spec.trial_dir = run_dir.join("trials").join(&spec.trial_id);
-    spec.blob_dir = run_dir.join("blobs");
+    spec.trial_dir = journal::RunDir::new(&run_dir).trial_dir(&spec.trial_id);
+    spec.blob_dir = journal::RunDir::new(&run_dir).blobs();
     Ok(spec)
 }
 

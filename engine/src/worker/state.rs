@@ -8,11 +8,11 @@
 //! accepted again without running it twice (the coordinator may retry a submit whose
 //! answer it lost).
 
-use super::messages::*;
 use super::staging::{self, StageError};
-use crate::backend::remote::protocol::completion_key;
-use crate::executor::TrialControl;
-use crate::trial::{TrialOutcome, TrialSpec};
+use crate::wire::completion_key;
+use crate::wire::messages::*;
+use exec::executor::TrialControl;
+use model::trial::{TrialOutcome, TrialSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

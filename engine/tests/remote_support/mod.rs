@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use engine::trial::{AgentSpec, TrialSpec};
+use model::trial::{AgentSpec, TrialSpec};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::thread::JoinHandle;
@@ -144,7 +144,7 @@ pub fn spec(run_id: &str, schedule_idx: u64, trial_id: &str) -> TrialSpec {
             timeout_ms: 1000,
             dollar_templates: false,
             secret_files: Vec::new(),
-            output_limit_bytes: engine::executor::DEFAULT_OUTPUT_LIMIT_BYTES,
+            output_limit_bytes: model::trial::DEFAULT_OUTPUT_LIMIT_BYTES,
         },
         grader: None,
         retry: Default::default(),

@@ -6,7 +6,7 @@
 
 use crate::html::{a, esc, num, pct, table, Page};
 use crate::site::{ReportView, RunCtx, Site, ViewError};
-use engine::report::stats::Interval;
+use read::report::stats::Interval;
 use std::fmt::Write;
 
 /// At most this many flipped pairs are listed per direction.

@@ -7,10 +7,10 @@
 use super::{class_span, ms};
 use crate::html::{a, esc, num, pct, pre, table, Page};
 use crate::site::{RunCtx, Site, ViewError};
-use engine::report::{failures::failure_classes_materialized, runs, stats};
 use journal::event::Event;
 use journal::projection::RunStatus;
 use journal::Projections;
+use read::report::{failures::failure_classes_materialized, runs, stats};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -236,7 +236,7 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
             false,
             |e| {
                 let mark = if e.idx == shown { "▶" } else { " " };
-                lines.push(format!("{mark}{}", engine::inspect::event_line(&e)));
+                lines.push(format!("{mark}{}", read::inspect::event_line(&e)));
                 Ok(())
             },
         )?;
@@ -494,7 +494,7 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
 /// what `continue` would do.
 pub fn inspect_page(run: &RunCtx) -> Result<Page, ViewError> {
     let t = std::time::Instant::now();
-    let i = engine::inspect::inspect(&run.dir, 20)?;
+    let i = read::inspect::inspect(&run.dir, 20)?;
     let links = &run.links;
     let mut b = format!(
         "<h1>Inspect {}</h1><p>journaled status {} · {}</p>",
@@ -550,7 +550,7 @@ pub fn inspect_page(run: &RunCtx) -> Result<Page, ViewError> {
     let lines: Vec<String> = i
         .last_events
         .iter()
-        .map(engine::inspect::event_line)
+        .map(read::inspect::event_line)
         .collect();
     b.push_str("<h2>Last events</h2>");
     b.push_str(&pre("last-events", &lines.join("\n")));

@@ -9,7 +9,7 @@ pub fn page(site: &Site) -> Result<Page, ViewError> {
         Some(only) => only.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
         None => site.runs_dir().to_path_buf(),
     };
-    let mut runs = engine::report::runs::list(&dir)
+    let mut runs = read::report::runs::list(&dir)
         .map_err(|e| ViewError::Other(format!("cannot list {}: {e}", dir.display())))?;
     if let Some(only) = site.only() {
         runs.retain(|r| r.dir == only);

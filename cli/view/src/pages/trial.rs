@@ -6,10 +6,10 @@
 use super::{class_span, ms};
 use crate::html::{a, esc, num, table, Page};
 use crate::site::{Response, RunCtx, ViewError};
-use engine::report::logs::{self, LogSource, Stream};
-use engine::report::{committed_trial, TrialRow};
 use journal::event::{Event, TrialCompleted};
 use journal::StoredEvent;
+use read::report::logs::{self, LogSource, Stream};
+use read::report::{committed_trial, TrialRow};
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -57,9 +57,11 @@ pub fn read_blob(run: &RunCtx, digest: &str, cap: usize) -> Result<BlobRead, Str
     if !is_digest(digest) {
         return Err(format!("`{digest}` is not a blob digest"));
     }
-    let path = run.dir.join("blobs").join(&digest[..2]).join(digest);
-    let (mut f, size) =
-        engine::safe_fs::open_regular(&path, u64::MAX).map_err(|e| e.to_string())?;
+    let path = journal::RunDir::new(&run.dir)
+        .blobs()
+        .join(&digest[..2])
+        .join(digest);
+    let (mut f, size) = model::safe_fs::open_regular(&path, u64::MAX).map_err(|e| e.to_string())?;
     let mut h = blake3::Hasher::new();
     let mut head = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -450,7 +452,7 @@ fn timeline(events: &[StoredEvent], side: &str) -> String {
     let rows: Vec<Vec<String>> = events
         .iter()
         .map(|e| {
-            let line = engine::inspect::event_line(e);
+            let line = read::inspect::event_line(e);
             // event_line: idx, ts, kind, then the detail.
             let rest = line
                 .find(e.event.kind())
@@ -474,7 +476,7 @@ fn timeline(events: &[StoredEvent], side: &str) -> String {
 pub fn page(run: &RunCtx, slot: &u64) -> Result<Page, ViewError> {
     let d = load(run, *slot)?;
     let links = &run.links;
-    let live = d.row.is_none() && !links.export && engine::report::runs::holder_alive(&run.journal);
+    let live = d.row.is_none() && !links.export && read::report::runs::holder_alive(&run.journal);
     let title = format!("trial_{slot:06}");
     let mut b = format!("<h1>{}</h1>", esc(&title));
     b.push_str(&body(run, &d, "", true));

@@ -298,7 +298,7 @@ pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewErro
         title: format!("trials of {}", run.id),
         crumbs,
         body: b,
-        live: at.is_none() && !links.export && engine::report::runs::holder_alive(&run.journal),
+        live: at.is_none() && !links.export && read::report::runs::holder_alive(&run.journal),
     })
 }
 

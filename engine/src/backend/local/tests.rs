@@ -1,6 +1,6 @@
 use super::*;
-use crate::trial::{AgentSpec, RetrySpec};
 use journal::event::Classification;
+use model::trial::{AgentSpec, RetrySpec};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -26,7 +26,7 @@ fn spec(idx: u64) -> TrialSpec {
             timeout_ms: 1000,
             dollar_templates: false,
             secret_files: Vec::new(),
-            output_limit_bytes: crate::executor::DEFAULT_OUTPUT_LIMIT_BYTES,
+            output_limit_bytes: model::trial::DEFAULT_OUTPUT_LIMIT_BYTES,
         },
         grader: None,
         retry: RetrySpec::default(),

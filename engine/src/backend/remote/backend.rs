@@ -387,7 +387,7 @@ impl RemoteWorkerBackend {
             PollerMsg::EvidenceMissing(problems) => {
                 for p in problems {
                     // Only a well-formed digest names a blob `verify` can leave out.
-                    use crate::executor::blobs::is_blob_digest;
+                    use exec::executor::blobs::is_blob_digest;
                     let digests = Vec::from_iter(Some(p.digest).filter(|d| is_blob_digest(d)));
                     self.notice_about("remote_evidence_not_fetched", p.message, digests);
                 }
@@ -531,7 +531,7 @@ impl RemoteWorkerBackend {
                             "not expected by the continuing coordinator",
                         );
                     }
-                    _ => stale_keys.push(super::protocol::completion_key(
+                    _ => stale_keys.push(crate::wire::completion_key(
                         &self.run_id,
                         t.schedule_idx,
                         &t.trial_id,

@@ -11,7 +11,7 @@
 //! missing blob is reported as a `backend_warning` naming the trial and the digest.
 
 use super::protocol::{HttpRemoteWorkerProtocol, RemoteCompletion};
-use crate::executor::blobs::{hash_path, BlobStore, TMP_PREFIX};
+use exec::executor::blobs::{hash_path, BlobStore, TMP_PREFIX};
 use std::path::Path;
 
 /// Largest blob fetched (agent logs are capped well below this).

@@ -8,8 +8,8 @@
 //! digest already pins them for the run's lifetime).
 
 use super::protocol::FileDoc;
-use crate::trial::TrialSpec;
 use base64::Engine as _;
+use model::trial::TrialSpec;
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 

@@ -13,8 +13,8 @@
 //!
 //! The server side is [`crate::worker`] (`labj worker serve`).
 //!
-//! The bearer token lives in a [`BearerToken`] whose `Debug` prints `<redacted>`; no
-//! error, log line or `Debug` output of this module contains it.
+//! The bearer token lives in a [`BearerToken`](crate::wire::BearerToken) whose `Debug`
+//! prints `<redacted>`; no error, log line or `Debug` output of this module contains it.
 
 pub mod backend;
 mod evidence;
@@ -24,30 +24,6 @@ pub mod protocol;
 
 pub use backend::{RemoteTuning, RemoteWorkerBackend};
 pub use protocol::{HttpRemoteWorkerProtocol, RemoteEndpoint, RemoteTimeouts, RetryPolicy};
-
-use std::fmt;
-
-/// A secret sent as `Authorization: Bearer …`. Never printed: `Debug` shows
-/// `BearerToken(<redacted>)` and there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BearerToken(String);
-
-impl BearerToken {
-    pub fn new(token: impl Into<String>) -> Self {
-        BearerToken(token.into())
-    }
-
-    /// The secret itself, for the `Authorization` header only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for BearerToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BearerToken(<redacted>)")
-    }
-}
 
 /// Read the bearer token from the environment variable the user named.
 ///

@@ -7,10 +7,11 @@
 //! validated against their own schema before they leave, so a bug here never reaches a
 //! worker as a malformed document.
 
-use super::{BearerToken, RemoteError};
+use super::RemoteError;
 use crate::backend::TrialDispatch;
-use crate::trial::{TrialOutcome, TrialSpec};
-pub use crate::worker::messages::{FileDoc, HealthResponse, TicketDoc};
+pub use crate::wire::messages::{FileDoc, HealthResponse, TicketDoc};
+use crate::wire::{completion_key, BearerToken};
+use model::trial::{TrialOutcome, TrialSpec};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -202,21 +203,6 @@ impl RemoteCompletion {
             self.completion_seq,
         )
     }
-}
-
-/// The acknowledgement and dedupe key of one delivery:
-/// `run_id/schedule_idx/trial_id/ticket_id/completion_seq`. It names the attempt (every
-/// dispatch of a slot has its own ticket), so the completion of a re-run after an
-/// infrastructure fault is never mistaken for a repeat of the lost attempt's.
-/// Client and server must build it the same way.
-pub fn completion_key(
-    run_id: &str,
-    schedule_idx: u64,
-    trial_id: &str,
-    ticket_id: &str,
-    seq: u64,
-) -> String {
-    format!("{run_id}/{schedule_idx}/{trial_id}/{ticket_id}/{seq}")
 }
 
 /// `remote_worker_pause_response_v1`.
@@ -498,7 +484,7 @@ impl HttpRemoteWorkerProtocol {
         limit: u64,
     ) -> Result<u64, RemoteError> {
         let url = format!("{}{BLOB_PATH}", self.base_url);
-        let req = crate::worker::messages::BlobRequest {
+        let req = crate::wire::messages::BlobRequest {
             schema_version: BLOB_SCHEMA.into(),
             run_id: run_id.into(),
             digest: digest.into(),
@@ -576,7 +562,7 @@ impl HttpRemoteWorkerProtocol {
                 message: e.to_string(),
             });
         let (doc, body) = request_doc?;
-        crate::schemas::validate(endpoint.request_schema(), &doc).map_err(|e| {
+        model::schemas::validate(endpoint.request_schema(), &doc).map_err(|e| {
             RemoteError::InvalidRequest {
                 endpoint: url.clone(),
                 schema: endpoint.request_schema().into(),
@@ -734,8 +720,8 @@ fn parse_response<T: DeserializeOwned>(
         schema: expected.to_string(),
         violations,
     };
-    crate::schemas::validate(expected, &doc).map_err(|e| match e {
-        crate::schemas::SchemaError::Invalid { violations, .. } => invalid(
+    model::schemas::validate(expected, &doc).map_err(|e| match e {
+        model::schemas::SchemaError::Invalid { violations, .. } => invalid(
             violations
                 .iter()
                 .map(|v| format!("  - {v}"))

@@ -9,8 +9,8 @@
 //!
 //! The job never touches the journal: the coordinator reads `outcome.json` and journals it.
 
-use crate::executor::{execute_trial, TrialControl};
-use crate::trial::{TrialOutcome, TrialSpec};
+use exec::executor::{execute_trial, TrialControl};
+use model::trial::{TrialOutcome, TrialSpec};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,7 +2,7 @@
 //!
 //! The coordinator stays on the submitting host and stays the only journal writer. Each
 //! accepted dispatch becomes `sbatch` of a script running `labj trial exec` (the same
-//! [`execute_trial`](crate::executor::execute_trial) as a local run) on whatever node
+//! [`execute_trial`](exec::executor::execute_trial) as a local run) on whatever node
 //! Slurm picks; the job writes its [`TrialOutcome`] into the shared run directory and the
 //! backend hands it to the coordinator as a [`TrialCompletion`]. The run directory must
 //! therefore be on a filesystem the nodes share (the normal Slurm assumption), at the

@@ -2,8 +2,7 @@
 //! (or that finished and left an outcome nobody collected) are taken over, not lost.
 
 use super::{cmd, job, SlurmBackend};
-use crate::run::RecoveryPlan;
-use journal::event::Event;
+use journal::event::{Event, WorkerLost};
 use journal::Journal;
 use std::collections::HashMap;
 use std::path::Path;
@@ -43,20 +42,20 @@ fn job_by_name(ticket_id: &str) -> Result<Option<String>, String> {
         .map(String::from))
 }
 
-/// Move every stale trial whose job is alive or left an outcome from `plan.worker_lost`
-/// into the backend; returns their trial ids (in flight from the start of the session).
+/// Move every stale trial whose job is alive or left an outcome out of `worker_lost`
+/// (the recovery plan's list) into the backend; returns their trial ids (in flight from the start of the session).
 pub fn reattach(
     journal: &Journal,
     run_dir: &Path,
     backend: &mut SlurmBackend,
-    plan: &mut RecoveryPlan,
+    worker_lost: &mut Vec<WorkerLost>,
 ) -> Result<Vec<String>, String> {
-    if plan.worker_lost.is_empty() {
+    if worker_lost.is_empty() {
         return Ok(Vec::new());
     }
     let journaled = journaled_jobs(journal)?;
     let mut found: Vec<(usize, String)> = Vec::new();
-    for (i, w) in plan.worker_lost.iter().enumerate() {
+    for (i, w) in worker_lost.iter().enumerate() {
         let job_id = match journaled.get(&w.ticket_id) {
             Some(id) => Some(id.clone()),
             None => job_by_name(&w.ticket_id)?,
@@ -69,7 +68,7 @@ pub fn reattach(
     let states = cmd::squeue(&ids)?;
     let mut taken = Vec::new();
     for (i, job_id) in found {
-        let w = &plan.worker_lost[i];
+        let w = &worker_lost[i];
         let has_outcome = job::job_dir(run_dir, &w.ticket_id)
             .join(job::OUTCOME_FILE)
             .is_file();
@@ -81,7 +80,7 @@ pub fn reattach(
     }
     let mut reattached = Vec::new();
     for i in taken.into_iter().rev() {
-        reattached.push(plan.worker_lost.remove(i).trial_id);
+        reattached.push(worker_lost.remove(i).trial_id);
     }
     reattached.reverse();
     Ok(reattached)

@@ -1,0 +1,228 @@
+//! Isolation of trials: plain local processes, the bubblewrap sandbox and container
+//! trials (docker or podman through the same CLI code path).
+//!
+//! * [`IsolationPolicy`] — the experiment's isolation fields, parsed and checked when the
+//!   experiment loads (`policy.rs`).
+//! * `exec::isolation::preflight` — what this machine will enforce (it probes the host,
+//!   so it lives in the execution crate); its answer is an [`Enforcement`].
+//! * [`TrialIsolation`] — the per-trial result carried in the `TrialSpec` (image after
+//!   task > variant > experiment precedence, engine, limits, allow-listed env names).
+//!
+//! The in-container contract is documented in docs/isolation.md.
+
+mod policy;
+
+pub use policy::{sandbox_target, IsolationPolicy, Mount, StageArea, StagedFile, CONTRACT_ROOT};
+
+use crate::experiment::{Experiment, SourceFormat};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How a trial's agent runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationMode {
+    /// A host process (process group; stray processes found by environment afterwards).
+    #[default]
+    Local,
+    /// A host process under bubblewrap: own PID (and, with network none, network)
+    /// namespace, run directory hidden, trial directories the only writable places
+    /// inside it (plus the host root unless `root_read_only`).
+    Sandbox,
+    /// A docker/podman container.
+    Container,
+}
+
+impl IsolationMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IsolationMode::Local => "local",
+            IsolationMode::Sandbox => "sandbox",
+            IsolationMode::Container => "container",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkMode {
+    #[default]
+    Full,
+    None,
+}
+
+impl NetworkMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NetworkMode::Full => "full",
+            NetworkMode::None => "none",
+        }
+    }
+}
+
+/// `runtime.policy.sandbox.resources`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u64>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+}
+
+/// The container engine a trial uses, as resolved by [`preflight`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineSpec {
+    /// Program to run (`docker`, `podman` or a path).
+    pub program: String,
+    /// e.g. `podman 4.3.1`.
+    pub version: String,
+    /// `LABJ_CONTAINER_ARGS`, appended to every `run` (e.g. `--runtime runc`).
+    #[serde(default)]
+    pub run_args: Vec<String>,
+}
+
+/// Everything the executor needs to isolate one trial.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrialIsolation {
+    pub mode: IsolationMode,
+    #[serde(default)]
+    pub network: NetworkMode,
+    #[serde(default)]
+    pub root_read_only: bool,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<String>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    #[serde(default)]
+    pub drop_all_caps: bool,
+    /// `Some`: the agent's environment is cleared down to the declared variables plus
+    /// these host names (always `Some` in sandbox and container modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_from_host: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineSpec>,
+    /// The bubblewrap binary (sandbox mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bwrap: Option<PathBuf>,
+    #[serde(default)]
+    pub file_staging: Vec<StagedFile>,
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    /// The in-container paths: the original's `/agentlab/…` contract (`Resolved`), or
+    /// its version 1.0 clean harness (`/in/task.json`, `/out/`, the image's working
+    /// directory).
+    #[serde(default, skip_serializing_if = "is_resolved")]
+    pub contract: SourceFormat,
+    /// The container's working directory when the task names one (a `task_row_v1`
+    /// row's `workdir`, inside the task's image); else `/agentlab/workspace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+}
+
+fn is_resolved(f: &SourceFormat) -> bool {
+    *f == SourceFormat::Resolved
+}
+
+impl TrialIsolation {
+    /// Whether the agent's environment is an allow-list rather than the worker's own.
+    pub fn clean_env(&self) -> bool {
+        self.env_from_host.is_some()
+    }
+}
+
+/// What [`preflight`] found this machine will enforce.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Enforcement {
+    pub engine: Option<EngineSpec>,
+    pub bwrap: Option<PathBuf>,
+    /// Each task's resolved `mount_references` (task order).
+    pub task_mounts: Vec<Vec<Mount>>,
+    /// `describe`'s line.
+    pub summary: String,
+}
+
+impl Experiment {
+    /// The isolation of the trial of `variant_idx` × `task_idx`. Before
+    /// [`Experiment::set_enforcement`] a container or sandbox trial has no engine/bwrap
+    /// and the executor refuses to run it (it never downgrades to a host process).
+    pub fn trial_isolation(&self, variant_idx: usize, task_idx: usize) -> TrialIsolation {
+        let p = &self.isolation;
+        let enf = self.enforcement.as_ref();
+        let clean = p.mode != IsolationMode::Local || p.env_from_host.is_some();
+        TrialIsolation {
+            mode: p.mode,
+            network: p.network,
+            root_read_only: p.root_read_only,
+            resources: p.resources,
+            run_as_user: p.run_as_user.clone(),
+            no_new_privileges: p.no_new_privileges,
+            drop_all_caps: p.drop_all_caps,
+            env_from_host: clean.then(|| p.env_from_host.clone().unwrap_or_default()),
+            image: match p.mode {
+                IsolationMode::Container => self.image_for(variant_idx, task_idx),
+                _ => None,
+            },
+            engine: enf.and_then(|e| e.engine.clone()),
+            bwrap: enf.and_then(|e| e.bwrap.clone()),
+            file_staging: p.file_staging.clone(),
+            mounts: p
+                .assets
+                .iter()
+                .chain(
+                    enf.and_then(|e| e.task_mounts.get(task_idx))
+                        .into_iter()
+                        .flatten(),
+                )
+                .cloned()
+                .collect(),
+            contract: self.format,
+            workdir: self.tasks()[task_idx]
+                .row
+                .as_ref()
+                .map(|r| r.workdir.clone()),
+        }
+    }
+}
+
+/// What replaces every `runtime.agent.env` value in the journaled experiment.
+pub const REDACTED: &str = "<redacted>";
+
+/// The experiment document as the journal stores it: every value of `runtime.agent.env`
+/// (experiment, baseline and variants, `runtime_overrides` included) replaced by [`REDACTED`]. Env values are where
+/// secrets end up; names stay so a reader sees what was set. Settings that matter to the
+/// analysis belong in `bindings`, which are journaled verbatim. The experiment digest is
+/// still computed over the real document, so a changed value is still detected.
+pub fn redact_env_values(doc: &serde_json::Value) -> serde_json::Value {
+    let mut doc = doc.clone();
+    let n = doc
+        .get("variant_plan")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len);
+    let mut pointers = vec![
+        "/runtime/agent/env".to_string(),
+        "/baseline/runtime/agent/env".to_string(),
+        "/baseline/runtime_overrides/agent/env".to_string(),
+    ];
+    pointers.extend((0..n).map(|i| format!("/variant_plan/{i}/runtime/agent/env")));
+    pointers.extend((0..n).map(|i| format!("/variant_plan/{i}/runtime_overrides/agent/env")));
+    for p in pointers {
+        if let Some(serde_json::Value::Object(env)) = doc.pointer_mut(&p) {
+            for v in env.values_mut() {
+                *v = serde_json::Value::String(REDACTED.into());
+            }
+        }
+    }
+    doc
+}

@@ -1,0 +1,10 @@
+//! labj's read side: what a run's journal says, for people and scripts.
+//!
+//! `report` (committed trials, status, failure classes, logs, the runs list, the
+//! statistics of `labj report`), `inspect` (the forensic report of a possibly crashed
+//! run) and `verdict` (a run's exit code). Everything here only reads a journal.
+
+pub mod inspect;
+pub mod report;
+pub mod verdict;
+mod verdict_check;

@@ -1,0 +1,684 @@
+//! Read-only views of a run's results: its committed trials ([`facts`]), why trials
+//! failed ([`failures`]), their logs ([`logs`]), the runs under a directory ([`runs`]),
+//! and the statistical report of `labj report` ([`build`], numbers from [`stats`]).
+//!
+//! Infrastructure faults (lost workers, spawn failures, disk errors) and pruned slots
+//! are counted apart and never enter a denominator, a mean or a paired comparison.
+//! Rendering (text, markdown, HTML) is the CLI's.
+
+pub mod clustered;
+pub mod dist;
+pub mod facts;
+pub mod failures;
+pub mod logs;
+pub mod runs;
+pub mod stats;
+pub mod status;
+
+pub use facts::{collect, committed_trial, RunFacts, TrialRow};
+pub use failures::{failure_classes, failure_classes_materialized, FailureClass};
+use serde::Serialize;
+use stats::Interval;
+pub use status::{status, StatusView};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Bootstrap settings; the defaults make every report of a run identical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BootstrapOptions {
+    pub resamples: u32,
+    pub seed: u64,
+}
+
+impl Default for BootstrapOptions {
+    fn default() -> Self {
+        BootstrapOptions {
+            resamples: 2000,
+            seed: 1,
+        }
+    }
+}
+
+/// A metric's name, its direction and whether it is the primary one: from the
+/// experiment's top-level `metrics` list (the original runner's format: `id`,
+/// `primary`, `direction` `maximize`/`minimize`, `aggregate`) or `primary_metric`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricDef {
+    pub name: String,
+    /// `maximize` (default) or `minimize`: which way is better.
+    pub direction: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<String>,
+}
+
+/// One numeric metric of one variant's scored trials that report it, with a 95%
+/// interval treating the replications of a task as one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricSummary {
+    pub name: String,
+    /// Trials behind the mean.
+    pub n: u64,
+    /// Tasks behind the mean (the sampling unit).
+    pub tasks: u64,
+    pub mean: f64,
+    /// Cluster-robust (CR1) standard error, clustered by task.
+    pub se: Option<f64>,
+    /// Percentile cluster bootstrap over tasks (over trials with one replication).
+    pub ci95: Option<Interval>,
+}
+
+/// Tokens and cost the agents reported (metrics `tokens_in`, `tokens_out`, `cost_usd`),
+/// summed over the scored trials that report them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CostSummary {
+    pub cost_usd: Option<f64>,
+    pub tokens_in: Option<f64>,
+    pub tokens_out: Option<f64>,
+    pub cost_per_trial: Option<f64>,
+    /// Cost of all scored trials over the successes among them.
+    pub cost_per_success: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantSummary {
+    pub variant_id: String,
+    pub is_baseline: bool,
+    pub committed: u64,
+    /// The denominator: committed minus infrastructure faults, cancelled and pruned slots.
+    pub scored: u64,
+    /// Tasks with at least one scored trial: the clusters of every interval.
+    pub tasks: u64,
+    pub succeeded: u64,
+    pub success_rate: Option<f64>,
+    /// Wilson over trials with one replication per task; with several, Wilson on the
+    /// effective sample size (trials / design effect), clustered by task.
+    pub success_ci95: Option<Interval>,
+    pub success_se: Option<f64>,
+    pub success_interval: Option<clustered::IntervalMethod>,
+    pub success_design_effect: Option<f64>,
+    /// Within-task (replication) and between-task variance of success.
+    pub success_variance: clustered::VarianceComponents,
+    /// Slots committed with an infrastructure fault (outside `scored`).
+    pub infra_lost: u64,
+    /// Slots an operator cancelled (outside `scored`).
+    pub cancelled: u64,
+    /// Attempts lost to infrastructure and run again.
+    pub infra_retried: u64,
+    pub skipped_pruned: u64,
+    /// The primary metric.
+    pub metric: Option<MetricSummary>,
+    /// Every numeric metric the agents reported, by name.
+    pub metrics: Vec<MetricSummary>,
+    pub cost: CostSummary,
+    /// Bindings of the variant, as the experiment gives them.
+    pub bindings: serde_json::Value,
+}
+
+/// One (task, replication) pair whose success differs between baseline and variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flip {
+    pub task_id: String,
+    pub repl_idx: u32,
+}
+
+/// A metric compared over tasks (replications averaged within a task first).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    pub name: String,
+    pub direction: String,
+    pub test: clustered::PairedTest,
+    pub power: clustered::PowerAnalysis,
+}
+
+/// A variant against the baseline: over the (task, replication) pairs both scored
+/// (McNemar, flips) and over the tasks both scored (the sampling unit: paired t,
+/// sign-flip permutation, power).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub variant_id: String,
+    pub baseline_id: String,
+    /// Pairs where both trials were scored.
+    pub pairs: u64,
+    /// Pairs left out: one side is an infrastructure fault, cancelled, pruned, or not
+    /// committed.
+    pub excluded_pairs: u64,
+    pub both_succeeded: u64,
+    pub both_failed: u64,
+    /// Baseline succeeded, variant did not (`b` of McNemar's test).
+    pub baseline_only: u64,
+    /// Variant succeeded, baseline did not (`c`).
+    pub variant_only: u64,
+    /// Exact two-sided McNemar p-value on (b, c): valid with one replication per task.
+    pub mcnemar_p: f64,
+    /// Variant success rate minus baseline success rate over the pairs.
+    pub success_rate_diff: Option<f64>,
+    /// Tasks both variants scored (each side's replications averaged).
+    pub tasks: u64,
+    /// Success compared over tasks: mean per-task difference, t interval, paired t and
+    /// sign-flip permutation p-values.
+    pub over_tasks: Option<clustered::PairedTest>,
+    /// The comparison's test: `mcnemar` with one replication per task, else `paired_t`
+    /// over tasks.
+    pub test: &'static str,
+    /// Its p-value, and Holm's adjustment over the run's comparisons.
+    pub p_value: f64,
+    pub p_holm: f64,
+    pub power: Option<clustered::PowerAnalysis>,
+    /// Tasks where the variant's success rate is higher / lower than the baseline's.
+    pub tasks_gained: Vec<String>,
+    pub tasks_lost: Vec<String>,
+    /// Tasks where both report the primary metric.
+    pub metric_pairs: u64,
+    /// Mean per-task (variant − baseline) primary metric, with a bootstrap CI over tasks.
+    pub metric_diff: Option<f64>,
+    pub metric_diff_ci95: Option<Interval>,
+    /// Every numeric metric both report, compared over tasks.
+    pub metrics: Vec<MetricComparison>,
+    /// Pairs the variant gained (baseline failed, variant succeeded).
+    pub gained: Vec<Flip>,
+    /// Pairs the variant lost (baseline succeeded, variant failed).
+    pub lost: Vec<Flip>,
+}
+
+/// Which tasks each variant solved: success rate per (task, variant), tasks in the
+/// dataset's order, variants in the experiment's; `None` where nothing was scored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskGrid {
+    pub task_ids: Vec<String>,
+    pub variant_ids: Vec<String>,
+    pub rates: Vec<Vec<Option<f64>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub schema_version: &'static str,
+    pub run_id: String,
+    pub experiment_id: String,
+    pub status: String,
+    pub total_slots: u64,
+    pub committed: u64,
+    pub primary_metric: Option<String>,
+    pub metric_defs: Vec<MetricDef>,
+    pub baseline_id: String,
+    /// The sampling unit of every interval and test: `task`.
+    pub unit: &'static str,
+    /// Tasks with a scored trial, and the most replications any task has.
+    pub tasks: u64,
+    pub max_replications: u64,
+    pub confidence: f64,
+    pub bootstrap: BootstrapOptions,
+    /// First and last event time of the run, and the time between them in seconds.
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_s: Option<f64>,
+    /// The run's cost and tokens over every variant.
+    pub cost: CostSummary,
+    /// Baseline first, then the variants in the experiment's order.
+    pub variants: Vec<VariantSummary>,
+    pub comparisons: Vec<Comparison>,
+    pub grid: TaskGrid,
+    pub failures: Vec<FailureClass>,
+}
+
+/// Scored trials of one variant by task (task id → trials), tasks in id order.
+type ByTask<'a> = BTreeMap<&'a str, Vec<&'a TrialRow>>;
+
+fn by_task<'a>(rows: &[&'a TrialRow]) -> ByTask<'a> {
+    let mut m: ByTask<'a> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.is_scored()) {
+        m.entry(r.task_id.as_str()).or_default().push(r);
+    }
+    m
+}
+
+/// Values of one measure per task (tasks without any value left out).
+fn clusters_of(t: &ByTask<'_>, value: impl Fn(&TrialRow) -> Option<f64>) -> Vec<Vec<f64>> {
+    t.values()
+        .map(|rows| rows.iter().filter_map(|r| value(r)).collect::<Vec<f64>>())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+fn success(r: &TrialRow) -> Option<f64> {
+    Some(if r.is_success() { 1.0 } else { 0.0 })
+}
+
+/// Build the report of a run from its committed trials.
+pub fn build(run_dir: &Path, facts: &RunFacts, boot: BootstrapOptions) -> Report {
+    let proj = &facts.projections;
+    let variant_ids = facts.variant_ids();
+    let baseline_id = variant_ids.first().cloned().unwrap_or_default();
+    let defs = facts.metric_defs();
+    let pm = facts
+        .primary_metric()
+        .map(String::from)
+        .or_else(|| defs.first().map(|d| d.name.clone()));
+    let by_variant: BTreeMap<&str, Vec<&TrialRow>> =
+        facts.trials.iter().fold(BTreeMap::new(), |mut m, r| {
+            m.entry(r.variant_id.as_str()).or_default().push(r);
+            m
+        });
+    let empty = Vec::new();
+    let variants: Vec<VariantSummary> = variant_ids
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let rows = by_variant.get(v.as_str()).unwrap_or(&empty);
+            summarize(v, i == 0, rows, pm.as_deref(), facts, boot)
+        })
+        .collect();
+    let mut comparisons: Vec<Comparison> = variant_ids
+        .iter()
+        .skip(1)
+        .map(|v| {
+            compare(
+                &baseline_id,
+                by_variant.get(baseline_id.as_str()).unwrap_or(&empty),
+                v,
+                by_variant.get(v.as_str()).unwrap_or(&empty),
+                pm.as_deref(),
+                &defs,
+                boot,
+            )
+        })
+        .collect();
+    let holm = clustered::holm(&comparisons.iter().map(|c| c.p_value).collect::<Vec<_>>());
+    for (c, p) in comparisons.iter_mut().zip(holm) {
+        c.p_holm = p;
+    }
+    let scored_tasks: std::collections::BTreeSet<&str> = facts
+        .trials
+        .iter()
+        .filter(|r| r.is_scored())
+        .map(|r| r.task_id.as_str())
+        .collect();
+    let max_replications = by_variant
+        .values()
+        .flat_map(|rows| by_task(rows).into_values().map(|t| t.len() as u64))
+        .max()
+        .unwrap_or(0);
+    let cost = total_cost(&variants);
+    let (started_at, ended_at, duration_s) = facts.time_span();
+    Report {
+        schema_version: "labj_report_v1",
+        run_id: facts.run_id().to_string(),
+        experiment_id: proj
+            .run
+            .as_ref()
+            .map(|r| r.experiment_id.clone())
+            .unwrap_or_default(),
+        status: proj.control.status.as_str().to_string(),
+        total_slots: proj.progress.total_slots,
+        committed: proj.progress.next_commit_idx,
+        primary_metric: pm,
+        metric_defs: defs,
+        baseline_id,
+        unit: "task",
+        tasks: scored_tasks.len() as u64,
+        max_replications,
+        confidence: 0.95,
+        bootstrap: boot,
+        started_at,
+        ended_at,
+        duration_s,
+        cost,
+        grid: grid(facts, &variant_ids, &by_variant),
+        variants,
+        comparisons,
+        failures: failure_classes(run_dir, facts),
+    }
+}
+
+fn grid(
+    facts: &RunFacts,
+    variant_ids: &[String],
+    by_variant: &BTreeMap<&str, Vec<&TrialRow>>,
+) -> TaskGrid {
+    let task_ids: Vec<String> = facts
+        .projections
+        .run
+        .as_ref()
+        .map(|r| r.task_ids.clone())
+        .unwrap_or_default();
+    let empty = Vec::new();
+    let per_variant: Vec<ByTask<'_>> = variant_ids
+        .iter()
+        .map(|v| by_task(by_variant.get(v.as_str()).unwrap_or(&empty)))
+        .collect();
+    let rates = task_ids
+        .iter()
+        .map(|t| {
+            per_variant
+                .iter()
+                .map(|bt| {
+                    bt.get(t.as_str()).map(|rows| {
+                        rows.iter().filter(|r| r.is_success()).count() as f64 / rows.len() as f64
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    TaskGrid {
+        task_ids,
+        variant_ids: variant_ids.to_vec(),
+        rates,
+    }
+}
+
+fn total_cost(variants: &[VariantSummary]) -> CostSummary {
+    let sum = |f: fn(&CostSummary) -> Option<f64>| -> Option<f64> {
+        variants
+            .iter()
+            .filter_map(|v| f(&v.cost))
+            .reduce(|a, b| a + b)
+    };
+    let cost = sum(|c| c.cost_usd);
+    let scored: u64 = variants.iter().map(|v| v.scored).sum();
+    let succeeded: u64 = variants.iter().map(|v| v.succeeded).sum();
+    CostSummary {
+        cost_usd: cost,
+        tokens_in: sum(|c| c.tokens_in),
+        tokens_out: sum(|c| c.tokens_out),
+        cost_per_trial: cost.filter(|_| scored > 0).map(|c| c / scored as f64),
+        cost_per_success: cost.filter(|_| succeeded > 0).map(|c| c / succeeded as f64),
+    }
+}
+
+/// The metric name conventions of cost and tokens.
+pub use engine::budget::{COST_METRIC, TOKENS_IN_METRIC, TOKENS_OUT_METRIC};
+
+fn summarize(
+    variant_id: &str,
+    is_baseline: bool,
+    rows: &[&TrialRow],
+    pm: Option<&str>,
+    facts: &RunFacts,
+    boot: BootstrapOptions,
+) -> VariantSummary {
+    let proj = &facts.projections;
+    let scored: Vec<&&TrialRow> = rows.iter().filter(|r| r.is_scored()).collect();
+    let succeeded = scored.iter().filter(|r| r.is_success()).count() as u64;
+    let n = scored.len() as u64;
+    let tasks = by_task(rows);
+    let rate_clusters = clusters_of(&tasks, success);
+    let rate = clustered::clustered_rate(&rate_clusters);
+    let names: std::collections::BTreeSet<&str> = scored
+        .iter()
+        .flat_map(|r| r.metrics.keys().map(String::as_str))
+        .collect();
+    let metric_of = |name: &str| -> Option<MetricSummary> {
+        let cl = clusters_of(&tasks, |r| r.metrics.get(name).copied());
+        let m = clustered::clustered_metric(&cl, boot.resamples, boot.seed)?;
+        Some(MetricSummary {
+            name: name.to_string(),
+            n: m.trials,
+            tasks: m.tasks,
+            mean: m.mean,
+            se: m.se,
+            ci95: m.ci95,
+        })
+    };
+    let metrics: Vec<MetricSummary> = names.iter().filter_map(|n| metric_of(n)).collect();
+    let metric = pm.and_then(|name| metrics.iter().find(|m| m.name == name).cloned());
+    let sum_of = |name: &str| -> Option<f64> {
+        let xs: Vec<f64> = scored
+            .iter()
+            .filter_map(|r| r.metrics.get(name).copied())
+            .collect();
+        (!xs.is_empty()).then(|| xs.iter().sum())
+    };
+    let cost_usd = sum_of(COST_METRIC);
+    VariantSummary {
+        variant_id: variant_id.to_string(),
+        is_baseline,
+        committed: rows.len() as u64,
+        scored: n,
+        tasks: tasks.len() as u64,
+        succeeded,
+        success_rate: (n > 0).then(|| succeeded as f64 / n as f64),
+        success_ci95: rate.as_ref().and_then(|r| r.ci95),
+        success_se: rate.as_ref().and_then(|r| r.se),
+        success_interval: rate.as_ref().map(|r| r.method),
+        success_design_effect: rate.as_ref().and_then(|r| r.design_effect),
+        success_variance: clustered::variance_components(&rate_clusters),
+        infra_lost: rows.iter().filter(|r| r.is_infra()).count() as u64,
+        cancelled: rows.iter().filter(|r| r.is_cancelled()).count() as u64,
+        // Also counts re-runs of slots not committed yet.
+        infra_retried: proj
+            .aggregates
+            .variants
+            .get(variant_id)
+            .map(|a| a.infra_retried)
+            .unwrap_or(0),
+        skipped_pruned: rows.iter().filter(|r| r.classification.is_none()).count() as u64,
+        metric,
+        metrics,
+        cost: CostSummary {
+            cost_usd,
+            tokens_in: sum_of(TOKENS_IN_METRIC),
+            tokens_out: sum_of(TOKENS_OUT_METRIC),
+            cost_per_trial: cost_usd.filter(|_| n > 0).map(|c| c / n as f64),
+            cost_per_success: cost_usd
+                .filter(|_| succeeded > 0)
+                .map(|c| c / succeeded as f64),
+        },
+        bindings: facts.bindings_of(variant_id),
+    }
+}
+
+fn mean_of(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+/// Per-task differences (variant − baseline) of a measure, replications averaged within
+/// each side first, over the tasks where both have a value.
+#[derive(Default)]
+struct TaskDiffs {
+    tasks: Vec<String>,
+    diffs: Vec<f64>,
+    /// Replications behind each difference (baseline, variant).
+    reps: Vec<(usize, usize)>,
+    base: Vec<Vec<f64>>,
+    var: Vec<Vec<f64>>,
+}
+
+fn task_diffs(
+    base: &ByTask<'_>,
+    var: &ByTask<'_>,
+    value: impl Fn(&TrialRow) -> Option<f64>,
+) -> TaskDiffs {
+    let mut t = TaskDiffs::default();
+    for (task, brows) in base {
+        let Some(vrows) = var.get(task) else { continue };
+        let b: Vec<f64> = brows.iter().filter_map(|r| value(r)).collect();
+        let v: Vec<f64> = vrows.iter().filter_map(|r| value(r)).collect();
+        if b.is_empty() || v.is_empty() {
+            continue;
+        }
+        t.tasks.push(task.to_string());
+        t.diffs.push(mean_of(&v) - mean_of(&b));
+        t.reps.push((b.len(), v.len()));
+        t.base.push(b);
+        t.var.push(v);
+    }
+    t
+}
+
+fn power_of(t: &TaskDiffs) -> clustered::PowerAnalysis {
+    clustered::power_analysis(
+        &t.diffs,
+        clustered::variance_components(&t.base).within,
+        clustered::variance_components(&t.var).within,
+        &t.reps,
+    )
+}
+
+fn compare(
+    baseline_id: &str,
+    base: &[&TrialRow],
+    variant_id: &str,
+    var: &[&TrialRow],
+    pm: Option<&str>,
+    defs: &[MetricDef],
+    boot: BootstrapOptions,
+) -> Comparison {
+    let key = |r: &TrialRow| (r.task_id.clone(), r.repl_idx);
+    let base_by: BTreeMap<(String, u32), &TrialRow> = base.iter().map(|r| (key(r), *r)).collect();
+    let var_by: BTreeMap<(String, u32), &TrialRow> = var.iter().map(|r| (key(r), *r)).collect();
+    let all_keys: std::collections::BTreeSet<&(String, u32)> =
+        base_by.keys().chain(var_by.keys()).collect();
+    let mut c = Comparison {
+        variant_id: variant_id.to_string(),
+        baseline_id: baseline_id.to_string(),
+        pairs: 0,
+        excluded_pairs: 0,
+        both_succeeded: 0,
+        both_failed: 0,
+        baseline_only: 0,
+        variant_only: 0,
+        mcnemar_p: 1.0,
+        success_rate_diff: None,
+        tasks: 0,
+        over_tasks: None,
+        test: "mcnemar",
+        p_value: 1.0,
+        p_holm: 1.0,
+        power: None,
+        tasks_gained: Vec::new(),
+        tasks_lost: Vec::new(),
+        metric_pairs: 0,
+        metric_diff: None,
+        metric_diff_ci95: None,
+        metrics: Vec::new(),
+        gained: Vec::new(),
+        lost: Vec::new(),
+    };
+    for k in all_keys {
+        let (Some(b), Some(v)) = (base_by.get(k), var_by.get(k)) else {
+            c.excluded_pairs += 1;
+            continue;
+        };
+        if !b.is_scored() || !v.is_scored() {
+            c.excluded_pairs += 1;
+            continue;
+        }
+        c.pairs += 1;
+        let flip = Flip {
+            task_id: k.0.clone(),
+            repl_idx: k.1,
+        };
+        match (b.is_success(), v.is_success()) {
+            (true, true) => c.both_succeeded += 1,
+            (false, false) => c.both_failed += 1,
+            (true, false) => {
+                c.baseline_only += 1;
+                c.lost.push(flip);
+            }
+            (false, true) => {
+                c.variant_only += 1;
+                c.gained.push(flip);
+            }
+        }
+    }
+    c.mcnemar_p = stats::mcnemar_exact(c.baseline_only, c.variant_only);
+    if c.pairs > 0 {
+        c.success_rate_diff =
+            Some((c.variant_only as f64 - c.baseline_only as f64) / c.pairs as f64);
+    }
+    let (bt, vt) = (by_task(base), by_task(var));
+    let td = task_diffs(&bt, &vt, success);
+    c.tasks = td.diffs.len() as u64;
+    for (task, d) in td.tasks.iter().zip(&td.diffs) {
+        if *d > 0.0 {
+            c.tasks_gained.push(task.clone());
+        } else if *d < 0.0 {
+            c.tasks_lost.push(task.clone());
+        }
+    }
+    c.over_tasks = clustered::paired_over_tasks(&td.diffs, boot.seed);
+    let one_replication = td.reps.iter().all(|(b, v)| *b == 1 && *v == 1);
+    match (&c.over_tasks, one_replication) {
+        (Some(t), false) if t.t_p.is_some() => {
+            c.test = "paired_t";
+            c.p_value = t.t_p.unwrap_or(1.0);
+        }
+        _ => {
+            c.test = "mcnemar";
+            c.p_value = c.mcnemar_p;
+        }
+    }
+    if !td.diffs.is_empty() {
+        c.power = Some(power_of(&td));
+    }
+    let names: std::collections::BTreeSet<&str> = bt
+        .values()
+        .chain(vt.values())
+        .flatten()
+        .flat_map(|r| r.metrics.keys().map(String::as_str))
+        .collect();
+    for name in names {
+        let md = task_diffs(&bt, &vt, |r| r.metrics.get(name).copied());
+        let Some(test) = clustered::paired_over_tasks(&md.diffs, boot.seed) else {
+            continue;
+        };
+        if Some(name) == pm {
+            c.metric_pairs = md.diffs.len() as u64;
+            c.metric_diff = Some(test.mean);
+            c.metric_diff_ci95 = stats::bootstrap_mean_ci(&md.diffs, boot.resamples, boot.seed);
+        }
+        c.metrics.push(MetricComparison {
+            name: name.to_string(),
+            direction: direction_of(defs, name),
+            power: power_of(&md),
+            test,
+        });
+    }
+    c
+}
+
+/// The direction the experiment's metric definitions give; without one, `minimize` for
+/// the cost and token conventions (`cost_usd`, `tokens_in`, `tokens_out`), else
+/// `maximize`.
+pub fn direction_of(defs: &[MetricDef], name: &str) -> String {
+    defs.iter()
+        .find(|d| d.name == name)
+        .map(|d| d.direction.clone())
+        .unwrap_or_else(|| {
+            if [COST_METRIC, TOKENS_IN_METRIC, TOKENS_OUT_METRIC].contains(&name) {
+                "minimize".into()
+            } else {
+                "maximize".into()
+            }
+        })
+}
+
+/// A trial named on the command line: `24`, `000024` or `trial_000024` (ids are
+/// `trial_<schedule_idx>` with six digits or more).
+pub fn parse_trial_id(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let digits = t.strip_prefix("trial_").unwrap_or(t);
+    match digits.parse::<u64>() {
+        Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(engine::coordinator::trial_id_of(n))
+        }
+        _ => Err(format!(
+            "`{s}` is not a trial id: give its number (`24`) or its id (`trial_000024`)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trial_ids_accept_numbers_and_ids() {
+        assert_eq!(parse_trial_id("24").unwrap(), "trial_000024");
+        assert_eq!(parse_trial_id("trial_000024").unwrap(), "trial_000024");
+        assert_eq!(parse_trial_id("trial_24").unwrap(), "trial_000024");
+        assert_eq!(parse_trial_id("1234567").unwrap(), "trial_1234567");
+        for bad in ["", "trial_", "x24", "-1", "24a", "trial_0x1"] {
+            assert!(parse_trial_id(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! `labj run|continue --executor remote`: building the remote backend from the command
+//! line and the environment, and reattaching to a worker's tickets on `continue`.
+//!
+//! Environment (all optional; a bad value is an error naming the variable):
+//! `LABJ_REMOTE_LOST_AFTER_MS` (default 30000) — an endpoint silent this long is lost;
+//! `LABJ_REMOTE_RETRY_ATTEMPTS` (3), `LABJ_REMOTE_RETRY_BACKOFF_MS` (100),
+//! `LABJ_REMOTE_RETRY_MAX_BACKOFF_MS` (2000) — retries of transient failures (refused,
+//! reset, timeout, HTTP 5xx) per request, with exponential backoff.
+
+use super::RunError;
+use crate::backend::remote::{
+    resolve_remote_bearer_token, HttpRemoteWorkerProtocol, RemoteTuning, RemoteWorkerBackend,
+    RetryPolicy,
+};
+use std::time::Duration;
+
+pub const LOST_AFTER_ENV: &str = "LABJ_REMOTE_LOST_AFTER_MS";
+pub const RETRY_ATTEMPTS_ENV: &str = "LABJ_REMOTE_RETRY_ATTEMPTS";
+pub const RETRY_BACKOFF_ENV: &str = "LABJ_REMOTE_RETRY_BACKOFF_MS";
+pub const RETRY_MAX_BACKOFF_ENV: &str = "LABJ_REMOTE_RETRY_MAX_BACKOFF_MS";
+
+/// `--remote-endpoint` (repeatable) and `--remote-token-env`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteOptions {
+    pub endpoints: Vec<String>,
+    /// Name of the environment variable holding the bearer token (never the token).
+    pub token_env: Option<String>,
+    /// `--insecure-plaintext`: allow `http://` endpoints that are not on loopback.
+    pub insecure_plaintext: bool,
+}
+
+/// Whether `url` (`http://HOST[:PORT]/…`) names this machine's loopback interface.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn env_u64(name: &str, default: u64) -> Result<u64, RunError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v.trim().parse().map_err(|_| {
+            RunError::Invalid(format!(
+                "{name}={v:?} is not a whole number of milliseconds/attempts"
+            ))
+        }),
+    }
+}
+
+pub fn tuning_from_env() -> Result<(RemoteTuning, RetryPolicy), RunError> {
+    let lost = env_u64(LOST_AFTER_ENV, 30_000)?;
+    if lost == 0 {
+        return Err(RunError::Invalid(format!(
+            "{LOST_AFTER_ENV} must be at least 1"
+        )));
+    }
+    let retry = RetryPolicy {
+        max_attempts: env_u64(RETRY_ATTEMPTS_ENV, 3)?.clamp(1, 100) as u32,
+        initial_backoff: Duration::from_millis(env_u64(RETRY_BACKOFF_ENV, 100)?),
+        max_backoff: Duration::from_millis(env_u64(RETRY_MAX_BACKOFF_ENV, 2000)?),
+    };
+    Ok((
+        RemoteTuning {
+            lost_after: Duration::from_millis(lost),
+        },
+        retry,
+    ))
+}
+
+/// Check the options and build one client per endpoint (no I/O yet).
+pub fn clients(opts: &RemoteOptions) -> Result<Vec<HttpRemoteWorkerProtocol>, RunError> {
+    if opts.endpoints.is_empty() {
+        return Err(RunError::Invalid(
+            "--executor remote needs at least one --remote-endpoint http://HOST:PORT/".into(),
+        ));
+    }
+    let token = resolve_remote_bearer_token(opts.token_env.as_deref())
+        .map_err(|e| RunError::Invalid(e.to_string()))?;
+    let (_, retry) = tuning_from_env()?;
+    let mut out = Vec::new();
+    for url in &opts.endpoints {
+        if !opts.insecure_plaintext && url.starts_with("http://") && !is_loopback_url(url) {
+            return Err(RunError::Invalid(format!(
+                "--remote-endpoint {}: plain HTTP to another machine sends the bearer token \
+                 and every trial's outcome in cleartext, where anyone on the path can read \
+                 or rewrite them; reach the worker over a tunnel that ends on 127.0.0.1 \
+                 (ssh -L, a TLS-terminating proxy), or pass --insecure-plaintext on a \
+                 network you trust",
+                match url.split_once('@') {
+                    Some((_, host)) => format!("http://…@{host}"),
+                    None => url.clone(),
+                }
+            )));
+        }
+        let c = HttpRemoteWorkerProtocol::new(url, token.clone())
+            .map_err(|e| RunError::Invalid(format!("--remote-endpoint: {e}")))?
+            .with_retry(retry);
+        if out
+            .iter()
+            .any(|o: &HttpRemoteWorkerProtocol| o.base_url() == c.base_url())
+        {
+            return Err(RunError::Invalid(format!(
+                "--remote-endpoint {url} is given twice"
+            )));
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// Before a run is created: every endpoint answers health with our protocol, or the
+/// command fails without leaving a run behind.
+pub fn preflight(opts: &RemoteOptions) -> Result<(), RunError> {
+    let mut reachable = 0;
+    let mut errors = Vec::new();
+    for c in clients(opts)? {
+        match c.health() {
+            Ok(_) => reachable += 1,
+            Err(e) if e.is_protocol_fault() => return Err(RunError::Invalid(e.to_string())),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if reachable == 0 {
+        return Err(RunError::Invalid(format!(
+            "no remote worker answered: {}",
+            errors.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+pub fn connect(
+    run_id: &str,
+    opts: &RemoteOptions,
+    requested: usize,
+) -> Result<RemoteWorkerBackend, RunError> {
+    let (tuning, _) = tuning_from_env()?;
+    RemoteWorkerBackend::connect(run_id, clients(opts)?, requested, tuning)
+        .map_err(|e| RunError::Invalid(e.to_string()))
+}
+
+/// The remote options `run_created.options` records, so `continue` can default to them.
+pub fn recorded(options: &serde_json::Value) -> RemoteOptions {
+    RemoteOptions {
+        endpoints: options["remote_endpoints"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        token_env: options["remote_token_env"].as_str().map(String::from),
+        insecure_plaintext: false,
+    }
+}
