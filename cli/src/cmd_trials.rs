@@ -53,6 +53,9 @@ fn matches_outcome(row: &TrialRow, want: &str) -> bool {
 fn render_metric(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
+    } else if v.is_finite() && (v.abs() >= 1e15 || v.abs() < 1e-4) {
+        // Never a 309-digit integer for 1e308.
+        format!("{v:.4e}")
     } else {
         format!("{v:.4}")
     }
@@ -180,7 +183,7 @@ pub fn trials(
             outcome_label(r),
             r.class_name(),
             r.primary_metric
-                .map(|m| format!("{m:.3}"))
+                .map(crate::render::metric)
                 .unwrap_or_else(|| "-".into()),
             r.attempts.len(),
             r.duration_ms

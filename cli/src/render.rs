@@ -20,8 +20,18 @@ fn pct(v: Option<f64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A metric value as a table cell: three decimals, or scientific notation when that
+/// would print a huge or all-zero number (`1e308` is 1.000e308, not 309 digits).
+pub fn metric(x: f64) -> String {
+    if x.is_finite() && (x.abs() >= 1e9 || (x != 0.0 && x.abs() < 1e-3)) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
 fn num(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
+    v.map(metric).unwrap_or_else(|| "-".into())
 }
 
 /// One row of the aggregates table, the same in text and JSON (`summary` in `--json`):

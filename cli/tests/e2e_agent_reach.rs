@@ -263,3 +263,28 @@ fn a_network_none_sandbox_reaches_no_host_socket_and_no_other_run() {
     assert!(plain.contains("sock=reached"), "plain:\n{plain}");
     assert!(plain.contains("other=visible"), "plain:\n{plain}");
 }
+
+/// An agent reporting `1e308` as its metric: `trials` and `status` print it in
+/// scientific notation (1.000e308), never as a 309-digit integer.
+#[test]
+fn huge_metrics_are_printed_in_scientific_notation() {
+    let s = Scratch::new();
+    s.tasks(1);
+    s.script(
+        "agent.sh",
+        r#"printf '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":1e308}}' > "$AGENTLAB_RESULT_PATH""#,
+    );
+    s.experiment(&["a"], 1, 1, "");
+    let out = s.labj(&["run", "experiment.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = s.the_run();
+    for args in [
+        vec!["trials", run.to_str().unwrap()],
+        vec!["status", run.to_str().unwrap()],
+    ] {
+        let out = s.labj(&args);
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains("1.000e308"), "labj {args:?}:\n{shown}");
+        assert!(!shown.contains("0000000000"), "labj {args:?}:\n{shown}");
+    }
+}
