@@ -422,6 +422,11 @@ fn rows() -> Vec<Row> {
             let long = "n".repeat(300);
             describe(exp_rows(d, &[ws_row(&[long.as_str()]).as_str()]))
         }),
+        row("workspace path of 4001 bytes", 1, "is 4001 bytes long, over the 1024-byte limit of workspace paths", move |_, d| {
+            let long = vec!["d".repeat(199); 20].join("/") + "/x";
+            assert_eq!(long.len(), 4001);
+            describe(exp_rows(d, &[ws_row(&[long.as_str()]).as_str()]))
+        }),
         row("workspace path absolute", 1, "workspace_files[0].path `/etc/x` is absolute", move |_, d| {
             describe(exp_rows(d, &[ws_row(&["/etc/x"]).as_str()]))
         }),

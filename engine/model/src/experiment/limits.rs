@@ -200,6 +200,9 @@ pub fn check_concurrency(n: u64) -> Result<(), String> {
 
 /// Longest file name component (`NAME_MAX` on Linux filesystems).
 pub const MAX_NAME_BYTES: usize = 255;
+/// Longest workspace path, in bytes: the trial directory in front of it must still fit
+/// in the kernel's 4096-byte PATH_MAX.
+pub const MAX_WORKSPACE_PATH_BYTES: usize = 1024;
 
 /// Workspace file paths of one task (already relative, no `..`): each names a file
 /// (not `.`), with components of at most [`MAX_NAME_BYTES`], no control characters, and
@@ -228,6 +231,15 @@ pub(crate) fn check_workspace_paths<'a>(
             return Err((
                 i,
                 "names the workspace directory itself, not a file in it".into(),
+            ));
+        }
+        if p.len() > MAX_WORKSPACE_PATH_BYTES {
+            return Err((
+                i,
+                format!(
+                    "is {} bytes long, over the {MAX_WORKSPACE_PATH_BYTES}-byte limit of workspace paths (the trial directory in front of it must fit in the system's 4096-byte path limit)",
+                    p.len()
+                ),
             ));
         }
         if let Some(long) = parts.iter().find(|n| n.len() > MAX_NAME_BYTES) {
