@@ -15,4 +15,6 @@ pub mod testkit;
 pub use event::{Event, StoredEvent};
 pub use projection::Projections;
 pub use run_dir::{RunDir, JOURNAL_FILE};
-pub use store::{Durability, Journal, JournalError, TrialPage, TrialQuery, TrialSort};
+pub use store::{
+    Durability, Journal, JournalError, RunCreatedSummary, TrialPage, TrialQuery, TrialSort,
+};

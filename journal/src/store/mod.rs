@@ -20,7 +20,7 @@ pub use snapshot::{SnapshotFold, SnapshotInfo, SNAPSHOT_EVERY};
 
 pub use coord::{InboxAnswer, InboxRow, InboxState, LeaseRow, LeaseTake};
 pub use facts::{FactTrial, UnsuccessfulGroup};
-pub use pages::{TrialPage, TrialQuery, TrialSort};
+pub use pages::{RunCreatedSummary, TrialPage, TrialQuery, TrialSort};
 
 use integrity::{FileWatch, Head, HeadCheck, HeadRecord};
 

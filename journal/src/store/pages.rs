@@ -172,8 +172,10 @@ impl Journal {
         Ok(out)
     }
 
-    /// Every metric name the committed trials of slots `< committed_before` report.
-    pub fn fact_metric_names(&self, committed_before: u64) -> Result<Vec<String>> {
+    /// The metric names the committed trials of the first `scan` slots (below
+    /// `committed_before`) report: a range of the key, so the cost does not grow with
+    /// the run (a name only later trials report is not listed).
+    pub fn fact_metric_names(&self, committed_before: u64, scan: u64) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -181,7 +183,7 @@ impl Journal {
             )
             .map_err(|e| sqlerr(&self.path, e))?;
         let names = stmt
-            .query_map([int(committed_before)], |r| r.get::<_, String>(0))
+            .query_map([int(committed_before.min(scan))], |r| r.get::<_, String>(0))
             .map_err(|e| sqlerr(&self.path, e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| sqlerr(&self.path, e))?;
@@ -234,5 +236,84 @@ impl Journal {
             out.push(decoded_row(&self.path, row)?);
         }
         Ok(out)
+    }
+}
+
+/// What a page shows of `run_created` (event 0), read with SQLite's JSON functions so
+/// the schedule it holds (one entry per slot) is never decoded.
+#[derive(Debug, Clone)]
+pub struct RunCreatedSummary {
+    /// The resolved experiment as validated.
+    pub experiment: serde_json::Value,
+    pub experiment_digest: String,
+    pub variant_ids: Vec<String>,
+    pub schedule_policy: String,
+    pub slots: u64,
+    pub max_concurrency: u64,
+    /// `options.inputs`: the per-component input digests, when recorded.
+    pub inputs: Option<serde_json::Value>,
+}
+
+impl Journal {
+    /// [`RunCreatedSummary`] of event 0, `None` when the journal has no `run_created`.
+    pub fn run_created_summary(&self) -> Result<Option<RunCreatedSummary>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT json_extract(payload, '$.experiment'), json_extract(payload, '$.experiment_digest'), \
+                 json_extract(payload, '$.variant_ids'), json_extract(payload, '$.schedule_policy'), \
+                 json_array_length(payload, '$.schedule'), json_extract(payload, '$.max_concurrency'), \
+                 json_extract(payload, '$.options.inputs') \
+                 FROM events WHERE idx = 0 AND kind = 'run_created'",
+            )
+            .map_err(|e| sqlerr(&self.path, e))?
+            .query_row([], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .optional()
+            .map_err(|e| sqlerr(&self.path, e))?;
+        let Some((exp, digest, variants, policy, slots, conc, inputs)) = row else {
+            return Ok(None);
+        };
+        let json = |s: Option<String>, what: &str| -> Result<Option<serde_json::Value>> {
+            s.map(|s| {
+                serde_json::from_str(&s).map_err(|e| {
+                    self.damaged(format!("run_created: {what} is not JSON: {e}"))
+                })
+            })
+            .transpose()
+        };
+        let variant_ids = match json(variants, "variant_ids")? {
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| self.damaged(format!("run_created: variant_ids: {e}")))?,
+            None => Vec::new(),
+        };
+        Ok(Some(RunCreatedSummary {
+            experiment: json(exp, "experiment")?.unwrap_or_default(),
+            experiment_digest: digest.unwrap_or_default(),
+            variant_ids,
+            schedule_policy: policy.unwrap_or_default(),
+            slots: slots.unwrap_or(0).max(0) as u64,
+            max_concurrency: conc.unwrap_or(0).max(0) as u64,
+            inputs: json(inputs, "options.inputs")?,
+        }))
+    }
+
+    /// The timestamp of event `idx` (its `ts` column), without decoding its payload.
+    pub fn event_ts(&self, idx: u64) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT ts FROM events WHERE idx = ?1")
+            .map_err(|e| sqlerr(&self.path, e))?
+            .query_row([int(idx)], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(|e| sqlerr(&self.path, e))
     }
 }

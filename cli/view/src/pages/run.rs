@@ -7,7 +7,6 @@
 use super::{class_span, ms};
 use crate::html::{a, esc, num, pct, pre, table, Page};
 use crate::site::{RunCtx, Site, ViewError};
-use journal::event::Event;
 use journal::projection::RunStatus;
 use journal::Projections;
 use read::report::{failures::failure_classes_materialized, runs, stats};
@@ -32,19 +31,9 @@ pub fn parse_at(q: &BTreeMap<String, String>, len: u64) -> Result<Option<u64>, V
     }
 }
 
-/// The resolved experiment `run_created` holds (event 0), with the run's options.
-pub fn run_created(run: &RunCtx) -> Result<Option<journal::event::RunCreated>, ViewError> {
-    let mut out = None;
-    if run.journal.is_empty() {
-        return Ok(None);
-    }
-    run.journal.for_each_event(0, Some(0), false, |e| {
-        if let Event::RunCreated(c) = e.event {
-            out = Some(c);
-        }
-        Ok(())
-    })?;
-    Ok(out)
+/// What the pages show of `run_created` (event 0), its schedule left undecoded.
+pub fn run_created(run: &RunCtx) -> Result<Option<journal::RunCreatedSummary>, ViewError> {
+    Ok(run.journal.run_created_summary()?)
 }
 
 pub fn variants_table(p: &Projections) -> String {
@@ -179,6 +168,7 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
             ));
     let info = p.run.as_ref();
     let links = &run.links;
+    let settings = run_created(run)?;
     let mut b = String::new();
     let _ = write!(
         b,
@@ -242,7 +232,7 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
         )?;
         b.push_str(&pre("events-around", &lines.join("\n")));
         if at.is_some() {
-            let created = run_created(run)?;
+            let created = settings.as_ref();
             let infra = created
                 .as_ref()
                 .map(|c| engine::coordinator::InfraRetry::from_resolved_experiment(&c.experiment))
@@ -382,7 +372,7 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
         ));
     }
     // Settings and inputs.
-    if let Some(c) = run_created(run)? {
+    if let Some(c) = &settings {
         b.push_str("<h2>Settings</h2>");
         let exp = &c.experiment;
         let mut rows = Vec::new();
@@ -441,12 +431,12 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
             "<p>experiment digest <code>{}</code> · schedule {} ({} slots) · max concurrency {}</p>",
             esc(&c.experiment_digest),
             esc(&c.schedule_policy),
-            c.schedule.len(),
+            c.slots,
             c.max_concurrency
         );
         b.push_str(&section(
             "inputs digests (continue refuses a change)",
-            c.options.get("inputs"),
+            c.inputs.as_ref(),
         ));
     }
     // Integrity.

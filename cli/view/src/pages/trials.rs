@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 pub const PAGE_ROWS: u64 = 50;
+/// How many of the first slots are read for the metric column names.
+const METRIC_NAME_SCAN: u64 = 5_000;
 
 /// The `fact_trials.classification` values an outcome filter means (as `labj trials
 /// --outcome`): `succeeded`, `failed` (scored, not succeeded), `infra`, `skipped`,
@@ -121,7 +123,17 @@ pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewErro
     for (s, n, v) in run.journal.fact_metrics_of(&slots)? {
         metrics.entry(s).or_default().insert(n, v);
     }
-    let metric_names = run.journal.fact_metric_names(committed_before)?;
+    // The metric columns: the names the first trials report, and any the page's rows add.
+    let mut metric_names = run
+        .journal
+        .fact_metric_names(committed_before, METRIC_NAME_SCAN)?;
+    for m in metrics.values() {
+        for k in m.keys() {
+            if !metric_names.contains(k) {
+                metric_names.push(k.clone());
+            }
+        }
+    }
     let mut durations: HashMap<u64, u64> = HashMap::new();
     for &s in &slots {
         for e in run.journal.completion_events(s)? {

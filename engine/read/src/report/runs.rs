@@ -87,23 +87,15 @@ fn listing(dir: &Path) -> RunListing {
         Ok(p) => p.projections,
         Err(e) => return unreadable(e.to_string()),
     };
-    let mut created = String::new();
-    let mut last_event = String::new();
+    // The first and last timestamps, read without decoding the events (event 0 holds
+    // the whole schedule).
     let first_last = j
-        .for_each_event(0, Some(0), false, |e| {
-            created = e.ts.clone();
-            Ok(())
-        })
-        .and_then(|_| {
-            let last = j.len().saturating_sub(1);
-            j.for_each_event(last, Some(last), false, |e| {
-                last_event = e.ts.clone();
-                Ok(())
-            })
-        });
-    if let Err(e) = first_last {
-        return unreadable(e.to_string());
-    }
+        .event_ts(0)
+        .and_then(|c| Ok((c, j.event_ts(j.len().saturating_sub(1))?)));
+    let (created, last_event) = match first_last {
+        Ok((c, l)) => (c.unwrap_or_default(), l.unwrap_or_default()),
+        Err(e) => return unreadable(e.to_string()),
+    };
     let live = holder_alive(&j);
     let end_ms = if live {
         Some(lease::now_ms())
