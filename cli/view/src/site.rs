@@ -5,8 +5,7 @@
 
 use crate::html::{dec, enc, Page};
 use crate::pages;
-use read::report::{self, BootstrapOptions, Report};
-
+use read::report::{self, BootstrapOptions};
 use journal::{Journal, JournalError};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -141,9 +140,10 @@ pub struct RunCtx {
     pub links: Links,
 }
 
-/// A computed `labj report` and the slot of each (variant, task, replication).
+/// A computed `labj report` (its JSON document, `labj report --format json`) and the
+/// slots of the flipped pairs it lists, by (variant, task, replication).
 pub struct ReportData {
-    pub report: Report,
+    pub report: serde_json::Value,
     pub slots: HashMap<(String, String, u32), u64>,
     pub events: u64,
     pub took_ms: u128,
@@ -161,6 +161,9 @@ pub struct Site {
     /// `labj view RUN`: only this run directory.
     only: Option<PathBuf>,
     reports: Arc<Mutex<HashMap<PathBuf, ReportState>>>,
+    /// A `labj` binary: the report is computed by `labj report --format json` in a
+    /// child process, so the fold of every event it needs never grows the server.
+    report_exe: Option<PathBuf>,
 }
 
 /// The state of a run's report for a page.
@@ -176,7 +179,14 @@ impl Site {
             runs_dir,
             only,
             reports: Arc::new(Mutex::new(HashMap::new())),
+            report_exe: None,
         }
+    }
+
+    /// Computes reports with `exe report DIR --format json` in a child process.
+    pub fn with_report_command(mut self, exe: PathBuf) -> Site {
+        self.report_exe = Some(exe);
+        self
     }
 
     pub fn runs_dir(&self) -> &Path {
@@ -238,27 +248,57 @@ impl Site {
             }
         }
         let dir = run.dir.clone();
+        let exe = self.report_exe.clone();
         let compute = move || -> Result<ReportData, String> {
             let t = Instant::now();
-            let j = journal::RunDir::new(&dir)
-                .open_read_only()
-                .map_err(|e| e.to_string())?;
-            let facts = report::collect(&j).map_err(|e| e.to_string())?;
-            let report = report::build(&dir, &facts, BootstrapOptions::default());
-            let slots = facts
-                .trials
-                .iter()
-                .map(|r| {
-                    (
-                        (r.variant_id.clone(), r.task_id.clone(), r.repl_idx),
-                        r.schedule_idx,
-                    )
-                })
-                .collect();
+            let report = match &exe {
+                Some(exe) => report_in_child(exe, &dir)?,
+                None => {
+                    let j = journal::RunDir::new(&dir).open_read_only()
+                        .map_err(|e| e.to_string())?;
+                    let facts = report::collect(&j).map_err(|e| e.to_string())?;
+                    let r = report::build(&dir, &facts, BootstrapOptions::default());
+                    serde_json::to_value(&r).map_err(|e| e.to_string())?
+                }
+            };
+            let j = journal::RunDir::new(&dir).open_read_only().map_err(|e| e.to_string())?;
+            let mut slots = HashMap::new();
+            for c in report["comparisons"].as_array().into_iter().flatten() {
+                let (Some(b), Some(v)) = (c["baseline_id"].as_str(), c["variant_id"].as_str())
+                else {
+                    continue;
+                };
+                for key in ["gained", "lost"] {
+                    for f in c[key]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .take(FLIPS_LOOKED_UP)
+                    {
+                        let (Some(task), Some(repl)) =
+                            (f["task_id"].as_str(), f["repl_idx"].as_u64())
+                        else {
+                            continue;
+                        };
+                        for variant in [b, v] {
+                            let k = (variant.to_string(), task.to_string(), repl as u32);
+                            if slots.contains_key(&k) {
+                                continue;
+                            }
+                            if let Some(s) = j
+                                .slot_of(variant, task, repl as u32, u64::MAX)
+                                .map_err(|e| e.to_string())?
+                            {
+                                slots.insert(k, s);
+                            }
+                        }
+                    }
+                }
+            }
             Ok(ReportData {
                 report,
                 slots,
-                events: facts.projections.events_applied,
+                events,
                 took_ms: t.elapsed().as_millis(),
             })
         };
@@ -357,6 +397,28 @@ impl Site {
             }
         }
     }
+}
+
+/// How many flipped pairs per comparison and direction get a compare link.
+pub const FLIPS_LOOKED_UP: usize = 200;
+
+/// `labj report DIR --format json` in a child process.
+fn report_in_child(exe: &Path, dir: &Path) -> Result<serde_json::Value, String> {
+    let out = std::process::Command::new(exe)
+        .arg("report")
+        .arg(dir)
+        .args(["--format", "json"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {} report: {e}", exe.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "labj report failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("labj report printed no JSON: {e}"))
 }
 
 /// A page as the server sends it: its script from `/view.js` (same origin; the

@@ -285,9 +285,8 @@ impl Journal {
         };
         let json = |s: Option<String>, what: &str| -> Result<Option<serde_json::Value>> {
             s.map(|s| {
-                serde_json::from_str(&s).map_err(|e| {
-                    self.damaged(format!("run_created: {what} is not JSON: {e}"))
-                })
+                serde_json::from_str(&s)
+                    .map_err(|e| self.damaged(format!("run_created: {what} is not JSON: {e}")))
             })
             .transpose()
         };
