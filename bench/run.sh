@@ -23,6 +23,8 @@
 #   verify_rss.sh       verify peak RSS at 20,000 metrics per trial (2,000)
 #   read_commands.sh    status/trials/report/export/inspect at 10,000 and 100,000 committed
 #                       trials (3,000 / 30,000): medians of 3 and the ratio between sizes
+#   view_pages.sh       every page of `labj view` on a crashed run of 100,000 committed
+#                       trials (10,000 with --quick): median answer time, server peak RSS
 #   sleep_trials.sh     64 x sleep 0.25 s at P=8 vs the ideal 2 s
 #   full run only, when their component is there: remote_vs_local.sh,
 #   container_overhead.sh (podman image), swe_mini.sh (the swe-mini task image),
@@ -82,6 +84,7 @@ if [ "$QUICK" = 1 ]; then
     bench journal journal_bench.sh --events 100000 --runs 3 --dir "$BENCH_DIR"
     bench verify_rss verify_rss.sh 2000
     bench read_commands read_commands.sh 3000 30000
+    bench view_pages view_pages.sh 10000
     bench sleep sleep_trials.sh
 else
     bench noop trials_vs_xargs.sh 1000
@@ -94,6 +97,7 @@ else
     bench journal journal_bench.sh --runs 3 --dir "$BENCH_DIR"
     bench verify_rss verify_rss.sh 20000
     bench read_commands read_commands.sh 10000 100000
+    bench view_pages view_pages.sh 100000
     bench sleep sleep_trials.sh
     bench remote remote_vs_local.sh 600
     if command -v podman > /dev/null && podman image exists localhost/labj-test-a:1 2> /dev/null; then

@@ -1,6 +1,6 @@
 #!/bin/sh
 # `labj view` on a large synthetic run: the answer time of every page (median of 3
-# requests with curl, after one warm-up) and the server's peak memory (VmHWM), against
+# requests, after one warm-up) and the server's peak memory (VmHWM), against
 # the issue's targets (every page <= 300 ms, memory <= 200 MB). The run has N committed
 # trials (default 100,000) over 2 variants, one trial in 7 failed, built by
 # engine/examples/synth_run.rs through the real run/journal API (~3 events per trial;
@@ -30,12 +30,26 @@ build() {
     sed "s/replications: 1/replications: $R/" exp.yaml > exp2.yaml && mv exp2.yaml exp.yaml
     "$SYNTH_BIN" "$WORK/exp.yaml" "$2" "$1" 8 | cut -d' ' -f1
 }
-# ms URL: wall ms of one GET (fails the script on a status other than 200).
+# ms URL: wall ms of one GET, timed inside python3 (no curl on a fresh machine); fails
+# the script on a status other than 200.
 ms() {
-    out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$1")
-    code=${out% *}
-    [ "$code" = 200 ] || { echo "GET $1 answered $code" >&2; return 1; }
-    awk -v t="${out#* }" 'BEGIN{printf "%d\n", t * 1000}'
+    python3 - "$1" <<'PY'
+import sys, time, urllib.request
+t = time.monotonic()
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=120) as r:
+        r.read()
+        code = r.status
+except urllib.error.HTTPError as e:
+    code = e.code
+if code != 200:
+    sys.exit("GET %s answered %s" % (sys.argv[1], code))
+print(int((time.monotonic() - t) * 1000))
+PY
+}
+# get URL: the body of one GET.
+get() {
+    python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=120).read().decode())' "$1"
 }
 med3() {
     ms "$1" > /dev/null
@@ -73,7 +87,7 @@ measure() { # RUN_DIR LABEL
     echo "  server memory before the report is ready: peak $HWM0 MB $(verdict "$HWM0" '<=' 200)"
     bench_row "view $2 server peak RSS (pages)" "$HWM0 MB" "-" "-" "<= 200 MB" "$(verdict "$HWM0" '<=' 200)"
     a=$(now_ms)
-    while curl -s "$R/report" | grep -q 'id="computing"'; do sleep 0.2; done
+    while get "$R/report" | grep -q 'id="computing"'; do sleep 0.2; done
     echo "  report ready after $(($(now_ms) - a)) ms more (computed off the request path)"
     t=$(med3 "$R/report")
     echo "  /runs/$ID/report (ready): $t ms $(verdict "$t" '<=' 300)"
