@@ -5,8 +5,8 @@
 
 use crate::html::{dec, enc, Page};
 use crate::pages;
-use read::report::{self, BootstrapOptions};
 use journal::{Journal, JournalError};
+use read::report::{self, BootstrapOptions};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -254,14 +254,17 @@ impl Site {
             let report = match &exe {
                 Some(exe) => report_in_child(exe, &dir)?,
                 None => {
-                    let j = journal::RunDir::new(&dir).open_read_only()
+                    let j = journal::RunDir::new(&dir)
+                        .open_read_only()
                         .map_err(|e| e.to_string())?;
                     let facts = report::collect(&j).map_err(|e| e.to_string())?;
                     let r = report::build(&dir, &facts, BootstrapOptions::default());
                     serde_json::to_value(&r).map_err(|e| e.to_string())?
                 }
             };
-            let j = journal::RunDir::new(&dir).open_read_only().map_err(|e| e.to_string())?;
+            let j = journal::RunDir::new(&dir)
+                .open_read_only()
+                .map_err(|e| e.to_string())?;
             let mut slots = HashMap::new();
             for c in report["comparisons"].as_array().into_iter().flatten() {
                 let (Some(b), Some(v)) = (c["baseline_id"].as_str(), c["variant_id"].as_str())
