@@ -212,8 +212,51 @@ fn compat_current_format_runs_unchanged_and_keeps_secrets_out_of_every_record() 
     let done = completed(&run);
     assert_eq!(done.len(), 4, "2 variants x 2 task rows");
     for (i, c) in done.values().enumerate() {
-        assert_eq!(c.classification, Classification::Success, "{c:?}");
+        // The grader's trial_conclusion_v1 decides: T1 success, T2 failure.
+        let (class, resolved) = if i % 2 == 0 {
+            (Classification::Success, 1.0)
+        } else {
+            (Classification::Failure, 0.0)
+        };
+        assert_eq!(c.classification, class, "{c:?}");
+        assert_eq!(
+            c.outcome.as_deref(),
+            Some(if i % 2 == 0 { "success" } else { "failure" })
+        );
         let m = metrics(c);
+        assert_eq!(
+            m["resolved"], resolved,
+            "the conclusion's primary_metric: {m:?}"
+        );
+        // What the grader was given: grader_input_v1, kept in its conclusion.
+        let ev = c
+            .evidence
+            .iter()
+            .find(|e| e.class == "trial_conclusion")
+            .unwrap_or_else(|| panic!("no trial_conclusion evidence: {c:?}"));
+        let conclusion: Value = serde_json::from_slice(&blob(&run, &ev.digest)).unwrap();
+        let input = &conclusion["payload"]["input"];
+        assert_eq!(input["schema_version"], "grader_input_v1");
+        assert_eq!(input["ids"]["trial_id"], c.trial_id.as_str());
+        assert_eq!(
+            input["task"]["input"]["turns"],
+            if i % 2 == 0 { 2 } else { 3 }
+        );
+        assert_eq!(
+            input["paths"]["result_path"],
+            "/agentlab/grader/result.json"
+        );
+        assert_eq!(input["agent_phase"]["exit_code"], 0);
+        assert_eq!(
+            input["candidate_artifact"]["state"], "missing",
+            "no answer field"
+        );
+        for key in ["artifact_type", "workspace_delta", "workdir"] {
+            assert!(
+                input.get(key).is_some(),
+                "grader_input_v1 requires {key}: {input}"
+            );
+        }
         let model = if i < 2 { "m-small" } else { "m-large" };
         // $NAME: the variant's binding first (over --env and --env-file), then --env
         // over --env-file, then the env file over labj's environment, then the host.
@@ -244,18 +287,23 @@ fn compat_current_format_runs_unchanged_and_keeps_secrets_out_of_every_record() 
             m["path"].as_str().unwrap().starts_with("/opt/agent/bin:"),
             "{m:?}"
         );
-        // Declared metrics: the result's pointer, the event stream summed and counted
-        // (model_call_end only: tool_call_end's 1000 tokens are another type), runner.
-        assert_eq!(m["resolved"], 1.0);
+        // Declared metrics: the event stream summed and counted (model_call_end only:
+        // tool_call_end's 1000 tokens are another type), runner.
         assert_eq!(m["turn_count"], turns, "{m:?}");
         let tokens: f64 = (1..=turns as u64).map(|t| (t * 10) as f64).sum();
         assert_eq!(m["tokens_in"], tokens, "{m:?}");
         assert!(m["duration_ms"].as_f64().unwrap() > 0.0, "{m:?}");
     }
     // `primary: true` makes `resolved` the trials' primary metric.
-    for row in fact_table(&run, "fact_trials") {
-        assert_eq!(row[8], "1.0", "primary_metric column: {row:?}");
-    }
+    let primary: Vec<String> = fact_table(&run, "fact_trials")
+        .into_iter()
+        .map(|row| row[8].clone())
+        .collect();
+    assert_eq!(
+        primary,
+        ["1.0", "0.0", "1.0", "0.0"],
+        "primary_metric column"
+    );
     // The labels are journaled with the document.
     let doc = journaled_experiment(&run);
     assert_eq!(doc["experiment"]["tags"][1], "current-format");

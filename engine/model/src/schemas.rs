@@ -213,6 +213,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../../schemas/task_row_v1.jsonschema"),
     ),
     (
+        "trial_conclusion_v1",
+        include_str!("../../schemas/trial_conclusion_v1.jsonschema"),
+    ),
+    (
         "trial_input_v1",
         include_str!("../../../schemas/trial_input_v1.jsonschema"),
     ),

@@ -213,6 +213,10 @@ pub enum GraderContract {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         manifest: Option<serde_json::Value>,
     },
+    /// The original's current contract (`benchmark.grader.conclusion.mode: direct`): read
+    /// the `grader_input_v1` at `AGENTLAB_GRADER_INPUT_PATH`, write a
+    /// `trial_conclusion_v1` to `AGENTLAB_MAPPED_GRADER_OUTPUT_PATH`.
+    Conclusion,
 }
 
 /// The evidence classes of the original runner's evidence record

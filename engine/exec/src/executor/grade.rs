@@ -30,7 +30,7 @@ use super::control::Phase;
 use super::process::ProcessEnd;
 use super::{disk, exit_text, workspace, write_json, AttemptEnd, Fault, Trial, TrialControl};
 use journal::event::Classification;
-use model::trial::{GraderSpec, GraderStrategy};
+use model::trial::{GraderContract, GraderSpec, GraderStrategy};
 use std::path::{Path, PathBuf};
 
 /// The grader's own directory for one attempt, with the fresh inputs labj wrote into it.
@@ -253,6 +253,23 @@ fn run(
 ) -> Result<GradeResult, Fault> {
     let role = StageRole::Grader;
     let timeout_ms = grader.timeout_ms.unwrap_or(trial.spec.agent.timeout_ms);
+    let conclusion = grader.contract == GraderContract::Conclusion;
+    if conclusion {
+        let in_container = grader.strategy == GraderStrategy::InTaskImage
+            && trial.launch.iso.mode == crate::isolation::IsolationMode::Container;
+        let (result, workdir) = if in_container {
+            (
+                Path::new(super::grade_image::STAGE_MOUNT).join("result.json"),
+                "/agentlab/workspace".to_string(),
+            )
+        } else {
+            (
+                stage.result.clone(),
+                trial.paths.workspace.to_string_lossy().into_owned(),
+            )
+        };
+        super::conclusion::write_input(trial, stage, end, &result, &workdir)?;
+    }
     if grader.strategy == GraderStrategy::InTaskImage {
         let placed = super::grade_image::command(trial, grader, n, stage)?;
         let copy = placed.workspace_copy.clone();
@@ -276,6 +293,9 @@ fn run(
         let mut cmd = stage_command(trial, role, &grader.command, n, stage)?;
         cmd.env("AGENTLAB_GRADE_PATH", &stage.grade)
             .current_dir(&stage.dir);
+        if conclusion {
+            cmd.envs(super::conclusion::env(&stage.dir));
+        }
         if let Some(h) = &grader.hidden_dir {
             cmd.env("AGENTLAB_HIDDEN_DIR", h);
         }
@@ -294,15 +314,23 @@ fn run(
             placement,
         )?;
     }
-    let grade: GradeResult = match classify::read_validated(&stage.grade, "grade_result_v1") {
+    let read = if conclusion {
+        super::conclusion::read(stage, end).map_err(Some)
+    } else {
+        classify::read_validated(&stage.grade, "grade_result_v1").map_err(|e| match e {
+            ReadError::Missing => None,
+            ReadError::Invalid(msg) => Some(grade_error(msg)),
+        })
+    };
+    let grade: GradeResult = match read {
         Ok(g) => g,
-        Err(ReadError::Missing) => {
+        Err(Some(fault)) => return Err(fault),
+        Err(None) => {
             return Err(grade_error(format!(
                 "grader exited 0 but wrote no grade at {}",
                 stage.grade.display()
             )))
         }
-        Err(ReadError::Invalid(msg)) => return Err(grade_error(msg)),
     };
     for ev in &grade.evidence {
         let rel = workspace::safe_relative(&ev.path).map_err(|e| {

@@ -43,7 +43,7 @@ use std::process::Command;
 
 /// Where the hidden files appear inside the grader's container.
 pub(super) const HIDDEN_MOUNT: &str = "/agentlab/hidden";
-const STAGE_MOUNT: &str = "/agentlab/grader";
+pub(super) const STAGE_MOUNT: &str = "/agentlab/grader";
 
 /// The grader's command in the task's environment, its container (for pause and
 /// cleanup) and the workspace copy to remove afterwards.
@@ -140,6 +140,9 @@ fn container(
     trial.write_trial_input_as(n, &view, &stage.trial_input)?;
     let mut env = trial.contract_env(n, &view);
     env.push(("AGENTLAB_GRADE_PATH".into(), s.join("grade.json").into()));
+    if grader.contract == model::trial::GraderContract::Conclusion {
+        env.extend(super::conclusion::env(s));
+    }
     env.push(("WORKSPACE".into(), view.workspace.clone().into()));
     if grader.hidden_dir.is_some() {
         env.push(("AGENTLAB_HIDDEN_DIR".into(), HIDDEN_MOUNT.into()));
@@ -231,6 +234,9 @@ fn sandbox(
     trial.write_trial_input_as(n, &view, &stage.trial_input)?;
     let mut env = trial.contract_env(n, &view);
     env.push(("AGENTLAB_GRADE_PATH".into(), stage.grade.clone().into()));
+    if grader.contract == model::trial::GraderContract::Conclusion {
+        env.extend(super::conclusion::env(&stage.dir));
+    }
     if let Some(h) = &grader.hidden_dir {
         env.push(("AGENTLAB_HIDDEN_DIR".into(), h.clone().into()));
     }

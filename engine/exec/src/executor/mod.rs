@@ -65,6 +65,7 @@ mod adapter;
 pub mod blobs;
 mod classify;
 mod compact;
+mod conclusion;
 mod control;
 mod declared;
 mod grade;
@@ -543,7 +544,9 @@ impl<'a> Trial<'a> {
         {
             let stage = grade::stage(self, n, &result)?;
             match &grader.contract {
-                GraderContract::Grade => grade::grade(self, grader, n, control, &stage, &mut end)?,
+                GraderContract::Grade | GraderContract::Conclusion => {
+                    grade::grade(self, grader, n, control, &stage, &mut end)?
+                }
                 GraderContract::Adapter { manifest } => adapter::score(
                     self,
                     grader,

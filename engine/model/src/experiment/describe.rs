@@ -77,6 +77,7 @@ pub fn program_checks(experiment: &Experiment) -> Vec<ProgramLine> {
     if let Some(g) = experiment.grader() {
         let role = match g.contract {
             GraderContract::Grade => "grader",
+            GraderContract::Conclusion => "grader (trial_conclusion_v1)",
             GraderContract::Adapter { .. } => "benchmark adapter",
         };
         // An in-image grader's program lives in the task's image.

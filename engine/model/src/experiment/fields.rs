@@ -268,6 +268,10 @@ const BENCHMARK: Node = Closed(&[
             ("hidden_files", Known(Open)),
             ("network", Known(Open)),
             ("timeout_ms", Known(Open)),
+            (
+                "conclusion",
+                Known(Closed(&[("mode", Known(Open)), ("mapper", Known(Open))])),
+            ),
         ])),
     ),
 ]);

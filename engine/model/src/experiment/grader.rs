@@ -30,6 +30,21 @@ pub(super) fn check(
              (runtime.policy.network.mode: none), or remove the strategy (default: host)",
         ));
     }
+    if let Some(c) = &g.conclusion {
+        if c.mode != "direct" {
+            return Err(ExperimentError::invalid(
+                file,
+                "/benchmark/grader/conclusion/mode",
+                format!(
+                    "conclusion mode `{}`: labj runs one grader, which writes its \
+                     trial_conclusion_v1 itself (mode: direct); a mapper program over a raw \
+                     grader output is not run: fold the mapping into the grader and write \
+                     mode: direct",
+                    c.mode
+                ),
+            ));
+        }
+    }
     if g.timeout_ms == Some(0) {
         return Err(ExperimentError::invalid(
             file,

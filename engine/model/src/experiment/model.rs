@@ -187,6 +187,18 @@ pub struct BenchmarkGrader {
     pub network: Option<crate::isolation::NetworkMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// The original's current grader contract: `{mode: direct}` (grader_input_v1 in,
+    /// trial_conclusion_v1 out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<GraderConclusion>,
+}
+
+/// `benchmark.grader.conclusion`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraderConclusion {
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapper: Option<String>,
 }
 
 /// The directory of every task's hidden files: `template` up to its first `${…}`
@@ -252,7 +264,11 @@ impl BenchmarkSpec {
         self.grader.as_ref().map(|g| GraderSpec {
             command: g.command.clone(),
             required_evidence_classes: required,
-            contract: GraderContract::Grade,
+            contract: if g.conclusion.is_some() {
+                GraderContract::Conclusion
+            } else {
+                GraderContract::Grade
+            },
             strategy: g.strategy,
             hidden_dir: None,
             hidden_root: None,
