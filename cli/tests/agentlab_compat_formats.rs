@@ -120,8 +120,8 @@ fn compat_v1_init_profile_names_the_image_it_cannot_find() {
     assert!(!out.status.success(), "{}", text(&out));
     let all = text(&out);
     assert!(
-        all.contains("image `my-harness:latest` is not available"),
-        "names the image: {all}"
+        all.contains("at /runtime/image: image `my-harness:latest` is not available"),
+        "names the 1.0 field and the image: {all}"
     );
     assert!(
         all.contains("python harness.py --model claude-4 /in/task.json /out/result.json"),
@@ -142,6 +142,17 @@ fn compat_v1_init_profile_names_the_image_it_cannot_find() {
         all.contains("/runtime") && all.contains("timout_ms") && all.contains("experiment_v1_0"),
         "{all}"
     );
+    // A field of the translated document is named as the 1.0 file writes it.
+    let neg = s.write(
+        "neg.yaml",
+        "version: \"1.0\"\nexperiment: {id: x, name: y}\ndataset: {path: tasks.jsonl}\ndesign: {replications: 1}\nbaseline: {variant_id: a}\nruntime: {image: localhost/labj-test-a:1, command: [\"\"]}\n",
+    );
+    let out = labj_podman(&s, &["describe", neg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let all = text(&out);
+    assert!(all.contains("/runtime/command"), "{all}");
 }
 
 #[test]

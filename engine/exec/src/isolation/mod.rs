@@ -36,7 +36,9 @@ pub struct HostChoice {
 pub fn preflight(exp: &Experiment, choice: &HostChoice) -> Result<Enforcement, ExperimentError> {
     let iso = exp.isolation();
     let file = exp.file();
-    let refuse = |pointer: &str, msg: String| ExperimentError::invalid(file, pointer, msg);
+    let refuse = |pointer: &str, msg: String| {
+        ExperimentError::invalid(file, pointer, msg).in_source(exp.format())
+    };
     for (i, name) in iso.env_from_host.iter().flatten().enumerate() {
         if std::env::var_os(name).is_none() {
             return Err(refuse(

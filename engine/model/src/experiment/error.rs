@@ -92,3 +92,47 @@ impl ExperimentError {
         }
     }
 }
+
+impl ExperimentError {
+    /// The same error with its pointers naming the fields of the file as written in
+    /// `format` (see [`super::SourceFormat::source_pointer`]).
+    pub fn in_source(self, format: super::SourceFormat) -> ExperimentError {
+        match self {
+            ExperimentError::Invalid {
+                path,
+                pointer,
+                message,
+            } => ExperimentError::Invalid {
+                path,
+                pointer: format.source_pointer(&pointer),
+                message,
+            },
+            ExperimentError::Field {
+                path,
+                pointer,
+                line,
+                message,
+            } => ExperimentError::Field {
+                path,
+                pointer: format.source_pointer(&pointer),
+                line,
+                message,
+            },
+            ExperimentError::Schema {
+                path,
+                schema,
+                mut violations,
+            } => {
+                for v in &mut violations {
+                    v.pointer = format.source_pointer(&v.pointer);
+                }
+                ExperimentError::Schema {
+                    path,
+                    schema,
+                    violations,
+                }
+            }
+            other => other,
+        }
+    }
+}

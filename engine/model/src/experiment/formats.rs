@@ -51,6 +51,82 @@ impl SourceFormat {
     }
 }
 
+impl SourceFormat {
+    /// Where in the file as written a pointer of the document labj runs is: errors
+    /// about the translated document name the field the user wrote.
+    pub fn source_pointer(&self, pointer: &str) -> String {
+        const V1: &[(&str, &str, bool)] = &[
+            ("/runtime/agent/image", "/runtime/image", false),
+            ("/runtime/policy/sandbox/image", "/runtime/image", false),
+            ("/runtime/policy/sandbox/mode", "/runtime/image", false),
+            (
+                "/runtime/policy/sandbox/resources",
+                "/runtime/resources",
+                false,
+            ),
+            ("/runtime/policy/network", "/runtime/network", false),
+            ("/runtime/agent/command", "/runtime/command", true),
+            ("/runtime/agent/timeout_ms", "/runtime/timeout_ms", false),
+            ("/baseline/runtime/agent", "/baseline", true),
+            ("/design/random_seed", "/design/seed", false),
+        ];
+        const CURRENT: &[(&str, &str, bool)] = &[
+            (
+                "/runtime/agent/image",
+                "/runtime/agent_runtime/image",
+                false,
+            ),
+            (
+                "/runtime/policy/sandbox/image",
+                "/runtime/agent_runtime/image",
+                false,
+            ),
+            (
+                "/runtime/policy/sandbox/mode",
+                "/runtime/agent_runtime/image",
+                false,
+            ),
+            (
+                "/runtime/policy/network",
+                "/runtime/agent_runtime/network",
+                false,
+            ),
+            ("/runtime/policy/timeout_ms", "/policy/timeout_ms", false),
+            (
+                "/runtime/dependencies/assets",
+                "/runtime/agent_runtime/artifact",
+                false,
+            ),
+            ("/runtime/agent", "/runtime/agent_runtime", true),
+        ];
+        let table = match self {
+            SourceFormat::Resolved => return pointer.to_string(),
+            SourceFormat::CleanHarnessV1 => V1,
+            SourceFormat::Current => CURRENT,
+        };
+        for (from, to, keep_rest) in table {
+            if let Some(rest) = pointer.strip_prefix(from) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    return if *keep_rest {
+                        format!("{to}{rest}")
+                    } else {
+                        to.to_string()
+                    };
+                }
+            }
+        }
+        // A 1.0 variant's args/env: /variant_plan/N/runtime/agent/args → /variant_plan/N/args.
+        if *self == SourceFormat::CleanHarnessV1 {
+            if let Some((head, rest)) = pointer.split_once("/runtime/agent") {
+                if head.starts_with("/variant_plan/") {
+                    return format!("{head}{rest}");
+                }
+            }
+        }
+        pointer.to_string()
+    }
+}
+
 /// In-container paths of the clean-harness contract (the original's `HARNESS_*`).
 pub const CLEAN_TASK_PATH: &str = "/in/task.json";
 pub const CLEAN_RESULT_PATH: &str = "/out/result.json";

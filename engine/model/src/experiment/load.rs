@@ -54,6 +54,18 @@ fn load_checked(
     } else {
         (SourceFormat::Resolved, doc)
     };
+    load_translated(path, text, format, extras, doc).map_err(|e| e.in_source(format))
+}
+
+/// [`load_checked`] after the original's other formats were written as a resolved
+/// document.
+fn load_translated(
+    path: &Path,
+    text: Option<&str>,
+    format: SourceFormat,
+    extras: formats::CurrentExtras,
+    doc: Value,
+) -> Result<Experiment, ExperimentError> {
     let (version, doc) = unwrap_and_version(path, doc)?;
     fields::check(path, text, fields::ROOT, &doc)?;
     if let Err(e) = schemas::validate(version.schema_name(), &doc) {
