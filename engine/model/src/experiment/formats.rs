@@ -511,3 +511,82 @@ fn artifact_dir(dir: &Path, artifact: &str) -> Result<std::path::PathBuf, String
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_artifact_bundle_is_unpacked_once_by_content_and_a_directory_is_used_as_it_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir_all(dir.join("agent/bin")).unwrap();
+        std::fs::write(dir.join("agent/bin/run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+        let ok = std::process::Command::new("tar")
+            .args(["-czf", "agent.tar.gz", "-C", "agent", "."])
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let first = artifact_dir(dir, "agent.tar.gz").unwrap();
+        assert!(
+            first.starts_with(dir.join(".lab/agent_artifacts")),
+            "{first:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(first.join("bin/run.sh")).unwrap(),
+            "#!/bin/sh\necho hi\n"
+        );
+        // Unpacked once: a marker left in the cache survives the second load.
+        std::fs::write(first.join("marker"), "x").unwrap();
+        assert_eq!(artifact_dir(dir, "agent.tar.gz").unwrap(), first);
+        assert!(first.join("marker").exists());
+        // A directory is mounted as it is.
+        assert_eq!(
+            artifact_dir(dir, "agent").unwrap(),
+            dir.join("agent").canonicalize().unwrap()
+        );
+        let e = artifact_dir(dir, "missing.tar.gz").unwrap_err();
+        assert!(
+            e.contains("`missing.tar.gz` not found") && e.contains("experiment file's directory"),
+            "{e}"
+        );
+        std::fs::write(dir.join("agent.zip"), "PK").unwrap();
+        let e = artifact_dir(dir, "agent.zip").unwrap_err();
+        assert!(e.contains("neither a directory nor a .tar"), "{e}");
+        std::fs::write(dir.join("broken.tar.gz"), "not a tarball").unwrap();
+        let e = artifact_dir(dir, "broken.tar.gz").unwrap_err();
+        assert!(e.contains("unpacking") && e.contains("failed"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_field_the_file_wrote() {
+        let v1 = SourceFormat::CleanHarnessV1;
+        assert_eq!(v1.source_pointer("/runtime/agent/image"), "/runtime/image");
+        assert_eq!(
+            v1.source_pointer("/runtime/agent/command/2"),
+            "/runtime/command/2"
+        );
+        assert_eq!(
+            v1.source_pointer("/variant_plan/1/runtime/agent/args"),
+            "/variant_plan/1/args"
+        );
+        let cur = SourceFormat::Current;
+        assert_eq!(
+            cur.source_pointer("/runtime/agent/env/API_KEY"),
+            "/runtime/agent_runtime/env/API_KEY"
+        );
+        assert_eq!(
+            cur.source_pointer("/runtime/policy/timeout_ms"),
+            "/policy/timeout_ms"
+        );
+        assert_eq!(
+            cur.source_pointer("/runtime/dependencies/assets/0/source_from_host"),
+            "/runtime/agent_runtime/artifact"
+        );
+        assert_eq!(
+            SourceFormat::Resolved.source_pointer("/runtime/agent/image"),
+            "/runtime/agent/image"
+        );
+    }
+}
