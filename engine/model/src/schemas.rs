@@ -214,7 +214,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ),
     (
         "trial_conclusion_v1",
-        include_str!("../../schemas/trial_conclusion_v1.jsonschema"),
+        include_str!("../../../schemas/trial_conclusion_v1.jsonschema"),
     ),
     (
         "trial_input_v1",

@@ -256,7 +256,7 @@ fn run(
     let conclusion = grader.contract == GraderContract::Conclusion;
     if conclusion {
         let in_container = grader.strategy == GraderStrategy::InTaskImage
-            && trial.launch.iso.mode == crate::isolation::IsolationMode::Container;
+            && trial.launch.iso.mode == model::isolation::IsolationMode::Container;
         let (result, workdir) = if in_container {
             (
                 Path::new(super::grade_image::STAGE_MOUNT).join("result.json"),
