@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 const EXPERIMENT: &str = r#"# A labj experiment. Run it:      labj run experiment.yaml
 # Check it without running:        labj describe experiment.yaml
-# Then read the results:           labj report <run id>   (the id `run` prints first)
+# Then read the results:           labj report <handle>   (`run` prints it first; `labj runs` lists them)
+# Runs are kept in .lab/runs beside this file, whichever folder you run labj from.
 version: "0.5"
 experiment:
   id: my-eval
@@ -125,14 +126,24 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
                 .with_context(|| format!("cannot make {} executable", p.display()))?;
         }
     }
+    // The project marker: runs of this experiment go to <dir>/.lab/runs, and every
+    // command run in <dir> or below finds them there (as git finds .git).
+    let lab = dir.join(engine::run::LAB_DIR);
+    std::fs::create_dir_all(&lab).with_context(|| format!("cannot create {}", lab.display()))?;
     let shown = dir.join("experiment.yaml");
     println!(
-        "created {} (agent.sh, grader.sh, tasks.jsonl beside it)",
-        shown.display()
+        "created {} (agent.sh, grader.sh, tasks.jsonl beside it; runs go to {})",
+        shown.display(),
+        lab.join("runs").display()
     );
-    println!(
-        "next: labj run {}",
-        crate::commands::shell_word(&shown.to_string_lossy())
-    );
+    let here = dir.as_os_str().is_empty() || dir == Path::new(".");
+    if here {
+        println!("next: labj run experiment.yaml");
+    } else {
+        println!(
+            "next: cd {} && labj run experiment.yaml",
+            crate::commands::shell_word(&dir.to_string_lossy())
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

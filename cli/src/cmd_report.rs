@@ -208,12 +208,12 @@ pub fn verdict(c: &Comparison) -> String {
         };
     }
     let diff = c.over_tasks.as_ref().map(|t| t.mean).unwrap_or(0.0);
-    let dir = if diff > 1e-12 {
-        "higher"
+    let (dir, than) = if diff > 1e-12 {
+        ("a higher", "than")
     } else if diff < -1e-12 {
-        "lower"
+        ("a lower", "than")
     } else {
-        "the same"
+        ("the same", "as")
     };
     let sig = if c.p_holm < 0.05 {
         "significant at 5% after Holm"
@@ -223,7 +223,7 @@ pub fn verdict(c: &Comparison) -> String {
         "not significant at 5%"
     };
     format!(
-        "{} has a {dir} success rate than {} over {} task(s) ({} p = {}, Holm {}, {sig})",
+        "{} has {dir} success rate {than} {} over {} task(s) ({} p = {}, Holm {}, {sig})",
         c.variant_id,
         c.baseline_id,
         c.tasks,

@@ -1,11 +1,12 @@
 //! `labj runs`: the runs under the runs directory.
 
 use crate::progress::human_duration;
+use crate::runs_dir::RunsDir;
 use anyhow::{Context, Result};
-use std::path::Path;
 use std::process::ExitCode;
 
-pub fn runs(runs_dir: &Path, json: bool) -> Result<ExitCode> {
+pub fn runs(rd: &RunsDir, json: bool) -> Result<ExitCode> {
+    let runs_dir = &rd.dir;
     let list = read::report::runs::list(runs_dir)
         .with_context(|| format!("cannot list runs under {}", runs_dir.display()))?;
     if json {
@@ -13,20 +14,18 @@ pub fn runs(runs_dir: &Path, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if list.is_empty() {
-        println!(
-            "no runs under {} (start one with `labj run <experiment>`)",
-            runs_dir.display()
-        );
+        println!("{}", rd.nothing_here());
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<36}  {:<16} {:<11} {:>13}  {:<19}  {:>8}",
-        "run", "experiment", "status", "progress", "created (UTC)", "duration"
+        "{:<6}  {:<36}  {:<16} {:<11} {:>13}  {:<19}  {:>8}",
+        "handle", "run id", "experiment", "status", "progress", "created (UTC)", "duration"
     );
     for r in &list {
         let progress = format!("{}/{}", r.committed, r.total_slots);
         println!(
-            "{:<36}  {:<16} {:<11} {:>13}  {:<19}  {:>8}",
+            "{:<6}  {:<36}  {:<16} {:<11} {:>13}  {:<19}  {:>8}",
+            r.handle,
             r.run_id,
             r.experiment_id,
             r.status,
@@ -40,6 +39,12 @@ pub fn runs(runs_dir: &Path, json: bool) -> Result<ExitCode> {
             println!("    {e}");
         }
     }
+    println!(
+        "(runs under {}: {}; name a run by its handle, e.g. `labj status {}`)",
+        runs_dir.display(),
+        rd.how(),
+        list.last().map(|r| r.handle.as_str()).unwrap_or("<handle>")
+    );
     let crashed = list.iter().filter(|r| r.status == "crashed").count();
     if crashed > 0 {
         println!(

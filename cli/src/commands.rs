@@ -1,5 +1,6 @@
 //! One function per subcommand.
 
+use crate::runs_dir::RunsDir;
 use crate::{progress, render};
 use crate::{Cli, Command, DriveArgs, Executor, SchemaCommand, TrialCommand};
 use anyhow::{anyhow, bail, Context, Result};
@@ -13,10 +14,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The `labj …` command line that reaches a run again: `--runs-dir` kept when it is not
-/// the default, so a pasted hint works.
+/// The `labj …` command line that reaches a run again from here: `--runs-dir` kept
+/// when it is not the one found from the current directory, so a pasted hint works.
 pub fn again_fn(runs_dir: &Path) -> impl Fn(&str) -> String + Send + Sync + 'static {
-    let extra = if runs_dir == Path::new(crate::DEFAULT_RUNS_DIR) {
+    let found = RunsDir::for_reading(None).dir;
+    let same = |a: &Path, b: &Path| {
+        a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    };
+    let extra = if same(runs_dir, &found) {
         String::new()
     } else {
         format!(" --runs-dir {}", shell_word(&runs_dir.to_string_lossy()))
@@ -42,8 +47,16 @@ pub fn trial_arg(s: &str) -> Result<String> {
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
-    let runs_dir = cli.runs_dir;
-    match cli.command {
+    let rd = match &cli.command {
+        Command::Run { experiment, .. } => RunsDir::for_experiment(cli.runs_dir, experiment),
+        _ => RunsDir::for_reading(cli.runs_dir),
+    };
+    dispatch_in(cli.command, &rd).map_err(|e| rd.explain(e))
+}
+
+fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
+    let runs_dir = rd.dir.clone();
+    match command {
         Command::Describe {
             experiment,
             json,
@@ -100,7 +113,20 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             render::projections(&proj, Some(proj.last_idx().unwrap_or(0)), None, json);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Runs { json } => crate::cmd_runs::runs(&runs_dir, json),
+        Command::Runs { json } => crate::cmd_runs::runs(rd, json),
+        Command::Query {
+            run,
+            sql,
+            json,
+            csv,
+        } => {
+            let format = match (json, csv) {
+                (true, _) => crate::cmd_query::QueryFormat::Json,
+                (_, true) => crate::cmd_query::QueryFormat::Csv,
+                _ => crate::cmd_query::QueryFormat::Table,
+            };
+            crate::cmd_query::query(&runs_dir, &run, &sql, format)
+        }
         Command::Trials {
             run,
             variant,
@@ -316,9 +342,10 @@ fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result
         if let Ok(e) = &enforced {
             println!("isolation: {}", e.summary);
         }
-        if let Err(e) = model::experiment::check_runnable(&exp) {
-            println!("\nnot runnable yet: {e}");
-        }
+    }
+    // Exit non-zero when `labj run` would refuse it, so a script can rely on describe.
+    if let Err(e) = model::experiment::check_runnable(&exp) {
+        bail!("{e}; `labj run` would refuse it");
     }
     match enforced {
         Ok(_) => Ok(ExitCode::SUCCESS),

@@ -5,6 +5,7 @@
 
 mod cmd_export;
 mod cmd_init;
+mod cmd_query;
 mod cmd_report;
 mod cmd_runs;
 mod cmd_trials;
@@ -15,6 +16,7 @@ mod out_target;
 mod progress;
 mod render;
 mod report_html;
+mod runs_dir;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -30,16 +32,13 @@ use std::process::ExitCode;
     after_help = "Examples:\n  labj init my-eval && labj run my-eval/experiment.yaml\n  labj runs\n  labj report <run> --format html --out report.html\n\nLogs: RUST_LOG (or LABJ_LOG) sets the level, e.g. RUST_LOG=labj=debug,engine=debug."
 )]
 struct Cli {
-    /// Directory holding runs: where `run` creates them and where a <RUN> id or prefix
-    /// is looked up (commands without a run ignore it).
-    #[arg(
-        long,
-        global = true,
-        default_value = DEFAULT_RUNS_DIR,
-        env = "LABJ_RUNS_DIR",
-        value_name = "DIR"
-    )]
-    runs_dir: PathBuf,
+    /// Directory holding runs: where `run` creates them and where a <RUN> is looked up
+    /// (commands without a run ignore it). Default: `runs/` of the project's `.lab`
+    /// folder, found as git finds `.git`: for `run`, the nearest `.lab` at or above the
+    /// experiment file (created beside it when there is none); for the other commands,
+    /// the nearest `.lab` at or above the current directory.
+    #[arg(long, global = true, env = "LABJ_RUNS_DIR", value_name = "DIR")]
+    runs_dir: Option<PathBuf>,
     /// Format of log lines on stderr (levels from RUST_LOG, else LABJ_LOG; default warn).
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: logging::LogFormat,
@@ -47,15 +46,12 @@ struct Cli {
     command: Command,
 }
 
-/// Where runs go unless `--runs-dir` / `LABJ_RUNS_DIR` says otherwise.
-pub const DEFAULT_RUNS_DIR: &str = ".lab/runs";
-
 #[derive(Subcommand)]
 enum Command {
-    /// Validate an experiment and show what a run would do.
+    /// Validate an experiment and show what a run would do (exit 1 when it cannot run).
     #[command(after_help = "Example:\n  labj describe examples/quickstart/experiment.yaml")]
     Describe {
-        /// Experiment file (YAML or JSON, resolved v0.5 or v0.4).
+        /// Experiment file (YAML or JSON, resolved v0.5, v0.4 or v0.3).
         experiment: PathBuf,
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
@@ -72,14 +68,15 @@ enum Command {
         after_help = "Examples:\n  labj run examples/quickstart/experiment.yaml\n  labj run exp.yaml --max-concurrency 8 --quiet\n  labj --runs-dir /data/runs run exp.yaml --json > summary.json"
     )]
     Run {
-        /// Experiment file (YAML or JSON, resolved v0.5 or v0.4).
+        /// Experiment file (YAML or JSON, resolved v0.5, v0.4 or v0.3). The run is
+        /// created under the `.lab` of the experiment's project (see --runs-dir).
         experiment: PathBuf,
         #[command(flatten)]
         drive: DriveArgs,
     },
     /// Continue a crashed, killed or interrupted run.
     #[command(
-        after_help = "Example:\n  labj continue 0193f2c4   # a unique prefix of the run id is enough"
+        after_help = "Example:\n  labj continue d4e5f6   # the handle `labj runs` shows (or the id, or a unique id prefix)"
     )]
     Continue {
         #[arg(help = RUN_HELP)]
@@ -92,7 +89,7 @@ enum Command {
         #[arg(long)]
         allow_changed_inputs: bool,
     },
-    /// List the runs under the runs directory (status, progress, age, duration).
+    /// List the runs under the runs directory (handle, id, status, progress, age, duration).
     #[command(after_help = "Examples:\n  labj runs\n  labj --runs-dir /data/runs runs --json")]
     Runs {
         /// Print machine-readable JSON instead of text.
@@ -100,7 +97,7 @@ enum Command {
         json: bool,
     },
     /// Show the run's status, progress, aggregates and why trials failed.
-    #[command(after_help = "Example:\n  labj status 0193f2c4")]
+    #[command(after_help = "Example:\n  labj status d4e5f6")]
     Status {
         #[arg(help = RUN_HELP)]
         run: String,
@@ -110,7 +107,7 @@ enum Command {
     },
     /// One line per committed trial: variant, task, replication, outcome, metric, attempts, duration.
     #[command(
-        after_help = "Examples:\n  labj trials 0193f2c4\n  labj trials 0193f2c4 --variant careful --outcome failed\n  labj trials 0193f2c4 --json | jq ."
+        after_help = "Examples:\n  labj trials d4e5f6\n  labj trials d4e5f6 --variant careful --outcome failed\n  labj trials d4e5f6 --json | jq ."
     )]
     Trials {
         #[arg(help = RUN_HELP)]
@@ -130,7 +127,7 @@ enum Command {
     /// Print an attempt's stderr or stdout, the agent's or (--grader) the grader's or
     /// benchmark adapter's (the last attempt unless --attempt).
     #[command(
-        after_help = "Examples:\n  labj logs 0193f2c4 24              # stderr of trial_000024's last attempt\n  labj logs 0193f2c4 trial_000024 --attempt 1 --stdout\n  labj logs 0193f2c4 24 --grader     # the grader's stderr"
+        after_help = "Examples:\n  labj logs d4e5f6 24              # stderr of trial_000024's last attempt\n  labj logs d4e5f6 trial_000024 --attempt 1 --stdout\n  labj logs d4e5f6 24 --grader     # the grader's stderr"
     )]
     Logs {
         #[arg(help = RUN_HELP)]
@@ -153,7 +150,7 @@ enum Command {
     /// Serve a read-only web viewer of the runs (or of one run) on 127.0.0.1, or
     /// write it as static files with --export.
     #[command(
-        after_help = "Examples:\n  labj view                         # every run under --runs-dir, at http://127.0.0.1:<port>/\n  labj view 0193f2c4 --port 8080 --open\n  labj view 0193f2c4 --export site/ && zip -r site.zip site\n  VIEW_TOKEN=… labj view --listen 0.0.0.0:8080 --token-env VIEW_TOKEN"
+        after_help = "Examples:\n  labj view                         # every run under --runs-dir, at http://127.0.0.1:<port>/\n  labj view d4e5f6 --port 8080 --open\n  labj view d4e5f6 --export site/ && zip -r site.zip site\n  VIEW_TOKEN=… labj view --listen 0.0.0.0:8080 --token-env VIEW_TOKEN"
     )]
     View {
         /// One run (id, unique prefix or directory); default: every run under --runs-dir.
@@ -181,7 +178,7 @@ enum Command {
     /// Statistical report: success rates with Wilson 95% intervals, metric means with
     /// bootstrap intervals, each variant against the baseline on matched pairs.
     #[command(
-        after_help = "Examples:\n  labj report 0193f2c4\n  labj report 0193f2c4 --format html --out report.html\n  labj report 0193f2c4 --format json | jq .comparisons"
+        after_help = "Examples:\n  labj report d4e5f6\n  labj report d4e5f6 --format html --out report.html\n  labj report d4e5f6 --format json | jq .comparisons"
     )]
     Report {
         #[arg(help = RUN_HELP)]
@@ -201,7 +198,7 @@ enum Command {
     },
     /// Export a fact table (the journal's `fact_*` SQL tables) as CSV or JSON lines.
     #[command(
-        after_help = "Examples:\n  labj export 0193f2c4 --table trials --format csv --out trials.csv\n  labj export 0193f2c4 --table metrics --format jsonl | head"
+        after_help = "Examples:\n  labj export d4e5f6 --table trials --format csv --out trials.csv\n  labj export d4e5f6 --table metrics --format jsonl | head"
     )]
     Export {
         #[arg(help = RUN_HELP)]
@@ -226,7 +223,7 @@ enum Command {
         dir: PathBuf,
     },
     /// Show the projections as they were after event idx.
-    #[command(after_help = "Example:\n  labj replay 0193f2c4 --until 20")]
+    #[command(after_help = "Example:\n  labj replay d4e5f6 --until 20")]
     Replay {
         #[arg(help = RUN_HELP)]
         run: String,
@@ -239,7 +236,7 @@ enum Command {
     },
     /// Print journal events, one per line.
     #[command(
-        after_help = "Examples:\n  labj events 0193f2c4 --kind trial_completed\n  labj events 0193f2c4 --trial 24 --json"
+        after_help = "Examples:\n  labj events d4e5f6 --kind trial_completed\n  labj events d4e5f6 --trial 24 --json"
     )]
     Events {
         #[arg(help = RUN_HELP)]
@@ -261,7 +258,7 @@ enum Command {
         json: bool,
     },
     /// Forensic report of a (crashed or stuck) run.
-    #[command(after_help = "Example:\n  labj inspect 0193f2c4 --last 30")]
+    #[command(after_help = "Example:\n  labj inspect d4e5f6 --last 30")]
     Inspect {
         #[arg(help = RUN_HELP)]
         run: String,
@@ -273,7 +270,7 @@ enum Command {
         json: bool,
     },
     /// Check the hash chain, payload schemas and materialized projections.
-    #[command(after_help = "Example:\n  labj verify 0193f2c4")]
+    #[command(after_help = "Example:\n  labj verify d4e5f6")]
     Verify {
         #[arg(help = RUN_HELP)]
         run: String,
@@ -282,14 +279,15 @@ enum Command {
         json: bool,
     },
     /// Recompute materialized projections from events.
-    #[command(after_help = "Example:\n  labj rebuild 0193f2c4")]
+    #[command(after_help = "Example:\n  labj rebuild d4e5f6")]
     Rebuild {
         #[arg(help = RUN_HELP)]
         run: String,
     },
-    /// Pause a live run (all active trials, or one).
+    /// Pause a live run as a whole (freeze every active trial and start no new one), or
+    /// with --trial freeze one trial. `labj resume <run>` undoes a pause of the run.
     #[command(
-        after_help = "Examples:\n  labj pause 0193f2c4 --label lunch\n  labj pause 0193f2c4 --trial 24"
+        after_help = "Examples:\n  labj pause d4e5f6 --label lunch     # the whole run; `labj resume d4e5f6` resumes it\n  labj pause d4e5f6 --trial 24         # one trial; `labj resume d4e5f6 --trial 24`"
     )]
     Pause {
         #[arg(help = RUN_HELP)]
@@ -307,9 +305,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Resume a paused run or trial.
+    /// Resume what `labj pause` paused: after `labj pause <run>`, the whole run (every
+    /// paused trial thaws and new trials start again); after `labj pause <run> --trial T`,
+    /// name the trial (--trial T) or resume every paused trial (--all).
     #[command(
-        after_help = "Examples:\n  labj resume 0193f2c4 --all\n  labj resume 0193f2c4 --trial 24"
+        after_help = "Examples:\n  labj resume d4e5f6                   # after `labj pause d4e5f6`\n  labj resume d4e5f6 --trial 24        # after `labj pause d4e5f6 --trial 24`"
     )]
     Resume {
         #[arg(help = RUN_HELP)]
@@ -317,7 +317,8 @@ enum Command {
         /// Resume only this trial: its number (`24`) or id (`trial_000024`).
         #[arg(long, value_name = "TRIAL")]
         trial: Option<String>,
-        /// Resume every paused trial at once.
+        /// Resume every paused trial at once (what `labj resume <run>` does after a
+        /// pause of the whole run).
         #[arg(long)]
         all: bool,
         /// Give up waiting for the run's answer after this many seconds.
@@ -328,7 +329,7 @@ enum Command {
         json: bool,
     },
     /// Stop every active trial and end the session; `labj continue` picks up later.
-    #[command(after_help = "Example:\n  labj kill 0193f2c4 && labj continue 0193f2c4")]
+    #[command(after_help = "Example:\n  labj kill d4e5f6 && labj continue d4e5f6")]
     Kill {
         #[arg(help = RUN_HELP)]
         run: String,
@@ -340,7 +341,7 @@ enum Command {
         json: bool,
     },
     /// Stop one active trial; it commits as cancelled.
-    #[command(after_help = "Example:\n  labj cancel 0193f2c4 --trial 24")]
+    #[command(after_help = "Example:\n  labj cancel d4e5f6 --trial 24")]
     Cancel {
         #[arg(help = RUN_HELP)]
         run: String,
@@ -355,7 +356,7 @@ enum Command {
         json: bool,
     },
     /// Change a live run's settings.
-    #[command(after_help = "Example:\n  labj set 0193f2c4 --max-concurrency 16")]
+    #[command(after_help = "Example:\n  labj set d4e5f6 --max-concurrency 16")]
     Set {
         #[arg(help = RUN_HELP)]
         run: String,
@@ -368,6 +369,23 @@ enum Command {
         /// Print machine-readable JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Read-only SQL over the run's journal (tables `events`, `fact_*`, `proj_*`); a
+    /// statement that would write is refused.
+    #[command(
+        after_help = "Examples:\n  labj query d4e5f6 \"SELECT kind, count(*) AS n FROM events GROUP BY kind\"\n  labj query d4e5f6 \"SELECT * FROM fact_trials WHERE status != 'completed'\" --csv > failed.csv\n  labj query d4e5f6 \"SELECT variant_id, avg(primary_metric) FROM fact_trials GROUP BY 1\" --json"
+    )]
+    Query {
+        #[arg(help = RUN_HELP)]
+        run: String,
+        /// One SQL statement (SELECT, WITH … SELECT, EXPLAIN, read-only PRAGMA).
+        sql: String,
+        /// Print a JSON array of objects (one per row) instead of a table.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV with a header row (NULL = empty field) instead of a table.
+        #[arg(long)]
+        csv: bool,
     },
     /// JSON Schema tools.
     #[command(
@@ -395,7 +413,7 @@ enum Command {
 
 /// What `<RUN>` accepts, on every command that takes one.
 const RUN_HELP: &str =
-    "The run: a run directory, a run id, or a unique prefix of a run id under --runs-dir";
+    "The run: its handle (the first column of `labj runs`), its id, a unique id prefix, or its directory";
 
 #[derive(Subcommand)]
 enum TrialCommand {

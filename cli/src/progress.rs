@@ -169,14 +169,15 @@ impl RunObserver for Display {
         } else {
             "started"
         };
+        let handle = engine::run::run_handle(&info.run_id);
         eprintln!(
-            "labj: run {} {verb}: {} trials of experiment {} ({} committed)\nlabj: run directory {}\nlabj: follow with `{}`",
+            "labj: run {} (handle {handle}) {verb}: {} trials of experiment {} ({} committed)\nlabj: run directory {}\nlabj: follow with `{}`",
             info.run_id,
             info.total_slots,
             info.experiment_id,
             info.committed_at_start,
             info.run_dir.display(),
-            (self.run_ref)(&format!("status {}", info.run_id)),
+            (self.run_ref)(&format!("status {handle}")),
         );
         if self.mode == Mode::Bar {
             let bar = ProgressBar::with_draw_target(

@@ -378,16 +378,14 @@ pub fn summary(
         println!("error: {}", shown(e));
     }
     println!("run directory: {}", outcome.run_dir.display());
+    let handle = engine::run::run_handle(&outcome.run_id);
     if proj.control.status.as_str() != "completed" {
-        println!(
-            "continue with: {}",
-            again(&format!("continue {}", outcome.run_id))
-        );
+        println!("continue with: {}", again(&format!("continue {handle}")));
     } else {
         println!(
             "next: {}   {}",
-            again(&format!("report {}", outcome.run_id)),
-            again(&format!("trials {}", outcome.run_id))
+            again(&format!("report {handle}")),
+            again(&format!("trials {handle}"))
         );
     }
 }

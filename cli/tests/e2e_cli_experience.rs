@@ -66,7 +66,10 @@ fn run_id_and_directory_come_first_then_plain_progress_lines() {
     let mut third = String::new();
     err.read_line(&mut third).unwrap();
     assert!(
-        third.contains(&format!("labj status {run_id} --runs-dir ")),
+        third.contains(&format!(
+            "labj status {} --runs-dir ",
+            engine::run::run_handle(&run_id)
+        )),
         "the follow-up command keeps --runs-dir: {third:?}"
     );
     std::fs::write(s.dir().join("go"), "").unwrap();

@@ -174,7 +174,10 @@ fn on_a_terminal_the_bar_shows_done_total_rate_and_eta_after_the_run_id() {
         "{t:?}"
     );
     assert!(
-        t.contains(&format!("labj status {run_id} --runs-dir ")),
+        t.contains(&format!(
+            "labj status {} --runs-dir ",
+            engine::run::run_handle(&run_id)
+        )),
         "{t:?}"
     );
     assert!(

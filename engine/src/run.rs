@@ -27,7 +27,9 @@ use journal::projection::RunStatus;
 use journal::{Durability, Journal, JournalError, Projections};
 use recover::{check_inputs, first_run_created};
 pub use recover::{reap_orphans, recovery_plan, RecoveryPlan};
-pub use resolve::resolve_run;
+pub use resolve::{
+    closest_runs, find_lab, project_runs_dir, resolve_run, run_handle, HANDLE_LEN, LAB_DIR,
+};
 use std::path::{Path, PathBuf};
 
 pub const FAULT_KILL_ENV: &str = "LABJ_FAULT_KILL_AFTER_EVENTS";
@@ -44,6 +46,14 @@ pub enum RunError {
     Coordinator(#[from] CoordinatorError),
     #[error("{0}")]
     Invalid(String),
+    /// A run named on the command line matches no run under `runs_dir`.
+    #[error("no run `{run}` under {}: it is not a run directory (one holding {}), nor the id, an id prefix or the handle of a run there{}", runs_dir.display(), journal::JOURNAL_FILE, closest_text(closest))]
+    NoSuchRun {
+        run: String,
+        runs_dir: PathBuf,
+        /// The closest run ids there (see [`closest_runs`]).
+        closest: Vec<String>,
+    },
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -51,6 +61,18 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `; closest: <handle> (<id>), …` or nothing.
+fn closest_text(closest: &[String]) -> String {
+    if closest.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = closest
+        .iter()
+        .map(|id| format!("{} ({id})", run_handle(id)))
+        .collect();
+    format!("; did you mean {}", named.join(", "))
 }
 
 #[derive(Debug, Clone, Default)]

@@ -10,6 +10,7 @@ mod coord;
 mod facts;
 pub mod integrity;
 mod pages;
+pub mod query;
 mod read;
 mod schema;
 mod snapshot;

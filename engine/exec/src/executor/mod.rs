@@ -724,7 +724,7 @@ impl<'a> Trial<'a> {
                 end
             }
             ProcessEnd::Exited(status) => {
-                let mut end = agent_result(result);
+                let mut end = agent_result(result, &dir.join("stdout.log"));
                 end.exit_code = status.code();
                 end
             }
@@ -734,13 +734,47 @@ impl<'a> Trial<'a> {
     }
 }
 
+/// Why an agent that exited 0 has no result, and where the result belongs; when its
+/// stdout held a JSON object (the agent printed its result), says so.
+fn result_missing(stdout_log: &Path) -> String {
+    let base = "agent exited 0 but wrote no result file: agent_result_v1 belongs in the file \
+                named by $AGENTLAB_RESULT_PATH";
+    let mut head = Vec::new();
+    if let Ok(f) = std::fs::File::open(stdout_log) {
+        use std::io::Read;
+        let _ = f.take(1 << 20).read_to_end(&mut head);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let printed = text.lines().map(str::trim).find(|l| {
+        l.starts_with('{')
+            && serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object())
+    });
+    let printed = printed.or_else(|| {
+        let t = text.trim();
+        (t.starts_with('{') && serde_json::from_str::<serde_json::Value>(t).is_ok()).then_some(t)
+    });
+    match printed {
+        Some(json) => {
+            let mut shown: String = json.chars().take(80).collect();
+            if shown.len() < json.len() {
+                shown.push('…');
+            }
+            format!(
+                "{base}, but the agent printed JSON to stdout ({shown}): write it to that \
+                 file instead (e.g. open(os.environ[\"AGENTLAB_RESULT_PATH\"], \"w\") in \
+                 Python, or `> \"$AGENTLAB_RESULT_PATH\"` in sh)"
+            )
+        }
+        None => format!("{base} (nothing there after the agent exited)"),
+    }
+}
+
 /// Classifies a cleanly exited attempt by its result file.
-fn agent_result(path: &Path) -> AttemptEnd {
+fn agent_result(path: &Path, stdout_log: &Path) -> AttemptEnd {
     match classify::read_agent_result(path) {
-        Err(ReadError::Missing) => AttemptEnd::new(
-            Classification::ResultMissing,
-            format!("agent exited 0 but wrote no result at {}", path.display()),
-        ),
+        Err(ReadError::Missing) => {
+            AttemptEnd::new(Classification::ResultMissing, result_missing(stdout_log))
+        }
         Err(ReadError::Invalid(msg)) => AttemptEnd::new(Classification::ResultParseError, msg),
         Ok(r) => {
             let outcome = r.outcome.clone();

@@ -137,10 +137,7 @@ fn check_inner(command: &[String]) -> ProgramCheck {
         }
     };
     if !is_executable(&found) {
-        return ProgramCheck::Problem(format!(
-            "program `{}` is not an executable file",
-            found.display()
-        ));
+        return ProgramCheck::Problem(not_executable(&found));
     }
     if let Some(problem) = interpreter_problem(&found) {
         return ProgramCheck::Problem(problem);
@@ -151,6 +148,23 @@ fn check_inner(command: &[String]) -> ProgramCheck {
         }
     }
     ProgramCheck::Ok(found)
+}
+
+/// Why `path` (which exists) cannot be started, and how to fix it.
+fn not_executable(path: &Path) -> String {
+    let shown = path.display();
+    if path.is_dir() {
+        return format!("program `{shown}` is a directory, not an executable file");
+    }
+    let fix = match shebang_words(path) {
+        Some(_) => format!("make it executable: chmod +x {shown}"),
+        None => format!(
+            "make it executable (chmod +x {shown}) and start a script with a #! line naming \
+             its interpreter (e.g. #!/usr/bin/env python3), or name the interpreter in the \
+             command: [python3, {shown}]"
+        ),
+    };
+    format!("program `{shown}` is not an executable file: {fix}")
 }
 
 /// Why starting `program` failed, when the operating system's answer misleads: `execve`
@@ -169,13 +183,15 @@ pub fn explain_spawn_error(program: &str, err: &std::io::Error) -> Option<String
             (!Path::new(&interpreter).exists()).then(|| {
                 format!(
                     "`{}` exists, but the interpreter its #! line names (`{interpreter}`) \
-                     does not",
+                     does not: fix the #! line (e.g. #!/usr/bin/env python3 finds python3 \
+                     on PATH) or install the interpreter there",
                     found.display()
                 )
             })
         }
         Some(8) => Some(format!(
-            "`{}` is neither a binary this machine runs nor a script starting with #!",
+            "`{}` is neither a binary this machine runs nor a script starting with #!: \
+             add a #! line naming its interpreter (e.g. #!/usr/bin/env python3)",
             found.display()
         )),
         _ => None,
@@ -195,8 +211,19 @@ fn interpreter_problem(script: &Path) -> Option<String> {
         } else {
             "does not exist"
         };
+        let fix =
+            match Path::new(interpreter).file_name().and_then(|n| n.to_str()) {
+                Some(n) if which(n).is_some() => format!(
+                "`{n}` is on PATH as {}: write #!/usr/bin/env {n} (or that path) on the first line",
+                which(n).map(|p| p.display().to_string()).unwrap_or_default()
+            ),
+                Some(n) => format!(
+                "install `{n}`, or fix the first line (e.g. #!/usr/bin/env {n} finds it on PATH)"
+            ),
+                None => "fix the #! line (its first word is the interpreter's path)".to_string(),
+            };
         return Some(format!(
-            "program `{}` names the interpreter `{interpreter}` on its #! line, which {why}",
+            "program `{}` names the interpreter `{interpreter}` on its #! line, which {why}: {fix}",
             script.display()
         ));
     }
@@ -204,7 +231,7 @@ fn interpreter_problem(script: &Path) -> Option<String> {
     match env_target {
         Some(target) if interpreter.ends_with("/env") && which(target).is_none() => Some(format!(
             "program `{}` runs `{target}` through `#!{interpreter}`, and `{target}` is not \
-                 on PATH",
+                 on PATH: install it, put its folder on PATH, or name it by path on the #! line",
             script.display()
         )),
         _ => None,

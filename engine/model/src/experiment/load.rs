@@ -296,13 +296,49 @@ fn parse_text(path: &Path, text: &str) -> Result<Value, ExperimentError> {
             .map_err(|e| ExperimentError::Syntax {
                 path: path.to_path_buf(),
                 format: "JSON",
-                message: e.to_string(),
+                message: json_syntax_message(text, &e),
             }),
         _ => Err(ExperimentError::File {
             path: path.to_path_buf(),
             message: "unknown experiment file type; name it *.yaml, *.yml or *.json".into(),
         }),
     }
+}
+
+/// serde_json's message, except that a trailing comma is placed where the comma is:
+/// serde_json reports the `}` or `]` after it, often on the next line.
+fn json_syntax_message(text: &str, e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if !message.starts_with("trailing comma") || e.line() == 0 {
+        return message;
+    }
+    // Byte offset of the reported position (line and column are 1-based).
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(e.line() - 1)
+        .map(str::len)
+        .sum();
+    let mut at = (line_start + e.column().saturating_sub(1)).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let Some(comma) = before
+        .trim_end_matches([' ', '\t', '\r', '\n', '}', ']'])
+        .strip_suffix(',')
+    else {
+        return message;
+    };
+    let comma_at = comma.len();
+    let line = text[..comma_at].matches('\n').count() + 1;
+    let column = text[..comma_at]
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    format!(
+        "trailing comma at line {line} column {column}: JSON allows no comma after the last item of an object or array (remove it)"
+    )
 }
 
 /// Unwrap `{"resolved_experiment": {...}}` and read `version` (a YAML `version: 0.5`

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunListing {
     pub run_id: String,
+    /// The short name commands accept for the run (see `engine::run::run_handle`).
+    pub handle: String,
     pub dir: PathBuf,
     pub experiment_id: String,
     /// `running`, `paused`, `interrupted`, `completed`, `failed`, `killed`; `crashed` when
@@ -25,7 +27,9 @@ pub struct RunListing {
     pub created: String,
     /// Last journaled event (UTC).
     pub last_event: String,
-    /// From `run_created` to the last event, or to now while the run is live.
+    /// From `run_created` to the last event, or to now while the run is live; for a run
+    /// whose process died, to its last sign of life (last event or last heartbeat of its
+    /// lease, whichever is later), so the duration does not shrink after a crash.
     pub duration_secs: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -68,6 +72,7 @@ fn listing(dir: &Path) -> RunListing {
         .unwrap_or_default();
     let unreadable = |error: String| RunListing {
         run_id: name.clone(),
+        handle: engine::run::run_handle(&name),
         dir: dir.to_path_buf(),
         experiment_id: String::new(),
         status: "unreadable".into(),
@@ -100,15 +105,23 @@ fn listing(dir: &Path) -> RunListing {
     let end_ms = if live {
         Some(lease::now_ms())
     } else {
-        crate::inspect::parse_ts_ms(&last_event)
+        // A lease left behind is a session that died: it was alive until its last
+        // heartbeat, which may be later than its last event.
+        let heartbeat = lease::read(&j).ok().flatten().map(|row| row.heartbeat_ms);
+        match (crate::inspect::parse_ts_ms(&last_event), heartbeat) {
+            (Some(e), Some(h)) => Some(e.max(h)),
+            (e, h) => e.or(h),
+        }
     };
     let duration_secs = match (crate::inspect::parse_ts_ms(&created), end_ms) {
         (Some(a), Some(b)) if b >= a => Some((b - a) as f64 / 1000.0),
         _ => None,
     };
     let run = proj.run.as_ref();
+    let run_id = run.map(|r| r.run_id.clone()).unwrap_or(name);
     RunListing {
-        run_id: run.map(|r| r.run_id.clone()).unwrap_or(name),
+        handle: engine::run::run_handle(&run_id),
+        run_id,
         dir: dir.to_path_buf(),
         experiment_id: run.map(|r| r.experiment_id.clone()).unwrap_or_default(),
         status: effective_status(proj.control.status, live).to_string(),
