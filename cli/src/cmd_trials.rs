@@ -138,6 +138,7 @@ pub fn trials(
                 "metrics": r.metrics,
                 "attempts": r.attempts.len(),
                 "infra_retried": r.infra_retried,
+                "dispatches": 1 + r.infra_retried as usize,
                 "duration_ms": r.duration_ms,
                 "exit_code": r.attempts.last().and_then(|a| a.exit_code),
                 "detail": r.attempts.last().and_then(|a| a.detail.clone()).or_else(|| r.error.clone()),
@@ -156,7 +157,7 @@ pub fn trials(
     let metric_head = pm.as_deref().unwrap_or("metric");
     let _ = writeln!(
         out,
-        "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>8} {:>9} metrics",
+        "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>12} {:>9} metrics",
         "trial",
         "variant",
         "task",
@@ -168,6 +169,14 @@ pub fn trials(
         "duration"
     );
     for r in &rows {
+        // Attempts of every dispatch of the slot: a slot re-run after a lost or stopped
+        // attempt shows those too (`2 (1 re-run)`).
+        let attempts = r.attempts.len() + r.infra_retried as usize;
+        let attempts = if r.infra_retried > 0 {
+            format!("{attempts} ({} re-run)", r.infra_retried)
+        } else {
+            attempts.to_string()
+        };
         // Every metric the agent reported, primary one included.
         let metrics: Vec<String> = r
             .metrics
@@ -175,7 +184,7 @@ pub fn trials(
             .map(|(k, v)| format!("{k}={}", render_metric(*v)))
             .collect();
         let line = format!(
-            "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>8} {:>9} {}",
+            "{:<13} {:<16} {:<16} {:>4} {:<9} {:<20} {:>9} {:>12} {:>9} {}",
             r.trial_id,
             r.variant_id,
             r.task_id,
@@ -185,7 +194,7 @@ pub fn trials(
             r.primary_metric
                 .map(crate::render::metric)
                 .unwrap_or_else(|| "-".into()),
-            r.attempts.len(),
+            attempts,
             r.duration_ms
                 .filter(|_| !r.attempts.is_empty())
                 .map(|ms| format!("{:.2}s", ms as f64 / 1000.0))

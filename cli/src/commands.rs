@@ -92,7 +92,8 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
             // From the materialized projections, not a fold of every event.
             let view = read::report::status(&dir, &j)?;
             let proj = &view.projections;
-            render::projections(proj, None, Some(&view.failures), json);
+            let live = engine::report::runs::holder_alive(&j);
+            render::projections(proj, None, Some(&view.failures), Some(live), json);
             if !json {
                 render::budget(&j, proj)?;
             }
@@ -110,7 +111,7 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
             let j = open_ro(&runs_dir, &run)?;
             // From the nearest verified snapshot at or before `until`.
             let proj = j.fold_from_snapshot(until)?.projections;
-            render::projections(&proj, Some(proj.last_idx().unwrap_or(0)), None, json);
+            render::projections(&proj, Some(proj.last_idx().unwrap_or(0)), None, None, json);
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs { json } => crate::cmd_runs::runs(rd, json),
@@ -473,7 +474,10 @@ fn send_control(
 ) -> Result<ExitCode> {
     let dir = run::resolve_run(runs_dir, run)?;
     let reply = control::send(&dir, run, &command, Duration::from_secs(timeout_seconds))?;
-    let answer = &reply.answer;
+    let mut answer = reply.answer.clone();
+    // The coordinator writes `<run>` where the run's name goes: the name typed here.
+    answer.message = answer.message.replace("<run>", run);
+    let answer = &answer;
     if json {
         println!(
             "{}",

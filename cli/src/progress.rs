@@ -49,6 +49,8 @@ impl Mode {
 }
 
 struct State {
+    /// The handle of the run (for the resume hint while paused).
+    handle: String,
     since: Instant,
     committed_at_start: u64,
     last_plain: Option<Instant>,
@@ -68,6 +70,7 @@ impl Display {
             mode,
             run_ref: Box::new(run_ref),
             state: Mutex::new(State {
+                handle: String::new(),
                 since: Instant::now(),
                 committed_at_start: 0,
                 last_plain: None,
@@ -125,8 +128,34 @@ pub fn spend_note(p: &ProgressSnapshot) -> String {
     s
 }
 
+/// What a paused run shows instead of its rate and ETA (which mean nothing while
+/// nothing moves).
+fn paused_note(p: &ProgressSnapshot, handle: &str) -> String {
+    format!(
+        "PAUSED ({} trial(s) frozen; `labj resume {handle}` resumes the run)",
+        p.paused
+    )
+}
+
 /// A plain progress line (logs): every count spelled out.
-fn counts(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> String {
+fn counts(
+    p: &ProgressSnapshot,
+    committed_at_start: u64,
+    elapsed: Duration,
+    handle: &str,
+) -> String {
+    if p.run_paused {
+        return format!(
+            "{} · {} succeeded · {} unsuccessful · {} infra-lost · {} re-run · {} pruned{}",
+            paused_note(p, handle),
+            p.succeeded,
+            p.unsuccessful,
+            p.infra_lost,
+            p.infra_retried,
+            p.pruned,
+            spend_note(p)
+        );
+    }
     let (rate, eta) = rate_eta(p, committed_at_start, elapsed);
     format!(
         "{} in flight · {} succeeded · {} unsuccessful · {} infra-lost · {} re-run · {} pruned · {:.2} trials/s · ETA {}{}",
@@ -142,8 +171,26 @@ fn counts(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> S
     )
 }
 
-/// The bar's message: the rate and ETA first, so a narrow terminal cuts the counts.
-fn bar_message(p: &ProgressSnapshot, committed_at_start: u64, elapsed: Duration) -> String {
+/// The bar's message: the rate and ETA first, so a narrow terminal cuts the counts; while
+/// the run is paused, that it is paused and how to resume it.
+fn bar_message(
+    p: &ProgressSnapshot,
+    committed_at_start: u64,
+    elapsed: Duration,
+    handle: &str,
+) -> String {
+    if p.run_paused {
+        return format!(
+            "{} · ✓ {} ✗ {} · infra-lost {} (re-run {}) · pruned {}{}",
+            paused_note(p, handle),
+            p.succeeded,
+            p.unsuccessful,
+            p.infra_lost,
+            p.infra_retried,
+            p.pruned,
+            spend_note(p)
+        );
+    }
     let (rate, eta) = rate_eta(p, committed_at_start, elapsed);
     format!(
         "ETA {eta} · {rate:.1}/s · {} running · ✓ {} ✗ {} · infra-lost {} (re-run {}) · pruned {}{}",
@@ -163,6 +210,7 @@ impl RunObserver for Display {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             st.since = Instant::now();
             st.committed_at_start = info.committed_at_start;
+            st.handle = engine::run::run_handle(&info.run_id);
         }
         let verb = if info.mode == "continue" {
             "continuing"
@@ -209,11 +257,16 @@ impl RunObserver for Display {
                 if let Some(bar) = BAR.get() {
                     bar.set_length(p.total);
                     bar.set_position(p.committed);
-                    bar.set_message(bar_message(p, st.committed_at_start, st.since.elapsed()));
+                    bar.set_message(bar_message(
+                        p,
+                        st.committed_at_start,
+                        st.since.elapsed(),
+                        &st.handle,
+                    ));
                 }
             }
             Mode::Plain => {
-                let line = counts(p, st.committed_at_start, st.since.elapsed());
+                let line = counts(p, st.committed_at_start, st.since.elapsed(), &st.handle);
                 let finished = p.committed >= p.total && p.in_flight == 0;
                 let due = st.last_plain.is_none_or(|t| t.elapsed() >= plain_every());
                 if due || finished {
@@ -256,16 +309,18 @@ mod tests {
             pruned: 1,
             cost_micro_usd: Some(1_234_500),
             tokens: Some(5678),
+            run_paused: false,
+            paused: 0,
         };
         // 20 committed in this session in 10 s: 2/s, 70 left: 35 s.
-        let s = counts(&p, 10, Duration::from_secs(10));
+        let s = counts(&p, 10, Duration::from_secs(10), "d4e5f6");
         assert!(s.ends_with(" · $1.2345 · 5678 tokens"), "{s}");
         assert!(s.contains("2.00 trials/s") && s.contains("ETA 35s"), "{s}");
         assert!(
             s.contains("4 in flight") && s.contains("1 infra-lost"),
             "{s}"
         );
-        let b = bar_message(&p, 10, Duration::from_secs(10));
+        let b = bar_message(&p, 10, Duration::from_secs(10), "d4e5f6");
         assert!(
             b.starts_with("ETA 35s · 2.0/s · 4 running · ✓ 20 ✗ 8"),
             "{b}"

@@ -190,11 +190,13 @@ pub fn failures(classes: &[FailureClass], top: usize) {
     }
 }
 
-/// `status` (with the failure classes) and `replay` (without).
+/// `status` (with the failure classes and whether a live process drives the run) and
+/// `replay` (without either: the run as it was, when its trials were in flight).
 pub fn projections(
     proj: &Projections,
     as_of: Option<u64>,
     classes: Option<&[FailureClass]>,
+    live: Option<bool>,
     json: bool,
 ) {
     if json {
@@ -224,13 +226,26 @@ pub fn projections(
         c.status.as_str(),
         c.max_concurrency
     );
-    println!(
-        "progress: {}/{} slots committed, {} in flight, {} completed awaiting commit",
-        p.next_commit_idx,
-        p.total_slots,
-        c.active_trials.len(),
-        proj.pending.len()
-    );
+    // Trials the journal still holds active after their session ended (killed, Ctrl-C,
+    // crashed) run nowhere: they are left unfinished, not in flight.
+    let stopped = live == Some(false) && !c.active_trials.is_empty();
+    if stopped {
+        println!(
+            "progress: {}/{} slots committed, 0 in flight, {} left unfinished by the session that stopped (`labj continue` re-runs them), {} completed awaiting commit",
+            p.next_commit_idx,
+            p.total_slots,
+            c.active_trials.len(),
+            proj.pending.len()
+        );
+    } else {
+        println!(
+            "progress: {}/{} slots committed, {} in flight, {} completed awaiting commit",
+            p.next_commit_idx,
+            p.total_slots,
+            c.active_trials.len(),
+            proj.pending.len()
+        );
+    }
     let spend = engine::budget::spend(proj);
     if spend.reports_cost || spend.reports_tokens {
         let per: Vec<String> = spend
@@ -272,7 +287,14 @@ pub fn projections(
         println!("pruned variants: {}", v.join(", "));
     }
     if !c.active_trials.is_empty() {
-        println!("active trials:");
+        println!(
+            "{}",
+            if stopped {
+                "unfinished trials (no process runs them):"
+            } else {
+                "active trials:"
+            }
+        );
         for t in c.active_trials.values() {
             let ack = t
                 .control
@@ -289,15 +311,14 @@ pub fn projections(
                     )
                 })
                 .unwrap_or_default();
+            let state = if stopped {
+                "stopped".to_string()
+            } else {
+                format!("{:?}", t.control.state)
+            };
             println!(
-                "  {} slot {} variant {} task {} on {} since {} [{:?}]{ack}",
-                t.trial_id,
-                t.schedule_idx,
-                t.variant_id,
-                t.task_id,
-                t.worker_id,
-                t.started_at,
-                t.control.state
+                "  {} slot {} variant {} task {} on {} since {} [{state}]{ack}",
+                t.trial_id, t.schedule_idx, t.variant_id, t.task_id, t.worker_id, t.started_at,
             );
         }
     }
@@ -372,7 +393,22 @@ pub fn summary(
     }
     let rerun = proj.aggregates.overall.infra_retried;
     if rerun > 0 {
-        println!("re-run after infrastructure faults: {rerun} attempt(s)");
+        // Attempts an operator stopped (`labj kill`, Ctrl-C) are re-run too, but they
+        // were no infrastructure fault.
+        let stopped =
+            journal::Journal::open_read_only(&outcome.run_dir.join(engine::run::JOURNAL_FILE))
+                .and_then(|j| engine::report::runs::stopped_reruns(&j))
+                .unwrap_or(0)
+                .min(rerun);
+        if rerun > stopped {
+            println!(
+                "re-run after infrastructure faults: {} attempt(s)",
+                rerun - stopped
+            );
+        }
+        if stopped > 0 {
+            println!("re-run after being stopped (labj kill or Ctrl-C): {stopped} attempt(s)");
+        }
     }
     if let Some(e) = &proj.control.last_error {
         println!("error: {}", shown(e));

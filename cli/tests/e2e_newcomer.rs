@@ -376,7 +376,7 @@ fn query_reads_the_journal_and_refuses_every_write() {
 }
 
 #[test]
-fn the_report_says_as_many_pairs_as_and_help_names_every_version() {
+fn the_report_says_the_same_rate_as_and_help_names_every_version() {
     let s = Scratch::new();
     s.tasks(2);
     // `b` gains task_000 and loses task_001 against `a`.
@@ -395,10 +395,10 @@ printf '{"schema_version":"agent_result_v1","outcome":"%s","metrics":{"score":1}
     let o = s.labj(&["report", run.to_str().unwrap()]);
     let t = stdout(&o);
     assert!(
-        t.contains("b solves as many pairs as a (1 gained, 1 lost"),
+        t.contains("b has the same success rate as a over 2 task(s)"),
         "{t}"
     );
-    assert!(!t.contains("pairs than"), "{t}");
+    assert!(!t.contains("rate than") && !t.contains("a the same"), "{t}");
 
     for cmd in ["describe", "run"] {
         let help = stdout(&s.labj(&[cmd, "--help"]));
@@ -450,4 +450,139 @@ fn the_readme_lists_what_the_test_command_installs_and_puts_labj_on_path_first()
         install.is_some_and(|i| i < run),
         "the first steps run labj before it is on PATH: {first_block}"
     );
+}
+
+/// Two tasks at concurrency 2 whose agents wait for the file `go` in the scratch dir
+/// (and record their pid in `<trial>.pid`, for cleaning up after a crash).
+fn gated_two(s: &Scratch) -> std::path::PathBuf {
+    s.tasks(2);
+    let d = s.dir().display();
+    s.script(
+        "agent.sh",
+        &format!(
+            "echo $$ > '{d}'/$AGENTLAB_TRIAL_ID.pid\nwhile [ ! -e '{d}/go' ]; do sleep 0.02; done\n{SUCCESS}"
+        ),
+    );
+    s.experiment(&["a"], 1, 2, "")
+}
+
+fn wait_dispatched(run: &Path, n: usize) {
+    wait_for(
+        std::time::Duration::from_secs(60),
+        "trials dispatched",
+        || {
+            (read_events(run)
+                .iter()
+                .filter(|e| e.event.kind() == "trial_dispatched")
+                .count()
+                >= n)
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn after_a_kill_status_summary_and_trials_tell_stopped_trials_from_faults() {
+    let s = Scratch::new();
+    let exp = gated_two(&s);
+    let mut child = s
+        .labj_cmd(&["run", "--quiet", exp.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = wait_for(std::time::Duration::from_secs(60), "the run", || {
+        s.first_run().filter(|r| journal_has_run(r))
+    });
+    wait_dispatched(&run, 2);
+    let run_s = run.to_str().unwrap();
+    let o = s.labj(&["kill", run_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        wait_within(&mut child, COMMAND_LIMIT, "labj run").code(),
+        Some(4)
+    );
+
+    // Nothing runs the two trials any more: not "in flight", not "Stopping".
+    let o = s.labj(&["status", run_s]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("0/2 slots committed, 0 in flight, 2 left unfinished by the session that stopped (`labj continue` re-runs them)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("unfinished trials (no process runs them):"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Stopping") && !out.contains("2 in flight"),
+        "{out}"
+    );
+    assert!(out.matches("[stopped]").count() == 2, "{out}");
+
+    // Continued: the summary says the trials were re-run after being stopped, not after
+    // infrastructure faults, and `labj trials` counts the lost attempts.
+    std::fs::write(s.dir().join("go"), "").unwrap();
+    let o = s.labj(&["continue", run_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("re-run after being stopped (labj kill or Ctrl-C): 2 attempt(s)"),
+        "{out}"
+    );
+    assert!(!out.contains("re-run after infrastructure faults"), "{out}");
+    let o = s.labj(&["trials", run_s]);
+    let out = stdout(&o);
+    assert_eq!(out.matches(" 2 (1 re-run) ").count(), 2, "{out}");
+    let o = s.labj(&["trials", run_s, "--json"]);
+    for l in json_lines(&o) {
+        assert_eq!(l["dispatches"], 2, "{l}");
+    }
+    check_journal(&run);
+}
+
+#[test]
+fn a_crashed_runs_duration_does_not_shrink_after_the_crash() {
+    let s = Scratch::new();
+    let exp = gated_two(&s);
+    let mut child = s
+        .labj_cmd(&["run", "--quiet", exp.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = wait_for(std::time::Duration::from_secs(60), "the run", || {
+        s.first_run().filter(|r| journal_has_run(r))
+    });
+    wait_dispatched(&run, 2);
+    // The session lives on for 3 s with no event (the agents wait).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let live = |s: &Scratch| -> serde_json::Value {
+        let o = s.labj(&["runs", "--json"]);
+        serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout).unwrap()[0].clone()
+    };
+    let before = live(&s);
+    assert_eq!(before["status"], "running", "{before}");
+    let alive_for = before["duration_secs"].as_f64().unwrap();
+    assert!(alive_for >= 3.0, "{before}");
+    // SIGKILL: no event, no lease release.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let after = live(&s);
+    assert_eq!(after["status"], "crashed", "{after}");
+    let d = after["duration_secs"].as_f64().unwrap();
+    // Within a heartbeat (1 s) of what it showed while alive, never less.
+    assert!(
+        d >= alive_for - 1.1,
+        "duration shrank after the crash: {alive_for} s while alive, {d} s after"
+    );
+    // The orphaned agents are stopped.
+    std::fs::write(s.dir().join("go"), "").unwrap();
+    for e in std::fs::read_dir(s.dir()).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "pid") {
+            let pid = read_pid(&e.path());
+            // SAFETY: kill(2) on a pid this test's agent wrote; at worst it is gone.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
 }

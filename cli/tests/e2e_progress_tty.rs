@@ -270,3 +270,87 @@ fn on_a_terminal_quiet_draws_nothing_but_the_run_id() {
     assert_eq!(committed_slots(&run).len(), 4);
     check_journal(&run);
 }
+
+/// How many frames of the bar at `pos_len` contain `text`.
+fn frames_with(screen: &Screen, pos_len: &str, text: &str) -> usize {
+    frames(&screen.text(), pos_len)
+        .iter()
+        .filter(|f| f.contains(text))
+        .count()
+}
+
+#[test]
+fn a_run_paused_as_a_whole_shows_paused_and_resumes_as_a_whole() {
+    let s = Scratch::new();
+    let exp = gated(&s);
+    let (mut run, screen) = run_on_tty(&s, &["run", exp.to_str().unwrap()]);
+    let t = screen.wait("two trials running", |t| {
+        frames(t, "0/4").iter().any(|f| f.contains("2 running"))
+    });
+    let header = t.find("labj: run ").expect("run id line");
+    let run_id = t[header..].split_whitespace().nth(2).unwrap().to_string();
+    let handle = engine::run::run_handle(&run_id);
+    assert!(
+        t.contains(&format!("labj: run {run_id} (handle {handle})")),
+        "{t:?}"
+    );
+
+    // `labj pause <run>`: the whole run, and the answer says so and how to undo it.
+    let o = s.labj(&["pause", &handle]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        out.trim(),
+        format!("pause: paused the run: 2 active trial(s) frozen (trial_000000, trial_000001), no new trial starts; `labj resume {handle}` resumes the whole run (run status: paused)")
+    );
+    // The bar says the run is paused (no rate, no ETA, no "running").
+    let paused = format!("PAUSED (2 trial(s) frozen; `labj resume {handle}` resumes the run)");
+    screen.wait("the bar showing PAUSED", |t| {
+        frames(t, "0/4").iter().any(|f| f.starts_with(&paused))
+    });
+    let running_before = frames_with(&screen, "0/4", "2 running");
+
+    // `labj resume <run>` resumes what `labj pause <run>` paused: no --all needed.
+    let o = s.labj(&["resume", &handle]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        out.trim(),
+        "resume: resumed the run: 2 paused trial(s) running again (trial_000000, trial_000001), new trials start again (run status: running)"
+    );
+    wait_for(Duration::from_secs(30), "the bar running again", || {
+        (frames_with(&screen, "0/4", "2 running") > running_before).then_some(())
+    });
+
+    // A pause of one trial while two run: the resume must name what it resumes.
+    let o = s.labj(&["pause", &handle, "--trial", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!(
+            "paused trial trial_000000; no new trial starts until `labj resume {handle} --trial trial_000000`"
+        )),
+        "{}",
+        text(&o)
+    );
+    let o = s.labj(&["resume", &handle]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("name the paused one with --trial (trial_000000), or resume every paused trial with --all"),
+        "{}",
+        text(&o)
+    );
+    let o = s.labj(&["resume", &handle, "--trial", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("resumed trial trial_000000"),
+        "{}",
+        text(&o)
+    );
+
+    std::fs::write(s.dir().join("go_all"), "").unwrap();
+    let status = wait_within(&mut run.child, COMMAND_LIMIT, "labj run on a terminal");
+    let t = screen.finish();
+    assert!(status.success(), "{t}");
+    check_journal(&s.runs_dir().join(&run_id));
+}

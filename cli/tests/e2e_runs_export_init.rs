@@ -53,7 +53,7 @@ fn runs_lists_completed_crashed_and_killed_runs() {
     // Oldest first (run ids are time-ordered), and the text table says the same.
     assert_eq!(runs[0]["run_id"], crashed_id.as_str());
     let t = stdout_ok(&s.labj(&["runs"]));
-    let line = t.lines().find(|l| l.starts_with(&crashed_id)).unwrap();
+    let line = t.lines().find(|l| l.contains(crashed_id.as_str())).unwrap();
     assert!(line.contains("crashed") && line.contains("1/8"), "{t}");
     assert!(t.contains("1 crashed run(s)"), "{t}");
 

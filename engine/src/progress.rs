@@ -42,6 +42,10 @@ pub struct ProgressSnapshot {
     pub cost_micro_usd: Option<u64>,
     /// Tokens agents reported (`tokens_in` + `tokens_out`), when any did.
     pub tokens: Option<u64>,
+    /// The run is paused (`labj pause`): nothing new starts until `labj resume`.
+    pub run_paused: bool,
+    /// Active trials frozen by a pause.
+    pub paused: u64,
 }
 
 impl ProgressSnapshot {
@@ -63,6 +67,13 @@ impl ProgressSnapshot {
             infra_lost: a.infra,
             infra_retried: a.infra_retried,
             pruned: a.skipped_pruned,
+            run_paused: proj.control.status == journal::projection::RunStatus::Paused,
+            paused: proj
+                .control
+                .active_trials
+                .values()
+                .filter(|t| t.control.state == journal::projection::TrialControlState::Paused)
+                .count() as u64,
         }
     }
 }

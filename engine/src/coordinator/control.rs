@@ -197,15 +197,27 @@ impl Coordinator<'_> {
             }));
         }
         let status = if ok { "paused" } else { "interrupted" };
+        let named = if paused.is_empty() {
+            "none active".to_string()
+        } else {
+            paused.join(", ")
+        };
         Ok(Reply::Answer(ControlAnswer {
             ok,
             status: status.into(),
-            message: if ok {
-                format!("paused {} trial(s)", paused.len())
-            } else {
+            message: if !ok {
                 format!(
                     "pause failed for {} trial(s); run is interrupted, survivors keep running",
                     refused.len()
+                )
+            } else if let Some(t) = trial_id {
+                format!(
+                    "paused trial {t}; no new trial starts until `labj resume <run> --trial {t}`"
+                )
+            } else {
+                format!(
+                    "paused the run: {} active trial(s) frozen ({named}), no new trial starts; `labj resume <run>` resumes the whole run",
+                    paused.len()
                 )
             },
             detail: json!({"paused": paused, "refused": refused}),
@@ -222,6 +234,16 @@ impl Coordinator<'_> {
         if !matches!(status, RunStatus::Paused | RunStatus::Interrupted) {
             return Ok(self.refuse(format!("the run is {}, not paused", status.as_str())));
         }
+        // `labj pause <run>` (no --trial) paused the run as a whole. A run-wide pause that
+        // failed for some trials left the run interrupted, not paused: its survivors run
+        // on, and a resume names what it resumes (or says --all).
+        let whole = status == RunStatus::Paused
+            && self
+                .proj
+                .control
+                .pause
+                .as_ref()
+                .is_some_and(|p| p.trial_id.is_none());
         let paused: Vec<(String, String)> = self
             .proj
             .control
@@ -245,11 +267,15 @@ impl Coordinator<'_> {
                     )));
                 }
             },
-            None if all => paused.clone(),
+            // A run paused as a whole resumes as a whole.
+            None if all || whole => paused.clone(),
+            // A pause of one trial while several run: the resume names what it resumes.
             None if self.proj.control.active_trials.len() > 1 => {
+                let names: Vec<&str> = paused.iter().map(|(id, _)| id.as_str()).collect();
                 return Ok(self.refuse(format!(
-                    "several trials are active ({}); name one with --trial, or resume them all with --all",
-                    self.active_list()
+                    "the run was not paused as a whole and several trials are active ({}); name the paused one with --trial ({}), or resume every paused trial with --all",
+                    self.active_list(),
+                    names.join(", ")
                 )));
             }
             None => paused.clone(),
@@ -275,7 +301,19 @@ impl Coordinator<'_> {
         }));
         // The answer states the status the resume produced (after the fold), and is
         // written in the transaction of its event: a crash never re-runs the request.
-        let message = format!("resumed {} trial(s)", resumed.len());
+        let named = if resumed.is_empty() {
+            "none was paused".to_string()
+        } else {
+            resumed.join(", ")
+        };
+        let message = match trial_id {
+            Some(t) => format!("resumed trial {t}"),
+            None if whole => format!(
+                "resumed the run: {} paused trial(s) running again ({named}), new trials start again",
+                resumed.len()
+            ),
+            None => format!("resumed {} paused trial(s) ({named})", resumed.len()),
+        };
         let detail = json!({"resumed": resumed, "errors": errors});
         let id = r.request_id.clone();
         self.flush_answering(move |proj| {

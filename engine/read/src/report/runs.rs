@@ -49,6 +49,21 @@ pub fn holder_alive(journal: &Journal) -> bool {
     matches!(lease::live_holder(journal), Ok(Some(_)))
 }
 
+/// Attempts re-run because an operator stopped them (`labj kill`, Ctrl-C: `worker_lost`
+/// with `stopped_by_kill` and `retry`), as opposed to infrastructure faults.
+pub fn stopped_reruns(journal: &Journal) -> Result<u64, journal::JournalError> {
+    let mut n = 0;
+    journal.for_each_event_of_kind("worker_lost", |e| {
+        if let journal::Event::WorkerLost(w) = &e.event {
+            if w.retry && w.stopped_by_kill {
+                n += 1;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(n)
+}
+
 /// Every run directory under `runs_dir`, oldest first (run ids are time-ordered).
 pub fn list(runs_dir: &Path) -> std::io::Result<Vec<RunListing>> {
     let entries = match std::fs::read_dir(runs_dir) {
