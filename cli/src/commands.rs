@@ -92,7 +92,7 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
             // From the materialized projections, not a fold of every event.
             let view = read::report::status(&dir, &j)?;
             let proj = &view.projections;
-            let live = engine::report::runs::holder_alive(&j);
+            let live = read::report::runs::holder_alive(&j);
             render::projections(proj, None, Some(&view.failures), Some(live), json);
             if !json {
                 render::budget(&j, proj)?;

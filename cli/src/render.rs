@@ -395,11 +395,12 @@ pub fn summary(
     if rerun > 0 {
         // Attempts an operator stopped (`labj kill`, Ctrl-C) are re-run too, but they
         // were no infrastructure fault.
-        let stopped =
-            journal::Journal::open_read_only(&outcome.run_dir.join(engine::run::JOURNAL_FILE))
-                .and_then(|j| engine::report::runs::stopped_reruns(&j))
-                .unwrap_or(0)
-                .min(rerun);
+        let stopped = journal::Journal::open_read_only(
+            &journal::RunDir::new(&outcome.run_dir).journal_path(),
+        )
+        .and_then(|j| read::report::runs::stopped_reruns(&j))
+        .unwrap_or(0)
+        .min(rerun);
         if rerun > stopped {
             println!(
                 "re-run after infrastructure faults: {} attempt(s)",
