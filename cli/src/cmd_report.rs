@@ -313,12 +313,13 @@ pub fn comparison_lines(c: &Comparison) -> Vec<String> {
     ));
     if let Some(p) = &c.power {
         out.push(format!(
-            "power: detectable at 80% with {} tasks: {} · tasks needed for the observed difference: {} · variance of per-task differences: between tasks {}, replication noise {}{}",
+            "power: detectable at 80% with {} tasks: {} · tasks needed for the observed difference: {} · sd of per-task differences {} · variance of per-task differences: between tasks {}, replication noise {}{}",
             p.tasks,
             signed(p.mde, 100.0, " pts", 1).trim_start_matches('+'),
             p.tasks_needed
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "- (no difference observed, or beyond 1,000,000)".into()),
+            opt_num(p.sd_diff),
             opt_num(p.between_var),
             opt_num(p.within_var),
             advice(p)

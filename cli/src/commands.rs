@@ -61,10 +61,16 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
             experiment,
             json,
             container_engine,
+            effect,
+            sd,
             launch,
         } => {
             install_launch(&launch, None)?;
-            describe(&experiment, json, container_engine)
+            let power = match (effect, sd) {
+                (Some(e), Some(s)) => Some((e, s)),
+                _ => None,
+            };
+            describe(&experiment, json, container_engine, power)
         }
         Command::Run { experiment, drive } => {
             let (opts, threshold, json, display) = drive_options(&runs_dir, &drive)?;
@@ -325,9 +331,20 @@ fn open_ro(runs_dir: &Path, run: &str) -> Result<Journal> {
     Ok(journal::RunDir::new(&dir).open_read_only()?)
 }
 
-fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result<ExitCode> {
+fn describe(
+    path: &Path,
+    json: bool,
+    container_engine: Option<String>,
+    power: Option<(f64, f64)>,
+) -> Result<ExitCode> {
     let exp = model::experiment::load(path)?;
     let d = model::experiment::describe(&exp);
+    let plan = power
+        .map(|(effect, sd)| {
+            read::report::clustered::plan(effect, sd, exp.task_ids().len() as u64)
+                .map_err(|e| anyhow!(e))
+        })
+        .transpose()?;
     // What this machine will enforce; a setting it cannot honour fails describe too.
     let choice = exec::isolation::HostChoice { container_engine };
     let enforced = exec::isolation::preflight(&exp, &choice);
@@ -337,9 +354,15 @@ fn describe(path: &Path, json: bool, container_engine: Option<String>) -> Result
             Ok(e) => v["isolation"] = json!(e.summary),
             Err(e) => v["isolation_error"] = json!(e.to_string()),
         }
+        if let Some(p) = &plan {
+            v["power"] = json!(p);
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", d.render_text());
+        if let Some(p) = &plan {
+            println!("{}", p.render());
+        }
         if let Ok(e) = &enforced {
             println!("isolation: {}", e.summary);
         }

@@ -60,6 +60,14 @@ enum Command {
         /// default: LABJ_CONTAINER_ENGINE, else whichever is on PATH).
         #[arg(long, value_name = "ENGINE")]
         container_engine: Option<String>,
+        /// Power planning: the difference (variant − baseline, e.g. 0.1 for 10 points of
+        /// success rate) you expect; with --sd prints the tasks needed to detect it.
+        #[arg(long, value_name = "D", requires = "sd", allow_negative_numbers = true)]
+        effect: Option<f64>,
+        /// Power planning: the standard deviation of per-task differences (a previous
+        /// run's `labj report` prints it as `sd of per-task differences`).
+        #[arg(long, value_name = "S", requires = "effect")]
+        sd: Option<f64>,
         #[command(flatten)]
         launch: LaunchArgs,
     },

@@ -361,7 +361,7 @@ pub fn html(r: &Report) -> String {
                     )
                 })
                 .collect(),
-            fmt: |v| format!("{:+.0} pts", v * 100.0),
+            fmt: |v| signed(Some(v), 100.0, " pts", 0),
             axis: "difference in success rate (percentage points)",
         }));
         s.push_str("<table><tr><th>variant</th><th>tasks</th><th>Δ success</th><th>test</th><th>p</th><th>Holm p</th><th>sign-flip p</th><th>MDE (80%)</th><th>tasks needed</th><th>McNemar p (pairs)</th></tr>");

@@ -507,3 +507,53 @@ metrics:
         text(&st)
     );
 }
+
+#[test]
+fn describe_plans_the_tasks_needed_for_an_expected_difference() {
+    let s = Scratch::new();
+    let exp = paired_experiment(&s);
+    let want = read::report::clustered::tasks_needed(0.1, 0.3).unwrap();
+    let o = s.labj(&[
+        "describe",
+        exp.to_str().unwrap(),
+        "--effect",
+        "0.1",
+        "--sd",
+        "0.3",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        out.contains(&format!("a difference of 0.1 with per-task SD 0.3 needs {want} tasks; this dataset's 8 tasks detect")),
+        "{out}"
+    );
+    let o = s.labj(&[
+        "describe",
+        exp.to_str().unwrap(),
+        "--json",
+        "--effect",
+        "-0.1",
+        "--sd",
+        "0.3",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["power"]["tasks_needed"], want, "{}", v["power"]);
+    assert_eq!(v["power"]["tasks_available"], 8);
+    // Bad input is named, never a panic; one flag without the other is a usage error.
+    let o = s.labj(&[
+        "describe",
+        exp.to_str().unwrap(),
+        "--effect",
+        "0",
+        "--sd",
+        "0.3",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("--effect 0: expected a non-zero difference"),
+        "{}",
+        text(&o)
+    );
+    let o = s.labj(&["describe", exp.to_str().unwrap(), "--effect", "0.1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

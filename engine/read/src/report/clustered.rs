@@ -476,6 +476,57 @@ pub fn tasks_needed(effect: f64, sd: f64) -> Option<u64> {
     Some(hi)
 }
 
+/// `labj describe --effect D --sd S`: tasks needed before running.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PowerPlan {
+    pub effect: f64,
+    pub sd: f64,
+    /// Fewest tasks whose paired t test over tasks detects `effect` at 80% power.
+    pub tasks_needed: Option<u64>,
+    /// Tasks the experiment's dataset has, and the difference they can detect.
+    pub tasks_available: u64,
+    pub mde_with_available: Option<f64>,
+}
+
+impl PowerPlan {
+    pub fn render(&self) -> String {
+        format!(
+            "power (paired t over tasks, 80% power, alpha 0.05): a difference of {} with per-task SD {} needs {} tasks; this dataset's {} tasks detect {}",
+            self.effect,
+            self.sd,
+            self.tasks_needed
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| format!("more than {MAX_TASKS_NEEDED}")),
+            self.tasks_available,
+            self.mde_with_available
+                .map(|m| format!("{m:.4}"))
+                .unwrap_or_else(|| "nothing (fewer than 2 tasks)".into())
+        )
+    }
+}
+
+/// The power plan of `labj describe --effect --sd`; refuses a zero or non-finite effect
+/// and a negative or non-finite SD, naming the flag.
+pub fn plan(effect: f64, sd: f64, tasks_available: u64) -> Result<PowerPlan, String> {
+    if !effect.is_finite() || effect == 0.0 {
+        return Err(format!(
+            "--effect {effect}: expected a non-zero difference, e.g. 0.1"
+        ));
+    }
+    if !sd.is_finite() || sd < 0.0 {
+        return Err(format!(
+            "--sd {sd}: expected a standard deviation of 0 or more"
+        ));
+    }
+    Ok(PowerPlan {
+        effect,
+        sd,
+        tasks_needed: tasks_needed(effect, sd),
+        tasks_available,
+        mde_with_available: min_detectable_difference(sd, tasks_available),
+    })
+}
+
 /// Power of one comparison: what the experiment can detect and where its noise comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PowerAnalysis {
@@ -609,5 +660,14 @@ mod tests {
         assert!(min_detectable_difference(0.3, n - 1).unwrap() > 0.1);
         assert_eq!(tasks_needed(0.0, 0.3), None);
         assert_eq!(tasks_needed(0.5, 0.0), Some(2));
+        let p = plan(-0.1, 0.3, 20).unwrap();
+        assert_eq!(p.tasks_needed, Some(n));
+        assert!(
+            p.render().contains(&format!("needs {n} tasks")),
+            "{}",
+            p.render()
+        );
+        assert!(plan(0.0, 0.3, 20).unwrap_err().contains("--effect"));
+        assert!(plan(0.1, -1.0, 20).unwrap_err().contains("--sd"));
     }
 }
