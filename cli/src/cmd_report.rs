@@ -389,6 +389,24 @@ pub fn metric_lines(r: &Report) -> Vec<String> {
     out
 }
 
+/// Non-numeric metric values per variant, counted.
+pub fn value_count_lines(r: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in &r.variants {
+        for c in &v.value_counts {
+            out.push(format!(
+                "{:<22} {:<18} {:<24} {:>7} {:>6}",
+                variant_name(v),
+                c.name,
+                c.value,
+                c.trials,
+                c.tasks
+            ));
+        }
+    }
+    out
+}
+
 /// Cost and tokens per variant and for the run, when agents reported them.
 pub fn cost_lines(r: &Report) -> Vec<String> {
     let any = |c: &read::report::CostSummary| {
@@ -449,6 +467,17 @@ pub fn text(r: &Report) -> String {
             "variant", "metric", "mean", "95% CI", "tasks", "trials"
         );
         for l in metrics {
+            let _ = writeln!(s, "{l}");
+        }
+    }
+    let values = value_count_lines(r);
+    if !values.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nnon-numeric metrics (scored trials by value):\n{:<22} {:<18} {:<24} {:>7} {:>6}",
+            "variant", "metric", "value", "trials", "tasks"
+        );
+        for l in values {
             let _ = writeln!(s, "{l}");
         }
     }
@@ -543,6 +572,17 @@ pub fn markdown(r: &Report) -> String {
     if !metrics.is_empty() {
         let _ = writeln!(s, "\n## Metrics (95% cluster bootstrap over tasks)\n\n```");
         for l in metrics {
+            let _ = writeln!(s, "{l}");
+        }
+        let _ = writeln!(s, "```");
+    }
+    let values = value_count_lines(r);
+    if !values.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Non-numeric metrics (scored trials by value)\n\n```"
+        );
+        for l in values {
             let _ = writeln!(s, "{l}");
         }
         let _ = writeln!(s, "```");

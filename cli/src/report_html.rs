@@ -308,6 +308,14 @@ pub fn html(r: &Report) -> String {
         }
         s.push_str("</table>");
     }
+    let values = crate::cmd_report::value_count_lines(r);
+    if !values.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>Non-numeric metrics</h2><p class=\"note\">Scored trials (and tasks) by value: variant, metric, value, trials, tasks.</p><pre>{}</pre>",
+            esc(&values.join("\n"))
+        );
+    }
     let cost = crate::cmd_report::cost_lines(r);
     if !cost.is_empty() {
         let _ = write!(

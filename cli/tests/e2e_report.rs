@@ -453,6 +453,11 @@ metrics:
         "{cost}"
     );
     assert!(close(f(&r["cost"]["cost_usd"]), 6.0), "{}", r["cost"]);
+    // The string metric is counted by value: 8 scored trials of base over 4 tasks.
+    assert_eq!(
+        base["value_counts"],
+        serde_json::json!([{"name": "model", "value": "m1", "trials": 8, "tasks": 4}])
+    );
     // Every numeric metric compared over tasks, with its direction: latency is 20 ms
     // lower on every task (no spread: p = 0), cost by convention lower-is-better.
     let cmp = &r["comparisons"][0];

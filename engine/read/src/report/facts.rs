@@ -26,6 +26,8 @@ pub struct TrialRow {
     pub outcome: Option<String>,
     pub primary_metric: Option<f64>,
     pub metrics: BTreeMap<String, f64>,
+    /// Metric values that are not numbers (strings, booleans, null), as written.
+    pub other_metrics: BTreeMap<String, serde_json::Value>,
     pub attempts: Vec<AttemptRecord>,
     pub artifacts: Vec<ArtifactRef>,
     pub duration_ms: Option<u64>,
@@ -229,6 +231,10 @@ pub fn collect(journal: &Journal) -> Result<RunFacts, JournalError> {
                         outcome,
                         primary_metric,
                         metrics: c.as_ref().map(|c| c.metrics.clone()).unwrap_or_default(),
+                        other_metrics: c
+                            .as_ref()
+                            .map(|c| c.other_metrics.clone())
+                            .unwrap_or_default(),
                         attempts: c.as_ref().map(|c| c.attempts.clone()).unwrap_or_default(),
                         artifacts: c.as_ref().map(|c| c.artifacts.clone()).unwrap_or_default(),
                         duration_ms: c.as_ref().map(|c| c.duration_ms),
@@ -319,6 +325,7 @@ pub fn committed_trial(
         outcome: f.outcome,
         primary_metric: f.primary_metric,
         metrics: c.map(|c| c.metrics.clone()).unwrap_or_default(),
+        other_metrics: c.map(|c| c.other_metrics.clone()).unwrap_or_default(),
         attempts: c.map(|c| c.attempts.clone()).unwrap_or_default(),
         artifacts: c.map(|c| c.artifacts.clone()).unwrap_or_default(),
         duration_ms: c.map(|c| c.duration_ms),

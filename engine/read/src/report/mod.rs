@@ -67,6 +67,16 @@ pub struct MetricSummary {
     pub ci95: Option<Interval>,
 }
 
+/// How many scored trials (and tasks) reported one value of a non-numeric metric
+/// (strings and booleans counted by value; null as `null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValueCount {
+    pub name: String,
+    pub value: String,
+    pub trials: u64,
+    pub tasks: u64,
+}
+
 /// Tokens and cost the agents reported (metrics `tokens_in`, `tokens_out`, `cost_usd`),
 /// summed over the scored trials that report them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -109,6 +119,8 @@ pub struct VariantSummary {
     pub metric: Option<MetricSummary>,
     /// Every numeric metric the agents reported, by name.
     pub metrics: Vec<MetricSummary>,
+    /// Every non-numeric metric value, counted (by name, then value).
+    pub value_counts: Vec<ValueCount>,
     pub cost: CostSummary,
     /// Bindings of the variant, as the experiment gives them.
     pub bindings: serde_json::Value,
@@ -428,6 +440,28 @@ fn summarize(
         (!xs.is_empty()).then(|| xs.iter().sum())
     };
     let cost_usd = sum_of(COST_METRIC);
+    let mut counts: BTreeMap<(String, String), (u64, std::collections::BTreeSet<&str>)> =
+        BTreeMap::new();
+    for r in &scored {
+        for (k, v) in &r.other_metrics {
+            let value = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let e = counts.entry((k.clone(), value)).or_default();
+            e.0 += 1;
+            e.1.insert(r.task_id.as_str());
+        }
+    }
+    let value_counts = counts
+        .into_iter()
+        .map(|((name, value), (trials, tasks))| ValueCount {
+            name,
+            value,
+            trials,
+            tasks: tasks.len() as u64,
+        })
+        .collect();
     VariantSummary {
         variant_id: variant_id.to_string(),
         is_baseline,
@@ -453,6 +487,7 @@ fn summarize(
         skipped_pruned: rows.iter().filter(|r| r.classification.is_none()).count() as u64,
         metric,
         metrics,
+        value_counts,
         cost: CostSummary {
             cost_usd,
             tokens_in: sum_of(TOKENS_IN_METRIC),
