@@ -142,7 +142,7 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
     } else {
         println!(
             "next: cd {} && labj run experiment.yaml",
-            crate::commands::shell_word(&dir.to_string_lossy())
+            crate::render::shell_word(&dir.to_string_lossy())
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,8 @@
 //! `labj report`: the engine's statistical report of a run, as text, markdown, JSON or
 //! one self-contained HTML file.
 
+mod html;
+
 use crate::render::shown;
 use anyhow::{Context, Result};
 use engine::run;
@@ -44,7 +46,7 @@ pub fn report(
         Format::Text => text(&r),
         Format::Markdown => markdown(&r),
         Format::Json => serde_json::to_string_pretty(&r)? + "\n",
-        Format::Html => crate::report_html::html(&r),
+        Format::Html => html::html(&r),
     };
     match out {
         Some(p) => {

@@ -1,6 +1,5 @@
 //! `labj trials` (one line per committed trial) and `labj logs` (an attempt's output).
 
-use crate::commands::trial_arg;
 use anyhow::{anyhow, bail, Result};
 use engine::run;
 use journal::event::{Classification, Event};
@@ -300,4 +299,9 @@ pub fn logs(
         Err(e) => return Err(e.into()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A trial named on the command line (`24` or `trial_000024`) as its id.
+pub fn trial_arg(s: &str) -> Result<String> {
+    read::report::parse_trial_id(s).map_err(|e| anyhow!(e))
 }

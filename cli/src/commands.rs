@@ -1,5 +1,6 @@
 //! One function per subcommand.
 
+use crate::cmd_trials::trial_arg;
 use crate::runs_dir::RunsDir;
 use crate::{progress, render};
 use crate::{Cli, Command, DriveArgs, Executor, SchemaCommand, TrialCommand};
@@ -24,26 +25,12 @@ pub fn again_fn(runs_dir: &Path) -> impl Fn(&str) -> String + Send + Sync + 'sta
     let extra = if same(runs_dir, &found) {
         String::new()
     } else {
-        format!(" --runs-dir {}", shell_word(&runs_dir.to_string_lossy()))
+        format!(
+            " --runs-dir {}",
+            render::shell_word(&runs_dir.to_string_lossy())
+        )
     };
     move |rest: &str| format!("labj {rest}{extra}")
-}
-
-/// A word a POSIX shell reads back as itself.
-pub fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// A trial named on the command line (`24` or `trial_000024`) as its id.
-pub fn trial_arg(s: &str) -> Result<String> {
-    read::report::parse_trial_id(s).map_err(|e| anyhow!(e))
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {

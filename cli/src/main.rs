@@ -15,7 +15,6 @@ mod logging;
 mod out_target;
 mod progress;
 mod render;
-mod report_html;
 mod runs_dir;
 mod worker;
 

@@ -577,3 +577,15 @@ pub fn inspection(r: &Inspection, json: bool) {
         }
     }
 }
+
+/// A word a POSIX shell reads back as itself.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

@@ -89,7 +89,7 @@ impl RunsDir {
                 msg.push_str(&format!(
                     "\n  it is in {}: labj --runs-dir {} …",
                     runs.display(),
-                    crate::commands::shell_word(&runs.to_string_lossy())
+                    crate::render::shell_word(&runs.to_string_lossy())
                 ));
             } else if matches!(self.origin, Origin::NotFound { .. }) {
                 msg.push_str(&format!(
@@ -116,7 +116,7 @@ impl RunsDir {
                 msg.push_str(&format!(
                     "\n{} holds {n} run(s): labj --runs-dir {} runs",
                     runs.display(),
-                    crate::commands::shell_word(&runs.to_string_lossy())
+                    crate::render::shell_word(&runs.to_string_lossy())
                 ));
             }
         }

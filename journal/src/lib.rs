@@ -5,6 +5,7 @@
 //! only place that knows the database layout (see `migrations/`).
 
 pub mod event;
+mod hex;
 pub mod materialize;
 pub mod projection;
 pub mod run_dir;

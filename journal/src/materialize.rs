@@ -246,7 +246,7 @@ fn render_value(v: rusqlite::types::ValueRef<'_>) -> String {
         rusqlite::types::ValueRef::Integer(v) => v.to_string(),
         rusqlite::types::ValueRef::Real(v) => format!("{v:?}"),
         rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-        rusqlite::types::ValueRef::Blob(b) => format!("blob:{}", crate::store::hex(b)),
+        rusqlite::types::ValueRef::Blob(b) => format!("blob:{}", crate::hex::hex(b)),
     }
 }
 

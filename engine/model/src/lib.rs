@@ -6,7 +6,10 @@
 //! event is checked against (`schemas`), and file access that never follows a link out
 //! of its root (`safe_fs`). Nothing here spawns a process or writes a journal.
 
+pub mod contract;
+pub mod error;
 pub mod experiment;
+pub mod ids;
 pub mod inputs;
 pub mod isolation;
 pub mod launch_env;

@@ -107,6 +107,27 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     Ok(buf)
 }
 
+/// `Ok` when `path` is relative and never leaves its base (no root, no `..`).
+pub fn check_relative_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("is empty");
+    }
+    let p = Path::new(path);
+    if p.is_absolute() || path.starts_with('/') || path.starts_with('\\') {
+        return Err("is absolute");
+    }
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => return Err("contains `..`"),
+            std::path::Component::RootDir | std::path::Component::Prefix(_) => {
+                return Err("is absolute")
+            }
+            std::path::Component::CurDir | std::path::Component::Normal(_) => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,7 +245,7 @@ impl std::fmt::Display for Violation {
         };
         // Values quoted from the document are user input: control and bidi characters
         // are printed escaped, never raw to a terminal.
-        let escape = crate::experiment::limits::escape_id;
+        let escape = crate::ids::escape_id;
         write!(
             f,
             "at {}: {} (rule `{}`)",

@@ -3,6 +3,7 @@
 //!
 //! Both are plain data so they can cross a thread or an HTTP hop unchanged.
 
+pub use crate::isolation::MountReference;
 use journal::event::{ArtifactRef, AttemptRecord, ChainStateRef, Classification, EvidenceRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -63,16 +64,6 @@ impl WorkspaceFile {
             _ => None,
         }
     }
-}
-
-/// A dataset pack the task expects mounted at `mount_path` (sandbox and container trials
-/// mount it; plain local trials refuse it, see crate::isolation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MountReference {
-    pub dataset_pack_ref: String,
-    pub mount_path: String,
-    #[serde(default)]
-    pub read_only: bool,
 }
 
 /// How the task and result paths are appended to the agent's command line, as the

@@ -25,6 +25,7 @@ pub use pages::{RunCreatedSummary, TrialPage, TrialQuery, TrialSort};
 
 use integrity::{FileWatch, Head, HeadCheck, HeadRecord};
 
+pub use crate::hex::hex;
 use crate::materialize;
 use crate::projection::{Changes, FoldError, Projections};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -735,14 +736,4 @@ fn sqlerr(path: &Path, source: rusqlite::Error) -> JournalError {
         path: path.into(),
         source,
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

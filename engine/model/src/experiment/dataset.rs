@@ -2,12 +2,13 @@
 //! `task_boundary_v1` row (task + workspace files + mounts + limits).
 
 use super::ExperimentError;
+pub(crate) use crate::safe_fs::check_relative_path as check_relative;
 use crate::schemas;
 use crate::trial::{MountReference, WorkspaceFile};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Component, Path};
+use std::path::Path;
 
 /// Per-task limits of a `task_boundary_v1` row (all optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,25 +350,6 @@ fn json_kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// `Ok` when `path` is relative and never leaves its base (no root, no `..`).
-pub(crate) fn check_relative(path: &str) -> Result<(), &'static str> {
-    if path.is_empty() {
-        return Err("is empty");
-    }
-    let p = Path::new(path);
-    if p.is_absolute() || path.starts_with('/') || path.starts_with('\\') {
-        return Err("is absolute");
-    }
-    for c in p.components() {
-        match c {
-            Component::ParentDir => return Err("contains `..`"),
-            Component::RootDir | Component::Prefix(_) => return Err("is absolute"),
-            Component::CurDir | Component::Normal(_) => {}
-        }
-    }
-    Ok(())
 }
 
 /// Read the dataset: skip blank lines, keep the first `limit` tasks, reject duplicates.

@@ -2,6 +2,7 @@
 //! gives can hang it, exhaust its memory or fail later as an infrastructure fault.
 
 use super::ExperimentError;
+pub use crate::ids::{escape_id, normalized_id};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -79,7 +80,10 @@ pub fn check_id(id: &str) -> Result<(), String> {
             id.len()
         ));
     }
-    if let Some(c) = id.chars().find(|c| c.is_control() || is_format_char(*c)) {
+    if let Some(c) = id
+        .chars()
+        .find(|c| c.is_control() || crate::ids::is_format_char(*c))
+    {
         return Err(format!(
             "contains the control or formatting character U+{:04X}",
             c as u32
@@ -89,33 +93,6 @@ pub fn check_id(id: &str) -> Result<(), String> {
         return Err("has leading or trailing whitespace".into());
     }
     Ok(())
-}
-
-/// Invisible characters that change how text is displayed (bidi controls, zero-width).
-fn is_format_char(c: char) -> bool {
-    matches!(c as u32,
-        0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064
-        | 0x2066..=0x206F | 0xFEFF)
-}
-
-/// The form under which two ids count as the same: Unicode-lowercased. (`a` and `A`
-/// would collide as trial directory names on case-insensitive filesystems.)
-pub fn normalized_id(id: &str) -> String {
-    id.to_lowercase()
-}
-
-/// An id as printed in messages: escaped, so control characters or bidi marks in user
-/// input can never rewrite a terminal line.
-pub fn escape_id(id: &str) -> String {
-    id.chars()
-        .flat_map(|c| {
-            if c.is_control() || is_format_char(c) {
-                format!("\\u{{{:x}}}", c as u32).chars().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 /// Refuses a schedule over [`MAX_SCHEDULE_SLOTS`] before anything is allocated.

@@ -13,7 +13,6 @@
 mod command;
 mod dataset;
 mod describe;
-mod error;
 mod fields;
 mod formats;
 mod grader;
@@ -25,6 +24,7 @@ mod policy;
 mod schedule;
 mod spec;
 mod strict;
+mod trial_isolation;
 
 #[cfg(test)]
 mod tests;
@@ -32,15 +32,14 @@ mod tests;
 pub use command::{
     check_command, explain_spawn_error, looks_like_path, project_root, resolve_tokens, ProgramCheck,
 };
-pub(crate) use dataset::check_relative as check_relative_path;
 pub use dataset::{parse_task_row, Task, TaskLimits};
 
 /// Reads a JSONL dataset file as `dataset.path` is read (all rows, no limit).
 pub fn read_dataset_file(path: &std::path::Path) -> Result<Vec<Task>, ExperimentError> {
     dataset::read_dataset(path, None)
 }
+pub use crate::error::ExperimentError;
 pub use describe::{describe, program_checks, Description, ProgramLine, SlotLine, VariantLine};
-pub use error::ExperimentError;
 pub use formats::{SourceFormat, CLEAN_RESULT_PATH, CLEAN_TASK_PATH};
 pub use load::{load, load_value, parse_fragment, parse_str, ExperimentFragment};
 pub use model::{

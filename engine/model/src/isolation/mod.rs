@@ -12,9 +12,11 @@
 
 mod policy;
 
-pub use policy::{sandbox_target, IsolationPolicy, Mount, StageArea, StagedFile, CONTRACT_ROOT};
+pub use policy::{
+    sandbox_target, IsolationPolicy, Mount, MountReference, StageArea, StagedFile, CONTRACT_ROOT,
+};
 
-use crate::experiment::{Experiment, SourceFormat};
+use crate::contract::SourceFormat;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -151,49 +153,6 @@ pub struct Enforcement {
     pub task_mounts: Vec<Vec<Mount>>,
     /// `describe`'s line.
     pub summary: String,
-}
-
-impl Experiment {
-    /// The isolation of the trial of `variant_idx` × `task_idx`. Before
-    /// [`Experiment::set_enforcement`] a container or sandbox trial has no engine/bwrap
-    /// and the executor refuses to run it (it never downgrades to a host process).
-    pub fn trial_isolation(&self, variant_idx: usize, task_idx: usize) -> TrialIsolation {
-        let p = &self.isolation;
-        let enf = self.enforcement.as_ref();
-        let clean = p.mode != IsolationMode::Local || p.env_from_host.is_some();
-        TrialIsolation {
-            mode: p.mode,
-            network: p.network,
-            root_read_only: p.root_read_only,
-            resources: p.resources,
-            run_as_user: p.run_as_user.clone(),
-            no_new_privileges: p.no_new_privileges,
-            drop_all_caps: p.drop_all_caps,
-            env_from_host: clean.then(|| p.env_from_host.clone().unwrap_or_default()),
-            image: match p.mode {
-                IsolationMode::Container => self.image_for(variant_idx, task_idx),
-                _ => None,
-            },
-            engine: enf.and_then(|e| e.engine.clone()),
-            bwrap: enf.and_then(|e| e.bwrap.clone()),
-            file_staging: p.file_staging.clone(),
-            mounts: p
-                .assets
-                .iter()
-                .chain(
-                    enf.and_then(|e| e.task_mounts.get(task_idx))
-                        .into_iter()
-                        .flatten(),
-                )
-                .cloned()
-                .collect(),
-            contract: self.format,
-            workdir: self.tasks()[task_idx]
-                .row
-                .as_ref()
-                .map(|r| r.workdir.clone()),
-        }
-    }
 }
 
 /// What replaces every `runtime.agent.env` value in the journaled experiment.

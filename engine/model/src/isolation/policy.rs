@@ -5,8 +5,7 @@
 //! refused here with the field named (rule: a field labj accepts is enforced or refused).
 
 use super::{IsolationMode, NetworkMode, Resources};
-use crate::experiment::ExperimentError;
-use crate::trial::MountReference;
+use crate::error::ExperimentError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Component, Path, PathBuf};
@@ -349,7 +348,7 @@ fn file_staging(path: &Path, dir: &Path, doc: &Value) -> Result<Vec<StagedFile>,
         } else {
             (StageArea::Deps, dest)
         };
-        crate::experiment::check_relative_path(rel).map_err(|why| {
+        crate::safe_fs::check_relative_path(rel).map_err(|why| {
             invalid(
                 path,
                 at("destination_path"),
@@ -449,4 +448,14 @@ pub fn sandbox_target(target: &str, workspace: &Path, deps: &Path) -> Option<Pat
         return Some(deps.join(rest));
     }
     None
+}
+
+/// A dataset pack the task expects mounted at `mount_path` (sandbox and container trials
+/// mount it; plain local trials refuse it, see `exec::isolation`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountReference {
+    pub dataset_pack_ref: String,
+    pub mount_path: String,
+    #[serde(default)]
+    pub read_only: bool,
 }

@@ -1,7 +1,7 @@
 //! The HTML report: one self-contained file (inline CSS, inline SVG charts, no script,
 //! no font or image fetched), readable offline and attachable to an email.
 
-use crate::cmd_report::{
+use super::{
     comparison_lines, flips, method_note, p_value, signed, test_name, variant_cells,
     variant_header, variant_name, verdict, APART_COLUMNS,
 };
@@ -287,7 +287,7 @@ pub fn html(r: &Report) -> String {
     }
     s.push_str("</table>");
     // Metrics, cost and bindings.
-    let metrics = crate::cmd_report::metric_lines(r);
+    let metrics = super::metric_lines(r);
     if !metrics.is_empty() {
         s.push_str("<h2>Metrics</h2><table><tr><th>variant</th><th class=\"l\">metric</th><th>mean</th><th>95% CI (clustered by task)</th><th>tasks</th><th>trials</th></tr>");
         for v in &r.variants {
@@ -308,7 +308,7 @@ pub fn html(r: &Report) -> String {
         }
         s.push_str("</table>");
     }
-    let values = crate::cmd_report::value_count_lines(r);
+    let values = super::value_count_lines(r);
     if !values.is_empty() {
         let _ = write!(
             s,
@@ -316,7 +316,7 @@ pub fn html(r: &Report) -> String {
             esc(&values.join("\n"))
         );
     }
-    let cost = crate::cmd_report::cost_lines(r);
+    let cost = super::cost_lines(r);
     if !cost.is_empty() {
         let _ = write!(
             s,

@@ -95,8 +95,8 @@ impl ExperimentError {
 
 impl ExperimentError {
     /// The same error with its pointers naming the fields of the file as written in
-    /// `format` (see [`super::SourceFormat::source_pointer`]).
-    pub fn in_source(self, format: super::SourceFormat) -> ExperimentError {
+    /// `format` (see `SourceFormat::source_pointer` (experiment::formats)).
+    pub fn in_source(self, format: crate::contract::SourceFormat) -> ExperimentError {
         match self {
             ExperimentError::Invalid {
                 path,
