@@ -354,13 +354,19 @@ fn describe(
             println!("isolation: {}", e.summary);
         }
     }
-    // Exit non-zero when `labj run` would refuse it, so a script can rely on describe.
-    if let Err(e) = model::experiment::check_runnable(&exp) {
-        bail!("{e}; `labj run` would refuse it");
+    // Exit non-zero when `labj run` would refuse it, so a script can rely on describe;
+    // every reason is named (the host's isolation first, then the programs).
+    let mut refusals = Vec::new();
+    if let Err(e) = enforced {
+        refusals.push(format!("cannot be run here: {e}"));
     }
-    match enforced {
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(anyhow!("cannot be run here: {e}")),
+    if let Err(e) = model::experiment::check_runnable(&exp) {
+        refusals.push(e.to_string());
+    }
+    if refusals.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("{}; `labj run` would refuse it", refusals.join("; "))
     }
 }
 

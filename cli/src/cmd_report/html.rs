@@ -520,8 +520,10 @@ mod tests {
             t.len() == 6 && t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
             "{t:?}"
         );
+        // A span of 0.55 steps by 0.2: the ticks inside [-0.13, 0.42] are 0, 0.2, 0.4.
         let t = ticks(-0.13, 0.42);
-        assert_eq!(t.first().copied(), Some(-0.1));
+        assert_eq!(t.len(), 3, "{t:?}");
+        assert_eq!(t.first().copied(), Some(0.0));
         assert!(
             t.iter()
                 .all(|x| ((x * 10.0).round() - x * 10.0).abs() < 1e-9),

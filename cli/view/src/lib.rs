@@ -6,6 +6,7 @@
 pub mod export;
 pub mod html;
 pub mod pages;
+pub mod router;
 pub mod server;
 pub mod site;
 pub mod trajectory;

@@ -212,7 +212,7 @@ async fn handle(
         }
     }
     let site = Arc::clone(&shared.site);
-    let r = tokio::task::spawn_blocking(move || site.route(&path, &query))
+    let r = tokio::task::spawn_blocking(move || crate::router::route(&site, &path, &query))
         .await
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "page handler panicked");

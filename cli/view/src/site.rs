@@ -3,8 +3,7 @@
 //! request is ever joined onto the file system); a blob by a digest the run's journal
 //! holds for that trial.
 
-use crate::html::{dec, enc, Page};
-use crate::pages;
+use crate::html::{dec, enc};
 use journal::{Journal, JournalError};
 use read::report::{self, BootstrapOptions};
 use std::collections::{BTreeMap, HashMap};
@@ -31,7 +30,7 @@ impl Response {
         }
     }
 
-    fn html(status: u16, body: String) -> Response {
+    pub(crate) fn html(status: u16, body: String) -> Response {
         Response {
             status,
             content_type: "text/html; charset=utf-8",
@@ -55,7 +54,7 @@ pub enum ViewError {
 }
 
 impl ViewError {
-    fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             ViewError::NotFound(_) => 404,
             ViewError::BadRequest(_) => 400,
@@ -334,72 +333,6 @@ impl Site {
         std::thread::spawn(move || store(&reports, dir, compute()));
         ReportView::Computing { secs: 0.0 }
     }
-
-    /// Answers one request for `path` with the raw query string.
-    pub fn route(&self, path: &str, query: &str) -> Response {
-        let q = parse_query(query);
-        let fragment = q.get("fragment").is_some_and(|v| v == "1");
-        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(dec).collect();
-        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        if segs == ["view.js"] {
-            return Response {
-                status: 200,
-                content_type: "text/javascript; charset=utf-8",
-                body: crate::html::script().as_bytes().to_vec(),
-                headers: Vec::new(),
-            };
-        }
-        let page: Result<Result<Page, Response>, ViewError> = match segs.as_slice() {
-            [] => pages::runs::page(self).map(Ok),
-            ["runs", id] => self
-                .open_run(id, false)
-                .and_then(|r| pages::run::page(self, &r, &q))
-                .map(Ok),
-            ["runs", id, "trials"] => self
-                .open_run(id, false)
-                .and_then(|r| pages::trials::page(&r, &q))
-                .map(Ok),
-            ["runs", id, "trials", n] => self
-                .open_run(id, false)
-                .and_then(|r| pages::trial::page(&r, &slot_arg(n)?))
-                .map(Ok),
-            ["runs", id, "trials", n, "blob", digest] => self
-                .open_run(id, false)
-                .and_then(|r| pages::trial::blob(&r, slot_arg(n)?, digest))
-                .map(Err),
-            ["runs", id, "compare"] => self
-                .open_run(id, false)
-                .and_then(|r| pages::compare::page(&r, &q))
-                .map(Ok),
-            ["runs", id, "report"] => self
-                .open_run(id, false)
-                .and_then(|r| pages::report::page(self, &r))
-                .map(Ok),
-            ["runs", id, "inspect"] => self
-                .open_run(id, false)
-                .and_then(|r| pages::run::inspect_page(&r))
-                .map(Ok),
-            _ => Err(ViewError::NotFound(format!("no page at {path}"))),
-        };
-        match page {
-            Ok(Ok(p)) if fragment => Response::html(200, p.main()),
-            Ok(Ok(p)) => Response::html(200, server_document(&p)),
-            Ok(Err(raw)) => raw,
-            Err(e) => {
-                let p = Page {
-                    title: "error".into(),
-                    crumbs: vec![("runs".into(), "/".into())],
-                    body: format!(
-                        "<h1>{}</h1><p id=\"error\">{}</p>",
-                        e.status(),
-                        crate::html::esc(&e.to_string())
-                    ),
-                    live: false,
-                };
-                Response::html(e.status(), server_document(&p))
-            }
-        }
-    }
 }
 
 /// How many flipped pairs per comparison and direction get a compare link.
@@ -422,20 +355,6 @@ fn report_in_child(exe: &Path, dir: &Path) -> Result<serde_json::Value, String> 
         ));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("labj report printed no JSON: {e}"))
-}
-
-/// A page as the server sends it: its script from `/view.js` (same origin; the
-/// content security policy allows no inline script).
-fn server_document(p: &Page) -> String {
-    p.document(false)
-        .replace("</body>", "<script src=\"/view.js\"></script></body>")
-}
-
-fn slot_arg(n: &str) -> Result<u64, ViewError> {
-    report::parse_trial_id(n)
-        .ok()
-        .and_then(|id| id.strip_prefix("trial_").and_then(|d| d.parse().ok()))
-        .ok_or_else(|| ViewError::BadRequest(format!("`{n}` is not a trial number")))
 }
 
 /// `a=1&b=x%20y` → map (last value wins).
