@@ -439,6 +439,20 @@ fn the_readme_lists_what_the_test_command_installs_and_puts_labj_on_path_first()
             "no scripts/setup.d script for {component}"
         );
     }
+    // Every setup script's component is named too (a new one must be listed).
+    let step = test_step.to_lowercase();
+    for e in std::fs::read_dir(root.join("scripts/setup.d")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let component = name
+            .trim_end_matches(".sh")
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-')
+            .trim_end_matches("-image")
+            .to_lowercase();
+        assert!(
+            step.contains(&component),
+            "README's scripts/test step omits {component} (scripts/setup.d/{name}): {test_step}"
+        );
+    }
     // The first run already has `labj` on PATH: the hints it prints say `labj …`.
     let first_block = readme.split("```sh\n").nth(1).unwrap();
     let first_block = first_block.split("```").next().unwrap();
