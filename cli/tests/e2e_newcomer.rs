@@ -441,7 +441,10 @@ fn the_readme_lists_what_the_test_command_installs_and_puts_labj_on_path_first()
     }
     // Every setup script's component is named too (a new one must be listed).
     let step = test_step.to_lowercase();
-    for e in std::fs::read_dir(root.join("scripts/setup.d")).unwrap().flatten() {
+    for e in std::fs::read_dir(root.join("scripts/setup.d"))
+        .unwrap()
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().into_owned();
         let component = name
             .trim_end_matches(".sh")
