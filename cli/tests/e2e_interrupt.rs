@@ -1,5 +1,6 @@
 //! Ctrl-C on `labj run`: the first SIGINT stops the run like `labj kill` (trials stopped,
-//! `run_killed` journaled, exit code 4), and `labj continue` completes it.
+//! `run_killed` journaled, exit code 4), and `labj continue` completes it. A hang-up
+//! (SIGHUP: the terminal or the ssh session went away) stops it the same way.
 
 mod support;
 use std::time::Duration;
@@ -7,6 +8,15 @@ use support::*;
 
 #[test]
 fn sigint_stops_the_run_gracefully_and_continue_completes_it() {
+    stops_gracefully_and_continue_completes_it(libc::SIGINT);
+}
+
+#[test]
+fn sighup_stops_the_run_gracefully_like_sigint() {
+    stops_gracefully_and_continue_completes_it(libc::SIGHUP);
+}
+
+fn stops_gracefully_and_continue_completes_it(signal: i32) {
     let s = Scratch::new();
     s.tasks(6);
     s.script(
@@ -31,7 +41,8 @@ fn sigint_stops_the_run_gracefully_and_continue_completes_it() {
     let pids: Vec<i32> = (0..3)
         .map(|i| read_pid(&run.join(format!("trials/trial_{i:06}/agent.pid"))))
         .collect();
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    // SAFETY: kill(2) on our own child process.
+    unsafe { libc::kill(child.id() as i32, signal) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(

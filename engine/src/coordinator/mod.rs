@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Set by SIGINT/SIGTERM once [`install_interrupt_handler`] ran: the coordinator then
+/// Set by SIGINT/SIGTERM/SIGHUP once [`install_interrupt_handler`] ran: the coordinator then
 /// stops the run like `labj kill` (trials stopped, `run_killed` journaled, continuable).
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -38,8 +38,9 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-/// Make the first Ctrl-C (or SIGTERM) a graceful kill; the handler resets itself, so a
-/// second one terminates at once (the run stays continuable either way).
+/// Make the first Ctrl-C, SIGTERM or SIGHUP (the terminal or an ssh session went away)
+/// a graceful kill; the handler resets itself, so a second one terminates at once (the
+/// run stays continuable either way).
 pub fn install_interrupt_handler() {
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
@@ -49,6 +50,7 @@ pub fn install_interrupt_handler() {
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
         libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
     }
 }
 
