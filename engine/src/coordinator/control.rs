@@ -39,7 +39,11 @@ impl Coordinator<'_> {
     pub(super) fn handle_control(&mut self) -> Result<(), CoordinatorError> {
         let mut requests = control::pending(&self.journal)?;
         if self.killing.is_none() && INTERRUPTED.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            eprintln!("[labj] interrupted: stopping active trials (interrupt again to exit at once; `labj continue` resumes the run)");
+            self.opts.observer.notice(
+                true,
+                &self.run_id,
+                "interrupted: stopping active trials (interrupt again to exit at once; `labj continue` resumes the run)",
+            );
             requests.insert(
                 0,
                 ControlRequest {
@@ -377,12 +381,13 @@ impl Coordinator<'_> {
                 .map(|f| f.trial_id.clone())
                 .collect();
             tracing::warn!(run = %self.run_id, "kill: {} trial(s) did not stop within {}s ({}); ending the session without them", stuck.len(), KILL_DEADLINE.as_secs(), stuck.join(", "));
-            eprintln!(
-                "[labj] kill: {} trial(s) did not stop within {}s ({}); ending the session without them",
+            let msg = format!(
+                "kill: {} trial(s) did not stop within {}s ({}); ending the session without them",
                 stuck.len(),
                 KILL_DEADLINE.as_secs(),
                 stuck.join(", ")
             );
+            self.opts.observer.notice(true, &self.run_id, &msg);
             self.in_flight.clear();
             self.backend.abandon();
         }

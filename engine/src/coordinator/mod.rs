@@ -745,8 +745,8 @@ impl<'a> Coordinator<'a> {
         self.last_progress = Instant::now();
         let a = &self.proj.aggregates.overall;
         let spend = crate::budget::spend(&self.proj);
-        eprintln!(
-            "[labj] {}/{} slots committed ({} succeeded, {} failed, {} skipped, {} infra), {} re-run after infra faults, {} in flight{}",
+        let line = format!(
+            "{}/{} slots committed ({} succeeded, {} failed, {} skipped, {} infra), {} re-run after infra faults, {} in flight{}",
             self.committer.next_commit_idx(),
             self.committer.total(),
             a.succeeded,
@@ -757,6 +757,7 @@ impl<'a> Coordinator<'a> {
             self.in_flight.len(),
             spend.note()
         );
+        self.opts.observer.notice(true, &self.run_id, &line);
     }
 }
 
