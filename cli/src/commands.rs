@@ -61,7 +61,8 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
         }
         Command::Run { experiment, drive } => {
             let (opts, threshold, json, display) = drive_options(&runs_dir, &drive)?;
-            engine::coordinator::install_interrupt_handler();
+            engine::coordinator::install_interrupt_handler()
+                .context("installing the signal handlers")?;
             let outcome = run::start_run(&experiment, &opts);
             display.finish();
             finish(outcome?, json, threshold, &runs_dir)
@@ -74,7 +75,8 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
             let dir = run::resolve_run(&runs_dir, &run)?;
             let (mut opts, threshold, json, display) = drive_options(&runs_dir, &drive)?;
             opts.allow_changed_inputs = allow_changed_inputs;
-            engine::coordinator::install_interrupt_handler();
+            engine::coordinator::install_interrupt_handler()
+                .context("installing the signal handlers")?;
             let outcome = run::continue_run(&dir, &opts);
             display.finish();
             finish(outcome?, json, threshold, &runs_dir)

@@ -137,6 +137,7 @@ fn the_continue_hint_works_when_pasted_elsewhere() {
             .then_some(())
     });
     // Ctrl-C: a graceful kill, continuable.
+    // SAFETY: kill(2) has no memory-safety preconditions.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));

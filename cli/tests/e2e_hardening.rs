@@ -107,6 +107,7 @@ fn kill_ends_a_session_whose_workers_are_stuck() {
 fn sigterm_ends_a_session_whose_workers_are_stuck() {
     let s = Scratch::new();
     let (mut child, run) = start_stuck_run(&s, 2);
+    // SAFETY: kill(2) has no memory-safety preconditions.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(wait_bounded(&mut child, BOUND), Some(4));
     let proj = check_journal(&run);

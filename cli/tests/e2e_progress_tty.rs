@@ -10,45 +10,12 @@
 mod support;
 
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use support::*;
-
-/// A pseudo-terminal of `cols` columns: (master, slave), both close-on-exec so that only
-/// the descriptor handed to the child as its stderr reaches it.
-fn openpty(cols: u16) -> (OwnedFd, OwnedFd) {
-    let (mut master, mut slave) = (-1, -1);
-    let size = libc::winsize {
-        ws_row: 40,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty writes two descriptors into the out-pointers; the name and termios
-    // pointers may be null.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
-        )
-    };
-    assert_eq!(rc, 0, "openpty failed: {}", std::io::Error::last_os_error());
-    for fd in [master, slave] {
-        // SAFETY: fcntl on descriptors we own.
-        assert_eq!(
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
-            0
-        );
-    }
-    // SAFETY: both descriptors are fresh and owned by nobody else.
-    unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) }
-}
 
 /// What the terminal received so far, shared with the thread that reads the master.
 struct Screen {
@@ -110,7 +77,7 @@ impl Drop for Running {
 
 /// `labj run <args>` in `s` with stderr on a fresh terminal and stdout on a pipe.
 fn run_on_tty(s: &Scratch, args: &[&str]) -> (Running, Screen) {
-    let (master, slave) = openpty(120);
+    let (master, slave) = pty::openpty(120);
     let mut cmd = s.labj_cmd(args);
     cmd.env("TERM", "xterm-256color")
         .env_remove("NO_COLOR")

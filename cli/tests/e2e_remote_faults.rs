@@ -119,6 +119,7 @@ fn a_worker_restarted_on_the_same_port_is_noticed_and_its_trials_rerun() {
     for e in std::fs::read_dir(&marks).unwrap().flatten() {
         if e.file_name().to_string_lossy().starts_with("pgid_") {
             let pgid = read_pid(&e.path());
+            // SAFETY: kill(2) has no memory-safety preconditions.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
         }
     }

@@ -54,9 +54,11 @@ pub enum LeaseError {
 }
 
 /// Test hook: shifts labj's wall clock by this many milliseconds (may be negative), to
-/// show that no clock decides a same-machine holder's liveness.
+/// show that no clock decides a same-machine holder's liveness. Compiled only with the
+/// `fault-injection` feature (test builds); a release binary ignores it.
 pub const CLOCK_SKEW_ENV: &str = "LABJ_TEST_CLOCK_SKEW_MS";
 
+#[cfg(feature = "fault-injection")]
 fn clock_skew_ms() -> i64 {
     static SKEW: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     *SKEW.get_or_init(|| {
@@ -65,6 +67,11 @@ fn clock_skew_ms() -> i64 {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     })
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn clock_skew_ms() -> i64 {
+    0
 }
 
 pub fn now_ms() -> i64 {
@@ -106,9 +113,14 @@ pub fn this_host() -> String {
 }
 
 fn pid_alive(pid: u32) -> bool {
-    // kill(pid, 0): 0 = exists; EPERM = exists but not ours; ESRCH = gone.
-    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    // kill(pid, 0): Ok = exists; EPERM = exists but not ours; ESRCH = gone.
+    let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e == rustix::io::Errno::PERM,
+    }
 }
 
 /// Is a zombie (exited, not yet reaped)? Treat as dead.

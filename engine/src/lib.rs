@@ -15,5 +15,6 @@ pub mod fuzzing;
 pub mod lease;
 pub mod progress;
 pub mod run;
+pub mod signals;
 pub mod wire;
 pub mod worker;

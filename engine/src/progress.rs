@@ -123,12 +123,11 @@ impl Observer {
         }
     }
 
-    /// To the observer when there is one, else to stderr when `to_stderr`, else to the
-    /// log (a `--json` run keeps stderr for errors).
-    pub fn notice(&self, to_stderr: bool, run_id: &str, message: &str) {
+    /// To the observer when there is one (the CLI renders it), else to the log: the
+    /// engine itself never writes to the terminal.
+    pub fn notice(&self, run_id: &str, message: &str) {
         match &self.0 {
             Some(o) => o.notice(message),
-            None if to_stderr => eprintln!("[labj] {message}"),
             None => tracing::warn!(run = %run_id, "{message}"),
         }
     }

@@ -266,7 +266,7 @@ fn sweep_run(run_id: &str, exp: &Experiment, opts: &RunOptions, since: Option<u6
             "stopped {killed} process(es) and removed {} container(s) left by this run's trials",
             removed.len()
         );
-        opts.observer.notice(opts.progress, run_id, &msg);
+        opts.observer.notice(run_id, &msg);
     }
 }
 
@@ -769,7 +769,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
                     names.len(),
                     names.join(", ")
                 );
-                opts.observer.notice(opts.progress, &run.run_id, &msg);
+                opts.observer.notice(&run.run_id, &msg);
             }
             Ok(_) => {}
             Err(e) => {
@@ -781,7 +781,6 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     }
     if reaped > 0 {
         opts.observer.notice(
-            opts.progress,
             &run.run_id,
             &format!("stopped {reaped} agent process(es) the previous session left running"),
         );

@@ -101,6 +101,7 @@ impl Worker {
 
     /// SIGTERM and wait for the exit (at most `timeout`), returning whether it exited.
     pub fn terminate(&mut self, timeout: Duration) -> bool {
+        // SAFETY: kill(2) has no memory-safety preconditions.
         unsafe {
             libc::kill(self.pid(), libc::SIGTERM);
         }

@@ -38,22 +38,7 @@ enum Reply {
 impl Coordinator<'_> {
     pub(super) fn handle_control(&mut self) -> Result<(), CoordinatorError> {
         let mut requests = control::pending(&self.journal)?;
-        if self.killing.is_none() && INTERRUPTED.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            self.opts.observer.notice(
-                true,
-                &self.run_id,
-                "interrupted: stopping active trials (interrupt again to exit at once; `labj continue` resumes the run)",
-            );
-            requests.insert(
-                0,
-                ControlRequest {
-                    request_id: format!("interrupt-{}", uuid::Uuid::now_v7()),
-                    command: ControlCommand::Kill,
-                    requested_by: format!("signal to labj pid {}", std::process::id()),
-                    created_ms: lease::now_ms(),
-                },
-            );
-        }
+        let suspend = self.signal_requests(&mut requests);
         for r in requests {
             // Requests already part of the kill under way stay pending until
             // `finish_kill` answers them.
@@ -74,7 +59,101 @@ impl Coordinator<'_> {
                 Reply::Answered | Reply::Later => {}
             }
         }
+        if suspend {
+            // What Ctrl-Z asked for is journaled and acted on (agents frozen): now stop
+            // labj itself, as the terminal expects. `fg` continues it here.
+            self.flush()?;
+            crate::signals::stop_self();
+        }
         Ok(())
+    }
+
+    /// Turns a signal that arrived into the request it stands for, first in line:
+    /// a stop signal into a kill, Ctrl-Z into a run-wide pause, and the SIGCONT of `fg`
+    /// into the resume of what Ctrl-Z paused. True when labj should stop itself after
+    /// this iteration's requests (Ctrl-Z).
+    fn signal_requests(&mut self, requests: &mut Vec<ControlRequest>) -> bool {
+        use crate::signals::SignalRequest;
+        let request = |command, by: &str| ControlRequest {
+            request_id: format!("signal-{}", uuid::Uuid::now_v7()),
+            command,
+            requested_by: format!("{by} to labj pid {}", std::process::id()),
+            created_ms: lease::now_ms(),
+        };
+        match crate::signals::take_request() {
+            None => false,
+            // A kill is under way already: it ends the session; a second stop signal
+            // ends labj at once (the handler's default action).
+            Some(SignalRequest::Stop) if self.killing.is_some() => false,
+            Some(SignalRequest::Stop) => {
+                self.opts.observer.notice(&self.run_id,
+                    "interrupted: stopping active trials (interrupt again to exit at once; `labj continue` resumes the run)",
+                );
+                requests.insert(0, request(ControlCommand::Kill, "a stop signal"));
+                false
+            }
+            Some(SignalRequest::Suspend) => {
+                let running = self.proj.control.status == RunStatus::Running
+                    && self.proj.control.pause.is_none()
+                    && self.killing.is_none();
+                if running {
+                    let r = request(
+                        ControlCommand::Pause {
+                            trial_id: None,
+                            label: Some("ctrl-z".into()),
+                        },
+                        "Ctrl-Z (SIGTSTP)",
+                    );
+                    self.suspended_pause = Some(r.request_id.clone());
+                    self.opts.observer.notice(&self.run_id,
+                        &format!(
+                            "Ctrl-Z: pausing the run ({} active trial(s) frozen, journaled) and stopping labj; `fg` resumes both",
+                            self.proj.control.active_trials.len()
+                        ),
+                    );
+                    requests.insert(0, r);
+                } else {
+                    self.opts.observer.notice(
+                        &self.run_id,
+                        &format!(
+                            "Ctrl-Z: stopping labj; the run is {} and stays so",
+                            self.status_str()
+                        ),
+                    );
+                }
+                true
+            }
+            Some(SignalRequest::Resume) => {
+                let Some(id) = self.suspended_pause.take() else {
+                    return false;
+                };
+                // Only the pause Ctrl-Z made, and only while it still holds: a pause or
+                // resume someone made since is theirs to undo.
+                if self
+                    .proj
+                    .control
+                    .pause
+                    .as_ref()
+                    .is_some_and(|p| p.request_id == id)
+                    && self.killing.is_none()
+                {
+                    self.opts
+                        .observer
+                        .notice(&self.run_id, "continued: resuming the trials Ctrl-Z paused");
+                    requests.insert(
+                        0,
+                        request(
+                            ControlCommand::Resume {
+                                trial_id: None,
+                                all: true,
+                            },
+                            "fg (SIGCONT)",
+                        ),
+                    );
+                }
+                false
+            }
+        }
     }
 
     fn status_str(&self) -> String {
@@ -387,7 +466,7 @@ impl Coordinator<'_> {
                 KILL_DEADLINE.as_secs(),
                 stuck.join(", ")
             );
-            self.opts.observer.notice(true, &self.run_id, &msg);
+            self.opts.observer.notice(&self.run_id, &msg);
             self.in_flight.clear();
             self.backend.abandon();
         }

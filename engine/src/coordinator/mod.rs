@@ -30,28 +30,11 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Set by SIGINT/SIGTERM/SIGHUP once [`install_interrupt_handler`] ran: the coordinator then
-/// stops the run like `labj kill` (trials stopped, `run_killed` journaled, continuable).
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-}
-
-/// Make the first Ctrl-C, SIGTERM or SIGHUP (the terminal or an ssh session went away)
-/// a graceful kill; the handler resets itself, so a second one terminates at once (the
-/// run stays continuable either way).
-pub fn install_interrupt_handler() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_interrupt as *const () as usize;
-        sa.sa_flags = libc::SA_RESETHAND;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
-        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
-        libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
-    }
+/// Installs the session's signal handlers (see [`crate::signals`]): INT, TERM, HUP and
+/// QUIT stop the run like `labj kill`, Ctrl-Z pauses it like `labj pause` and stops labj,
+/// `fg` resumes it. Without it every signal keeps its default action.
+pub fn install_interrupt_handler() -> std::io::Result<()> {
+    crate::signals::install()
 }
 
 /// How long one poll may block before the loop checks the inbox and heartbeat again.
@@ -139,6 +122,8 @@ pub struct Coordinator<'a> {
     redispatches: HashMap<u64, u32>,
     /// A kill under way (`labj kill`, Ctrl-C, SIGTERM).
     killing: Option<control::Kill>,
+    /// The pause Ctrl-Z made (its request id), resumed by the SIGCONT of `fg`.
+    suspended_pause: Option<String>,
     pace: dispatch::Pace,
     last_beat: Instant,
     last_progress: Instant,
@@ -274,6 +259,7 @@ impl<'a> Coordinator<'a> {
             lost_tickets: HashSet::new(),
             redispatches: HashMap::new(),
             killing: None,
+            suspended_pause: None,
             pace: dispatch::Pace::default(),
             last_beat: Instant::now(),
             last_progress: Instant::now(),
@@ -396,9 +382,7 @@ impl<'a> Coordinator<'a> {
             };
             if newly {
                 let msg = crate::budget::describe(&r);
-                self.opts
-                    .observer
-                    .notice(self.opts.progress, &self.run_id, &msg);
+                self.opts.observer.notice(&self.run_id, &msg);
                 self.pending.push(Event::BudgetReached(r));
             }
         }
@@ -757,7 +741,7 @@ impl<'a> Coordinator<'a> {
             self.in_flight.len(),
             spend.note()
         );
-        self.opts.observer.notice(true, &self.run_id, &line);
+        self.opts.observer.notice(&self.run_id, &line);
     }
 }
 
@@ -815,9 +799,7 @@ pub fn format_ts(ms: i64) -> String {
 #[cfg(feature = "fault-injection")]
 fn kill_self() -> ! {
     // Fault injection only: die exactly like `kill -9` would, with no cleanup.
-    unsafe {
-        libc::kill(libc::getpid(), libc::SIGKILL);
-    }
+    let _ = signal_hook::low_level::raise(libc::SIGKILL);
     std::process::abort()
 }
 

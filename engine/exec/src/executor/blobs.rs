@@ -293,6 +293,7 @@ pub fn clean_stale_tmp(dir: &Path) -> usize {
         let pid: Option<i32> = rest.split('-').next().and_then(|p| p.parse().ok());
         let gone = pid.is_some_and(|p| {
             p != std::process::id() as i32
+                // SAFETY: kill(2) with signal 0 only checks that the pid exists.
                 && unsafe { libc::kill(p, 0) } != 0
                 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
         });
@@ -405,6 +406,7 @@ mod tests {
         // A FIFO source is refused without blocking.
         let fifo = tmp.path().join("fifo");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: `c` is a NUL-terminated path that outlives the call.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let err = store.put_file(&fifo).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");

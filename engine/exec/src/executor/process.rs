@@ -208,6 +208,7 @@ fn exited_unreaped(pid: libc::pid_t) -> std::io::Result<bool> {
     loop {
         // SAFETY: a zeroed siginfo_t is valid; waitid fills it or leaves si_pid 0.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t for the duration of the call.
         let rc = unsafe {
             libc::waitid(
                 libc::P_PID,
