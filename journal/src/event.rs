@@ -30,9 +30,8 @@ pub struct PruningSpec {
     /// commits; `None` disables pruning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_consecutive_failures: Option<u32>,
-    /// What the streak counts; absent in journals written before the field existed,
-    /// which meant [`StreakCounts::Unsuccessful`].
-    #[serde(default, skip_serializing_if = "StreakCounts::is_default")]
+    /// What the streak counts (required from `run_created` v2; a v1 payload without it
+    /// meant [`StreakCounts::Unsuccessful`], see [`crate::upcast`]).
     pub counts: StreakCounts,
 }
 
@@ -48,12 +47,6 @@ pub enum StreakCounts {
     /// timed out, was killed at its memory limit, or left no usable result); an answer,
     /// right or wrong, resets it (the original runner's `max_consecutive_failures`).
     AgentFailures,
-}
-
-impl StreakCounts {
-    fn is_default(&self) -> bool {
-        *self == StreakCounts::Unsuccessful
-    }
 }
 
 impl PruningSpec {
@@ -95,7 +88,6 @@ pub struct RunCreated {
     pub schedule_policy: String,
     pub schedule: Vec<SlotSpec>,
     pub max_concurrency: u32,
-    #[serde(default)]
     pub pruning: PruningSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_metric: Option<String>,
@@ -393,7 +385,8 @@ pub struct CompletionDropped {
 /// hook decides, within the run's infra-retry budget, whether the slot is dispatched
 /// again (`retry`) or committed with `classification` (the budget is spent, or retries
 /// of lost work are off). Journals written before retries existed hold neither field:
-/// they decode as a commit of `worker_lost`, exactly as they were folded then.
+/// their v1 payloads are upcast to a commit of `worker_lost`, exactly as they were
+/// folded then (see [`crate::upcast`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerLost {
     pub schedule_idx: u64,
@@ -402,23 +395,12 @@ pub struct WorkerLost {
     pub ticket_id: String,
     pub reason: String,
     /// The infrastructure class of the loss (always an `is_infra()` class).
-    #[serde(default = "worker_lost_class")]
     pub classification: Classification,
     /// The slot is dispatched again as a new attempt; nothing is committed for this one.
-    #[serde(default, skip_serializing_if = "is_false")]
     pub retry: bool,
     /// The attempt was stopped by `labj kill` / Ctrl-C: a user's decision, so it does
     /// not spend the slot's infra-retry budget.
-    #[serde(default, skip_serializing_if = "is_false")]
     pub stopped_by_kill: bool,
-}
-
-fn worker_lost_class() -> Classification {
-    Classification::WorkerLost
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 /// What a committed slot holds.
@@ -549,9 +531,8 @@ pub struct BackendWarning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective: Option<u32>,
     /// Blob digests the warning is about (`remote_evidence_not_fetched`: the blobs that
-    /// were not copied home), for `verify` to read without parsing `message`. Absent in
-    /// journals written before the field existed, and in warnings about no blob.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// were not copied home; empty for warnings about no blob), for `verify` to read
+    /// without parsing `message` (v1 payloads are upcast, see [`crate::upcast`]).
     pub digests: Vec<String>,
 }
 
@@ -597,25 +578,47 @@ macro_rules! events {
                 }
             }
 
+            /// The payload as stored: the struct's JSON, led by `"v":N` when the kind's
+            /// current version is above 1 (see [`crate::upcast`]).
             pub fn payload_json(&self) -> String {
                 // Serializing plain structs of strings, numbers and maps cannot fail.
-                match self {
+                let json = match self {
                     $( Event::$variant(p) => serde_json::to_string(p).expect("event payload serializes"), )+
-                }
+                };
+                with_version(self.kind(), json)
             }
 
+            /// [`Event::payload_json`] as a JSON value.
             pub fn payload_value(&self) -> serde_json::Value {
-                match self {
+                let mut value = match self {
                     $( Event::$variant(p) => serde_json::to_value(p).expect("event payload serializes"), )+
+                };
+                let v = crate::upcast::current_version(self.kind());
+                if let (true, Some(map)) = (v > 1, value.as_object_mut()) {
+                    map.insert("v".into(), v.into());
                 }
+                value
             }
 
-            /// Decode a stored event; an unknown kind or a payload that does not fit is an error.
+            /// Decode a stored event of any version this binary knows (older ones are
+            /// upcast); an unknown kind, a newer version or a payload that does not fit
+            /// is an error.
             pub fn decode(kind: &str, payload: &str) -> Result<Event, DecodeError> {
+                let fail = |message: String| DecodeError::Payload { kind: kind.to_string(), message };
                 match kind {
-                    $( $kind => serde_json::from_str::<$ty>(payload)
-                        .map(Event::$variant)
-                        .map_err(|e| DecodeError::Payload { kind: kind.to_string(), message: e.to_string() }), )+
+                    $( $kind => {
+                        let current = crate::upcast::current_version($kind);
+                        let decoded: $ty = if is_current(current, payload) {
+                            serde_json::from_str(payload).map_err(|e| fail(e.to_string()))?
+                        } else {
+                            let value: serde_json::Value =
+                                serde_json::from_str(payload).map_err(|e| fail(e.to_string()))?;
+                            let value = crate::upcast::upcast($kind, value)
+                                .map_err(|e| fail(e.to_string()))?;
+                            serde_json::from_value(value).map_err(|e| fail(e.to_string()))?
+                        };
+                        Ok(Event::$variant(decoded))
+                    } )+
                     other => Err(DecodeError::UnknownKind(other.to_string())),
                 }
             }
@@ -646,6 +649,34 @@ events! {
     ConcurrencySet(ConcurrencySet) = "concurrency_set",
     BackendJobSubmitted(BackendJobSubmitted) = "backend_job_submitted",
     BudgetReached(BudgetReached) = "budget_reached",
+}
+
+/// `json` (a serialized payload struct) led by `"v":N` when `kind` is past version 1.
+fn with_version(kind: &str, json: String) -> String {
+    let v = crate::upcast::current_version(kind);
+    if v == 1 {
+        return json;
+    }
+    match json.strip_prefix('{') {
+        Some("}") => format!("{{\"v\":{v}}}"),
+        Some(rest) => format!("{{\"v\":{v},{rest}"),
+        None => json,
+    }
+}
+
+/// Whether a stored payload is at the kind's current version, checked without parsing:
+/// this binary writes `v` first, so a current payload of a versioned kind starts with
+/// it, and one of an unversioned kind has none there. Anything else takes the upcaster.
+fn is_current(current: u32, payload: &str) -> bool {
+    match payload.strip_prefix("{\"v\":") {
+        None => current == 1,
+        Some(rest) => {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            current > 1
+                && rest[digits..].starts_with([',', '}'])
+                && rest[..digits].parse() == Ok(current)
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -704,6 +735,115 @@ pub struct StoredEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_versioned_kind_has_a_step_for_each_older_version() {
+        for kind in EVENT_KINDS {
+            for from in 1..crate::upcast::current_version(kind) {
+                let old = serde_json::json!({"v": from, "code": "x"});
+                let new = crate::upcast::upcast(kind, old).unwrap();
+                assert_ne!(
+                    new,
+                    serde_json::json!({"code": "x"}),
+                    "{kind}: no step from version {from}"
+                );
+            }
+        }
+    }
+
+    /// Payloads exactly as older labj versions wrote them decode to what they meant.
+    #[test]
+    fn version_1_payloads_are_upcast_to_what_they_meant() {
+        // Before infra retries (and before `stopped_by_kill`): a commit of worker_lost.
+        let old = r#"{"schedule_idx":4,"trial_id":"trial_000004","worker_id":"w","ticket_id":"k","reason":"session crashed"}"#;
+        let Event::WorkerLost(w) = Event::decode("worker_lost", old).unwrap() else {
+            panic!("not a worker_lost");
+        };
+        assert_eq!(w.classification, Classification::WorkerLost);
+        assert!(!w.retry && !w.stopped_by_kill);
+        // Written after retries existed but before versions: fields kept as written.
+        let mid = r#"{"schedule_idx":4,"trial_id":"t","worker_id":"w","ticket_id":"k","reason":"r","classification":"spawn_failure","retry":true}"#;
+        let Event::WorkerLost(w) = Event::decode("worker_lost", mid).unwrap() else {
+            panic!("not a worker_lost");
+        };
+        assert_eq!(w.classification, Classification::SpawnFailure);
+        assert!(w.retry && !w.stopped_by_kill);
+        // Before `digests`: the blob's digest only in the message text.
+        let d = "ab".repeat(32);
+        let old = format!(
+            r#"{{"code":"remote_evidence_not_fetched","message":"trial t: blob {d} (stdout) not fetched: timeout"}}"#
+        );
+        let Event::BackendWarning(b) = Event::decode("backend_warning", &old).unwrap() else {
+            panic!("not a backend_warning");
+        };
+        assert_eq!(b.digests, vec![d.clone()]);
+        let other = r#"{"code":"capacity_clamped","message":"blob 0000000000000000000000000000000000000000000000000000000000000000 x","requested":8,"effective":2}"#;
+        let Event::BackendWarning(b) = Event::decode("backend_warning", other).unwrap() else {
+            panic!("not a backend_warning");
+        };
+        assert!(b.digests.is_empty(), "only that code named blobs");
+        // Before streak kinds: pruning counted every unsuccessful verdict.
+        let Event::RunCreated(mut created) = crate::testkit::run_created("r", 1, 1, 1) else {
+            panic!("not a run_created");
+        };
+        created.pruning.counts = StreakCounts::AgentFailures;
+        let mut v = serde_json::to_value(&created).unwrap();
+        v["pruning"].as_object_mut().unwrap().remove("counts");
+        let Event::RunCreated(c) = Event::decode("run_created", &v.to_string()).unwrap() else {
+            panic!("not a run_created");
+        };
+        assert_eq!(c.pruning.counts, StreakCounts::Unsuccessful);
+        v.as_object_mut().unwrap().remove("pruning");
+        let Event::RunCreated(c) = Event::decode("run_created", &v.to_string()).unwrap() else {
+            panic!("not a run_created");
+        };
+        assert_eq!(c.pruning, PruningSpec::default());
+    }
+
+    #[test]
+    fn current_payloads_lead_with_their_version_and_are_strict() {
+        let lost = Event::WorkerLost(WorkerLost {
+            schedule_idx: 1,
+            trial_id: "t".into(),
+            worker_id: "w".into(),
+            ticket_id: "k".into(),
+            reason: "r".into(),
+            classification: Classification::WorkerLost,
+            retry: false,
+            stopped_by_kill: false,
+        });
+        let json = lost.payload_json();
+        assert!(json.starts_with(r#"{"v":2,"schedule_idx":1"#), "{json}");
+        assert!(json.contains(r#""retry":false"#), "{json}");
+        assert_eq!(Event::decode("worker_lost", &json).unwrap(), lost);
+        assert_eq!(lost.payload_value()["v"], 2);
+        // Unversioned kinds carry no `v`.
+        let done = Event::RunCompleted(RunCompleted { committed_slots: 2 });
+        assert_eq!(done.payload_json(), r#"{"committed_slots":2}"#);
+        // A v2 payload must hold what v2 requires: no default fills it in.
+        let short = json.replace(r#","retry":false"#, "");
+        let err = Event::decode("worker_lost", &short)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retry"), "{err}");
+        // A version this binary does not know is refused, naming it.
+        let newer = json.replace(r#"{"v":2,"#, r#"{"v":3,"#);
+        let err = Event::decode("worker_lost", &newer)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("version 3") && err.contains("newer labj"),
+            "{err}"
+        );
+        let newer = r#"{"v":2,"committed_slots":2}"#;
+        let err = Event::decode("run_completed", newer)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("version 2") && err.contains("newer labj"),
+            "{err}"
+        );
+    }
 
     /// One kind here; every kind (a minimal and a full payload of each of the
     /// `EVENT_KINDS`) round-trips in `engine/model/tests/schemas_events.rs`

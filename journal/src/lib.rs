@@ -12,6 +12,7 @@ pub mod run_dir;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod upcast;
 
 pub use event::{Event, StoredEvent};
 pub use projection::Projections;

@@ -458,15 +458,13 @@ fn every_event_kind_has_a_schema_and_typed_payloads_validate() {
 
 /// The `#[serde(default)]` fields of each kind: they may be absent on input.
 const DEFAULT_FIELDS: &[(&str, &[&str])] = &[
-    ("run_created", &["pruning", "options"]),
+    ("run_created", &["options"]),
     (
         "trial_completed",
         &["metrics", "attempts", "evidence", "artifacts"],
     ),
     ("resume_requested", &["resumed_trials"]),
     ("run_interrupted", &["survivors"]),
-    // Journals from before the infra-retry hook hold no classification: worker_lost.
-    ("worker_lost", &["classification"]),
 ];
 
 #[test]
@@ -493,6 +491,12 @@ fn minimal_event_payloads_validate_with_default_fields_absent() {
             let mut short = v.clone();
             short.as_object_mut().unwrap().remove(field);
             assert_rejected_with(&event_schema(&minimal), &short, "", "required");
+            if field == "v" {
+                // Without its version a payload is version 1, which the upcaster reads
+                // (journal::upcast): schema-invalid as written today, readable as old.
+                assert!(Event::decode(minimal.kind(), &short.to_string()).is_ok());
+                continue;
+            }
             assert!(
                 Event::decode(minimal.kind(), &short.to_string()).is_err(),
                 "{}: serde accepts a payload without `{field}`, the schema must too",

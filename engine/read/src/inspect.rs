@@ -50,18 +50,9 @@ pub fn verify(journal: &Journal) -> Result<VerifyReport, JournalError> {
             }
             match &e.event {
                 Event::BackendWarning(w) if w.code == "remote_evidence_not_fetched" => {
-                    if w.digests.is_empty() {
-                        // Journals from before `digests` existed: the digest is only in
-                        // the message text.
-                        not_fetched.extend(
-                            w.message
-                                .split(|c: char| !c.is_ascii_hexdigit())
-                                .filter(|t| t.len() == 64)
-                                .map(str::to_string),
-                        );
-                    } else {
-                        not_fetched.extend(w.digests.iter().cloned());
-                    }
+                    // Older journals named the digests only in the message text: the
+                    // upcaster (journal::upcast) lifts them into `digests`.
+                    not_fetched.extend(w.digests.iter().cloned());
                 }
                 Event::TrialCompleted(tc) => {
                     claims.extend(crate::verdict_check::claim(e.idx, tc));

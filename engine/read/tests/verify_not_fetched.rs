@@ -1,8 +1,9 @@
 //! `labj verify` checks every blob a completion references, except those the coordinator
 //! journaled as not copied home from a remote worker (`backend_warning`
 //! `remote_evidence_not_fetched`). Which blobs those are is read from the warning's typed
-//! `digests` list; journals written before that list existed name the digest only in the
-//! message text, and still verify. Real journals on disk, real `read::inspect::verify`.
+//! `digests` list, never from the message text: journals written before that list
+//! existed (payload version 1) are lifted by the upcaster (`journal::upcast`), so verify
+//! sees the list there too. Real journals on disk, real `read::inspect::verify`.
 
 use journal::event::{BackendWarning, Event};
 use journal::{testkit, Durability, Journal, Projections};
@@ -78,12 +79,13 @@ fn verify_leaves_out_exactly_the_blobs_journaled_as_not_fetched() {
         "{faults:?}"
     );
 
-    // A journal from before `digests` existed: the digest is read from the message.
+    // Today's payload with an empty list: the message is not read, even when it names
+    // the digest (only the upcaster reads old messages, see the test below).
     let faults = verify_with(not_fetched(
         &format!("workspace_diff ({d}) of trial trial_000000 was not copied from worker http://127.0.0.1:1: 404"),
         vec![],
     ));
-    assert!(faults.is_empty(), "{faults:?}");
+    assert!(faults.iter().any(|f| f.contains(&d)), "{faults:?}");
 
     // Another warning code excuses nothing.
     let mut w = not_fetched("unrelated", vec![d.clone()]).unwrap();
@@ -92,12 +94,26 @@ fn verify_leaves_out_exactly_the_blobs_journaled_as_not_fetched() {
     assert!(faults.iter().any(|f| f.contains(&d)), "{faults:?}");
 }
 
-/// An old journal's payload (no `digests` key) reads back with an empty list, and a new
-/// payload without digests is written exactly as before (old hashes stay valid).
+/// An old journal's payload (version 1: no `v`, no `digests` key, the digest only in the
+/// message) reads as a warning about that blob; today's payload leads with its version
+/// and always holds the list. Stored payloads are never rewritten (old hashes stay valid).
 #[test]
-fn backend_warning_without_digests_is_unchanged_on_the_wire() {
-    let old = r#"{"code":"remote_evidence_not_fetched","message":"m"}"#;
-    let w: BackendWarning = serde_json::from_str(old).unwrap();
+fn a_version_1_warning_is_read_with_the_digests_its_message_named() {
+    let d = referenced();
+    let old = format!(
+        r#"{{"code":"remote_evidence_not_fetched","message":"workspace_diff ({d}) of trial trial_000000 was not copied"}}"#
+    );
+    let Event::BackendWarning(w) = Event::decode("backend_warning", &old).unwrap() else {
+        panic!("not a backend_warning");
+    };
+    assert_eq!(w.digests, vec![d.clone()]);
+    let none = r#"{"code":"remote_evidence_not_fetched","message":"m"}"#;
+    let Event::BackendWarning(w) = Event::decode("backend_warning", none).unwrap() else {
+        panic!("not a backend_warning");
+    };
     assert!(w.digests.is_empty());
-    assert_eq!(serde_json::to_string(&w).unwrap(), old);
+    assert_eq!(
+        Event::BackendWarning(w).payload_json(),
+        r#"{"v":2,"code":"remote_evidence_not_fetched","message":"m","digests":[]}"#
+    );
 }
