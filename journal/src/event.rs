@@ -783,16 +783,30 @@ mod tests {
         };
         assert!(b.digests.is_empty(), "only that code named blobs");
         // Before streak kinds: pruning counted every unsuccessful verdict.
-        let Event::RunCreated(mut created) = crate::testkit::run_created("r", 1, 1, 1) else {
-            panic!("not a run_created");
+        let created = RunCreated {
+            run_id: "r".into(),
+            experiment_id: "e".into(),
+            experiment_digest: "d".into(),
+            experiment: serde_json::json!({}),
+            variant_ids: vec!["a".into()],
+            task_ids: vec!["t".into()],
+            schedule_policy: "variant_sequential".into(),
+            schedule: vec![SlotSpec(0, 0, 0)],
+            max_concurrency: 1,
+            pruning: PruningSpec {
+                max_consecutive_failures: Some(2),
+                counts: StreakCounts::AgentFailures,
+            },
+            primary_metric: None,
+            options: serde_json::Value::Null,
         };
-        created.pruning.counts = StreakCounts::AgentFailures;
         let mut v = serde_json::to_value(&created).unwrap();
         v["pruning"].as_object_mut().unwrap().remove("counts");
         let Event::RunCreated(c) = Event::decode("run_created", &v.to_string()).unwrap() else {
             panic!("not a run_created");
         };
         assert_eq!(c.pruning.counts, StreakCounts::Unsuccessful);
+        assert_eq!(c.pruning.max_consecutive_failures, Some(2));
         v.as_object_mut().unwrap().remove("pruning");
         let Event::RunCreated(c) = Event::decode("run_created", &v.to_string()).unwrap() else {
             panic!("not a run_created");
