@@ -6,5 +6,8 @@
 //! sandbox, container engine CLI, sweeps so nothing outlives its trial, and the
 //! preflight that checks the host can enforce an experiment's settings).
 
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
 pub mod executor;
 pub mod isolation;

@@ -33,6 +33,8 @@ pub const DURABLE_MARKER: &str = ".durable";
 /// [`clean_stale_tmp`].
 pub const TMP_PREFIX: &str = ".tmp-";
 
+/// A run's content-addressed store of evidence (see the module doc): each blob is
+/// written once under its blake3 digest, and never seen half-written.
 pub struct BlobStore {
     dir: PathBuf,
     durable: bool,
@@ -41,7 +43,7 @@ pub struct BlobStore {
 }
 
 /// The input store's directory, beside the blob directory `blob_dir`.
-pub const INPUTS_DIR: &str = "inputs";
+pub(crate) const INPUTS_DIR: &str = "inputs";
 
 /// Removes the run's input store (see the module doc); called once no trial of the
 /// session runs any more. A trial directory kept for forensics keeps its own names of
@@ -69,6 +71,8 @@ pub fn hash_path(path: &Path) -> io::Result<(String, u64)> {
 }
 
 impl BlobStore {
+    /// The blob store in `dir` (a run's blob directory); it fsyncs what it writes when
+    /// `dir` holds the [`DURABLE_MARKER`].
     pub fn new(dir: &Path) -> BlobStore {
         BlobStore {
             dir: dir.to_path_buf(),
@@ -79,7 +83,7 @@ impl BlobStore {
 
     /// The input store of the run whose blob directory is `blob_dir`. Never durable: its
     /// content can always be written again from the experiment.
-    pub fn inputs(blob_dir: &Path) -> BlobStore {
+    pub(crate) fn inputs(blob_dir: &Path) -> BlobStore {
         let run_dir = blob_dir.parent().unwrap_or(Path::new("."));
         BlobStore {
             dir: run_dir.join(INPUTS_DIR),
@@ -88,7 +92,7 @@ impl BlobStore {
         }
     }
 
-    pub fn path_of(&self, digest: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, digest: &str) -> PathBuf {
         if self.flat {
             return self.dir.join(digest);
         }
@@ -184,7 +188,7 @@ impl BlobStore {
     /// name of it; returns the digest. For the inputs labj writes for every trial: most
     /// trials share them (one variant's bindings, one task's document), so each is
     /// written once per run instead of once per trial.
-    pub fn put_bytes_at(&self, bytes: &[u8], dest: &Path) -> io::Result<String> {
+    pub(crate) fn put_bytes_at(&self, bytes: &[u8], dest: &Path) -> io::Result<String> {
         let digest = blake3::hash(bytes).to_hex().to_string();
         let blob = self.path_of(&digest);
         // Small documents: comparing the bytes is the cheapest verification.
@@ -202,7 +206,7 @@ impl BlobStore {
 
     /// Puts `bytes` back as the blob of their digest, as a new file, when the stored blob
     /// no longer holds them (an agent wrote through a shared input it was handed).
-    pub fn repair(&self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn repair(&self, bytes: &[u8]) -> io::Result<()> {
         let blob = self.path_of(blake3::hash(bytes).to_hex().as_ref());
         if std::fs::read(&blob).is_ok_and(|have| have == bytes) {
             return Ok(());

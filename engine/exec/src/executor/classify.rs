@@ -32,7 +32,7 @@ impl AgentResult {
     /// `metrics` with the objective added under its name (the original recorded it as
     /// one more metric row); `Err` when `metrics` already holds that name with another
     /// value, since one of the two would be silently dropped.
-    pub fn all_metrics(self) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    pub(super) fn all_metrics(self) -> Result<BTreeMap<String, serde_json::Value>, String> {
         let mut all = self.metrics;
         if let Some(o) = self.objective {
             let same = |a: &serde_json::Value| match (a.as_f64(), o.value.as_f64()) {

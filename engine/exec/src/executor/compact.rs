@@ -41,7 +41,7 @@ const GRADER_COPIES: &[&str] = &[
 
 /// Removes `spec.trial_dir` when everything in it is recorded or regenerable (see the
 /// module doc); returns whether it did.
-pub fn compact_trial_dir(spec: &TrialSpec, outcome: &TrialOutcome) -> bool {
+pub(super) fn compact_trial_dir(spec: &TrialSpec, outcome: &TrialOutcome) -> bool {
     let dir = &spec.trial_dir;
     let prefix = format!("trials/{}/", spec.trial_id);
     // Trial-relative name → digest of the blob it must be a name of.

@@ -42,7 +42,7 @@ pub(crate) struct ControlState {
 
 impl ControlState {
     /// Paused time up to `now`, including a pause still in progress.
-    pub fn paused_until(&self, now: Instant) -> Duration {
+    pub(crate) fn paused_until(&self, now: Instant) -> Duration {
         self.paused_total
             + self
                 .paused_since
@@ -51,7 +51,7 @@ impl ControlState {
     }
 
     /// Ends a pause in progress (on resume, or when the group died while frozen).
-    pub fn close_pause(&mut self, now: Instant) {
+    pub(crate) fn close_pause(&mut self, now: Instant) {
         if let Some(since) = self.paused_since.take() {
             self.paused_total += now.saturating_duration_since(since);
         }
@@ -82,6 +82,8 @@ pub(crate) fn signal_group(pgid: libc::pid_t, sig: libc::c_int) -> std::io::Resu
 }
 
 impl TrialControl {
+    /// A control for one trial, not yet started, paused or stopped, shared between the
+    /// thread that runs the trial and those that pause, resume or stop it.
     pub fn new() -> Arc<TrialControl> {
         Arc::new(TrialControl::default())
     }
@@ -168,7 +170,7 @@ impl TrialControl {
 
     /// Marks the trial started, first waiting out a pause that came while it was queued;
     /// returns the reason when it was stopped before it could start.
-    pub fn begin(&self) -> Option<String> {
+    pub(crate) fn begin(&self) -> Option<String> {
         let mut st = self.lock();
         while st.paused_since.is_some() && st.stop_reason.is_none() {
             st = self.wait(st, Duration::from_millis(50));
@@ -177,12 +179,13 @@ impl TrialControl {
         st.stop_reason.clone()
     }
 
+    /// Whether the trial is paused now (also when the pause came while it was queued).
     pub fn is_paused(&self) -> bool {
         self.lock().paused_since.is_some()
     }
 
     /// Whether [`TrialControl::stop`] was called.
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.lock().stop_reason.is_some()
     }
 

@@ -34,7 +34,7 @@
 use super::grade::GraderStage;
 use super::sandbox::{AgentView, ContainerRef};
 use super::{disk, invocation, Fault, Trial};
-use crate::isolation::{container_name, policy_flags};
+use crate::isolation::{container_name, policy_flags, LABEL_RUN, LABEL_TRIAL};
 use journal::event::Classification;
 use model::isolation::{IsolationMode, NetworkMode};
 use model::trial::GraderSpec;
@@ -161,8 +161,8 @@ fn container(
     );
     let mut c = Command::new(&engine.program);
     c.args(["run", "--name", &name]);
-    c.args(["--label", &format!("labj.run_id={}", trial.spec.run_id)]);
-    c.args(["--label", &format!("labj.trial_id={}", trial.spec.trial_id)]);
+    c.args(["--label", &format!("{LABEL_RUN}={}", trial.spec.run_id)]);
+    c.args(["--label", &format!("{LABEL_TRIAL}={}", trial.spec.trial_id)]);
     c.args(["--label", &format!("labj.attempt={n}")]);
     let mut own = iso.clone();
     own.network = network;

@@ -81,7 +81,6 @@ mod tamper;
 mod workspace;
 
 pub use control::TrialControl;
-pub use tamper::TAMPER_CLASS;
 
 use blobs::BlobStore;
 use classify::ReadError;

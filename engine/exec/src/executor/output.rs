@@ -41,7 +41,7 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    pub fn truncated(&self) -> bool {
+    pub(super) fn truncated(&self) -> bool {
         self.written > self.kept
     }
 }
@@ -65,7 +65,7 @@ pub(crate) struct Capture {
 impl Capture {
     /// Pipes for a process whose logs go to `dir/stdout.log` and `dir/stderr.log`;
     /// returns the capture and the write ends to hand to the command.
-    pub fn new(dir: &Path, limit: u64) -> io::Result<(Capture, Stdio, Stdio)> {
+    pub(super) fn new(dir: &Path, limit: u64) -> io::Result<(Capture, Stdio, Stdio)> {
         let dir_fd = open_dir(dir)?;
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
@@ -93,7 +93,7 @@ impl Capture {
     }
 
     /// Read ends still open, for `poll`.
-    pub fn fds(&self) -> Vec<libc::c_int> {
+    pub(super) fn fds(&self) -> Vec<libc::c_int> {
         self.streams
             .iter()
             .filter_map(|s| s.pipe.as_ref().map(|p| p.as_raw_fd()))
@@ -102,7 +102,7 @@ impl Capture {
 
     /// Reads what is available now (a bounded number of chunks per stream) without
     /// blocking; returns whether anything was read or closed.
-    pub fn pump(&mut self) -> bool {
+    pub(super) fn pump(&mut self) -> bool {
         let mut moved = false;
         for i in 0..self.streams.len() {
             moved |= self.pump_one(i, READS_PER_PUMP);
@@ -151,7 +151,7 @@ impl Capture {
     /// After the process group is gone: reads what is left in the pipes (until the
     /// writers close them, or they stay quiet, within a bound) and returns the tallies
     /// (stdout, stderr).
-    pub fn finish(mut self) -> [Tally; 2] {
+    pub(super) fn finish(mut self) -> [Tally; 2] {
         let deadline = Instant::now() + FINAL_DRAIN;
         loop {
             for i in 0..self.streams.len() {

@@ -10,7 +10,7 @@
 //!   carrying run and trial ids, network/resource/hardening flags, `LABJ_CONTAINER_ARGS`.
 
 use super::{disk, invocation, Fault, Paths, Trial};
-use crate::isolation::ContainerEngine;
+use crate::isolation::{ContainerEngine, LABEL_RUN, LABEL_TRIAL};
 use journal::event::{Classification, IsolationRecord};
 use model::experiment::{SourceFormat, CLEAN_RESULT_PATH, CLEAN_TASK_PATH};
 use model::isolation::{EngineSpec, IsolationMode, NetworkMode, TrialIsolation, CONTRACT_ROOT};
@@ -27,7 +27,7 @@ pub(crate) struct ContainerRef {
 }
 
 impl ContainerRef {
-    pub fn engine(&self) -> ContainerEngine {
+    pub(crate) fn engine(&self) -> ContainerEngine {
         ContainerEngine::from_spec(&self.engine)
     }
 }
@@ -51,7 +51,7 @@ pub(super) struct AgentView {
 }
 
 impl AgentView {
-    pub fn host(p: &Paths, attempt_dir: &Path) -> AgentView {
+    pub(super) fn host(p: &Paths, attempt_dir: &Path) -> AgentView {
         AgentView {
             task: p.task.clone(),
             bindings: p.bindings.clone(),
@@ -68,7 +68,7 @@ impl AgentView {
 
     /// The original runner's container contract (its version 1.0 clean harness reads
     /// the task at `/in/task.json` and writes `/out/result.json`).
-    pub fn container(contract: SourceFormat) -> AgentView {
+    pub(super) fn container(contract: SourceFormat) -> AgentView {
         let r = Path::new(CONTRACT_ROOT);
         let clean = contract == SourceFormat::CleanHarnessV1;
         AgentView {
@@ -112,7 +112,7 @@ pub(super) struct Launch {
 impl Launch {
     /// Resolves the engine/bwrap, the image id and the host variables; `Err` means the
     /// trial cannot be isolated as declared, and the agent does not run at all.
-    pub fn resolve(iso: &TrialIsolation) -> Result<Launch, Fault> {
+    pub(super) fn resolve(iso: &TrialIsolation) -> Result<Launch, Fault> {
         let infra = |m: String| Fault(Classification::SpawnFailure, m);
         let mut image = None;
         match iso.mode {
@@ -171,7 +171,7 @@ impl Launch {
         })
     }
 
-    pub fn record(&self) -> IsolationRecord {
+    pub(super) fn record(&self) -> IsolationRecord {
         IsolationRecord {
             mode: self.iso.mode.as_str().into(),
             engine: self.iso.engine.as_ref().map(|e| e.version.clone()),
@@ -533,8 +533,8 @@ impl Trial<'_> {
         let name = container_name(&self.spec.run_id, &self.spec.trial_id, n);
         let mut c = Command::new(&engine.program);
         c.args(["run", "--name", &name]);
-        c.args(["--label", &format!("labj.run_id={}", self.spec.run_id)]);
-        c.args(["--label", &format!("labj.trial_id={}", self.spec.trial_id)]);
+        c.args(["--label", &format!("{LABEL_RUN}={}", self.spec.run_id)]);
+        c.args(["--label", &format!("{LABEL_TRIAL}={}", self.spec.trial_id)]);
         c.args(["--label", &format!("labj.attempt={n}")]);
         c.args(crate::isolation::policy_flags(iso));
         let vol = |c: &mut Command, host: &Path, at: &str, ro: bool| {

@@ -9,7 +9,7 @@ use super::{disk, Fault, Trial};
 use std::path::{Path, PathBuf};
 
 /// Evidence class of a file the agent left where it does not belong.
-pub const TAMPER_CLASS: &str = "tamper";
+pub(super) const TAMPER_CLASS: &str = "tamper";
 
 /// Checks the trial after attempt `n`'s agent exited; returns the (class, trial-relative
 /// path) of every piece of tamper evidence, already moved under `attempt_<n>/tampered/`.

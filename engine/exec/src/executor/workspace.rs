@@ -170,7 +170,7 @@ pub(crate) struct Diff {
 }
 
 impl Diff {
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.modified.is_empty()
     }
 }

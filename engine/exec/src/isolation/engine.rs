@@ -7,12 +7,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Chooses the engine when `--container-engine` is not given.
-pub const ENGINE_ENV: &str = "LABJ_CONTAINER_ENGINE";
+pub(crate) const ENGINE_ENV: &str = "LABJ_CONTAINER_ENGINE";
 /// Extra arguments appended to every `run` (split on whitespace).
-pub const ENGINE_ARGS_ENV: &str = "LABJ_CONTAINER_ARGS";
+pub(crate) const ENGINE_ARGS_ENV: &str = "LABJ_CONTAINER_ARGS";
 
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     #[error("no container engine found: neither podman nor docker is on PATH (install one, or pass --container-engine / set {ENGINE_ENV})")]
     NotFound,
     #[error("container engine `{0}` not found on PATH")]
@@ -23,7 +23,7 @@ pub enum EngineError {
 
 /// A stopped container as the engine reports it (`inspect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExitState {
+pub(crate) struct ExitState {
     pub oom_killed: bool,
     pub exit_code: i32,
     /// Whether its process ever started (a container the runtime could not create or
@@ -33,7 +33,7 @@ pub struct ExitState {
 
 /// A resolved engine: [`EngineSpec`] plus the operations labj performs with it.
 #[derive(Debug, Clone)]
-pub struct ContainerEngine {
+pub(crate) struct ContainerEngine {
     pub spec: EngineSpec,
 }
 
@@ -78,7 +78,7 @@ impl ContainerEngine {
     /// `explicit` (from `--container-engine`), else `LABJ_CONTAINER_ENGINE`, else podman
     /// or docker, whichever is on PATH (podman first: it needs no daemon). The engine
     /// must answer `version`.
-    pub fn choose(explicit: Option<&str>) -> Result<ContainerEngine, EngineError> {
+    pub(crate) fn choose(explicit: Option<&str>) -> Result<ContainerEngine, EngineError> {
         let wanted = explicit.map(String::from).or_else(|| {
             std::env::var(ENGINE_ENV)
                 .ok()
@@ -110,7 +110,7 @@ impl ContainerEngine {
         })
     }
 
-    pub fn from_spec(spec: &EngineSpec) -> ContainerEngine {
+    pub(crate) fn from_spec(spec: &EngineSpec) -> ContainerEngine {
         ContainerEngine { spec: spec.clone() }
     }
 
@@ -119,7 +119,7 @@ impl ContainerEngine {
     }
 
     /// The local image id (`sha256:…`) of `image`; pulls it once when it is missing.
-    pub fn image_id(&self, image: &str) -> Result<String, EngineError> {
+    pub(crate) fn image_id(&self, image: &str) -> Result<String, EngineError> {
         // `--` ends the options: an image named `--help` is an image name, never a flag.
         let inspect = |e: &Self| e.out(&["image", "inspect", "--format", "{{.Id}}", "--", image]);
         match inspect(self) {
@@ -133,16 +133,16 @@ impl ContainerEngine {
         }
     }
 
-    pub fn pause(&self, name: &str) -> Result<(), EngineError> {
+    pub(crate) fn pause(&self, name: &str) -> Result<(), EngineError> {
         self.out(&["pause", name]).map(|_| ())
     }
 
-    pub fn unpause(&self, name: &str) -> Result<(), EngineError> {
+    pub(crate) fn unpause(&self, name: &str) -> Result<(), EngineError> {
         self.out(&["unpause", name]).map(|_| ())
     }
 
     /// Kills and removes the container (idempotent: a missing container is fine).
-    pub fn remove(&self, name: &str) -> Result<(), EngineError> {
+    pub(crate) fn remove(&self, name: &str) -> Result<(), EngineError> {
         match self.out(&["rm", "-f", name]) {
             Ok(_) => Ok(()),
             Err(EngineError::Failed { message, .. })
@@ -157,7 +157,7 @@ impl ContainerEngine {
 
     /// What the engine knows about a stopped container; `None` when it has no such
     /// container (the engine failed before creating it, e.g. a missing image).
-    pub fn exit_state(&self, name: &str) -> Option<ExitState> {
+    pub(crate) fn exit_state(&self, name: &str) -> Option<ExitState> {
         let s = self
             .out(&[
                 "inspect",
@@ -186,7 +186,7 @@ impl ContainerEngine {
     /// that this engine and runtime accept the run's arguments. `Err` is the engine's
     /// own error text. An image without a `true` program still proves it: the runtime
     /// created the container and got as far as looking the command up.
-    pub fn probe(&self, image: &str, flags: &[String]) -> Result<(), EngineError> {
+    pub(crate) fn probe(&self, image: &str, flags: &[String]) -> Result<(), EngineError> {
         let name = format!("labj-preflight-{}", uuid::Uuid::now_v7());
         let mut args: Vec<&str> = vec!["run", "--rm", "--name", &name];
         args.extend(["--label", "labj.preflight=1", "--entrypoint", "true"]);
@@ -209,7 +209,11 @@ impl ContainerEngine {
     }
 
     /// Names of all containers (running or not) carrying `label=value`.
-    pub fn names_with_label(&self, label: &str, value: &str) -> Result<Vec<String>, EngineError> {
+    pub(crate) fn names_with_label(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<String>, EngineError> {
         let filter = format!("label={label}={value}");
         let s = self.out(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"])?;
         Ok(s.lines()
@@ -223,7 +227,7 @@ impl ContainerEngine {
 /// The `run` flags a trial's isolation settings become (network, limits, read-only root,
 /// user, hardening, `/tmp`), without mounts, names, environment or `LABJ_CONTAINER_ARGS`:
 /// one list for the agent's container, the grader's and the preflight probe.
-pub fn policy_flags(iso: &TrialIsolation) -> Vec<String> {
+pub(crate) fn policy_flags(iso: &TrialIsolation) -> Vec<String> {
     let mut f: Vec<String> = Vec::new();
     let mut push = |args: &[&str]| f.extend(args.iter().map(|a| a.to_string()));
     if iso.network == NetworkMode::None {
@@ -265,13 +269,15 @@ fn normalize_id(id: &str) -> String {
     }
 }
 
-/// Labels every labj container carries, so `continue` can find a crashed session's.
-pub const LABEL_RUN: &str = "labj.run_id";
-pub const LABEL_TRIAL: &str = "labj.trial_id";
+/// Labels every labj container carries, so `continue` can find a crashed session's:
+/// its run and its trial.
+pub(crate) const LABEL_RUN: &str = "labj.run_id";
+/// See [`LABEL_RUN`].
+pub(crate) const LABEL_TRIAL: &str = "labj.trial_id";
 
 /// A container name unique per run, trial and attempt (engines cap names at 253+ chars;
 /// run ids are uuids).
-pub fn container_name(run_id: &str, trial_id: &str, attempt: u32) -> String {
+pub(crate) fn container_name(run_id: &str, trial_id: &str, attempt: u32) -> String {
     let safe: String = run_id
         .chars()
         .map(|c| {

@@ -10,14 +10,15 @@
 mod engine;
 mod reap;
 
-pub use engine::{
-    container_name, policy_flags, ContainerEngine, EngineError, ExitState, ENGINE_ARGS_ENV,
-    ENGINE_ENV, LABEL_RUN, LABEL_TRIAL,
-};
 pub use reap::{
-    boot_ticks_now, reap_host_processes, reap_host_processes_since, reap_trial_processes_since,
-    remove_run_containers, SpawnMark, TRIAL_TAG_VAR,
+    boot_ticks_now, reap_host_processes, reap_host_processes_since, remove_run_containers,
 };
+
+pub(crate) use engine::{
+    container_name, policy_flags, ContainerEngine, EngineError, ENGINE_ARGS_ENV, ENGINE_ENV,
+    LABEL_RUN, LABEL_TRIAL,
+};
+pub(crate) use reap::{reap_trial_processes_since, SpawnMark, TRIAL_TAG_VAR};
 
 use model::experiment::{Experiment, ExperimentError};
 use model::isolation::{Enforcement, IsolationMode, IsolationPolicy, NetworkMode};
@@ -216,7 +217,7 @@ fn sandbox_field(iso: &IsolationPolicy) -> &'static str {
 }
 
 /// `name` on PATH (or as given, when it contains a `/`).
-pub fn find_program(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         let p = PathBuf::from(name);
         return p.is_file().then_some(p);

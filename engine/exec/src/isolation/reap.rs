@@ -54,12 +54,12 @@ pub fn reap_host_processes_since(
 }
 
 /// The environment variable carrying one trial execution's unique tag.
-pub const TRIAL_TAG_VAR: &str = "LABJ_TRIAL_TAG";
+pub(crate) const TRIAL_TAG_VAR: &str = "LABJ_TRIAL_TAG";
 
 /// When an attempt started, to find what it spawned: the boot-tick clock of process
 /// start times and the last pid the kernel handed out.
 #[derive(Debug, Clone, Copy)]
-pub struct SpawnMark {
+pub(crate) struct SpawnMark {
     ticks: Option<u64>,
     last_pid: Option<u32>,
     at: std::time::Instant,
@@ -69,7 +69,7 @@ pub struct SpawnMark {
 const PID_ORDER_TRUSTED: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl SpawnMark {
-    pub fn now() -> SpawnMark {
+    pub(crate) fn now() -> SpawnMark {
         SpawnMark {
             last_pid: last_pid(),
             ticks: boot_ticks_now(),
@@ -100,7 +100,7 @@ fn last_pid() -> Option<u32> {
 /// run id, trial id and the execution's [`TRIAL_TAG_VAR`]), started since `mark`. Only
 /// pids handed out since the mark are looked at, so the sweep costs a `/proc` listing
 /// and a few reads, not two reads per process on the machine.
-pub fn reap_trial_processes_since(
+pub(crate) fn reap_trial_processes_since(
     run_id: &str,
     trial_id: &str,
     tag: &str,
