@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use engine::run;
-use journal::projection::FactRow;
+use journal::projection::{FactTable, FactValue};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,40 +23,18 @@ pub enum Table {
 }
 
 impl Table {
-    pub fn columns(&self) -> &'static [&'static str] {
+    /// The journal's fact table (its columns are declared there, once).
+    pub fn fact_table(self) -> FactTable {
         match self {
-            Table::Trials => &[
-                "schedule_idx",
-                "trial_id",
-                "variant_id",
-                "task_id",
-                "repl_idx",
-                "status",
-                "classification",
-                "outcome",
-                "primary_metric",
-                "attempts",
-            ],
-            Table::Metrics => &["schedule_idx", "trial_id", "variant_id", "name", "value"],
-            Table::Events => &[
-                "schedule_idx",
-                "seq",
-                "trial_id",
-                "kind",
-                "classification",
-                "exit_code",
-                "detail",
-            ],
-            Table::Evidence => &[
-                "schedule_idx",
-                "seq",
-                "trial_id",
-                "class",
-                "path",
-                "digest",
-                "bytes",
-            ],
+            Table::Trials => FactTable::Trials,
+            Table::Metrics => FactTable::Metrics,
+            Table::Events => FactTable::TrialEvents,
+            Table::Evidence => FactTable::Evidence,
         }
+    }
+
+    pub fn columns(&self) -> &'static [&'static str] {
+        self.fact_table().columns()
     }
 }
 
@@ -68,89 +46,29 @@ pub enum ExportFormat {
     Jsonl,
 }
 
+fn json_of(v: FactValue<'_>) -> Value {
+    match v {
+        FactValue::Null => Value::Null,
+        FactValue::Int(i) => json!(i),
+        FactValue::Real(f) => json!(f),
+        FactValue::Text(t) => json!(t),
+    }
+}
+
+/// The table's rows as the fold wrote them, in its declared column order.
 fn rows(facts: &read::report::RunFacts, table: Table) -> Vec<Vec<Value>> {
+    let values = |vs: Vec<FactValue<'_>>| vs.into_iter().map(json_of).collect();
     match table {
         Table::Trials => facts
             .trials
             .iter()
-            .map(|r| {
-                vec![
-                    json!(r.schedule_idx),
-                    json!(r.trial_id),
-                    json!(r.variant_id),
-                    json!(r.task_id),
-                    json!(r.repl_idx),
-                    json!(r.status.as_str()),
-                    // As fact_trials: a slot skipped by pruning has classification `none`.
-                    json!(r.classification.map_or("none", |c| c.as_str())),
-                    json!(r.outcome),
-                    json!(r.primary_metric),
-                    json!(r.attempts.len()),
-                ]
-            })
+            .map(|r| values(r.fact.values()))
             .collect(),
         _ => facts
             .rows
             .iter()
-            .filter_map(|row| match (table, row) {
-                (
-                    Table::Metrics,
-                    FactRow::Metric {
-                        schedule_idx,
-                        trial_id,
-                        variant_id,
-                        name,
-                        value,
-                    },
-                ) => Some(vec![
-                    json!(schedule_idx),
-                    json!(trial_id),
-                    json!(variant_id),
-                    json!(name),
-                    json!(value),
-                ]),
-                (
-                    Table::Events,
-                    FactRow::TrialEvent {
-                        schedule_idx,
-                        seq,
-                        trial_id,
-                        kind,
-                        classification,
-                        exit_code,
-                        detail,
-                    },
-                ) => Some(vec![
-                    json!(schedule_idx),
-                    json!(seq),
-                    json!(trial_id),
-                    json!(kind),
-                    json!(classification.map(|c| c.as_str())),
-                    json!(exit_code),
-                    json!(detail),
-                ]),
-                (
-                    Table::Evidence,
-                    FactRow::Evidence {
-                        schedule_idx,
-                        seq,
-                        trial_id,
-                        class,
-                        path,
-                        digest,
-                        bytes,
-                    },
-                ) => Some(vec![
-                    json!(schedule_idx),
-                    json!(seq),
-                    json!(trial_id),
-                    json!(class),
-                    json!(path),
-                    json!(digest),
-                    json!(bytes),
-                ]),
-                _ => None,
-            })
+            .filter(|row| row.table() == table.fact_table())
+            .map(|row| values(row.values()))
             .collect(),
     }
 }

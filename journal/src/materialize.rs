@@ -1,8 +1,7 @@
 //! Writes projection state into the `proj_*` and `fact_*` tables, and compares two
 //! databases' materialized tables (live vs rebuilt).
 
-use crate::event::Classification;
-use crate::projection::{Changes, FactRow, Projections};
+use crate::projection::{Changes, FactRow, FactTable, FactValue, Projections};
 use rusqlite::{params, Connection};
 
 /// Every materialized table with the column list that orders its rows.
@@ -73,153 +72,47 @@ pub fn stored_docs(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>>
     rows.collect()
 }
 
-fn opt_class(c: &Option<Classification>) -> Option<&'static str> {
-    c.as_ref().map(|c| c.as_str())
+impl rusqlite::ToSql for FactValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            FactValue::Null => ValueRef::Null,
+            FactValue::Int(i) => ValueRef::Integer(i),
+            FactValue::Real(f) => ValueRef::Real(f),
+            FactValue::Text(t) => ValueRef::Text(t.as_bytes()),
+        }))
+    }
+}
+
+/// `INSERT INTO <table> VALUES (?1, …)` for each fact table, from its declared columns.
+fn insert_sql(table: FactTable) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<(FactTable, String)>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        FactTable::ALL
+            .iter()
+            .map(|t| {
+                let marks: Vec<String> = (1..=t.columns().len()).map(|i| format!("?{i}")).collect();
+                (
+                    *t,
+                    format!(
+                        "INSERT INTO {} ({}) VALUES ({})",
+                        t.name(),
+                        t.columns().join(", "),
+                        marks.join(", ")
+                    ),
+                )
+            })
+            .collect()
+    });
+    all.iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, sql)| sql.as_str())
+        .unwrap_or_default()
 }
 
 fn write_row(conn: &Connection, row: &FactRow) -> rusqlite::Result<()> {
-    match row {
-        FactRow::Slot {
-            schedule_idx,
-            trial_id,
-            variant_id,
-            status,
-            classification,
-        } => {
-            conn.prepare_cached("INSERT INTO proj_slots VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![
-                    *schedule_idx as i64,
-                    trial_id,
-                    variant_id,
-                    status.as_str(),
-                    opt_class(classification).unwrap_or("none")
-                ])?;
-        }
-        FactRow::Trial {
-            schedule_idx,
-            trial_id,
-            variant_id,
-            task_id,
-            repl_idx,
-            status,
-            classification,
-            outcome,
-            primary_metric,
-            attempts,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO fact_trials VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                *schedule_idx as i64,
-                trial_id,
-                variant_id,
-                task_id,
-                repl_idx,
-                status.as_str(),
-                opt_class(classification).unwrap_or("none"),
-                outcome,
-                primary_metric,
-                attempts
-            ])?;
-        }
-        FactRow::Metric {
-            schedule_idx,
-            trial_id,
-            variant_id,
-            name,
-            value,
-        } => {
-            conn.prepare_cached("INSERT INTO fact_metrics VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![
-                    *schedule_idx as i64,
-                    trial_id,
-                    variant_id,
-                    name,
-                    value
-                ])?;
-        }
-        FactRow::TrialEvent {
-            schedule_idx,
-            seq,
-            trial_id,
-            kind,
-            classification,
-            exit_code,
-            detail,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO fact_trial_events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                *schedule_idx as i64,
-                seq,
-                trial_id,
-                kind,
-                opt_class(classification),
-                exit_code,
-                detail
-            ])?;
-        }
-        FactRow::VariantSnapshot {
-            schedule_idx,
-            variant_id,
-            committed,
-            succeeded,
-            failed,
-            consecutive_failures,
-            pruned,
-        } => {
-            conn.prepare_cached(
-                "INSERT INTO fact_variant_snapshots VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                *schedule_idx as i64,
-                variant_id,
-                *committed as i64,
-                *succeeded as i64,
-                *failed as i64,
-                consecutive_failures,
-                pruned
-            ])?;
-        }
-        FactRow::Evidence {
-            schedule_idx,
-            seq,
-            trial_id,
-            class,
-            path,
-            digest,
-            bytes,
-        } => {
-            conn.prepare_cached("INSERT INTO fact_evidence VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-                .execute(params![
-                    *schedule_idx as i64,
-                    seq,
-                    trial_id,
-                    class,
-                    path,
-                    digest,
-                    *bytes as i64
-                ])?;
-        }
-        FactRow::ChainState {
-            schedule_idx,
-            trial_id,
-            variant_id,
-            chain_id,
-            state_digest,
-        } => {
-            conn.prepare_cached("INSERT INTO fact_chain_states VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![
-                    *schedule_idx as i64,
-                    trial_id,
-                    variant_id,
-                    chain_id,
-                    state_digest
-                ])?;
-        }
-    }
+    conn.prepare_cached(insert_sql(row.table()))?
+        .execute(rusqlite::params_from_iter(row.values()))?;
     Ok(())
 }
 

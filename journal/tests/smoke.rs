@@ -36,3 +36,28 @@ fn append_fold_rebuild_agree() {
         .to_string()
         .contains("last idx is 30"));
 }
+
+/// Each fact table's columns are declared once (`FactTable::columns`), and they are the
+/// columns the migrations create, in order: the materializer's inserts, the typed reads
+/// and `labj export` all use that one declaration.
+#[test]
+fn declared_fact_columns_are_the_tables_columns() {
+    use journal::projection::FactTable;
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::create(&dir.path().join("journal.sqlite"), Durability::Normal).unwrap();
+    for t in FactTable::ALL {
+        let mut stmt = j
+            .raw_conn_for_tests()
+            .prepare(&format!(
+                "SELECT name FROM pragma_table_info('{}')",
+                t.name()
+            ))
+            .unwrap();
+        let cols: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(cols, t.columns(), "{}", t.name());
+    }
+}

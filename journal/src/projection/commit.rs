@@ -75,7 +75,7 @@ impl Projections {
             status: e.status,
             classification: Some(c.classification),
         });
-        rows.push(FactRow::Trial {
+        rows.push(FactRow::Trial(FactTrial {
             schedule_idx: idx,
             trial_id: c.trial_id.clone(),
             variant_id: variant_id.clone(),
@@ -86,7 +86,7 @@ impl Projections {
             outcome: c.outcome.clone(),
             primary_metric: primary.as_ref().and_then(|m| c.metrics.get(m).copied()),
             attempts: c.attempts.len() as u32,
-        });
+        }));
         for (name, value) in &c.metrics {
             rows.push(FactRow::Metric {
                 schedule_idx: idx,
@@ -183,7 +183,7 @@ impl Projections {
             status: SlotStatus::SkippedPruned,
             classification: None,
         });
-        changes.rows.push(FactRow::Trial {
+        changes.rows.push(FactRow::Trial(FactTrial {
             schedule_idx: e.schedule_idx,
             trial_id: e.trial_id.clone(),
             variant_id: variant_id.clone(),
@@ -194,7 +194,7 @@ impl Projections {
             outcome: None,
             primary_metric: None,
             attempts: 0,
-        });
+        }));
         self.push_snapshot(e.schedule_idx, &variant_id, changes);
         Ok(())
     }

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 mod commit;
 mod docs;
+mod facts;
+pub use facts::{FactRow, FactTable, FactTrial, FactValue};
 pub mod snapshot;
 
 use std::borrow::Cow;
@@ -245,71 +247,6 @@ impl Aggregate {
 pub struct Aggregates {
     pub overall: Aggregate,
     pub variants: BTreeMap<String, Aggregate>,
-}
-
-/// A row appended to a fact table at commit time.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FactRow {
-    Slot {
-        schedule_idx: u64,
-        trial_id: String,
-        variant_id: String,
-        status: SlotStatus,
-        classification: Option<Classification>,
-    },
-    Trial {
-        schedule_idx: u64,
-        trial_id: String,
-        variant_id: String,
-        task_id: String,
-        repl_idx: u32,
-        status: SlotStatus,
-        classification: Option<Classification>,
-        outcome: Option<String>,
-        primary_metric: Option<f64>,
-        attempts: u32,
-    },
-    Metric {
-        schedule_idx: u64,
-        trial_id: String,
-        variant_id: String,
-        name: String,
-        value: f64,
-    },
-    TrialEvent {
-        schedule_idx: u64,
-        seq: u32,
-        trial_id: String,
-        kind: String,
-        classification: Option<Classification>,
-        exit_code: Option<i32>,
-        detail: Option<String>,
-    },
-    VariantSnapshot {
-        schedule_idx: u64,
-        variant_id: String,
-        committed: u64,
-        succeeded: u64,
-        failed: u64,
-        consecutive_failures: u32,
-        pruned: bool,
-    },
-    Evidence {
-        schedule_idx: u64,
-        seq: u32,
-        trial_id: String,
-        class: String,
-        path: String,
-        digest: String,
-        bytes: u64,
-    },
-    ChainState {
-        schedule_idx: u64,
-        trial_id: String,
-        variant_id: String,
-        chain_id: String,
-        state_digest: String,
-    },
 }
 
 /// What one or more `apply` calls changed, for the materializer.

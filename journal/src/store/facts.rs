@@ -7,6 +7,7 @@
 use super::read::{decoded_row, DECODED_COLUMNS};
 use super::*;
 use crate::event::{Classification, SlotStatus};
+pub use crate::projection::FactTrial;
 
 /// Committed trials that did not succeed, grouped by what tells their failures apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,24 +23,16 @@ pub struct UnsuccessfulGroup {
     pub first_schedule_idx: u64,
 }
 
-/// One row of `fact_trials`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FactTrial {
-    pub schedule_idx: u64,
-    pub trial_id: String,
-    pub variant_id: String,
-    pub task_id: String,
-    pub repl_idx: u32,
-    pub status: SlotStatus,
-    /// `None` for a slot skipped because its variant was pruned.
-    pub classification: Option<Classification>,
-    pub outcome: Option<String>,
-    pub primary_metric: Option<f64>,
-    pub attempts: u32,
+/// The columns of `fact_trials` (each led by `prefix`, e.g. a table alias) read into a
+/// [`RawFactTrial`] by [`raw_fact_trial`].
+pub(super) fn fact_trial_columns(prefix: &str) -> String {
+    crate::projection::FactTable::Trials
+        .columns()
+        .iter()
+        .map(|c| format!("{prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
-
-/// The columns of `fact_trials` read into a [`RawFactTrial`] by [`raw_fact_trial`].
-pub(super) const FACT_TRIAL_COLUMNS: &str = "schedule_idx, trial_id, variant_id, task_id, repl_idx, status, classification, outcome, primary_metric, attempts";
 
 /// One `fact_trials` row as SQLite holds it.
 pub(super) struct RawFactTrial {
@@ -150,7 +143,8 @@ impl Journal {
         let row = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {FACT_TRIAL_COLUMNS} FROM fact_trials WHERE schedule_idx = ?1"
+                "SELECT {} FROM fact_trials WHERE schedule_idx = ?1",
+                fact_trial_columns("")
             ))
             .map_err(|e| sqlerr(&self.path, e))?
             .query_row([schedule_idx.min(i64::MAX as u64) as i64], raw_fact_trial)
@@ -159,7 +153,7 @@ impl Journal {
         row.map(|r| self.fact_trial_of(r)).transpose()
     }
 
-    /// Checks and types one row read with [`FACT_TRIAL_COLUMNS`].
+    /// Checks and types one row read with [`fact_trial_columns`].
     pub(super) fn fact_trial_of(&self, r: RawFactTrial) -> Result<FactTrial> {
         let RawFactTrial {
             idx,

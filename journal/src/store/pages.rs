@@ -6,7 +6,7 @@
 //! `committed_before` (a reader that folded up to event `n` passes the fold's
 //! `next_commit_idx`, so a live writer's later rows are left out).
 
-use super::facts::{raw_fact_trial, FACT_TRIAL_COLUMNS};
+use super::facts::{fact_trial_columns, raw_fact_trial};
 use super::read::{decoded_row, DECODED_COLUMNS};
 use super::*;
 use crate::event::StoredEvent;
@@ -118,11 +118,7 @@ impl Journal {
         };
         args.push(Value::Integer(int(q.limit)));
         args.push(Value::Integer(int(q.offset)));
-        let cols = FACT_TRIAL_COLUMNS
-            .split(", ")
-            .map(|c| format!("t.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = fact_trial_columns("t.");
         let sql = format!(
             "SELECT {cols} FROM fact_trials t {join} WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?"
         );

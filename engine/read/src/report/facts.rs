@@ -5,26 +5,17 @@
 //! and never reads them with hand-written SQL. Each committed trial also keeps what its
 //! `trial_completed` said beyond the fact table (duration, attempts, artifacts).
 
-use journal::event::{
-    ArtifactRef, AttemptRecord, Classification, Event, SlotStatus, TrialCompleted,
-};
-use journal::projection::{Changes, FactRow};
+use journal::event::{ArtifactRef, AttemptRecord, Classification, Event, TrialCompleted};
+use journal::projection::{Changes, FactRow, FactTrial};
 use journal::{Journal, JournalError, Projections};
 use std::collections::{BTreeMap, HashMap};
 
-/// One committed slot of the schedule.
+/// One committed slot of the schedule: its `fact_trials` row (read through `Deref`:
+/// `row.trial_id`, `row.classification`, …) and what its completion said beyond it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialRow {
-    pub schedule_idx: u64,
-    pub trial_id: String,
-    pub variant_id: String,
-    pub task_id: String,
-    pub repl_idx: u32,
-    pub status: SlotStatus,
-    /// `None` for a slot skipped because its variant was pruned.
-    pub classification: Option<Classification>,
-    pub outcome: Option<String>,
-    pub primary_metric: Option<f64>,
+    /// The slot's row of `fact_trials`, as the fold wrote it.
+    pub fact: FactTrial,
     pub metrics: BTreeMap<String, f64>,
     /// Metric values that are not numbers (strings, booleans, null), as written.
     pub other_metrics: BTreeMap<String, serde_json::Value>,
@@ -36,6 +27,14 @@ pub struct TrialRow {
     pub error: Option<String>,
     /// Attempts of this slot lost to infrastructure and dispatched again.
     pub infra_retried: u32,
+}
+
+impl std::ops::Deref for TrialRow {
+    type Target = FactTrial;
+
+    fn deref(&self) -> &FactTrial {
+        &self.fact
+    }
 }
 
 impl TrialRow {
@@ -207,29 +206,11 @@ pub fn collect(journal: &Journal) -> Result<RunFacts, JournalError> {
         }
         for row in changes.rows.drain(..) {
             match row {
-                FactRow::Trial {
-                    schedule_idx,
-                    trial_id,
-                    variant_id,
-                    task_id,
-                    repl_idx,
-                    status,
-                    classification,
-                    outcome,
-                    primary_metric,
-                    attempts: _,
-                } => {
+                FactRow::Trial(fact) => {
+                    let schedule_idx = fact.schedule_idx;
                     let c = completions.remove(&schedule_idx);
                     trials.push(TrialRow {
-                        schedule_idx,
-                        trial_id,
-                        variant_id,
-                        task_id,
-                        repl_idx,
-                        status,
-                        classification,
-                        outcome,
-                        primary_metric,
+                        fact,
                         metrics: c.as_ref().map(|c| c.metrics.clone()).unwrap_or_default(),
                         other_metrics: c
                             .as_ref()
@@ -315,15 +296,7 @@ pub fn committed_trial(
     }
     let c = completion.as_ref();
     Ok(Some(TrialRow {
-        schedule_idx,
-        trial_id: f.trial_id,
-        variant_id: f.variant_id,
-        task_id: f.task_id,
-        repl_idx: f.repl_idx,
-        status: f.status,
-        classification: f.classification,
-        outcome: f.outcome,
-        primary_metric: f.primary_metric,
+        fact: f,
         metrics: c.map(|c| c.metrics.clone()).unwrap_or_default(),
         other_metrics: c.map(|c| c.other_metrics.clone()).unwrap_or_default(),
         attempts: c.map(|c| c.attempts.clone()).unwrap_or_default(),
