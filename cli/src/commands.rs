@@ -307,6 +307,8 @@ fn drive_options(
             endpoints: d.remote_endpoints.clone(),
             token_env: d.remote_token_env.clone(),
             insecure_plaintext: d.insecure_plaintext,
+            tls_ca: d.tls_ca.clone(),
+            tls_pin: d.tls_pin.clone(),
         },
         allow_changed_inputs: false,
         budget_overrides: d.budget.clone(),

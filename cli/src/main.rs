@@ -410,7 +410,7 @@ enum Command {
     },
     /// Remote worker: run trials for coordinators on other machines.
     #[command(
-        after_help = "Example:\n  WORKER_TOKEN=… labj worker serve --listen 0.0.0.0:7070 --slots 8 --token-env WORKER_TOKEN"
+        after_help = "Example:\n  WORKER_TOKEN=… labj worker serve --listen 0.0.0.0:7070 --tls-self-signed --slots 8 --token-env WORKER_TOKEN"
     )]
     Worker {
         #[command(subcommand)]
@@ -501,6 +501,13 @@ struct DriveArgs {
     /// the network in cleartext; only on a network you trust).
     #[arg(long)]
     insecure_plaintext: bool,
+    /// Trust `https://` workers whose certificate chains to a CA of this PEM file.
+    #[arg(long, value_name = "FILE", conflicts_with = "tls_pin")]
+    tls_ca: Option<PathBuf>,
+    /// Trust `https://` workers presenting exactly this certificate: the
+    /// `sha256:HEX` fingerprint `labj worker serve` prints.
+    #[arg(long, value_name = "sha256:HEX")]
+    tls_pin: Option<String>,
     #[command(flatten)]
     launch: LaunchArgs,
 }

@@ -33,6 +33,17 @@ pub enum WorkerCommand {
         /// cross the network in cleartext; only on a network you trust).
         #[arg(long)]
         insecure_plaintext: bool,
+        /// Serve HTTPS with this certificate chain (PEM, leaf first; with --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve HTTPS with a certificate made now (its key stays in memory): written to
+        /// WORK_DIR/worker-cert.pem, its fingerprint printed for coordinators'
+        /// --tls-pin. A restarted worker has a new one.
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+        tls_self_signed: bool,
         /// Where trial directories, staged experiment files and blobs go.
         #[arg(long, default_value = ".lab/worker")]
         work_dir: PathBuf,
@@ -61,6 +72,9 @@ pub fn run(command: WorkerCommand) -> Result<ExitCode> {
             token_env,
             insecure_no_auth,
             insecure_plaintext,
+            tls_cert,
+            tls_key,
+            tls_self_signed,
             work_dir,
             max_body_bytes,
             read_timeout_ms,
@@ -70,13 +84,35 @@ pub fn run(command: WorkerCommand) -> Result<ExitCode> {
             if slots == 0 {
                 bail!("--slots must be at least 1");
             }
-            if !listen.ip().is_loopback() && !insecure_plaintext {
+            let identity = match (&tls_cert, &tls_key, tls_self_signed) {
+                (Some(cert), Some(key), _) => Some(
+                    engine::wire::tls::ServerIdentity::from_pem_files(cert, key)?,
+                ),
+                (_, _, true) => {
+                    let mut names: Vec<String> = vec![
+                        "localhost".into(),
+                        "127.0.0.1".into(),
+                        "::1".into(),
+                        engine::lease::this_host(),
+                    ];
+                    if !listen.ip().is_unspecified() && !listen.ip().is_loopback() {
+                        names.push(listen.ip().to_string());
+                    }
+                    names.dedup();
+                    Some(engine::wire::tls::ServerIdentity::self_signed(
+                        names,
+                        &work_dir.join("worker-cert.pem"),
+                    )?)
+                }
+                _ => None,
+            };
+            if identity.is_none() && !listen.ip().is_loopback() && !insecure_plaintext {
                 bail!(
                     "--listen {listen}: plain HTTP on an address other machines reach sends the \
                      bearer token and every trial's outcome in cleartext, where anyone on the \
-                     path can read or rewrite them; listen on 127.0.0.1 and reach it over a \
-                     tunnel (ssh -L, a TLS-terminating proxy), or pass --insecure-plaintext on \
-                     a network you trust"
+                     path can read or rewrite them; serve HTTPS (--tls-self-signed, or \
+                     --tls-cert FILE --tls-key FILE), or pass --insecure-plaintext on a \
+                     network you trust"
                 );
             }
             let token = match (&token_env, insecure_no_auth) {
@@ -93,6 +129,7 @@ pub fn run(command: WorkerCommand) -> Result<ExitCode> {
                         .context("token variable resolved to nothing")?;
                     // Trials inherit the worker's environment: the token must not be in it.
                     // Done before any thread starts.
+                    scrub_env_value(var);
                     std::env::remove_var(var);
                     Some(BearerToken::new(t))
                 }
@@ -110,13 +147,43 @@ pub fn run(command: WorkerCommand) -> Result<ExitCode> {
                 limits,
                 shutdown_grace: Duration::from_secs(shutdown_grace_secs),
                 redeliver_after: Duration::from_millis(redeliver_after_ms),
+                tls: identity.as_ref().map(|i| i.server_config()).transpose()?,
             };
             let result = engine::worker::serve(config, |addr| {
                 // One line on stdout that scripts and tests wait for.
-                println!("labj worker listening on http://{addr}/ ({slots} slots)");
+                match &identity {
+                    Some(id) => println!(
+                        "labj worker listening on https://{addr}/ ({slots} slots; TLS certificate {} in {}: give coordinators --tls-pin {})",
+                        id.fingerprint,
+                        id.cert_path.display(),
+                        id.fingerprint
+                    ),
+                    None => println!("labj worker listening on http://{addr}/ ({slots} slots)"),
+                }
                 let _ = std::io::stdout().flush();
             });
             result.map(|()| ExitCode::SUCCESS).map_err(Into::into)
+        }
+    }
+}
+
+/// Overwrite the value of the environment variable `var` where it lives in this
+/// process's memory. `remove_var` only drops the pointer: the original environment
+/// block, which `/proc/<pid>/environ` shows to every process of the same user (and to
+/// root), would still hold the token for an agent to read.
+fn scrub_env_value(var: &str) {
+    let Ok(name) = std::ffi::CString::new(var) else {
+        return;
+    };
+    // SAFETY: called from `main`'s thread before the worker starts any thread, so no
+    // other code reads or changes the environment meanwhile. `getenv` returns NULL or
+    // a pointer to the NUL-terminated value inside the live environment block; we
+    // overwrite exactly its `strlen` bytes (not the terminator) and keep no reference.
+    unsafe {
+        let value = libc::getenv(name.as_ptr());
+        if !value.is_null() {
+            let len = libc::strlen(value);
+            std::ptr::write_bytes(value, 0, len);
         }
     }
 }

@@ -6,7 +6,7 @@ mod support;
 
 use journal::event::Event;
 use std::time::Duration;
-use support::remote::{Worker, TOKEN, TOKEN_ENV};
+use support::remote::{RewritingProxy, Worker, TOKEN, TOKEN_ENV};
 use support::*;
 
 fn remote_run(s: &Scratch, w: &Worker) -> std::process::Command {
@@ -203,104 +203,13 @@ fn agent_files_travel_to_a_worker_that_does_not_share_the_coordinators_paths() {
     );
 }
 
-/// A man in the middle on loopback: forwards HTTP/1.1 between coordinator and worker and
-/// rewrites `"failure"` into `"success"` (same length) in the worker's poll answers only.
-struct RewritingProxy {
-    url: String,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl RewritingProxy {
-    fn start(worker_addr: &str) -> RewritingProxy {
-        use std::net::{TcpListener, TcpStream};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (stop2, upstream) = (stop.clone(), worker_addr.to_string());
-        std::thread::spawn(move || {
-            while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
-                let Ok((client, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                let upstream = upstream.clone();
-                std::thread::spawn(move || {
-                    client.set_nonblocking(false).unwrap();
-                    let Ok(server) = TcpStream::connect(&upstream) else {
-                        return;
-                    };
-                    let _ = proxy_connection(client, server);
-                });
-            }
-        });
-        RewritingProxy { url, stop }
-    }
-}
-
-impl Drop for RewritingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-/// One HTTP/1.1 message (head + Content-Length body) from `r`; None at end of stream.
-fn read_message(r: &mut impl std::io::BufRead) -> Option<(String, Vec<u8>)> {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        head.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let len = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some((head, body))
-}
-
-fn proxy_connection(
-    client: std::net::TcpStream,
-    server: std::net::TcpStream,
-) -> std::io::Result<()> {
-    use std::io::{BufReader, Write};
-    let mut from_client = BufReader::new(client.try_clone()?);
-    let mut to_client = client;
-    let mut from_server = BufReader::new(server.try_clone()?);
-    let mut to_server = server;
-    while let Some((head, body)) = read_message(&mut from_client) {
-        let poll = head.starts_with("POST /v1/worker/poll ");
-        to_server.write_all(head.as_bytes())?;
-        to_server.write_all(&body)?;
-        let Some((rhead, mut rbody)) = read_message(&mut from_server) else {
-            return Ok(());
-        };
-        if poll {
-            let text = String::from_utf8_lossy(&rbody).replace("\"failure\"", "\"success\"");
-            rbody = text.into_bytes();
-        }
-        to_client.write_all(rhead.as_bytes())?;
-        to_client.write_all(&rbody)?;
-    }
-    Ok(())
-}
-
-/// An on-path proxy rewrites the worker's poll answers (`"failure"` → `"success"`): the
-/// coordinator journals success, but the agent's own `result.json` (a digest-checked
-/// blob fetched from the worker) says failure. `labj verify` used to say ok; it now
-/// checks every journaled verdict against its stored result and grade and names the
-/// contradiction.
+/// An on-path proxy rewrites the worker's poll answers (`"failure"` → `"success"`) of a
+/// worker serving without a token (`--insecure-no-auth`: no completion MAC, so nothing
+/// authenticates the answer; with a token the coordinator refuses the rewritten
+/// completions, see `e2e_remote_tls.rs`): the coordinator journals success, but the
+/// agent's own `result.json` (a digest-checked blob fetched from the worker) says
+/// failure. `labj verify` used to say ok; it checks every journaled verdict against its
+/// stored result and grade and names the contradiction.
 #[test]
 fn verify_names_verdicts_rewritten_on_the_wire() {
     let s = Scratch::new();
@@ -310,20 +219,17 @@ fn verify_names_verdicts_rewritten_on_the_wire() {
     );
     s.tasks(2);
     s.experiment(&["base"], 1, 2, "");
-    let w = Worker::start(&s.dir().join("w"), 2, &[]);
+    let w = Worker::start_no_auth(&s.dir().join("w"), 2);
     let proxy = RewritingProxy::start(&w.addr);
     let out = output_within(
-        s.labj_cmd(&[
+        &mut s.labj_cmd(&[
             "run",
             "experiment.yaml",
             "--executor",
             "remote",
-            "--remote-token-env",
-            TOKEN_ENV,
             "--remote-endpoint",
             &proxy.url,
-        ])
-        .env(TOKEN_ENV, TOKEN),
+        ]),
         Duration::from_secs(120),
         "remote run through a rewriting proxy",
     );

@@ -358,6 +358,8 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
             "slurm_args": opts.slurm_args,
             "remote_endpoints": opts.remote.endpoints,
             "remote_token_env": opts.remote.token_env,
+            "remote_tls_ca": opts.remote.tls_ca.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+            "remote_tls_pin": opts.remote.tls_pin,
         }),
     };
     let mut projections = Projections::new();
@@ -541,6 +543,8 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
         && recorded == Some("remote")
         && o.remote.endpoints.is_empty()
         && o.remote.token_env.is_none()
+        && o.remote.tls_ca.is_none()
+        && o.remote.tls_pin.is_none()
     {
         let insecure_plaintext = o.remote.insecure_plaintext;
         o.remote = remote::recorded(&created.options);

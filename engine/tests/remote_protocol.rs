@@ -13,7 +13,7 @@ use remote_support::{completion, dead_base_url, spec, CannedServer};
 use serde_json::json;
 use std::time::Duration;
 
-const TOKEN: &str = "tok-9f3c-never-print-me";
+const TOKEN: &str = remote_support::SIGNING_TOKEN;
 const RUN: &str = "run-1";
 
 fn client(base_url: &str) -> HttpRemoteWorkerProtocol {
@@ -132,6 +132,7 @@ fn p2d_remote_backend_rejects_schema_version_mismatch() {
     assert_eq!((got.schedule_idx, got.completion_seq), (0, 1));
     assert_eq!(got.outcome.duration_ms, 7);
     assert_eq!(got.key(), "run-1/0/trial-0/tk-1/1");
+    assert_eq!(got.auth_failure, None, "a signed completion authenticates");
     let paused = c.pause(RUN, "tk-1", None).unwrap();
     assert!(!paused.accepted);
     assert_eq!(paused.reason.as_deref(), Some("already finished"));
@@ -308,4 +309,53 @@ fn remote_protocol_rejects_schema_violations_with_pointer() {
     let err = c.poll(RUN, &[], 4, Duration::ZERO).unwrap_err();
     assert!(matches!(err, RemoteError::NotJson { .. }), "{err:?}");
     server.finish();
+}
+
+/// A completion whose outcome was altered after the worker signed it, or that carries no
+/// MAC, is marked unauthenticated by the client (the backend then journals the attempt
+/// as an infrastructure fault); the reason names neither the key nor the expected tag.
+#[test]
+fn remote_protocol_altered_or_unsigned_completions_fail_authentication() {
+    let mut altered = completion(RUN, 0, "trial-0", "tk-1", 1);
+    altered["outcome"]["classification"] = json!("failure");
+    let mut unsigned = completion(RUN, 1, "trial-1", "tk-2", 1);
+    unsigned.as_object_mut().unwrap().remove("mac");
+    let good = completion(RUN, 2, "trial-2", "tk-3", 1);
+    let server = CannedServer::start(vec![(
+        200,
+        json!({"schema_version": "remote_worker_poll_response_v1",
+               "completions": [altered, unsigned, good]})
+        .to_string(),
+    )]);
+    let c = client(&server.base_url);
+    let polled = c.poll(RUN, &[], 8, Duration::from_millis(50)).unwrap();
+    server.finish();
+    let why: Vec<Option<&str>> = polled
+        .completions
+        .iter()
+        .map(|c| c.auth_failure.as_deref())
+        .collect();
+    assert_eq!(
+        why,
+        [
+            Some("its MAC does not match its content"),
+            Some("the completion carries no MAC"),
+            None
+        ]
+    );
+    // Signed with another token than the client's: refused the same way.
+    let server = CannedServer::start(vec![(
+        200,
+        json!({"schema_version": "remote_worker_poll_response_v1",
+               "completions": [completion(RUN, 0, "trial-0", "tk-1", 1)]})
+        .to_string(),
+    )]);
+    let other =
+        HttpRemoteWorkerProtocol::new(&server.base_url, Some("another-token".into())).unwrap();
+    let polled = other.poll(RUN, &[], 8, Duration::from_millis(50)).unwrap();
+    server.finish();
+    assert_eq!(
+        polled.completions[0].auth_failure.as_deref(),
+        Some("its MAC does not match its content")
+    );
 }

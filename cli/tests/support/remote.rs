@@ -16,6 +16,8 @@ pub struct Worker {
     pub url: String,
     pub addr: String,
     pub stderr_path: PathBuf,
+    /// `sha256:…` of its TLS certificate, when it serves HTTPS.
+    pub fingerprint: Option<String>,
 }
 
 impl Worker {
@@ -38,6 +40,30 @@ impl Worker {
         slots: usize,
         extra: &[&str],
     ) -> Worker {
+        Worker::start_full(wrapper, work_dir, listen, slots, true, extra)
+    }
+
+    /// [`Worker::start`] without a token (`--insecure-no-auth`: no completion MAC).
+    pub fn start_no_auth(work_dir: &Path, slots: usize) -> Worker {
+        Worker::start_full(
+            &[],
+            work_dir,
+            "127.0.0.1:0",
+            slots,
+            false,
+            &["--insecure-no-auth"],
+        )
+    }
+
+    /// Everything: `token` adds `--token-env` with [`TOKEN`].
+    pub fn start_full(
+        wrapper: &[&str],
+        work_dir: &Path,
+        listen: &str,
+        slots: usize,
+        token: bool,
+        extra: &[&str],
+    ) -> Worker {
         std::fs::create_dir_all(work_dir).unwrap();
         let stderr_path = work_dir.join("worker.stderr");
         let slots = slots.to_string();
@@ -49,9 +75,12 @@ impl Worker {
             }
             None => Command::new(labj_bin()),
         };
+        cmd.args(["worker", "serve", "--listen", listen, "--slots", &slots]);
+        if token {
+            cmd.args(["--token-env", TOKEN_ENV]);
+        }
         let mut child = cmd
-            .args(["worker", "serve", "--listen", listen, "--slots", &slots])
-            .args(["--token-env", TOKEN_ENV, "--work-dir"])
+            .arg("--work-dir")
             .arg(work_dir)
             .args(extra)
             .env(TOKEN_ENV, TOKEN)
@@ -71,18 +100,25 @@ impl Worker {
             .expect("worker printed its address within 30 s");
         let url = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .unwrap_or_else(|| panic!("no URL in worker output {line:?}"))
             .to_string();
         let addr = url
-            .trim_start_matches("http://")
+            .split("://")
+            .nth(1)
+            .unwrap()
             .trim_end_matches('/')
             .to_string();
+        let fingerprint = line
+            .split_whitespace()
+            .find(|w| w.starts_with("sha256:"))
+            .map(String::from);
         Worker {
             child,
             url,
             addr,
             stderr_path,
+            fingerprint,
         }
     }
 
@@ -148,4 +184,97 @@ pub fn post(addr: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, S
         .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
+}
+
+/// A man in the middle on loopback: forwards HTTP/1.1 between coordinator and worker and
+/// rewrites `"failure"` into `"success"` (same length) in the worker's poll answers only.
+pub struct RewritingProxy {
+    pub url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RewritingProxy {
+    pub fn start(worker_addr: &str) -> RewritingProxy {
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stop2, upstream) = (stop.clone(), worker_addr.to_string());
+        std::thread::spawn(move || {
+            while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let upstream = upstream.clone();
+                std::thread::spawn(move || {
+                    client.set_nonblocking(false).unwrap();
+                    let Ok(server) = TcpStream::connect(&upstream) else {
+                        return;
+                    };
+                    let _ = proxy_connection(client, server);
+                });
+            }
+        });
+        RewritingProxy { url, stop }
+    }
+}
+
+impl Drop for RewritingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// One HTTP/1.1 message (head + Content-Length body) from `r`; None at end of stream.
+fn read_message(r: &mut impl std::io::BufRead) -> Option<(String, Vec<u8>)> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+fn proxy_connection(
+    client: std::net::TcpStream,
+    server: std::net::TcpStream,
+) -> std::io::Result<()> {
+    use std::io::{BufReader, Write};
+    let mut from_client = BufReader::new(client.try_clone()?);
+    let mut to_client = client;
+    let mut from_server = BufReader::new(server.try_clone()?);
+    let mut to_server = server;
+    while let Some((head, body)) = read_message(&mut from_client) {
+        let poll = head.starts_with("POST /v1/worker/poll ");
+        to_server.write_all(head.as_bytes())?;
+        to_server.write_all(&body)?;
+        let Some((rhead, mut rbody)) = read_message(&mut from_server) else {
+            return Ok(());
+        };
+        if poll {
+            let text = String::from_utf8_lossy(&rbody).replace("\"failure\"", "\"success\"");
+            rbody = text.into_bytes();
+        }
+        to_client.write_all(rhead.as_bytes())?;
+        to_client.write_all(&rbody)?;
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ use crate::backend::remote::{
     resolve_remote_bearer_token, HttpRemoteWorkerProtocol, RemoteTuning, RemoteWorkerBackend,
     RetryPolicy,
 };
+use crate::wire::tls::ClientTrust;
 use std::time::Duration;
 
 pub const LOST_AFTER_ENV: &str = "LABJ_REMOTE_LOST_AFTER_MS";
@@ -27,6 +28,31 @@ pub struct RemoteOptions {
     pub token_env: Option<String>,
     /// `--insecure-plaintext`: allow `http://` endpoints that are not on loopback.
     pub insecure_plaintext: bool,
+    /// `--tls-ca FILE`: trust `https://` workers whose certificate chains to these.
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// `--tls-pin sha256:HEX`: trust `https://` workers presenting exactly this
+    /// certificate (what `labj worker serve` prints).
+    pub tls_pin: Option<String>,
+}
+
+/// How `https://` endpoints are trusted, from `--tls-ca` / `--tls-pin`.
+fn trust(opts: &RemoteOptions) -> Result<Option<ClientTrust>, RunError> {
+    match (&opts.tls_ca, &opts.tls_pin) {
+        (Some(_), Some(_)) => Err(RunError::Invalid(
+            "--tls-ca and --tls-pin exclude each other: trust a CA or pin one certificate".into(),
+        )),
+        (Some(ca), None) => {
+            let t = ClientTrust::Ca(std::path::absolute(ca).unwrap_or_else(|_| ca.clone()));
+            // Read it now: a bad file is an error before the run, naming the file.
+            t.client_config()
+                .map_err(|e| RunError::Invalid(e.to_string()))?;
+            Ok(Some(t))
+        }
+        (None, Some(pin)) => ClientTrust::pin(pin)
+            .map(Some)
+            .map_err(|e| RunError::Invalid(e.to_string())),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Whether `url` (`http://HOST[:PORT]/…`) names this machine's loopback interface.
@@ -79,9 +105,10 @@ pub fn tuning_from_env() -> Result<(RemoteTuning, RetryPolicy), RunError> {
 pub fn clients(opts: &RemoteOptions) -> Result<Vec<HttpRemoteWorkerProtocol>, RunError> {
     if opts.endpoints.is_empty() {
         return Err(RunError::Invalid(
-            "--executor remote needs at least one --remote-endpoint http://HOST:PORT/".into(),
+            "--executor remote needs at least one --remote-endpoint https://HOST:PORT/".into(),
         ));
     }
+    let trust = trust(opts)?;
     let token = resolve_remote_bearer_token(opts.token_env.as_deref())
         .map_err(|e| RunError::Invalid(e.to_string()))?;
     let (_, retry) = tuning_from_env()?;
@@ -100,9 +127,22 @@ pub fn clients(opts: &RemoteOptions) -> Result<Vec<HttpRemoteWorkerProtocol>, Ru
                 }
             )));
         }
-        let c = HttpRemoteWorkerProtocol::new(url, token.clone())
+        let mut c = HttpRemoteWorkerProtocol::new(url, token.clone())
             .map_err(|e| RunError::Invalid(format!("--remote-endpoint: {e}")))?
             .with_retry(retry);
+        if c.is_tls() {
+            let Some(t) = &trust else {
+                return Err(RunError::Invalid(format!(
+                    "--remote-endpoint {}: an https:// worker needs --tls-pin sha256:HEX (the \
+                     fingerprint `labj worker serve` prints) or --tls-ca FILE (the CA that \
+                     signed its certificate, e.g. /etc/ssl/certs/ca-certificates.crt)",
+                    c.base_url()
+                )));
+            };
+            c = c
+                .with_tls(t.clone())
+                .map_err(|e| RunError::Invalid(format!("--remote-endpoint: {e}")))?;
+        }
         if out
             .iter()
             .any(|o: &HttpRemoteWorkerProtocol| o.base_url() == c.base_url())
@@ -160,5 +200,9 @@ pub fn recorded(options: &serde_json::Value) -> RemoteOptions {
             .unwrap_or_default(),
         token_env: options["remote_token_env"].as_str().map(String::from),
         insecure_plaintext: false,
+        tls_ca: options["remote_tls_ca"]
+            .as_str()
+            .map(std::path::PathBuf::from),
+        tls_pin: options["remote_tls_pin"].as_str().map(String::from),
     }
 }

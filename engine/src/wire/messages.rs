@@ -4,7 +4,7 @@
 //! types only need to carry what the handlers read. Responses are built here and
 //! validated against their own schema before they leave (see `http`).
 
-use model::trial::{TrialOutcome, TrialSpec};
+use model::trial::TrialSpec;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,7 +64,12 @@ pub struct CompletionDoc {
     pub trial_id: String,
     pub ticket_id: String,
     pub completion_seq: u64,
-    pub outcome: TrialOutcome,
+    /// The outcome as a document (what [`crate::wire::CompletionMac::tag`] covers).
+    pub outcome: serde_json::Value,
+    /// [`crate::wire::CompletionMac`] of this completion; absent only from a worker
+    /// serving without a token (`--insecure-no-auth`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +134,9 @@ pub struct BlobRequest {
     pub schema_version: String,
     pub run_id: String,
     pub digest: String,
+    /// The attempt that produced it (absent from older coordinators: any attempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<String>,
 }
 
 fn blob_schema() -> String {

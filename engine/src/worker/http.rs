@@ -12,6 +12,7 @@ use super::state::{Refusal, WorkerState};
 use crate::wire::messages::*;
 use crate::wire::BearerToken;
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -108,7 +109,14 @@ impl Call {
     }
 }
 
-type Answer = Response<Full<Bytes>>;
+/// A whole document, or a blob streamed from disk.
+pub(super) type Answer = Response<BoxBody<Bytes, std::io::Error>>;
+
+fn full(bytes: impl Into<Bytes>) -> BoxBody<Bytes, std::io::Error> {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
 
 fn error(status: StatusCode, message: impl Into<String>) -> Answer {
     let body = serde_json::json!({ "error": message.into() }).to_string();
@@ -116,7 +124,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Answer {
 }
 
 fn json_response(status: StatusCode, body: String) -> Answer {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -226,41 +234,88 @@ async fn handle_inner(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     }
 }
 
-/// `v1/worker/blob`: the blob's bytes, read on a blocking thread; 404 when the worker
-/// does not hold it (never a path or file name of the worker in the message).
+/// `v1/worker/blob`: the blob's bytes, streamed from disk in [`BLOB_CHUNK`] pieces by a
+/// blocking thread through a small channel (the worker holds a few chunks, never the
+/// blob); 404 when the worker does not hold it (never a path or file name of the worker
+/// in the message).
 async fn blob_answer(state: Arc<WorkerState>, doc: serde_json::Value) -> Answer {
     let req: BlobRequest = match decode(Call::Blob, doc) {
         Ok(r) => r,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
-    let read = tokio::task::spawn_blocking(move || {
-        state
-            .blob_path(&req.run_id, &req.digest)
-            .map(|p| (std::fs::read(p), req))
-            .ok_or(())
+    let (run_id, digest) = (req.run_id.clone(), req.digest.clone());
+    let opened = tokio::task::spawn_blocking(move || {
+        let path = state.blob_path(&req.run_id, req.ticket_id.as_deref(), &req.digest)?;
+        Some(std::fs::File::open(path).and_then(|f| Ok((f.metadata()?.len(), f))))
     })
     .await;
-    match read {
-        Ok(Ok((Ok(bytes), _))) => {
-            let mut r = Response::new(Full::new(Bytes::from(bytes)));
-            r.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("application/octet-stream"),
-            );
-            r
+    let (len, file) = match opened {
+        Ok(Some(Ok(open))) => open,
+        Ok(Some(Err(e))) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read blob {digest} of run `{run_id}`: {e}"),
+            )
         }
-        Ok(Ok((Err(e), req))) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!(
-                "cannot read blob {} of run `{}`: {e}",
-                req.digest, req.run_id
-            ),
-        ),
-        Ok(Err(())) => error(StatusCode::NOT_FOUND, "this worker holds no such blob"),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("worker handler failed: {e}"),
-        ),
+        Ok(None) => return error(StatusCode::NOT_FOUND, "this worker holds no such blob"),
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("worker handler failed: {e}"),
+            )
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || stream_file(file, tx));
+    let mut r = Response::new(BoxBody::new(ChunkBody(rx)));
+    let headers = r.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(hyper::header::CONTENT_LENGTH, len.into());
+    r
+}
+
+/// Size of one piece of a streamed blob.
+const BLOB_CHUNK: usize = 256 * 1024;
+
+/// Read `file` and send it in pieces until its end, a read error (sent on, so the
+/// client sees a broken body, not a short one) or the client going away.
+fn stream_file(mut file: std::fs::File, tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>) {
+    use std::io::Read;
+    loop {
+        let mut buf = vec![0u8; BLOB_CHUNK];
+        let piece = match file.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(Bytes::from(buf))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+        let failed = piece.is_err();
+        if tx.blocking_send(piece).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// A response body fed by [`stream_file`].
+struct ChunkBody(tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>);
+
+impl hyper::body::Body for ChunkBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|piece| piece.map(|r| r.map(hyper::body::Frame::data)))
     }
 }
 

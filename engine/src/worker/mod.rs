@@ -4,7 +4,10 @@
 //! [`execute_trial`](exec::executor::execute_trial) as a local run. It never sees a
 //! journal: it keeps each finished trial's completion in memory until the coordinator
 //! acknowledges its key (at-least-once delivery), and lists its outstanding tickets so
-//! a continuing coordinator can reattach to them.
+//! a continuing coordinator can reattach to them. An acknowledged attempt's trial
+//! directory and blobs are removed (the coordinator copied the blobs home before it
+//! journaled the completion); what an earlier process on the same work dir left is
+//! removed at start (see [`staging`]).
 //!
 //! - [`state`]: tickets, slots, long polls, acknowledgements.
 //! - [`staging`]: how paths work when the worker's filesystem is not the coordinator's.
@@ -21,7 +24,7 @@ pub mod http;
 pub mod staging;
 pub mod state;
 
-use crate::wire::BearerToken;
+use crate::wire::{BearerToken, CompletionMac};
 use http::{HttpLimits, Shared};
 use state::{Runner, WorkerState};
 use std::net::SocketAddr;
@@ -42,6 +45,9 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// A delivered completion not acknowledged within this is delivered again.
     pub redeliver_after: Duration,
+    /// Serve HTTPS with this (see [`crate::wire::tls::ServerIdentity`]); `None`: plain
+    /// HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ServeConfig {
@@ -99,6 +105,9 @@ pub fn serve_with_runner(
             path: config.work_dir.clone(),
             source,
         })?;
+    // The tickets of an earlier process on this work dir died with it.
+    staging::remove_stale_tickets(&work_dir);
+    forbid_inspection();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -126,6 +135,7 @@ pub fn serve_with_runner(
             config.redeliver_after,
             work_dir,
             runner,
+            config.token.as_ref().map(CompletionMac::from_token),
         ));
         let shared = Arc::new(Shared::new(
             Arc::clone(&state),
@@ -133,15 +143,33 @@ pub fn serve_with_runner(
             config.limits,
         ));
         on_listening(addr);
-        accept_until_signal(listener, shared, config.limits).await?;
+        let tls = config.tls.map(tokio_rustls::TlsAcceptor::from);
+        accept_until_signal(listener, shared, config.limits, tls).await?;
         drain(&state, config.shutdown_grace).await
     })
+}
+
+/// Trials run as this process's user: without this, an agent could read the worker's
+/// memory or its original environment block (`/proc/<pid>/environ` keeps the token's
+/// variable after `remove_var`) and so the token and the completion MAC key. A
+/// non-dumpable process's `/proc` files belong to root and `ptrace` is refused.
+fn forbid_inspection() {
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) takes no pointers and only changes a flag of
+    // this process.
+    let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if rc != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot make the worker non-dumpable; agents of its user may read its memory"
+        );
+    }
 }
 
 async fn accept_until_signal(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     limits: HttpLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<(), WorkerError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term =
@@ -150,7 +178,7 @@ async fn accept_until_signal(
         signal(SignalKind::interrupt()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
     // Accepting goes on during the drain so the coordinator can still poll and ack;
     // this task ends with the process.
-    let serving = tokio::spawn(accept_loop(listener, shared, limits));
+    let serving = tokio::spawn(accept_loop(listener, shared, limits, tls));
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
@@ -170,7 +198,12 @@ async fn accept_until_signal(
     Ok(())
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, limits: HttpLimits) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    limits: HttpLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
@@ -183,17 +216,33 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, lim
         };
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |req| http::handle(Arc::clone(&shared), req));
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
-                tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+            let Some(acceptor) = tls else {
+                return serve_connection(stream, shared, limits, peer).await;
+            };
+            // The handshake gets the header read time; a client that does not finish
+            // it (or speaks plain HTTP here) is dropped before any request is read.
+            match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => serve_connection(tls_stream, shared, limits, peer).await,
+                Ok(Err(e)) => tracing::debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
             }
         });
+    }
+}
+
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>, limits: HttpLimits, peer: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| http::handle(Arc::clone(&shared), req));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    if let Err(e) = conn.await {
+        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
     }
 }
 

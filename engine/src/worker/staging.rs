@@ -6,9 +6,14 @@
 //!
 //! ```text
 //! <work-dir>/runs/<run_id>/experiment/   the files the submit carried, by value
-//! <work-dir>/runs/<run_id>/trials/<trial_id>/   the trial directory (see `executor`)
-//! <work-dir>/runs/<run_id>/blobs/        content-addressed artifacts
+//! <work-dir>/runs/<run_id>/tickets/<ticket_id>/trials/<trial_id>/   the trial directory
+//! <work-dir>/runs/<run_id>/tickets/<ticket_id>/blobs/   its content-addressed artifacts
 //! ```
+//!
+//! Everything an attempt leaves lives under its ticket's directory, so the worker
+//! removes it whole once the coordinator acknowledged the completion (it has copied the
+//! blobs home by then): the work dir does not grow with completed trials. The blobs of
+//! two attempts are never shared, so removing one never takes another's evidence.
 //!
 //! Each carried file names its blake3; the worker checks it, and writes a file only
 //! when it is missing or differs, so the same agent script sent with every submit is
@@ -68,10 +73,12 @@ fn io(context: &Path, e: std::io::Error) -> StageError {
 pub fn stage(
     work_dir: &Path,
     run_id: &str,
+    ticket_id: &str,
     mut spec: TrialSpec,
     files: &[FileDoc],
 ) -> Result<TrialSpec, StageError> {
     check_component("run_id", run_id)?;
+    check_component("ticket_id", ticket_id)?;
     check_component("trial_id", &spec.trial_id)?;
     let run_dir = work_dir.join("runs").join(run_id);
     let exp_dir = run_dir.join("experiment");
@@ -108,9 +115,76 @@ pub fn stage(
     if let Some(g) = spec.grader.as_mut() {
         rebase(&mut g.command);
     }
-    spec.trial_dir = journal::RunDir::new(&run_dir).trial_dir(&spec.trial_id);
-    spec.blob_dir = journal::RunDir::new(&run_dir).blobs();
+    let attempt = journal::RunDir::new(ticket_dir(work_dir, run_id, ticket_id));
+    spec.trial_dir = attempt.trial_dir(&spec.trial_id);
+    spec.blob_dir = attempt.blobs();
     Ok(spec)
+}
+
+/// `<work-dir>/runs/<run_id>/tickets/`: one directory per attempt.
+pub fn tickets_dir(work_dir: &Path, run_id: &str) -> PathBuf {
+    work_dir.join("runs").join(run_id).join("tickets")
+}
+
+/// Everything the attempt `ticket_id` of run `run_id` leaves on the worker (trial
+/// directory and blobs). Both ids are checked path components (see [`stage`]).
+pub fn ticket_dir(work_dir: &Path, run_id: &str, ticket_id: &str) -> PathBuf {
+    tickets_dir(work_dir, run_id).join(ticket_id)
+}
+
+/// Whether `s` may name a directory on the worker (the check [`stage`] applies).
+pub fn is_component(s: &str) -> bool {
+    check_component("", s).is_ok()
+}
+
+/// Remove what an attempt left (after its completion was acknowledged). A failure is
+/// logged and left: it costs disk, never a result.
+pub fn remove_ticket(work_dir: &Path, run_id: &str, ticket_id: &str) {
+    if !is_component(run_id) || !is_component(ticket_id) {
+        return;
+    }
+    let dir = ticket_dir(work_dir, run_id, ticket_id);
+    if let Err(e) = remove_tree(&dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a finished trial's directory");
+    }
+}
+
+/// Remove what attempts of an earlier worker process left: its tickets died with it
+/// (a coordinator re-runs them), so nobody will fetch or acknowledge them. Called at
+/// start, before the first request.
+pub fn remove_stale_tickets(work_dir: &Path) {
+    let Ok(runs) = std::fs::read_dir(work_dir.join("runs")) else {
+        return;
+    };
+    for run in runs.flatten() {
+        let dir = run.path().join("tickets");
+        if let Err(e) = remove_tree(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove an earlier worker's trial directories");
+        }
+    }
+}
+
+/// `remove_dir_all` that first makes read-only directories writable (blobs are 0444,
+/// an agent may leave 0555 directories). Symlinks are removed, never followed.
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+    std::fs::remove_dir_all(dir)
 }
 
 fn write_if_changed(to: &Path, bytes: &[u8], executable: bool) -> Result<(), StageError> {

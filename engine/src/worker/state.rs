@@ -9,8 +9,8 @@
 //! answer it lost).
 
 use super::staging::{self, StageError};
-use crate::wire::completion_key;
 use crate::wire::messages::*;
+use crate::wire::{completion_key, CompletionMac};
 use exec::executor::TrialControl;
 use model::trial::{TrialOutcome, TrialSpec};
 use std::collections::HashMap;
@@ -55,35 +55,43 @@ pub struct WorkerState {
     pub redeliver_after: Duration,
     work_dir: PathBuf,
     runner: Runner,
+    /// Signs every completion handed out (`None` only without a token).
+    mac: Option<CompletionMac>,
     inner: Mutex<Inner>,
     /// Signalled when a trial finishes (wakes long polls) or the worker drains.
     changed: Condvar,
 }
 
 impl WorkerState {
-    /// Where the blob `digest` of run `run_id` lives on this worker, if it holds it.
-    /// Both names are schema-checked (`remote_worker_blob_v1`: a plain id and 64 hex
-    /// digits), so the path never leaves `<work-dir>/runs/<run_id>/blobs/`.
-    pub fn blob_path(&self, run_id: &str, digest: &str) -> Option<PathBuf> {
-        let ok_id = !run_id.is_empty()
-            && !run_id.starts_with('.')
-            && run_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    /// Where the blob `digest` of run `run_id` lives on this worker, if it holds it:
+    /// in the directory of attempt `ticket_id`, or (when the client names none) of any
+    /// attempt of the run. The names are checked path components and the digest 64 hex
+    /// digits, so the path never leaves `<work-dir>/runs/<run_id>/tickets/`.
+    pub fn blob_path(
+        &self,
+        run_id: &str,
+        ticket_id: Option<&str>,
+        digest: &str,
+    ) -> Option<PathBuf> {
         let ok_digest = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
-        if !ok_id || !ok_digest {
+        if !staging::is_component(run_id) || !ok_digest {
             return None;
         }
-        let p = self
-            .work_dir
-            .join("runs")
-            .join(run_id)
-            .join("blobs")
-            .join(&digest[..2])
-            .join(digest);
-        std::fs::symlink_metadata(&p)
-            .is_ok_and(|m| m.is_file())
-            .then_some(p)
+        let in_ticket = |ticket: &str| {
+            let p = journal::RunDir::new(staging::ticket_dir(&self.work_dir, run_id, ticket))
+                .blob(digest);
+            std::fs::symlink_metadata(&p)
+                .is_ok_and(|m| m.is_file())
+                .then_some(p)
+        };
+        match ticket_id {
+            Some(t) if staging::is_component(t) => in_ticket(t),
+            Some(_) => None,
+            None => std::fs::read_dir(staging::tickets_dir(&self.work_dir, run_id))
+                .ok()?
+                .flatten()
+                .find_map(|e| in_ticket(e.file_name().to_str()?)),
+        }
     }
 }
 
@@ -100,6 +108,7 @@ impl WorkerState {
         redeliver_after: Duration,
         work_dir: PathBuf,
         runner: Runner,
+        mac: Option<CompletionMac>,
     ) -> Self {
         WorkerState {
             worker_id,
@@ -108,6 +117,7 @@ impl WorkerState {
             redeliver_after,
             work_dir,
             runner,
+            mac,
             inner: Mutex::new(Inner::default()),
             changed: Condvar::new(),
         }
@@ -151,12 +161,17 @@ impl WorkerState {
             }
         }
         // Stage outside the lock: it writes files.
-        let spec = staging::stage(&self.work_dir, &req.run_id, d.spec, &req.files).map_err(
-            |e| match e {
-                StageError::Refused(m) => Refusal::BadRequest(m),
-                StageError::Io(m) => Refusal::BadRequest(format!("worker cannot stage: {m}")),
-            },
-        )?;
+        let spec = staging::stage(
+            &self.work_dir,
+            &req.run_id,
+            &d.ticket_id,
+            d.spec,
+            &req.files,
+        )
+        .map_err(|e| match e {
+            StageError::Refused(m) => Refusal::BadRequest(m),
+            StageError::Io(m) => Refusal::BadRequest(format!("worker cannot stage: {m}")),
+        })?;
         let control = TrialControl::new();
         {
             let mut inner = self.lock();
@@ -193,7 +208,11 @@ impl WorkerState {
         if let Err(e) = spawned {
             let mut inner = self.lock();
             inner.running = inner.running.saturating_sub(1);
-            inner.tickets.remove(&(req.run_id, d.ticket_id.clone()));
+            inner
+                .tickets
+                .remove(&(req.run_id.clone(), d.ticket_id.clone()));
+            drop(inner);
+            staging::remove_ticket(&self.work_dir, &req.run_id, &d.ticket_id);
             return Ok(answer(
                 false,
                 Some(format!("cannot start a trial thread: {e}")),
@@ -202,28 +221,41 @@ impl WorkerState {
         Ok(answer(true, None))
     }
 
-    /// Forget the acknowledged completions of `run_id`; returns how many were kept.
-    fn ack_locked(inner: &mut Inner, run_id: &str, keys: &[String]) -> usize {
+    /// Forget the acknowledged completions of `run_id`; returns the tickets forgotten
+    /// (their directories are for [`WorkerState::remove_acked`], outside the lock).
+    fn ack_locked(inner: &mut Inner, run_id: &str, keys: &[String]) -> Vec<String> {
         if keys.is_empty() {
-            return 0;
+            return Vec::new();
         }
         let wanted: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
-        let before = inner.tickets.len();
+        let mut gone = Vec::new();
         inner.tickets.retain(|(run, ticket), t| {
-            !(run == run_id
+            let acked = run == run_id
                 && matches!(t.state, TicketState::Finished(_))
                 && wanted
-                    .contains(completion_key(run, t.schedule_idx, &t.trial_id, ticket, 1).as_str()))
+                    .contains(completion_key(run, t.schedule_idx, &t.trial_id, ticket, 1).as_str());
+            if acked {
+                gone.push(ticket.clone());
+            }
+            !acked
         });
-        before - inner.tickets.len()
+        gone
+    }
+
+    /// The coordinator has journaled these attempts and copied their blobs home: their
+    /// trial directories and blobs go.
+    fn remove_acked(&self, run_id: &str, tickets: &[String]) {
+        for t in tickets {
+            staging::remove_ticket(&self.work_dir, run_id, t);
+        }
     }
 
     pub fn ack(&self, req: AckRequest) -> AckResponse {
-        let mut inner = self.lock();
-        let acked = Self::ack_locked(&mut inner, &req.run_id, &req.completion_keys);
+        let gone = Self::ack_locked(&mut self.lock(), &req.run_id, &req.completion_keys);
+        self.remove_acked(&req.run_id, &gone);
         AckResponse {
             schema_version: "remote_worker_ack_response_v1",
-            acked,
+            acked: gone.len(),
         }
     }
 
@@ -231,8 +263,9 @@ impl WorkerState {
     /// the run and return up to `max_completions` (oldest schedule_idx first).
     pub fn poll(&self, req: PollRequest) -> PollResponse {
         let deadline = Instant::now() + Duration::from_millis(req.wait_ms).min(MAX_POLL_WAIT);
+        let gone = Self::ack_locked(&mut self.lock(), &req.run_id, &req.ack_completion_keys);
+        self.remove_acked(&req.run_id, &gone);
         let mut inner = self.lock();
-        Self::ack_locked(&mut inner, &req.run_id, &req.ack_completion_keys);
         let redeliver_after = self.redeliver_after;
         loop {
             let now = Instant::now();
@@ -245,14 +278,7 @@ impl WorkerState {
                 .iter()
                 .filter(|((run, _), t)| *run == req.run_id && due(t))
                 .filter_map(|((run, ticket), t)| match &t.state {
-                    TicketState::Finished(o) => Some(CompletionDoc {
-                        run_id: run.clone(),
-                        schedule_idx: t.schedule_idx,
-                        trial_id: t.trial_id.clone(),
-                        ticket_id: ticket.clone(),
-                        completion_seq: 1,
-                        outcome: (**o).clone(),
-                    }),
+                    TicketState::Finished(o) => Some(self.completion(run, ticket, t, o)),
                     TicketState::Running(_) => None,
                 })
                 .collect();
@@ -279,6 +305,27 @@ impl WorkerState {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
             };
+        }
+    }
+
+    /// One completion as delivered, signed with the completion MAC.
+    fn completion(
+        &self,
+        run: &str,
+        ticket: &str,
+        t: &Ticket,
+        outcome: &TrialOutcome,
+    ) -> CompletionDoc {
+        let outcome = serde_json::to_value(outcome).unwrap_or_default();
+        let key = completion_key(run, t.schedule_idx, &t.trial_id, ticket, 1);
+        CompletionDoc {
+            run_id: run.to_string(),
+            schedule_idx: t.schedule_idx,
+            trial_id: t.trial_id.clone(),
+            ticket_id: ticket.to_string(),
+            completion_seq: 1,
+            mac: self.mac.as_ref().map(|m| m.tag(&key, &outcome)),
+            outcome,
         }
     }
 

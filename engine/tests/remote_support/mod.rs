@@ -159,6 +159,10 @@ pub fn spec(run_id: &str, schedule_idx: u64, trial_id: &str) -> TrialSpec {
 }
 
 /// A schema-valid completion document.
+/// The bearer token the canned completions are signed with (the clients' token).
+pub const SIGNING_TOKEN: &str = "tok-9f3c-never-print-me";
+
+/// A completion as a worker holding [`SIGNING_TOKEN`] delivers it (with its MAC).
 pub fn completion(
     run_id: &str,
     schedule_idx: u64,
@@ -166,12 +170,20 @@ pub fn completion(
     ticket: &str,
     seq: u64,
 ) -> serde_json::Value {
+    let outcome = serde_json::json!(
+        {"classification": "success", "duration_ms": 7, "metrics": {"score": 1.0}}
+    );
+    let key = engine::wire::completion_key(run_id, schedule_idx, trial_id, ticket, seq);
+    let mac =
+        engine::wire::CompletionMac::from_token(&engine::wire::BearerToken::new(SIGNING_TOKEN))
+            .tag(&key, &outcome);
     serde_json::json!({
         "run_id": run_id,
         "schedule_idx": schedule_idx,
         "trial_id": trial_id,
         "ticket_id": ticket,
         "completion_seq": seq,
-        "outcome": {"classification": "success", "duration_ms": 7, "metrics": {"score": 1.0}}
+        "outcome": outcome,
+        "mac": mac,
     })
 }

@@ -21,10 +21,11 @@
 
 use super::files::FileCache;
 use super::poller::{poller, PollerMsg, PollerShared};
-use super::protocol::{HttpRemoteWorkerProtocol, RemoteCompletion, TicketDoc};
+use super::protocol::{HttpRemoteWorkerProtocol, RemoteCompletion};
 use super::RemoteError;
 use crate::backend::*;
-use journal::projection::ActiveTrial;
+
+mod reattach;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -420,6 +421,9 @@ impl RemoteWorkerBackend {
                 c.run_id, c.ticket_id, self.run_id
             )));
         }
+        if let Some(why) = c.auth_failure.clone() {
+            return self.reject_unauthenticated(idx, c, &why);
+        }
         if self.seen.contains(&key) {
             // Delivered again (its ack was not yet sent, or got lost): once is enough.
             self.delivered.push((idx, c.key()));
@@ -471,6 +475,35 @@ impl RemoteWorkerBackend {
         });
     }
 
+    /// A completion whose MAC does not authenticate it (rewritten on the way, or a
+    /// worker holding another token) is no verdict: its attempt is reported lost — an
+    /// infrastructure fault, re-run under the retry budget like a vanished worker — and
+    /// nothing of its content is used. Acknowledged, so the worker does not send it again.
+    fn reject_unauthenticated(&mut self, idx: usize, c: RemoteCompletion, why: &str) {
+        let url = self.endpoints[idx].url.clone();
+        let key = c.key();
+        self.seen.insert(key.clone());
+        self.delivered.push((idx, key));
+        let reason = format!(
+            "completion failed authentication: {why} (the answer of worker {url} was altered \
+             on the way, or the worker was started with another token); not scored"
+        );
+        match self.tickets.get(&c.ticket_id) {
+            Some(t) if t.endpoint == idx => {
+                let t = self.tickets.remove(&c.ticket_id).expect("checked above");
+                self.lost.insert(c.ticket_id.clone());
+                self.reports.push(BackendReport::Lost(LostTrial {
+                    ticket_id: c.ticket_id,
+                    schedule_idx: t.schedule_idx,
+                    trial_id: t.trial_id,
+                    worker_id: url,
+                    reason,
+                }));
+            }
+            _ => self.drop_report(&c, reason),
+        }
+    }
+
     /// What the last poll handed over is journaled now: let the pollers acknowledge it.
     fn release_acks(&mut self) {
         for (idx, key) in self.delivered.drain(..) {
@@ -478,78 +511,6 @@ impl RemoteWorkerBackend {
                 acks.push(key);
             }
         }
-    }
-
-    /// `labj continue`: ask every live endpoint for its outstanding tickets of this run
-    /// and take back those the journal still shows active there. Returns the tickets
-    /// reattached; every other active trial is for the caller to record `worker_lost`
-    /// (and is remembered here as lost, so a late completion is dropped). Tickets the
-    /// worker holds that the journal no longer expects are stopped or acknowledged.
-    pub fn reattach(&mut self, active: &[ActiveTrial]) -> Vec<String> {
-        let mut adopted = Vec::new();
-        for idx in 0..self.endpoints.len() {
-            if self.endpoints[idx].health != Health::Live {
-                continue;
-            }
-            let listed: Vec<TicketDoc> = match self.endpoints[idx].client.tickets(&self.run_id) {
-                Ok(r) => r.tickets,
-                Err(e) => {
-                    self.on_error(idx, e);
-                    continue;
-                }
-            };
-            let url = self.endpoints[idx].url.clone();
-            let mut stale_keys = Vec::new();
-            for t in listed {
-                let journaled = active
-                    .iter()
-                    .find(|a| a.ticket_id == t.ticket_id && a.worker_id == url);
-                // A trial stopped by `labj kill` finished `cancelled`: that is no verdict,
-                // so it is re-run like any trial the session lost.
-                let cancelled = t.classification.as_deref() == Some("cancelled");
-                match journaled {
-                    Some(a)
-                        if !cancelled
-                            && a.schedule_idx == t.schedule_idx
-                            && a.trial_id == t.trial_id =>
-                    {
-                        self.tickets.insert(
-                            t.ticket_id.clone(),
-                            Ticket {
-                                endpoint: idx,
-                                schedule_idx: t.schedule_idx,
-                                trial_id: t.trial_id.clone(),
-                                submitted: true,
-                            },
-                        );
-                        adopted.push(t.ticket_id);
-                    }
-                    _ if t.state == "running" => {
-                        let _ = self.endpoints[idx].client.stop(
-                            &self.run_id,
-                            &t.ticket_id,
-                            "not expected by the continuing coordinator",
-                        );
-                    }
-                    _ => stale_keys.push(crate::wire::completion_key(
-                        &self.run_id,
-                        t.schedule_idx,
-                        &t.trial_id,
-                        &t.ticket_id,
-                        1,
-                    )),
-                }
-            }
-            if !stale_keys.is_empty() {
-                let _ = self.endpoints[idx].client.ack(&self.run_id, &stale_keys);
-            }
-        }
-        for a in active {
-            if !adopted.contains(&a.ticket_id) {
-                self.lost.insert(a.ticket_id.clone());
-            }
-        }
-        adopted
     }
 
     /// The endpoint running `ticket_id`, if it is live.

@@ -35,7 +35,8 @@ pub(super) fn fetch_missing(
 ) -> Vec<MissingBlob> {
     let store = BlobStore::new(blobs_dir);
     let mut problems = Vec::new();
-    for c in completions {
+    // An unauthenticated completion is no verdict: nothing of it is brought home.
+    for c in completions.iter().filter(|c| c.auth_failure.is_none()) {
         let digests = c
             .outcome
             .artifacts
@@ -51,7 +52,7 @@ pub(super) fn fetch_missing(
             if store.verify(digest).is_ok() {
                 continue;
             }
-            if let Err(why) = fetch_one(client, run_id, &store, blobs_dir, digest) {
+            if let Err(why) = fetch_one(client, run_id, &c.ticket_id, &store, blobs_dir, digest) {
                 problems.push(MissingBlob {
                     digest: digest.to_string(),
                     message: format!(
@@ -69,6 +70,7 @@ pub(super) fn fetch_missing(
 fn fetch_one(
     client: &HttpRemoteWorkerProtocol,
     run_id: &str,
+    ticket_id: &str,
     store: &BlobStore,
     blobs_dir: &Path,
     digest: &str,
@@ -80,7 +82,7 @@ fn fetch_one(
     // A temporary name `continue` removes when this process died mid-copy.
     let tmp = blobs_dir.join(format!("{TMP_PREFIX}{}-fetch-{digest}", std::process::id()));
     let res = client
-        .fetch_blob(run_id, digest, &tmp, MAX_BLOB_BYTES)
+        .fetch_blob(run_id, ticket_id, digest, &tmp, MAX_BLOB_BYTES)
         .map_err(|e| e.to_string())
         .and_then(|_| hash_path(&tmp).map_err(|e| e.to_string()))
         .and_then(|(got, _)| {

@@ -21,6 +21,8 @@ mod evidence;
 pub mod files;
 mod poller;
 pub mod protocol;
+mod response;
+mod tls;
 
 pub use backend::{RemoteTuning, RemoteWorkerBackend};
 pub use protocol::{HttpRemoteWorkerProtocol, RemoteEndpoint, RemoteTimeouts, RetryPolicy};
@@ -73,6 +75,8 @@ pub enum RemoteError {
         attempts: u32,
         body: String,
     },
+    #[error("remote worker {endpoint} failed the TLS check, so nothing was sent to it: {message} (compare --tls-ca / --tls-pin with the certificate `labj worker serve` printed at start)")]
+    Tls { endpoint: String, message: String },
     #[error("remote worker {endpoint} answered a body that is not JSON: {message}")]
     NotJson { endpoint: String, message: String },
     #[error("remote worker {endpoint} answered schema_version `{found}`, expected `{expected}`")]
@@ -96,12 +100,14 @@ pub enum RemoteError {
 }
 
 impl RemoteError {
-    /// A fault of the protocol itself (the worker speaks another version or sends
-    /// malformed documents), as opposed to an unreachable or failing worker.
+    /// A fault of the protocol itself (the worker speaks another version, sends
+    /// malformed documents, or is not the worker it must be by its certificate), as
+    /// opposed to an unreachable or failing worker.
     pub fn is_protocol_fault(&self) -> bool {
         matches!(
             self,
             RemoteError::NotJson { .. }
+                | RemoteError::Tls { .. }
                 | RemoteError::SchemaMismatch { .. }
                 | RemoteError::InvalidResponse { .. }
         )

@@ -7,10 +7,14 @@
 //! validated against their own schema before they leave, so a bug here never reaches a
 //! worker as a malformed document.
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use super::response::fuzz_response;
+use super::response::{is_transient, parse_response_doc};
 use super::RemoteError;
 use crate::backend::TrialDispatch;
 pub use crate::wire::messages::{FileDoc, HealthResponse, TicketDoc};
-use crate::wire::{completion_key, BearerToken};
+use crate::wire::tls::ClientTrust;
+use crate::wire::{completion_key, BearerToken, CompletionMac};
 use model::trial::{TrialOutcome, TrialSpec};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -190,6 +194,13 @@ pub struct RemoteCompletion {
     pub ticket_id: String,
     pub completion_seq: u64,
     pub outcome: TrialOutcome,
+    /// [`CompletionMac`] tag the worker computed.
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// Set by the client when the tag does not authenticate this completion (why, never
+    /// the key): the backend then journals the attempt as an infrastructure fault.
+    #[serde(skip)]
+    pub auth_failure: Option<String>,
 }
 
 impl RemoteCompletion {
@@ -266,10 +277,14 @@ impl Default for RetryPolicy {
     }
 }
 
-/// HTTP+JSON client for one worker endpoint (`http://host:port/`).
+/// HTTP+JSON client for one worker endpoint (`http://host:port/` or `https://…`).
 pub struct HttpRemoteWorkerProtocol {
     base_url: String,
     token: Option<BearerToken>,
+    /// Derived from the token: every completion must carry its tag.
+    mac: Option<CompletionMac>,
+    /// How an `https://` worker is trusted (required for one).
+    trust: Option<ClientTrust>,
     timeouts: RemoteTimeouts,
     retry: RetryPolicy,
     agent: ureq::Agent,
@@ -287,15 +302,21 @@ impl std::fmt::Debug for HttpRemoteWorkerProtocol {
 }
 
 impl HttpRemoteWorkerProtocol {
-    /// A client for `base_url` (only `http://`; a missing trailing `/` is added).
+    /// A client for `base_url` (`http://` or `https://`; a missing trailing `/` is
+    /// added). An `https://` endpoint needs [`HttpRemoteWorkerProtocol::with_tls`]
+    /// before its first call.
     pub fn new(base_url: &str, token: Option<String>) -> Result<Self, RemoteError> {
         let bad = |reason: &str| RemoteError::BadEndpoint {
             url: base_url.to_string(),
             reason: reason.to_string(),
         };
-        let rest = base_url.strip_prefix("http://").ok_or_else(|| {
-            bad("only http:// endpoints are supported (e.g. http://127.0.0.1:7070/)")
-        })?;
+        let (scheme, rest) =
+            match base_url.split_once("://") {
+                Some((s @ ("http" | "https"), rest)) => (s, rest),
+                _ => return Err(bad(
+                    "only http:// and https:// endpoints are supported (e.g. https://worker:7070/)",
+                )),
+            };
         if rest.trim_end_matches('/').is_empty() {
             return Err(bad("the URL has no host"));
         }
@@ -304,7 +325,7 @@ impl HttpRemoteWorkerProtocol {
         let authority = rest.split('/').next().unwrap_or_default();
         if let Some((_, host)) = authority.rsplit_once('@') {
             return Err(RemoteError::BadEndpoint {
-                url: format!("http://…@{host}/"),
+                url: format!("{scheme}://…@{host}/"),
                 reason: "the URL carries credentials (user:password@), which would be stored \
                          in the run's journal; give the token with --remote-token-env instead"
                     .into(),
@@ -318,19 +339,40 @@ impl HttpRemoteWorkerProtocol {
             base.push('/');
         }
         let timeouts = RemoteTimeouts::default();
+        let token = token.map(BearerToken::new);
         Ok(HttpRemoteWorkerProtocol {
             base_url: base,
-            token: token.map(BearerToken::new),
+            mac: token.as_ref().map(CompletionMac::from_token),
+            token,
+            trust: None,
             timeouts,
             retry: RetryPolicy::default(),
-            agent: build_agent(&timeouts),
+            agent: build_agent(&timeouts, None).map_err(|e| bad(&e))?,
         })
     }
 
     pub fn with_timeouts(mut self, timeouts: RemoteTimeouts) -> Self {
         self.timeouts = timeouts;
-        self.agent = build_agent(&timeouts);
+        if let Ok(agent) = build_agent(&timeouts, self.trust.as_ref()) {
+            self.agent = agent;
+        }
         self
+    }
+
+    /// Trust `https://` workers as `trust` says (a CA file, or a pinned certificate).
+    pub fn with_tls(mut self, trust: ClientTrust) -> Result<Self, RemoteError> {
+        self.agent =
+            build_agent(&self.timeouts, Some(&trust)).map_err(|e| RemoteError::BadEndpoint {
+                url: self.base_url.clone(),
+                reason: e,
+            })?;
+        self.trust = Some(trust);
+        Ok(self)
+    }
+
+    /// Whether this client speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.base_url.starts_with("https://")
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -398,7 +440,18 @@ impl HttpRemoteWorkerProtocol {
             max_completions: max_completions.max(1),
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         };
-        self.call(RemoteEndpoint::Poll, &req, wait + self.timeouts.poll_grace)
+        let (mut answer, doc): (PollResponse, _) =
+            self.call_doc(RemoteEndpoint::Poll, &req, wait + self.timeouts.poll_grace)?;
+        if let Some(mac) = &self.mac {
+            // Each completion against the document as received (what the tag covers).
+            for (i, c) in answer.completions.iter_mut().enumerate() {
+                let outcome = &doc["completions"][i]["outcome"];
+                if let Err(why) = mac.check(&c.key(), outcome, c.mac.as_deref()) {
+                    c.auth_failure = Some(why.to_string());
+                }
+            }
+        }
+        Ok(answer)
     }
 
     pub fn pause(
@@ -479,6 +532,7 @@ impl HttpRemoteWorkerProtocol {
     pub fn fetch_blob(
         &self,
         run_id: &str,
+        ticket_id: &str,
         digest: &str,
         dest: &std::path::Path,
         limit: u64,
@@ -488,6 +542,7 @@ impl HttpRemoteWorkerProtocol {
             schema_version: BLOB_SCHEMA.into(),
             run_id: run_id.into(),
             digest: digest.into(),
+            ticket_id: Some(ticket_id.into()),
         };
         let body = serde_json::to_string(&req).map_err(|e| RemoteError::InvalidRequest {
             endpoint: url.clone(),
@@ -539,7 +594,9 @@ impl HttpRemoteWorkerProtocol {
                     });
                 }
                 Ok(_) => {}
-                Err(e) if !is_transient(&e) || last => return Err(transport(e.to_string())),
+                Err(e) if !is_transient(&e) || last => {
+                    return Err(self.transport_error(&url, attempt, &e))
+                }
                 Err(_) => {}
             }
             std::thread::sleep(backoff);
@@ -553,6 +610,16 @@ impl HttpRemoteWorkerProtocol {
         request: &Req,
         timeout: Duration,
     ) -> Result<Resp, RemoteError> {
+        self.call_doc(endpoint, request, timeout).map(|(r, _)| r)
+    }
+
+    /// [`Self::call`], also returning the checked response document.
+    fn call_doc<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        endpoint: RemoteEndpoint,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<(Resp, serde_json::Value), RemoteError> {
         let url = self.endpoint_url(endpoint);
         let request_doc = serde_json::to_value(request)
             .and_then(|v| serde_json::to_string(&v).map(|s| (v, s)))
@@ -570,7 +637,7 @@ impl HttpRemoteWorkerProtocol {
             }
         })?;
         let text = self.post_with_retry(&url, &body, timeout)?;
-        parse_response(endpoint, &url, &text)
+        parse_response_doc(endpoint, &url, &text)
     }
 
     /// POST `body`, retrying transient failures with exponential backoff; returns the
@@ -605,11 +672,7 @@ impl HttpRemoteWorkerProtocol {
                     );
                 }
                 Err(e) if !is_transient(&e) || last => {
-                    return Err(RemoteError::Transport {
-                        endpoint: url.to_string(),
-                        attempts: attempt,
-                        message: self.scrub(&e.to_string()),
-                    })
+                    return Err(self.transport_error(url, attempt, &e))
                 }
                 Err(e) => {
                     tracing::warn!(endpoint = url, attempt, error = %self.scrub(&e.to_string()), "remote worker unreachable; retrying");
@@ -648,6 +711,22 @@ impl HttpRemoteWorkerProtocol {
         Ok((status, text))
     }
 
+    /// A request that failed below HTTP: a refused certificate is its own error (not
+    /// retried, and it takes the endpoint out: nothing was sent to it).
+    fn transport_error(&self, url: &str, attempts: u32, e: &ureq::Error) -> RemoteError {
+        match super::tls::tls_failure(e) {
+            Some(message) => RemoteError::Tls {
+                endpoint: url.to_string(),
+                message: self.scrub(&message),
+            },
+            None => RemoteError::Transport {
+                endpoint: url.to_string(),
+                attempts,
+                message: self.scrub(&e.to_string()),
+            },
+        }
+    }
+
     /// Remove the token from text a worker or the transport produced (a misbehaving
     /// worker could echo the header back).
     fn scrub(&self, text: &str) -> String {
@@ -669,85 +748,20 @@ impl HttpRemoteWorkerProtocol {
     }
 }
 
-fn build_agent(timeouts: &RemoteTimeouts) -> ureq::Agent {
-    ureq::Agent::config_builder()
+fn build_agent(
+    timeouts: &RemoteTimeouts,
+    trust: Option<&ClientTrust>,
+) -> Result<ureq::Agent, String> {
+    let config = ureq::Agent::config_builder()
         // Status codes are ours to classify (retry 5xx, not 4xx) and to quote.
         .http_status_as_error(false)
         // Workers are addressed directly: never route through a proxy from the environment.
         .proxy(None)
         .max_redirects(0)
         .timeout_connect(Some(timeouts.connect))
-        .build()
-        .new_agent()
-}
-
-fn is_transient(e: &ureq::Error) -> bool {
-    match e {
-        ureq::Error::Io(io) => !matches!(
-            io.kind(),
-            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
-        ),
-        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,
-        _ => false,
-    }
-}
-
-/// Check a response body: JSON, the expected `schema_version`, the schema, the type.
-fn parse_response<T: DeserializeOwned>(
-    endpoint: RemoteEndpoint,
-    url: &str,
-    text: &str,
-) -> Result<T, RemoteError> {
-    let expected = endpoint.response_schema();
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| RemoteError::NotJson {
-        endpoint: url.to_string(),
-        message: e.to_string(),
-    })?;
-    let found = match doc.get("schema_version") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => format!("{other} (not a string)"),
-        None => "(missing)".to_string(),
-    };
-    if found != expected {
-        return Err(RemoteError::SchemaMismatch {
-            endpoint: url.to_string(),
-            expected: expected.to_string(),
-            found,
-        });
-    }
-    let invalid = |violations: String| RemoteError::InvalidResponse {
-        endpoint: url.to_string(),
-        schema: expected.to_string(),
-        violations,
-    };
-    model::schemas::validate(expected, &doc).map_err(|e| match e {
-        model::schemas::SchemaError::Invalid { violations, .. } => invalid(
-            violations
-                .iter()
-                .map(|v| format!("  - {v}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-        other => invalid(other.to_string()),
-    })?;
-    // The schema leaves `outcome` open; the typed decode is the last word on it.
-    serde_json::from_value(doc).map_err(|e| invalid(format!("  - {e}")))
-}
-
-/// Fuzzing entry (feature `fuzzing`): the coordinator's check of a worker's answer to
-/// `endpoint` (JSON, `schema_version`, schema, typed decode).
-#[cfg(feature = "fuzzing")]
-pub(crate) fn fuzz_response(endpoint: RemoteEndpoint, text: &str) -> Result<(), RemoteError> {
-    let url = "http://fuzz";
-    match endpoint {
-        RemoteEndpoint::Submit => parse_response::<SubmitResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Poll => parse_response::<PollResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Pause | RemoteEndpoint::Resume => {
-            parse_response::<PauseResponse>(endpoint, url, text).map(drop)
-        }
-        RemoteEndpoint::Stop => parse_response::<StopResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Ack => parse_response::<AckResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Health => parse_response::<HealthResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Tickets => parse_response::<TicketsResponse>(endpoint, url, text).map(drop),
+        .build();
+    match trust {
+        Some(t) => super::tls::agent(config, t),
+        None => Ok(config.new_agent()),
     }
 }
