@@ -20,7 +20,7 @@ fn agent(s: &Scratch, marks: &Path, base_sleep: &str) {
             "n=$(echo \"${{AGENTLAB_TRIAL_ID##*_}}\" | sed 's/^0*//'); n=${{n:-0}}\n\
              case $((n % 3)) in 0) sleep {base_sleep};; 1) sleep 0.05;; esac\n\
              echo \"$AGENTLAB_TRIAL_ID\" >> {marks}\n\
-             env > \"$AGENTLAB_TRIAL_DIR/env.txt\"\n{SUCCESS}",
+             env > \"$(dirname {marks})/env_$AGENTLAB_TRIAL_ID.txt\"\n{SUCCESS}",
             marks = marks.display()
         ),
     );
@@ -128,11 +128,11 @@ fn resolve_remote_bearer_token_against_worker_serve() {
     let proj = check_journal(&run);
     assert_eq!(proj.progress.next_commit_idx, 3);
     assert_eq!(marks_of(&marks).len(), 3);
-    // Trial dirs live under the worker's --work-dir; the token is nowhere a trial or
-    // the journal can see it.
+    // The token is nowhere a trial or the journal can see it (each agent saved its
+    // environment beside the marks).
     let mut envs = 0;
-    for e in walk(&s.dir().join("w/runs")) {
-        if e.ends_with("env.txt") {
+    for e in walk(s.dir()) {
+        if e.file_name().is_some_and(|n| n.to_string_lossy().starts_with("env_")) {
             envs += 1;
             let env = std::fs::read_to_string(&e).unwrap();
             assert!(!env.contains(TOKEN) && !env.contains(TOKEN_ENV), "{env}");
@@ -461,14 +461,32 @@ fn remote_evidence_comes_home_and_logs_and_verify_read_it() {
         assert!(local(d).is_file(), "blob {d} was not copied home");
     }
 
-    // The worker's blob endpoint: same bytes with the token; 401 without; the schema
-    // refuses a digest that is a path; 404 for a blob it does not hold.
+    // The worker's blob endpoint. Every acknowledged attempt's blobs are gone from the
+    // worker (404); one planted where an unacknowledged attempt keeps its blobs comes
+    // back: same bytes with the token (with or without naming the ticket); 401 without;
+    // the schema refuses a digest that is a path; 404 for a blob it does not hold.
     let run_id = run.file_name().unwrap().to_str().unwrap();
     let body = |d: &str| {
         serde_json::json!({"schema_version": "remote_worker_blob_v1", "run_id": run_id, "digest": d})
             .to_string()
     };
     let d0 = &digests[0];
+    let (st, got) = post(&w.addr, "/v1/worker/blob", Some(TOKEN), body(d0).as_bytes());
+    assert_eq!(st, 404, "an acknowledged blob is still on the worker: {got}");
+    let planted = s
+        .dir()
+        .join("w/runs")
+        .join(run_id)
+        .join("tickets/tk-planted/blobs")
+        .join(&d0[..2]);
+    std::fs::create_dir_all(&planted).unwrap();
+    std::fs::copy(local(d0), planted.join(d0)).unwrap();
+    let with_ticket = serde_json::json!({"schema_version": "remote_worker_blob_v1",
+        "run_id": run_id, "digest": d0, "ticket_id": "tk-planted"})
+    .to_string();
+    let (st, got) = post(&w.addr, "/v1/worker/blob", Some(TOKEN), with_ticket.as_bytes());
+    assert_eq!(st, 200, "{got}");
+    assert_eq!(got.as_bytes(), std::fs::read(local(d0)).unwrap().as_slice());
     let (st, got) = post(&w.addr, "/v1/worker/blob", Some(TOKEN), body(d0).as_bytes());
     assert_eq!(st, 200, "{got}");
     assert_eq!(got.as_bytes(), std::fs::read(local(d0)).unwrap().as_slice());
