@@ -132,7 +132,9 @@ fn resolve_remote_bearer_token_against_worker_serve() {
     // environment beside the marks).
     let mut envs = 0;
     for e in walk(s.dir()) {
-        if e.file_name().is_some_and(|n| n.to_string_lossy().starts_with("env_")) {
+        if e.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("env_"))
+        {
             envs += 1;
             let env = std::fs::read_to_string(&e).unwrap();
             assert!(!env.contains(TOKEN) && !env.contains(TOKEN_ENV), "{env}");
@@ -472,7 +474,10 @@ fn remote_evidence_comes_home_and_logs_and_verify_read_it() {
     };
     let d0 = &digests[0];
     let (st, got) = post(&w.addr, "/v1/worker/blob", Some(TOKEN), body(d0).as_bytes());
-    assert_eq!(st, 404, "an acknowledged blob is still on the worker: {got}");
+    assert_eq!(
+        st, 404,
+        "an acknowledged blob is still on the worker: {got}"
+    );
     let planted = s
         .dir()
         .join("w/runs")
@@ -484,7 +489,12 @@ fn remote_evidence_comes_home_and_logs_and_verify_read_it() {
     let with_ticket = serde_json::json!({"schema_version": "remote_worker_blob_v1",
         "run_id": run_id, "digest": d0, "ticket_id": "tk-planted"})
     .to_string();
-    let (st, got) = post(&w.addr, "/v1/worker/blob", Some(TOKEN), with_ticket.as_bytes());
+    let (st, got) = post(
+        &w.addr,
+        "/v1/worker/blob",
+        Some(TOKEN),
+        with_ticket.as_bytes(),
+    );
     assert_eq!(st, 200, "{got}");
     assert_eq!(got.as_bytes(), std::fs::read(local(d0)).unwrap().as_slice());
     let (st, got) = post(&w.addr, "/v1/worker/blob", Some(TOKEN), body(d0).as_bytes());
