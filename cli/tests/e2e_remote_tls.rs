@@ -94,7 +94,7 @@ fn rewritten_completions_fail_authentication_and_score_nothing() {
         "{lost:?}"
     );
     // The key (and the token it comes from) reach neither the journal nor the output.
-    let journal = std::fs::read(run.join("journal.sqlite")).unwrap();
+    let journal = std::fs::read(journal_path(&run)).unwrap();
     assert!(!String::from_utf8_lossy(&journal).contains(TOKEN));
     assert!(!all.contains(TOKEN), "{all}");
 }
@@ -408,4 +408,44 @@ impl TlsProxy {
             plaintext,
         }
     }
+}
+
+/// `labj continue` of a run over TLS, with no remote flags: the endpoint and its pin
+/// were recorded when the run was created, so the continuing coordinator pins the same
+/// certificate, reattaches to the trials the worker still runs and finishes the run.
+#[test]
+fn continue_reuses_the_recorded_pin() {
+    let s = Scratch::new();
+    s.script("agent.sh", &format!("sleep 2\n{SUCCESS}"));
+    s.tasks(3);
+    s.experiment(&["base"], 1, 2, "");
+    let w = Worker::start(&s.dir().join("w"), 2, &["--tls-self-signed"]);
+    let pin = w.fingerprint.clone().unwrap();
+    let mut coord = remote_run(&s, &w.url, &["--tls-pin", &pin])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = wait_for(Duration::from_secs(60), "run created", || s.first_run());
+    wait_for(Duration::from_secs(60), "two trials in flight", || {
+        let proj = journal::Journal::open_read_only(&journal_path(&run))
+            .ok()?
+            .fold(None)
+            .ok()?;
+        (proj.control.active_trials.len() == 2).then_some(())
+    });
+    coord.kill().unwrap();
+    coord.wait().unwrap();
+    let run_s = run.to_str().unwrap().to_string();
+    let out = output_within(
+        s.labj_cmd(&["continue", &run_s]).env(TOKEN_ENV, TOKEN),
+        Duration::from_secs(120),
+        "continue over TLS",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_all_success(&run, 3);
+    let reattached = read_events(&run)
+        .into_iter()
+        .any(|e| matches!(e.event, Event::BackendWarning(b) if b.code == "remote_reattach"));
+    assert!(reattached, "continue reattached over TLS");
 }
