@@ -48,7 +48,7 @@ pub fn view(
     };
     let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], port)));
     let cfg = view::ServeConfig { listen, token };
-    view::server::check_listen(&cfg)?;
+    view::check_listen(&cfg)?;
     let mut site = view::Site::new(runs_dir.to_path_buf(), only.clone());
     // Reports (a fold of every event) are computed by this binary in a child process.
     if let Ok(exe) = std::env::current_exe() {

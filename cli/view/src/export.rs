@@ -11,8 +11,11 @@ use std::path::Path;
 /// What an export wrote.
 #[derive(Debug, Default)]
 pub struct ExportSummary {
+    /// HTML pages written (run, report, trial lists, one per trial, comparisons).
     pub pages: u64,
+    /// Evidence blobs copied as `blob-DIGEST.txt` (each digest once).
     pub blobs: u64,
+    /// Bytes written, pages and blobs together.
     pub bytes: u64,
 }
 
@@ -24,6 +27,9 @@ fn write(out: &Path, name: &str, body: &[u8], s: &mut ExportSummary) -> Result<(
     Ok(())
 }
 
+/// Writes the static export of the run in `run_dir` into `out`, which must be new or
+/// empty (an export never overwrites). A blob that cannot be read is left out and its
+/// trial page says so; any other failure stops the export with the file it names.
 pub fn export(run_dir: &Path, out: &Path) -> Result<ExportSummary, ViewError> {
     let name = run_dir
         .file_name()

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 /// Escapes text for an HTML text node or a double-quoted attribute.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -21,7 +21,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// Percent-encodes a query or path component.
-pub fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -34,7 +34,7 @@ pub fn enc(s: &str) -> String {
 }
 
 /// Decodes a percent-encoded component (`+` is a space); invalid escapes stay as they are.
-pub fn dec(s: &str) -> String {
+pub(crate) fn dec(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -60,7 +60,7 @@ pub fn dec(s: &str) -> String {
 
 /// A page: its title, navigation trail and body. `live` pages poll their own address
 /// and replace `<main>` when it changed (a running run); others never poll.
-pub struct Page {
+pub(crate) struct Page {
     pub title: String,
     pub crumbs: Vec<(String, String)>,
     pub body: String,
@@ -111,13 +111,13 @@ const SCRIPT: &str = r#"
 "#;
 
 /// The script of a page that polls (server only; an export never polls).
-pub fn script() -> &'static str {
+pub(crate) fn script() -> &'static str {
     SCRIPT
 }
 
 impl Page {
     /// `<main>` alone: what a live page fetches to replace its own.
-    pub fn main(&self) -> String {
+    pub(crate) fn main(&self) -> String {
         format!(
             "<main data-live=\"{}\">{}</main>",
             if self.live { "1" } else { "0" },
@@ -126,7 +126,7 @@ impl Page {
     }
 
     /// The whole document. `with_script` is false for static exports.
-    pub fn document(&self, with_script: bool) -> String {
+    pub(crate) fn document(&self, with_script: bool) -> String {
         let mut nav = String::new();
         for (i, (label, href)) in self.crumbs.iter().enumerate() {
             if i > 0 {
@@ -149,7 +149,7 @@ impl Page {
 }
 
 /// A table from a header row and rows of already-escaped cells.
-pub fn table(id: &str, head: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(id: &str, head: &[&str], rows: &[Vec<String>]) -> String {
     let mut s = format!("<table id=\"{}\"><thead><tr>", esc(id));
     for h in head {
         let _ = write!(s, "<th>{}</th>", esc(h));
@@ -169,21 +169,21 @@ pub fn table(id: &str, head: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// A link with escaped text.
-pub fn a(href: &str, text: &str) -> String {
+pub(crate) fn a(href: &str, text: &str) -> String {
     format!("<a href=\"{}\">{}</a>", esc(href), esc(text))
 }
 
 /// Text shown in a `<pre>` with a note when it was cut.
-pub fn pre(id: &str, text: &str) -> String {
+pub(crate) fn pre(id: &str, text: &str) -> String {
     format!("<pre id=\"{}\">{}</pre>", esc(id), esc(text))
 }
 
-pub fn pct(x: Option<f64>) -> String {
+pub(crate) fn pct(x: Option<f64>) -> String {
     x.map(|v| format!("{:.1}%", v * 100.0))
         .unwrap_or_else(|| "–".into())
 }
 
-pub fn num(x: Option<f64>) -> String {
+pub(crate) fn num(x: Option<f64>) -> String {
     match x {
         Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
         Some(v) => format!("{v:.4}"),

@@ -3,14 +3,17 @@
 //! export. It reads runs only through the engine's read side (`read::report`,
 //! `read::inspect`) and the journal's typed reads; it never writes to a run.
 
-pub mod export;
-pub mod html;
-pub mod pages;
-pub mod router;
-pub mod server;
-pub mod site;
-pub mod trajectory;
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
+mod export;
+mod html;
+mod pages;
+mod router;
+mod server;
+mod site;
+mod trajectory;
 
 pub use export::{export, ExportSummary};
-pub use server::{serve, ServeConfig, ServeError};
-pub use site::Site;
+pub use server::{check_listen, serve, ServeConfig, ServeError};
+pub use site::{Site, ViewError};

@@ -7,7 +7,7 @@ use crate::site::{parse_query, Response, Site, ViewError};
 use read::report;
 
 /// Answers one request for `path` with the raw query string.
-pub fn route(site: &Site, path: &str, query: &str) -> Response {
+pub(crate) fn route(site: &Site, path: &str, query: &str) -> Response {
     let q = parse_query(query);
     let fragment = q.get("fragment").is_some_and(|v| v == "1");
     let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(dec).collect();

@@ -17,21 +17,28 @@ use subtle::ConstantTimeEq;
 /// What `labj view` serves and where.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    /// Address to bind (port 0: any free port, reported to `serve`'s `on_listening`).
     pub listen: SocketAddr,
     /// Required when `listen` is not a loopback address.
     pub token: Option<String>,
 }
 
+/// Why the viewer cannot serve; shown to the user as is.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A non-loopback address without a token (the bind rule, [`check_listen`]).
     #[error("refusing to listen on {0}: it is not a loopback address; give a token with --token-env VAR (the variable holding it) to serve beyond this machine")]
     NeedsToken(SocketAddr),
+    /// The address cannot be bound (in use, not this machine's, not permitted).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// The tokio runtime could not be built.
     #[error("viewer runtime: {0}")]
     Runtime(String),
 }

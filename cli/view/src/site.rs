@@ -13,7 +13,7 @@ use std::time::Instant;
 
 /// An answer: status, type, body and extra headers.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
@@ -21,7 +21,7 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn text(status: u16, msg: &str) -> Response {
+    pub(crate) fn text(status: u16, msg: &str) -> Response {
         Response {
             status,
             content_type: "text/plain; charset=utf-8",
@@ -40,15 +40,20 @@ impl Response {
     }
 }
 
-/// Why a page cannot be shown.
+/// Why a page (or an export) cannot be made; the server answers with the status each
+/// variant maps to and the message as the body.
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
+    /// No such run, trial, slot or blob here (404).
     #[error("{0}")]
     NotFound(String),
+    /// A malformed request: a bad parameter, or an export into a non-empty folder (400).
     #[error("{0}")]
     BadRequest(String),
+    /// The run's journal cannot be opened or read (500).
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// Any other failure, such as a file that cannot be written or read (500).
     #[error("{0}")]
     Other(String),
 }
@@ -65,7 +70,7 @@ impl ViewError {
 
 /// Where links point: the server's addresses, or the flat files of a static export.
 #[derive(Debug, Clone)]
-pub struct Links {
+pub(crate) struct Links {
     pub export: bool,
     pub run_id: String,
 }
@@ -74,14 +79,14 @@ impl Links {
     fn base(&self) -> String {
         format!("/runs/{}", enc(&self.run_id))
     }
-    pub fn runs(&self) -> String {
+    pub(crate) fn runs(&self) -> String {
         if self.export {
             "index.html".into()
         } else {
             "/".into()
         }
     }
-    pub fn run(&self, at: Option<u64>) -> String {
+    pub(crate) fn run(&self, at: Option<u64>) -> String {
         match (self.export, at) {
             (true, _) => "index.html".into(),
             (false, None) => self.base(),
@@ -89,7 +94,7 @@ impl Links {
         }
     }
     /// `query` is the already-encoded query (filters, sort, page) of a trials page.
-    pub fn trials(&self, query: &str, page: u64) -> String {
+    pub(crate) fn trials(&self, query: &str, page: u64) -> String {
         if self.export {
             format!("trials-{}.html", page + 1)
         } else if query.is_empty() {
@@ -98,41 +103,41 @@ impl Links {
             format!("{}/trials?{query}", self.base())
         }
     }
-    pub fn trial(&self, slot: u64) -> String {
+    pub(crate) fn trial(&self, slot: u64) -> String {
         if self.export {
             format!("trial-{slot}.html")
         } else {
             format!("{}/trials/{slot}", self.base())
         }
     }
-    pub fn blob(&self, slot: u64, digest: &str) -> String {
+    pub(crate) fn blob(&self, slot: u64, digest: &str) -> String {
         if self.export {
             format!("blob-{digest}.txt")
         } else {
             format!("{}/trials/{slot}/blob/{digest}", self.base())
         }
     }
-    pub fn compare(&self, a: u64, b: u64) -> String {
+    pub(crate) fn compare(&self, a: u64, b: u64) -> String {
         if self.export {
             format!("compare-{a}-{b}.html")
         } else {
             format!("{}/compare?a={a}&b={b}", self.base())
         }
     }
-    pub fn report(&self) -> String {
+    pub(crate) fn report(&self) -> String {
         if self.export {
             "report.html".into()
         } else {
             format!("{}/report", self.base())
         }
     }
-    pub fn inspect(&self) -> Option<String> {
+    pub(crate) fn inspect(&self) -> Option<String> {
         (!self.export).then(|| format!("{}/inspect", self.base()))
     }
 }
 
 /// One run opened for a request.
-pub struct RunCtx {
+pub(crate) struct RunCtx {
     pub id: String,
     pub dir: PathBuf,
     pub journal: Journal,
@@ -141,7 +146,7 @@ pub struct RunCtx {
 
 /// A computed `labj report` (its JSON document, `labj report --format json`) and the
 /// slots of the flipped pairs it lists, by (variant, task, replication).
-pub struct ReportData {
+pub(crate) struct ReportData {
     pub report: serde_json::Value,
     pub slots: HashMap<(String, String, u32), u64>,
     pub events: u64,
@@ -154,7 +159,8 @@ enum ReportState {
     Failed { events: u64, error: String },
 }
 
-/// What the viewer serves.
+/// What the viewer serves: the runs of one runs directory (or a single run), and the
+/// reports computed for them so far.
 pub struct Site {
     runs_dir: PathBuf,
     /// `labj view RUN`: only this run directory.
@@ -166,13 +172,15 @@ pub struct Site {
 }
 
 /// The state of a run's report for a page.
-pub enum ReportView {
+pub(crate) enum ReportView {
     Ready(Arc<ReportData>),
     Computing { secs: f64 },
     Failed(String),
 }
 
 impl Site {
+    /// Serves the runs `runs_dir` lists, or only the run directory `only` when given.
+    /// Reports are folded in this process until [`Site::with_report_command`] is set.
     pub fn new(runs_dir: PathBuf, only: Option<PathBuf>) -> Site {
         Site {
             runs_dir,
@@ -188,16 +196,16 @@ impl Site {
         self
     }
 
-    pub fn runs_dir(&self) -> &Path {
+    pub(crate) fn runs_dir(&self) -> &Path {
         &self.runs_dir
     }
 
-    pub fn only(&self) -> Option<&Path> {
+    pub(crate) fn only(&self) -> Option<&Path> {
         self.only.as_deref()
     }
 
     /// The run directory named `id`: one the runs directory lists (or the one run).
-    pub fn run_dir(&self, id: &str) -> Option<PathBuf> {
+    pub(crate) fn run_dir(&self, id: &str) -> Option<PathBuf> {
         if let Some(only) = &self.only {
             return (only.file_name().and_then(|n| n.to_str()) == Some(id)).then(|| only.clone());
         }
@@ -209,7 +217,7 @@ impl Site {
             .filter(|p| journal::RunDir::new(p).journal_path().is_file())
     }
 
-    pub fn open_run(&self, id: &str, export: bool) -> Result<RunCtx, ViewError> {
+    pub(crate) fn open_run(&self, id: &str, export: bool) -> Result<RunCtx, ViewError> {
         let dir = self
             .run_dir(id)
             .ok_or_else(|| ViewError::NotFound(format!("no run `{id}` here")))?;
@@ -227,7 +235,7 @@ impl Site {
 
     /// The run's report for the journal as it is now: computed on a background thread
     /// (a fold of every event), so a page never waits for it; `wait` blocks (exports).
-    pub fn report(&self, run: &RunCtx, wait: bool) -> ReportView {
+    pub(crate) fn report(&self, run: &RunCtx, wait: bool) -> ReportView {
         let events = run.journal.len();
         {
             let map = self.reports.lock().unwrap_or_else(|p| p.into_inner());
@@ -336,7 +344,7 @@ impl Site {
 }
 
 /// How many flipped pairs per comparison and direction get a compare link.
-pub const FLIPS_LOOKED_UP: usize = 200;
+pub(crate) const FLIPS_LOOKED_UP: usize = 200;
 
 /// `labj report DIR --format json` in a child process.
 fn report_in_child(exe: &Path, dir: &Path) -> Result<serde_json::Value, String> {
@@ -358,7 +366,7 @@ fn report_in_child(exe: &Path, dir: &Path) -> Result<serde_json::Value, String> 
 }
 
 /// `a=1&b=x%20y` → map (last value wins).
-pub fn parse_query(q: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_query(q: &str) -> BTreeMap<String, String> {
     q.split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| match kv.split_once('=') {

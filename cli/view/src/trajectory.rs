@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::fmt::Write;
 
 /// The turns of a trajectory as HTML, and how many there were.
-pub fn render(bytes: &[u8]) -> (String, usize) {
+pub(crate) fn render(bytes: &[u8]) -> (String, usize) {
     let text = String::from_utf8_lossy(bytes);
     let trimmed = text.trim();
     if trimmed.is_empty() {

@@ -33,13 +33,13 @@ fn slot(
     })
 }
 
-pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewError> {
+pub(crate) fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewError> {
     let sa = slot(run, q, "a", "base")?;
     let sb = slot(run, q, "b", "variant")?;
     render(run, sa, sb)
 }
 
-pub fn render(run: &RunCtx, sa: u64, sb: u64) -> Result<Page, ViewError> {
+pub(crate) fn render(run: &RunCtx, sa: u64, sb: u64) -> Result<Page, ViewError> {
     let da = super::trial::load(run, sa)?;
     let db = super::trial::load(run, sb)?;
     let links = &run.links;

@@ -2,17 +2,17 @@
 //! the journal's typed reads (fact tables, snapshots, slot lookups): no page folds the
 //! whole journal except the report, which is computed off the request path.
 
-pub mod compare;
-pub mod report;
-pub mod run;
-pub mod runs;
-pub mod trial;
-pub mod trials;
+pub(crate) mod compare;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod runs;
+pub(crate) mod trial;
+pub(crate) mod trials;
 
 use crate::html::esc;
 
 /// `<span class=…>` for a classification or status.
-pub fn class_span(c: &str) -> String {
+pub(crate) fn class_span(c: &str) -> String {
     let k = match c {
         "success" | "completed" | "succeeded" => "ok",
         "running" | "paused" | "interrupted" => "warn",
@@ -23,7 +23,7 @@ pub fn class_span(c: &str) -> String {
 }
 
 /// Milliseconds as a short duration.
-pub fn ms(v: u64) -> String {
+pub(crate) fn ms(v: u64) -> String {
     if v >= 60_000 {
         format!("{}m{:02}s", v / 60_000, (v / 1000) % 60)
     } else {

@@ -33,7 +33,7 @@ fn s(v: &Value) -> String {
     }
 }
 
-pub fn page(site: &Site, run: &RunCtx) -> Result<Page, ViewError> {
+pub(crate) fn page(site: &Site, run: &RunCtx) -> Result<Page, ViewError> {
     let links = &run.links;
     let mut crumbs = vec![];
     if !links.export {
@@ -195,7 +195,7 @@ pub fn page(site: &Site, run: &RunCtx) -> Result<Page, ViewError> {
 }
 
 /// The flipped pairs of a ready report as (baseline slot, variant slot), for exports.
-pub fn flipped_slots(site: &Site, run: &RunCtx) -> Vec<(u64, u64)> {
+pub(crate) fn flipped_slots(site: &Site, run: &RunCtx) -> Vec<(u64, u64)> {
     let ReportView::Ready(d) = site.report(run, true) else {
         return Vec::new();
     };

@@ -9,14 +9,14 @@ use crate::html::{a, esc, num, pct, pre, table, Page};
 use crate::site::{RunCtx, Site, ViewError};
 use journal::projection::RunStatus;
 use journal::Projections;
-use read::report::{failures::failure_classes_materialized, runs, stats};
+use read::report::{failure_classes_materialized, runs, stats};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// How many events before and after the time-travel point are listed.
 const AROUND: u64 = 6;
 
-pub fn parse_at(q: &BTreeMap<String, String>, len: u64) -> Result<Option<u64>, ViewError> {
+pub(crate) fn parse_at(q: &BTreeMap<String, String>, len: u64) -> Result<Option<u64>, ViewError> {
     match q.get("at").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => {
@@ -32,11 +32,11 @@ pub fn parse_at(q: &BTreeMap<String, String>, len: u64) -> Result<Option<u64>, V
 }
 
 /// What the pages show of `run_created` (event 0), its schedule left undecoded.
-pub fn run_created(run: &RunCtx) -> Result<Option<journal::RunCreatedSummary>, ViewError> {
+pub(crate) fn run_created(run: &RunCtx) -> Result<Option<journal::RunCreatedSummary>, ViewError> {
     Ok(run.journal.run_created_summary()?)
 }
 
-pub fn variants_table(p: &Projections) -> String {
+pub(crate) fn variants_table(p: &Projections) -> String {
     let ids = p
         .run
         .as_ref()
@@ -146,7 +146,11 @@ pub fn variants_table(p: &Projections) -> String {
     )
 }
 
-pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewError> {
+pub(crate) fn page(
+    site: &Site,
+    run: &RunCtx,
+    q: &BTreeMap<String, String>,
+) -> Result<Page, ViewError> {
     let _ = site;
     let len = run.journal.len();
     let at = parse_at(q, len)?;
@@ -482,7 +486,7 @@ pub fn page(site: &Site, run: &RunCtx, q: &BTreeMap<String, String>) -> Result<P
 
 /// `labj inspect` as a page: liveness, the chain check, stale trials, failure counts and
 /// what `continue` would do.
-pub fn inspect_page(run: &RunCtx) -> Result<Page, ViewError> {
+pub(crate) fn inspect_page(run: &RunCtx) -> Result<Page, ViewError> {
     let t = std::time::Instant::now();
     let i = read::inspect::inspect(&run.dir, 20)?;
     let links = &run.links;

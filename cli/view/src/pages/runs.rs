@@ -4,7 +4,7 @@
 use crate::html::{a, esc, table, Page};
 use crate::site::{Links, Site, ViewError};
 
-pub fn page(site: &Site) -> Result<Page, ViewError> {
+pub(crate) fn page(site: &Site) -> Result<Page, ViewError> {
     let dir = match site.only() {
         Some(only) => only.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
         None => site.runs_dir().to_path_buf(),

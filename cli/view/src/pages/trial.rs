@@ -11,12 +11,11 @@ use journal::StoredEvent;
 use read::report::logs::{self, LogSource, Stream};
 use read::report::{committed_trial, TrialRow};
 use std::fmt::Write;
-use std::path::PathBuf;
 
 /// How much of a log or document a page shows (the rest is one click away as a blob).
-pub const SHOWN_BYTES: usize = 64 * 1024;
+pub(crate) const SHOWN_BYTES: usize = 64 * 1024;
 /// How much of a trajectory is rendered as turns.
-pub const TRAJECTORY_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const TRAJECTORY_BYTES: usize = 2 * 1024 * 1024;
 /// How far before its first completion a slot's dispatch is looked for.
 const DISPATCH_WINDOW: u64 = 50_000;
 
@@ -40,8 +39,7 @@ impl std::io::Write for Capped {
 }
 
 /// A blob's first `cap` bytes after checking the whole file against its digest.
-pub struct BlobRead {
-    pub path: PathBuf,
+pub(crate) struct BlobRead {
     pub head: Vec<u8>,
     pub size: u64,
 }
@@ -52,7 +50,7 @@ fn is_digest(d: &str) -> bool {
 
 /// Reads the blob the journal names by `digest` (a digest string from the journal,
 /// never from a request), checking its content hashes to it.
-pub fn read_blob(run: &RunCtx, digest: &str, cap: usize) -> Result<BlobRead, String> {
+pub(crate) fn read_blob(run: &RunCtx, digest: &str, cap: usize) -> Result<BlobRead, String> {
     use std::io::Read;
     if !is_digest(digest) {
         return Err(format!("`{digest}` is not a blob digest"));
@@ -82,18 +80,18 @@ pub fn read_blob(run: &RunCtx, digest: &str, cap: usize) -> Result<BlobRead, Str
             path.display()
         ));
     }
-    Ok(BlobRead { path, head, size })
+    Ok(BlobRead { head, size })
 }
 
 /// A committed trial with its completion and its events.
-pub struct TrialData {
+pub(crate) struct TrialData {
     pub slot: u64,
     pub row: Option<TrialRow>,
     pub completion: Option<TrialCompleted>,
     pub events: Vec<StoredEvent>,
 }
 
-pub fn load(run: &RunCtx, slot: u64) -> Result<TrialData, ViewError> {
+pub(crate) fn load(run: &RunCtx, slot: u64) -> Result<TrialData, ViewError> {
     let row = committed_trial(&run.journal, slot)?;
     let completions = run.journal.completion_events(slot)?;
     let completion = completions.iter().rev().find_map(|e| match &e.event {
@@ -233,7 +231,7 @@ fn json_block(run: &RunCtx, row: &TrialRow, name: &str, title: &str, id: &str) -
 }
 
 /// The body of a trial (shared by the trial and compare pages); `side` prefixes ids.
-pub fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> String {
+pub(crate) fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> String {
     let links = &run.links;
     let mut b = String::new();
     let Some(row) = &d.row else {
@@ -473,7 +471,7 @@ fn timeline(events: &[StoredEvent], side: &str) -> String {
     )
 }
 
-pub fn page(run: &RunCtx, slot: &u64) -> Result<Page, ViewError> {
+pub(crate) fn page(run: &RunCtx, slot: &u64) -> Result<Page, ViewError> {
     let d = load(run, *slot)?;
     let links = &run.links;
     let live = d.row.is_none() && !links.export && read::report::runs::holder_alive(&run.journal);
@@ -496,7 +494,7 @@ pub fn page(run: &RunCtx, slot: &u64) -> Result<Page, ViewError> {
 }
 
 /// Every blob digest a committed trial's completion names (artifacts and evidence).
-pub fn digests(d: &TrialData) -> Vec<String> {
+pub(crate) fn digests(d: &TrialData) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if let Some(r) = &d.row {
         out.extend(r.artifacts.iter().map(|a| a.digest.clone()));
@@ -511,7 +509,7 @@ pub fn digests(d: &TrialData) -> Vec<String> {
 }
 
 /// A blob of a trial, as plain text, only when the trial's completion names it.
-pub fn blob(run: &RunCtx, slot: u64, requested: &str) -> Result<Response, ViewError> {
+pub(crate) fn blob(run: &RunCtx, slot: u64, requested: &str) -> Result<Response, ViewError> {
     let d = load(run, slot)?;
     let Some(digest) = digests(&d).into_iter().find(|x| x == requested) else {
         return Err(ViewError::NotFound(format!(

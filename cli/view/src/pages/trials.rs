@@ -11,14 +11,14 @@ use journal::{TrialQuery, TrialSort};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
-pub const PAGE_ROWS: u64 = 50;
+pub(crate) const PAGE_ROWS: u64 = 50;
 /// How many of the first slots are read for the metric column names.
 const METRIC_NAME_SCAN: u64 = 5_000;
 
 /// The `fact_trials.classification` values an outcome filter means (as `labj trials
 /// --outcome`): `succeeded`, `failed` (scored, not succeeded), `infra`, `skipped`,
 /// `cancelled`, or one classification.
-pub fn outcome_classes(outcome: &str) -> Result<Vec<String>, ViewError> {
+pub(crate) fn outcome_classes(outcome: &str) -> Result<Vec<String>, ViewError> {
     let all = Classification::ALL;
     let names = |f: &dyn Fn(&Classification) -> bool| -> Vec<String> {
         all.iter()
@@ -80,7 +80,7 @@ fn query_of(q: &BTreeMap<String, String>, overrides: &[(&str, String)]) -> Strin
         .join("&")
 }
 
-pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewError> {
+pub(crate) fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewError> {
     let len = run.journal.len();
     let at = super::run::parse_at(q, len)?;
     let committed_before = match at {
@@ -315,7 +315,7 @@ pub fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, ViewErro
 }
 
 /// The page of every trial for an export: unfiltered, `page` from 0.
-pub fn export_page(run: &RunCtx, page: u64) -> Result<(Page, u64), ViewError> {
+pub(crate) fn export_page(run: &RunCtx, page: u64) -> Result<(Page, u64), ViewError> {
     let mut q = BTreeMap::new();
     q.insert("page".to_string(), (page + 1).to_string());
     let p = self::page(run, &q)?;
