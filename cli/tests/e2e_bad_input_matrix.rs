@@ -406,6 +406,33 @@ fn rows() -> Vec<Row> {
         row("worker serve on a public address over plain HTTP", 1, "--listen 0.0.0.0:0: plain HTTP on an address other machines reach", |_, _| {
             os(&["worker", "serve", "--listen", "0.0.0.0:0", "--token-env", "LABJ_MATRIX_UNSET_TOKEN_VAR"])
         }),
+        row("https endpoint without a trust anchor", 1, "an https:// worker needs --tls-pin sha256:HEX", move |_, d| {
+            let mut a = run(exp(d));
+            a.extend(os(&["--executor", "remote", "--remote-endpoint", "https://127.0.0.1:9/"]));
+            a
+        }),
+        row("malformed --tls-pin", 1, "--tls-pin `sha256:12`: expected sha256: followed by 64 hex digits", move |_, d| {
+            let mut a = run(exp(d));
+            a.extend(os(&["--executor", "remote", "--remote-endpoint", "https://127.0.0.1:9/", "--tls-pin", "sha256:12"]));
+            a
+        }),
+        row("--tls-ca that holds no certificate", 1, "holds no usable PEM CERTIFICATE", move |_, d| {
+            let ca = d.join("not-a-ca.pem");
+            std::fs::write(&ca, "junk\n").unwrap();
+            let mut a = run(exp(d));
+            a.extend(os(&["--executor", "remote", "--remote-endpoint", "https://127.0.0.1:9/", "--tls-ca"]));
+            a.push(p(&ca));
+            a
+        }),
+        row("worker --tls-cert that is not a certificate", 1, "holds no PEM CERTIFICATE block", |_, d| {
+            let f = d.join("junk.pem");
+            std::fs::write(&f, "junk\n").unwrap();
+            let mut a = os(&["worker", "serve", "--listen", "127.0.0.1:0", "--insecure-no-auth", "--tls-cert"]);
+            a.push(p(&f));
+            a.push(OsString::from("--tls-key"));
+            a.push(p(&f));
+            a
+        }),
         row("dataset empty", 1, "the dataset has no tasks", move |_, d| describe(exp_rows(d, &[""]))),
         row("unknown row schema", 1, "unknown row schema_version `task_boundary_v9`", move |_, d| {
             describe(exp_rows(d, &["{\"schema_version\":\"task_boundary_v9\",\"task\":{\"id\":\"a\"}}"]))

@@ -118,9 +118,9 @@ pub fn clients(opts: &RemoteOptions) -> Result<Vec<HttpRemoteWorkerProtocol>, Ru
             return Err(RunError::Invalid(format!(
                 "--remote-endpoint {}: plain HTTP to another machine sends the bearer token \
                  and every trial's outcome in cleartext, where anyone on the path can read \
-                 or rewrite them; reach the worker over a tunnel that ends on 127.0.0.1 \
-                 (ssh -L, a TLS-terminating proxy), or pass --insecure-plaintext on a \
-                 network you trust",
+                 or rewrite them; use https:// (the worker with --tls-self-signed, this \
+                 side with the --tls-pin it prints), or a tunnel that ends on 127.0.0.1 \
+                 (ssh -L), or pass --insecure-plaintext on a network you trust",
                 match url.split_once('@') {
                     Some((_, host)) => format!("http://…@{host}"),
                     None => url.clone(),
