@@ -18,9 +18,12 @@ if [ -n "$need" ]; then
     fi
 fi
 # Images the tests use: localhost/labj-test-a:1 and localhost/labj-test-b:1, each a
-# busybox root with /marker naming the image (tests check which one an agent saw).
+# busybox root with /marker naming the image (tests check which one an agent saw), and
+# localhost/labj-test-user:1, the same with a user `agent` (uid 1000, group `agents`
+# 1001) for run_as_user tests. Only root otherwise: no `nobody`.
 build() {
     name=$1
+    users=${2:-}
     if podman image exists "localhost/$name:1" 2>/dev/null; then
         return 0
     fi
@@ -33,6 +36,10 @@ build() {
     echo "$name" > "$root/marker"
     echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
     echo "root:x:0:" > "$root/etc/group"
+    if [ -n "$users" ]; then
+        echo "agent:x:1000:1001:agent:/:/bin/sh" >> "$root/etc/passwd"
+        echo "agents:x:1001:" >> "$root/etc/group"
+    fi
     tar -C "$root" -cf "$root.tar" .
     podman import --change 'ENV PATH=/bin' --change 'CMD ["/bin/sh"]' "$root.tar" "localhost/$name:1" >/dev/null
     rm -rf "$root" "$root.tar"
@@ -40,4 +47,5 @@ build() {
 }
 build labj-test-a
 build labj-test-b
+build labj-test-user with-users
 podman --version

@@ -172,9 +172,21 @@ fn container(
         v.push(format!(":{at}{}", if ro { ":ro" } else { "" }));
         c.arg("-v").arg(v);
     };
+    // The stage and the workspace copy are the container user's (`run_as_user`).
+    let writable = trial.launch.owner.prepare(&[&stage.dir, copy])?;
     vol(&mut c, attempt, "/agentlab/out", true);
-    vol(&mut c, &stage.dir, STAGE_MOUNT, false);
-    vol(&mut c, copy, "/agentlab/workspace", false);
+    vol(
+        &mut c,
+        &stage.dir,
+        &format!("{STAGE_MOUNT}{writable}"),
+        false,
+    );
+    vol(
+        &mut c,
+        copy,
+        &format!("/agentlab/workspace{writable}"),
+        false,
+    );
     vol(&mut c, &deps, "/agentlab/deps", true);
     if let Some(h) = &grader.hidden_dir {
         vol(&mut c, h, HIDDEN_MOUNT, true);

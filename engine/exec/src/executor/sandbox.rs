@@ -10,7 +10,7 @@
 //!   carrying run and trial ids, network/resource/hardening flags, `LABJ_CONTAINER_ARGS`.
 
 use super::{disk, invocation, Fault, Paths, Trial};
-use crate::isolation::{ContainerEngine, LABEL_RUN, LABEL_TRIAL};
+use crate::isolation::{ContainerEngine, Ownership, LABEL_RUN, LABEL_TRIAL};
 use journal::event::{Classification, IsolationRecord};
 use model::experiment::{SourceFormat, CLEAN_RESULT_PATH, CLEAN_TASK_PATH};
 use model::isolation::{EngineSpec, IsolationMode, NetworkMode, TrialIsolation, CONTRACT_ROOT};
@@ -107,6 +107,8 @@ pub(super) struct Launch {
     pub host_env: Vec<(String, OsString)>,
     /// Effective limits, journaled.
     pub limits: BTreeMap<String, u64>,
+    /// How the directories the container writes become its user's (`run_as_user`).
+    pub owner: Ownership,
 }
 
 impl Launch {
@@ -115,6 +117,7 @@ impl Launch {
     pub(super) fn resolve(iso: &TrialIsolation) -> Result<Launch, Fault> {
         let infra = |m: String| Fault(Classification::SpawnFailure, m);
         let mut image = None;
+        let mut owner = Ownership::AsIs;
         match iso.mode {
             IsolationMode::Local => {}
             IsolationMode::Sandbox => {
@@ -130,9 +133,14 @@ impl Launch {
                         "container trial without a resolved engine or image; refusing to run it on the host".into(),
                     ));
                 };
-                let id = ContainerEngine::from_spec(engine)
+                let engine = ContainerEngine::from_spec(engine);
+                let id = engine
                     .image_id(img)
                     .map_err(|e| infra(format!("image `{img}`: {e}")))?;
+                // Preflight checked it; an image changed since is the machinery's fault.
+                owner = engine
+                    .ownership(img, iso.run_as_user.as_deref())
+                    .map_err(|e| infra(format!("runtime.policy.sandbox.run_as_user: {e}")))?;
                 image = Some((img.clone(), id));
             }
         }
@@ -168,6 +176,7 @@ impl Launch {
             image,
             host_env,
             limits,
+            owner,
         })
     }
 
@@ -514,6 +523,11 @@ impl Trial<'_> {
         for d in [&in_dir, &state, &deps] {
             std::fs::create_dir_all(d).map_err(|e| disk(&d.display().to_string(), e))?;
         }
+        // The directories the agent writes are its user's (`run_as_user`).
+        let writable = self
+            .launch
+            .owner
+            .prepare(&[attempt_dir, &state, &p.workspace])?;
         // The contract's inputs, with the trial input rewritten to container paths.
         for (src, name) in [
             (&p.task, "task.json"),
@@ -543,10 +557,20 @@ impl Trial<'_> {
             c.arg("-v").arg(s);
         };
         vol(&mut c, &in_dir, "/agentlab/in", true);
-        vol(&mut c, attempt_dir, "/agentlab/out", false);
-        vol(&mut c, &state, "/agentlab/state", false);
+        vol(
+            &mut c,
+            attempt_dir,
+            &format!("/agentlab/out{writable}"),
+            false,
+        );
+        vol(&mut c, &state, &format!("/agentlab/state{writable}"), false);
         vol(&mut c, &deps, "/agentlab/deps", true);
-        vol(&mut c, &p.workspace, "/agentlab/workspace", false);
+        vol(
+            &mut c,
+            &p.workspace,
+            &format!("/agentlab/workspace{writable}"),
+            false,
+        );
         for m in &iso.mounts {
             vol(&mut c, &m.source, &m.target, m.read_only);
         }
@@ -568,7 +592,7 @@ impl Trial<'_> {
             // its paths, and the image's own working directory (its harness is
             // typically `python harness.py` next to the image's WORKDIR).
             vol(&mut c, &in_dir.join("task.json"), CLEAN_TASK_PATH, true);
-            vol(&mut c, attempt_dir, "/out", false);
+            vol(&mut c, attempt_dir, &format!("/out{writable}"), false);
         } else {
             let wd = iso.workdir.as_deref().unwrap_or("/agentlab/workspace");
             c.args(["-w", wd]);
@@ -583,6 +607,29 @@ impl Trial<'_> {
         c.arg(image_id);
         c.args(argv);
         Ok((c, name))
+    }
+}
+
+impl Ownership {
+    /// Gives `dirs` (each recursively) to the container user, or returns the mount
+    /// option that makes the engine do it (`:U`, rootless podman): append it to the
+    /// mount's target. A failure is the machinery's (`disk_error`), never the agent's.
+    pub(super) fn prepare(&self, dirs: &[&Path]) -> Result<&'static str, Fault> {
+        match self {
+            Ownership::AsIs => Ok(""),
+            Ownership::PodmanU => Ok(":U"),
+            Ownership::Chown(ids) => {
+                for d in dirs {
+                    crate::isolation::give_to(*ids, d).map_err(|e| {
+                        disk(
+                            &format!("giving {} to uid {} (run_as_user)", d.display(), ids.uid),
+                            e,
+                        )
+                    })?;
+                }
+                Ok("")
+            }
+        }
     }
 }
 

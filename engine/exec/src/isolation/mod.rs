@@ -9,6 +9,7 @@
 
 mod engine;
 mod reap;
+mod user;
 
 pub use reap::{
     boot_ticks_now, reap_host_processes, reap_host_processes_since, remove_run_containers,
@@ -19,6 +20,7 @@ pub(crate) use engine::{
     LABEL_RUN, LABEL_TRIAL,
 };
 pub(crate) use reap::{reap_trial_processes_since, SpawnMark, TRIAL_TAG_VAR};
+pub(crate) use user::{give_to, Ownership};
 
 use model::experiment::{Experiment, ExperimentError};
 use model::isolation::{Enforcement, IsolationMode, IsolationPolicy, NetworkMode};
@@ -116,6 +118,12 @@ pub fn preflight(exp: &Experiment, choice: &HostChoice) -> Result<Enforcement, E
                         ),
                     )
                 })?;
+                // The container user as this image defines it, and how it gets the
+                // directories it writes (before the probe, which would only say the
+                // engine could not start the container).
+                engine
+                    .ownership(img, iso.run_as_user.as_deref())
+                    .map_err(|e| refuse("/runtime/policy/sandbox/run_as_user", e.to_string()))?;
                 // One throwaway container with the run's exact engine, image and
                 // arguments: a runtime that refuses them fails here, not on every trial.
                 if let Err(e) = engine.probe(&id, &flags) {
