@@ -82,8 +82,26 @@ pub fn ci_pct(i: Option<Interval>) -> String {
 }
 
 pub fn ci_num(i: Option<Interval>) -> String {
-    i.map(|i| format!("[{:.3}, {:.3}]", i.low, i.high))
+    i.map(|i| format!("[{}, {}]", fixed3(i.low), fixed3(i.high)))
         .unwrap_or_else(|| "-".into())
+}
+
+/// Three decimals, in exponent form from a million up (`1e308` is `1.000e308`, not
+/// 309 digits).
+pub fn fixed3(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// An interval, or why it is missing (values beyond f64's range), never `[NaN, NaN]`.
+pub fn ci_or_why(i: Option<Interval>, unavailable: Option<&str>) -> String {
+    match (i, unavailable) {
+        (None, Some(_)) => "n/a (out of range)".into(),
+        (i, _) => ci_num(i),
+    }
 }
 
 pub fn signed(v: Option<f64>, scale: f64, unit: &str, digits: usize) -> String {
@@ -94,7 +112,11 @@ pub fn signed(v: Option<f64>, scale: f64, unit: &str, digits: usize) -> String {
         } else {
             x * scale
         };
-        format!("{:+.*}{unit}", digits, x)
+        if x.abs() >= 1e6 {
+            format!("{x:+.*e}{unit}", digits)
+        } else {
+            format!("{:+.*}{unit}", digits, x)
+        }
     })
     .unwrap_or_else(|| "-".into())
 }
@@ -165,7 +187,11 @@ pub fn variant_header(metric: &str) -> [String; VARIANT_COLUMNS] {
 /// One variant's row of the variant table.
 pub fn variant_cells(v: &VariantSummary) -> [String; VARIANT_COLUMNS] {
     let (mean, ci, n) = match &v.metric {
-        Some(m) => (format!("{:.3}", m.mean), ci_num(m.ci95), m.n.to_string()),
+        Some(m) => (
+            fixed3(m.mean),
+            ci_or_why(m.ci95, m.unavailable),
+            m.n.to_string(),
+        ),
         None => ("-".into(), "-".into(), "0".into()),
     };
     [
@@ -242,7 +268,9 @@ pub fn test_name(t: &str) -> &'static str {
     }
 }
 
-fn num(v: f64) -> String {
+/// A number for a table: 3 decimals, 1 from 100 up, exponent form beyond a million or
+/// below 0.001 (a mean of `1e308` is `1.000e308`, not 309 digits).
+pub fn num(v: f64) -> String {
     let a = v.abs();
     if a != 0.0 && !(0.001..1e6).contains(&a) {
         format!("{v:.3e}")
@@ -334,11 +362,17 @@ pub fn comparison_lines(c: &Comparison) -> Vec<String> {
             m.name,
             if m.direction == "minimize" { "lower is better" } else { "higher is better" },
             signed(Some(t.mean), 1.0, "", 3),
-            ci_num(t.ci95),
+            ci_or_why(t.ci95, m.unavailable),
             t.tasks,
             t.t_p.map(p_value).unwrap_or_else(|| "-".into()),
             p_value(t.permutation_p),
             opt_num(m.power.mde)
+        ));
+    }
+    for name in &c.metrics_out_of_range {
+        out.push(format!(
+            "{name} difference n/a: {}",
+            read::report::OUT_OF_RANGE.replace("interval unavailable", "not compared")
         ));
     }
     out.push(format!(
@@ -380,13 +414,19 @@ pub fn metric_lines(r: &Report) -> Vec<String> {
                 variant_name(v),
                 m.name,
                 num(m.mean),
-                m.ci95
-                    .map(|i| format!("[{}, {}]", num(i.low), num(i.high)))
-                    .unwrap_or_else(|| "-".into()),
+                ci_or_why(m.ci95, m.unavailable),
                 m.tasks,
                 m.n
             ));
         }
+    }
+    let why = r
+        .variants
+        .iter()
+        .flat_map(|v| &v.metrics)
+        .find_map(|m| m.unavailable);
+    if let Some(why) = why {
+        out.push(format!("n/a (out of range): {why}"));
     }
     out
 }

@@ -288,3 +288,59 @@ fn huge_metrics_are_printed_in_scientific_notation() {
         assert!(!shown.contains("0000000000"), "labj {args:?}:\n{shown}");
     }
 }
+
+/// Metrics at the end of f64 (`1e308` for one variant, `-1e308` for the other): every
+/// mean and interval of `labj report` is a finite number in exponent form (they used to
+/// be `inf` with `[NaN, NaN]`), and the comparison f64 cannot hold (a difference of
+/// -2e308) says why it is missing; text, markdown, HTML and JSON alike.
+#[test]
+fn a_report_of_huge_metrics_has_no_inf_or_nan_and_says_why_a_statistic_is_missing() {
+    let s = Scratch::new();
+    s.tasks(3);
+    s.script(
+        "agent.sh",
+        r#"if [ "$AGENTLAB_VARIANT_ID" = a ]; then v=1e308; else v=-1e308; fi
+printf '{"schema_version":"agent_result_v1","outcome":"success","metrics":{"score":%s}}' $v > "$AGENTLAB_RESULT_PATH""#,
+    );
+    s.experiment(&["a", "b"], 1, 1, "");
+    let out = s.labj(&["run", "experiment.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = s.the_run();
+    let run = run.to_str().unwrap();
+    let shown = String::from_utf8_lossy(&s.labj(&["report", run]).stdout).into_owned();
+    eprintln!("{shown}");
+    let words: Vec<&str> = shown.split(|c: char| !c.is_alphanumeric()).collect();
+    assert!(
+        !words.contains(&"NaN") && !words.contains(&"inf"),
+        "{shown}"
+    );
+    assert!(!shown.contains("0000000000"), "{shown}");
+    assert!(
+        shown.contains("1.000e308") && shown.contains("[1.000e308, 1.000e308]"),
+        "the mean and interval of a, in exponent form:\n{shown}"
+    );
+    assert!(shown.contains("[-1.000e308, -1.000e308]"), "{shown}");
+    assert!(
+        shown.contains("score difference n/a: not compared: the values are too large for 64-bit floating point"),
+        "the missing comparison says why:\n{shown}"
+    );
+    for format in ["markdown", "html"] {
+        let out = s.labj(&["report", run, "--format", format]);
+        let t = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{format}: {}", text(&out));
+        assert!(
+            !t.contains("NaN") && !t.contains("0000000000"),
+            "{format}:\n{t}"
+        );
+    }
+    let out = s.labj(&["report", run, "--format", "json"]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report JSON");
+    let a = &j["variants"][0]["metrics"][0];
+    assert_eq!(a["mean"], 1e308, "{a}");
+    assert_eq!(a["ci95"]["low"], 1e308, "{a}");
+    assert_eq!(
+        j["comparisons"][0]["metrics_out_of_range"][0], "score",
+        "{}",
+        j["comparisons"][0]
+    );
+}

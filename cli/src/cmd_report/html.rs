@@ -9,6 +9,21 @@ use read::report::stats::Interval;
 use read::report::Report;
 use std::fmt::Write as _;
 
+/// A number with the precision a format asks for, in exponent form from a million up
+/// (a metric of `1e308` is never 309 digits).
+struct Fixed(f64);
+
+impl std::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = f.precision().unwrap_or(3);
+        if self.0.abs() >= 1e6 {
+            write!(f, "{:.*e}", p, self.0)
+        } else {
+            write!(f, "{:.*}", p, self.0)
+        }
+    }
+}
+
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -69,8 +84,11 @@ pub fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 fn svg(c: &Chart) -> String {
     let (left, width, row_h) = (190.0, 560.0, 28.0);
     let height = 36.0 + row_h * c.rows.len() as f64 + 40.0;
-    let span = if c.hi > c.lo { c.hi - c.lo } else { 1.0 };
-    let x = |v: f64| left + (v.clamp(c.lo, c.hi) - c.lo) / span * width;
+    // An axis from -1e308 to 1e308 has no f64 span: it is laid out in halves.
+    let k = if (c.hi - c.lo).is_finite() { 1.0 } else { 0.5 };
+    let (lo, hi) = (c.lo * k, c.hi * k);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let x = |v: f64| left + (v.clamp(c.lo, c.hi) * k - lo) / span * width;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -84,7 +102,7 @@ fn svg(c: &Chart) -> String {
         esc(c.title)
     );
     let axis_y = 28.0 + row_h * c.rows.len() as f64;
-    for v in ticks(c.lo, c.hi) {
+    for v in ticks(lo, hi).into_iter().map(|t| t / k) {
         let xv = x(v);
         let _ = write!(
             s,
@@ -168,6 +186,10 @@ fn bounds(vals: impl Iterator<Item = f64>, pad_zero: bool) -> (f64, f64) {
     }
     if hi - lo < 1e-9 {
         return (lo - 0.5, hi + 0.5);
+    }
+    if !(hi - lo).is_finite() {
+        // Values at both ends of f64 (±1e308): padding or rounding would overflow.
+        return (lo, hi);
     }
     let pad = (hi - lo) * 0.05;
     let (lo, hi) = (lo - pad, hi + pad);
@@ -259,7 +281,7 @@ pub fn html(r: &Report) -> String {
                     )
                 })
                 .collect(),
-            fmt: |v| format!("{v:.3}"),
+            fmt: super::fixed3,
             axis: &axis,
         }));
     }
@@ -297,10 +319,12 @@ pub fn html(r: &Report) -> String {
                     "<tr><td>{}</td><td class=\"l\"><code>{}</code></td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&variant_name(v)),
                     esc(&m.name),
-                    m.mean,
-                    m.ci95
-                        .map(|i| format!("[{:.4}, {:.4}]", i.low, i.high))
-                        .unwrap_or_else(|| "-".into()),
+                    Fixed(m.mean),
+                    match (m.ci95, m.unavailable) {
+                        (Some(i), _) => format!("[{:.4}, {:.4}]", Fixed(i.low), Fixed(i.high)),
+                        (None, Some(why)) => esc(why),
+                        (None, None) => "-".into(),
+                    },
                     m.tasks,
                     m.n
                 );
@@ -510,6 +534,25 @@ mod tests {
         assert!(lo < 0.0 && hi > 0.4, "{lo} {hi}");
         let (lo, hi) = bounds([3.0].into_iter(), false);
         assert_eq!((lo, hi), (2.5, 3.5));
+    }
+
+    #[test]
+    fn a_chart_over_the_whole_f64_range_has_no_nan() {
+        let (lo, hi) = bounds([-1e308, 1e308].into_iter(), false);
+        assert_eq!((lo, hi), (-1e308, 1e308));
+        let svg = svg(&Chart {
+            title: "t",
+            lo,
+            hi,
+            zero: Some(0.0),
+            rows: vec![
+                ("a".into(), Some(1e308), None, true),
+                ("b".into(), Some(-1e308), None, false),
+            ],
+            fmt: super::super::fixed3,
+            axis: "x",
+        });
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
     }
 
     #[test]

@@ -15,10 +15,17 @@
 //!   with the within-task and between-task variance from the replications.
 //!
 //! Every function is pure (seeded where it draws); each is checked against a reference
-//! written with numpy/scipy in `engine/read/tests/report_stats_scipy.rs`.
+//! written with numpy/scipy in `engine/read/tests/report_stats_scipy.rs`. Huge values
+//! (beyond ±3e150) are computed in [`Scale`] units, so no sum or square overflows; a
+//! statistic the data's units cannot hold (a variance of values near 1e308) is `None`,
+//! never inf or NaN.
+
+fn scaled(clusters: &[Vec<f64>], scale: Scale) -> Vec<Vec<f64>> {
+    clusters.iter().map(|c| scale.all_down(c)).collect()
+}
 
 use super::dist::{t_quantile, t_two_sided_p};
-use super::stats::{quantile_sorted, wilson, Interval, Z_95};
+use super::stats::{quantile_sorted, wilson, Interval, Scale, Z_95};
 use model::experiment::bounded_draw;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -65,6 +72,12 @@ pub struct ClusteredMean {
 /// Mean and CR1 cluster-robust standard error of values grouped by task (empty groups
 /// ignored). `None` for no values; the SE is `None` with fewer than two tasks.
 pub fn cluster_robust(clusters: &[Vec<f64>]) -> Option<(f64, Option<f64>)> {
+    let scale = Scale::of(clusters.iter().flatten());
+    let (mean, se) = cluster_robust_units(&scaled(clusters, scale))?;
+    Some((scale.up(mean)?, se.and_then(|s| scale.up(s))))
+}
+
+fn cluster_robust_units(clusters: &[Vec<f64>]) -> Option<(f64, Option<f64>)> {
     let groups: Vec<&Vec<f64>> = clusters.iter().filter(|c| !c.is_empty()).collect();
     let n: usize = groups.iter().map(|c| c.len()).sum();
     if n == 0 {
@@ -90,7 +103,9 @@ pub fn cluster_robust(clusters: &[Vec<f64>]) -> Option<(f64, Option<f64>)> {
 /// variance of all values. 1 when every task has one value (the two coincide), `None`
 /// when the values do not vary or there are fewer than two tasks.
 pub fn design_effect(clusters: &[Vec<f64>]) -> Option<f64> {
-    let (mean, se) = cluster_robust(clusters)?;
+    // A ratio of variances: the same in any units.
+    let clusters = &scaled(clusters, Scale::of(clusters.iter().flatten()))[..];
+    let (mean, se) = cluster_robust_units(clusters)?;
     let se = se?;
     let n: usize = clusters.iter().map(|c| c.len()).sum();
     if n < 2 {
@@ -162,6 +177,8 @@ pub fn clustered_rate(clusters: &[Vec<f64>]) -> Option<ClusteredMean> {
 /// replacement (`resamples` draws from ChaCha8 seeded with `seed`). With one value per
 /// task this is [`super::stats::bootstrap_mean_ci`] draw for draw.
 pub fn cluster_bootstrap_ci(clusters: &[Vec<f64>], resamples: u32, seed: u64) -> Option<Interval> {
+    let scale = Scale::of(clusters.iter().flatten());
+    let clusters = &scaled(clusters, scale)[..];
     let groups: Vec<(f64, f64)> = clusters
         .iter()
         .filter(|c| !c.is_empty())
@@ -183,7 +200,7 @@ pub fn cluster_bootstrap_ci(clusters: &[Vec<f64>], resamples: u32, seed: u64) ->
         means.push(sum / count);
     }
     means.sort_by(f64::total_cmp);
-    Some(Interval {
+    scale.up_interval(Interval {
         low: quantile_sorted(&means, 0.025)?,
         high: quantile_sorted(&means, 0.975)?,
     })
@@ -215,6 +232,15 @@ pub struct VarianceComponents {
 }
 
 pub fn variance_components(clusters: &[Vec<f64>]) -> VarianceComponents {
+    let scale = Scale::of(clusters.iter().flatten());
+    let units = variance_components_units(&scaled(clusters, scale));
+    VarianceComponents {
+        within: units.within.and_then(|v| scale.up2(v)),
+        between: units.between.and_then(|v| scale.up2(v)),
+    }
+}
+
+fn variance_components_units(clusters: &[Vec<f64>]) -> VarianceComponents {
     let groups: Vec<&Vec<f64>> = clusters.iter().filter(|c| !c.is_empty()).collect();
     let (mut ss, mut df) = (0.0, 0usize);
     for c in &groups {
@@ -231,13 +257,27 @@ pub fn variance_components(clusters: &[Vec<f64>]) -> VarianceComponents {
         let noise = within.unwrap_or(0.0)
             * groups.iter().map(|c| 1.0 / c.len() as f64).sum::<f64>()
             / groups.len() as f64;
-        (sample_variance(&means).unwrap_or(0.0) - noise).max(0.0)
+        (variance_units(&means).unwrap_or(0.0) - noise).max(0.0)
     });
     VarianceComponents { within, between }
 }
 
-/// Sample variance (n − 1 denominator); `None` below two values.
+/// Sample variance (n − 1 denominator); `None` below two values, or beyond the range
+/// of f64 (values near ±1e308: their standard deviation may still be known, see
+/// [`sample_sd`]).
 pub fn sample_variance(xs: &[f64]) -> Option<f64> {
+    let scale = Scale::of(xs);
+    scale.up2(variance_units(&scale.all_down(xs))?)
+}
+
+/// Sample standard deviation (n − 1 denominator); `None` below two values or beyond
+/// the range of f64.
+pub fn sample_sd(xs: &[f64]) -> Option<f64> {
+    let scale = Scale::of(xs);
+    scale.up(variance_units(&scale.all_down(xs))?.sqrt())
+}
+
+fn variance_units(xs: &[f64]) -> Option<f64> {
     if xs.len() < 2 {
         return None;
     }
@@ -267,13 +307,18 @@ pub struct PairedTest {
     pub permutation_exact: bool,
 }
 
+/// `None` without tasks, or when a difference is not finite (two values near ±1e308 of
+/// opposite signs: their difference has no f64).
 pub fn paired_over_tasks(diffs: &[f64], seed: u64) -> Option<PairedTest> {
     let n = diffs.len();
-    if n == 0 {
+    if n == 0 || diffs.iter().any(|d| !d.is_finite()) {
         return None;
     }
+    // Computed in the scale's units (t and p are the same in any), then scaled back.
+    let scale = Scale::of(diffs);
+    let diffs = &scale.all_down(diffs)[..];
     let mean = diffs.iter().sum::<f64>() / n as f64;
-    let sd = sample_variance(diffs).map(f64::sqrt);
+    let sd = variance_units(diffs).map(f64::sqrt);
     let se = sd.map(|s| s / (n as f64).sqrt());
     let df = (n >= 2).then_some(n as u64 - 1);
     let (t, t_p, ci95) = match (se, df) {
@@ -311,10 +356,10 @@ pub fn paired_over_tasks(diffs: &[f64], seed: u64) -> Option<PairedTest> {
     let (permutation_p, permutation_exact) = sign_flip_p(diffs, seed);
     Some(PairedTest {
         tasks: n as u64,
-        mean,
-        sd,
-        se,
-        ci95,
+        mean: scale.up(mean)?,
+        sd: sd.and_then(|v| scale.up(v)),
+        se: se.and_then(|v| scale.up(v)),
+        ci95: ci95.and_then(|i| scale.up_interval(i)),
         t,
         df,
         t_p,
@@ -557,7 +602,25 @@ pub fn power_analysis(
     reps: &[(usize, usize)],
 ) -> PowerAnalysis {
     let tasks = diffs.len() as u64;
-    let sd = sample_variance(diffs).map(f64::sqrt);
+    if diffs.iter().any(|d| !d.is_finite()) {
+        return PowerAnalysis {
+            tasks,
+            sd_diff: None,
+            mde: None,
+            tasks_needed: None,
+            within_var: None,
+            between_var: None,
+            mde_replications_unlimited: None,
+        };
+    }
+    // In the scale's units (variances in its square), scaled back at the end.
+    let scale = Scale::of(diffs);
+    let diffs = &scale.all_down(diffs)[..];
+    let (within_base, within_var) = (
+        within_base.map(|v| scale.down(scale.down(v))),
+        within_var.map(|v| scale.down(scale.down(v))),
+    );
+    let sd = variance_units(diffs).map(f64::sqrt);
     let mean = if diffs.is_empty() {
         0.0
     } else {
@@ -580,13 +643,16 @@ pub fn power_analysis(
     };
     PowerAnalysis {
         tasks,
-        sd_diff: sd,
-        mde: sd.and_then(|s| min_detectable_difference(s, tasks)),
+        sd_diff: sd.and_then(|s| scale.up(s)),
+        mde: sd
+            .and_then(|s| min_detectable_difference(s, tasks))
+            .and_then(|m| scale.up(m)),
         tasks_needed: sd.and_then(|s| tasks_needed(mean, s)),
-        within_var: within,
-        between_var: between,
+        within_var: within.and_then(|w| scale.up2(w)),
+        between_var: between.and_then(|b| scale.up2(b)),
         mde_replications_unlimited: between
-            .and_then(|b| min_detectable_difference(b.sqrt(), tasks)),
+            .and_then(|b| min_detectable_difference(b.sqrt(), tasks))
+            .and_then(|m| scale.up(m)),
     }
 }
 

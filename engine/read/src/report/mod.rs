@@ -65,7 +65,15 @@ pub struct MetricSummary {
     pub se: Option<f64>,
     /// Percentile cluster bootstrap over tasks (over trials with one replication).
     pub ci95: Option<Interval>,
+    /// Why a statistic above is missing although there are values ([`OUT_OF_RANGE`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<&'static str>,
 }
+
+/// Why a statistic of values near ±1.8e308 (the end of f64) is not given: its means
+/// are computed without overflow, but a spread or interval may lie beyond the range.
+pub const OUT_OF_RANGE: &str =
+    "interval unavailable: the values are too large for 64-bit floating point (near ±1.8e308)";
 
 /// How many scored trials (and tasks) reported one value of a non-numeric metric
 /// (strings and booleans counted by value; null as `null`).
@@ -140,6 +148,9 @@ pub struct MetricComparison {
     pub direction: String,
     pub test: clustered::PairedTest,
     pub power: clustered::PowerAnalysis,
+    /// Why a statistic of the test is missing although there are tasks ([`OUT_OF_RANGE`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<&'static str>,
 }
 
 /// A variant against the baseline: over the (task, replication) pairs both scored
@@ -186,6 +197,10 @@ pub struct Comparison {
     pub metric_diff_ci95: Option<Interval>,
     /// Every numeric metric both report, compared over tasks.
     pub metrics: Vec<MetricComparison>,
+    /// Metrics both report whose per-task differences f64 cannot hold (values near
+    /// ±1.8e308 of opposite signs): not compared, for the reason [`OUT_OF_RANGE`] gives.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics_out_of_range: Vec<String>,
     /// Pairs the variant gained (baseline failed, variant succeeded).
     pub gained: Vec<Flip>,
     /// Pairs the variant lost (baseline succeeded, variant failed).
@@ -428,6 +443,9 @@ fn summarize(
             mean: m.mean,
             se: m.se,
             ci95: m.ci95,
+            unavailable: ((m.ci95.is_none() && boot.resamples > 0)
+                || (m.se.is_none() && m.tasks >= 2))
+                .then_some(OUT_OF_RANGE),
         })
     };
     let metrics: Vec<MetricSummary> = names.iter().filter_map(|n| metric_of(n)).collect();
@@ -437,7 +455,8 @@ fn summarize(
             .iter()
             .filter_map(|r| r.metrics.get(name).copied())
             .collect();
-        (!xs.is_empty()).then(|| xs.iter().sum())
+        // A total beyond f64 is unknown, not infinite.
+        Some(xs.iter().sum::<f64>()).filter(|t| !xs.is_empty() && t.is_finite())
     };
     let cost_usd = sum_of(COST_METRIC);
     let mut counts: BTreeMap<(String, String), (u64, std::collections::BTreeSet<&str>)> =
@@ -502,7 +521,7 @@ fn summarize(
 }
 
 fn mean_of(xs: &[f64]) -> f64 {
-    xs.iter().sum::<f64>() / xs.len() as f64
+    stats::mean(xs).unwrap_or(f64::NAN)
 }
 
 /// Per-task differences (variant − baseline) of a measure, replications averaged within
@@ -585,6 +604,7 @@ fn compare(
         metric_diff: None,
         metric_diff_ci95: None,
         metrics: Vec::new(),
+        metrics_out_of_range: Vec::new(),
         gained: Vec::new(),
         lost: Vec::new(),
     };
@@ -654,6 +674,9 @@ fn compare(
     for name in names {
         let md = task_diffs(&bt, &vt, |r| r.metrics.get(name).copied());
         let Some(test) = clustered::paired_over_tasks(&md.diffs, boot.seed) else {
+            if !md.diffs.is_empty() {
+                c.metrics_out_of_range.push(name.to_string());
+            }
             continue;
         };
         if Some(name) == pm {
@@ -662,6 +685,8 @@ fn compare(
             c.metric_diff_ci95 = stats::bootstrap_mean_ci(&md.diffs, boot.resamples, boot.seed);
         }
         c.metrics.push(MetricComparison {
+            unavailable: (test.tasks >= 2 && (test.ci95.is_none() || test.sd.is_none()))
+                .then_some(OUT_OF_RANGE),
             name: name.to_string(),
             direction: direction_of(defs, name),
             power: power_of(&md),

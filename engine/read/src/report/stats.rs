@@ -42,8 +42,63 @@ pub fn wilson(successes: u64, n: u64, z: f64) -> Option<Interval> {
     })
 }
 
+/// Values in units of a power of two near their largest magnitude when they are huge
+/// (beyond 2^500 ≈ 3e150), so that no sum, square or sum of squares of them overflows
+/// (metrics of `1e308` are valid JSON); other data keep their units (scale 1), so
+/// every statistic of them is computed exactly as before. Scaling by a power of two is
+/// exact: a statistic computed in these units and scaled back is the one computed
+/// directly whenever the direct one is finite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale(f64);
+
+impl Scale {
+    /// Magnitudes above which values are scaled.
+    const HUGE: f64 = 3.273_390_607_896_142e150; // 2^500
+
+    /// The scale of `xs` (1 unless one of them is huge and finite).
+    pub fn of<'a>(xs: impl IntoIterator<Item = &'a f64>) -> Scale {
+        let max = xs.into_iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        if max <= Self::HUGE || !max.is_finite() {
+            return Scale(1.0);
+        }
+        Scale(2f64.powi(max.log2().floor() as i32))
+    }
+
+    pub fn down(&self, x: f64) -> f64 {
+        x / self.0
+    }
+
+    pub fn all_down(&self, xs: &[f64]) -> Vec<f64> {
+        xs.iter().map(|x| x / self.0).collect()
+    }
+
+    /// A value in these units back in the data's; `None` when the data's units cannot
+    /// hold it (beyond ±1.8e308: say the statistic is unavailable, never print inf).
+    pub fn up(&self, x: f64) -> Option<f64> {
+        Some(x * self.0).filter(|v| v.is_finite())
+    }
+
+    /// A variance in these units back in the data's (`None` beyond the range).
+    pub fn up2(&self, v: f64) -> Option<f64> {
+        Some(v * self.0 * self.0).filter(|v| v.is_finite())
+    }
+
+    pub fn up_interval(&self, i: Interval) -> Option<Interval> {
+        Some(Interval {
+            low: self.up(i.low)?,
+            high: self.up(i.high)?,
+        })
+    }
+}
+
+/// Mean of finite values, never overflowing (summed in [`Scale`] units); `None` for no
+/// value.
 pub fn mean(xs: &[f64]) -> Option<f64> {
-    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+    if xs.is_empty() {
+        return None;
+    }
+    let s = Scale::of(xs);
+    s.up(xs.iter().map(|x| s.down(*x)).sum::<f64>() / xs.len() as f64)
 }
 
 /// The `q` quantile (0..=1) of sorted data, interpolating linearly between order
@@ -68,6 +123,8 @@ pub fn bootstrap_mean_ci(xs: &[f64], resamples: u32, seed: u64) -> Option<Interv
     if xs.is_empty() || resamples == 0 {
         return None;
     }
+    let scale = Scale::of(xs);
+    let xs = &scale.all_down(xs)[..];
     let n = xs.len();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut means = Vec::with_capacity(resamples as usize);
@@ -79,7 +136,7 @@ pub fn bootstrap_mean_ci(xs: &[f64], resamples: u32, seed: u64) -> Option<Interv
         means.push(sum / n as f64);
     }
     means.sort_by(f64::total_cmp);
-    Some(Interval {
+    scale.up_interval(Interval {
         low: quantile_sorted(&means, 0.025)?,
         high: quantile_sorted(&means, 0.975)?,
     })
