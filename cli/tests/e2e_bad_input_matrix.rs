@@ -14,6 +14,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::matrix::*;
 use support::*;
 
 /// Where a row's message is looked for.
@@ -183,12 +184,6 @@ fn ws_row(paths: &[&str]) -> String {
     )
 }
 
-fn mkfifo(path: &Path) {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `c` is a NUL-terminated path that outlives the call.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-}
-
 /// A copy of the baseline run, for rows that damage a journal.
 fn copy_base(fx: &Fx, dir: &Path) -> PathBuf {
     let dst = dir.join("copy");
@@ -201,41 +196,6 @@ fn copy_base(fx: &Fx, dir: &Path) -> PathBuf {
     let blobs = fx.base.join("blobs");
     copy_tree(&blobs, &dst.join("blobs"));
     dst
-}
-
-fn copy_tree(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap().flatten() {
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
-}
-
-/// A blob file a completion of the run references.
-fn a_blob(run: &Path) -> PathBuf {
-    for e in read_events(run) {
-        if let journal::event::Event::TrialCompleted(tc) = &e.event {
-            let digest = tc
-                .artifacts
-                .iter()
-                .map(|a| a.digest.clone())
-                .chain(tc.evidence.iter().map(|ev| ev.digest.clone()))
-                .next();
-            if let Some(d) = digest {
-                return run.join("blobs").join(&d[..2]).join(&d);
-            }
-        }
-    }
-    panic!("run {} references no blob", run.display());
-}
-
-fn sql(path: &Path, stmt: &str) {
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.execute_batch(stmt).unwrap();
 }
 
 fn rows() -> Vec<Row> {
@@ -387,6 +347,16 @@ fn rows() -> Vec<Row> {
             let y = yaml("1", "2", "tasks.jsonl").replace("version: \"0.5\"", "version: \"0.5 \"");
             describe(exp_with(d, &y, TWO_TASKS, AGENT))
         }),
+        row("resolved_experiment wrapper with a sibling key", 1, "at /extra: unknown key \"extra\" beside `resolved_experiment`", move |_, d| {
+            let inner = serde_json::json!({"version": "0.5", "experiment": {"id": "m", "name": "m"}, "dataset": {"path": "tasks.jsonl"}, "design": {"replications": 1}, "baseline": {"variant_id": "a", "bindings": {}}, "variant_plan": [], "runtime": {"agent": {"command": ["./agent.sh"]}}});
+            let doc = serde_json::json!({"resolved_experiment": inner, "extra": 1}).to_string();
+            exp(d);
+            describe(write(d, "wrapped.json", doc.as_bytes()))
+        }),
+        row("${AGENTLAB_…} naming no contract variable", 1, "at /runtime/agent/command/1: ${AGENTLAB_NOPE} is not a contract variable, so labj would pass it to the program as written; the known variables are AGENTLAB_TASK_PATH", move |_, d| {
+            let y = yaml("1", "2", "tasks.jsonl").replace("[\"./agent.sh\"]", "[\"./agent.sh\", \"--x=${AGENTLAB_NOPE}\"]");
+            describe(exp_with(d, &y, TWO_TASKS, AGENT))
+        }),
         row("YAML merge key", 1, "YAML merge keys (`<<: *anchor`) are not supported", move |_, d| {
             let y = yaml("1", "2", "tasks.jsonl")
                 .replace("experiment: {id: matrix, name: matrix}", "experiment: &e {id: matrix, name: matrix}")
@@ -508,6 +478,11 @@ fn rows() -> Vec<Row> {
             let bad = d.join(OsString::from_vec(b"dir_\xff".to_vec()));
             exp(&bad);
             run(bad.join("experiment.yaml"))
+        }),
+        row("describe of a path not UTF-8", 1, "dir_\\xFF/experiment.yaml\" is not valid UTF-8; labj records paths in its journal as text", move |_, d| {
+            let bad = d.join(OsString::from_vec(b"dir_\xff".to_vec()));
+            exp(&bad);
+            describe(bad.join("experiment.yaml"))
         }),
         row("--runs-dir not UTF-8", 1, "--runs-dir", move |_, d| {
             let e = exp(d);

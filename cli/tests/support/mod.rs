@@ -14,6 +14,7 @@ pub mod browser;
 pub mod crash;
 pub mod iso;
 pub mod live;
+pub mod matrix;
 pub mod pty;
 pub mod recorded;
 pub mod remote;

@@ -9,7 +9,7 @@ use super::model::{
 };
 use super::policy::Design;
 use super::ExperimentError;
-use super::{command, fields};
+use super::{command, envelope, fields};
 use crate::isolation::{IsolationMode, IsolationPolicy};
 use crate::schemas::{self, SchemaError, Violation};
 use crate::trial::{AgentIo, DependencyFile};
@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 /// Load an experiment from a `.yaml`/`.yml` or `.json` file, validate it and read its
 /// dataset. Does not apply the release gate (see [`super::check_runnable`]).
 pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
+    envelope::check_path(path)?;
     let text =
         super::limits::read_text(path, super::limits::MAX_EXPERIMENT_BYTES, "experiment file")?;
     let doc = parse_text(path, &text)?;
@@ -40,7 +41,7 @@ fn load_checked(
     doc: Value,
     text: Option<&str>,
 ) -> Result<Experiment, ExperimentError> {
-    let doc = unwrap(doc);
+    let doc = envelope::unwrap(path, doc)?;
     let mut extras = formats::CurrentExtras::default();
     let (format, doc) = if formats::is_clean_harness_v1(&doc) {
         (
@@ -66,8 +67,9 @@ fn load_translated(
     extras: formats::CurrentExtras,
     doc: Value,
 ) -> Result<Experiment, ExperimentError> {
-    let (version, doc) = unwrap_and_version(path, doc)?;
+    let (version, doc) = envelope::unwrap_and_version(path, doc)?;
     fields::check(path, text, fields::ROOT, &doc)?;
+    super::templates::check(path, &doc)?;
     if let Err(e) = schemas::validate(version.schema_name(), &doc) {
         return Err(schema_error(path, version.schema_name(), e));
     }
@@ -246,10 +248,7 @@ pub struct ExperimentFragment {
 /// the resolved-experiment schema (the section's own top-level `required` list is not
 /// enforced; absent keys take their defaults). `path` only names the source in errors.
 pub fn parse_fragment(path: &Path, doc: &Value) -> Result<ExperimentFragment, ExperimentError> {
-    let doc = match doc.get("resolved_experiment") {
-        Some(inner) if doc.get("version").is_none() => inner,
-        _ => doc,
-    };
+    let doc = &envelope::unwrap(path, doc.clone())?;
     let version = doc
         .get("version")
         .and_then(Value::as_str)
@@ -339,63 +338,6 @@ fn json_syntax_message(text: &str, e: &serde_json::Error) -> String {
     format!(
         "trailing comma at line {line} column {column}: JSON allows no comma after the last item of an object or array (remove it)"
     )
-}
-
-/// Unwrap `{"resolved_experiment": {...}}` and read `version` (a YAML `version: 0.5`
-/// parses as a number: accept it and record it as the string it meant).
-fn unwrap(doc: Value) -> Value {
-    match doc {
-        Value::Object(mut m)
-            if !m.contains_key("version") && m.contains_key("resolved_experiment") =>
-        {
-            m.remove("resolved_experiment").unwrap_or(Value::Null)
-        }
-        other => other,
-    }
-}
-
-fn unwrap_and_version(path: &Path, doc: Value) -> Result<(SchemaVersion, Value), ExperimentError> {
-    let mut doc = unwrap(doc);
-    let file_err = |message: String| ExperimentError::File {
-        path: path.to_path_buf(),
-        message,
-    };
-    let Some(obj) = doc.as_object_mut() else {
-        return Err(file_err(
-            "an experiment must be a mapping/object at the top level".into(),
-        ));
-    };
-    if let Some(Value::String(s)) = obj.get("version") {
-        if s.trim() != s {
-            return Err(file_err(format!(
-                "version {s:?} has leading or trailing whitespace; write version: \"{}\"",
-                s.trim()
-            )));
-        }
-    }
-    let version = match obj.get("version") {
-        None => {
-            return Err(file_err(
-                "missing top-level `version`; set version: \"0.5\" (or \"0.4\", \"0.3\")".into(),
-            ))
-        }
-        Some(Value::String(s)) => SchemaVersion::parse(s.trim()),
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(0.5) => Some(SchemaVersion::V0_5),
-            Some(0.4) => Some(SchemaVersion::V0_4),
-            Some(0.3) => Some(SchemaVersion::V0_3),
-            _ => None,
-        },
-        Some(_) => None,
-    };
-    let Some(version) = version else {
-        return Err(file_err(format!(
-            "unsupported version {}; labj reads resolved experiments version \"0.5\", \"0.4\" and \"0.3\", and the original runner's version \"1.0\" (clean harness)",
-            obj["version"]
-        )));
-    };
-    obj.insert("version".into(), Value::String(version.as_str().into()));
-    Ok((version, doc))
 }
 
 fn schema_error(path: &Path, schema: &str, e: SchemaError) -> ExperimentError {

@@ -13,6 +13,7 @@
 mod command;
 mod dataset;
 mod describe;
+mod envelope;
 mod fields;
 mod formats;
 mod grader;
@@ -24,6 +25,7 @@ mod policy;
 mod schedule;
 mod spec;
 mod strict;
+mod templates;
 mod trial_isolation;
 
 #[cfg(test)]
@@ -33,6 +35,8 @@ pub use command::{
     check_command, explain_spawn_error, looks_like_path, project_root, resolve_tokens, ProgramCheck,
 };
 pub use dataset::{parse_task_row, Task, TaskLimits};
+pub use envelope::WRAPPER_SIBLINGS;
+pub use templates::{CONTRACT_VARS, SECRET_FILE_PREFIX};
 
 /// Reads a JSONL dataset file as `dataset.path` is read (all rows, no limit).
 pub fn read_dataset_file(path: &std::path::Path) -> Result<Vec<Task>, ExperimentError> {
