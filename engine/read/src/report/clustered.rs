@@ -693,6 +693,31 @@ mod tests {
     }
 
     #[test]
+    fn values_at_the_end_of_f64_give_finite_statistics_or_none() {
+        let cl = vec![vec![1e308], vec![1e308], vec![-1e308]];
+        let m = clustered_metric(&cl, 200, 1).unwrap();
+        assert!((m.mean - 1e308 / 3.0).abs() < 1e295, "{m:?}");
+        assert!(m.se.is_some_and(f64::is_finite), "{m:?}");
+        let ci = m.ci95.unwrap();
+        assert!(
+            ci.low.is_finite() && ci.high.is_finite() && ci.low <= ci.high,
+            "{m:?}"
+        );
+        // A variance of ±1e308 has no f64; its standard deviation has one.
+        assert_eq!(sample_variance(&[1e308, -1e308]), None);
+        let sd = sample_sd(&[1e308, -1e308]).unwrap();
+        assert!((sd - 2f64.sqrt() * 1e308).abs() < 1e295, "{sd}");
+        let vc = variance_components(&cl);
+        assert_eq!(vc.between, None, "{vc:?}");
+        // A difference f64 cannot hold is no test (the report says why).
+        assert!(paired_over_tasks(&[f64::INFINITY, 1.0], 1).is_none());
+        // Ordinary data keep their units: the same numbers as before, bit for bit.
+        let xs = [0.25, 3.5, -7.0, 1e6];
+        assert_eq!(Scale::of(&xs), Scale::of(&[1.0]));
+        assert_eq!(sample_variance(&xs), Some(variance_units(&xs).unwrap()));
+    }
+
+    #[test]
     fn holm_steps_down_and_stays_monotone() {
         let adj = holm(&[0.01, 0.04, 0.03, 0.5]);
         let want = [0.04, 0.09, 0.09, 0.5];
