@@ -70,9 +70,12 @@ pub(crate) enum UserError {
     },
 }
 
-/// Resolved users by (engine program, image, setting): one lookup per process.
-fn cache() -> &'static Mutex<HashMap<(String, String, String), UserIds>> {
-    static CACHE: OnceLock<Mutex<HashMap<(String, String, String), UserIds>>> = OnceLock::new();
+/// (engine program, image, setting).
+type UserKey = (String, String, String);
+
+/// Resolved users by [`UserKey`]: one lookup per process.
+fn cache() -> &'static Mutex<HashMap<UserKey, UserIds>> {
+    static CACHE: OnceLock<Mutex<HashMap<UserKey, UserIds>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
