@@ -87,7 +87,11 @@ fn euid() -> u32 {
 impl ContainerEngine {
     /// How a trial of `image` running as `user` gets its writable directories; `Err`
     /// names what cannot work (an unknown user or group, an engine that cannot do it).
-    pub(crate) fn ownership(&self, image: &str, user: Option<&str>) -> Result<Ownership, UserError> {
+    pub(crate) fn ownership(
+        &self,
+        image: &str,
+        user: Option<&str>,
+    ) -> Result<Ownership, UserError> {
         let Some(user) = user else {
             return Ok(Ownership::AsIs);
         };
