@@ -258,6 +258,22 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
             engine::backend::slurm::job::exec_job(&spec, &outcome).map_err(|e| anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Trial {
+            command:
+                TrialCommand::Pilot {
+                    workers_dir,
+                    idle_secs,
+                },
+        } => {
+            let job = std::env::var("SLURM_JOB_ID").unwrap_or_default();
+            engine::backend::slurm::pilot_worker::serve(
+                &workers_dir,
+                &job,
+                std::time::Duration::from_secs(idle_secs),
+            )
+            .map_err(|e| anyhow!(e))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Worker { command } => crate::worker::run(command),
     }
 }
@@ -301,6 +317,7 @@ fn drive_options(
         }),
         slurm_partition: d.slurm_partition.clone(),
         slurm_args: d.slurm_arg.clone(),
+        slurm_workers: d.slurm_workers,
         container_engine: d.container_engine.clone(),
         no_retry_lost: d.no_retry_lost,
         remote: run::RemoteOptions {

@@ -433,6 +433,16 @@ enum TrialCommand {
         #[arg(long)]
         outcome: PathBuf,
     },
+    /// Serve trials as a pilot worker job (`--slurm-workers`): the Slurm job id comes
+    /// from SLURM_JOB_ID.
+    Pilot {
+        /// The run's `slurm/workers` directory.
+        #[arg(long)]
+        workers_dir: PathBuf,
+        /// Leave after this many seconds with nothing to do.
+        #[arg(long, default_value_t = 30)]
+        idle_secs: u64,
+    },
 }
 
 /// Where trials execute.
@@ -442,7 +452,8 @@ enum Executor {
     Local,
     /// `labj worker serve` endpoints (`--remote-endpoint`).
     Remote,
-    /// One Slurm batch job per trial attempt (needs a run directory the nodes share).
+    /// Slurm batch jobs: one per trial attempt, or `--slurm-workers N` long-lived
+    /// worker jobs (needs a run directory the nodes share).
     Slurm,
 }
 
@@ -480,6 +491,11 @@ struct DriveArgs {
     /// Extra `sbatch` argument for every job, e.g. `--slurm-arg=--mem=4G` (repeatable).
     #[arg(long = "slurm-arg", allow_hyphen_values = true)]
     slurm_arg: Vec<String>,
+    /// Keep at most N long-lived Slurm worker jobs that take trials one after another
+    /// (`--executor slurm`; default: one batch job per trial attempt; `continue`: the
+    /// run's own unless given).
+    #[arg(long, value_name = "N", env = "LABJ_SLURM_WORKERS")]
+    slurm_workers: Option<u32>,
     /// Container engine for `sandbox.mode: container` (docker, podman or a path;
     /// default: LABJ_CONTAINER_ENGINE, else whichever is on PATH). Extra `run`
     /// arguments come from LABJ_CONTAINER_ARGS.

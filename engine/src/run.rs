@@ -87,6 +87,9 @@ pub struct RunOptions {
     pub slurm_partition: Option<String>,
     /// `--slurm-arg` values, passed to every `sbatch` (Slurm executor only).
     pub slurm_args: Vec<String>,
+    /// `--slurm-workers N`: at most N long-lived pilot worker jobs instead of one job
+    /// per trial attempt (Slurm executor only).
+    pub slurm_workers: Option<u32>,
     /// `--container-engine` (docker, podman or a path); `None`: `LABJ_CONTAINER_ENGINE`,
     /// else whichever is on PATH.
     pub container_engine: Option<String>,
@@ -356,6 +359,7 @@ pub fn create_run(experiment_path: &Path, opts: &RunOptions) -> Result<CreatedRu
             "executor": opts.executor.unwrap_or_default().as_str(),
             "slurm_partition": opts.slurm_partition,
             "slurm_args": opts.slurm_args,
+            "slurm_workers": opts.slurm_workers,
             "remote_endpoints": opts.remote.endpoints,
             "remote_token_env": opts.remote.token_env,
             "remote_tls_ca": opts.remote.tls_ca.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
@@ -451,11 +455,18 @@ impl Backend {
 
 /// Slurm options mean nothing to another executor: refuse rather than ignore them.
 fn check_executor_options(kind: ExecutorKind, opts: &RunOptions) -> Result<(), RunError> {
+    if opts.slurm_workers == Some(0) {
+        return Err(RunError::Invalid(
+            "--slurm-workers (or LABJ_SLURM_WORKERS) must be at least 1".into(),
+        ));
+    }
     if kind != ExecutorKind::Slurm
-        && (opts.slurm_partition.is_some() || !opts.slurm_args.is_empty())
+        && (opts.slurm_partition.is_some()
+            || !opts.slurm_args.is_empty()
+            || opts.slurm_workers.is_some())
     {
         return Err(RunError::Invalid(format!(
-            "--slurm-partition/--slurm-arg (or LABJ_SLURM_PARTITION/LABJ_SLURM_ARGS) apply to --executor slurm only, and this run uses --executor {}",
+            "--slurm-partition/--slurm-arg/--slurm-workers (or LABJ_SLURM_PARTITION/LABJ_SLURM_ARGS/LABJ_SLURM_WORKERS) apply to --executor slurm only, and this run uses --executor {}",
             kind.as_str()
         )));
     }
@@ -503,6 +514,8 @@ fn make_backend(
                 labj_exe,
                 run_dir: abs(run_dir),
                 workdir,
+                run_id: run_id.to_string(),
+                workers: opts.slurm_workers.map(|n| n as usize),
             };
             crate::backend::slurm::SlurmBackend::new(cfg, capacity)
                 .map(Backend::Slurm)
@@ -529,6 +542,11 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
             o.slurm_partition = created.options["slurm_partition"]
                 .as_str()
                 .map(String::from);
+        }
+        if o.slurm_workers.is_none() {
+            o.slurm_workers = created.options["slurm_workers"]
+                .as_u64()
+                .map(|n| n.min(u64::from(u32::MAX)) as u32);
         }
         if o.slurm_args.is_empty() {
             if let Some(a) = created.options["slurm_args"].as_array() {

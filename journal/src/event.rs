@@ -548,7 +548,8 @@ pub struct BackendJobSubmitted {
     /// `slurm`.
     pub backend: String,
     pub job_id: String,
-    /// `submitted` (a new job) or `reattached` (a `continue` took over a live job).
+    /// `submitted` (a new job), `reattached` (a `continue` took over a live job) or
+    /// `assigned` (handed to the live pilot worker job `job_id`, `--slurm-workers`).
     pub action: String,
 }
 

@@ -96,21 +96,43 @@ pub fn squeue(job_ids: &[String]) -> Result<HashMap<String, JobState>, String> {
         }
         return Err(failure("squeue", &out));
     }
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let mut parts = line.splitn(3, '|');
-        let (Some(id), Some(state)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        states.insert(
-            id.trim().to_string(),
-            JobState {
-                // e.g. `CANCELLED by 0`: keep the state word.
-                state: state.split_whitespace().next().unwrap_or("").to_string(),
-                reason: parts.next().unwrap_or("").trim().to_string(),
-            },
-        );
-    }
+    states.extend(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(parse_line),
+    );
     Ok(states)
+}
+
+/// Jobs named `name` (every state Slurm still remembers): (job id, state).
+pub fn squeue_by_name(name: &str) -> Result<Vec<(String, JobState)>, String> {
+    let out = run(
+        Command::new("squeue")
+            .args(["-h", "--states=all", "-o", "%i|%T|%r", "--name"])
+            .arg(name),
+        "squeue --name",
+    )?;
+    if !out.status.success() {
+        return Err(failure("squeue --name", &out));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(parse_line)
+        .collect())
+}
+
+/// One `%i|%T|%r` line of `squeue`.
+fn parse_line(line: &str) -> Option<(String, JobState)> {
+    let mut parts = line.splitn(3, '|');
+    let (id, state) = (parts.next()?, parts.next()?);
+    Some((
+        id.trim().to_string(),
+        JobState {
+            // e.g. `CANCELLED by 0`: keep the state word.
+            state: state.split_whitespace().next().unwrap_or("").to_string(),
+            reason: parts.next().unwrap_or("").trim().to_string(),
+        },
+    ))
 }
 
 /// `scontrol <verb> <job>` (suspend, resume, hold, release).

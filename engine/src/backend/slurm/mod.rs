@@ -1,4 +1,6 @@
-//! `SlurmBackend`: one Slurm batch job per trial attempt.
+//! `SlurmBackend`: one Slurm batch job per trial attempt, or with `--slurm-workers N`
+//! at most N long-lived pilot worker jobs taking trials one after another ([`pilot`];
+//! the backend then delegates every call to its pool).
 //!
 //! The coordinator stays on the submitting host and stays the only journal writer. Each
 //! accepted dispatch becomes `sbatch` of a script running `labj trial exec` (the same
@@ -16,6 +18,9 @@
 
 pub mod cmd;
 pub mod job;
+pub mod pilot;
+pub mod pilot_files;
+pub mod pilot_worker;
 pub mod recover;
 
 use super::*;
@@ -47,6 +52,11 @@ pub struct SlurmConfig {
     pub run_dir: PathBuf,
     /// Working directory of the jobs: the coordinator's, so relative paths resolve alike.
     pub workdir: PathBuf,
+    /// The run's id (names the pilot worker jobs).
+    pub run_id: String,
+    /// `--slurm-workers N`: at most N long-lived worker jobs ([`pilot`]); `None`: one
+    /// job per trial attempt.
+    pub workers: Option<usize>,
 }
 
 struct Job {
@@ -68,6 +78,8 @@ pub struct SlurmBackend {
     records: Vec<BackendJobSubmitted>,
     last_squeue: Option<Instant>,
     squeue_failures: u32,
+    /// Pilot mode: every trial goes to a worker job of this pool.
+    pilot: Option<pilot::Pool>,
 }
 
 impl SlurmBackend {
@@ -84,7 +96,12 @@ impl SlurmBackend {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
+        let pilot = match cfg.workers {
+            Some(n) => Some(pilot::Pool::new(cfg.clone(), n, requested)?),
+            None => None,
+        };
         Ok(SlurmBackend {
+            pilot,
             cfg,
             requested: requested.max(1),
             jobs: HashMap::new(),
@@ -126,6 +143,9 @@ impl SlurmBackend {
 
     /// Take over a job a previous session submitted (`labj continue`).
     pub fn reattach(&mut self, ticket_id: &str, schedule_idx: u64, trial_id: &str, job_id: &str) {
+        if let Some(p) = &mut self.pilot {
+            return p.reattach(ticket_id, schedule_idx, trial_id, job_id);
+        }
         self.records.push(BackendJobSubmitted {
             schedule_idx,
             trial_id: trial_id.to_string(),
@@ -254,18 +274,30 @@ fn job_output_tail(dir: &std::path::Path, job_id: &str) -> String {
 
 impl WorkerBackend for SlurmBackend {
     fn capacity(&self) -> usize {
+        if let Some(p) = &self.pilot {
+            return p.capacity();
+        }
         self.requested
     }
 
     fn set_requested_capacity(&mut self, requested: usize) {
+        if let Some(p) = &mut self.pilot {
+            return p.set_requested_capacity(requested);
+        }
         self.requested = requested.max(1);
     }
 
     fn in_flight(&self) -> usize {
+        if let Some(p) = &self.pilot {
+            return p.in_flight();
+        }
         self.jobs.len() + self.ready.len()
     }
 
     fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError> {
+        if let Some(p) = &mut self.pilot {
+            return p.submit(dispatch);
+        }
         let limit = self.capacity();
         if self.in_flight() >= limit {
             return Err(SubmitError::Capacity {
@@ -313,6 +345,9 @@ impl WorkerBackend for SlurmBackend {
         timeout: Duration,
         max: usize,
     ) -> Result<Vec<TrialCompletion>, BackendError> {
+        if let Some(p) = &mut self.pilot {
+            return p.poll_completions(timeout, max);
+        }
         let max = max.clamp(1, MAX_DRAIN_PER_POLL);
         let deadline = Instant::now() + timeout;
         loop {
@@ -332,6 +367,9 @@ impl WorkerBackend for SlurmBackend {
     }
 
     fn request_pause(&mut self, ticket_id: &str, _label: Option<&str>) -> WorkerPauseAck {
+        if let Some(p) = &mut self.pilot {
+            return p.request_pause(ticket_id, _label);
+        }
         let worker_id = |j: Option<&Job>| {
             j.map(|j| format!("slurm-job-{}", j.job_id))
                 .unwrap_or_else(|| "slurm".into())
@@ -364,6 +402,9 @@ impl WorkerBackend for SlurmBackend {
     }
 
     fn request_resume(&mut self, ticket_id: &str) -> Result<(), String> {
+        if let Some(p) = &mut self.pilot {
+            return p.request_resume(ticket_id);
+        }
         let j = self
             .jobs
             .get_mut(ticket_id)
@@ -377,6 +418,9 @@ impl WorkerBackend for SlurmBackend {
     }
 
     fn request_stop(&mut self, ticket_id: &str, reason: &str) {
+        if let Some(p) = &mut self.pilot {
+            return p.request_stop(ticket_id, reason);
+        }
         if let Some(j) = self.jobs.get_mut(ticket_id) {
             j.stop_reason = Some(reason.to_string());
             if let Err(e) = cmd::scancel(&j.job_id) {
@@ -388,6 +432,9 @@ impl WorkerBackend for SlurmBackend {
     }
 
     fn take_notices(&mut self) -> Vec<BackendNotice> {
+        if let Some(p) = &mut self.pilot {
+            return p.take_notices();
+        }
         Vec::new()
     }
 
@@ -397,6 +444,9 @@ impl WorkerBackend for SlurmBackend {
     }
 
     fn take_job_records(&mut self) -> Vec<BackendJobSubmitted> {
+        if let Some(p) = &mut self.pilot {
+            return p.take_job_records();
+        }
         std::mem::take(&mut self.records)
     }
 }

@@ -1,7 +1,7 @@
 //! `labj continue` on a Slurm run: attempts of the dead session that Slurm still runs
 //! (or that finished and left an outcome nobody collected) are taken over, not lost.
 
-use super::{cmd, job, SlurmBackend};
+use super::{cmd, job, pilot_files, SlurmBackend};
 use journal::event::{Event, WorkerLost};
 use journal::Journal;
 use std::collections::HashMap;
@@ -42,6 +42,25 @@ fn job_by_name(ticket_id: &str) -> Result<Option<String>, String> {
         .map(String::from))
 }
 
+/// The pilot worker job whose files hold `ticket_id` (a crash between handing a trial
+/// to a worker and journaling that leaves exactly this).
+fn pilot_holder(run_dir: &Path, ticket_id: &str) -> Option<String> {
+    let name = format!("{ticket_id}.json");
+    let rd = std::fs::read_dir(pilot_files::workers_dir(run_dir)).ok()?;
+    rd.filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .find(|e| {
+            [
+                pilot_files::INBOX,
+                pilot_files::CLAIMED,
+                pilot_files::OUTBOX,
+            ]
+            .iter()
+            .any(|sub| e.path().join(sub).join(&name).exists())
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+}
+
 /// Move every stale trial whose job is alive or left an outcome out of `worker_lost`
 /// (the recovery plan's list) into the backend; returns their trial ids (in flight from the start of the session).
 pub fn reattach(
@@ -58,7 +77,10 @@ pub fn reattach(
     for (i, w) in worker_lost.iter().enumerate() {
         let job_id = match journaled.get(&w.ticket_id) {
             Some(id) => Some(id.clone()),
-            None => job_by_name(&w.ticket_id)?,
+            None => match pilot_holder(run_dir, &w.ticket_id) {
+                Some(id) => Some(id),
+                None => job_by_name(&w.ticket_id)?,
+            },
         };
         if let Some(id) = job_id {
             found.push((i, id));
@@ -71,7 +93,8 @@ pub fn reattach(
         let w = &worker_lost[i];
         let has_outcome = job::job_dir(run_dir, &w.ticket_id)
             .join(job::OUTCOME_FILE)
-            .is_file();
+            .is_file()
+            || pilot_files::outcome_path(run_dir, &job_id, &w.ticket_id).is_file();
         let alive = states.get(&job_id).is_some_and(|s| !s.is_terminal());
         if has_outcome || alive {
             backend.reattach(&w.ticket_id, w.schedule_idx, &w.trial_id, &job_id);
