@@ -484,3 +484,55 @@ fn slurm_workers_is_refused_for_other_executors_and_zero() {
     assert!(!out.status.success());
     assert!(text(&out).contains("must be at least 1"), "{}", text(&out));
 }
+
+#[test]
+fn pilot_cancel_stops_one_trial_and_kill_stops_the_run_and_its_workers() {
+    let _cluster = require_slurm();
+    let s = Scratch::new();
+    s.tasks(3);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    recording_agent(&s, "30", SUCCESS);
+    let mut child = spawn_run(&s, &exp, "1");
+    let run_dir = wait_run_dir(&s);
+    let id = run_id(&run_dir);
+    let started = wait_started(&s, 2);
+    let run = run_dir.to_str().unwrap();
+    let victim = &started[0];
+    let out = s.labj(&["cancel", run, "--trial", victim, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let classification = wait_for(
+        Duration::from_secs(30),
+        "the cancelled trial to commit",
+        || {
+            read_events(&run_dir)
+                .into_iter()
+                .find_map(|e| match e.event {
+                    Event::TrialCompleted(c) if c.trial_id == *victim => {
+                        Some(c.classification.as_str().to_string())
+                    }
+                    _ => None,
+                })
+        },
+    );
+    assert_eq!(classification, "cancelled");
+    // The worker takes the third trial into the freed slot.
+    wait_started(&s, 3);
+    let out = s.labj(&["kill", run, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status = wait_within(&mut child, Duration::from_secs(60), "labj run after kill");
+    assert_eq!(status.code(), Some(4), "killed: {}", run_err(&s));
+    // No agent ran to its end, and the worker job left with the session.
+    for e in std::fs::read_dir(s.dir().join("rec")).unwrap().flatten() {
+        let rec = std::fs::read_to_string(e.path()).unwrap();
+        assert!(!rec.contains("end"), "{:?} ran to its end", e.path());
+    }
+    wait_no_workers(&id, Duration::from_secs(30));
+    assert_eq!(
+        jobs_of(&run_dir)
+            .iter()
+            .map(|(_, j, _)| j)
+            .collect::<BTreeSet<_>>()
+            .len(),
+        1
+    );
+}
