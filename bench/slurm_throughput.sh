@@ -56,7 +56,7 @@ runs_of() { # EXECUTOR [ARGS…]: median wall ms of REPS runs
 # The most pilot worker jobs queued or running at once, sampled while the runs go.
 : > most.txt
 ( while [ ! -e stop-sampling ]; do
-      squeue -h -o %j 2>/dev/null | grep -c '^labj-pilot-' >> most.txt
+      { squeue -h -o %j 2>/dev/null || true; } | grep -c '^labj-pilot-' >> most.txt || true
       sleep 0.05
   done ) &
 SAMPLER=$!

@@ -257,7 +257,7 @@ fn pilot_worker_cancelled_by_scancel_reruns_its_trials_as_infra() {
         .into_iter()
         .filter(|(t, _, _)| *t == victim_trial)
         .map(|(_, j, _)| j)
-        .last()
+        .next_back()
         .unwrap();
     assert_ne!(rerun_job, victim_job, "the re-run went to a live worker");
     wait_no_workers(&id, Duration::from_secs(20));

@@ -79,7 +79,7 @@ pub struct SlurmBackend {
     last_squeue: Option<Instant>,
     squeue_failures: u32,
     /// Pilot mode: every trial goes to a worker job of this pool.
-    pilot: Option<pilot::Pool>,
+    pilot: Option<Box<pilot::Pool>>,
 }
 
 impl SlurmBackend {
@@ -97,7 +97,7 @@ impl SlurmBackend {
             ));
         }
         let pilot = match cfg.workers {
-            Some(n) => Some(pilot::Pool::new(cfg.clone(), n, requested)?),
+            Some(n) => Some(Box::new(pilot::Pool::new(cfg.clone(), n, requested)?)),
             None => None,
         };
         Ok(SlurmBackend {

@@ -240,7 +240,7 @@ impl Pool {
             }
             let outbox = w.dir.join(files::OUTBOX);
             for t in files::tickets_in(&outbox) {
-                if !self.tickets.get(&t).is_some_and(|a| a.job_id == *id) {
+                if self.tickets.get(&t).is_none_or(|a| a.job_id != *id) {
                     continue; // a late answer for a trial already reported lost
                 }
                 let path = outbox.join(format!("{t}.json"));
