@@ -202,6 +202,13 @@ fn pilot_run_commits_every_slot_once_on_at_most_n_worker_jobs() {
     assert_eq!(from_workers, 40);
     let proj = check_journal(&run_dir);
     assert_eq!(proj.aggregates.overall.succeeded, 40);
+    // Every event the pilot session journaled is valid against its schema.
+    for e in &events {
+        let schema = format!("event_{}", e.event.kind());
+        if let Err(err) = model::schemas::validate(&schema, &e.event.payload_value()) {
+            panic!("{schema} at {}: {err:?}", e.idx);
+        }
+    }
     // No work is left: the worker jobs leave (told `stop` when the session ended).
     wait_no_workers(&id, Duration::from_secs(20));
 }

@@ -22,6 +22,7 @@ pub use remote::RemoteOptions;
 mod recover;
 mod remote;
 mod resolve;
+mod slurm;
 use journal::event::*;
 use journal::projection::RunStatus;
 use journal::{Durability, Journal, JournalError, Projections};
@@ -453,23 +454,9 @@ impl Backend {
     }
 }
 
-/// Slurm options mean nothing to another executor: refuse rather than ignore them.
+/// Options of another executor mean nothing to this one: refuse rather than ignore them.
 fn check_executor_options(kind: ExecutorKind, opts: &RunOptions) -> Result<(), RunError> {
-    if opts.slurm_workers == Some(0) {
-        return Err(RunError::Invalid(
-            "--slurm-workers (or LABJ_SLURM_WORKERS) must be at least 1".into(),
-        ));
-    }
-    if kind != ExecutorKind::Slurm
-        && (opts.slurm_partition.is_some()
-            || !opts.slurm_args.is_empty()
-            || opts.slurm_workers.is_some())
-    {
-        return Err(RunError::Invalid(format!(
-            "--slurm-partition/--slurm-arg/--slurm-workers (or LABJ_SLURM_PARTITION/LABJ_SLURM_ARGS/LABJ_SLURM_WORKERS) apply to --executor slurm only, and this run uses --executor {}",
-            kind.as_str()
-        )));
-    }
+    slurm::check_options(kind, opts)?;
     if kind != ExecutorKind::Remote
         && (!opts.remote.endpoints.is_empty() || opts.remote.token_env.is_some())
     {
@@ -498,29 +485,7 @@ fn make_backend(
         ExecutorKind::Local => Ok(Backend::Local(
             LocalThreadWorkerBackend::new(capacity).map_err(RunError::Invalid)?,
         )),
-        ExecutorKind::Slurm => {
-            let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-            let labj_exe = std::env::current_exe().map_err(|e| {
-                RunError::Invalid(format!(
-                    "cannot find the labj binary Slurm jobs should run: {e}"
-                ))
-            })?;
-            let workdir = std::env::current_dir().map_err(|e| {
-                RunError::Invalid(format!("cannot read the current directory: {e}"))
-            })?;
-            let cfg = crate::backend::slurm::SlurmConfig {
-                partition: opts.slurm_partition.clone(),
-                extra_args: opts.slurm_args.clone(),
-                labj_exe,
-                run_dir: abs(run_dir),
-                workdir,
-                run_id: run_id.to_string(),
-                workers: opts.slurm_workers.map(|n| n as usize),
-            };
-            crate::backend::slurm::SlurmBackend::new(cfg, capacity)
-                .map(Backend::Slurm)
-                .map_err(|e| RunError::Invalid(format!("--executor slurm: {e}")))
-        }
+        ExecutorKind::Slurm => slurm::backend(opts, run_dir, run_id, capacity).map(Backend::Slurm),
     }
 }
 
@@ -538,24 +503,7 @@ fn continue_options(opts: &RunOptions, created: &RunCreated) -> Result<RunOption
         };
     }
     if o.executor == Some(ExecutorKind::Slurm) && recorded == Some("slurm") {
-        if o.slurm_partition.is_none() {
-            o.slurm_partition = created.options["slurm_partition"]
-                .as_str()
-                .map(String::from);
-        }
-        if o.slurm_workers.is_none() {
-            o.slurm_workers = created.options["slurm_workers"]
-                .as_u64()
-                .map(|n| n.min(u64::from(u32::MAX)) as u32);
-        }
-        if o.slurm_args.is_empty() {
-            if let Some(a) = created.options["slurm_args"].as_array() {
-                o.slurm_args = a
-                    .iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect();
-            }
-        }
+        slurm::recorded(&mut o, created);
     }
     if o.executor == Some(ExecutorKind::Remote)
         && recorded == Some("remote")
