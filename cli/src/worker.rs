@@ -11,6 +11,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -149,21 +150,37 @@ pub fn run(command: WorkerCommand) -> Result<ExitCode> {
                 redeliver_after: Duration::from_millis(redeliver_after_ms),
                 tls: identity.as_ref().map(|i| i.server_config()).transpose()?,
             };
-            let result = engine::worker::serve(config, |addr| {
-                // One line on stdout that scripts and tests wait for.
-                match &identity {
-                    Some(id) => println!(
-                        "labj worker listening on https://{addr}/ ({slots} slots; TLS certificate {} in {}: give coordinators --tls-pin {})",
-                        id.fingerprint,
-                        id.cert_path.display(),
-                        id.fingerprint
-                    ),
-                    None => println!("labj worker listening on http://{addr}/ ({slots} slots)"),
-                }
-                let _ = std::io::stdout().flush();
-            });
+            let observer = Arc::new(Terminal { identity, slots });
+            let result = engine::worker::serve(config, observer);
             result.map(|()| ExitCode::SUCCESS).map_err(Into::into)
         }
+    }
+}
+
+/// Renders what the serving worker reports: the listening line on stdout (scripts and
+/// tests wait for it), notices on stderr.
+struct Terminal {
+    identity: Option<engine::wire::tls::ServerIdentity>,
+    slots: usize,
+}
+
+impl engine::worker::WorkerObserver for Terminal {
+    fn listening(&self, addr: SocketAddr) {
+        let slots = self.slots;
+        match &self.identity {
+            Some(id) => println!(
+                "labj worker listening on https://{addr}/ ({slots} slots; TLS certificate {} in {}: give coordinators --tls-pin {})",
+                id.fingerprint,
+                id.cert_path.display(),
+                id.fingerprint
+            ),
+            None => println!("labj worker listening on http://{addr}/ ({slots} slots)"),
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    fn notice(&self, message: &str) {
+        eprintln!("[labj worker] {message}");
     }
 }
 

@@ -524,3 +524,21 @@ fn remote_evidence_comes_home_and_logs_and_verify_read_it() {
     assert_eq!(v.status.code(), Some(1), "{}", text(&v));
     assert!(text(&v).contains(d0.as_str()), "{}", text(&v));
 }
+
+/// The worker reports its shutdown through the CLI (the engine never prints): SIGTERM on
+/// an idle worker, sent the moment it says it listens (as a supervisor may), drains it:
+/// it says so, then that it drained, on stderr, and exits 0. (Before, the handlers were
+/// installed after the announcement and such a signal killed the worker outright.)
+#[test]
+fn an_idle_worker_says_it_drains_and_exits_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Worker::start(dir.path(), 1, &[]);
+    assert!(w.terminate(Duration::from_secs(20)), "worker did not exit");
+    assert_eq!(w.exit_code(), Some(0), "{}", w.stderr());
+    let err = w.stderr();
+    assert!(
+        err.contains("[labj worker] draining: refusing new trials; 0 running"),
+        "{err}"
+    );
+    assert!(err.contains("[labj worker] drained; exiting"), "{err}");
+}

@@ -135,6 +135,11 @@ impl Worker {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// The exit code once exited (`None`: still running, or killed by a signal).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        self.child.try_wait().ok().flatten().and_then(|s| s.code())
+    }
+
     /// SIGTERM and wait for the exit (at most `timeout`), returning whether it exited.
     pub fn terminate(&mut self, timeout: Duration) -> bool {
         // SAFETY: kill(2) has no memory-safety preconditions.

@@ -78,23 +78,26 @@ pub enum WorkerError {
     Runtime(String),
 }
 
-/// Serve until a signal ends the worker. `on_listening` gets the bound address (the
-/// port may have been 0) before the first request is accepted.
-pub fn serve(
-    config: ServeConfig,
-    on_listening: impl FnOnce(SocketAddr),
-) -> Result<(), WorkerError> {
-    serve_with_runner(
-        config,
-        Arc::new(exec::executor::execute_trial),
-        on_listening,
-    )
+/// What a serving worker tells the program hosting it (the CLI renders it; the engine
+/// never writes to the terminal itself).
+pub trait WorkerObserver: Send + Sync {
+    /// Bound and about to accept its first request (the port may have been 0).
+    fn listening(&self, addr: SocketAddr);
+    /// A line for the operator: the drain began, ended, or ran out of time; a second
+    /// signal ends the worker at once.
+    fn notice(&self, message: &str);
 }
 
+/// Serve until a signal ends the worker, reporting to `observer`.
+pub fn serve(config: ServeConfig, observer: Arc<dyn WorkerObserver>) -> Result<(), WorkerError> {
+    serve_with_runner(config, Arc::new(exec::executor::execute_trial), observer)
+}
+
+/// [`serve`] with another trial runner (tests run trials without spawning agents).
 pub fn serve_with_runner(
     config: ServeConfig,
     runner: Runner,
-    on_listening: impl FnOnce(SocketAddr),
+    observer: Arc<dyn WorkerObserver>,
 ) -> Result<(), WorkerError> {
     std::fs::create_dir_all(&config.work_dir).map_err(|source| WorkerError::WorkDir {
         path: config.work_dir.clone(),
@@ -142,10 +145,14 @@ pub fn serve_with_runner(
             config.token.as_ref(),
             config.limits,
         ));
-        on_listening(addr);
+        // Handlers first, then the announcement: a supervisor may signal the worker as
+        // soon as it says it listens, and that signal must start a drain, not kill it.
+        let signals = StopSignals::install()?;
+        observer.listening(addr);
         let tls = config.tls.map(tokio_rustls::TlsAcceptor::from);
-        accept_until_signal(listener, shared, config.limits, tls).await?;
-        drain(&state, config.shutdown_grace).await
+        let observer2 = Arc::clone(&observer);
+        accept_until_signal(listener, shared, config.limits, tls, signals, observer2).await?;
+        drain(&state, config.shutdown_grace, observer.as_ref()).await
     })
 }
 
@@ -165,17 +172,32 @@ fn forbid_inspection() {
     }
 }
 
+/// SIGTERM and SIGINT, caught from the moment this exists.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals, WorkerError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let runtime = |e: std::io::Error| WorkerError::Runtime(e.to_string());
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate()).map_err(runtime)?,
+            int: signal(SignalKind::interrupt()).map_err(runtime)?,
+        })
+    }
+}
+
 async fn accept_until_signal(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     limits: HttpLimits,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    signals: StopSignals,
+    observer: Arc<dyn WorkerObserver>,
 ) -> Result<(), WorkerError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term =
-        signal(SignalKind::terminate()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
-    let mut int =
-        signal(SignalKind::interrupt()).map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    let StopSignals { mut term, mut int } = signals;
     // Accepting goes on during the drain so the coordinator can still poll and ack;
     // this task ends with the process.
     let serving = tokio::spawn(accept_loop(listener, shared, limits, tls));
@@ -192,7 +214,7 @@ async fn accept_until_signal(
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
-        eprintln!("[labj worker] second signal: exiting now");
+        observer.notice("second signal: exiting now");
         std::process::exit(130);
     });
     Ok(())
@@ -246,27 +268,31 @@ where
     }
 }
 
-async fn drain(state: &Arc<WorkerState>, grace: Duration) -> Result<(), WorkerError> {
+async fn drain(
+    state: &Arc<WorkerState>,
+    grace: Duration,
+    observer: &dyn WorkerObserver,
+) -> Result<(), WorkerError> {
     let h = state.health();
-    eprintln!(
-        "[labj worker] draining: refusing new trials; {} running, {} completion(s) not yet acknowledged; exiting when both are 0 or after {} s",
+    observer.notice(&format!(
+        "draining: refusing new trials; {} running, {} completion(s) not yet acknowledged; exiting when both are 0 or after {} s",
         h.running,
         h.undelivered,
         grace.as_secs()
-    );
+    ));
     state.drain();
     let deadline = tokio::time::Instant::now() + grace;
     loop {
         let h = state.health();
         if h.running == 0 && h.undelivered == 0 {
-            eprintln!("[labj worker] drained; exiting");
+            observer.notice("drained; exiting");
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            eprintln!(
-                "[labj worker] grace period over: stopping {} running trial(s); {} completion(s) were never acknowledged",
+            observer.notice(&format!(
+                "grace period over: stopping {} running trial(s); {} completion(s) were never acknowledged",
                 h.running, h.undelivered
-            );
+            ));
             let s = Arc::clone(state);
             let _ = tokio::task::spawn_blocking(move || {
                 s.stop_all("worker shutting down");
