@@ -13,16 +13,20 @@ use std::path::Path;
 /// The outcome of `labj verify`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifyReport {
+    /// Events in the journal.
     pub events: u64,
+    /// The chain's head: the hash of the last event the check reached.
     pub head_hash: String,
     /// Every fault found, first bad idx first; empty = the journal verifies.
     pub faults: Vec<String>,
+    /// Index of the first event that fails a check, when one does.
     pub first_bad_idx: Option<u64>,
     /// How the events table compares with the chain head recorded outside it.
     pub head_record: String,
 }
 
 impl VerifyReport {
+    /// Whether the journal verifies: no fault found.
     pub fn ok(&self) -> bool {
         self.faults.is_empty()
     }
@@ -172,7 +176,7 @@ fn head_faults(
 /// record. The payload schemas, the stored blobs and the materialized projections are
 /// `labj verify`'s (each a further pass over every event), so `inspect` stays quick on
 /// a long run; a fault found here names `labj verify` for the rest.
-pub fn chain_check(journal: &Journal) -> Result<VerifyReport, JournalError> {
+pub(crate) fn chain_check(journal: &Journal) -> Result<VerifyReport, JournalError> {
     let chain = journal.check_chain_hashes()?;
     let (mut faults, mut first_bad) = chain_faults(&chain.first_bad);
     let head = journal.check_head()?;
@@ -189,26 +193,44 @@ pub fn chain_check(journal: &Journal) -> Result<VerifyReport, JournalError> {
 /// One stale active trial in an inspection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaleTrial {
+    /// The trial.
     pub trial_id: String,
+    /// The worker it was dispatched to.
     pub worker_id: String,
+    /// Its slot in the schedule.
     pub schedule_idx: u64,
+    /// Its variant.
     pub variant_id: String,
+    /// When it was dispatched (journal time, UTC).
     pub started_at: String,
+    /// Time since then, for a person (`?` when the time cannot be read).
     pub running_for: String,
 }
 
 /// The forensic report of `labj inspect`.
 #[derive(Debug, Clone)]
 pub struct Inspection {
+    /// The run.
     pub run_id: String,
+    /// The status the journal records (`running` for a run whose process died).
     pub journaled_status: String,
+    /// Whether a live process holds the run, from its lease: `live: …`, `crashed: …`,
+    /// `finished: …`, `stopped: …` or `unknown: …`, with the holder and its last heartbeat.
     pub liveness: String,
+    /// The last events of the journal (as many as asked for).
     pub last_events: Vec<StoredEvent>,
+    /// Trials the journal says are running: after a crash, the ones `continue` reports
+    /// lost.
     pub stale: Vec<StaleTrial>,
+    /// Committed trials by unsuccessful classification.
     pub failures: BTreeMap<String, u64>,
+    /// The hash chain check; the projections are folded only as far as it holds.
     pub verify: VerifyReport,
+    /// What `continue` would do (the recovery plan); `None` for a completed run.
     pub plan: Option<RecoveryPlan>,
+    /// Slots in the schedule.
     pub total_slots: u64,
+    /// The projections folded up to the last event the chain check accepts.
     pub projections: Projections,
     /// Slurm jobs of the trials still active (every attempt journaled), with the state
     /// Slurm reports now; empty for runs on other executors.
@@ -220,15 +242,19 @@ pub struct Inspection {
 /// One journaled backend job and what Slurm says about it now.
 #[derive(Debug, Clone)]
 pub struct BackendJobView {
+    /// The trial the job runs.
     pub trial_id: String,
+    /// The dispatch (ticket) the job belongs to.
     pub ticket_id: String,
+    /// The Slurm job id.
     pub job_id: String,
+    /// `submitted` (a new job) or `reattached` (a `continue` took over a live job).
     pub action: String,
     /// e.g. `RUNNING`, `SUSPENDED`, `CANCELLED (None)`, or why it is unknown.
     pub state: String,
 }
 
-pub fn parse_ts_ms(ts: &str) -> Option<i64> {
+pub(crate) fn parse_ts_ms(ts: &str) -> Option<i64> {
     // YYYY-MM-DDTHH:MM:SS.mmmZ as written by coordinator::format_ts.
     let b = ts.as_bytes();
     if b.len() < 23 {
@@ -258,6 +284,8 @@ fn human_ms(ms: i64) -> String {
     }
 }
 
+/// The forensic report of the run in `run_dir` (`labj inspect`), with its last `last_n`
+/// events: works on a crashed or tampered run, folding as far as the hash chain holds.
 pub fn inspect(run_dir: &Path, last_n: usize) -> Result<Inspection, JournalError> {
     let journal = journal::RunDir::new(run_dir).open_read_only()?;
     let verify = chain_check(&journal)?;

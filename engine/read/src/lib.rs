@@ -4,6 +4,9 @@
 //! statistics of `labj report`), `inspect` (the forensic report of a possibly crashed
 //! run) and `verdict` (a run's exit code). Everything here only reads a journal.
 
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
 pub mod inspect;
 pub mod report;
 pub mod verdict;

@@ -6,12 +6,12 @@ use engine::coordinator::SessionEnd;
 use engine::run::RunOutcome;
 
 /// Exit codes of `labj run` / `labj continue`.
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_FAILED: u8 = 1;
-pub const EXIT_INFRA: u8 = 3;
-pub const EXIT_KILLED: u8 = 4;
+pub(crate) const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_FAILED: u8 = 1;
+pub(crate) const EXIT_INFRA: u8 = 3;
+pub(crate) const EXIT_KILLED: u8 = 4;
 /// A budget cap stopped the run (`design.policies.budget`); `continue --budget` resumes.
-pub const EXIT_BUDGET: u8 = 5;
+pub(crate) const EXIT_BUDGET: u8 = 5;
 
 /// How a session ended, with the figures the summary shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +22,7 @@ pub struct RunVerdict {
     pub infra: u64,
     /// `infra` as a share of the slots that ran (pruned skips excluded).
     pub infra_pct: f64,
+    /// The exit code `labj run` / `labj continue` ends with (see [`run_verdict`]).
     pub exit_code: u8,
     /// Why a completed run still exits non-zero.
     pub warning: Option<String>,

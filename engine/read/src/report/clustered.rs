@@ -32,13 +32,13 @@ use rand_core::{Rng, SeedableRng};
 use serde::Serialize;
 
 /// Power the minimum detectable difference is computed for.
-pub const POWER: f64 = 0.8;
+pub(crate) const POWER: f64 = 0.8;
 /// Two-sided significance level of the tests and of the power analysis.
-pub const ALPHA: f64 = 0.05;
+pub(crate) const ALPHA: f64 = 0.05;
 /// Largest task count [`tasks_needed`] searches (beyond it: "more than").
-pub const MAX_TASKS_NEEDED: u64 = 1_000_000;
+pub(crate) const MAX_TASKS_NEEDED: u64 = 1_000_000;
 /// Random sign flips drawn when the permutation test cannot be exact.
-pub const SIGN_FLIP_DRAWS: u32 = 20_000;
+pub(crate) const SIGN_FLIP_DRAWS: u32 = 20_000;
 
 /// How an interval of a [`ClusteredMean`] was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,7 +63,9 @@ pub struct ClusteredMean {
     pub mean: f64,
     /// Cluster-robust (CR1) standard error; `None` with fewer than two tasks.
     pub se: Option<f64>,
+    /// 95% interval of the mean.
     pub ci95: Option<Interval>,
+    /// How `ci95` was made.
     pub method: IntervalMethod,
     /// Clustered variance over the i.i.d. variance of the mean (1 with one replication).
     pub design_effect: Option<f64>,
@@ -122,7 +124,7 @@ pub fn design_effect(clusters: &[Vec<f64>]) -> Option<f64> {
 
 /// Wilson score interval for an observed proportion `p` over an effective sample size
 /// `n` (not necessarily whole): [`wilson`] with `successes = p · n`.
-pub fn wilson_effective(p: f64, n: f64, z: f64) -> Option<Interval> {
+pub(crate) fn wilson_effective(p: f64, n: f64, z: f64) -> Option<Interval> {
     if n.is_nan() || n <= 0.0 || !(0.0..=1.0).contains(&p) {
         return None;
     }
@@ -227,10 +229,14 @@ pub fn clustered_metric(clusters: &[Vec<f64>], resamples: u32, seed: u64) -> Opt
 /// (`s²(x̄_t) − mean_t(within / R_t)`, floored at 0; `None` with fewer than two tasks).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct VarianceComponents {
+    /// Pooled variance of the replications within a task.
     pub within: Option<f64>,
+    /// Variance of the task means beyond what replication noise explains.
     pub between: Option<f64>,
 }
 
+/// Splits the variance of values grouped by task (`clusters`, one list per task) into
+/// [`VarianceComponents`].
 pub fn variance_components(clusters: &[Vec<f64>]) -> VarianceComponents {
     let scale = Scale::of(clusters.iter().flatten());
     let units = variance_components_units(&scaled(clusters, scale));
@@ -265,7 +271,8 @@ fn variance_components_units(clusters: &[Vec<f64>]) -> VarianceComponents {
 /// Sample variance (n − 1 denominator); `None` below two values, or beyond the range
 /// of f64 (values near ±1e308: their standard deviation may still be known, see
 /// [`sample_sd`]).
-pub fn sample_variance(xs: &[f64]) -> Option<f64> {
+#[cfg(test)]
+fn sample_variance(xs: &[f64]) -> Option<f64> {
     let scale = Scale::of(xs);
     scale.up2(variance_units(&scale.all_down(xs))?)
 }
@@ -289,14 +296,19 @@ fn variance_units(xs: &[f64]) -> Option<f64> {
 /// task both scored, replications averaged within the task first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PairedTest {
+    /// Tasks behind the test (one difference each).
     pub tasks: u64,
+    /// Mean per-task difference (variant − baseline).
     pub mean: f64,
     /// Sample standard deviation of the per-task differences (`None` for one task).
     pub sd: Option<f64>,
+    /// Standard error of `mean` (`sd / √tasks`).
     pub se: Option<f64>,
     /// `mean ± t_{0.975, n−1} · se`.
     pub ci95: Option<Interval>,
+    /// The paired t statistic (`mean / se`).
     pub t: Option<f64>,
+    /// Degrees of freedom (`tasks − 1`).
     pub df: Option<u64>,
     /// Two-sided paired t p-value (`None` for one task; 1 when every difference is 0,
     /// 0 when every difference is the same non-zero number).
@@ -375,7 +387,7 @@ pub fn paired_over_tasks(diffs: &[f64], seed: u64) -> Option<PairedTest> {
 /// metrics; counted by dynamic programming over the sums) or n ≤ 20 (enumerated);
 /// otherwise [`SIGN_FLIP_DRAWS`] seeded random flips, `(hits + 1) / (draws + 1)`.
 /// Returns (p, exact).
-pub fn sign_flip_p(diffs: &[f64], seed: u64) -> (f64, bool) {
+pub(crate) fn sign_flip_p(diffs: &[f64], seed: u64) -> (f64, bool) {
     let n = diffs.len();
     if n == 0 {
         return (1.0, true);
@@ -482,7 +494,7 @@ pub fn holm(ps: &[f64]) -> Vec<f64> {
 /// Minimum detectable difference of a paired t test over `tasks` tasks whose per-task
 /// differences have standard deviation `sd`, at [`POWER`] and two-sided [`ALPHA`]:
 /// `(t_{1−α/2, n−1} + t_{power, n−1}) · sd / √n`. `None` below two tasks.
-pub fn min_detectable_difference(sd: f64, tasks: u64) -> Option<f64> {
+pub(crate) fn min_detectable_difference(sd: f64, tasks: u64) -> Option<f64> {
     if tasks < 2 || !sd.is_finite() || sd < 0.0 {
         return None;
     }
@@ -524,16 +536,21 @@ pub fn tasks_needed(effect: f64, sd: f64) -> Option<u64> {
 /// `labj describe --effect D --sd S`: tasks needed before running.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PowerPlan {
+    /// The difference to detect (`--effect`).
     pub effect: f64,
+    /// The per-task SD of differences assumed (`--sd`).
     pub sd: f64,
     /// Fewest tasks whose paired t test over tasks detects `effect` at 80% power.
     pub tasks_needed: Option<u64>,
     /// Tasks the experiment's dataset has, and the difference they can detect.
     pub tasks_available: u64,
+    /// The smallest difference `tasks_available` tasks detect at 80% power; `None` below
+    /// two tasks.
     pub mde_with_available: Option<f64>,
 }
 
 impl PowerPlan {
+    /// The plan as the one line `labj describe` prints.
     pub fn render(&self) -> String {
         format!(
             "power (paired t over tasks, 80% power, alpha 0.05): a difference of {} with per-task SD {} needs {} tasks; this dataset's {} tasks detect {}",
@@ -575,6 +592,7 @@ pub fn plan(effect: f64, sd: f64, tasks_available: u64) -> Result<PowerPlan, Str
 /// Power of one comparison: what the experiment can detect and where its noise comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PowerAnalysis {
+    /// Tasks behind the comparison.
     pub tasks: u64,
     /// SD of the per-task differences the analysis uses.
     pub sd_diff: Option<f64>,

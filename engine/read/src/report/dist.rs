@@ -4,7 +4,7 @@
 //! `scipy.stats.t` in `engine/read/tests/report_stats_scipy.rs`.
 
 /// ln Γ(x) for x > 0 (Lanczos approximation, g = 7, 9 terms; relative error < 1e-14).
-pub fn ln_gamma(x: f64) -> f64 {
+pub(crate) fn ln_gamma(x: f64) -> f64 {
     const G: f64 = 7.0;
     #[allow(clippy::excessive_precision)]
     const C: [f64; 9] = [
@@ -33,7 +33,7 @@ pub fn ln_gamma(x: f64) -> f64 {
 }
 
 /// The regularized incomplete beta function I_x(a, b), a, b > 0, x in [0, 1].
-pub fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
+pub(crate) fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
@@ -107,7 +107,7 @@ pub fn t_cdf(t: f64, df: f64) -> f64 {
 }
 
 /// Two-sided p-value of a t statistic: P(|T| ≥ |t|).
-pub fn t_two_sided_p(t: f64, df: f64) -> f64 {
+pub(crate) fn t_two_sided_p(t: f64, df: f64) -> f64 {
     if t.is_infinite() {
         return 0.0;
     }

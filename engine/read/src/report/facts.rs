@@ -16,12 +16,17 @@ use std::collections::{BTreeMap, HashMap};
 pub struct TrialRow {
     /// The slot's row of `fact_trials`, as the fold wrote it.
     pub fact: FactTrial,
+    /// Numeric metrics of the completion the slot committed (the grader's, when it graded).
     pub metrics: BTreeMap<String, f64>,
     /// Metric values that are not numbers (strings, booleans, null), as written.
     pub other_metrics: BTreeMap<String, serde_json::Value>,
+    /// Every attempt of the committed dispatch, in order.
     pub attempts: Vec<AttemptRecord>,
+    /// What the completion stored in the blob store (results, logs, evidence), by digest.
     pub artifacts: Vec<ArtifactRef>,
+    /// Time the trial ran (paused time excluded).
     pub duration_ms: Option<u64>,
+    /// The worker that ran it.
     pub worker_id: Option<String>,
     /// The completion's error, or the reason a lost attempt gave.
     pub error: Option<String>,
@@ -44,10 +49,13 @@ impl TrialRow {
         self.classification.is_some_and(|c| c.is_verdict())
     }
 
+    /// The agent (or its grader) said `success`.
     pub fn is_success(&self) -> bool {
         self.classification.is_some_and(|c| c.is_success())
     }
 
+    /// Committed with an infrastructure fault (lost worker, spawn failure, disk error):
+    /// never scored.
     pub fn is_infra(&self) -> bool {
         self.classification.is_some_and(|c| c.is_infra())
     }
@@ -69,7 +77,9 @@ impl TrialRow {
 /// Everything committed in a run, in schedule (= commit) order.
 #[derive(Debug, Clone)]
 pub struct RunFacts {
+    /// The projections after the last event.
     pub projections: Projections,
+    /// Every committed slot, in schedule order.
     pub trials: Vec<TrialRow>,
     /// Rows of `fact_metrics`, `fact_trial_events` and `fact_evidence`, in commit order.
     pub rows: Vec<FactRow>,
@@ -77,10 +87,12 @@ pub struct RunFacts {
     pub experiment: serde_json::Value,
     /// Times of the first and last events.
     pub first_ts: Option<String>,
+    /// See `first_ts`.
     pub last_ts: Option<String>,
 }
 
 impl RunFacts {
+    /// The run's id (`?` for a journal without `run_created`).
     pub fn run_id(&self) -> &str {
         self.projections
             .run
@@ -130,7 +142,7 @@ impl RunFacts {
     }
 
     /// A variant's `bindings` as the experiment gives them (`null` when it has none).
-    pub fn bindings_of(&self, variant_id: &str) -> serde_json::Value {
+    pub(crate) fn bindings_of(&self, variant_id: &str) -> serde_json::Value {
         let e = &self.experiment;
         std::iter::once(e.get("baseline"))
             .chain(
@@ -147,7 +159,7 @@ impl RunFacts {
     }
 
     /// First and last event times and the seconds between them.
-    pub fn time_span(&self) -> (Option<String>, Option<String>, Option<f64>) {
+    pub(crate) fn time_span(&self) -> (Option<String>, Option<String>, Option<f64>) {
         let secs = |ts: &Option<String>| ts.as_deref().and_then(chrono_free_seconds);
         let d = match (secs(&self.first_ts), secs(&self.last_ts)) {
             (Some(a), Some(b)) => Some(b - a),
@@ -156,6 +168,7 @@ impl RunFacts {
         (self.first_ts.clone(), self.last_ts.clone(), d)
     }
 
+    /// The primary metric the run recorded, if any.
     pub fn primary_metric(&self) -> Option<&str> {
         self.projections
             .run

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// How many stderr lines an example shows.
-pub const STDERR_TAIL_LINES: usize = 3;
+pub(crate) const STDERR_TAIL_LINES: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailureExample {
@@ -31,8 +31,10 @@ pub struct FailureExample {
     pub stderr_tail: Vec<String>,
 }
 
+/// One class of unsuccessful committed trials: how many, and the first one as an example.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailureClass {
+    /// The classification (`timeout`, `agent_exit_nonzero`, …).
     pub classification: String,
     /// What splits a classification further: `exit code 3`, `signal 9` for an agent that
     /// exited non-zero (different exits are different failures).
@@ -40,7 +42,9 @@ pub struct FailureClass {
     pub reason: Option<String>,
     /// An infrastructure fault: never scored, shown apart from the agent's failures.
     pub infra: bool,
+    /// Committed trials in the class.
     pub count: u64,
+    /// The first trial of the class in schedule order.
     pub example: FailureExample,
 }
 
@@ -166,7 +170,7 @@ fn example(run_dir: &Path, row: &TrialRow) -> FailureExample {
         });
     let stderr_tail = if attempt > 0 {
         logs::read(run_dir, row, attempt, Stream::Stderr)
-            .map(|l| logs::tail_lines(&l.bytes, STDERR_TAIL_LINES))
+            .map(|bytes| logs::tail_lines(&bytes, STDERR_TAIL_LINES))
             .unwrap_or_else(|e| vec![format!("(stderr unavailable: {e})")])
     } else {
         Vec::new()

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 /// Which log of an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
+    /// The agent's stdout.
     Stdout,
+    /// The agent's stderr.
     Stderr,
     /// The grader's (or benchmark adapter's) stdout, from the attempt's `grader/`.
     GraderStdout,
@@ -29,28 +31,47 @@ impl Stream {
     }
 }
 
+/// Why a log cannot be shown; every message names the trial or the file.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
+    /// The trial has fewer attempts than the one asked for.
     #[error("{trial} has no attempt {attempt} (it ran {ran} attempt(s))")]
     NoAttempt {
+        /// The trial.
         trial: String,
+        /// The attempt asked for (1-based).
         attempt: u32,
+        /// How many attempts it ran.
         ran: u32,
     },
+    /// No attempt ran: pruned before it ran, or lost or refused before it could start.
     #[error("{trial} ran no attempt: {why}")]
-    NotRun { trial: String, why: String },
+    NotRun {
+        /// The trial.
+        trial: String,
+        /// Its classification and error, or that its variant was pruned.
+        why: String,
+    },
+    /// The log exists but cannot be read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// The log cannot be opened as a regular file: missing, a link, a FIFO, or unreadable.
     #[error(transparent)]
     File(model::safe_fs::FileError),
+    /// The blob does not hash to the digest the journal holds for it.
     #[error("blob {path} does not match the digest journaled for {name} ({digest}); the run directory was modified")]
     Tampered {
+        /// The blob's file.
         path: PathBuf,
+        /// The artifact's name in the completion.
         name: String,
+        /// The digest the journal holds.
         digest: String,
     },
 }
@@ -64,16 +85,6 @@ pub enum LogSource {
     TrialDir(PathBuf),
     /// Neither: the attempt wrote nothing to this stream.
     Absent,
-}
-
-#[derive(Debug, Clone)]
-pub struct Log {
-    pub attempt: u32,
-    pub stream: Stream,
-    pub bytes: Vec<u8>,
-    pub source: LogSource,
-    /// The log was cut at the output cap: how many bytes the process wrote in all.
-    pub written_bytes: Option<u64>,
 }
 
 /// The attempt a log request means: `attempt` (1-based), or the last one.
@@ -111,8 +122,11 @@ pub fn pick_attempt(row: &TrialRow, attempt: Option<u32>) -> Result<u32, LogErro
 /// amount of memory.
 #[derive(Debug)]
 pub struct LogFile {
+    /// The attempt (1-based).
     pub attempt: u32,
+    /// Which log.
     pub stream: Stream,
+    /// Where it is read from.
     pub source: LogSource,
     /// Size of what will be copied.
     pub size: u64,
@@ -126,6 +140,7 @@ pub struct LogFile {
 /// Why streaming a log stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
+    /// The log could not be read, or its content changed while it was copied.
     #[error(transparent)]
     Log(#[from] LogError),
     /// Writing to the destination failed (e.g. a closed pipe): not the log's fault.
@@ -259,9 +274,13 @@ impl LogFile {
 
 /// Read one log of one attempt of a committed trial into memory (the failure examples;
 /// `labj logs` streams with [`open`] and [`LogFile::copy_to`]).
-pub fn read(run_dir: &Path, row: &TrialRow, attempt: u32, stream: Stream) -> Result<Log, LogError> {
+pub(crate) fn read(
+    run_dir: &Path,
+    row: &TrialRow,
+    attempt: u32,
+    stream: Stream,
+) -> Result<Vec<u8>, LogError> {
     let f = open(run_dir, row, attempt, stream)?;
-    let (source, written_bytes) = (f.source.clone(), f.written_bytes);
     let mut bytes = Vec::with_capacity(f.size.min(1 << 24) as usize);
     f.copy_to(&mut bytes).map_err(|e| match e {
         CopyError::Log(e) => e,
@@ -270,17 +289,11 @@ pub fn read(run_dir: &Path, row: &TrialRow, attempt: u32, stream: Stream) -> Res
             source,
         },
     })?;
-    Ok(Log {
-        attempt,
-        stream,
-        bytes,
-        source,
-        written_bytes,
-    })
+    Ok(bytes)
 }
 
 /// The last `n` non-empty lines of a log, each cut to 200 characters.
-pub fn tail_lines(bytes: &[u8], n: usize) -> Vec<String> {
+pub(crate) fn tail_lines(bytes: &[u8], n: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..]

@@ -8,12 +8,12 @@
 
 pub mod clustered;
 pub mod dist;
-pub mod facts;
-pub mod failures;
+mod facts;
+mod failures;
 pub mod logs;
 pub mod runs;
 pub mod stats;
-pub mod status;
+mod status;
 
 pub use facts::{collect, committed_trial, RunFacts, TrialRow};
 pub use failures::{failure_classes, failure_classes_materialized, FailureClass};
@@ -26,7 +26,9 @@ use std::path::Path;
 /// Bootstrap settings; the defaults make every report of a run identical.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct BootstrapOptions {
+    /// Bootstrap resamples per interval (default 2000).
     pub resamples: u32,
+    /// Seed of the resampling, so the same journal gives the same intervals (default 1).
     pub seed: u64,
 }
 
@@ -44,9 +46,12 @@ impl Default for BootstrapOptions {
 /// `primary`, `direction` `maximize`/`minimize`, `aggregate`) or `primary_metric`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MetricDef {
+    /// The metric's name in the agents' results (the definition's `id`).
     pub name: String,
     /// `maximize` (default) or `minimize`: which way is better.
     pub direction: String,
+    /// The definition's `aggregate`, as written: carried into the JSON report, never applied
+    /// (every summary is a mean).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<String>,
 }
@@ -55,11 +60,13 @@ pub struct MetricDef {
 /// interval treating the replications of a task as one cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricSummary {
+    /// The metric's name.
     pub name: String,
     /// Trials behind the mean.
     pub n: u64,
     /// Tasks behind the mean (the sampling unit).
     pub tasks: u64,
+    /// Mean over the trials that report it.
     pub mean: f64,
     /// Cluster-robust (CR1) standard error, clustered by task.
     pub se: Option<f64>,
@@ -79,9 +86,13 @@ pub const OUT_OF_RANGE: &str =
 /// (strings and booleans counted by value; null as `null`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ValueCount {
+    /// The metric's name.
     pub name: String,
+    /// The value as text (a string as is, anything else as JSON).
     pub value: String,
+    /// Scored trials that reported this value.
     pub trials: u64,
+    /// Tasks among them.
     pub tasks: u64,
 }
 
@@ -89,30 +100,45 @@ pub struct ValueCount {
 /// summed over the scored trials that report them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CostSummary {
+    /// Sum of `cost_usd`; `None` when no trial reports it.
     pub cost_usd: Option<f64>,
+    /// Sum of `tokens_in`.
     pub tokens_in: Option<f64>,
+    /// Sum of `tokens_out`.
     pub tokens_out: Option<f64>,
+    /// Cost over the scored trials.
     pub cost_per_trial: Option<f64>,
     /// Cost of all scored trials over the successes among them.
     pub cost_per_success: Option<f64>,
 }
 
+/// One variant's committed trials: counts by kind, its success rate with a task-clustered
+/// interval, its metrics and its cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantSummary {
+    /// The variant's id.
     pub variant_id: String,
+    /// Whether this is the experiment's baseline (the first variant).
     pub is_baseline: bool,
+    /// Slots committed, whatever their outcome.
     pub committed: u64,
     /// The denominator: committed minus infrastructure faults, cancelled and pruned slots.
     pub scored: u64,
     /// Tasks with at least one scored trial: the clusters of every interval.
     pub tasks: u64,
+    /// Scored trials that succeeded.
     pub succeeded: u64,
+    /// `succeeded / scored`; `None` with nothing scored.
     pub success_rate: Option<f64>,
     /// Wilson over trials with one replication per task; with several, Wilson on the
     /// effective sample size (trials / design effect), clustered by task.
     pub success_ci95: Option<Interval>,
+    /// Cluster-robust standard error of the success rate, clustered by task.
     pub success_se: Option<f64>,
+    /// How `success_ci95` was made.
     pub success_interval: Option<clustered::IntervalMethod>,
+    /// Clustered variance over the i.i.d. variance of the success rate (1 with one
+    /// replication).
     pub success_design_effect: Option<f64>,
     /// Within-task (replication) and between-task variance of success.
     pub success_variance: clustered::VarianceComponents,
@@ -122,6 +148,7 @@ pub struct VariantSummary {
     pub cancelled: u64,
     /// Attempts lost to infrastructure and run again.
     pub infra_retried: u64,
+    /// Slots skipped because the variant was pruned (outside `scored`).
     pub skipped_pruned: u64,
     /// The primary metric.
     pub metric: Option<MetricSummary>,
@@ -129,6 +156,7 @@ pub struct VariantSummary {
     pub metrics: Vec<MetricSummary>,
     /// Every non-numeric metric value, counted (by name, then value).
     pub value_counts: Vec<ValueCount>,
+    /// Cost and tokens of the scored trials.
     pub cost: CostSummary,
     /// Bindings of the variant, as the experiment gives them.
     pub bindings: serde_json::Value,
@@ -137,16 +165,22 @@ pub struct VariantSummary {
 /// One (task, replication) pair whose success differs between baseline and variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Flip {
+    /// The task.
     pub task_id: String,
+    /// The replication.
     pub repl_idx: u32,
 }
 
 /// A metric compared over tasks (replications averaged within a task first).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricComparison {
+    /// The metric's name.
     pub name: String,
+    /// `maximize` or `minimize`, from the metric definitions (cost and tokens: `minimize`).
     pub direction: String,
+    /// Mean per-task difference (variant − baseline) with its paired tests.
     pub test: clustered::PairedTest,
+    /// What this many tasks can detect for the metric.
     pub power: clustered::PowerAnalysis,
     /// Why a statistic of the test is missing although there are tasks ([`OUT_OF_RANGE`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,14 +192,18 @@ pub struct MetricComparison {
 /// sign-flip permutation, power).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
+    /// The variant compared.
     pub variant_id: String,
+    /// The baseline it is compared with.
     pub baseline_id: String,
     /// Pairs where both trials were scored.
     pub pairs: u64,
     /// Pairs left out: one side is an infrastructure fault, cancelled, pruned, or not
     /// committed.
     pub excluded_pairs: u64,
+    /// Pairs where both succeeded.
     pub both_succeeded: u64,
+    /// Pairs where neither succeeded.
     pub both_failed: u64,
     /// Baseline succeeded, variant did not (`b` of McNemar's test).
     pub baseline_only: u64,
@@ -185,15 +223,19 @@ pub struct Comparison {
     pub test: &'static str,
     /// Its p-value, and Holm's adjustment over the run's comparisons.
     pub p_value: f64,
+    /// `p_value` adjusted by Holm over every comparison of the run.
     pub p_holm: f64,
+    /// Power of the success comparison over tasks; `None` without a shared task.
     pub power: Option<clustered::PowerAnalysis>,
     /// Tasks where the variant's success rate is higher / lower than the baseline's.
     pub tasks_gained: Vec<String>,
+    /// Tasks where the variant's success rate is lower than the baseline's.
     pub tasks_lost: Vec<String>,
     /// Tasks where both report the primary metric.
     pub metric_pairs: u64,
     /// Mean per-task (variant − baseline) primary metric, with a bootstrap CI over tasks.
     pub metric_diff: Option<f64>,
+    /// Percentile bootstrap interval of `metric_diff`, resampling tasks.
     pub metric_diff_ci95: Option<Interval>,
     /// Every numeric metric both report, compared over tasks.
     pub metrics: Vec<MetricComparison>,
@@ -211,39 +253,63 @@ pub struct Comparison {
 /// dataset's order, variants in the experiment's; `None` where nothing was scored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskGrid {
+    /// The dataset's tasks, in its order (the rows).
     pub task_ids: Vec<String>,
+    /// The variants, baseline first (the columns).
     pub variant_ids: Vec<String>,
+    /// `rates[task][variant]`: success rate of that variant's trials of that task.
     pub rates: Vec<Vec<Option<f64>>>,
 }
 
+/// The report of a run (`labj report`, schema `labj_report_v1`): every number it shows,
+/// computed from the committed trials only; the CLI renders it as text, markdown, HTML or
+/// JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// `labj_report_v1`.
     pub schema_version: &'static str,
+    /// The run.
     pub run_id: String,
+    /// The experiment's id, as `run_created` recorded it.
     pub experiment_id: String,
+    /// The run's status when the report was made (`running`, `completed`, `interrupted`,
+    /// …).
     pub status: String,
+    /// Slots in the schedule.
     pub total_slots: u64,
+    /// Slots committed so far.
     pub committed: u64,
+    /// The primary metric: the run's, else the first metric definition.
     pub primary_metric: Option<String>,
+    /// The experiment's metric definitions, primary first.
     pub metric_defs: Vec<MetricDef>,
+    /// The baseline variant every comparison is against.
     pub baseline_id: String,
     /// The sampling unit of every interval and test: `task`.
     pub unit: &'static str,
     /// Tasks with a scored trial, and the most replications any task has.
     pub tasks: u64,
+    /// The most scored trials any task has in one variant.
     pub max_replications: u64,
+    /// Confidence level of every interval: 0.95.
     pub confidence: f64,
+    /// The bootstrap settings the intervals used.
     pub bootstrap: BootstrapOptions,
     /// First and last event time of the run, and the time between them in seconds.
     pub started_at: Option<String>,
+    /// See `started_at`.
     pub ended_at: Option<String>,
+    /// See `started_at`.
     pub duration_s: Option<f64>,
     /// The run's cost and tokens over every variant.
     pub cost: CostSummary,
     /// Baseline first, then the variants in the experiment's order.
     pub variants: Vec<VariantSummary>,
+    /// Each variant against the baseline, in the experiment's order.
     pub comparisons: Vec<Comparison>,
+    /// Success rate per task and variant.
     pub grid: TaskGrid,
+    /// Why trials failed, by class, with examples.
     pub failures: Vec<FailureClass>,
 }
 
@@ -411,8 +477,8 @@ fn total_cost(variants: &[VariantSummary]) -> CostSummary {
     }
 }
 
-/// The metric name conventions of cost and tokens.
-pub use engine::budget::{COST_METRIC, TOKENS_IN_METRIC, TOKENS_OUT_METRIC};
+// The metric name conventions of cost and tokens.
+use engine::budget::{COST_METRIC, TOKENS_IN_METRIC, TOKENS_OUT_METRIC};
 
 fn summarize(
     variant_id: &str,
@@ -699,7 +765,7 @@ fn compare(
 /// The direction the experiment's metric definitions give; without one, `minimize` for
 /// the cost and token conventions (`cost_usd`, `tokens_in`, `tokens_out`), else
 /// `maximize`.
-pub fn direction_of(defs: &[MetricDef], name: &str) -> String {
+pub(crate) fn direction_of(defs: &[MetricDef], name: &str) -> String {
     defs.iter()
         .find(|d| d.name == name)
         .map(|d| d.direction.clone())

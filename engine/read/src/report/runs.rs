@@ -8,12 +8,16 @@ use journal::Journal;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// One run of `labj runs`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunListing {
+    /// The run's id.
     pub run_id: String,
     /// The short name commands accept for the run (see `engine::run::run_handle`).
     pub handle: String,
+    /// Its directory.
     pub dir: PathBuf,
+    /// The experiment's id, from `run_created`.
     pub experiment_id: String,
     /// `running`, `paused`, `interrupted`, `completed`, `failed`, `killed`; `crashed` when
     /// the journal says running, paused or interrupted but no live process drives the run;
@@ -21,7 +25,9 @@ pub struct RunListing {
     pub status: String,
     /// A live labj process holds the run's lease.
     pub live: bool,
+    /// Slots committed so far.
     pub committed: u64,
+    /// Slots in the schedule.
     pub total_slots: u64,
     /// Timestamp of `run_created` (UTC).
     pub created: String,
@@ -31,6 +37,7 @@ pub struct RunListing {
     /// whose process died, to its last sign of life (last event or last heartbeat of its
     /// lease, whichever is later), so the duration does not shrink after a crash.
     pub duration_secs: Option<f64>,
+    /// Why the journal cannot be read (status `unreadable`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

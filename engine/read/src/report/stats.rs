@@ -19,7 +19,9 @@ pub const Z_95: f64 = 1.959_963_984_540_054;
 /// A two-sided interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Interval {
+    /// Lower bound.
     pub low: f64,
+    /// Upper bound.
     pub high: f64,
 }
 
@@ -49,14 +51,14 @@ pub fn wilson(successes: u64, n: u64, z: f64) -> Option<Interval> {
 /// exact: a statistic computed in these units and scaled back is the one computed
 /// directly whenever the direct one is finite.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scale(f64);
+pub(crate) struct Scale(f64);
 
 impl Scale {
     /// Magnitudes above which values are scaled.
     const HUGE: f64 = 3.273_390_607_896_142e150; // 2^500
 
     /// The scale of `xs` (1 unless one of them is huge and finite).
-    pub fn of<'a>(xs: impl IntoIterator<Item = &'a f64>) -> Scale {
+    pub(crate) fn of<'a>(xs: impl IntoIterator<Item = &'a f64>) -> Scale {
         let max = xs.into_iter().fold(0.0f64, |m, x| m.max(x.abs()));
         if max <= Self::HUGE || !max.is_finite() {
             return Scale(1.0);
@@ -64,26 +66,26 @@ impl Scale {
         Scale(2f64.powi(max.log2().floor() as i32))
     }
 
-    pub fn down(&self, x: f64) -> f64 {
+    pub(crate) fn down(&self, x: f64) -> f64 {
         x / self.0
     }
 
-    pub fn all_down(&self, xs: &[f64]) -> Vec<f64> {
+    pub(crate) fn all_down(&self, xs: &[f64]) -> Vec<f64> {
         xs.iter().map(|x| x / self.0).collect()
     }
 
     /// A value in these units back in the data's; `None` when the data's units cannot
     /// hold it (beyond ±1.8e308: say the statistic is unavailable, never print inf).
-    pub fn up(&self, x: f64) -> Option<f64> {
+    pub(crate) fn up(&self, x: f64) -> Option<f64> {
         Some(x * self.0).filter(|v| v.is_finite())
     }
 
     /// A variance in these units back in the data's (`None` beyond the range).
-    pub fn up2(&self, v: f64) -> Option<f64> {
+    pub(crate) fn up2(&self, v: f64) -> Option<f64> {
         Some(v * self.0 * self.0).filter(|v| v.is_finite())
     }
 
-    pub fn up_interval(&self, i: Interval) -> Option<Interval> {
+    pub(crate) fn up_interval(&self, i: Interval) -> Option<Interval> {
         Some(Interval {
             low: self.up(i.low)?,
             high: self.up(i.high)?,
@@ -93,7 +95,7 @@ impl Scale {
 
 /// Mean of finite values, never overflowing (summed in [`Scale`] units); `None` for no
 /// value.
-pub fn mean(xs: &[f64]) -> Option<f64> {
+pub(crate) fn mean(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() {
         return None;
     }
@@ -103,7 +105,7 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
 
 /// The `q` quantile (0..=1) of sorted data, interpolating linearly between order
 /// statistics at position `q·(n−1)` (numpy's default "linear" method).
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }

@@ -9,6 +9,8 @@ use super::failures::{failure_classes_materialized, FailureClass};
 use journal::{Journal, JournalError, Projections};
 use std::path::Path;
 
+/// What `labj status` reads: the projections and the failure classes, equal to a fold of
+/// the whole journal.
 #[derive(Debug, Clone)]
 pub struct StatusView {
     /// The fold of every event the journal held when it was opened.
