@@ -202,7 +202,14 @@ fn p2d_remote_backend_rejects_schema_version_mismatch() {
     assert_eq!(backend.capacity(), 0);
     let ack = backend.request_pause("tk-1", None);
     assert!(!ack.accepted);
-    let notices = backend.take_notices();
+    let notices: Vec<_> = backend
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            engine::backend::BackendEvent::Notice(n) => Some(n),
+            _ => None,
+        })
+        .collect();
     assert_eq!(notices.len(), 1, "{notices:?}");
     assert_eq!(notices[0].code, "remote_endpoint_quarantined");
     assert_no_token(&notices[0].message);

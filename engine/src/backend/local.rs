@@ -354,8 +354,8 @@ impl WorkerBackend for LocalThreadWorkerBackend {
         }
     }
 
-    fn take_notices(&mut self) -> Vec<BackendNotice> {
-        std::mem::take(&mut self.notices)
+    fn take_events(&mut self) -> Vec<BackendEvent> {
+        self.notices.drain(..).map(BackendEvent::Notice).collect()
     }
 
     fn abandon(&mut self) {

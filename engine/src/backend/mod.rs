@@ -130,10 +130,18 @@ pub struct DroppedCompletion {
     pub reason: String,
 }
 
-/// Facts the backend wants journaled besides completions.
+/// What a backend reports besides completions, for the coordinator to journal: one
+/// type, taken with [`WorkerBackend::take_events`] (each event once).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackendReport {
+pub enum BackendEvent {
+    /// A warning (`backend_warning`).
+    Notice(BackendNotice),
+    /// An accepted attempt got an id of the backend's own, e.g. a Slurm job id
+    /// (`backend_job_submitted`).
+    JobSubmitted(journal::event::BackendJobSubmitted),
+    /// A trial whose worker is gone (`worker_lost`, through the infra-retry hook).
     Lost(LostTrial),
+    /// A delivery refused (`completion_dropped`).
     Dropped(DroppedCompletion),
 }
 
@@ -165,8 +173,9 @@ pub trait WorkerBackend: Send {
     fn request_pause(&mut self, ticket_id: &str, label: Option<&str>) -> WorkerPauseAck;
     fn request_resume(&mut self, ticket_id: &str) -> Result<(), String>;
     fn request_stop(&mut self, ticket_id: &str, reason: &str);
-    /// Warnings to journal; each is returned once.
-    fn take_notices(&mut self) -> Vec<BackendNotice>;
+    /// Everything to journal besides completions (warnings, job ids, lost trials,
+    /// dropped deliveries), each returned once.
+    fn take_events(&mut self) -> Vec<BackendEvent>;
     /// The session ends without waiting for the trials still in flight (a kill whose
     /// workers did not stop in time): do not wait for them when shutting down.
     fn abandon(&mut self) {}
@@ -174,18 +183,10 @@ pub trait WorkerBackend: Send {
     fn dispatch_worker_id(&self) -> String {
         format!("local-{}", std::process::id())
     }
-    /// Ids the backend gave accepted attempts (Slurm job ids), to journal; each once.
-    fn take_job_records(&mut self) -> Vec<journal::event::BackendJobSubmitted> {
-        Vec::new()
-    }
     /// Choose where a dispatch will run, before it is journaled; the answer is the
     /// `worker_id` of its `trial_dispatched`.
     fn assign_worker(&mut self, _dispatch: &TrialDispatch) -> String {
         self.dispatch_worker_id()
-    }
-    /// Lost trials and dropped deliveries to journal; each is returned once.
-    fn take_reports(&mut self) -> Vec<BackendReport> {
-        Vec::new()
     }
     /// Why the backend can run nothing more (the run must fail), if so.
     fn fatal(&self) -> Option<String> {

@@ -535,9 +535,7 @@ impl Coordinator<'_> {
         }));
         self.backend
             .set_requested_capacity(max_concurrency as usize);
-        for n in self.backend.take_notices() {
-            self.pending.push(notice_event(n));
-        }
+        self.take_backend_events();
         let effective = self.backend.capacity().min(max_concurrency as usize);
         Ok(Reply::Answer(ControlAnswer {
             ok: true,

@@ -280,12 +280,10 @@ impl<'a> Coordinator<'a> {
 
     /// Drive the run until it completes, fails or is killed.
     pub fn run(&mut self) -> Result<SessionEnd, CoordinatorError> {
-        for n in self.backend.take_notices() {
-            self.pending.push(notice_event(n));
-        }
+        self.take_backend_events();
         loop {
             self.handle_control()?;
-            self.take_backend_reports();
+            self.take_backend_events();
             if let Some(end) = self.check_end()? {
                 return Ok(end);
             }
@@ -302,9 +300,7 @@ impl<'a> Coordinator<'a> {
             self.flush()?;
             self.backlog.extend(planned);
             self.submit_backlog();
-            for r in self.backend.take_job_records() {
-                self.pending.push(Event::BackendJobSubmitted(r));
-            }
+            self.take_backend_events();
             if self.in_flight.is_empty() && self.backlog.is_empty() && !self.committer.is_done() {
                 if self.may_dispatch() && self.budget_stopped_any() {
                     // Nothing runs and a cap holds the rest back (directly, or by
@@ -487,20 +483,21 @@ impl<'a> Coordinator<'a> {
         Ok(())
     }
 
-    /// Journal what the backend reports besides completions: warnings, trials it lost
-    /// (`worker_lost`, an infrastructure fault), deliveries it dropped.
-    fn take_backend_reports(&mut self) {
-        for n in self.backend.take_notices() {
-            self.pending.push(notice_event(n));
-        }
-        for r in self.backend.take_reports() {
-            match r {
-                crate::backend::BackendReport::Lost(l) => {
+    /// Journal what the backend reports besides completions: warnings, ids it gave
+    /// attempts, trials it lost (`worker_lost`, an infrastructure fault), deliveries it
+    /// dropped.
+    pub(super) fn take_backend_events(&mut self) {
+        use crate::backend::BackendEvent;
+        for e in self.backend.take_events() {
+            match e {
+                BackendEvent::Notice(n) => self.pending.push(notice_event(n)),
+                BackendEvent::JobSubmitted(r) => self.pending.push(Event::BackendJobSubmitted(r)),
+                BackendEvent::Lost(l) => {
                     if let Some(fault) = self.on_backend_lost(l) {
                         tracing::error!(run = %self.run_id, "{fault}");
                     }
                 }
-                crate::backend::BackendReport::Dropped(d) => {
+                BackendEvent::Dropped(d) => {
                     let key = format!(
                         "{}/{}/{}/{}",
                         self.run_id, d.schedule_idx, d.trial_id, d.completion_seq

@@ -67,17 +67,24 @@ fn dispatch(idx: u64) -> TrialDispatch {
 fn p5b_local_worker_capacity_ceiling_resolves_with_warning() {
     let mut b = LocalThreadWorkerBackend::with_runner(8, Some(3), instant_runner());
     assert_eq!(b.capacity(), 3);
-    let notices = b.take_notices();
+    let notices: Vec<BackendNotice> = b
+        .take_events()
+        .into_iter()
+        .map(|e| match e {
+            BackendEvent::Notice(n) => n,
+            other => panic!("not a notice: {other:?}"),
+        })
+        .collect();
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0].code, "local_capacity_ceiling");
     assert_eq!(notices[0].requested, Some(8));
     assert_eq!(notices[0].effective, Some(3));
     assert!(notices[0].message.contains(CEILING_ENV));
-    assert!(b.take_notices().is_empty(), "a notice is returned once");
+    assert!(b.take_events().is_empty(), "a notice is returned once");
     // A ceiling above the request changes nothing and warns about nothing.
     let mut b = LocalThreadWorkerBackend::with_runner(2, Some(16), instant_runner());
     assert_eq!(b.capacity(), 2);
-    assert!(b.take_notices().is_empty());
+    assert!(b.take_events().is_empty());
 }
 
 #[test]

@@ -14,7 +14,7 @@
 //! - **Faults** are per endpoint. A protocol fault (wrong `schema_version`, a document
 //!   that breaks its schema, a completion for a ticket this run never placed there)
 //!   quarantines the endpoint. An endpoint that has not answered for `lost_after` is
-//!   lost. Either way its in-flight trials are reported lost ([`BackendReport::Lost`],
+//!   lost. Either way its in-flight trials are reported lost ([`BackendEvent::Lost`],
 //!   journaled `worker_lost`) and the run goes on with the other endpoints; with none
 //!   left, [`WorkerBackend::fatal`] says why and the coordinator fails the run. A late
 //!   completion of a trial already reported lost is dropped, with that reason.
@@ -90,7 +90,7 @@ pub struct RemoteWorkerBackend {
     ready: VecDeque<TrialCompletion>,
     /// (endpoint, key) of completions handed to the coordinator by the last poll.
     delivered: Vec<(usize, String)>,
-    reports: Vec<BackendReport>,
+    reports: Vec<BackendEvent>,
     notices: Vec<BackendNotice>,
     files: FileCache,
     rx: Receiver<PollerMsg>,
@@ -327,7 +327,7 @@ impl RemoteWorkerBackend {
         let n = gone.len();
         for (ticket_id, t) in gone {
             self.lost.insert(ticket_id.clone());
-            self.reports.push(BackendReport::Lost(LostTrial {
+            self.reports.push(BackendEvent::Lost(LostTrial {
                 ticket_id,
                 schedule_idx: t.schedule_idx,
                 trial_id: t.trial_id,
@@ -403,7 +403,7 @@ impl RemoteWorkerBackend {
     }
 
     fn drop_report(&mut self, c: &RemoteCompletion, reason: String) {
-        self.reports.push(BackendReport::Dropped(DroppedCompletion {
+        self.reports.push(BackendEvent::Dropped(DroppedCompletion {
             schedule_idx: c.schedule_idx,
             trial_id: c.trial_id.clone(),
             ticket_id: c.ticket_id.clone(),
@@ -492,7 +492,7 @@ impl RemoteWorkerBackend {
             Some(t) if t.endpoint == idx => {
                 let t = self.tickets.remove(&c.ticket_id).expect("checked above");
                 self.lost.insert(c.ticket_id.clone());
-                self.reports.push(BackendReport::Lost(LostTrial {
+                self.reports.push(BackendEvent::Lost(LostTrial {
                     ticket_id: c.ticket_id,
                     schedule_idx: t.schedule_idx,
                     trial_id: t.trial_id,
@@ -749,12 +749,9 @@ impl WorkerBackend for RemoteWorkerBackend {
         }
     }
 
-    fn take_notices(&mut self) -> Vec<BackendNotice> {
-        std::mem::take(&mut self.notices)
-    }
-
-    fn take_reports(&mut self) -> Vec<BackendReport> {
-        std::mem::take(&mut self.reports)
+    fn take_events(&mut self) -> Vec<BackendEvent> {
+        let notices = self.notices.drain(..).map(BackendEvent::Notice);
+        notices.chain(self.reports.drain(..)).collect()
     }
 
     fn fatal(&self) -> Option<String> {

@@ -431,22 +431,18 @@ impl WorkerBackend for SlurmBackend {
         }
     }
 
-    fn take_notices(&mut self) -> Vec<BackendNotice> {
+    fn take_events(&mut self) -> Vec<BackendEvent> {
         if let Some(p) = &mut self.pilot {
-            return p.take_notices();
+            return p.take_events();
         }
-        Vec::new()
+        self.records
+            .drain(..)
+            .map(BackendEvent::JobSubmitted)
+            .collect()
     }
 
     fn dispatch_worker_id(&self) -> String {
         // The job id is known only after `sbatch`: see `backend_job_submitted`.
         format!("slurm-via-{}", std::process::id())
-    }
-
-    fn take_job_records(&mut self) -> Vec<BackendJobSubmitted> {
-        if let Some(p) = &mut self.pilot {
-            return p.take_job_records();
-        }
-        std::mem::take(&mut self.records)
     }
 }

@@ -588,15 +588,13 @@ impl WorkerBackend for Pool {
         self.last_squeue = None;
     }
 
-    fn take_notices(&mut self) -> Vec<BackendNotice> {
-        std::mem::take(&mut self.notices)
+    fn take_events(&mut self) -> Vec<BackendEvent> {
+        let notices = self.notices.drain(..).map(BackendEvent::Notice);
+        let jobs = self.records.drain(..).map(BackendEvent::JobSubmitted);
+        notices.chain(jobs).collect()
     }
 
     fn dispatch_worker_id(&self) -> String {
         format!("slurm-via-{}", std::process::id())
-    }
-
-    fn take_job_records(&mut self) -> Vec<BackendJobSubmitted> {
-        std::mem::take(&mut self.records)
     }
 }
