@@ -4,7 +4,7 @@
 # dir where a finished trial's blob lives, fetched once over v1/worker/blob (python3
 # reads the answer in 1 MiB chunks and checks its length). Prints the worker's maximum
 # resident set size. A worker that reads the blob whole into memory shows about the
-# blob's size; one that streams it from disk a few MiB.
+# blob's size; one that streams it from disk about 15 MiB (release builds).
 #
 # usage: bench/remote_blob_rss.sh [SIZE_MIB]   (default 1024; needs /usr/bin/time from
 # Debian's `time` package, and python3)
