@@ -195,8 +195,11 @@ impl BlobStore {
         if !std::fs::read(&blob).is_ok_and(|have| have == bytes) {
             self.write_blob(bytes, &blob)?;
         }
-        let _ = std::fs::remove_file(dest);
-        if std::fs::hard_link(&blob, dest).is_err() {
+        // A fresh trial directory has nothing at `dest`: link first, and only replace
+        // what an earlier dispatch of the trial left there.
+        let linked = std::fs::hard_link(&blob, dest).is_ok()
+            || (std::fs::remove_file(dest).is_ok() && std::fs::hard_link(&blob, dest).is_ok());
+        if !linked {
             std::fs::write(dest, bytes)
                 .and_then(|_| set_read_only(dest))
                 .map_err(|e| io_at(dest, e))?;

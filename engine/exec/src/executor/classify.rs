@@ -1,9 +1,12 @@
 //! Reading the files an agent and a grader leave behind, and turning every way they can
 //! be wrong into a message for the trial's classification.
 
+use super::AttemptEnd;
+use journal::event::Classification;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 /// Result and grade files larger than this are refused before being read.
 pub(crate) const MAX_RESULT_BYTES: u64 = 1024 * 1024;
@@ -150,6 +153,88 @@ pub(crate) fn error_text(v: &Option<serde_json::Value>) -> Option<String> {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(other) => Some(other.to_string()),
+    }
+}
+
+/// Why an agent that exited 0 has no result, and where the result belongs; when its
+/// stdout held a JSON object (the agent printed its result), says so.
+fn result_missing(stdout_log: &Path) -> String {
+    let base = "agent exited 0 but wrote no result file: agent_result_v1 belongs in the file \
+                named by $AGENTLAB_RESULT_PATH";
+    let mut head = Vec::new();
+    if let Ok(f) = std::fs::File::open(stdout_log) {
+        use std::io::Read;
+        let _ = f.take(1 << 20).read_to_end(&mut head);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let printed = text.lines().map(str::trim).find(|l| {
+        l.starts_with('{')
+            && serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object())
+    });
+    let printed = printed.or_else(|| {
+        let t = text.trim();
+        (t.starts_with('{') && serde_json::from_str::<serde_json::Value>(t).is_ok()).then_some(t)
+    });
+    match printed {
+        Some(json) => {
+            let mut shown: String = json.chars().take(80).collect();
+            if shown.len() < json.len() {
+                shown.push('…');
+            }
+            format!(
+                "{base}, but the agent printed JSON to stdout ({shown}): write it to that \
+                 file instead (e.g. open(os.environ[\"AGENTLAB_RESULT_PATH\"], \"w\") in \
+                 Python, or `> \"$AGENTLAB_RESULT_PATH\"` in sh)"
+            )
+        }
+        None => format!("{base} (nothing there after the agent exited)"),
+    }
+}
+
+/// Classifies a cleanly exited attempt by its result file.
+pub(super) fn agent_result(path: &Path, stdout_log: &Path) -> AttemptEnd {
+    match read_agent_result(path) {
+        Err(ReadError::Missing) => {
+            AttemptEnd::new(Classification::ResultMissing, result_missing(stdout_log))
+        }
+        Err(ReadError::Invalid(msg)) => AttemptEnd::new(Classification::ResultParseError, msg),
+        Ok(r) => {
+            let outcome = r.outcome.clone();
+            let (classification, detail) = match r.outcome.as_str() {
+                "success" => (Classification::Success, None),
+                // `missing`: the agent ran but had no answer; a graded non-success, as
+                // the original counted it (journaled with outcome `missing`).
+                "failure" | "missing" => (Classification::Failure, None),
+                _ => (
+                    Classification::Error,
+                    Some(match error_text(&r.error) {
+                        Some(e) => format!("agent reported outcome error: {e}"),
+                        None => "agent reported outcome error".to_string(),
+                    }),
+                ),
+            };
+            let all = match r.all_metrics() {
+                Ok(all) => all,
+                Err(e) => {
+                    return AttemptEnd::new(
+                        Classification::ResultParseError,
+                        format!("{}: {e}", path.display()),
+                    )
+                }
+            };
+            let (metrics, other_metrics) = split_metrics(all);
+            AttemptEnd {
+                classification,
+                exit_code: None,
+                active: Duration::ZERO,
+                detail,
+                outcome: Some(outcome),
+                metrics,
+                other_metrics,
+                evidence: Vec::new(),
+                tamper: Vec::new(),
+            }
+        }
     }
 }
 

@@ -25,6 +25,9 @@ pub(crate) struct Live {
     /// Set when the process is a container engine client: pause/resume act on the
     /// container (the client itself keeps waiting for it).
     pub container: Option<super::sandbox::ContainerRef>,
+    /// The worker thread supervising the group, blocked in `ppoll` between deadlines:
+    /// woken by stop and resume (`wake.rs`). `None`: it polls on a short cap instead.
+    pub waker: Option<libc::pthread_t>,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +51,14 @@ impl ControlState {
                 .paused_since
                 .map(|s| now.saturating_duration_since(s))
                 .unwrap_or_default()
+    }
+
+    /// Interrupts the supervising worker's `ppoll`, so it looks at the state again now.
+    /// Called with the lock held: the worker clears `live` under it before it leaves.
+    pub fn wake_worker(&self) {
+        if let Some(t) = self.live.as_ref().and_then(|l| l.waker) {
+            super::wake::wake(t);
+        }
     }
 
     /// Ends a pause in progress (on resume, or when the group died while frozen).
@@ -121,6 +132,7 @@ impl TrialControl {
                 pgid,
                 phase: Phase::Agent,
                 container,
+                ..
             }) => (*pgid, container),
             Some(Live {
                 phase: Phase::Grader,
@@ -163,6 +175,7 @@ impl TrialControl {
             }
         }
         st.close_pause(Instant::now());
+        st.wake_worker();
         drop(st);
         self.wake.notify_all();
         Ok(())
@@ -209,6 +222,7 @@ impl TrialControl {
             }
         }
         st.close_pause(Instant::now());
+        st.wake_worker();
         drop(st);
         self.wake.notify_all();
     }

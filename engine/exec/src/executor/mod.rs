@@ -78,12 +78,12 @@ mod program;
 mod sandbox;
 mod store;
 mod tamper;
+mod wake;
 mod workspace;
 
 pub use control::TrialControl;
 
 use blobs::BlobStore;
-use classify::ReadError;
 use control::Phase;
 use journal::event::{ArtifactRef, AttemptRecord, Classification, EvidenceRef};
 use model::trial::{GraderContract, TrialOutcome, TrialSpec, WorkspaceFile};
@@ -268,6 +268,13 @@ struct Trial<'a> {
     tag: String,
     /// What each captured stream wrote, by trial-relative log name (`attempt_1/stdout.log`).
     outputs: RefCell<BTreeMap<String, output::Tally>>,
+    /// Every process group this attempt ran is dead and reaped (see
+    /// `isolation::drain_group`): the after-attempt sweep then only looks at what was
+    /// re-parented to labj.
+    groups_gone: std::cell::Cell<bool>,
+    /// The trial directory was created by this execution (nothing of an earlier
+    /// dispatch is in it): the first attempt skips clearing leftovers.
+    fresh: bool,
 }
 
 impl<'a> Trial<'a> {
@@ -334,8 +341,16 @@ impl<'a> Trial<'a> {
         let trial_dir = std::path::absolute(&spec.trial_dir)
             .map_err(|e| disk(&format!("trial dir {}", spec.trial_dir.display()), e))?;
         let paths = Paths::new(trial_dir);
-        std::fs::create_dir_all(&paths.trial_dir)
-            .map_err(|e| disk(&paths.trial_dir.display().to_string(), e))?;
+        // Fresh: no earlier dispatch of this trial left anything to clear away.
+        let fresh = match std::fs::create_dir(&paths.trial_dir) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(_) => {
+                std::fs::create_dir_all(&paths.trial_dir)
+                    .map_err(|e| disk(&paths.trial_dir.display().to_string(), e))?;
+                true
+            }
+        };
         // Shared read-only inputs: each distinct document is stored once per run (in the
         // input store) and the trial gets a name of it, not a file of its own.
         let blobs = BlobStore::inputs(&spec.blob_dir);
@@ -379,6 +394,8 @@ impl<'a> Trial<'a> {
             launch,
             tag: uuid::Uuid::now_v7().to_string(),
             outputs: RefCell::new(BTreeMap::new()),
+            groups_gone: std::cell::Cell::new(true),
+            fresh,
         })
     }
 
@@ -444,8 +461,10 @@ impl<'a> Trial<'a> {
 
     fn attempt_inner(&self, n: u32, control: &TrialControl) -> Result<AttemptEnd, Fault> {
         let ws = &self.paths.workspace;
+        // The first attempt in a directory this execution created has nothing to clear.
+        let clean = n == 1 && self.fresh;
         if n == 1 {
-            if ws.exists() {
+            if !clean && ws.exists() {
                 // Left over from an earlier dispatch of the same trial.
                 std::fs::remove_dir_all(ws).map_err(|e| disk(&ws.display().to_string(), e))?;
             }
@@ -467,26 +486,29 @@ impl<'a> Trial<'a> {
         let result = dir.join("result.json");
         // Left by an earlier dispatch of this trial: names of stored blobs, which an agent
         // writing to them must never reach (it would rewrite the stored content).
-        for name in [
-            "result.json",
-            "trajectory.jsonl",
-            "stdout.log",
-            "stderr.log",
-        ] {
-            let _ = std::fs::remove_file(dir.join(name));
-        }
-        // Left by an earlier dispatch of this trial (labj's own, so not evidence): what is
-        // found in these places after the agent ran must be this agent's doing.
-        for rel in ["grader", "tampered"] {
-            let p = dir.join(rel);
-            if std::fs::symlink_metadata(&p).is_ok() {
-                std::fs::remove_dir_all(&p).map_err(|e| disk(&p.display().to_string(), e))?;
+        if !clean {
+            for name in [
+                "result.json",
+                "trajectory.jsonl",
+                "stdout.log",
+                "stderr.log",
+            ] {
+                let _ = std::fs::remove_file(dir.join(name));
             }
+            // Left by an earlier dispatch of this trial (labj's own, so not evidence):
+            // what is found in these places after the agent ran must be this agent's.
+            for rel in ["grader", "tampered"] {
+                let p = dir.join(rel);
+                if std::fs::symlink_metadata(&p).is_ok() {
+                    std::fs::remove_dir_all(&p).map_err(|e| disk(&p.display().to_string(), e))?;
+                }
+            }
+            let _ = std::fs::remove_file(self.paths.trial_dir.join("grade.json"));
         }
-        let _ = std::fs::remove_file(self.paths.trial_dir.join("grade.json"));
         self.write_trial_input(n, &dir)?;
 
         let since = crate::isolation::SpawnMark::now();
+        self.groups_gone.set(true);
         let mut end = self.run_agent(n, control, &dir, &result)?;
         // Nothing of the agent outlives its attempt: its process group is dead, but a
         // `setsid` daemon left it. Sandboxes and containers end their whole PID
@@ -494,7 +516,8 @@ impl<'a> Trial<'a> {
         // inherited (before the tamper check, so no daemon can write after it).
         let me = &self.spec.trial_id;
         if self.launch.iso.mode == model::isolation::IsolationMode::Local {
-            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, &since);
+            let gone = self.groups_gone.get();
+            crate::isolation::reap_trial_processes(&self.spec.run_id, me, &self.tag, &since, gone);
         }
         // The agent's process group is gone: from here on its files are evidence only.
         end.tamper = tamper::check_after_agent(self, n)?;
@@ -559,7 +582,8 @@ impl<'a> Trial<'a> {
         }
         if self.spec.grader.is_some() {
             // The grader is a host process too, and so are its strays.
-            crate::isolation::reap_trial_processes_since(&self.spec.run_id, me, &self.tag, &since);
+            let gone = self.groups_gone.get();
+            crate::isolation::reap_trial_processes(&self.spec.run_id, me, &self.tag, &since, gone);
         }
         Ok(end)
     }
@@ -634,6 +658,9 @@ impl<'a> Trial<'a> {
         cmd.stdout(out).stderr(err);
         let sup =
             process::supervise_in(cmd, control, phase, timeout, container, Some(&mut capture));
+        if sup.as_ref().is_ok_and(|s| !s.group_gone) {
+            self.groups_gone.set(false);
+        }
         // The command keeps the pipes' write ends until told otherwise: closed here so
         // the pipes report end-of-file once the process group is gone.
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -723,95 +750,13 @@ impl<'a> Trial<'a> {
                 end
             }
             ProcessEnd::Exited(status) => {
-                let mut end = agent_result(result, &dir.join("stdout.log"));
+                let mut end = classify::agent_result(result, &dir.join("stdout.log"));
                 end.exit_code = status.code();
                 end
             }
         };
         end.active = sup.active;
         Ok(end)
-    }
-}
-
-/// Why an agent that exited 0 has no result, and where the result belongs; when its
-/// stdout held a JSON object (the agent printed its result), says so.
-fn result_missing(stdout_log: &Path) -> String {
-    let base = "agent exited 0 but wrote no result file: agent_result_v1 belongs in the file \
-                named by $AGENTLAB_RESULT_PATH";
-    let mut head = Vec::new();
-    if let Ok(f) = std::fs::File::open(stdout_log) {
-        use std::io::Read;
-        let _ = f.take(1 << 20).read_to_end(&mut head);
-    }
-    let text = String::from_utf8_lossy(&head);
-    let printed = text.lines().map(str::trim).find(|l| {
-        l.starts_with('{')
-            && serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object())
-    });
-    let printed = printed.or_else(|| {
-        let t = text.trim();
-        (t.starts_with('{') && serde_json::from_str::<serde_json::Value>(t).is_ok()).then_some(t)
-    });
-    match printed {
-        Some(json) => {
-            let mut shown: String = json.chars().take(80).collect();
-            if shown.len() < json.len() {
-                shown.push('…');
-            }
-            format!(
-                "{base}, but the agent printed JSON to stdout ({shown}): write it to that \
-                 file instead (e.g. open(os.environ[\"AGENTLAB_RESULT_PATH\"], \"w\") in \
-                 Python, or `> \"$AGENTLAB_RESULT_PATH\"` in sh)"
-            )
-        }
-        None => format!("{base} (nothing there after the agent exited)"),
-    }
-}
-
-/// Classifies a cleanly exited attempt by its result file.
-fn agent_result(path: &Path, stdout_log: &Path) -> AttemptEnd {
-    match classify::read_agent_result(path) {
-        Err(ReadError::Missing) => {
-            AttemptEnd::new(Classification::ResultMissing, result_missing(stdout_log))
-        }
-        Err(ReadError::Invalid(msg)) => AttemptEnd::new(Classification::ResultParseError, msg),
-        Ok(r) => {
-            let outcome = r.outcome.clone();
-            let (classification, detail) = match r.outcome.as_str() {
-                "success" => (Classification::Success, None),
-                // `missing`: the agent ran but had no answer; a graded non-success, as
-                // the original counted it (journaled with outcome `missing`).
-                "failure" | "missing" => (Classification::Failure, None),
-                _ => (
-                    Classification::Error,
-                    Some(match classify::error_text(&r.error) {
-                        Some(e) => format!("agent reported outcome error: {e}"),
-                        None => "agent reported outcome error".to_string(),
-                    }),
-                ),
-            };
-            let all = match r.all_metrics() {
-                Ok(all) => all,
-                Err(e) => {
-                    return AttemptEnd::new(
-                        Classification::ResultParseError,
-                        format!("{}: {e}", path.display()),
-                    )
-                }
-            };
-            let (metrics, other_metrics) = classify::split_metrics(all);
-            AttemptEnd {
-                classification,
-                exit_code: None,
-                active: Duration::ZERO,
-                detail,
-                outcome: Some(outcome),
-                metrics,
-                other_metrics,
-                evidence: Vec::new(),
-                tamper: Vec::new(),
-            }
-        }
     }
 }
 

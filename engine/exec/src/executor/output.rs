@@ -235,8 +235,14 @@ fn pipe() -> io::Result<(File, OwnedFd)> {
 }
 
 /// Blocks until one of `fds` (and `extra`, e.g. a pidfd) is readable or closed, or
-/// `timeout` passed; returns how many are ready.
-pub(crate) fn poll_with(extra: Option<&OwnedFd>, fds: &[libc::c_int], timeout: Duration) -> usize {
+/// `timeout` passed (or, with `mask`, the wake signal arrived); returns how many are
+/// ready.
+pub(crate) fn poll_with(
+    extra: Option<&OwnedFd>,
+    fds: &[libc::c_int],
+    timeout: Duration,
+    mask: Option<&libc::sigset_t>,
+) -> usize {
     let mut pfds: Vec<libc::pollfd> = extra
         .map(|e| e.as_fd().as_raw_fd())
         .into_iter()
@@ -251,20 +257,14 @@ pub(crate) fn poll_with(extra: Option<&OwnedFd>, fds: &[libc::c_int], timeout: D
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
-    // SAFETY: valid pollfds and timespec, no signal mask change.
-    let rc = unsafe {
-        libc::ppoll(
-            pfds.as_mut_ptr(),
-            pfds.len() as libc::nfds_t,
-            &ts,
-            std::ptr::null(),
-        )
-    };
+    let mask = mask.map_or(std::ptr::null(), |m| m as *const libc::sigset_t);
+    // SAFETY: valid pollfds and timespec, a valid signal mask or null.
+    let rc = unsafe { libc::ppoll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, &ts, mask) };
     rc.max(0) as usize
 }
 
 fn poll_fds(fds: &[libc::c_int], timeout: Duration) -> usize {
-    poll_with(None, fds, timeout)
+    poll_with(None, fds, timeout, None)
 }
 
 #[cfg(test)]
@@ -286,7 +286,7 @@ mod tests {
             .spawn()
             .unwrap();
         while child.try_wait().unwrap().is_none() {
-            poll_with(None, &cap.fds(), Duration::from_millis(10));
+            poll_with(None, &cap.fds(), Duration::from_millis(10), None);
             cap.pump();
         }
         let [o, e] = cap.finish();

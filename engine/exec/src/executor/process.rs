@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 /// worker at once and [`MAX_POLL`] only bounds how late a stop's grace period is noticed.
 const FIRST_POLL: Duration = Duration::from_micros(200);
 const MAX_POLL: Duration = Duration::from_millis(10);
+/// With a pidfd and the wake signal (`wake.rs`), the longest a worker sleeps between
+/// two looks at its trial: exit, output, stop and resume wake it at once, deadlines
+/// (timeout, stop grace) shorten the sleep, so this only bounds a wake-up that was lost.
+const WOKEN_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(crate) enum ProcessEnd {
@@ -30,6 +34,9 @@ pub(crate) struct Supervised {
     pub end: ProcessEnd,
     /// Wall time the process ran, excluding time paused.
     pub active: Duration,
+    /// Every process of the group is dead and reaped (`isolation::drain_group`: only
+    /// when labj is a child subreaper).
+    pub group_gone: bool,
 }
 
 /// Spawns `cmd` in a new process group and supervises it to the end. `timeout == None`
@@ -70,15 +77,19 @@ fn supervise_with(
         return Ok(Supervised {
             end: ProcessEnd::Stopped(reason.clone()),
             active: Duration::ZERO,
+            group_gone: true,
         });
     }
     let mut child: Child = cmd.spawn()?;
     let pgid = child.id() as libc::pid_t;
     let pidfd = if use_pidfd { pidfd_open(pgid) } else { None };
+    // Blocked in this thread from here on, before the state lock is first released.
+    let mask = pidfd.as_ref().and_then(|_| thread_wake_mask());
     st.live = Some(Live {
         pgid,
         phase,
         container,
+        waker: mask.map(|_| super::wake::this_thread()),
     });
     let start = Instant::now();
     let paused_before = st.paused_until(start);
@@ -109,6 +120,7 @@ fn supervise_with(
                         return Ok(Supervised {
                             end: ProcessEnd::WaitFailed(format!("reaping pid {pgid} failed: {e}")),
                             active,
+                            group_gone: false,
                         });
                     }
                 };
@@ -122,7 +134,12 @@ fn supervise_with(
                     None if timed_out => ProcessEnd::TimedOut,
                     None => ProcessEnd::Exited(status),
                 };
-                return Ok(Supervised { end, active });
+                let group_gone = crate::isolation::drain_group(pgid);
+                return Ok(Supervised {
+                    end,
+                    active,
+                    group_gone,
+                });
             }
             Ok(false) => {}
             Err(e) => {
@@ -135,12 +152,13 @@ fn supervise_with(
                 return Ok(Supervised {
                     end: ProcessEnd::WaitFailed(format!("waiting for pid {pgid} failed: {e}")),
                     active,
+                    group_gone: false,
                 });
             }
         }
 
         // The longest we may block before a deadline (stop grace, timeout) needs us.
-        let mut cap = MAX_POLL;
+        let mut cap = if mask.is_some() { WOKEN_POLL } else { MAX_POLL };
         if !killed {
             if let Some(stop_at) = st.stop_at {
                 let deadline = stop_at + STOP_GRACE;
@@ -168,11 +186,11 @@ fn supervise_with(
             match capture.as_deref_mut() {
                 // Output is drained as it comes: a writer never blocks on a full pipe.
                 Some(c) => {
-                    if poll_with(Some(fd), &c.fds(), cap) > 0 {
+                    if poll_with(Some(fd), &c.fds(), cap, mask.as_ref()) > 0 {
                         c.pump();
                     }
                 }
-                None => wait_readable(fd, cap),
+                None => wait_readable(fd, cap, mask.as_ref()),
             }
             st = control.lock();
             continue;
@@ -186,7 +204,7 @@ fn supervise_with(
         st = match capture.as_deref_mut() {
             Some(c) => {
                 drop(st);
-                if poll_with(None, &c.fds(), sleep) > 0 {
+                if poll_with(None, &c.fds(), sleep, None) > 0 {
                     c.pump();
                 }
                 control.lock()
@@ -239,8 +257,18 @@ fn pidfd_open(pid: libc::pid_t) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// Blocks until `fd` is readable (the process exited) or `timeout` passed.
-fn wait_readable(fd: &OwnedFd, timeout: Duration) {
+/// This thread's `ppoll` mask with the wake signal let through (`wake.rs`), prepared
+/// once per thread.
+fn thread_wake_mask() -> Option<libc::sigset_t> {
+    thread_local! {
+        static MASK: std::cell::OnceCell<Option<libc::sigset_t>> = const { std::cell::OnceCell::new() };
+    }
+    MASK.with(|m| *m.get_or_init(super::wake::prepare_thread))
+}
+
+/// Blocks until `fd` is readable (the process exited), `timeout` passed or (with
+/// `mask`) the wake signal arrived.
+fn wait_readable(fd: &OwnedFd, timeout: Duration, mask: Option<&libc::sigset_t>) {
     let mut pfd = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
@@ -250,8 +278,9 @@ fn wait_readable(fd: &OwnedFd, timeout: Duration) {
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
-    // SAFETY: one valid pollfd, a valid timespec, no signal mask change.
-    unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+    let mask = mask.map_or(std::ptr::null(), |m| m as *const libc::sigset_t);
+    // SAFETY: one valid pollfd, a valid timespec, a valid signal mask or null.
+    unsafe { libc::ppoll(&mut pfd, 1, &ts, mask) };
 }
 
 #[cfg(test)]

@@ -326,6 +326,9 @@ impl Trial<'_> {
                     cmd.env_clear();
                 }
                 cmd.envs(env).current_dir(&self.paths.workspace);
+                // What the after-attempt sweep matches an escaped process of this very
+                // execution by (with the run and trial ids).
+                cmd.env(crate::isolation::TRIAL_TAG_VAR, &self.tag);
                 Ok((cmd, None))
             }
             IsolationMode::Sandbox => {

@@ -105,9 +105,9 @@ const MAX_LINK_SCAN_ENTRIES: usize = 1_000_000;
 /// outside it (absolute targets elsewhere, `..` climbing out, links through other links
 /// out). Directories are walked without following links.
 fn links_out_of(workspace: &Path) -> Result<Vec<String>, Fault> {
-    let Ok(root) = std::fs::canonicalize(workspace) else {
-        return Ok(Vec::new());
-    };
+    // Resolved at the first link only: most workspaces hold none, and resolving walks
+    // every component of the path.
+    let mut root: Option<PathBuf> = None;
     let mut out = Vec::new();
     let mut stack = vec![workspace.to_path_buf()];
     let mut seen = 0usize;
@@ -133,8 +133,15 @@ fn links_out_of(workspace: &Path) -> Result<Vec<String>, Fault> {
             } else if ft.is_symlink() {
                 // Dangling or looping links resolve to nothing a grader could read
                 // inside; they are judged by where they point lexically.
+                if root.is_none() {
+                    let Ok(r) = std::fs::canonicalize(workspace) else {
+                        return Ok(Vec::new());
+                    };
+                    root = Some(r);
+                }
+                let root = root.as_deref().unwrap_or(workspace);
                 let inside = match std::fs::canonicalize(&path) {
-                    Ok(t) => t.starts_with(&root),
+                    Ok(t) => t.starts_with(root),
                     Err(_) => {
                         let target = std::fs::read_link(&path).unwrap_or_default();
                         target.is_relative()

@@ -1,7 +1,8 @@
 //! What this machine does to isolate a trial: the container engine CLI
 //! (`engine.rs`: run arguments, inspect, pause, removal), the sweeps that make sure
 //! nothing outlives its trial (`reap.rs`: host processes found by their
-//! `AGENTLAB_RUN_ID`/`AGENTLAB_TRIAL_ID` environment, containers by their labels) and
+//! `AGENTLAB_RUN_ID`/`AGENTLAB_TRIAL_ID` environment, containers by their labels;
+//! `subreaper.rs`: after an attempt, only the processes re-parented to labj) and
 //! [`preflight`]: finds the container engine or bubblewrap, checks images and host
 //! variables, and fails naming the field when a setting cannot be honoured here.
 //! `describe` and `run` both call it before any trial. The isolation *settings* are the
@@ -9,17 +10,20 @@
 
 mod engine;
 mod reap;
+mod subreaper;
 mod user;
 
 pub use reap::{
     boot_ticks_now, reap_host_processes, reap_host_processes_since, remove_run_containers,
 };
+pub use subreaper::enable_child_subreaper;
+pub(crate) use subreaper::drain_group;
 
 pub(crate) use engine::{
     container_name, policy_flags, ContainerEngine, EngineError, ENGINE_ARGS_ENV, ENGINE_ENV,
     LABEL_RUN, LABEL_TRIAL,
 };
-pub(crate) use reap::{reap_trial_processes_since, SpawnMark, TRIAL_TAG_VAR};
+pub(crate) use reap::{reap_trial_processes, SpawnMark, TRIAL_TAG_VAR};
 pub(crate) use user::{give_to, Ownership};
 
 use model::experiment::{Experiment, ExperimentError};

@@ -70,6 +70,15 @@ const PID_ORDER_TRUSTED: std::time::Duration = std::time::Duration::from_secs(5)
 
 impl SpawnMark {
     pub(crate) fn now() -> SpawnMark {
+        if super::subreaper::subreaper_enabled() {
+            // The sweep looks at labj's children, not at pids handed out since the mark;
+            // its rare fallback to the scan then looks at every process.
+            return SpawnMark {
+                last_pid: None,
+                ticks: None,
+                at: std::time::Instant::now(),
+            };
+        }
         SpawnMark {
             last_pid: last_pid(),
             ticks: boot_ticks_now(),
@@ -116,6 +125,31 @@ pub(crate) fn reap_trial_processes_since(
         let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
         vars.contains(&run_var.as_bytes()) && wanted.iter().all(|w| vars.contains(&w.as_bytes()))
     })
+}
+
+/// After an attempt: kills what is left of this trial execution (see
+/// [`reap_trial_processes_since`]). When `group_gone` (the attempt's process groups were
+/// drained, see `subreaper.rs`) and labj is a child subreaper, only the processes
+/// re-parented to labj are looked at; otherwise `/proc` is scanned.
+pub(crate) fn reap_trial_processes(
+    run_id: &str,
+    trial_id: &str,
+    tag: &str,
+    mark: &SpawnMark,
+    group_gone: bool,
+) -> usize {
+    if group_gone && super::subreaper::subreaper_enabled() {
+        let wanted = [
+            format!("AGENTLAB_TRIAL_ID={trial_id}"),
+            format!("{TRIAL_TAG_VAR}={tag}"),
+        ];
+        if let Some(n) =
+            super::subreaper::reap_escapees(&format!("AGENTLAB_RUN_ID={run_id}"), &wanted)
+        {
+            return n;
+        }
+    }
+    reap_trial_processes_since(run_id, trial_id, tag, mark)
 }
 
 fn reap_matching(
