@@ -198,6 +198,35 @@ fn setsid_daemon_is_gone_after_the_run_in_plain_local_mode() {
     );
 }
 
+/// Gone when its own trial ends, not only when the run does: the next trial (one at a
+/// time) finds it dead. labj is the daemon's subreaper, so the after-attempt sweep finds
+/// it among labj's children (no /proc scan). Fails on the code before LABJ_TRIAL_TAG
+/// reached local agents (the daemon lived until the run's final sweep).
+#[test]
+fn setsid_daemon_is_gone_when_its_trial_ends_in_plain_local_mode() {
+    let s = Scratch::new();
+    s.tasks(2);
+    let pidfile = s.dir().join("daemon.pid");
+    let agent = format!(
+        "  agent:\n    command: [\"sh\", \"-c\", \"if [ ! -e {p} ]; then setsid sh -c 'echo $$ > {p}.tmp; mv {p}.tmp {p}; exec sleep 300' </dev/null >/dev/null 2>&1 & while [ ! -s {p} ]; do sleep 0.01; done; echo daemon=started; elif kill -0 $(cat {p}) 2>/dev/null; then echo daemon=alive; else echo daemon=gone; fi; {}\"]\n",
+        ok(),
+        p = pidfile.display()
+    );
+    let exp = iso_experiment(&s, "experiment.yaml", &[("base", "")], &agent, 1);
+    let runs = s.dir().join("runs_daemon");
+    let out = labj_at(s.dir(), &runs, &["run", exp.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let run = first_entry(&runs).unwrap();
+    assert!(stdout_of(&run, "trial_000000").contains("daemon=started"));
+    let second = stdout_of(&run, "trial_000001");
+    assert!(
+        second.contains("daemon=gone"),
+        "the first trial's setsid daemon was still alive during the second trial: {second}"
+    );
+}
+
 #[test]
 fn setsid_daemon_is_gone_after_the_run_in_the_sandbox() {
     require_bwrap();

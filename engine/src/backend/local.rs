@@ -111,9 +111,6 @@ impl LocalThreadWorkerBackend {
     /// A pool running real trials; reads the ceiling from the environment.
     pub fn new(requested: usize) -> Result<Self, String> {
         let ceiling = ceiling_from_env()?;
-        // Escaped agent processes come back to labj when their parent dies, so the
-        // after-attempt sweep need not scan /proc (exec::isolation's subreaper.rs).
-        exec::isolation::enable_child_subreaper();
         Ok(Self::with_runner(
             requested,
             ceiling,

@@ -149,7 +149,12 @@ pub(crate) fn reap_trial_processes(
             return n;
         }
     }
-    reap_trial_processes_since(run_id, trial_id, tag, mark)
+    let n = reap_trial_processes_since(run_id, trial_id, tag, mark);
+    if n > 0 && super::subreaper::subreaper_enabled() {
+        // What the scan killed may be labj's own children now: reap them.
+        super::subreaper::reap_dead_escapees();
+    }
+    n
 }
 
 fn reap_matching(

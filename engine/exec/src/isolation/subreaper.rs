@@ -3,15 +3,16 @@
 //! An agent runs in its own process group, killed whole when the attempt ends; what can
 //! outlive it is a process that left the group (`setsid`, `setpgid`). Once labj is a
 //! *child subreaper* (`PR_SET_CHILD_SUBREAPER`, set by [`enable_child_subreaper`] when
-//! a local run starts), a process whose parent dies is re-parented to labj instead of
-//! init. So once the agent's group is dead and gone ([`drain_group`]: its members labj
-//! inherited reaped, `kill(-pgid, 0)` answering ESRCH), every process that escaped it
-//! and still runs is, or descends from, a child of labj's main thread (the kernel hands
-//! orphans to the subreaper's first live thread), listed in
-//! `/proc/self/task/<pid>/children`. [`reap_escapees`] reads that list (empty in the
+//! a local run of plain host agents starts), a process whose parent dies is re-parented
+//! to labj instead of init. So once the agent's group is dead and gone ([`drain_group`]:
+//! its members labj inherited reaped, `kill(-pgid, 0)` answering ESRCH), every process
+//! that escaped it and still runs is, or descends from, a child of labj's main thread
+//! (the kernel hands orphans to the subreaper's first live thread), listed in
+//! `/proc/<pid>/task/<pid>/children`. [`reap_escapees`] reads that list (empty in the
 //! common case: one small read), kills the listed processes carrying this trial
-//! execution's variables (its tag, run and trial ids, as the `/proc` scan matched them),
-//! reaps them, and reads the list again for their own children, re-parented in turn.
+//! execution's variables (its tag, run and trial ids, as the `/proc` scan matched
+//! them), reaps them, and reads the list again for their own children, re-parented in
+//! turn. Sandboxes and containers do not use it (their PID namespace ends everything).
 //!
 //! Its cost is the number of escaped processes, not the number of processes on the
 //! machine or of trials in flight (the `/proc` scan looked at every pid handed out
@@ -116,6 +117,19 @@ pub(crate) fn drain_group(pgid: libc::pid_t) -> bool {
 /// dead escapees of any trial. `None` when the list cannot be read (fall back to the
 /// scan); else how many were killed.
 pub(crate) fn reap_escapees(run_var: &str, wanted: &[String]) -> Option<usize> {
+    reap_children(|vars| {
+        vars.contains(&run_var.as_bytes()) && wanted.iter().all(|w| vars.contains(&w.as_bytes()))
+    })
+}
+
+/// Reaps the dead among labj's re-parented children (what a scan killed), killing none.
+pub(crate) fn reap_dead_escapees() {
+    let _ = reap_children(|_| false);
+}
+
+/// The loop of [`reap_escapees`]: kills the children whose environment (its variables)
+/// `matches`, reaps them and the dead ones.
+fn reap_children(matches: impl Fn(&[&[u8]]) -> bool) -> Option<usize> {
     let path = children_path();
     // SAFETY: getpgrp has no preconditions.
     let own_group = unsafe { libc::getpgrp() };
@@ -147,9 +161,7 @@ pub(crate) fn reap_escapees(run_var: &str, wanted: &[String]) -> Option<usize> {
                     continue;
                 };
                 let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
-                if vars.contains(&run_var.as_bytes())
-                    && wanted.iter().all(|w| vars.contains(&w.as_bytes()))
-                {
+                if matches(&vars) {
                     // SAFETY: kill(2) of a child of this process (it cannot be reaped by
                     // anyone else while REAP is held, so the pid is not recycled).
                     if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
