@@ -408,8 +408,7 @@ pub fn start_run(experiment_path: &Path, opts: &RunOptions) -> Result<RunOutcome
         .as_ref()
         .map(|r| r.run_id.clone())
         .unwrap_or_default();
-    let cap = max_concurrency as usize;
-    let backend = match make_backend(kind, opts, &c.run_dir, &run_id, cap, &c.experiment) {
+    let backend = match make_backend(kind, opts, &c.run_dir, &run_id, max_concurrency as usize) {
         Ok(b) => b,
         Err(e) => {
             // The run exists (journal created): end it visibly rather than leave it
@@ -475,14 +474,7 @@ fn make_backend(
     run_dir: &Path,
     run_id: &str,
     capacity: usize,
-    exp: &Experiment,
 ) -> Result<Backend, RunError> {
-    // Plain host agents: escapees come back to labj (exec::isolation's subreaper.rs);
-    // not with sandboxes or containers (an engine's conmon would be labj's zombie).
-    if kind == ExecutorKind::Local && exp.isolation().mode == model::isolation::IsolationMode::Local
-    {
-        exec::isolation::enable_child_subreaper();
-    }
     match kind {
         ExecutorKind::Remote => {
             let backend = remote::connect(run_id, &opts.remote, capacity)?;
@@ -642,7 +634,7 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
     let opts = &continue_options(opts, &created)?;
     let kind = opts.executor.unwrap_or_default();
     let capacity = opts.max_concurrency.unwrap_or(max_concurrency) as usize;
-    let mut backend = make_backend(kind, opts, run_dir, &run.run_id, capacity, &exp)?;
+    let mut backend = make_backend(kind, opts, run_dir, &run.run_id, capacity)?;
     let mut session = new_session("continue", None);
     session.inputs_changed = inputs_changed;
     // The budget in force: the last session's (it carries every earlier change), else

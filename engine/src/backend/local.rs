@@ -114,7 +114,17 @@ impl LocalThreadWorkerBackend {
         Ok(Self::with_runner(
             requested,
             ceiling,
-            Arc::new(execute_and_compact),
+            Arc::new(|spec: &TrialSpec, control: &TrialControl| {
+                // Plain host agents: escaped processes come back to labj, so the
+                // after-attempt sweep reads labj's children instead of scanning /proc
+                // (exec::isolation's subreaper.rs; agents are spawned by these worker
+                // threads only). Not for sandboxes and containers: their PID namespace
+                // ends everything, and an engine's daemons must not become our zombies.
+                if spec.isolation.mode == model::isolation::IsolationMode::Local {
+                    exec::isolation::enable_child_subreaper();
+                }
+                execute_and_compact(spec, control)
+            }),
         ))
     }
 

@@ -55,7 +55,7 @@ impl ControlState {
 
     /// Interrupts the supervising worker's `ppoll`, so it looks at the state again now.
     /// Called with the lock held: the worker clears `live` under it before it leaves.
-    pub fn wake_worker(&self) {
+    pub(crate) fn wake_worker(&self) {
         if let Some(t) = self.live.as_ref().and_then(|l| l.waker) {
             super::wake::wake(t);
         }
