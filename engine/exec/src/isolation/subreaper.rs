@@ -77,6 +77,7 @@ pub(crate) fn drain_group(pgid: libc::pid_t) -> bool {
             loop {
                 // SAFETY: a zeroed siginfo_t is valid; waitid fills it.
                 let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                // SAFETY: waitid with a valid siginfo_t pointer; WNOWAIT reaps nothing.
                 let rc = unsafe {
                     libc::waitid(
                         libc::P_PGID,
