@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const APPEND_TARGET: f64 = 100_000.0;
-const FOLD_TARGET: f64 = 500_000.0;
+const FOLD_TARGET: f64 = 2_000_000.0;
 const VARIANTS: u32 = 3;
 
 struct Args {
