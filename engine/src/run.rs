@@ -27,7 +27,7 @@ use journal::event::*;
 use journal::projection::RunStatus;
 use journal::{Durability, Journal, JournalError, Projections};
 use recover::{check_inputs, first_run_created};
-pub use recover::{reap_orphans, recovery_plan, RecoveryPlan};
+pub use recover::{reap_orphans, rebuild, recovery_plan, RecoveryPlan};
 pub use resolve::{
     closest_runs, find_lab, project_runs_dir, resolve_run, run_handle, HANDLE_LEN, LAB_DIR,
 };
@@ -784,19 +784,4 @@ pub fn continue_run(run_dir: &Path, opts: &RunOptions) -> Result<RunOutcome, Run
         reattached,
     };
     drive(parts, backend.boxed(), opts, kill_after)
-}
-
-/// `labj rebuild`: recompute the materialized projections of a run nobody drives.
-/// Returns the projections and the number of events folded.
-pub fn rebuild(run_dir: &Path) -> Result<(Projections, u64), RunError> {
-    let mut j = journal::RunDir::new(run_dir).open_journal(Durability::Normal)?;
-    if let Some(row) = lease::live_holder(&j)? {
-        return Err(RunError::Invalid(format!(
-            "run is live (pid {} on {}); rebuild it after it stops",
-            row.pid, row.host
-        )));
-    }
-    let proj = j.rebuild()?;
-    let n = j.len();
-    Ok((proj, n))
 }

@@ -4,8 +4,9 @@
 
 use super::{RunError, RunOptions};
 use crate::coordinator::InfraRetry;
+use crate::lease;
 use journal::event::*;
-use journal::{Journal, Projections};
+use journal::{Durability, Journal, Projections};
 use model::experiment::Experiment;
 use std::path::Path;
 
@@ -119,4 +120,19 @@ pub(super) fn first_run_created(journal: &Journal) -> Result<RunCreated, RunErro
         Ok(())
     })?;
     found.ok_or_else(|| RunError::Invalid("journal does not start with run_created".into()))
+}
+
+/// `labj rebuild`: recompute the materialized projections of a run nobody drives.
+/// Returns the projections and the number of events folded.
+pub fn rebuild(run_dir: &Path) -> Result<(Projections, u64), RunError> {
+    let mut j = journal::RunDir::new(run_dir).open_journal(Durability::Normal)?;
+    if let Some(row) = lease::live_holder(&j)? {
+        return Err(RunError::Invalid(format!(
+            "run is live (pid {} on {}); rebuild it after it stops",
+            row.pid, row.host
+        )));
+    }
+    let proj = j.rebuild()?;
+    let n = j.len();
+    Ok((proj, n))
 }
