@@ -4,7 +4,7 @@
 # slurm.conf for this host, start munged, slurmctld, slurmd, wait until the node is
 # idle), `stop`, `status`. Idempotent: `start` on a running cluster only checks it.
 #
-# Settings that matter for labj (see ARCHITECTURE.md, "Slurm backend"):
+# Settings that matter for labj (see docs/internals.md, "Slurm backend"):
 # - SchedulerParameters=sched_interval=1 and a short SchedulerTimeSlice so queued jobs
 #   start within about a second;
 # - OverSubscribe=FORCE:8 on the default partition: more jobs than cores may run at once
