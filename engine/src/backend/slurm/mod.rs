@@ -272,6 +272,54 @@ fn job_output_tail(dir: &std::path::Path, job_id: &str) -> String {
     }
 }
 
+/// What both Slurm backends (a job per trial, pilot workers) poll the same way:
+/// completions ready to hand over, and a look at the shared run directory that asks
+/// `squeue` too when [`SQUEUE_EVERY`] has passed.
+pub(super) trait Collect {
+    fn ready(&mut self) -> &mut VecDeque<TrialCompletion>;
+    fn last_squeue(&self) -> Option<Instant>;
+    fn collect(&mut self, ask_slurm: bool) -> Result<(), BackendError>;
+}
+
+/// Looks until something is ready or `timeout` passed (sleeping at most `step` between
+/// looks), then hands over at most `max` completions; the rest wait for the next poll.
+pub(super) fn poll_ready(
+    b: &mut impl Collect,
+    timeout: Duration,
+    max: usize,
+    step: Duration,
+) -> Result<Vec<TrialCompletion>, BackendError> {
+    let max = max.clamp(1, MAX_DRAIN_PER_POLL);
+    let deadline = Instant::now() + timeout;
+    loop {
+        if !b.ready().is_empty() {
+            break;
+        }
+        let ask = b.last_squeue().is_none_or(|t| t.elapsed() >= SQUEUE_EVERY);
+        b.collect(ask)?;
+        let now = Instant::now();
+        if !b.ready().is_empty() || now >= deadline {
+            break;
+        }
+        std::thread::sleep((deadline - now).min(step));
+    }
+    let ready = b.ready();
+    let n = ready.len().min(max);
+    Ok(ready.drain(..n).collect())
+}
+
+impl Collect for SlurmBackend {
+    fn ready(&mut self) -> &mut VecDeque<TrialCompletion> {
+        &mut self.ready
+    }
+    fn last_squeue(&self) -> Option<Instant> {
+        self.last_squeue
+    }
+    fn collect(&mut self, ask_slurm: bool) -> Result<(), BackendError> {
+        SlurmBackend::collect(self, ask_slurm)
+    }
+}
+
 impl WorkerBackend for SlurmBackend {
     fn capacity(&self) -> usize {
         if let Some(p) = &self.pilot {
@@ -348,22 +396,7 @@ impl WorkerBackend for SlurmBackend {
         if let Some(p) = &mut self.pilot {
             return p.poll_completions(timeout, max);
         }
-        let max = max.clamp(1, MAX_DRAIN_PER_POLL);
-        let deadline = Instant::now() + timeout;
-        loop {
-            if !self.ready.is_empty() {
-                break;
-            }
-            let ask = self.last_squeue.is_none_or(|t| t.elapsed() >= SQUEUE_EVERY);
-            self.collect(ask)?;
-            let now = Instant::now();
-            if !self.ready.is_empty() || now >= deadline {
-                break;
-            }
-            std::thread::sleep((deadline - now).min(Duration::from_millis(25)));
-        }
-        let n = self.ready.len().min(max);
-        Ok(self.ready.drain(..n).collect())
+        poll_ready(self, timeout, max, Duration::from_millis(25))
     }
 
     fn request_pause(&mut self, ticket_id: &str, _label: Option<&str>) -> WorkerPauseAck {

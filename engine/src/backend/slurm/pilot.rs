@@ -35,7 +35,6 @@ pub const WORKER_MIN_MINUTES: u64 = 60;
 const PENDING_NOTICE_AFTER: Duration = Duration::from_secs(5);
 /// How long a pause or resume waits for the worker's answer.
 const ACK_WAIT: Duration = Duration::from_secs(5);
-const SQUEUE_EVERY: Duration = Duration::from_millis(1000);
 const SQUEUE_FAILURES_TOLERATED: u32 = 60;
 
 struct Worker {
@@ -461,6 +460,18 @@ impl Drop for Pool {
     }
 }
 
+impl super::Collect for Pool {
+    fn ready(&mut self) -> &mut VecDeque<TrialCompletion> {
+        &mut self.ready
+    }
+    fn last_squeue(&self) -> Option<Instant> {
+        self.last_squeue
+    }
+    fn collect(&mut self, ask_slurm: bool) -> Result<(), BackendError> {
+        Pool::collect(self, ask_slurm)
+    }
+}
+
 impl WorkerBackend for Pool {
     fn capacity(&self) -> usize {
         self.requested
@@ -542,22 +553,7 @@ impl WorkerBackend for Pool {
         timeout: Duration,
         max: usize,
     ) -> Result<Vec<TrialCompletion>, BackendError> {
-        let max = max.clamp(1, MAX_DRAIN_PER_POLL);
-        let deadline = Instant::now() + timeout;
-        loop {
-            if !self.ready.is_empty() {
-                break;
-            }
-            let ask = self.last_squeue.is_none_or(|t| t.elapsed() >= SQUEUE_EVERY);
-            self.collect(ask)?;
-            let now = Instant::now();
-            if !self.ready.is_empty() || now >= deadline {
-                break;
-            }
-            std::thread::sleep((deadline - now).min(Duration::from_millis(2)));
-        }
-        let n = self.ready.len().min(max);
-        Ok(self.ready.drain(..n).collect())
+        super::poll_ready(self, timeout, max, Duration::from_millis(2))
     }
 
     fn request_pause(&mut self, ticket_id: &str, _label: Option<&str>) -> WorkerPauseAck {
