@@ -288,3 +288,34 @@ fn sandbox_is_refused_naming_the_field_without_bubblewrap() {
     }
     assert!(s.first_run().is_none());
 }
+
+/// Processes an agent leaves behind are killed and counted in its attempt's record (as
+/// nextest reports leaked processes): two background sleeps still in its process group
+/// when it exits and one `setsid` daemon that left it make 3; a tidy agent makes 0.
+#[test]
+fn leaked_processes_are_counted_in_the_attempt_record() {
+    let s = Scratch::new();
+    s.tasks(2);
+    let agent = format!(
+        "  agent:\n    command: [\"sh\", \"-c\", \"if [ \\\"$AGENTLAB_TASK_ID\\\" = task_000 ]; then sleep 300 & sleep 300 & setsid sleep 300 </dev/null >/dev/null 2>&1 & sleep 0.2; fi; {}\"]\n",
+        ok()
+    );
+    let exp = iso_experiment(&s, "experiment.yaml", &[("base", "")], &agent, 1);
+    let runs = s.dir().join("runs_leaks");
+    let out = labj_at(s.dir(), &runs, &["run", exp.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let run = first_entry(&runs).unwrap();
+    let leaked: std::collections::BTreeMap<String, Option<u32>> = read_events(&run)
+        .into_iter()
+        .filter_map(|e| match e.event {
+            journal::event::Event::TrialCompleted(c) => {
+                Some((c.trial_id.clone(), c.attempts[0].leaked_processes))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(leaked.get("trial_000000"), Some(&Some(3)), "{leaked:?}");
+    assert_eq!(leaked.get("trial_000001"), Some(&Some(0)), "{leaked:?}");
+}

@@ -96,6 +96,7 @@ fn main() {
                     exit_code: Some(0),
                     duration_ms: 3,
                     detail: None,
+                    leaked_processes: None,
                 }],
                 duration_ms: 3,
                 evidence: vec![EvidenceRef {

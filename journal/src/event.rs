@@ -302,6 +302,13 @@ pub struct AttemptRecord {
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Processes the agent left behind, killed when its attempt ended: members of its
+    /// process group still running after it exited, and processes that left the group
+    /// (`setsid`). Counted for plain host agents (labj is their child subreaper);
+    /// absent where it is not counted (sandboxes and containers end their whole PID
+    /// namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaked_processes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -65,6 +65,7 @@ pub fn completed(schedule_idx: u64, classification: Classification, score: f64) 
             exit_code: Some(0),
             duration_ms: 1,
             detail: None,
+            leaked_processes: None,
         }],
         duration_ms: 1,
         evidence: vec![EvidenceRef {

@@ -141,6 +141,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                         exit_code: None,
                         duration_ms: 1000,
                         detail: None,
+                        leaked_processes: None,
                     },
                     AttemptRecord {
                         attempt: 2,
@@ -148,6 +149,7 @@ fn representative_events() -> Vec<(Event, Event)> {
                         exit_code: Some(-9),
                         duration_ms: 12,
                         detail: Some("killed".into()),
+                        leaked_processes: None,
                     },
                 ],
                 duration_ms: 1012,

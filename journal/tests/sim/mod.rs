@@ -239,6 +239,7 @@ impl Sim {
                         exit_code: (tape.below(2) == 0).then_some(a as i32),
                         duration_ms: 10,
                         detail: (tape.below(3) == 0).then(|| format!("attempt {a}")),
+                        leaked_processes: None,
                     })
                     .collect();
                 let evidence = (0..tape.below(3))

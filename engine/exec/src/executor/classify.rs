@@ -233,6 +233,7 @@ pub(super) fn agent_result(path: &Path, stdout_log: &Path) -> AttemptEnd {
                 other_metrics,
                 evidence: Vec::new(),
                 tamper: Vec::new(),
+                leaked: None,
             }
         }
     }

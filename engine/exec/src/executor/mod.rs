@@ -187,6 +187,8 @@ struct AttemptEnd {
     evidence: Vec<(String, String)>,
     /// Tamper evidence found after this attempt's agent exited (same shape).
     tamper: Vec<(String, String)>,
+    /// Processes the agent left behind (see `AttemptRecord::leaked_processes`).
+    leaked: Option<u32>,
 }
 
 impl AttemptEnd {
@@ -201,6 +203,7 @@ impl AttemptEnd {
             other_metrics: BTreeMap::new(),
             evidence: Vec::new(),
             tamper: Vec::new(),
+            leaked: None,
         }
     }
 }
@@ -272,6 +275,8 @@ struct Trial<'a> {
     /// `isolation::drain_group`): the after-attempt sweep then only looks at what was
     /// re-parented to labj.
     groups_gone: std::cell::Cell<bool>,
+    /// Members of the current attempt's agent group still running when it exited.
+    leaked: std::cell::Cell<u32>,
     /// The trial directory was created by this execution (nothing of an earlier
     /// dispatch is in it): the first attempt skips clearing leftovers.
     fresh: bool,
@@ -395,6 +400,7 @@ impl<'a> Trial<'a> {
             tag: uuid::Uuid::now_v7().to_string(),
             outputs: RefCell::new(BTreeMap::new()),
             groups_gone: std::cell::Cell::new(true),
+            leaked: std::cell::Cell::new(0),
             fresh,
         })
     }
@@ -413,6 +419,7 @@ impl<'a> Trial<'a> {
                 exit_code: end.exit_code,
                 duration_ms: end.active.as_millis() as u64,
                 detail: end.detail.clone(),
+                leaked_processes: end.leaked,
             });
             let again = n < max
                 && end.classification != Classification::Cancelled
@@ -509,6 +516,7 @@ impl<'a> Trial<'a> {
 
         let since = crate::isolation::SpawnMark::now();
         self.groups_gone.set(true);
+        self.leaked.set(0);
         let mut end = self.run_agent(n, control, &dir, &result)?;
         // Nothing of the agent outlives its attempt: its process group is dead, but a
         // `setsid` daemon left it. Sandboxes and containers end their whole PID
@@ -517,7 +525,17 @@ impl<'a> Trial<'a> {
         let me = &self.spec.trial_id;
         if self.launch.iso.mode == model::isolation::IsolationMode::Local {
             let gone = self.groups_gone.get();
-            crate::isolation::reap_trial_processes(&self.spec.run_id, me, &self.tag, &since, gone);
+            let escaped = crate::isolation::reap_trial_processes(
+                &self.spec.run_id,
+                me,
+                &self.tag,
+                &since,
+                gone,
+            );
+            // Counted where labj inherits what the agent leaves (it is their subreaper).
+            if gone && crate::isolation::subreaper_enabled() {
+                end.leaked = Some(self.leaked.get() + escaped as u32);
+            }
         }
         // The agent's process group is gone: from here on its files are evidence only.
         end.tamper = tamper::check_after_agent(self, n)?;
@@ -660,6 +678,9 @@ impl<'a> Trial<'a> {
             process::supervise_in(cmd, control, phase, timeout, container, Some(&mut capture));
         if sup.as_ref().is_ok_and(|s| !s.group_gone) {
             self.groups_gone.set(false);
+        }
+        if let Ok(s) = &sup {
+            self.leaked.set(self.leaked.get() + s.leaked);
         }
         // The command keeps the pipes' write ends until told otherwise: closed here so
         // the pipes report end-of-file once the process group is gone.

@@ -37,6 +37,9 @@ pub(crate) struct Supervised {
     /// Every process of the group is dead and reaped (`isolation::drain_group`: only
     /// when labj is a child subreaper).
     pub group_gone: bool,
+    /// Members of the group still running when its leader exited (killed then), counted
+    /// when `group_gone`.
+    pub leaked: u32,
 }
 
 /// Spawns `cmd` in a new process group and supervises it to the end. `timeout == None`
@@ -78,6 +81,7 @@ fn supervise_with(
             end: ProcessEnd::Stopped(reason.clone()),
             active: Duration::ZERO,
             group_gone: true,
+            leaked: 0,
         });
     }
     let mut child: Child = cmd.spawn()?;
@@ -121,6 +125,7 @@ fn supervise_with(
                             end: ProcessEnd::WaitFailed(format!("reaping pid {pgid} failed: {e}")),
                             active,
                             group_gone: false,
+                            leaked: 0,
                         });
                     }
                 };
@@ -134,11 +139,12 @@ fn supervise_with(
                     None if timed_out => ProcessEnd::TimedOut,
                     None => ProcessEnd::Exited(status),
                 };
-                let group_gone = crate::isolation::drain_group(pgid);
+                let drained = crate::isolation::drain_group(pgid);
                 return Ok(Supervised {
                     end,
                     active,
-                    group_gone,
+                    group_gone: drained.is_some(),
+                    leaked: drained.unwrap_or(0),
                 });
             }
             Ok(false) => {}
@@ -153,6 +159,7 @@ fn supervise_with(
                     end: ProcessEnd::WaitFailed(format!("waiting for pid {pgid} failed: {e}")),
                     active,
                     group_gone: false,
+                    leaked: 0,
                 });
             }
         }

@@ -16,8 +16,8 @@ mod user;
 pub use reap::{
     boot_ticks_now, reap_host_processes, reap_host_processes_since, remove_run_containers,
 };
-pub(crate) use subreaper::drain_group;
 pub use subreaper::enable_child_subreaper;
+pub(crate) use subreaper::{drain_group, subreaper_enabled};
 
 pub(crate) use engine::{
     container_name, policy_flags, ContainerEngine, EngineError, ENGINE_ARGS_ENV, ENGINE_ENV,

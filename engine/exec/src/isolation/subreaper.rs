@@ -60,13 +60,15 @@ fn children_path() -> String {
 }
 
 /// After the group `pgid` was SIGKILLed and its leader reaped: reaps the members labj
-/// inherited and waits until no process of the group is left. `true` when the group is
-/// gone (every escaped process that outlived its parent is then a child of labj);
-/// `false` when the subreaper is off or the group outlived [`DRAIN_WAIT`].
-pub(crate) fn drain_group(pgid: libc::pid_t) -> bool {
+/// inherited and waits until no process of the group is left. `Some(n)` when the group
+/// is gone (every escaped process that outlived its parent is then a child of labj),
+/// `n` the members labj reaped (what the leader left behind); `None` when the subreaper
+/// is off or the group outlived [`DRAIN_WAIT`].
+pub(crate) fn drain_group(pgid: libc::pid_t) -> Option<u32> {
     if !subreaper_enabled() || pgid <= 1 {
-        return false;
+        return None;
     }
+    let mut reaped = 0u32;
     let deadline = Instant::now() + DRAIN_WAIT;
     let mut pause = Duration::from_micros(50);
     loop {
@@ -94,18 +96,21 @@ pub(crate) fn drain_group(pgid: libc::pid_t) -> bool {
                 if pid == pgid {
                     // The leader was reaped before: a process holding its pid now leads
                     // a new group of that number (a recycled pid), someone else's.
-                    return false;
+                    return None;
                 }
                 // SAFETY: waitpid of a dead child of this process that nobody waits for.
-                unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                if unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == pid {
+                    reaped += 1;
+                }
             }
         }
         // SAFETY: kill with signal 0 only checks that the group exists.
         if unsafe { libc::kill(-pgid, 0) } != 0 {
-            return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            let gone = std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            return gone.then_some(reaped);
         }
         if Instant::now() >= deadline {
-            return false;
+            return None;
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(5));
