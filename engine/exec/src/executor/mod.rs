@@ -68,6 +68,8 @@ mod compact;
 mod conclusion;
 mod control;
 mod declared;
+mod files;
+use files::{file_refs, json_bytes, set_read_only, write_json, write_new};
 mod grade;
 mod grade_image;
 mod input;
@@ -88,7 +90,6 @@ use control::Phase;
 use journal::event::{ArtifactRef, AttemptRecord, Classification, EvidenceRef};
 use model::trial::{GraderContract, TrialOutcome, TrialSpec, WorkspaceFile};
 use process::ProcessEnd;
-use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -788,31 +789,4 @@ fn exit_text(who: &str, status: &std::process::ExitStatus) -> String {
         (None, Some(sig)) => format!("{who} was killed by signal {sig}"),
         _ => format!("{who} ended abnormally ({status})"),
     }
-}
-
-fn json_bytes<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<Vec<u8>, Fault> {
-    serde_json::to_vec_pretty(value)
-        .map_err(|e| disk(&format!("serializing {}", path.display()), e))
-}
-
-fn file_refs(files: &[(PathBuf, WorkspaceFile)]) -> Vec<(PathBuf, &WorkspaceFile)> {
-    files.iter().map(|(p, f)| (p.clone(), f)).collect()
-}
-
-fn set_read_only(path: &Path) -> Result<(), Fault> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))
-        .map_err(|e| disk(&path.display().to_string(), e))
-}
-
-fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), Fault> {
-    let text = json_bytes(path, value)?;
-    write_new(path, &text)
-}
-
-/// Writes `path` as a new file: what was there may be a name of a stored blob (a file of
-/// an earlier dispatch of the trial), which writing in place would change.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Fault> {
-    let _ = std::fs::remove_file(path);
-    std::fs::write(path, bytes).map_err(|e| disk(&path.display().to_string(), e))
 }
