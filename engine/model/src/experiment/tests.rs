@@ -562,10 +562,12 @@ proptest::proptest! {
 }
 
 #[test]
-#[ignore = "prints the quickstart description; run with --ignored --nocapture"]
-fn print_quickstart_description() {
+fn the_quickstart_description_names_its_variants() {
     let e = load(&repo("examples/quickstart/experiment.yaml")).unwrap();
-    println!("{}", describe(&e).render_text());
+    let text = describe(&e).render_text();
+    for v in ["baseline", "careful"] {
+        assert!(text.contains(v), "{v} missing from:\n{text}");
+    }
 }
 
 #[test]

@@ -199,21 +199,8 @@ impl SlurmBackend {
         }
         self.last_squeue = Some(Instant::now());
         let ids: Vec<String> = self.jobs.values().map(|j| j.job_id.clone()).collect();
-        let states = match cmd::squeue(&ids) {
-            Ok(s) => {
-                self.squeue_failures = 0;
-                s
-            }
-            Err(e) if self.squeue_failures < SQUEUE_FAILURES_TOLERATED => {
-                self.squeue_failures += 1;
-                tracing::warn!("{e} (attempt {}; retrying)", self.squeue_failures);
-                return Ok(());
-            }
-            Err(e) => {
-                return Err(BackendError(format!(
-                    "{e}; Slurm did not answer {SQUEUE_FAILURES_TOLERATED} times in a row"
-                )))
-            }
+        let Some(states) = squeue_tolerant(&ids, &mut self.squeue_failures)? else {
+            return Ok(());
         };
         let mut over = Vec::new();
         for (ticket, j) in &self.jobs {
@@ -269,6 +256,29 @@ fn job_output_tail(dir: &std::path::Path, job_id: &str) -> String {
             None => String::new(),
         },
         Err(_) => String::new(),
+    }
+}
+
+/// `squeue` of `ids`, tolerating Slurm not answering up to
+/// [`SQUEUE_FAILURES_TOLERATED`] times in a row (`failures` counts them): `Ok(None)`
+/// after a tolerated failure (look again later), an error once the count is reached.
+pub(super) fn squeue_tolerant(
+    ids: &[String],
+    failures: &mut u32,
+) -> Result<Option<std::collections::HashMap<String, cmd::JobState>>, BackendError> {
+    match cmd::squeue(ids) {
+        Ok(s) => {
+            *failures = 0;
+            Ok(Some(s))
+        }
+        Err(e) if *failures < SQUEUE_FAILURES_TOLERATED => {
+            *failures += 1;
+            tracing::warn!("{e} (attempt {}; retrying)", *failures);
+            Ok(None)
+        }
+        Err(e) => Err(BackendError(format!(
+            "{e}; Slurm did not answer {SQUEUE_FAILURES_TOLERATED} times in a row"
+        ))),
     }
 }
 

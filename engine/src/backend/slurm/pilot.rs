@@ -35,7 +35,6 @@ pub const WORKER_MIN_MINUTES: u64 = 60;
 const PENDING_NOTICE_AFTER: Duration = Duration::from_secs(5);
 /// How long a pause or resume waits for the worker's answer.
 const ACK_WAIT: Duration = Duration::from_secs(5);
-const SQUEUE_FAILURES_TOLERATED: u32 = 60;
 
 struct Worker {
     dir: PathBuf,
@@ -275,21 +274,9 @@ impl Pool {
             return Ok(());
         }
         self.last_squeue = Some(Instant::now());
-        let states = match cmd::squeue(&self.job_ids()) {
-            Ok(s) => {
-                self.squeue_failures = 0;
-                s
-            }
-            Err(e) if self.squeue_failures < SQUEUE_FAILURES_TOLERATED => {
-                self.squeue_failures += 1;
-                tracing::warn!("{e} (attempt {}; retrying)", self.squeue_failures);
-                return Ok(());
-            }
-            Err(e) => {
-                return Err(BackendError(format!(
-                    "{e}; Slurm did not answer {SQUEUE_FAILURES_TOLERATED} times in a row"
-                )))
-            }
+        let ids = self.job_ids();
+        let Some(states) = super::squeue_tolerant(&ids, &mut self.squeue_failures)? else {
+            return Ok(());
         };
         let mut ended = Vec::new();
         for (id, w) in self.workers.iter_mut() {
