@@ -301,6 +301,48 @@ pub fn method_note(r: &Report) -> String {
     )
 }
 
+/// The cells of one comparison's row in the markdown and HTML tables.
+pub struct ComparisonCells {
+    pub delta: String,
+    pub ci: String,
+    pub test: &'static str,
+    pub p: String,
+    pub holm: String,
+    pub sign_flip: String,
+    pub mde: String,
+    pub tasks_needed: String,
+    pub mcnemar: String,
+}
+
+impl ComparisonCells {
+    pub fn of(c: &Comparison) -> ComparisonCells {
+        let t = c.over_tasks.as_ref();
+        let power = c.power.as_ref();
+        ComparisonCells {
+            delta: signed(t.map(|t| t.mean), 100.0, " pts", 1),
+            ci: t
+                .and_then(|t| t.ci95)
+                .map(|i| format!("[{:+.1}, {:+.1}] pts", 100.0 * i.low, 100.0 * i.high))
+                .unwrap_or_else(|| "-".into()),
+            test: test_name(c.test),
+            p: p_value(c.p_value),
+            holm: p_value(c.p_holm),
+            sign_flip: t
+                .map(|t| p_value(t.permutation_p))
+                .unwrap_or_else(|| "-".into()),
+            mde: power
+                .and_then(|p| p.mde)
+                .map(|m| format!("{:.1} pts", 100.0 * m))
+                .unwrap_or_else(|| "-".into()),
+            tasks_needed: power
+                .and_then(|p| p.tasks_needed)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            mcnemar: p_value(c.mcnemar_p),
+        }
+    }
+}
+
 /// Lines describing one comparison (text, markdown and HTML share them).
 pub fn comparison_lines(c: &Comparison) -> Vec<String> {
     let mut out = Vec::new();
@@ -652,32 +694,21 @@ pub fn markdown(r: &Report) -> String {
             "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
         );
         for c in &r.comparisons {
-            let t = c.over_tasks.as_ref();
+            let k = ComparisonCells::of(c);
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 md_cell(&c.variant_id),
                 c.tasks,
-                signed(t.map(|t| t.mean), 100.0, " pts", 1),
-                t.and_then(|t| t.ci95)
-                    .map(|i| format!("[{:+.1}, {:+.1}] pts", 100.0 * i.low, 100.0 * i.high))
-                    .unwrap_or_else(|| "-".into()),
-                test_name(c.test),
-                p_value(c.p_value),
-                p_value(c.p_holm),
-                t.map(|t| p_value(t.permutation_p))
-                    .unwrap_or_else(|| "-".into()),
-                c.power
-                    .as_ref()
-                    .and_then(|p| p.mde)
-                    .map(|m| format!("{:.1} pts", 100.0 * m))
-                    .unwrap_or_else(|| "-".into()),
-                c.power
-                    .as_ref()
-                    .and_then(|p| p.tasks_needed)
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                p_value(c.mcnemar_p),
+                k.delta,
+                k.ci,
+                k.test,
+                k.p,
+                k.holm,
+                k.sign_flip,
+                k.mde,
+                k.tasks_needed,
+                k.mcnemar,
                 signed(c.metric_diff, 1.0, "", 3),
                 ci_num(c.metric_diff_ci95)
             );

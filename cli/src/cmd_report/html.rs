@@ -2,8 +2,8 @@
 //! no font or image fetched), readable offline and attachable to an email.
 
 use super::{
-    comparison_lines, flips, method_note, p_value, signed, test_name, variant_cells,
-    variant_header, variant_name, verdict, APART_COLUMNS,
+    comparison_lines, flips, method_note, signed, variant_cells, variant_header, variant_name,
+    verdict, APART_COLUMNS,
 };
 use read::report::stats::Interval;
 use read::report::Report;
@@ -398,29 +398,21 @@ pub fn html(r: &Report) -> String {
         }));
         s.push_str("<table><tr><th>variant</th><th>tasks</th><th>Δ success</th><th>test</th><th>p</th><th>Holm p</th><th>sign-flip p</th><th>MDE (80%)</th><th>tasks needed</th><th>McNemar p (pairs)</th></tr>");
         for c in &r.comparisons {
-            let t = c.over_tasks.as_ref();
+            let k = super::ComparisonCells::of(c);
             let _ = write!(
                 s,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&c.variant_id),
                 c.tasks,
-                signed(t.map(|t| t.mean), 100.0, " pts", 1),
-                test_name(c.test),
+                k.delta,
+                k.test,
                 if c.p_holm < 0.05 { "sig" } else { "ns" },
-                p_value(c.p_value),
-                p_value(c.p_holm),
-                t.map(|t| p_value(t.permutation_p)).unwrap_or_else(|| "-".into()),
-                c.power
-                    .as_ref()
-                    .and_then(|p| p.mde)
-                    .map(|m| format!("{:.1} pts", 100.0 * m))
-                    .unwrap_or_else(|| "-".into()),
-                c.power
-                    .as_ref()
-                    .and_then(|p| p.tasks_needed)
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                p_value(c.mcnemar_p)
+                k.p,
+                k.holm,
+                k.sign_flip,
+                k.mde,
+                k.tasks_needed,
+                k.mcnemar
             );
         }
         s.push_str("</table>");
