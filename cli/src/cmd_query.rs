@@ -5,7 +5,6 @@
 use anyhow::Result;
 use engine::run;
 use journal::store::query::{query_read_only, QueryResult, QueryValue};
-use journal::JOURNAL_FILE;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::Path;
@@ -20,7 +19,7 @@ pub enum QueryFormat {
 
 pub fn query(runs_dir: &Path, run: &str, sql: &str, format: QueryFormat) -> Result<ExitCode> {
     let dir = run::resolve_run(runs_dir, run)?;
-    let result = query_read_only(&dir.join(JOURNAL_FILE), sql)?;
+    let result = query_read_only(&journal::RunDir::new(&dir).journal_path(), sql)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     // A closed pipe (`| head`) ends the listing quietly.

@@ -2,17 +2,15 @@
 
 use anyhow::{anyhow, bail, Result};
 use engine::run;
-use journal::event::{Classification, Event};
+use journal::event::Event;
 use journal::Journal;
+use read::outcome::{outcome_label, OutcomeFilter};
 use read::report::logs::{self, CopyError, LogSource, Stream};
 use read::report::TrialRow;
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-
-/// The words `--outcome` accepts besides classifications.
-const OUTCOME_WORDS: [&str; 4] = ["succeeded", "failed", "infra", "skipped"];
 
 /// Fail unless the run's schedule has this trial (an unknown id used to print nothing).
 pub fn check_trial_in_run(j: &Journal, trial_id: &str) -> Result<()> {
@@ -38,16 +36,6 @@ pub fn check_trial_in_run(j: &Journal, trial_id: &str) -> Result<()> {
     Ok(())
 }
 
-fn matches_outcome(row: &TrialRow, want: &str) -> bool {
-    match want {
-        "succeeded" => row.is_success(),
-        "failed" => row.is_scored() && !row.is_success(),
-        "infra" => row.is_infra(),
-        "skipped" => row.classification.is_none(),
-        c => row.class_name() == c,
-    }
-}
-
 /// A metric value: integers without decimals, others to 4 significant decimals.
 fn render_metric(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -60,20 +48,6 @@ fn render_metric(v: f64) -> String {
     }
 }
 
-fn outcome_label(row: &TrialRow) -> &'static str {
-    if row.classification.is_none() {
-        "skipped"
-    } else if row.is_infra() {
-        "infra"
-    } else if row.is_cancelled() {
-        "cancelled"
-    } else if row.is_success() {
-        "succeeded"
-    } else {
-        "failed"
-    }
-}
-
 pub fn trials(
     runs_dir: &Path,
     run: &str,
@@ -81,19 +55,11 @@ pub fn trials(
     outcome: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
-    if let Some(o) = &outcome {
-        let known = OUTCOME_WORDS.contains(&o.as_str())
-            || Classification::parse(o).is_some()
-            || o == "skipped_pruned";
-        if !known {
-            let classes: Vec<&str> = Classification::ALL.iter().map(|c| c.as_str()).collect();
-            bail!(
-                "--outcome {o:?} is not an outcome: use one of {}, or a classification: {}",
-                OUTCOME_WORDS.join(", "),
-                classes.join(", ")
-            );
-        }
-    }
+    let filter = outcome
+        .as_deref()
+        .map(OutcomeFilter::parse)
+        .transpose()
+        .map_err(|e| anyhow!("--{e}"))?;
     let dir = run::resolve_run(runs_dir, run)?;
     let j = journal::RunDir::new(&dir).open_read_only()?;
     let facts = read::report::collect(&j)?;
@@ -112,11 +78,7 @@ pub fn trials(
         .trials
         .iter()
         .filter(|r| variant.as_ref().is_none_or(|v| &r.variant_id == v))
-        .filter(|r| {
-            outcome.as_deref().is_none_or(|o| {
-                matches_outcome(r, if o == "skipped_pruned" { "skipped" } else { o })
-            })
-        })
+        .filter(|r| filter.is_none_or(|f| f.admits(r.classification)))
         .collect();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -128,7 +90,7 @@ pub fn trials(
                 "variant_id": r.variant_id,
                 "task_id": r.task_id,
                 "repl_idx": r.repl_idx,
-                "outcome": outcome_label(r),
+                "outcome": outcome_label(r.classification),
                 "classification": r.classification.map(|c| c.as_str()),
                 "status": r.status.as_str(),
                 "graded_outcome": r.outcome,
@@ -140,6 +102,7 @@ pub fn trials(
                 "dispatches": 1 + r.infra_retried as usize,
                 "duration_ms": r.duration_ms,
                 "exit_code": r.attempts.last().and_then(|a| a.exit_code),
+                "leaked_processes": r.leaked_processes(),
                 "detail": r.attempts.last().and_then(|a| a.detail.clone()).or_else(|| r.error.clone()),
                 "truncated_outputs": r.artifacts.iter().filter(|a| a.written_bytes.is_some()).map(|a| json!({
                     "name": a.name, "kept_bytes": a.bytes, "written_bytes": a.written_bytes,
@@ -188,7 +151,7 @@ pub fn trials(
             r.variant_id,
             r.task_id,
             r.repl_idx,
-            outcome_label(r),
+            outcome_label(r.classification),
             r.class_name(),
             r.primary_metric
                 .map(crate::render::metric)
@@ -229,6 +192,18 @@ pub fn trials(
             out,
             "output cut at its size limit (logs and trajectories: runtime.policy.output_limit_bytes; results: 1 MiB): {}",
             cut.join(", ")
+        );
+    }
+    let leaky: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.leaked_processes().filter(|n| *n > 0).map(|n| (r, n)))
+        .map(|(r, n)| format!("{} ({n})", r.trial_id))
+        .collect();
+    if !leaky.is_empty() {
+        let _ = writeln!(
+            out,
+            "left processes running after the agent exited (killed by labj; counted for plain host agents): {}",
+            leaky.join(", ")
         );
     }
     let _ = out.flush();

@@ -255,7 +255,7 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
         Command::Trial {
             command: TrialCommand::Exec { spec, outcome },
         } => {
-            engine::backend::slurm::job::exec_job(&spec, &outcome).map_err(|e| anyhow!(e))?;
+            engine::backend::slurm::exec_job(&spec, &outcome).map_err(|e| anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Trial {
@@ -266,7 +266,7 @@ fn dispatch_in(command: Command, rd: &RunsDir) -> Result<ExitCode> {
                 },
         } => {
             let job = std::env::var("SLURM_JOB_ID").unwrap_or_default();
-            engine::backend::slurm::pilot_worker::serve(
+            engine::backend::slurm::serve_pilot(
                 &workers_dir,
                 &job,
                 std::time::Duration::from_secs(idle_secs),

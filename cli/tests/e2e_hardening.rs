@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use support::*;
 
 /// Test-only fault injection: every worker hangs after its trial (see
-/// `engine::backend::local::FAULT_WORKER_HANG_ENV`).
+/// `FAULT_WORKER_HANG_ENV` in `engine/src/backend/local.rs`).
 const HANG_ENV: &str = "LABJ_FAULT_WORKER_HANG";
 
 /// The kill deadline of the coordinator (10 s) plus room for a loaded machine.

@@ -318,4 +318,53 @@ fn leaked_processes_are_counted_in_the_attempt_record() {
         .collect();
     assert_eq!(leaked.get("trial_000000"), Some(&Some(3)), "{leaked:?}");
     assert_eq!(leaked.get("trial_000001"), Some(&Some(0)), "{leaked:?}");
+
+    // Shown where a person looks: `labj trials` (text and JSON) and the viewer's page.
+    let run_arg = run.to_str().unwrap();
+    let listing = labj_at(s.dir(), &runs, &["trials", run_arg])
+        .output()
+        .unwrap();
+    let listing = text(&listing);
+    assert!(
+        listing.contains("left processes running after the agent exited")
+            && listing.contains("trial_000000 (3)")
+            && !listing.contains("trial_000001 ("),
+        "{listing}"
+    );
+    let json = labj_at(s.dir(), &runs, &["trials", run_arg, "--json"])
+        .output()
+        .unwrap();
+    let counts: Vec<(String, serde_json::Value)> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| {
+            (
+                v["trial_id"].as_str().unwrap().to_string(),
+                v["leaked_processes"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("trial_000000".to_string(), serde_json::json!(3)),
+            ("trial_000001".to_string(), serde_json::json!(0))
+        ]
+    );
+    let site = s.dir().join("site");
+    let out = labj_at(
+        s.dir(),
+        &runs,
+        &["view", run_arg, "--export", site.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let page = std::fs::read_to_string(site.join("trial-0.html")).unwrap();
+    let attempts = page.split("id=\"attempts\"").nth(1).unwrap_or_default();
+    let attempts = attempts.split("</table>").next().unwrap_or_default();
+    assert!(
+        attempts.contains("<th>leaked</th>") && attempts.contains("<td>3</td>"),
+        "{attempts}"
+    );
 }

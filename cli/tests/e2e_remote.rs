@@ -448,7 +448,7 @@ fn remote_evidence_comes_home_and_logs_and_verify_read_it() {
     let digests: Vec<String> = read_events(&run)
         .into_iter()
         .filter_map(|e| match e.event {
-            Event::TrialCompleted(c) => Some(c.artifacts),
+            Event::TrialCompleted(c) => Some(c.result.artifacts),
             _ => None,
         })
         .flatten()

@@ -191,16 +191,7 @@ fn agent_files_travel_to_a_worker_that_does_not_share_the_coordinators_paths() {
         "remote run on a worker without the experiment directory",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let run = s.the_run();
-    check_journal(&run);
-    let slots = committed_slots(&run);
-    assert_eq!(slots.len(), 4, "{slots:?}");
-    assert!(
-        slots
-            .iter()
-            .all(|(_, st, class)| st == "completed" && class == "success"),
-        "{slots:?}"
-    );
+    assert_all_success(&s.the_run(), 4);
 }
 
 /// An on-path proxy rewrites the worker's poll answers (`"failure"` → `"success"`) of a

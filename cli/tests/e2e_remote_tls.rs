@@ -34,18 +34,6 @@ fn remote_run(s: &Scratch, endpoint: &str, extra: &[&str]) -> std::process::Comm
     c
 }
 
-fn assert_all_success(run: &std::path::Path, n: usize) {
-    check_journal(run);
-    let slots = committed_slots(run);
-    assert_eq!(slots.len(), n, "{slots:?}");
-    assert!(
-        slots
-            .iter()
-            .all(|(_, st, class)| st == "completed" && class == "success"),
-        "{slots:?}"
-    );
-}
-
 /// An on-path proxy rewrites `"failure"` into `"success"` in the worker's poll answers.
 /// Every completion carries a MAC keyed from the bearer token over its delivery key
 /// and outcome: the coordinator refuses the rewritten ones before journaling them. Each

@@ -10,29 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 use support::recorded::*;
+use support::slurm::{assert_per_variant_cap_holds, require_slurm};
 use support::*;
-
-static CLUSTER: Mutex<()> = Mutex::new(());
-
-/// The cluster to this test alone, started (idempotent) or the test fails naming it.
-fn require_slurm() -> MutexGuard<'static, ()> {
-    let guard = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
-    let script = repo_root().join("scripts/slurm-dev-cluster.sh");
-    let out = output_within(
-        Command::new("sh").arg(&script).arg("start"),
-        Duration::from_secs(240),
-        "scripts/slurm-dev-cluster.sh start",
-    );
-    assert!(
-        out.status.success(),
-        "the Slurm dev cluster is not available (Slurm tests need it; `scripts/slurm-dev-cluster.sh start` as root):\n{}",
-        text(&out)
-    );
-    guard
-}
 
 fn sh(cmd: &mut Command, what: &str) -> String {
     let out = output_within(cmd, Duration::from_secs(60), what);
@@ -435,36 +417,7 @@ fn pilot_pause_stops_the_agent_and_resume_finishes_it() {
 #[test]
 fn pilot_per_variant_cap_holds() {
     let _cluster = require_slurm();
-    let s = Scratch::new();
-    s.tasks(3);
-    let exp = s.experiment(
-        &["a", "b"],
-        1,
-        4,
-        "    concurrency:\n      max_in_flight_per_variant: 1\n",
-    );
-    recording_agent(&s, "1", SUCCESS);
-    let out = s.labj(&[
-        "run",
-        "--json",
-        "--executor",
-        "slurm",
-        "--slurm-workers",
-        "2",
-        exp.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let recs = records(&s);
-    assert_eq!(recs.len(), 6);
-    for v in ["a", "b"] {
-        let mine: Vec<&Alive> = recs.iter().filter(|r| r.variant == v).collect();
-        assert_eq!(
-            max_alive(mine),
-            1,
-            "variant {v} ran more than one agent at once"
-        );
-    }
-    assert_eq!(max_alive(&recs), 2, "{recs:?}");
+    assert_per_variant_cap_holds(&["--slurm-workers", "2"]);
 }
 
 #[test]

@@ -14,18 +14,25 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// The metric an agent reports its cost in, in US dollars.
 pub const COST_METRIC: &str = "cost_usd";
+/// The metric an agent reports its input tokens in.
 pub const TOKENS_IN_METRIC: &str = "tokens_in";
+/// The metric an agent reports its output tokens in.
 pub const TOKENS_OUT_METRIC: &str = "tokens_out";
 
 /// What agents reported spending, per variant and in total.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Spend {
+    /// The summed [`COST_METRIC`].
     pub cost_usd: f64,
+    /// The summed [`TOKENS_IN_METRIC`] and [`TOKENS_OUT_METRIC`].
     pub tokens: f64,
-    /// Whether any trial reported a cost / a token count.
+    /// Whether any trial reported a cost.
     pub reports_cost: bool,
+    /// Whether any trial reported a token count.
     pub reports_tokens: bool,
+    /// Per variant id: (cost in US dollars, tokens).
     pub per_variant: BTreeMap<String, (f64, f64)>,
 }
 
@@ -91,7 +98,7 @@ pub fn spend(proj: &Projections) -> Spend {
 /// The budget of an experiment: `design.policies.budget` of its resolved JSON, with
 /// keys `max_cost_usd`, `max_tokens` and `per_variant: {max_cost_usd, max_tokens}`,
 /// each a positive number. `Ok(None)` when there is none.
-pub fn from_experiment(resolved: &Value) -> Result<Option<BudgetLimits>, String> {
+pub(crate) fn from_experiment(resolved: &Value) -> Result<Option<BudgetLimits>, String> {
     let Some(b) = resolved.pointer("/design/policies/budget") else {
         return Ok(None);
     };
@@ -130,7 +137,7 @@ pub fn from_experiment(resolved: &Value) -> Result<Option<BudgetLimits>, String>
 
 /// `continue --budget KEY=VALUE`: `max_cost_usd`, `max_tokens`,
 /// `per_variant.max_cost_usd`, `per_variant.max_tokens`; `none` removes the cap.
-pub fn apply_override(limits: &mut BudgetLimits, arg: &str) -> Result<(), String> {
+pub(crate) fn apply_override(limits: &mut BudgetLimits, arg: &str) -> Result<(), String> {
     let (key, value) = arg
         .split_once('=')
         .ok_or_else(|| format!("--budget {arg:?}: expected KEY=VALUE, e.g. max_cost_usd=5"))?;
@@ -161,7 +168,11 @@ pub fn apply_override(limits: &mut BudgetLimits, arg: &str) -> Result<(), String
 }
 
 /// Every cap `spend` has reached: the run's, then each variant's (in `variants` order).
-pub fn reached(limits: &BudgetLimits, spend: &Spend, variants: &[String]) -> Vec<BudgetReached> {
+pub(crate) fn reached(
+    limits: &BudgetLimits,
+    spend: &Spend,
+    variants: &[String],
+) -> Vec<BudgetReached> {
     let mut out = Vec::new();
     let mut check =
         |scope: &str, variant: Option<&str>, measure: &str, limit: Option<f64>, spent: f64| {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// What the committer needs to know about an arriving completion.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Arrival {
+pub(crate) struct Arrival {
     pub schedule_idx: u64,
     pub trial_id: String,
     pub ticket_id: String,
@@ -20,7 +20,7 @@ pub struct Arrival {
 }
 
 impl Arrival {
-    pub fn dedupe_key(&self, run_id: &str) -> String {
+    pub(crate) fn dedupe_key(&self, run_id: &str) -> String {
         format!(
             "{run_id}/{}/{}/{}",
             self.schedule_idx, self.trial_id, self.completion_seq
@@ -30,7 +30,7 @@ impl Arrival {
 
 /// The committer's verdict on an arrival.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Offer {
+pub(crate) enum Offer {
     /// New: journal it as `trial_completed`.
     Accepted,
     /// A repeat delivery of something already buffered or committed: journal
@@ -43,7 +43,7 @@ pub enum Offer {
 
 /// One step of the committer's output, in the order it must be journaled.
 #[derive(Debug, Clone, PartialEq)]
-pub enum CommitAction {
+pub(crate) enum CommitAction {
     Commit {
         schedule_idx: u64,
         trial_id: String,
@@ -70,13 +70,13 @@ pub enum CommitAction {
 
 /// A variant whose first this-many trials (or all of them, if it has fewer) fail to
 /// spawn is stopped: the rest would fail the same way.
-pub const FAIL_FAST_SPAWN_FAILURES: u32 = 3;
+pub(crate) const FAIL_FAST_SPAWN_FAILURES: u32 = 3;
 
 /// `spawn_only` value of a variant that has committed something other than a spawn
 /// failure: fail fast no longer applies to it.
 const SPAWNED: u32 = u32::MAX;
 
-pub fn slot_status(c: Classification) -> SlotStatus {
+pub(crate) fn slot_status(c: Classification) -> SlotStatus {
     match c {
         Classification::Success | Classification::Failure => SlotStatus::Completed,
         Classification::WorkerLost => SlotStatus::WorkerLost,
@@ -85,7 +85,7 @@ pub fn slot_status(c: Classification) -> SlotStatus {
 }
 
 #[derive(Debug, Clone)]
-pub struct DeterministicCommitter {
+pub(crate) struct DeterministicCommitter {
     /// Variant index of each schedule slot: the only per-slot state (4 bytes a slot, so
     /// a 1,000,000-slot schedule costs 4 MB here).
     slot_variants: Vec<u32>,
@@ -108,7 +108,7 @@ pub struct DeterministicCommitter {
 
 impl DeterministicCommitter {
     /// `slot_variants[i]` is the variant index of schedule slot i.
-    pub fn new(slot_variants: Vec<u32>, variants: usize, prune_after: Option<u32>) -> Self {
+    pub(crate) fn new(slot_variants: Vec<u32>, variants: usize, prune_after: Option<u32>) -> Self {
         let mut slots_of = vec![0u32; variants];
         for &v in &slot_variants {
             if let Some(n) = slots_of.get_mut(v as usize) {
@@ -130,13 +130,13 @@ impl DeterministicCommitter {
     }
 
     /// Streaks count what `counts` says (default: every unsuccessful verdict).
-    pub fn counting(mut self, counts: StreakCounts) -> Self {
+    pub(crate) fn counting(mut self, counts: StreakCounts) -> Self {
         self.streak.counts = counts;
         self
     }
 
     /// Restore from projected state (continue after a crash).
-    pub fn restore(
+    pub(crate) fn restore(
         &mut self,
         next_commit_idx: u64,
         consecutive: Vec<u32>,
@@ -159,7 +159,7 @@ impl DeterministicCommitter {
 
     /// Restore the fail-fast count of each variant: `committed[v]` trials committed, of
     /// which `spawn_failures[v]` failed to spawn.
-    pub fn restore_spawn_failures(&mut self, committed: &[u64], spawn_failures: &[u64]) {
+    pub(crate) fn restore_spawn_failures(&mut self, committed: &[u64], spawn_failures: &[u64]) {
         for (v, slot) in self.spawn_only.iter_mut().enumerate() {
             let (c, f) = (committed.get(v).copied(), spawn_failures.get(v).copied());
             *slot = match (c, f) {
@@ -169,27 +169,28 @@ impl DeterministicCommitter {
         }
     }
 
-    pub fn next_commit_idx(&self) -> u64 {
+    pub(crate) fn next_commit_idx(&self) -> u64 {
         self.next_commit_idx
     }
 
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.slot_variants.len() as u64
     }
 
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.next_commit_idx == self.total()
     }
 
-    pub fn is_pruned(&self, variant_idx: usize) -> bool {
+    pub(crate) fn is_pruned(&self, variant_idx: usize) -> bool {
         self.pruned.get(variant_idx).copied().unwrap_or(false)
     }
 
-    pub fn buffered_len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buffered_len(&self) -> usize {
         self.buffered.len()
     }
 
-    pub fn mark_dispatched(&mut self, schedule_idx: u64, ticket_id: &str) {
+    pub(crate) fn mark_dispatched(&mut self, schedule_idx: u64, ticket_id: &str) {
         if schedule_idx >= self.next_commit_idx && schedule_idx < self.total() {
             self.dispatched.insert(schedule_idx, ticket_id.to_string());
         }
@@ -197,24 +198,19 @@ impl DeterministicCommitter {
 
     /// Forget a slot's dispatch: its attempt was lost and the slot will be dispatched
     /// again (infra retry). A completion of the old ticket is then stale.
-    pub fn release(&mut self, schedule_idx: u64) {
+    pub(crate) fn release(&mut self, schedule_idx: u64) {
         self.dispatched.remove(&schedule_idx);
     }
 
     /// Whether `schedule_idx` is currently dispatched under `ticket_id`.
-    pub fn is_dispatched_as(&self, schedule_idx: u64, ticket_id: &str) -> bool {
+    pub(crate) fn is_dispatched_as(&self, schedule_idx: u64, ticket_id: &str) -> bool {
         self.dispatched.get(&schedule_idx).map(String::as_str) == Some(ticket_id)
             && !self.buffered.contains_key(&schedule_idx)
             && schedule_idx >= self.next_commit_idx
     }
 
-    /// Whether `schedule_idx` is dispatched and not yet committed.
-    pub fn is_dispatched(&self, schedule_idx: u64) -> bool {
-        self.dispatched.contains_key(&schedule_idx)
-    }
-
     /// Judge an arriving completion; `Accepted` ones are buffered.
-    pub fn offer(&mut self, a: Arrival) -> Offer {
+    pub(crate) fn offer(&mut self, a: Arrival) -> Offer {
         let idx = a.schedule_idx;
         if idx >= self.total() {
             return Offer::Fault {
@@ -279,7 +275,7 @@ impl DeterministicCommitter {
 
     /// Commit the contiguous prefix that is ready. Slots of pruned variants that were
     /// never dispatched are committed as skipped; pruning is decided after each commit.
-    pub fn drain(&mut self) -> Vec<CommitAction> {
+    pub(crate) fn drain(&mut self) -> Vec<CommitAction> {
         let mut out = Vec::new();
         while let Some(&variant) = self.slot_variants.get(self.next_commit_idx as usize) {
             let idx = self.next_commit_idx;

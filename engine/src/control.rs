@@ -12,32 +12,44 @@ use journal::{Journal, JournalError};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
+/// A request to the live coordinator, as queued in the inbox (`{"command": "pause", …}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum ControlCommand {
+    /// `labj pause`: freeze one trial, or the whole run when no trial is named.
     Pause {
+        /// The trial to pause; `None`: the run.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trial_id: Option<String>,
+        /// A name for the pause, journaled with it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
     },
+    /// `labj resume`: thaw one trial, the run, or everything paused (`all`).
     Resume {
+        /// The trial to resume; `None`: the run.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trial_id: Option<String>,
+        /// Resume the run and every paused trial.
         #[serde(default)]
         all: bool,
     },
+    /// `labj kill`: stop every running trial and end the session (`run_killed`).
     Kill,
+    /// `labj cancel`: stop one running trial; it is committed `cancelled`, never a verdict.
     Cancel {
+        /// The trial to cancel.
         trial_id: String,
     },
+    /// `labj set --max-concurrency`: change how many trials may run at once.
     Set {
+        /// The new limit (at least 1).
         max_concurrency: u32,
     },
 }
 
 impl ControlCommand {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             ControlCommand::Pause { .. } => "pause",
             ControlCommand::Resume { .. } => "resume",
@@ -49,7 +61,7 @@ impl ControlCommand {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ControlRequest {
+pub(crate) struct ControlRequest {
     pub request_id: String,
     pub command: ControlCommand,
     pub requested_by: String,
@@ -59,16 +71,19 @@ pub struct ControlRequest {
 /// The coordinator's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ControlAnswer {
+    /// Whether the coordinator did what was asked.
     pub ok: bool,
     /// Run status after the request was handled.
     pub status: String,
+    /// One line for the person who asked.
     pub message: String,
+    /// What the request touched (e.g. `stopped_trials`), for `--json`.
     #[serde(default)]
     pub detail: serde_json::Value,
 }
 
 /// Who is asking, for the journal: `user@host pid N`.
-pub fn requester() -> String {
+pub(crate) fn requester() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     format!(
         "{user}@{} pid {}",
@@ -78,7 +93,7 @@ pub fn requester() -> String {
 }
 
 /// CLI side: enqueue a request; returns its id.
-pub fn submit(journal: &Journal, command: &ControlCommand) -> Result<String, JournalError> {
+pub(crate) fn submit(journal: &Journal, command: &ControlCommand) -> Result<String, JournalError> {
     let request_id = uuid::Uuid::now_v7().to_string();
     let args = serde_json::to_string(command).expect("command serializes");
     journal.inbox_submit(&request_id, command.name(), &args, &requester(), now_ms())?;
@@ -86,7 +101,7 @@ pub fn submit(journal: &Journal, command: &ControlCommand) -> Result<String, Jou
 }
 
 /// CLI side: wait for the answer (polling every 20 ms) up to `timeout`.
-pub fn wait_answer(
+pub(crate) fn wait_answer(
     journal: &Journal,
     request_id: &str,
     timeout: Duration,
@@ -110,13 +125,13 @@ pub fn wait_answer(
 
 /// CLI side: give up on a request that was not picked up (so a later coordinator does
 /// not act on a stale command).
-pub fn withdraw(journal: &Journal, request_id: &str) -> Result<bool, JournalError> {
+pub(crate) fn withdraw(journal: &Journal, request_id: &str) -> Result<bool, JournalError> {
     journal.inbox_withdraw(request_id)
 }
 
 /// Coordinator side: pending requests, oldest first. Rows that do not parse are
 /// answered with an error at once.
-pub fn pending(journal: &Journal) -> Result<Vec<ControlRequest>, JournalError> {
+pub(crate) fn pending(journal: &Journal) -> Result<Vec<ControlRequest>, JournalError> {
     let mut out = Vec::new();
     for row in journal.inbox_pending()? {
         match serde_json::from_str::<ControlCommand>(&row.args) {
@@ -141,7 +156,7 @@ pub fn pending(journal: &Journal) -> Result<Vec<ControlRequest>, JournalError> {
 }
 
 /// The inbox row update that records answer `a` to `request_id`.
-pub fn inbox_answer(request_id: &str, a: &ControlAnswer) -> InboxAnswer {
+pub(crate) fn inbox_answer(request_id: &str, a: &ControlAnswer) -> InboxAnswer {
     InboxAnswer {
         request_id: request_id.to_string(),
         answer: serde_json::to_string(a).expect("answer serializes"),
@@ -152,26 +167,40 @@ pub fn inbox_answer(request_id: &str, a: &ControlAnswer) -> InboxAnswer {
 /// Why a control request got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
+    /// Nobody drives the run: nothing was queued. The fields say where the run stands.
     #[error("no live labj process is driving run {run_id} (journaled status: {status}, {committed} of {total} slots committed); {hint}")]
     NotLive {
+        /// The run's id (the name given when the journal holds none).
         run_id: String,
+        /// Its journaled status.
         status: String,
+        /// Slots committed.
         committed: u64,
+        /// Slots in its schedule.
         total: u64,
+        /// What to do: `labj continue <run>`, or nothing for a finished run.
         hint: String,
     },
+    /// The coordinator did not answer within the timeout.
     #[error("no answer to {command} within {timeout_seconds}s{}", if *.withdrawn { " (request withdrawn; the coordinator may be stuck: see `labj inspect`)" } else { " (the coordinator picked it up; see `labj status`)" })]
     NoAnswer {
+        /// The command's name.
         command: &'static str,
+        /// How long the answer was awaited.
         timeout_seconds: u64,
+        /// Whether the request was withdrawn unread (else the coordinator picked it up).
         withdrawn: bool,
     },
+    /// The request could not be written into the inbox.
     #[error("cannot queue the {command} request: {source}")]
     Queue {
+        /// The command's name.
         command: &'static str,
+        /// The journal's error.
         #[source]
         source: JournalError,
     },
+    /// The run's journal could not be opened or read.
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -179,8 +208,11 @@ pub enum SendError {
 /// A request and the coordinator's answer.
 #[derive(Debug, Clone)]
 pub struct ControlReply {
+    /// The inbox row of the request.
     pub request_id: String,
+    /// The command's name (`pause`, `resume`, `kill`, `cancel`, `set`).
     pub command: &'static str,
+    /// What the coordinator answered.
     pub answer: ControlAnswer,
 }
 

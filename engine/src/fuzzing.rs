@@ -35,7 +35,7 @@ pub fn remote_request(path: &str, bytes: &[u8]) {
 
 /// A worker's answer to the call numbered `which` (mod the number of calls).
 pub fn remote_response(which: u8, bytes: &[u8]) {
-    use crate::backend::remote::protocol::RemoteEndpoint::*;
+    use crate::wire::Endpoint::*;
     let all = [Submit, Poll, Pause, Stop, Resume, Ack, Health, Tickets];
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;

@@ -17,18 +17,16 @@
 //! takeover is journaled by the caller (`session_started.took_over_from`).
 
 use journal::event::LeaseHolder;
-use journal::store::LeaseTake;
+use journal::store::{LeaseRow, LeaseTake};
 use journal::{Journal, JournalError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use journal::store::LeaseRow;
-
 /// Heartbeats older than this mean the holder is gone (it beats every second).
 pub const STALE_AFTER: Duration = Duration::from_secs(15);
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
 /// The holder named by a lease row, as journaled in `session_started.took_over_from`.
-pub fn holder_of(row: &LeaseRow) -> LeaseHolder {
+pub(crate) fn holder_of(row: &LeaseRow) -> LeaseHolder {
     LeaseHolder {
         session_id: row.session_id.clone(),
         pid: row.pid,
@@ -36,19 +34,25 @@ pub fn holder_of(row: &LeaseRow) -> LeaseHolder {
     }
 }
 
+/// Whether a lease's holder still drives its run (see the module note).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {
+    /// The holder lives: its process on this machine, or a fresh heartbeat from elsewhere.
     Alive,
     /// Why the holder is considered dead.
     Dead(String),
 }
 
+/// Why the lease could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
+    /// A living holder has it: its row and the age of its heartbeat in seconds.
     #[error("run is being driven by another labj process: session {} (pid {} on {}), last heartbeat {}s ago; wait for it to finish, or stop it with `labj kill`", .0.session_id, .0.pid, .0.host, .1)]
     Held(LeaseRow, i64),
+    /// SQLite's write lock stayed taken past the busy timeout; nothing was changed.
     #[error("the run's journal stayed locked by another process past the busy timeout (a labj driving the run, perhaps stopped mid-write); the lease was left as it was: wait for that process to finish, or stop it with `labj kill`")]
     Busy,
+    /// The journal failed while reading or writing the lease.
     #[error("run lease: {0}")]
     Journal(#[from] JournalError),
 }
@@ -74,6 +78,8 @@ fn clock_skew_ms() -> i64 {
     0
 }
 
+/// The wall clock in milliseconds since the Unix epoch, as journaled (heartbeats,
+/// timestamps); shifted by [`CLOCK_SKEW_ENV`] in test builds only.
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -83,7 +89,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// This kernel's boot id: two processes with the same one share a pid table's history.
-pub fn boot_id() -> Option<String> {
+pub(crate) fn boot_id() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .ok()
         .map(|s| s.trim().to_string())
@@ -91,7 +97,7 @@ pub fn boot_id() -> Option<String> {
 }
 
 /// Start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
-pub fn pid_start_time(pid: u32) -> Option<u64> {
+pub(crate) fn pid_start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the parenthesised command name (which may hold spaces); starttime is
     // field 22 overall, the 20th after the name.
@@ -103,6 +109,8 @@ pub fn pid_start_time(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// This machine's host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`, else
+/// `localhost`), as lease rows and worker ids record it.
 pub fn this_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -135,6 +143,8 @@ fn pid_zombie(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether the holder of `row` is alive at `now` (milliseconds, see [`now_ms`]): by its
+/// process on this machine, by its heartbeat elsewhere (see the module note).
 pub fn liveness(row: &LeaseRow, now: i64) -> Liveness {
     let age = now - row.heartbeat_ms;
     // A row written before boot ids were recorded is judged as from this machine when the
@@ -170,6 +180,8 @@ pub fn liveness(row: &LeaseRow, now: i64) -> Liveness {
     Liveness::Alive
 }
 
+/// The lease row of a run's journal, whatever its holder's liveness (`None` when the
+/// journal holds none).
 pub fn read(journal: &Journal) -> Result<Option<LeaseRow>, JournalError> {
     journal.lease()
 }
@@ -182,7 +194,10 @@ pub fn live_holder(journal: &Journal) -> Result<Option<LeaseRow>, JournalError> 
 }
 
 /// Take the lease for `me`. Returns the dead holder taken over, if any.
-pub fn acquire(journal: &mut Journal, me: &LeaseHolder) -> Result<Option<LeaseRow>, LeaseError> {
+pub(crate) fn acquire(
+    journal: &mut Journal,
+    me: &LeaseHolder,
+) -> Result<Option<LeaseRow>, LeaseError> {
     let now = now_ms();
     let row = LeaseRow {
         session_id: me.session_id.clone(),
@@ -209,13 +224,13 @@ pub fn acquire(journal: &mut Journal, me: &LeaseHolder) -> Result<Option<LeaseRo
 }
 
 /// Refresh the heartbeat; false if the lease is no longer ours (someone took it over).
-pub fn heartbeat(journal: &Journal, session_id: &str) -> Result<bool, JournalError> {
+pub(crate) fn heartbeat(journal: &Journal, session_id: &str) -> Result<bool, JournalError> {
     journal.lease_heartbeat(session_id, now_ms())
 }
 
 /// Puts `previous` (the row [`acquire`] replaced, if any) back when the lease is still
 /// `session_id`'s: for a session that took the lease and then gave up before writing.
-pub fn restore(
+pub(crate) fn restore(
     journal: &Journal,
     session_id: &str,
     previous: Option<&LeaseRow>,
@@ -223,6 +238,6 @@ pub fn restore(
     journal.lease_restore(session_id, previous)
 }
 
-pub fn release(journal: &Journal, session_id: &str) -> Result<(), JournalError> {
+pub(crate) fn release(journal: &Journal, session_id: &str) -> Result<(), JournalError> {
     journal.lease_release(session_id)
 }

@@ -1,12 +1,21 @@
-//! labj's engine: the experiment model, schedules, the coordinator and its deterministic
-//! committer, worker backends and the trial executor.
+//! labj's engine: drives runs over the journal.
 //!
-//! The engine is the only crate that spawns processes. It writes the journal only
-//! through the coordinator (see `coordinator`), never from a worker.
+//! `run` starts and continues runs (the imperative shell: it creates the journal and
+//! journals the session's start); `coordinator` drives a session and journals what
+//! happens in it (dispatch, commits in schedule order through the deterministic
+//! committer, control requests, budget caps); `backend` is where trials
+//! run (threads on this host, Slurm jobs or pilots, remote workers); `worker` is the
+//! server side of the remote protocol (`labj worker serve`) and `wire` what crosses the
+//! network between them. `control` is the inbox other `labj` processes write to, `lease`
+//! keeps one process per run, `progress` is what a session reports to its observer and
+//! `budget` what agents spent. Workers never touch the journal.
+
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod backend;
 pub mod budget;
-pub mod committer;
+mod committer;
 pub mod control;
 pub mod coordinator;
 #[cfg(feature = "fuzzing")]
@@ -15,6 +24,6 @@ pub mod fuzzing;
 pub mod lease;
 pub mod progress;
 pub mod run;
-pub mod signals;
+mod signals;
 pub mod wire;
 pub mod worker;

@@ -12,11 +12,15 @@ use std::sync::Arc;
 /// The session is about to dispatch: the journal exists and holds the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// The run this session drives.
     pub run_id: String,
+    /// Its run directory (journal, trials, blobs).
     pub run_dir: PathBuf,
+    /// The `experiment.id` of the experiment it runs.
     pub experiment_id: String,
     /// `run` or `continue`.
     pub mode: &'static str,
+    /// Slots in the run's schedule (every variant × task × replication).
     pub total_slots: u64,
     /// Slots already committed when the session starts (non-zero on `continue`).
     pub committed_at_start: u64,
@@ -26,9 +30,13 @@ pub struct SessionInfo {
 /// `in_flight`, which is this session's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProgressSnapshot {
+    /// Slots in the schedule.
     pub total: u64,
+    /// Slots committed, in schedule order (the commit frontier).
     pub committed: u64,
+    /// Trials this session has dispatched and not yet heard back from.
     pub in_flight: u64,
+    /// Committed trials that succeeded.
     pub succeeded: u64,
     /// Scored trials that did not succeed (graded failure or an error of the agent).
     pub unsuccessful: u64,
@@ -49,7 +57,7 @@ pub struct ProgressSnapshot {
 }
 
 impl ProgressSnapshot {
-    pub fn of(proj: &Projections, in_flight: u64) -> ProgressSnapshot {
+    pub(crate) fn of(proj: &Projections, in_flight: u64) -> ProgressSnapshot {
         let a = &proj.aggregates.overall;
         let spend = crate::budget::spend(proj);
         ProgressSnapshot {
@@ -90,7 +98,7 @@ pub trait RunObserver: Send + Sync {
 
 /// An optional observer, cloneable into the options of a run.
 #[derive(Clone, Default)]
-pub struct Observer(pub Option<Arc<dyn RunObserver>>);
+pub struct Observer(pub(crate) Option<Arc<dyn RunObserver>>);
 
 impl std::fmt::Debug for Observer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,21 +111,22 @@ impl std::fmt::Debug for Observer {
 }
 
 impl Observer {
+    /// Report to `o`.
     pub fn new(o: Arc<dyn RunObserver>) -> Observer {
         Observer(Some(o))
     }
 
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.0.is_some()
     }
 
-    pub fn started(&self, info: &SessionInfo) {
+    pub(crate) fn started(&self, info: &SessionInfo) {
         if let Some(o) = &self.0 {
             o.started(info);
         }
     }
 
-    pub fn progress(&self, p: &ProgressSnapshot) {
+    pub(crate) fn progress(&self, p: &ProgressSnapshot) {
         if let Some(o) = &self.0 {
             o.progress(p);
         }
@@ -125,7 +134,7 @@ impl Observer {
 
     /// To the observer when there is one (the CLI renders it), else to the log: the
     /// engine itself never writes to the terminal.
-    pub fn notice(&self, run_id: &str, message: &str) {
+    pub(crate) fn notice(&self, run_id: &str, message: &str) {
         match &self.0 {
             Some(o) => o.notice(message),
             None => tracing::warn!(run = %run_id, "{message}"),

@@ -17,8 +17,10 @@ use crate::coordinator::{
 };
 use crate::lease::{self, LeaseError};
 use model::experiment::{self, Experiment, ExperimentError};
+pub use options::{ExecutorKind, RunOptions};
 pub use remote::RemoteOptions;
 
+mod options;
 mod recover;
 mod remote;
 mod resolve;
@@ -26,39 +28,53 @@ mod slurm;
 use journal::event::*;
 use journal::projection::RunStatus;
 use journal::{Durability, Journal, JournalError, Projections};
+pub(crate) use recover::reap_orphans;
 use recover::{check_inputs, first_run_created};
-pub use recover::{reap_orphans, rebuild, recovery_plan, RecoveryPlan};
-pub use resolve::{
-    closest_runs, find_lab, project_runs_dir, resolve_run, run_handle, HANDLE_LEN, LAB_DIR,
-};
+pub use recover::{rebuild, recovery_plan, RecoveryPlan};
+pub use resolve::{find_lab, project_runs_dir, resolve_run, run_handle, LAB_DIR};
 use std::path::{Path, PathBuf};
 
+/// Fault injection (feature `fault-injection`, test builds only): the session SIGKILLs
+/// itself once the journal holds this many events, as a crash at that point would.
 pub const FAULT_KILL_ENV: &str = "LABJ_FAULT_KILL_AFTER_EVENTS";
 
+/// Why `run` or `continue` could not start or drive a run. Each message names what was
+/// wrong and where (the experiment file, the run, the option).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The experiment file does not load or validate.
     #[error(transparent)]
     Experiment(#[from] ExperimentError),
+    /// The journal cannot be created, opened, read or appended to.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The run's lease could not be taken (another live process drives the run).
     #[error(transparent)]
     Lease(#[from] LeaseError),
+    /// The coordinator stopped on a journal error or a lost lease.
     #[error(transparent)]
     Coordinator(#[from] CoordinatorError),
+    /// An option, a setting or the run's state refuses the request; the text says which.
     #[error("{0}")]
     Invalid(String),
     /// A run named on the command line matches no run under `runs_dir`.
     #[error("no run `{run}` under {}: it is not a run directory (one holding {}), nor the id, an id prefix or the handle of a run there{}", runs_dir.display(), journal::JOURNAL_FILE, closest_text(closest))]
     NoSuchRun {
+        /// The name as given.
         run: String,
+        /// The directory searched.
         runs_dir: PathBuf,
-        /// The closest run ids there (see [`closest_runs`]).
+        /// The closest run ids there (see `resolve::closest_runs`).
         closest: Vec<String>,
     },
+    /// A file or directory of the run could not be read or written.
     #[error("{what} {path}: {source}")]
     Io {
+        /// What was being done (e.g. `cannot create`).
         what: &'static str,
+        /// The file or directory.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -76,88 +92,16 @@ fn closest_text(closest: &[String]) -> String {
     format!("; did you mean {}", named.join(", "))
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    pub runs_dir: PathBuf,
-    pub max_concurrency: Option<u32>,
-    pub progress: bool,
-    pub durability: Durability,
-    /// Where trials execute; `None` = `local` for `run`, the run's own for `continue`.
-    pub executor: Option<ExecutorKind>,
-    /// `--slurm-partition` (Slurm executor only).
-    pub slurm_partition: Option<String>,
-    /// `--slurm-arg` values, passed to every `sbatch` (Slurm executor only).
-    pub slurm_args: Vec<String>,
-    /// `--slurm-workers N`: at most N long-lived pilot worker jobs instead of one job
-    /// per trial attempt (Slurm executor only).
-    pub slurm_workers: Option<u32>,
-    /// `--container-engine` (docker, podman or a path); `None`: `LABJ_CONTAINER_ENGINE`,
-    /// else whichever is on PATH.
-    pub container_engine: Option<String>,
-    /// Commit lost attempts as `worker_lost` instead of re-running them (budget 1).
-    pub no_retry_lost: bool,
-    /// `--remote-endpoint`/`--remote-token-env` (remote executor only).
-    pub remote: RemoteOptions,
-    /// `continue` only: accept inputs that changed since the run was created (journaled
-    /// in `session_started.inputs_changed`) instead of refusing them.
-    pub allow_changed_inputs: bool,
-    /// `continue --budget KEY=VALUE`: caps set, raised or removed (`none`) from this
-    /// session on (see [`crate::budget::apply_override`]).
-    pub budget_overrides: Vec<String>,
-    /// Told the run id before any trial, then progress and notices (the CLI's display).
-    pub observer: crate::progress::Observer,
-}
-
-impl RunOptions {
-    /// The one check of the options `run` and `continue` share: both refuse the same
-    /// values with the same error, and nothing refused here ever reaches the journal
-    /// (where it would make `verify` fail).
-    pub fn validate(&self) -> Result<(), RunError> {
-        if self.max_concurrency == Some(0) {
-            return Err(RunError::Invalid(
-                "--max-concurrency must be at least 1".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Where a run's trials execute.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ExecutorKind {
-    /// Threads of this process on this machine.
-    #[default]
-    Local,
-    /// One Slurm batch job per trial attempt (`backend::slurm`).
-    Slurm,
-    /// `labj worker serve` endpoints over HTTP (`backend::remote`).
-    Remote,
-}
-
-impl ExecutorKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ExecutorKind::Local => "local",
-            ExecutorKind::Slurm => "slurm",
-            ExecutorKind::Remote => "remote",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ExecutorKind> {
-        match s {
-            "local" => Some(ExecutorKind::Local),
-            "slurm" => Some(ExecutorKind::Slurm),
-            "remote" => Some(ExecutorKind::Remote),
-            _ => None,
-        }
-    }
-}
-
+/// How a session of `run` or `continue` ended, for the CLI's summary and exit code.
 #[derive(Debug)]
 pub struct RunOutcome {
+    /// The run driven.
     pub run_id: String,
+    /// Its run directory.
     pub run_dir: PathBuf,
+    /// Completed, failed, killed or stopped by a budget.
     pub end: SessionEnd,
+    /// The fold of the whole journal as the session left it.
     pub projections: Projections,
 }
 
@@ -176,13 +120,6 @@ fn fault_kill_after() -> Result<Option<u64>, RunError> {
 #[cfg(not(feature = "fault-injection"))]
 fn fault_kill_after() -> Result<Option<u64>, RunError> {
     Ok(None)
-}
-
-/// The combined digest of everything that decides what a trial does (see
-/// [`model::inputs`]): `continue` refuses to resume with inputs that changed since the
-/// run was created, unless told to accept them.
-pub fn inputs_digest(exp: &Experiment) -> String {
-    model::inputs::combined(&model::inputs::components(exp))
 }
 
 fn new_session(mode: &str, took_over_from: Option<LeaseHolder>) -> SessionStarted {
@@ -242,7 +179,7 @@ fn check_utf8_path(what: &str, path: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
-pub fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> {
+pub(crate) fn enforce(exp: &mut Experiment, opts: &RunOptions) -> Result<(), RunError> {
     if let Some(n) = opts.max_concurrency {
         experiment::limits::check_concurrency(n as u64).map_err(RunError::Invalid)?;
     }
@@ -285,11 +222,15 @@ fn mkdir(path: &Path) -> Result<(), RunError> {
 /// A run that exists in the journal (run_created + session_started appended, lease
 /// held by this process) but is not being driven yet.
 pub struct CreatedRun {
+    /// The experiment as loaded, with the options applied.
     pub experiment: Experiment,
+    /// The run's journal, open for writing.
     pub journal: Journal,
+    /// The fold of the journal so far.
     pub projections: Projections,
+    /// The new run directory.
     pub run_dir: PathBuf,
-    pub session_id: String,
+    pub(crate) session_id: String,
 }
 
 /// Validate the experiment, create the run directory and journal, take the lease and

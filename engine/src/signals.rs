@@ -46,7 +46,7 @@ pub(crate) enum SignalRequest {
 
 /// Installs the session's handlers (idempotent). Until this is called, the signals keep
 /// their default actions: a library embedding the engine decides for itself.
-pub fn install() -> std::io::Result<()> {
+pub(crate) fn install() -> std::io::Result<()> {
     if FLAGS.get().is_some() {
         return Ok(());
     }

@@ -3,12 +3,12 @@
 
 mod remote_support;
 
-use engine::backend::remote::protocol::RemoteCompletion;
 use engine::backend::remote::{
-    HttpRemoteWorkerProtocol, RemoteError, RemoteTimeouts, RemoteTuning, RemoteWorkerBackend,
-    RetryPolicy,
+    HttpRemoteWorkerProtocol, RemoteCompletion, RemoteError, RemoteTimeouts, RemoteTuning,
+    RemoteWorkerBackend,
 };
 use engine::backend::{TrialDispatch, WorkerBackend};
+use engine::wire::RetryPolicy;
 use remote_support::{completion, dead_base_url, spec, CannedServer};
 use serde_json::json;
 use std::time::Duration;

@@ -7,88 +7,62 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod classification;
+mod completed;
+mod control;
+pub use classification::{Classification, PruningSpec, SlotStatus, StreakCounts};
+pub use completed::{TrialCompleted, TrialOutcome};
+pub use control::{
+    ConcurrencySet, PauseAcked, PauseRequested, ResumeRequested, RunInterrupted, RunKilled,
+    RunPaused, StopRequested,
+};
+
 /// One slot of the schedule, stored compactly as `[variant_idx, task_idx, repl_idx]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotSpec(pub u32, pub u32, pub u32);
 
 impl SlotSpec {
+    /// Index of the slot's variant in [`RunCreated::variant_ids`].
     pub fn variant_idx(&self) -> usize {
         self.0 as usize
     }
+    /// Index of the slot's task in [`RunCreated::task_ids`].
     pub fn task_idx(&self) -> usize {
         self.1 as usize
     }
+    /// The slot's replication of its (variant, task) pair, from 0.
     pub fn repl_idx(&self) -> u32 {
         self.2
     }
 }
 
-/// Pruning policy as the projections need it (the engine resolves it from the experiment).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PruningSpec {
-    /// Prune a variant once its streak (see [`StreakCounts`]) reaches this many consecutive
-    /// commits; `None` disables pruning.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_consecutive_failures: Option<u32>,
-    /// What the streak counts (required from `run_created` v2; a v1 payload without it
-    /// meant [`StreakCounts::Unsuccessful`], see [`crate::upcast`]).
-    pub counts: StreakCounts,
-}
-
-/// Which committed slots grow a variant's pruning streak.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StreakCounts {
-    /// Every non-success verdict, graded failures included; a success resets it
-    /// (labj's `pruning.max_consecutive_unsuccessful`).
-    #[default]
-    Unsuccessful,
-    /// Only runs that produced no answer (the agent reported `error`, exited non-zero,
-    /// timed out, was killed at its memory limit, or left no usable result); an answer,
-    /// right or wrong, resets it (the original runner's `max_consecutive_failures`).
-    AgentFailures,
-}
-
-impl PruningSpec {
-    /// The streak of a variant after one of its slots committed as `c`. Infrastructure
-    /// faults and cancellations leave it as it was: a crash is never a verdict, nor is an
-    /// operator's cancel.
-    pub fn next_streak(&self, streak: u32, c: Classification) -> u32 {
-        use Classification as C;
-        match self.counts {
-            StreakCounts::Unsuccessful if c.is_success() => 0,
-            StreakCounts::Unsuccessful if c.is_verdict() => streak + 1,
-            StreakCounts::Unsuccessful => streak,
-            StreakCounts::AgentFailures => match c {
-                C::Success | C::Failure => 0,
-                C::Error
-                | C::Timeout
-                | C::AgentExitNonzero
-                | C::ResultMissing
-                | C::ResultParseError
-                | C::ResourceLimit => streak + 1,
-                C::GradeError | C::Cancelled | C::SpawnFailure | C::DiskError | C::WorkerLost => {
-                    streak
-                }
-            },
-        }
-    }
-}
-
+/// `run_created`, always event 0: the experiment as resolved and the whole schedule, fixed
+/// for the run's life (`continue` never changes them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunCreated {
+    /// The run's id (its directory's name under the runs directory).
     pub run_id: String,
+    /// The experiment's `id`.
     pub experiment_id: String,
     /// blake3 hex digest of the canonical resolved experiment JSON.
     pub experiment_digest: String,
     /// The resolved experiment exactly as validated (open user data).
     pub experiment: serde_json::Value,
+    /// The variants, baseline first; slots name them by index.
     pub variant_ids: Vec<String>,
+    /// The tasks of the dataset, in dataset order; slots name them by index.
     pub task_ids: Vec<String>,
+    /// How the schedule was ordered: `variant_sequential`, `paired_interleaved` or
+    /// `randomized`.
     pub schedule_policy: String,
+    /// Every slot of the run in dispatch and commit order; a slot's index here is its
+    /// `schedule_idx`.
     pub schedule: Vec<SlotSpec>,
+    /// Trials run at once, until a `concurrency_set` changes it.
     pub max_concurrency: u32,
+    /// When a variant is pruned.
     pub pruning: PruningSpec,
+    /// The metric reports and aggregates lead with, when the experiment names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_metric: Option<String>,
     /// Free-form run options (runs dir, CLI flags) recorded for forensics.
@@ -96,20 +70,30 @@ pub struct RunCreated {
     pub options: serde_json::Value,
 }
 
+/// The session that held a run's lease, as named in [`SessionStarted::took_over_from`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseHolder {
+    /// Its session id.
     pub session_id: String,
+    /// Its coordinator's process id.
     pub pid: u32,
+    /// The host it ran on.
     pub host: String,
 }
 
+/// `session_started`: a `labj run` or `labj continue` took the run's lease and drives it
+/// from here on (until the next session ends it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionStarted {
+    /// The session's id, also the lease holder's.
     pub session_id: String,
+    /// The coordinator's process id.
     pub pid: u32,
+    /// The host it runs on.
     pub host: String,
     /// `run` or `continue`.
     pub mode: String,
+    /// The version of the labj that drives the session.
     pub labj_version: String,
     /// Set when this session took the lease over from a dead holder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,12 +112,16 @@ pub struct SessionStarted {
 /// reported by agents, over the whole run and per variant. Absent caps do not apply.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BudgetLimits {
+    /// Cost of the whole run, USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cost_usd: Option<f64>,
+    /// Tokens (in + out) of the whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<f64>,
+    /// Cost of each variant, USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_variant_max_cost_usd: Option<f64>,
+    /// Tokens (in + out) of each variant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_variant_max_tokens: Option<f64>,
 }
@@ -143,6 +131,7 @@ pub struct BudgetLimits {
 impl Eq for BudgetLimits {}
 
 impl BudgetLimits {
+    /// Whether no cap is set (then no budget is in force).
     pub fn is_empty(&self) -> bool {
         self == &BudgetLimits::default()
     }
@@ -154,11 +143,14 @@ impl BudgetLimits {
 pub struct BudgetReached {
     /// `run` or `variant`.
     pub scope: String,
+    /// The variant, for scope `variant`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant_id: Option<String>,
     /// `cost_usd` or `tokens`.
     pub measure: String,
+    /// The cap that was reached.
     pub limit: f64,
+    /// What the scope had spent of `measure` when it was reached.
     pub spent: f64,
 }
 
@@ -173,117 +165,49 @@ pub struct InputsChanged {
     pub inputs_digest: String,
 }
 
+/// `trial_dispatched`: a slot's trial was handed to a worker. Journaled before the
+/// backend starts it, so a crash never leaves a running trial the journal does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrialDispatched {
+    /// The slot's position in the schedule.
     pub schedule_idx: u64,
+    /// The trial's id (`trial_<idx>` of its slot).
     pub trial_id: String,
+    /// The slot's variant (must match the schedule).
     pub variant_id: String,
+    /// The slot's task.
     pub task_id: String,
+    /// The slot's replication.
     pub repl_idx: u32,
+    /// The worker that runs it.
     pub worker_id: String,
+    /// This dispatch's ticket: a completion counts only under the ticket of the slot's
+    /// latest dispatch (a re-run after a lost attempt gets a new one).
     pub ticket_id: String,
-}
-
-/// How a trial ended, as the committer and the aggregates see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Classification {
-    Success,
-    Failure,
-    Error,
-    Timeout,
-    AgentExitNonzero,
-    ResultMissing,
-    ResultParseError,
-    GradeError,
-    Cancelled,
-    /// Infrastructure: the agent could not be started.
-    SpawnFailure,
-    /// Infrastructure: the trial directory or blob store could not be written.
-    DiskError,
-    /// Infrastructure: the worker vanished (recovery after a crash or kill).
-    WorkerLost,
-    /// The agent was killed for exceeding a declared resource limit (memory). The agent's
-    /// own verdict, like `timeout`: not infrastructure, never a success.
-    ResourceLimit,
-}
-
-impl Classification {
-    pub const ALL: [Classification; 13] = [
-        Classification::Success,
-        Classification::Failure,
-        Classification::Error,
-        Classification::Timeout,
-        Classification::AgentExitNonzero,
-        Classification::ResultMissing,
-        Classification::ResultParseError,
-        Classification::GradeError,
-        Classification::Cancelled,
-        Classification::SpawnFailure,
-        Classification::DiskError,
-        Classification::WorkerLost,
-        Classification::ResourceLimit,
-    ];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Classification::Success => "success",
-            Classification::Failure => "failure",
-            Classification::Error => "error",
-            Classification::Timeout => "timeout",
-            Classification::AgentExitNonzero => "agent_exit_nonzero",
-            Classification::ResultMissing => "result_missing",
-            Classification::ResultParseError => "result_parse_error",
-            Classification::GradeError => "grade_error",
-            Classification::Cancelled => "cancelled",
-            Classification::SpawnFailure => "spawn_failure",
-            Classification::DiskError => "disk_error",
-            Classification::WorkerLost => "worker_lost",
-            Classification::ResourceLimit => "resource_limit",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Classification> {
-        Classification::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// Faults of the machinery rather than of the agent: reported apart, retryable as `infra`.
-    pub fn is_infra(&self) -> bool {
-        matches!(
-            self,
-            Classification::SpawnFailure | Classification::DiskError | Classification::WorkerLost
-        )
-    }
-
-    pub fn is_success(&self) -> bool {
-        matches!(self, Classification::Success)
-    }
-
-    /// Whether the outcome is a verdict on the agent: everything but infrastructure
-    /// faults and `cancelled` (an operator stopped the trial: a decision about the run,
-    /// not the agent's result). Only verdicts count in success rates, metric means and
-    /// failure streaks.
-    pub fn is_verdict(&self) -> bool {
-        !self.is_infra() && !matches!(self, Classification::Cancelled)
-    }
 }
 
 /// One piece of evidence a trial produced (workspace diff, grader report, agent patch…).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceRef {
+    /// What kind of evidence it is (`workspace_diff`, `agent_patch`, …).
     pub class: String,
     /// Path relative to the run directory.
     pub path: String,
     /// blake3 hex digest of the content.
     pub digest: String,
+    /// Its size.
     pub bytes: u64,
 }
 
 /// A content-addressed artifact in the run's blob store (`blobs/<digest>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactRef {
+    /// The file's path in the trial directory (`attempt_1/stdout.log`,
+    /// `attempt_1/result.json`, `attempt_1/grader/grade.json`, …).
     pub name: String,
+    /// blake3 hex digest of the content: its blob's name.
     pub digest: String,
+    /// Size of the stored blob.
     pub bytes: u64,
     /// Set when the stored file was cut at its cap (`runtime.policy.output_limit_bytes`
     /// for logs, the result size limit for a refused result): how many bytes the process
@@ -295,11 +219,17 @@ pub struct ArtifactRef {
 /// One attempt inside the trial envelope (retries happen inside one dispatch).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptRecord {
+    /// The attempt's number, from 1.
     pub attempt: u32,
+    /// How this attempt ended.
     pub classification: Classification,
+    /// The agent's exit status, when it exited (absent when killed by a signal or never
+    /// started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// Wall time of the attempt, milliseconds.
     pub duration_ms: u64,
+    /// What went wrong, in words (the signal, the spawn error, …), when anything did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Processes the agent left behind, killed when its attempt ended: members of its
@@ -311,45 +241,15 @@ pub struct AttemptRecord {
     pub leaked_processes: Option<u32>,
 }
 
+/// The state a trial left for the next trial of its chain, for state policies that carry
+/// state between trials (`persist_per_task`, `accumulate`). The schema and the fact table
+/// hold it; no executor writes it yet (only `isolate_per_trial` runs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainStateRef {
+    /// The chain the trial belongs to.
     pub chain_id: String,
+    /// Digest of the state it left.
     pub state_digest: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrialCompleted {
-    pub schedule_idx: u64,
-    pub trial_id: String,
-    pub ticket_id: String,
-    pub worker_id: String,
-    /// Per-ticket delivery sequence number; (run, schedule_idx, trial_id, seq) dedupes.
-    pub completion_seq: u64,
-    pub classification: Classification,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
-    #[serde(default)]
-    pub metrics: BTreeMap<String, f64>,
-    /// Metric values that are not numbers (strings, booleans, null), as the agent or
-    /// adapter wrote them; numbers are in `metrics`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub other_metrics: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
-    pub attempts: Vec<AttemptRecord>,
-    pub duration_ms: u64,
-    #[serde(default)]
-    pub evidence: Vec<EvidenceRef>,
-    #[serde(default)]
-    pub artifacts: Vec<ArtifactRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain_state: Option<ChainStateRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// What isolation was enforced for this trial (mode, engine, image digest, limits,
-    /// names of passed host variables). Absent for plain local trials of older journals.
-    /// Boxed: it is the largest part of the largest event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub isolation: Option<Box<IsolationRecord>>,
 }
 
 /// The isolation a trial actually ran under, as journaled in `trial_completed`.
@@ -376,13 +276,22 @@ pub struct IsolationRecord {
     pub host_env_passed: Vec<String>,
 }
 
+/// `completion_dropped`: a delivered completion the coordinator did not accept (a
+/// duplicate delivery, a stale ticket, an attempt already declared lost), journaled so
+/// the delivery is accounted for; it changes no projection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletionDropped {
+    /// The slot the completion named.
     pub schedule_idx: u64,
+    /// The trial it named.
     pub trial_id: String,
+    /// The ticket it answered.
     pub ticket_id: String,
+    /// Its delivery sequence number.
     pub completion_seq: u64,
+    /// Why it was dropped, in words.
     pub reason: String,
+    /// `run/schedule_idx/trial_id/completion_seq`: the delivery's identity.
     pub dedupe_key: String,
 }
 
@@ -393,13 +302,18 @@ pub struct CompletionDropped {
 /// again (`retry`) or committed with `classification` (the budget is spent, or retries
 /// of lost work are off). Journals written before retries existed hold neither field:
 /// their v1 payloads are upcast to a commit of `worker_lost`, exactly as they were
-/// folded then (see [`crate::upcast`]).
+/// folded then (see `upcast.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerLost {
+    /// The slot of the lost attempt.
     pub schedule_idx: u64,
+    /// Its trial.
     pub trial_id: String,
+    /// The worker that ran it.
     pub worker_id: String,
+    /// The ticket of the lost dispatch.
     pub ticket_id: String,
+    /// What happened, in words (the error of a committed loss).
     pub reason: String,
     /// The infrastructure class of the loss (always an `is_infra()` class).
     pub classification: Classification,
@@ -410,136 +324,78 @@ pub struct WorkerLost {
     pub stopped_by_kill: bool,
 }
 
-/// What a committed slot holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SlotStatus {
-    Completed,
-    Failed,
-    SkippedPruned,
-    WorkerLost,
-}
-
-impl SlotStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            SlotStatus::Completed => "completed",
-            SlotStatus::Failed => "failed",
-            SlotStatus::SkippedPruned => "skipped_pruned",
-            SlotStatus::WorkerLost => "worker_lost",
-        }
-    }
-}
-
+/// `slot_committed`: the committer made a slot's pending completion final. Slots commit
+/// in schedule order; the fold then counts the completion in the aggregates and appends
+/// its fact rows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotCommitted {
+    /// The slot.
     pub schedule_idx: u64,
+    /// Its trial (the one whose completion is pending for the slot).
     pub trial_id: String,
+    /// What the slot now holds.
     pub status: SlotStatus,
+    /// The committed completion's classification.
     pub classification: Classification,
 }
 
+/// `slot_skipped_pruned`: a slot of a pruned variant that was never dispatched, committed
+/// as skipped in its turn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotSkippedPruned {
+    /// The slot.
     pub schedule_idx: u64,
+    /// The trial id it would have had.
     pub trial_id: String,
+    /// Its (pruned) variant.
     pub variant_id: String,
 }
 
+/// `variant_pruned`: no more slots of the variant are dispatched; those not yet dispatched
+/// are skipped as their turn comes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VariantPruned {
+    /// The variant.
     pub variant_id: String,
+    /// Its streak when it was pruned (see [`PruningSpec`]), or the number of its first
+    /// trials that all failed to spawn (a variant whose command cannot start).
     pub consecutive_failures: u32,
+    /// The slot whose commit pruned it.
     pub at_schedule_idx: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PauseRequested {
-    pub request_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    pub requested_by: String,
-    pub requested_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PauseAcked {
-    pub request_id: String,
-    pub trial_id: String,
-    pub worker_id: String,
-    pub accepted: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResumeRequested {
-    pub request_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_id: Option<String>,
-    pub requested_by: String,
-    /// Trials actually thawed by this request.
-    #[serde(default)]
-    pub resumed_trials: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StopRequested {
-    pub request_id: String,
-    /// `kill` (whole run) or `cancel` (one trial).
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_id: Option<String>,
-    pub requested_by: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunPaused {
-    pub request_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    pub paused_trials: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunInterrupted {
-    pub reason: String,
-    /// Trials that did not pause and are still running.
-    #[serde(default)]
-    pub survivors: Vec<String>,
-}
-
+/// `run_completed`: every slot of the schedule is committed; the run is over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCompleted {
+    /// The slots committed (the schedule's length).
     pub committed_slots: u64,
 }
 
+/// `run_failed`: the session ended on an error of labj's own (not a trial's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunFailed {
+    /// The error, in words.
     pub error: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunKilled {
-    pub request_id: String,
-    pub stopped_trials: Vec<String>,
-}
-
+/// `backend_warning`: something an operator should know that is not a trial's outcome (a
+/// concurrency ceiling, a variant whose command cannot start, evidence a remote worker
+/// did not send home…); the message is kept in the run's warnings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackendWarning {
+    /// Stable identifier of the kind of warning (`variant_unspawnable`, …).
     pub code: String,
+    /// The warning for people.
     pub message: String,
+    /// For warnings about a count: what was asked for (e.g. the concurrency requested).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested: Option<u32>,
+    /// For warnings about a count: what is in effect instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective: Option<u32>,
     /// Blob digests the warning is about (`remote_evidence_not_fetched`: the blobs that
     /// were not copied home; empty for warnings about no blob), for `verify` to read
-    /// without parsing `message` (v1 payloads are upcast, see [`crate::upcast`]).
+    /// without parsing `message` (v1 payloads are upcast, see `upcast.rs`).
     pub digests: Vec<String>,
 }
 
@@ -549,23 +405,19 @@ pub struct BackendWarning {
 /// before): one per attempt, several per trial when lost attempts are re-run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackendJobSubmitted {
+    /// The slot of the attempt.
     pub schedule_idx: u64,
+    /// Its trial.
     pub trial_id: String,
+    /// The dispatch's ticket.
     pub ticket_id: String,
     /// `slurm`.
     pub backend: String,
+    /// The backend's id of the job that runs the attempt.
     pub job_id: String,
     /// `submitted` (a new job), `reattached` (a `continue` took over a live job) or
     /// `assigned` (handed to the live pilot worker job `job_id`, `--slurm-workers`).
     pub action: String,
-}
-
-/// `labj set --max-concurrency N` on a live run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConcurrencySet {
-    pub request_id: String,
-    pub max_concurrency: u32,
-    pub requested_by: String,
 }
 
 macro_rules! events {
@@ -573,13 +425,17 @@ macro_rules! events {
         /// Every journal event. The discriminant is the `kind` column.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Event {
-            $( $variant($ty), )+
+            $(
+                #[doc = concat!("`", $kind, "`, whose payload is [`", stringify!($ty), "`].")]
+                $variant($ty),
+            )+
         }
 
         /// All event kinds, in catalogue order.
         pub const EVENT_KINDS: &[&str] = &[$( $kind ),+];
 
         impl Event {
+            /// The event's kind: its `kind` column and its payload schema's name.
             pub fn kind(&self) -> &'static str {
                 match self {
                     $( Event::$variant(_) => $kind, )+
@@ -587,7 +443,7 @@ macro_rules! events {
             }
 
             /// The payload as stored: the struct's JSON, led by `"v":N` when the kind's
-            /// current version is above 1 (see [`crate::upcast`]).
+            /// current version is above 1 (see `upcast.rs`).
             pub fn payload_json(&self) -> String {
                 // Serializing plain structs of strings, numbers and maps cannot fail.
                 let json = match self {
@@ -687,12 +543,21 @@ fn is_current(current: u32, payload: &str) -> bool {
     }
 }
 
+/// Why a stored event could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
+    /// The `kind` column names no event this labj knows.
     #[error("unknown event kind `{0}`")]
     UnknownKind(String),
+    /// The payload is not JSON of the kind's struct (after upcasting), or its version is
+    /// newer than this labj reads.
     #[error("payload of `{kind}` event does not decode: {message}")]
-    Payload { kind: String, message: String },
+    Payload {
+        /// The event's kind.
+        kind: String,
+        /// What did not fit, as serde or the upcaster said it.
+        message: String,
+    },
 }
 
 impl Event {
@@ -733,10 +598,13 @@ impl Event {
 /// An event as stored: its position, timestamp and chain hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
+    /// Position in the journal, from 0 without gaps.
     pub idx: u64,
     /// RFC 3339 UTC, informational only: projections never read the clock, only this.
     pub ts: String,
+    /// The event.
     pub event: Event,
+    /// Chain hash of this event over the previous one's (see `store::chain_hash`).
     pub hash: [u8; 32],
 }
 

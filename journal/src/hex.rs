@@ -1,5 +1,6 @@
 //! Lower-case hex, as digests and blob values are printed.
 
+/// `bytes` as lower-case hex, two digits per byte (a 32-byte digest gives 64 characters).
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes

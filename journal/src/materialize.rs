@@ -5,7 +5,7 @@ use crate::projection::{Changes, FactRow, FactTable, FactValue, Projections};
 use rusqlite::{params, Connection};
 
 /// Every materialized table with the column list that orders its rows.
-pub const TABLES: &[(&str, &str)] = &[
+const TABLES: &[(&str, &str)] = &[
     ("proj_docs", "name"),
     ("proj_slots", "schedule_idx"),
     ("fact_trials", "schedule_idx"),
@@ -16,7 +16,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("fact_chain_states", "schedule_idx"),
 ];
 
-pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
+/// Empties every materialized table (before a rebuild refills them).
+pub(crate) fn clear(conn: &Connection) -> rusqlite::Result<()> {
     for (t, _) in TABLES {
         conn.execute(&format!("DELETE FROM {t}"), [])?;
     }
@@ -25,7 +26,11 @@ pub fn clear(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Writes what `changes` says changed: the documents when a milestone was folded (see
 /// [`Projections::renders_docs`]) and the fact rows.
-pub fn write(conn: &Connection, proj: &Projections, changes: &Changes) -> rusqlite::Result<()> {
+pub(crate) fn write(
+    conn: &Connection,
+    proj: &Projections,
+    changes: &Changes,
+) -> rusqlite::Result<()> {
     if changes.docs_dirty {
         write_docs(conn, proj)?;
     }
@@ -34,7 +39,7 @@ pub fn write(conn: &Connection, proj: &Projections, changes: &Changes) -> rusqli
 
 /// The three `proj_docs` documents as of `proj` (their `last_event_idx` says which
 /// prefix of the journal they describe).
-pub fn render_docs(proj: &Projections) -> [(&'static str, String); 3] {
+pub(crate) fn render_docs(proj: &Projections) -> [(&'static str, String); 3] {
     [
         ("run_control_v2", proj.run_control_doc().to_string()),
         ("schedule_progress_v2", proj.progress_doc().to_string()),
@@ -43,7 +48,7 @@ pub fn render_docs(proj: &Projections) -> [(&'static str, String); 3] {
 }
 
 /// Replaces the `proj_docs` documents with those of `proj`.
-pub fn write_docs(conn: &Connection, proj: &Projections) -> rusqlite::Result<()> {
+pub(crate) fn write_docs(conn: &Connection, proj: &Projections) -> rusqlite::Result<()> {
     let mut put = conn.prepare_cached(
         "INSERT INTO proj_docs (name, doc) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
     )?;
@@ -58,7 +63,7 @@ pub fn write_docs(conn: &Connection, proj: &Projections) -> rusqlite::Result<()>
 }
 
 /// Appends fact rows (in the order the fold produced them).
-pub fn write_rows(conn: &Connection, rows: &[FactRow]) -> rusqlite::Result<()> {
+pub(crate) fn write_rows(conn: &Connection, rows: &[FactRow]) -> rusqlite::Result<()> {
     for row in rows {
         write_row(conn, row)?;
     }
@@ -66,7 +71,7 @@ pub fn write_rows(conn: &Connection, rows: &[FactRow]) -> rusqlite::Result<()> {
 }
 
 /// The stored `proj_docs` documents, by name.
-pub fn stored_docs(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+pub(crate) fn stored_docs(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare("SELECT name, doc FROM proj_docs ORDER BY name")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
@@ -116,8 +121,12 @@ fn write_row(conn: &Connection, row: &FactRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Dump one table as rows of SQLite values rendered to text, ordered by its key.
-pub fn dump(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Vec<String>>> {
+/// The rows of table `table` (`fact_trials`, `proj_slots`, …) of the journal open as
+/// `conn`, each value rendered to text (`NULL`, integers, reals in their `{:?}` form, text
+/// as is, blobs as `blob:<hex>`), ordered by the key of a materialized table (by rowid for
+/// any other): two journals hold the same rows exactly when the dumps are equal, which is
+/// how tests compare a live run's tables with a rebuilt one's.
+pub fn dump_table(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Vec<String>>> {
     let order = TABLES
         .iter()
         .find(|(t, _)| *t == table)
@@ -146,7 +155,7 @@ fn render_value(v: rusqlite::types::ValueRef<'_>) -> String {
 /// First difference between two databases' fact tables (every materialized table but
 /// `proj_docs`, which describes a prefix of the journal and is compared by the caller),
 /// or `None`. Streams both tables in key order: memory does not grow with their size.
-pub fn diff(a: &Connection, b: &Connection) -> rusqlite::Result<Option<String>> {
+pub(crate) fn diff(a: &Connection, b: &Connection) -> rusqlite::Result<Option<String>> {
     for (table, order) in TABLES.iter().filter(|(t, _)| *t != "proj_docs") {
         let count = |c: &Connection| -> rusqlite::Result<i64> {
             c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))

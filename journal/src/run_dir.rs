@@ -54,11 +54,6 @@ impl RunDir {
         crate::store::integrity::head_path(&self.journal_path())
     }
 
-    /// Whether the directory holds a journal (a run that started).
-    pub fn has_journal(&self) -> bool {
-        self.journal_path().is_file()
-    }
-
     /// `blobs/`, the content-addressed store.
     pub fn blobs(&self) -> PathBuf {
         self.root.join("blobs")

@@ -30,10 +30,13 @@ pub fn run_created(run_id: &str, variants: u32, tasks: u32, repls: u32) -> Event
     })
 }
 
+/// The trial id the builders below give slot `schedule_idx` (`trial_000042`).
 pub fn trial_id(schedule_idx: u64) -> String {
-    format!("trial_{schedule_idx:06}")
+    crate::trial_id_of(schedule_idx)
 }
 
+/// `trial_dispatched` of slot `schedule_idx` to worker `w0` under ticket `tk<idx>`
+/// (replication 0).
 pub fn dispatched(schedule_idx: u64, variant_id: &str, task_id: &str) -> Event {
     Event::TrialDispatched(TrialDispatched {
         schedule_idx,
@@ -46,6 +49,8 @@ pub fn dispatched(schedule_idx: u64, variant_id: &str, task_id: &str) -> Event {
     })
 }
 
+/// `trial_completed` of slot `schedule_idx` (the ticket of [`dispatched`]): one attempt
+/// classified `classification`, metric `score`, and one workspace-diff evidence file.
 pub fn completed(schedule_idx: u64, classification: Classification, score: f64) -> Event {
     let mut metrics = BTreeMap::new();
     metrics.insert("score".to_string(), score);
@@ -55,32 +60,36 @@ pub fn completed(schedule_idx: u64, classification: Classification, score: f64) 
         ticket_id: format!("tk{schedule_idx}"),
         worker_id: "w0".into(),
         completion_seq: 1,
-        classification,
-        outcome: Some(classification.as_str().into()),
-        metrics,
-        other_metrics: Default::default(),
-        attempts: vec![AttemptRecord {
-            attempt: 1,
+        result: TrialOutcome {
             classification,
-            exit_code: Some(0),
+            outcome: Some(classification.as_str().into()),
+            metrics,
+            other_metrics: Default::default(),
+            attempts: vec![AttemptRecord {
+                attempt: 1,
+                classification,
+                exit_code: Some(0),
+                duration_ms: 1,
+                detail: None,
+                leaked_processes: None,
+            }],
             duration_ms: 1,
-            detail: None,
-            leaked_processes: None,
-        }],
-        duration_ms: 1,
-        evidence: vec![EvidenceRef {
-            class: "workspace_diff".into(),
-            path: format!("trials/{}/workspace_diff.json", trial_id(schedule_idx)),
-            digest: "ab".repeat(32),
-            bytes: 2,
-        }],
-        artifacts: Vec::new(),
-        chain_state: None,
-        error: None,
-        isolation: None,
+            evidence: vec![EvidenceRef {
+                class: "workspace_diff".into(),
+                path: format!("trials/{}/workspace_diff.json", trial_id(schedule_idx)),
+                digest: "ab".repeat(32),
+                bytes: 2,
+            }],
+            artifacts: Vec::new(),
+            chain_state: None,
+            error: None,
+            isolation: None,
+        },
     })
 }
 
+/// `slot_committed` of slot `schedule_idx` with the status `classification` implies
+/// (success and failure `completed`, `worker_lost` its own, anything else `failed`).
 pub fn committed(schedule_idx: u64, classification: Classification) -> Event {
     let status = match classification {
         Classification::Success | Classification::Failure => SlotStatus::Completed,

@@ -18,7 +18,7 @@
 use serde_json::{Map, Value};
 
 /// The version of `kind`'s payload this binary writes (1 for kinds never changed).
-pub fn current_version(kind: &str) -> u32 {
+pub(crate) fn current_version(kind: &str) -> u32 {
     match kind {
         // v2: `pruning` and its `counts` always written (v1 could omit either).
         "run_created" => 2,
@@ -32,7 +32,7 @@ pub fn current_version(kind: &str) -> u32 {
 
 /// Why an old payload could not be read as the current version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpcastError {
+pub(crate) enum UpcastError {
     /// The payload's `v` is not a version number.
     BadVersion(String),
     /// Written by a newer labj.
@@ -57,7 +57,7 @@ impl std::fmt::Display for UpcastError {
 }
 
 /// The version a stored payload declares: its `v`, or 1 when it has none.
-pub fn stored_version(payload: &Map<String, Value>) -> Result<u32, UpcastError> {
+fn stored_version(payload: &Map<String, Value>) -> Result<u32, UpcastError> {
     match payload.get("v") {
         None => Ok(1),
         Some(v) => v
@@ -70,7 +70,7 @@ pub fn stored_version(payload: &Map<String, Value>) -> Result<u32, UpcastError> 
 
 /// `payload` of `kind` (a JSON object) brought from its stored version to the current
 /// one; `v` is removed (the current struct does not hold it).
-pub fn upcast(kind: &str, payload: Value) -> Result<Value, UpcastError> {
+pub(crate) fn upcast(kind: &str, payload: Value) -> Result<Value, UpcastError> {
     let Value::Object(mut map) = payload else {
         return Err(UpcastError::NotAnObject);
     };

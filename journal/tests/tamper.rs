@@ -399,3 +399,59 @@ fn payload_stored_as_blob_is_reported_at_its_idx() {
 fn hash_stored_as_text_is_reported_at_its_idx() {
     assert_storage_class_edit_reported("UPDATE events SET hash = hex(hash) WHERE idx = ?1", 17);
 }
+
+/// A journal of many fold batches (the fold reads rows on one thread and folds them on
+/// another, 512 rows at a time, and either thread may recompute a batch's hashes): an
+/// edit is reported at its idx wherever it falls, and when an edited row and a later
+/// deleted one fall in the same batch, the edit (the earlier fault) is the one named.
+#[test]
+fn faults_in_a_long_journal_are_reported_at_the_earliest_idx() {
+    const SLOTS: u64 = 2_000; // 6,001 events: 12 batches
+    let build_long = || {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        let mut j = Journal::create(&path, Durability::Normal).unwrap();
+        let mut live = Projections::new();
+        let tasks = SLOTS as u32;
+        let events: Vec<Event> = std::iter::once(testkit::run_created("long", 1, tasks, 1))
+            .chain((0..SLOTS).flat_map(|i| testkit::trial_life(i, tasks, i % 3 != 0)))
+            .collect();
+        for (n, batch) in events.chunks(100).enumerate() {
+            j.append(
+                &mut live,
+                batch.to_vec(),
+                &format!("2025-01-01T00:{:02}:00Z", n % 60),
+            )
+            .unwrap();
+        }
+        assert_eq!(j.fold(None).unwrap(), live);
+        (dir, path)
+    };
+    // Completions: 2 + 3 * slot. In the first batch, mid-journal, in the last batch.
+    for k in [2 + 3 * 10, 2 + 3 * 1_000, 2 + 3 * 1_990] {
+        let (_dir, path) = build_long();
+        let c = raw_unlocked(&path);
+        let p = edited_completion(&payload(&c, k));
+        c.execute(
+            "UPDATE events SET payload = ?1 WHERE idx = ?2",
+            params![p, k as i64],
+        )
+        .unwrap();
+        drop(c);
+        assert_detected_at(&path, k, "hash does not match");
+    }
+    // 3,080 and 3,100 share the batch 3,072..3,583.
+    let (_dir, path) = build_long();
+    let (edited, deleted) = (2 + 3 * 1_026, 3_100u64);
+    let c = raw_unlocked(&path);
+    let p = edited_completion(&payload(&c, edited));
+    c.execute(
+        "UPDATE events SET payload = ?1 WHERE idx = ?2",
+        params![p, edited as i64],
+    )
+    .unwrap();
+    c.execute("DELETE FROM events WHERE idx = ?1", [deleted as i64])
+        .unwrap();
+    drop(c);
+    assert_detected_at(&path, edited, "hash does not match");
+}

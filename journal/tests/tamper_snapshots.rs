@@ -7,7 +7,7 @@
 //! (`diff_materialized`) names the snapshot. The one edit a fold cannot recognise, a
 //! body rewritten with its checksum recomputed, is caught by that audit.
 
-use journal::projection::snapshot::SNAPSHOT_FORMAT;
+use journal::projection::SNAPSHOT_FORMAT;
 use journal::{testkit, Durability, Journal, Projections};
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};

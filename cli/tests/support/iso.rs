@@ -87,6 +87,7 @@ pub fn completions(s: &Scratch, run: &Path) -> Vec<Value> {
 pub fn stdout_of(run: &Path, trial: &str) -> String {
     let journaled = read_events(run).into_iter().find_map(|e| match e.event {
         journal::event::Event::TrialCompleted(c) if c.trial_id == trial => c
+            .result
             .artifacts
             .into_iter()
             .find(|a| a.name == "attempt_1/stdout.log")

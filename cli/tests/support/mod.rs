@@ -19,6 +19,7 @@ pub mod pty;
 pub mod recorded;
 pub mod remote;
 pub mod report;
+pub mod slurm;
 
 use journal::{Durability, Journal, Projections};
 use serde_json::Value;
@@ -288,10 +289,23 @@ pub fn committed_slots(run_dir: &Path) -> Vec<(u64, String, String)> {
     .unwrap()
 }
 
+/// The run's journal checks out and its `n` slots all committed `success`.
+pub fn assert_all_success(run_dir: &Path, n: usize) {
+    check_journal(run_dir);
+    let slots = committed_slots(run_dir);
+    assert_eq!(slots.len(), n, "{slots:?}");
+    assert!(
+        slots
+            .iter()
+            .all(|(_, st, class)| st == "completed" && class == "success"),
+        "{slots:?}"
+    );
+}
+
 /// Dump a fact table as text rows (ordered by key) for equality comparisons.
 pub fn fact_table(run_dir: &Path, table: &str) -> Vec<Vec<String>> {
     let conn = rusqlite::Connection::open(journal_path(run_dir)).unwrap();
-    journal::materialize::dump(&conn, table).unwrap()
+    journal::dump_table(&conn, table).unwrap()
 }
 
 /// The JSON lines a successful `labj … --json` printed (one object per line).

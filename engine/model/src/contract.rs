@@ -19,7 +19,7 @@ pub enum SourceFormat {
 
 impl SourceFormat {
     /// How `describe` names the format.
-    pub fn label(&self) -> Option<&'static str> {
+    pub(crate) fn label(&self) -> Option<&'static str> {
         match self {
             SourceFormat::Resolved => None,
             SourceFormat::CleanHarnessV1 => Some(

@@ -9,7 +9,7 @@ pub(crate) fn is_format_char(c: char) -> bool {
 
 /// The form under which two ids count as the same: Unicode-lowercased. (`a` and `A`
 /// would collide as trial directory names on case-insensitive filesystems.)
-pub fn normalized_id(id: &str) -> String {
+pub(crate) fn normalized_id(id: &str) -> String {
     id.to_lowercase()
 }
 

@@ -31,6 +31,7 @@ pub struct LaunchEnv {
 }
 
 impl LaunchEnv {
+    /// Whether no `--env`, `--env-file` or `--secret-file` was given.
     pub fn is_empty(&self) -> bool {
         self.vars.is_empty() && self.files.is_empty()
     }
@@ -123,7 +124,7 @@ fn check_name(k: &str) -> Result<(), String> {
 /// An env file as the original read it: `KEY=VALUE` lines, `#` comments and blank
 /// lines skipped, an `export ` prefix allowed, one pair of matching quotes around the
 /// value removed.
-pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let bytes = crate::safe_fs::read_regular(path, 1024 * 1024)
         .map_err(|e| format!("--env-file {}: {e}", path.display()))?;
     let text = String::from_utf8(bytes)
@@ -155,7 +156,7 @@ pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
 
 /// Where `$NAME` found its value (for checks that must not print values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Binding,
     Launch,
     Host,
@@ -164,7 +165,7 @@ pub enum Source {
 /// The value of `$NAME` for a trial, in the original's order: the variant's bindings
 /// (a dotted name reads nested bindings), then `--env` / `--env-file`, then labj's own
 /// environment. `Err` says why a binding cannot be used (an object or a list).
-pub fn lookup(name: &str, bindings: &Value) -> Result<Option<(String, Source)>, String> {
+pub(crate) fn lookup(name: &str, bindings: &Value) -> Result<Option<(String, Source)>, String> {
     let pointer = format!("/{}", name.split('.').collect::<Vec<_>>().join("/"));
     if let Some(v) = bindings.pointer(&pointer) {
         return match v {
@@ -189,7 +190,7 @@ pub fn lookup(name: &str, bindings: &Value) -> Result<Option<(String, Source)>, 
 
 /// The `$NAME` references of a token (`$` followed by a letter or `_`, then letters,
 /// digits, `_` and `.`), in order.
-pub fn references(raw: &str) -> Vec<String> {
+pub(crate) fn references(raw: &str) -> Vec<String> {
     let mut out = Vec::new();
     scan(raw, |name| {
         out.push(name.to_string());
@@ -198,8 +199,9 @@ pub fn references(raw: &str) -> Vec<String> {
     out
 }
 
-/// `raw` with every `$NAME` replaced by [`lookup`]'s value; `Err(name)` for the first
-/// one that has none (or cannot be used).
+/// `raw` with every `$NAME` replaced by its value (bindings, then `--env`/`--env-file`,
+/// then labj's environment); `Err` names the first one that has none, or says why its
+/// binding cannot be used.
 pub fn expand(raw: &str, bindings: &Value) -> Result<String, String> {
     let mut missing: Option<String> = None;
     let out = scan(raw, |name| match lookup(name, bindings) {

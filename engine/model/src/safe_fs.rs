@@ -12,21 +12,43 @@ use std::path::Path;
 /// Why a file was not read.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    /// Nothing exists at the path.
     #[error("{path} does not exist")]
-    Missing { path: String },
+    Missing {
+        /// The path, as displayed.
+        path: String,
+    },
+    /// The path is a directory, FIFO, device, socket or other non-regular file.
     #[error("{path} is {kind}, not a regular file")]
-    NotRegular { path: String, kind: &'static str },
+    NotRegular {
+        /// The path, as displayed.
+        path: String,
+        /// What it is instead, for the message (`a FIFO (named pipe)`, …).
+        kind: &'static str,
+    },
+    /// The file is (or grew while being read to) over the caller's limit.
     #[error("{path} is {size} bytes, over the {limit}-byte limit; it was not read")]
-    TooLarge { path: String, size: u64, limit: u64 },
+    TooLarge {
+        /// The path, as displayed.
+        path: String,
+        /// Its size in bytes (when it grew while being read: the bytes read, `limit + 1`).
+        size: u64,
+        /// The caller's limit in bytes.
+        limit: u64,
+    },
+    /// Opening or reading failed otherwise.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The path, as displayed.
         path: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
 }
 
 impl FileError {
+    /// Whether the file does not exist (callers often treat that as "not written").
     pub fn is_missing(&self) -> bool {
         matches!(self, FileError::Missing { .. })
     }
@@ -108,7 +130,7 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
 }
 
 /// `Ok` when `path` is relative and never leaves its base (no root, no `..`).
-pub fn check_relative_path(path: &str) -> Result<(), &'static str> {
+pub(crate) fn check_relative_path(path: &str) -> Result<(), &'static str> {
     if path.is_empty() {
         return Err("is empty");
     }

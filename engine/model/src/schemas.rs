@@ -233,6 +233,7 @@ pub struct Violation {
     pub pointer: String,
     /// The schema keyword that failed (`required`, `type`, `enum`, …).
     pub rule: String,
+    /// What was wrong (the validator's message; a short `enum` lists every allowed value).
     pub message: String,
 }
 
@@ -256,19 +257,38 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// Why [`validate`] refused: no such schema, a broken embedded schema, or a document
+/// that breaks the schema's rules.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
+    /// No schema of that name is embedded.
     #[error("unknown schema `{name}`; known schemas: {known}")]
-    Unknown { name: String, known: String },
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// Every embedded schema's name, comma-separated.
+        known: String,
+    },
+    /// The embedded schema text does not parse or compile (a bug in labj, not in the
+    /// document).
     #[error("schema `{name}` is itself invalid: {message}")]
-    BadSchema { name: String, message: String },
+    BadSchema {
+        /// The schema's name.
+        name: String,
+        /// The parser's or compiler's message.
+        message: String,
+    },
+    /// The document breaks the schema.
     #[error("document does not match schema `{name}`:\n{}", .violations.iter().map(|v| format!("  - {v}")).collect::<Vec<_>>().join("\n"))]
     Invalid {
+        /// The schema's name.
         name: String,
+        /// Every violated rule, never empty.
         violations: Vec<Violation>,
     },
 }
 
+/// The names of every embedded schema, sorted (`labj schema` lists them).
 pub fn names() -> Vec<&'static str> {
     SCHEMAS.iter().map(|(n, _)| *n).collect()
 }

@@ -3,16 +3,14 @@
 //!
 //! Both are plain data so they can cross a thread or an HTTP hop unchanged.
 
-pub use crate::isolation::MountReference;
-use journal::event::{ArtifactRef, AttemptRecord, ChainStateRef, Classification, EvidenceRef};
+use crate::isolation::MountReference;
+use journal::event::Classification;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Default cap per output stream of a trial's process when the experiment sets none.
 pub const DEFAULT_OUTPUT_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
-/// Largest accepted `output_limit_bytes` (16 GiB): a log is evidence, not data.
-pub const MAX_OUTPUT_LIMIT_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 
 /// A file to create in the trial workspace before the agent starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,11 +18,11 @@ pub struct WorkspaceFile {
     /// Relative path inside the workspace; validated to contain no `..` and no root.
     pub path: String,
     /// The text, or with `encoding: base64` the bytes in standard base64.
-    pub content: String,
+    pub(crate) content: String,
     /// `utf8` (the default) or `base64`, as in the original's task_boundary_v1 rows;
     /// checked when the dataset is read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
+    pub(crate) encoding: Option<String>,
     /// Created with the executable bits set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub executable: bool,
@@ -82,7 +80,7 @@ pub struct AgentIo {
 
 impl AgentIo {
     /// The original's defaults.
-    pub fn agentlab_default() -> AgentIo {
+    pub(crate) fn agentlab_default() -> AgentIo {
         AgentIo {
             input_arg: Some("--input".into()),
             output_arg: Some("--output".into()),
@@ -113,6 +111,7 @@ pub struct AgentSpec {
     /// Extra environment for the agent (experiment + variant overrides).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// How the task and result paths are appended to `command`.
     #[serde(default)]
     pub io: AgentIo,
     /// Wall-clock budget per attempt, excluding time spent paused.
@@ -139,7 +138,9 @@ fn default_output_limit_bytes() -> u64 {
 /// given as `--secret-file ID=PATH` is mounted read-only at `target` in the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretFileDecl {
+    /// The id given on the command line (`--secret-file ID=PATH`).
     pub id: String,
+    /// Where the file is mounted in the container.
     pub target: String,
 }
 
@@ -149,8 +150,11 @@ pub struct SecretFileDecl {
 pub struct GraderSpec {
     /// argv, path-like tokens already resolved against the project root.
     pub command: Vec<String>,
+    /// Evidence classes the grading must produce; checked after it ran, and a missing
+    /// one makes the trial a `grade_error`.
     #[serde(default)]
     pub required_evidence_classes: Vec<String>,
+    /// The files the command reads and writes.
     #[serde(default)]
     pub contract: GraderContract,
     /// Where labj's grader runs (`benchmark.grader.strategy`).
@@ -186,7 +190,7 @@ pub enum GraderStrategy {
 }
 
 impl GraderStrategy {
-    pub fn is_host(&self) -> bool {
+    pub(crate) fn is_host(&self) -> bool {
         *self == GraderStrategy::Host
     }
 }
@@ -201,6 +205,8 @@ pub enum GraderContract {
     /// The original's: read `AGENTLAB_EVIDENCE_RECORDS_PATH`, write
     /// `AGENTLAB_PREDICTIONS_PATH` and `AGENTLAB_SCORES_PATH` (and the manifest).
     Adapter {
+        /// `benchmark.adapter.manifest`: seeds the manifest at
+        /// `AGENTLAB_ADAPTER_MANIFEST_PATH` when given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         manifest: Option<serde_json::Value>,
     },
@@ -231,8 +237,10 @@ pub const ORIGINAL_EVIDENCE_REFS: [&str; 13] = [
 ];
 
 /// Evidence classes labj's executor itself produces after the agent (before any grader).
-pub const AGENT_EVIDENCE_CLASSES: [&str; 2] = ["workspace_diff", "agent_patch"];
+pub(crate) const AGENT_EVIDENCE_CLASSES: [&str; 2] = ["workspace_diff", "agent_patch"];
 
+/// `design.policies.retry`: when an attempt that went wrong is tried again inside one
+/// dispatch, and how often a slot is dispatched again after infrastructure faults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetrySpec {
     /// Total attempts including the first (1 = no retry).
@@ -269,12 +277,16 @@ impl Default for RetrySpec {
 }
 
 impl RetrySpec {
+    /// How many times a slot may be dispatched for attempts lost to infrastructure
+    /// faults: `max_infra_attempts`, else [`DEFAULT_MAX_INFRA_ATTEMPTS`], at least 1.
     pub fn infra_attempts(&self) -> u32 {
         self.max_infra_attempts
             .unwrap_or(DEFAULT_MAX_INFRA_ATTEMPTS)
             .max(1)
     }
 
+    /// Whether an attempt that ended classified `c` is tried again (attempts left
+    /// permitting), by `retry_on` or, when it is empty, the original's default.
     pub fn should_retry(&self, c: Classification) -> bool {
         use Classification as C;
         let error = matches!(c, C::Error | C::ResultMissing | C::ResultParseError);
@@ -294,11 +306,17 @@ impl RetrySpec {
 /// experiment and the schedule slot; never touches the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialSpec {
+    /// The run the trial belongs to.
     pub run_id: String,
+    /// The trial's id, unique in the run; names its directory under `trials/`.
     pub trial_id: String,
+    /// The slot's position in the schedule (commit order).
     pub schedule_idx: u64,
+    /// The variant the trial runs.
     pub variant_id: String,
+    /// The task the trial runs.
     pub task_id: String,
+    /// Which replication of (variant, task) this is, from 0.
     pub repl_idx: u32,
     /// The task object (open user data).
     pub task: serde_json::Value,
@@ -308,14 +326,20 @@ pub struct TrialSpec {
     pub dependencies: serde_json::Value,
     /// `runtime.policy` plus the task limits (open user data).
     pub policy: serde_json::Value,
+    /// The task's files, written into the workspace before each attempt.
     #[serde(default)]
     pub workspace_files: Vec<WorkspaceFile>,
+    /// The task's dataset packs, as the dataset row gave them (the resolved mounts are in
+    /// `isolation.mounts`).
     #[serde(default)]
     pub mount_references: Vec<MountReference>,
     /// Files copied from the experiment directory into `deps/` (runtime.dependencies.files).
     #[serde(default)]
     pub dependency_files: Vec<DependencyFile>,
+    /// The agent to run: the variant's overrides applied, its timeout resolved from the
+    /// variant, the runtime and the task's limits.
     pub agent: AgentSpec,
+    /// What grades the trial after the agent; `None`: the agent's own result decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grader: Option<GraderSpec>,
     /// The required evidence classes the agent's side answers for (checked after the
@@ -324,6 +348,7 @@ pub struct TrialSpec {
     /// `agent_patch`. The grader's own classes are in [`GraderSpec`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_evidence: Vec<String>,
+    /// When an attempt is tried again within this dispatch.
     #[serde(default)]
     pub retry: RetrySpec,
     /// Directory the experiment file lives in (relative agent paths resolve here).
@@ -332,8 +357,6 @@ pub struct TrialSpec {
     pub trial_dir: PathBuf,
     /// `<run_dir>/blobs`; content-addressed by blake3 hex digest.
     pub blob_dir: PathBuf,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub primary_metric: Option<String>,
     /// The experiment's top-level `metrics` the executor computes for each attempt
     /// (sources `output`, `events`, `runner`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -348,7 +371,9 @@ pub struct TrialSpec {
 /// left a usable result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricDecl {
+    /// The metric's name in the trial's metrics.
     pub id: String,
+    /// Where its value comes from.
     pub source: MetricSource,
     /// `output`: JSON pointer into the agent's result document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -364,6 +389,7 @@ pub struct MetricDecl {
     pub aggregate: Option<MetricAggregate>,
 }
 
+/// Where a declared metric's value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricSource {
@@ -377,14 +403,22 @@ pub enum MetricSource {
     Artifacts,
 }
 
+/// How the values of an `events` metric's matching events become one number (the
+/// default: `sum` when an `event_field` is named, else `count`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricAggregate {
+    /// The sum of the values (0 for no events).
     Sum,
+    /// The number of matching events (with the field present, when one is named).
     Count,
+    /// The largest value; no metric without values.
     Max,
+    /// The smallest value; no metric without values.
     Min,
+    /// The arithmetic mean; no metric without values.
     Mean,
+    /// The value of the last matching event in the stream.
     Last,
 }
 
@@ -397,49 +431,4 @@ pub struct DependencyFile {
     pub dest: String,
 }
 
-/// What a worker reports for one trial (all attempts included).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrialOutcome {
-    pub classification: Classification,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
-    #[serde(default)]
-    pub metrics: BTreeMap<String, f64>,
-    /// Metric values that are not numbers (strings, booleans, null), as written.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub other_metrics: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
-    pub attempts: Vec<AttemptRecord>,
-    pub duration_ms: u64,
-    #[serde(default)]
-    pub evidence: Vec<EvidenceRef>,
-    #[serde(default)]
-    pub artifacts: Vec<ArtifactRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain_state: Option<ChainStateRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The isolation the trial ran under (journaled in `trial_completed`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub isolation: Option<journal::event::IsolationRecord>,
-}
-
-impl TrialOutcome {
-    /// An outcome produced by infrastructure, not by an agent (a lost worker or job, a
-    /// refused spawn): no attempts, no metrics, only the classification and why.
-    pub fn infra(classification: Classification, error: impl Into<String>) -> Self {
-        TrialOutcome {
-            classification,
-            outcome: None,
-            metrics: Default::default(),
-            other_metrics: Default::default(),
-            attempts: Vec::new(),
-            duration_ms: 0,
-            evidence: Vec::new(),
-            artifacts: Vec::new(),
-            chain_state: None,
-            error: Some(error.into()),
-            isolation: None,
-        }
-    }
-}
+pub use journal::event::TrialOutcome;

@@ -255,7 +255,7 @@ pub struct BackendJobView {
 }
 
 pub(crate) fn parse_ts_ms(ts: &str) -> Option<i64> {
-    // YYYY-MM-DDTHH:MM:SS.mmmZ as written by coordinator::format_ts.
+    // YYYY-MM-DDTHH:MM:SS.mmmZ as written by journal::format_ts.
     let b = ts.as_bytes();
     if b.len() < 23 {
         return None;
@@ -322,7 +322,7 @@ pub fn inspect(run_dir: &Path, last_n: usize) -> Result<Inspection, JournalError
             ),
             Liveness::Dead(why) => format!(
                 "crashed: {why}; last heartbeat at {}",
-                engine::coordinator::format_ts(row.heartbeat_ms)
+                journal::format_ts(row.heartbeat_ms)
             ),
         },
         Ok(None) => match status {
@@ -408,7 +408,7 @@ fn backend_jobs(
         .filter(|b| proj.control.active_trials.contains_key(&b.trial_id))
         .collect();
     let ids: Vec<String> = active.iter().map(|b| b.job_id.clone()).collect();
-    let states = engine::backend::slurm::cmd::squeue(&ids);
+    let states = engine::backend::slurm::squeue(&ids);
     let views = active
         .into_iter()
         .map(|b| {
@@ -553,7 +553,7 @@ mod tests {
     #[test]
     fn timestamps_round_trip() {
         for ms in [0i64, 951_782_400_000, 1_795_849_445_123] {
-            let ts = engine::coordinator::format_ts(ms);
+            let ts = journal::format_ts(ms);
             assert_eq!(super::parse_ts_ms(&ts), Some(ms), "{ts}");
         }
     }

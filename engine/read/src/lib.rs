@@ -2,12 +2,14 @@
 //!
 //! `report` (committed trials, status, failure classes, logs, the runs list, the
 //! statistics of `labj report`), `inspect` (the forensic report of a possibly crashed
-//! run) and `verdict` (a run's exit code). Everything here only reads a journal.
+//! run), `verdict` (a run's exit code) and `outcome` (the outcome words trials are
+//! filtered and labelled by). Everything here only reads a journal.
 
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
 pub mod inspect;
+pub mod outcome;
 pub mod report;
 pub mod verdict;
 mod verdict_check;

@@ -14,13 +14,14 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// Runs one trial; the default is [`execute_and_compact`]. Tests inject in-process runners.
-pub type TrialRunner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
+pub(crate) type TrialRunner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
 
-pub const CEILING_ENV: &str = "AGENTLAB_LOCAL_WORKER_MAX_IN_FLIGHT";
+pub(crate) const CEILING_ENV: &str = "AGENTLAB_LOCAL_WORKER_MAX_IN_FLIGHT";
 
 /// Fault injection (feature `fault-injection`): every worker thread hangs forever after
 /// its trial ran, as a worker stuck on a dead filesystem would.
-pub const FAULT_WORKER_HANG_ENV: &str = "LABJ_FAULT_WORKER_HANG";
+#[cfg(feature = "fault-injection")]
+pub(crate) const FAULT_WORKER_HANG_ENV: &str = "LABJ_FAULT_WORKER_HANG";
 
 struct Job {
     dispatch: TrialDispatch,
@@ -57,7 +58,7 @@ impl Permits {
     }
 }
 
-pub struct LocalThreadWorkerBackend {
+pub(crate) struct LocalThreadWorkerBackend {
     worker_id: String,
     requested: usize,
     ceiling: Option<usize>,
@@ -95,7 +96,7 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 
 /// Parse the ceiling variable: unset → none; a positive integer → that; else an error
 /// that names the variable and the bad value.
-pub fn ceiling_from_env() -> Result<Option<usize>, String> {
+pub(crate) fn ceiling_from_env() -> Result<Option<usize>, String> {
     match std::env::var(CEILING_ENV) {
         Err(_) => Ok(None),
         Ok(v) => match v.trim().parse::<usize>() {
@@ -109,7 +110,7 @@ pub fn ceiling_from_env() -> Result<Option<usize>, String> {
 
 impl LocalThreadWorkerBackend {
     /// A pool running real trials; reads the ceiling from the environment.
-    pub fn new(requested: usize) -> Result<Self, String> {
+    pub(crate) fn new(requested: usize) -> Result<Self, String> {
         let ceiling = ceiling_from_env()?;
         Ok(Self::with_runner(
             requested,
@@ -128,7 +129,11 @@ impl LocalThreadWorkerBackend {
         ))
     }
 
-    pub fn with_runner(requested: usize, ceiling: Option<usize>, runner: TrialRunner) -> Self {
+    pub(crate) fn with_runner(
+        requested: usize,
+        ceiling: Option<usize>,
+        runner: TrialRunner,
+    ) -> Self {
         let (jobs, job_rx) = mpsc::channel();
         let (done_tx, done_rx) = mpsc::channel();
         let mut b = LocalThreadWorkerBackend {
@@ -186,6 +191,8 @@ impl LocalThreadWorkerBackend {
             .name(format!("labj-worker-{n}"))
             .spawn(move || {
                 let _exit = exit_guard;
+                // Agent spawns copy only this thread's few descriptors (see the fn).
+                exec::executor::private_fd_table();
                 loop {
                     // Hold the lock only while receiving, never while running a trial.
                     let job = match rx.lock() {
@@ -242,10 +249,6 @@ impl LocalThreadWorkerBackend {
                 n + 1
             ))),
         }
-    }
-
-    pub fn worker_id(&self) -> &str {
-        &self.worker_id
     }
 }
 

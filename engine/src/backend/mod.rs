@@ -6,93 +6,92 @@
 //!
 //! A backend that loses an attempt (its worker stopped answering, a batch job died for
 //! infrastructure reasons, the trial could not be started) reports it as a completion
-//! with an infrastructure classification, most simply [`TrialCompletion::lost`]. The
+//! with an infrastructure classification (or as a [`LostTrial`] event). The
 //! coordinator's infra-retry hook (`coordinator::infra`) journals `worker_lost` and
 //! dispatches the slot again while the run's budget lasts; a backend never retries
 //! lost work itself, and a late answer for a ticket declared lost is dropped.
 
-pub mod local;
+pub(crate) mod local;
 pub mod remote;
 pub mod slurm;
 
 use model::trial::{TrialOutcome, TrialSpec};
 use std::time::Duration;
 
-pub use local::LocalThreadWorkerBackend;
+pub(crate) use local::LocalThreadWorkerBackend;
 
 /// A slot handed to a worker. The ticket id is chosen by the coordinator and journaled
 /// in `trial_dispatched` before the worker sees the trial.
 #[derive(Debug, Clone)]
 pub struct TrialDispatch {
+    /// The attempt's ticket: every dispatch of a slot gets a new one.
     pub ticket_id: String,
+    /// What to run.
     pub spec: TrialSpec,
-}
-
-impl TrialDispatch {
-    pub fn schedule_idx(&self) -> u64 {
-        self.spec.schedule_idx
-    }
 }
 
 /// The backend's receipt for an accepted dispatch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerTicket {
+    /// The dispatch's ticket, echoed.
     pub ticket_id: String,
+    /// Where the trial runs.
     pub worker_id: String,
 }
 
 /// What a worker reports when a trial ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialCompletion {
+    /// The attempt that ended.
     pub ticket_id: String,
+    /// Where it ran.
     pub worker_id: String,
+    /// Its slot of the schedule.
     pub schedule_idx: u64,
+    /// Its trial.
     pub trial_id: String,
     /// Delivery sequence number of this ticket's completion (1 for the first delivery).
     pub completion_seq: u64,
+    /// What happened to the trial.
     pub outcome: TrialOutcome,
-}
-
-impl TrialCompletion {
-    /// The report of an attempt lost to infrastructure (`worker_lost`): the worker, node
-    /// or job vanished. `reason` is journaled; it must carry no secrets.
-    pub fn lost(dispatch: &TrialDispatch, worker_id: &str, reason: impl Into<String>) -> Self {
-        TrialCompletion {
-            ticket_id: dispatch.ticket_id.clone(),
-            worker_id: worker_id.to_string(),
-            schedule_idx: dispatch.spec.schedule_idx,
-            trial_id: dispatch.spec.trial_id.clone(),
-            completion_seq: 1,
-            outcome: TrialOutcome::infra(journal::event::Classification::WorkerLost, reason),
-        }
-    }
 }
 
 /// A worker's answer to a pause request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerPauseAck {
+    /// The attempt asked about.
     pub ticket_id: String,
+    /// Where it runs.
     pub worker_id: String,
+    /// Whether it is paused now.
     pub accepted: bool,
+    /// Why not, when it is not.
     pub reason: Option<String>,
 }
 
+/// Why a backend did not accept a dispatch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
     /// Backpressure: try again later. Never a run failure.
     #[error("worker capacity reached ({in_flight}/{limit} in flight)")]
-    Capacity { in_flight: usize, limit: usize },
+    Capacity {
+        /// Trials the backend holds.
+        in_flight: usize,
+        /// The most it holds now.
+        limit: usize,
+    },
     /// The backend cannot take work at all (quarantined, shut down).
     #[error("worker backend refused the trial: {0}")]
     Fatal(String),
 }
 
 impl SubmitError {
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         matches!(self, SubmitError::Capacity { .. })
     }
 }
 
+/// A backend that cannot deliver completions any more (the run fails with this text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("worker backend failed: {0}")]
 pub struct BackendError(pub String);
@@ -100,9 +99,13 @@ pub struct BackendError(pub String);
 /// A warning the backend wants journaled (e.g. a capacity ceiling below the request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendNotice {
+    /// What kind of warning (journaled `backend_warning.code`).
     pub code: String,
+    /// One line for the person running labj.
     pub message: String,
+    /// The value asked for, when the notice is about a capped value.
     pub requested: Option<u32>,
+    /// The value in force instead.
     pub effective: Option<u32>,
     /// Blob digests the notice is about (journaled as `backend_warning.digests`).
     pub digests: Vec<String>,
@@ -112,10 +115,15 @@ pub struct BackendNotice {
 /// `worker_lost`, an infrastructure fault, never the agent's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LostTrial {
+    /// The lost attempt.
     pub ticket_id: String,
+    /// Its slot of the schedule.
     pub schedule_idx: u64,
+    /// Its trial.
     pub trial_id: String,
+    /// The worker that is gone.
     pub worker_id: String,
+    /// What happened (journaled; never a secret).
     pub reason: String,
 }
 
@@ -123,10 +131,15 @@ pub struct LostTrial {
 /// already reported lost): journaled `completion_dropped`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedCompletion {
+    /// The slot the delivery named.
     pub schedule_idx: u64,
+    /// The trial it named.
     pub trial_id: String,
+    /// The attempt it named.
     pub ticket_id: String,
+    /// Its delivery sequence number.
     pub completion_seq: u64,
+    /// Why it was refused.
     pub reason: String,
 }
 
@@ -145,6 +158,8 @@ pub enum BackendEvent {
     Dropped(DroppedCompletion),
 }
 
+/// Where trials run: the coordinator submits dispatches, polls completions, and asks for
+/// pauses and stops; a backend never touches the journal (see the module note).
 pub trait WorkerBackend: Send {
     /// How many trials the backend can hold at once right now.
     fn capacity(&self) -> usize;
@@ -162,6 +177,7 @@ pub trait WorkerBackend: Send {
     /// trials from now on. Queued trials are dispatched (journaled) but run only within
     /// the capacity, and a pause keeps them from starting.
     fn set_queue_depth(&mut self, _depth: usize) {}
+    /// Accept a dispatch (already journaled as `trial_dispatched`), or refuse it.
     fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError>;
     /// Wait up to `timeout` for at least one completion, then return what is ready, at
     /// most `max`; the rest stays for the next poll (bounded and lossless).
@@ -170,8 +186,12 @@ pub trait WorkerBackend: Send {
         timeout: Duration,
         max: usize,
     ) -> Result<Vec<TrialCompletion>, BackendError>;
+    /// Pause the attempt `ticket_id` (`label` names the pause); the answer says whether
+    /// it is paused.
     fn request_pause(&mut self, ticket_id: &str, label: Option<&str>) -> WorkerPauseAck;
+    /// Resume the paused attempt `ticket_id`; the error says why it could not.
     fn request_resume(&mut self, ticket_id: &str) -> Result<(), String>;
+    /// Stop the attempt `ticket_id`, for `reason`.
     fn request_stop(&mut self, ticket_id: &str, reason: &str);
     /// Everything to journal besides completions (warnings, job ids, lost trials,
     /// dropped deliveries), each returned once.
@@ -195,4 +215,4 @@ pub trait WorkerBackend: Send {
 }
 
 /// Upper bound of completions returned by one poll.
-pub const MAX_DRAIN_PER_POLL: usize = 256;
+pub(crate) const MAX_DRAIN_PER_POLL: usize = 256;

@@ -4,8 +4,8 @@
 //! behind, a remote worker that stops answering, a Slurm job that died for
 //! infrastructure reasons, a backend that cannot start the trial — reports it the same
 //! way: a [`TrialCompletion`] whose classification is an infrastructure class
-//! (`worker_lost`, `spawn_failure`, `disk_error`; backends build one with
-//! [`TrialCompletion::lost`](crate::backend::TrialCompletion::lost)). The coordinator
+//! (`worker_lost`, `spawn_failure`, `disk_error`), or a
+//! [`BackendEvent::Lost`](crate::backend::BackendEvent::Lost). The coordinator
 //! then journals `worker_lost` and, while the slot's infra-retry budget lasts,
 //! dispatches the slot again as a new attempt; only a slot whose budget is spent is
 //! committed with the fault. Infrastructure outcomes never count in success rates,
@@ -35,12 +35,12 @@ impl Default for InfraRetry {
 
 impl InfraRetry {
     /// Lost work is committed at once (`--no-retry-lost`, `max_infra_attempts: 1`).
-    pub fn never() -> Self {
+    pub(crate) fn never() -> Self {
         InfraRetry { max_attempts: 1 }
     }
 
     /// The budget an experiment asks for, or none at all with `--no-retry-lost`.
-    pub fn for_experiment(exp: &Experiment, no_retry_lost: bool) -> Self {
+    pub(crate) fn for_experiment(exp: &Experiment, no_retry_lost: bool) -> Self {
         if no_retry_lost {
             InfraRetry::never()
         } else {
@@ -64,7 +64,12 @@ impl InfraRetry {
 
     /// Whether a lost attempt of `schedule_idx` is dispatched again. `stopped_by_kill`
     /// attempts (the user's `labj kill` / Ctrl-C) do not spend the budget.
-    pub fn decide(&self, proj: &Projections, schedule_idx: u64, stopped_by_kill: bool) -> bool {
+    pub(crate) fn decide(
+        &self,
+        proj: &Projections,
+        schedule_idx: u64,
+        stopped_by_kill: bool,
+    ) -> bool {
         if self.max_attempts <= 1 {
             return false;
         }
@@ -82,7 +87,12 @@ impl InfraRetry {
 
     /// The `worker_lost` event for an active trial a dead (or killed) session left
     /// behind: what `labj continue` journals before driving the run again.
-    pub fn recover(&self, proj: &Projections, t: &ActiveTrial, reason: String) -> WorkerLost {
+    pub(crate) fn recover(
+        &self,
+        proj: &Projections,
+        t: &ActiveTrial,
+        reason: String,
+    ) -> WorkerLost {
         use journal::projection::TrialControlState;
         let stopped_by_kill = proj.control.status == RunStatus::Killed
             && t.control.state == TrialControlState::Stopping;
@@ -199,7 +209,7 @@ impl Coordinator<'_> {
 /// (evidence), so the re-run starts from an empty trial directory and nothing of the
 /// lost attempt — not even a result it managed to write — is mistaken for the re-run's.
 /// Best effort: a missing directory (remote worker, spawn failure) is nothing to keep.
-pub fn set_aside_trial_dir(run_dir: &std::path::Path, trial_id: &str, tag: &str) {
+pub(crate) fn set_aside_trial_dir(run_dir: &std::path::Path, trial_id: &str, tag: &str) {
     let dir = journal::RunDir::new(run_dir).trial_dir(trial_id);
     if !dir.exists() {
         return;

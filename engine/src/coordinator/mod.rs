@@ -1,4 +1,6 @@
-//! The coordinator: the single owner of run state and the only journal writer.
+//! The coordinator: the single owner of run state and the only journal writer while a
+//! session runs (`run` journals what comes before it: the session's start, what
+//! `continue` recovers, a backend that cannot start).
 //!
 //! One loop, used by `labj run` and `labj continue` alike:
 //!
@@ -10,13 +12,13 @@
 //!    leaves `trial_dispatched` without completion, which `continue` turns into
 //!    `worker_lost`);
 //! 4. block on the backend for completions (bounded wait, no busy loop) and feed them to
-//!    the [`DeterministicCommitter`]; attempts lost to infrastructure go through the
-//!    infra-retry hook ([`infra`]) instead.
+//!    the `DeterministicCommitter`; attempts lost to infrastructure go through the
+//!    infra-retry hook (`infra`) instead.
 
 mod budget;
 mod control;
 mod dispatch;
-pub mod infra;
+pub(crate) mod infra;
 mod slots;
 
 pub use infra::InfraRetry;
@@ -25,13 +27,14 @@ use crate::backend::{TrialCompletion, TrialDispatch, WorkerBackend, MAX_DRAIN_PE
 use crate::committer::{Arrival, CommitAction, DeterministicCommitter, Offer};
 use crate::lease;
 use journal::event::*;
-use journal::{Journal, JournalError, Projections};
+pub(crate) use journal::format_ts;
+use journal::{trial_id_of, Journal, JournalError, Projections};
 use model::experiment::Experiment;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Installs the session's signal handlers (see [`crate::signals`]): INT, TERM, HUP and
+/// Installs the session's signal handlers (see `signals`): INT, TERM, HUP and
 /// QUIT stop the run like `labj kill`, Ctrl-Z pauses it like `labj pause` and stops labj,
 /// `fg` resumes it. Without it every signal keeps its default action.
 pub fn install_interrupt_handler() -> std::io::Result<()> {
@@ -41,21 +44,25 @@ pub fn install_interrupt_handler() -> std::io::Result<()> {
 /// How long one poll may block before the loop checks the inbox and heartbeat again.
 const POLL_WAIT: Duration = Duration::from_millis(50);
 
+/// Why a coordinator session stopped before the run ended.
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
+    /// The journal could not be appended to, or is no longer the file on disk.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The session lost the run's lease (another process took over the run).
     #[error("run lease: {0}")]
     Lease(String),
 }
 
 /// Knobs of one coordinator session.
 #[derive(Debug, Clone, Default)]
-pub struct CoordinatorOptions {
+pub(crate) struct CoordinatorOptions {
     /// Print a progress line to stderr every couple of seconds.
     pub progress: bool,
     /// Fault injection for crash tests: SIGKILL this process right after the journal
     /// holds exactly this many events (`LABJ_FAULT_KILL_AFTER_EVENTS`).
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     pub kill_after_events: Option<u64>,
     /// The infra-retry budget of lost attempts (see [`infra`]).
     pub infra_retry: InfraRetry,
@@ -68,8 +75,13 @@ pub struct CoordinatorOptions {
 /// How a coordinator session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionEnd {
+    /// Every slot committed (`run_completed`).
     Completed,
+    /// The run failed (`run_failed`): its backend can run nothing more, a completion
+    /// broke the protocol, or the coordinator stalled with nothing in flight.
     Failed,
+    /// Stopped by `labj kill` or a signal (`run_killed`): its running trials were
+    /// stopped; `labj continue` records them as `worker_lost` and runs them again.
     Killed,
     /// A budget cap stopped dispatch and nothing runs any more (`run_interrupted`).
     BudgetReached,
@@ -77,7 +89,7 @@ pub enum SessionEnd {
 
 /// What a coordinator session drives: the run's journal and its projections (the fold
 /// of every event in it), the experiment, where the run lives, and this session's id.
-pub struct SessionParts<'a> {
+pub(crate) struct SessionParts<'a> {
     pub journal: Journal,
     pub projections: Projections,
     pub experiment: &'a Experiment,
@@ -97,7 +109,7 @@ struct InFlight {
     chain: (usize, usize),
 }
 
-pub struct Coordinator<'a> {
+pub(crate) struct Coordinator<'a> {
     journal: Journal,
     proj: Projections,
     committer: DeterministicCommitter,
@@ -138,7 +150,7 @@ impl<'a> Coordinator<'a> {
     /// Build a coordinator over a journal whose projections are `parts.projections` (the
     /// fold of the whole journal). Stale active trials must already have been turned into
     /// `worker_lost` by the caller (`labj continue` does it from its recovery plan).
-    pub fn new(
+    pub(crate) fn new(
         parts: SessionParts<'a>,
         backend: Box<dyn WorkerBackend + 'a>,
         opts: CoordinatorOptions,
@@ -271,16 +283,12 @@ impl<'a> Coordinator<'a> {
         }
     }
 
-    pub fn projections(&self) -> &Projections {
-        &self.proj
-    }
-
-    pub fn into_parts(self) -> (Journal, Projections) {
+    pub(crate) fn into_parts(self) -> (Journal, Projections) {
         (self.journal, self.proj)
     }
 
     /// Drive the run until it completes, fails or is killed.
-    pub fn run(&mut self) -> Result<SessionEnd, CoordinatorError> {
+    pub(crate) fn run(&mut self) -> Result<SessionEnd, CoordinatorError> {
         self.take_backend_events();
         loop {
             self.handle_control()?;
@@ -532,28 +540,15 @@ impl<'a> Coordinator<'a> {
         };
         match self.committer.offer(arrival.clone()) {
             Offer::Accepted => {
-                let o = c.outcome;
+                let mut result = c.outcome;
+                result.metrics.retain(|_, v| v.is_finite());
                 self.pending.push(Event::TrialCompleted(TrialCompleted {
                     schedule_idx: c.schedule_idx,
                     trial_id: c.trial_id,
                     ticket_id: c.ticket_id,
                     worker_id: c.worker_id,
                     completion_seq: c.completion_seq,
-                    classification: o.classification,
-                    outcome: o.outcome,
-                    metrics: o
-                        .metrics
-                        .into_iter()
-                        .filter(|(_, v)| v.is_finite())
-                        .collect(),
-                    other_metrics: o.other_metrics,
-                    attempts: o.attempts,
-                    duration_ms: o.duration_ms,
-                    evidence: o.evidence,
-                    artifacts: o.artifacts,
-                    chain_state: o.chain_state,
-                    error: o.error,
-                    isolation: o.isolation.map(Box::new),
+                    result,
                 }));
                 None
             }
@@ -683,11 +678,6 @@ impl<'a> Coordinator<'a> {
     }
 }
 
-/// The trial id of a schedule slot (stable across sessions and concurrency levels).
-pub fn trial_id_of(schedule_idx: u64) -> String {
-    format!("trial_{schedule_idx:06}")
-}
-
 fn arrival_of(c: &TrialCompleted) -> Arrival {
     Arrival {
         schedule_idx: c.schedule_idx,
@@ -714,45 +704,9 @@ pub fn now_ts() -> String {
     format_ts(ms)
 }
 
-pub fn format_ts(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if mo <= 2 { y + 1 } else { y };
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
-}
-
 #[cfg(feature = "fault-injection")]
 fn kill_self() -> ! {
     // Fault injection only: die exactly like `kill -9` would, with no cleanup.
     let _ = signal_hook::low_level::raise(libc::SIGKILL);
     std::process::abort()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(super::format_ts(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            super::format_ts(1_795_849_445_123),
-            "2026-11-28T07:04:05.123Z"
-        );
-        assert_eq!(
-            super::format_ts(951_782_400_000),
-            "2000-02-29T00:00:00.000Z"
-        );
-    }
 }

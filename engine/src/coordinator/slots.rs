@@ -11,7 +11,7 @@ pub(super) struct SlotSet {
 
 impl SlotSet {
     /// The slots `from..to`.
-    pub fn range_full(from: u64, to: u64) -> SlotSet {
+    pub(crate) fn range_full(from: u64, to: u64) -> SlotSet {
         let mut s = SlotSet {
             words: vec![0; to.div_ceil(64) as usize],
         };
@@ -26,7 +26,7 @@ impl SlotSet {
     }
 
     /// Adds `i`; returns whether it was absent. Grows as needed.
-    pub fn insert(&mut self, i: u64) -> bool {
+    pub(crate) fn insert(&mut self, i: u64) -> bool {
         let (w, bit) = Self::at(i);
         if w >= self.words.len() {
             self.words.resize(w + 1, 0);
@@ -37,7 +37,7 @@ impl SlotSet {
     }
 
     /// Removes `i`; returns whether it was present.
-    pub fn remove(&mut self, i: u64) -> bool {
+    pub(crate) fn remove(&mut self, i: u64) -> bool {
         let (w, bit) = Self::at(i);
         let Some(word) = self.words.get_mut(w) else {
             return false;
@@ -48,13 +48,13 @@ impl SlotSet {
     }
 
     #[cfg(test)]
-    pub fn contains(&self, i: u64) -> bool {
+    pub(crate) fn contains(&self, i: u64) -> bool {
         let (w, bit) = Self::at(i);
         self.words.get(w).is_some_and(|word| word & bit != 0)
     }
 
     /// Members in `from..to`, ascending.
-    pub fn range(&self, from: u64, to: u64) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn range(&self, from: u64, to: u64) -> impl Iterator<Item = u64> + '_ {
         let first = (from / 64) as usize;
         let last = (to.div_ceil(64) as usize).min(self.words.len());
         (first..last.max(first))
@@ -74,7 +74,7 @@ impl SlotSet {
     }
 
     /// Every member, ascending.
-    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.range(0, self.words.len() as u64 * 64)
     }
 }

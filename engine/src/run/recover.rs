@@ -50,7 +50,7 @@ pub fn recovery_plan(proj: &Projections, infra: InfraRetry) -> RecoveryPlan {
 /// Stop agents a dead session left running: every process whose environment names this
 /// run and one of `trial_ids` (agents, graders and their children inherit it) gets
 /// SIGKILL. Returns how many were killed. Processes we may not inspect are skipped.
-pub fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
+pub(crate) fn reap_orphans(run_id: &str, trial_ids: &[String]) -> usize {
     exec::isolation::reap_host_processes(run_id, Some(trial_ids))
 }
 

@@ -10,19 +10,21 @@
 use super::RunError;
 use crate::backend::remote::{
     resolve_remote_bearer_token, HttpRemoteWorkerProtocol, RemoteTuning, RemoteWorkerBackend,
-    RetryPolicy,
 };
 use crate::wire::tls::ClientTrust;
+use crate::wire::RetryPolicy;
 use std::time::Duration;
 
-pub const LOST_AFTER_ENV: &str = "LABJ_REMOTE_LOST_AFTER_MS";
-pub const RETRY_ATTEMPTS_ENV: &str = "LABJ_REMOTE_RETRY_ATTEMPTS";
-pub const RETRY_BACKOFF_ENV: &str = "LABJ_REMOTE_RETRY_BACKOFF_MS";
-pub const RETRY_MAX_BACKOFF_ENV: &str = "LABJ_REMOTE_RETRY_MAX_BACKOFF_MS";
+pub(crate) const LOST_AFTER_ENV: &str = "LABJ_REMOTE_LOST_AFTER_MS";
+pub(crate) const RETRY_ATTEMPTS_ENV: &str = "LABJ_REMOTE_RETRY_ATTEMPTS";
+pub(crate) const RETRY_BACKOFF_ENV: &str = "LABJ_REMOTE_RETRY_BACKOFF_MS";
+pub(crate) const RETRY_MAX_BACKOFF_ENV: &str = "LABJ_REMOTE_RETRY_MAX_BACKOFF_MS";
 
 /// `--remote-endpoint` (repeatable) and `--remote-token-env`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RemoteOptions {
+    /// The workers' base URLs (`https://host:port/`; `http://` on loopback, or anywhere
+    /// with `insecure_plaintext`).
     pub endpoints: Vec<String>,
     /// Name of the environment variable holding the bearer token (never the token).
     pub token_env: Option<String>,
@@ -81,7 +83,7 @@ fn env_u64(name: &str, default: u64) -> Result<u64, RunError> {
     }
 }
 
-pub fn tuning_from_env() -> Result<(RemoteTuning, RetryPolicy), RunError> {
+pub(crate) fn tuning_from_env() -> Result<(RemoteTuning, RetryPolicy), RunError> {
     let lost = env_u64(LOST_AFTER_ENV, 30_000)?;
     if lost == 0 {
         return Err(RunError::Invalid(format!(
@@ -102,7 +104,7 @@ pub fn tuning_from_env() -> Result<(RemoteTuning, RetryPolicy), RunError> {
 }
 
 /// Check the options and build one client per endpoint (no I/O yet).
-pub fn clients(opts: &RemoteOptions) -> Result<Vec<HttpRemoteWorkerProtocol>, RunError> {
+pub(crate) fn clients(opts: &RemoteOptions) -> Result<Vec<HttpRemoteWorkerProtocol>, RunError> {
     if opts.endpoints.is_empty() {
         return Err(RunError::Invalid(
             "--executor remote needs at least one --remote-endpoint https://HOST:PORT/".into(),
@@ -158,7 +160,7 @@ pub fn clients(opts: &RemoteOptions) -> Result<Vec<HttpRemoteWorkerProtocol>, Ru
 
 /// Before a run is created: every endpoint answers health with our protocol, or the
 /// command fails without leaving a run behind.
-pub fn preflight(opts: &RemoteOptions) -> Result<(), RunError> {
+pub(crate) fn preflight(opts: &RemoteOptions) -> Result<(), RunError> {
     let mut reachable = 0;
     let mut errors = Vec::new();
     for c in clients(opts)? {
@@ -177,7 +179,7 @@ pub fn preflight(opts: &RemoteOptions) -> Result<(), RunError> {
     Ok(())
 }
 
-pub fn connect(
+pub(crate) fn connect(
     run_id: &str,
     opts: &RemoteOptions,
     requested: usize,
@@ -188,7 +190,7 @@ pub fn connect(
 }
 
 /// The remote options `run_created.options` records, so `continue` can default to them.
-pub fn recorded(options: &serde_json::Value) -> RemoteOptions {
+pub(crate) fn recorded(options: &serde_json::Value) -> RemoteOptions {
     RemoteOptions {
         endpoints: options["remote_endpoints"]
             .as_array()

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 pub const LAB_DIR: &str = ".lab";
 
 /// How many characters a run handle has.
-pub const HANDLE_LEN: usize = 6;
+pub(crate) const HANDLE_LEN: usize = 6;
 
-/// The short handle of a run id: its last [`HANDLE_LEN`] characters, lowercase (for a
+/// The short handle of a run id: its last `HANDLE_LEN` characters, lowercase (for a
 /// uuid v7 id these are random, so runs of the same minute differ in them).
 pub fn run_handle(run_id: &str) -> String {
     let chars: Vec<char> = run_id.chars().filter(|c| *c != '-').collect();
@@ -85,7 +85,7 @@ fn distance(a: &str, b: &str) -> usize {
 /// The runs under `runs_dir` closest to `wanted` (a mistyped id, prefix or handle), best
 /// first, at most three: by edit distance to the handle, to the id's start of the same
 /// length, or to the whole id.
-pub fn closest_runs(runs_dir: &Path, wanted: &str) -> Vec<String> {
+pub(crate) fn closest_runs(runs_dir: &Path, wanted: &str) -> Vec<String> {
     let wanted = wanted.trim().to_ascii_lowercase();
     let n = wanted.chars().count();
     if n == 0 {

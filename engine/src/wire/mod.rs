@@ -1,14 +1,33 @@
 //! What crosses the network between the coordinator (`backend::remote`, the client) and
-//! a remote worker (`worker`, the server): the messages both sides exchange
-//! (`messages`, each checked against its `schemas/remote_worker_*_v1` schema), the
-//! bearer token, the acknowledgement key of a delivery, the MAC that authenticates every
-//! completion end to end ([`CompletionMac`]) and TLS ([`tls`]). Both sides build them
-//! here, so they cannot drift apart.
+//! a remote worker (`worker`, the server): the table of calls with their paths and
+//! schemas (`Endpoint`), the messages both sides exchange ([`messages`], each checked
+//! against its `schemas/remote_worker_*_v1` schema on both sides), the client's one
+//! retry loop ([`RetryPolicy`]), the bearer token, the acknowledgement key of a
+//! delivery, the MAC that authenticates every completion end to end ([`CompletionMac`])
+//! and TLS ([`tls`]). Both sides build them here, so they cannot drift apart.
 
+mod endpoint;
 pub mod messages;
+pub(crate) mod retry;
 pub mod tls;
 
+pub(crate) use endpoint::Endpoint;
+pub use retry::RetryPolicy;
+use serde::Serialize;
 use std::fmt;
+
+/// A message as the document that crosses the network: its fields plus
+/// `schema_version`, the name of its schema (from the [`Endpoint`] table).
+pub(crate) fn to_document<T: Serialize>(
+    schema: &str,
+    message: &T,
+) -> Result<serde_json::Value, serde_json::Error> {
+    let mut doc = serde_json::to_value(message)?;
+    if let serde_json::Value::Object(fields) = &mut doc {
+        fields.insert("schema_version".into(), schema.into());
+    }
+    Ok(doc)
+}
 
 /// A secret sent as `Authorization: Bearer …`. Never printed: `Debug` shows
 /// `BearerToken(<redacted>)` and there is no `Display`.
@@ -16,6 +35,7 @@ use std::fmt;
 pub struct BearerToken(String);
 
 impl BearerToken {
+    /// Wrap a token (read from the environment variable the user named).
     pub fn new(token: impl Into<String>) -> Self {
         BearerToken(token.into())
     }
@@ -63,6 +83,7 @@ impl fmt::Debug for CompletionMac {
 }
 
 impl CompletionMac {
+    /// The key both sides derive from the bearer token they share.
     pub fn from_token(token: &BearerToken) -> Self {
         CompletionMac(blake3::derive_key(
             "labj remote worker completion MAC v1",
@@ -87,7 +108,7 @@ impl CompletionMac {
 
     /// Check a presented tag (constant time). The error says what failed, never the
     /// key or the expected tag.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         delivery_key: &str,
         outcome: &serde_json::Value,

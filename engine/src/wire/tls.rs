@@ -4,7 +4,7 @@
 //! The worker serves either a certificate and key it is given (PEM files) or a
 //! self-signed certificate it generates at start (the key never leaves its memory;
 //! the certificate is written beside its work dir and its SHA-256 fingerprint printed).
-//! The coordinator trusts a worker in one of two ways ([`ClientTrust`]): the CA
+//! The coordinator trusts a worker in one of two ways (`ClientTrust`): the CA
 //! certificates of a PEM file (full WebPKI verification, host name included), or one
 //! pinned certificate by its SHA-256 fingerprint (what SSH does with host keys: the
 //! handshake must be signed by that certificate's key; name and dates are not
@@ -25,30 +25,38 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// `sha256:<64 hex>` of a DER certificate: what `--tls-pin` takes.
-pub fn fingerprint(der: &[u8]) -> String {
+pub(crate) fn fingerprint(der: &[u8]) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, der);
     let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
 }
 
+/// Why a TLS setting cannot be used; the message names the flag and file.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// A certificate or key file is missing, unreadable or not what it must hold.
     #[error("{flag} {path}: {problem}")]
     File {
+        /// The option that named the file (`--tls-cert`, `--tls-key`, `--tls-ca`).
         flag: &'static str,
+        /// The file.
         path: PathBuf,
+        /// What is wrong with it.
         problem: String,
     },
+    /// A `--tls-pin` that is not `sha256:` and 64 hex digits.
     #[error("--tls-pin `{0}`: expected sha256: followed by 64 hex digits (colons allowed), as `labj worker serve` prints it")]
     BadPin(String),
+    /// rustls or the certificate generator refused the setup.
     #[error("TLS setup: {0}")]
     Setup(String),
 }
 
 /// A worker's certificate chain and key, and the fingerprint of its leaf.
 pub struct ServerIdentity {
-    pub chain: Vec<CertificateDer<'static>>,
+    pub(crate) chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    /// The leaf certificate's `sha256:<hex>` fingerprint, what `--tls-pin` takes.
     pub fingerprint: String,
     /// Where the certificate (PEM) is, for the operator to hand to coordinators.
     pub cert_path: PathBuf,
@@ -145,7 +153,7 @@ impl ServerIdentity {
 
 /// How the coordinator trusts an `https://` worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientTrust {
+pub(crate) enum ClientTrust {
     /// `--tls-ca FILE`: certificates (PEM) the worker's chain must lead to.
     Ca(PathBuf),
     /// `--tls-pin sha256:HEX`: exactly this certificate (its DER's SHA-256).
@@ -154,7 +162,7 @@ pub enum ClientTrust {
 
 impl ClientTrust {
     /// Parse `--tls-pin` (`sha256:` + 64 hex digits; colons and case are ignored).
-    pub fn pin(text: &str) -> Result<ClientTrust, TlsError> {
+    pub(crate) fn pin(text: &str) -> Result<ClientTrust, TlsError> {
         let bad = || TlsError::BadPin(text.to_string());
         let hex: String = text
             .trim()
@@ -174,7 +182,7 @@ impl ClientTrust {
     }
 
     /// The rustls client side for this trust.
-    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
         let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Setup(e.to_string()))?;

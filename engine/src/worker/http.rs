@@ -10,7 +10,7 @@
 
 use super::state::{Refusal, WorkerState};
 use crate::wire::messages::*;
-use crate::wire::BearerToken;
+use crate::wire::{to_document, BearerToken, Endpoint};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq;
 /// Limits of the HTTP layer.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
+    /// Largest request body accepted (413 beyond).
     pub max_body_bytes: usize,
     /// Time to receive a request's headers (hyper's header read timeout).
     pub header_timeout: Duration,
@@ -40,71 +41,15 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub fn new(state: Arc<WorkerState>, token: Option<&BearerToken>, limits: HttpLimits) -> Self {
+    pub(crate) fn new(
+        state: Arc<WorkerState>,
+        token: Option<&BearerToken>,
+        limits: HttpLimits,
+    ) -> Self {
         Shared {
             state,
             token_digest: token.map(|t| *blake3::hash(t.expose().as_bytes()).as_bytes()),
             limits,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Submit,
-    Poll,
-    Pause,
-    Resume,
-    Stop,
-    Ack,
-    Health,
-    Tickets,
-    /// The raw bytes of one blob (answered `application/octet-stream`, not JSON).
-    Blob,
-}
-
-impl Call {
-    fn from_path(path: &str) -> Option<Call> {
-        Some(match path.trim_start_matches('/') {
-            "v1/worker/submit" => Call::Submit,
-            "v1/worker/poll" => Call::Poll,
-            "v1/worker/pause" => Call::Pause,
-            "v1/worker/resume" => Call::Resume,
-            "v1/worker/stop" => Call::Stop,
-            "v1/worker/ack" => Call::Ack,
-            "v1/worker/health" => Call::Health,
-            "v1/worker/tickets" => Call::Tickets,
-            "v1/worker/blob" => Call::Blob,
-            _ => return None,
-        })
-    }
-
-    fn request_schema(self) -> &'static str {
-        match self {
-            Call::Submit => "remote_worker_submit_v1",
-            Call::Poll => "remote_worker_poll_v1",
-            Call::Pause => "remote_worker_pause_v1",
-            Call::Resume => "remote_worker_resume_v1",
-            Call::Stop => "remote_worker_stop_v1",
-            Call::Ack => "remote_worker_ack_v1",
-            Call::Health => "remote_worker_health_v1",
-            Call::Tickets => "remote_worker_tickets_v1",
-            Call::Blob => "remote_worker_blob_v1",
-        }
-    }
-
-    fn response_schema(self) -> &'static str {
-        match self {
-            Call::Submit => "remote_worker_submit_response_v1",
-            Call::Poll => "remote_worker_poll_response_v1",
-            Call::Pause => "remote_worker_pause_response_v1",
-            Call::Resume => "remote_worker_resume_response_v1",
-            Call::Stop => "remote_worker_stop_response_v1",
-            Call::Ack => "remote_worker_ack_response_v1",
-            Call::Health => "remote_worker_health_response_v1",
-            Call::Tickets => "remote_worker_tickets_response_v1",
-            // Raw bytes: no response document.
-            Call::Blob => "",
         }
     }
 }
@@ -156,7 +101,7 @@ pub(super) async fn handle(
 }
 
 async fn handle_inner(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
-    let Some(call) = Call::from_path(req.uri().path()) else {
+    let Some(call) = Endpoint::from_path(req.uri().path()) else {
         return error(
             StatusCode::NOT_FOUND,
             format!("no such endpoint `{}`", req.uri().path()),
@@ -220,7 +165,7 @@ async fn handle_inner(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let state = Arc::clone(&shared.state);
-    if call == Call::Blob {
+    if call == Endpoint::Blob {
         return blob_answer(state, doc).await;
     }
     let outcome = tokio::task::spawn_blocking(move || run_call(call, &state, doc)).await;
@@ -239,7 +184,7 @@ async fn handle_inner(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
 /// blob); 404 when the worker does not hold it (never a path or file name of the worker
 /// in the message).
 async fn blob_answer(state: Arc<WorkerState>, doc: serde_json::Value) -> Answer {
-    let req: BlobRequest = match decode(Call::Blob, doc) {
+    let req: BlobRequest = match decode(Endpoint::Blob, doc) {
         Ok(r) => r,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
@@ -320,7 +265,7 @@ impl hyper::body::Body for ChunkBody {
 }
 
 /// JSON, then `schema_version`, then the schema: the message says which failed, where.
-fn check_request(call: Call, bytes: &[u8]) -> Result<serde_json::Value, String> {
+fn check_request(call: Endpoint, bytes: &[u8]) -> Result<serde_json::Value, String> {
     let expected = call.request_schema();
     let doc: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("malformed JSON in the `{expected}` request: {e}"))?;
@@ -337,42 +282,45 @@ fn check_request(call: Call, bytes: &[u8]) -> Result<serde_json::Value, String> 
     Ok(doc)
 }
 
-fn decode<T: DeserializeOwned>(call: Call, doc: serde_json::Value) -> Result<T, String> {
+fn decode<T: DeserializeOwned>(call: Endpoint, doc: serde_json::Value) -> Result<T, String> {
     serde_json::from_value(doc).map_err(|e| format!("`{}`: {e}", call.request_schema()))
 }
 
 type CallError = (StatusCode, String);
 
 fn run_call(
-    call: Call,
+    call: Endpoint,
     state: &Arc<WorkerState>,
     doc: serde_json::Value,
 ) -> Result<String, CallError> {
     let bad = |m: String| (StatusCode::BAD_REQUEST, m);
     match call {
-        Call::Submit => {
-            let req: SubmitRequest = decode(call, doc).map_err(bad)?;
+        Endpoint::Submit => {
+            let req: SubmitRequest<'static> = decode(call, doc).map_err(bad)?;
             match state.submit(req) {
                 Ok(r) => respond(call, &r),
                 Err(Refusal::BadRequest(m)) => Err(bad(m)),
             }
         }
-        Call::Poll => respond(call, &state.poll(decode(call, doc).map_err(bad)?)),
-        Call::Pause => respond(call, &state.pause(decode(call, doc).map_err(bad)?)),
-        Call::Resume => respond(call, &state.resume(decode(call, doc).map_err(bad)?)),
-        Call::Stop => respond(call, &state.stop(decode(call, doc).map_err(bad)?)),
-        Call::Ack => respond(call, &state.ack(decode(call, doc).map_err(bad)?)),
-        Call::Health => respond(call, &state.health()),
-        Call::Tickets => respond(call, &state.tickets(decode(call, doc).map_err(bad)?)),
-        Call::Blob => Err(bad("v1/worker/blob answers bytes, not a document".into())),
+        Endpoint::Poll => respond(call, &state.poll(decode(call, doc).map_err(bad)?)),
+        Endpoint::Pause => respond(call, &state.pause(decode(call, doc).map_err(bad)?)),
+        Endpoint::Resume => respond(call, &state.resume(decode(call, doc).map_err(bad)?)),
+        Endpoint::Stop => respond(call, &state.stop(decode(call, doc).map_err(bad)?)),
+        Endpoint::Ack => respond(call, &state.ack(decode(call, doc).map_err(bad)?)),
+        Endpoint::Health => respond(call, &state.health()),
+        Endpoint::Tickets => respond(call, &state.tickets(decode(call, doc).map_err(bad)?)),
+        Endpoint::Blob => Err(bad("v1/worker/blob answers bytes, not a document".into())),
     }
 }
 
 /// Serialize and check an answer against its response schema.
-fn respond<T: Serialize>(call: Call, answer: &T) -> Result<String, CallError> {
+fn respond<T: Serialize>(call: Endpoint, answer: &T) -> Result<String, CallError> {
     let internal = |m: String| (StatusCode::INTERNAL_SERVER_ERROR, m);
-    let doc = serde_json::to_value(answer).map_err(|e| internal(e.to_string()))?;
-    model::schemas::validate(call.response_schema(), &doc)
+    let schema = call
+        .response_schema()
+        .ok_or_else(|| internal(format!("{} answers no document", call.path())))?;
+    let doc = to_document(schema, answer).map_err(|e| internal(e.to_string()))?;
+    model::schemas::validate(schema, &doc)
         .map_err(|e| internal(format!("worker built an invalid answer: {e}")))?;
     serde_json::to_string(&doc).map_err(|e| internal(e.to_string()))
 }
@@ -381,15 +329,17 @@ fn respond<T: Serialize>(call: Call, answer: &T) -> Result<String, CallError> {
 /// route, JSON, `schema_version`, schema, typed decode — without running the call.
 #[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_request(path: &str, bytes: &[u8]) -> Result<(), String> {
-    let call = Call::from_path(path).ok_or_else(|| format!("no route {path}"))?;
+    let call = Endpoint::from_path(path).ok_or_else(|| format!("no route {path}"))?;
     let doc = check_request(call, bytes)?;
     match call {
-        Call::Submit => decode::<SubmitRequest>(call, doc).map(drop),
-        Call::Poll => decode::<PollRequest>(call, doc).map(drop),
-        Call::Pause | Call::Resume | Call::Stop => decode::<TicketRequest>(call, doc).map(drop),
-        Call::Ack => decode::<AckRequest>(call, doc).map(drop),
-        Call::Health => Ok(()),
-        Call::Tickets => decode::<RunRequest>(call, doc).map(drop),
-        Call::Blob => decode::<BlobRequest>(call, doc).map(drop),
+        Endpoint::Submit => decode::<SubmitRequest>(call, doc).map(drop),
+        Endpoint::Poll => decode::<PollRequest>(call, doc).map(drop),
+        Endpoint::Pause => decode::<PauseRequest>(call, doc).map(drop),
+        Endpoint::Resume => decode::<ResumeRequest>(call, doc).map(drop),
+        Endpoint::Stop => decode::<StopRequest>(call, doc).map(drop),
+        Endpoint::Ack => decode::<AckRequest>(call, doc).map(drop),
+        Endpoint::Health => decode::<HealthRequest>(call, doc).map(drop),
+        Endpoint::Tickets => decode::<RunRequest>(call, doc).map(drop),
+        Endpoint::Blob => decode::<BlobRequest>(call, doc).map(drop),
     }
 }

@@ -7,11 +7,11 @@
 //! a continuing coordinator can reattach to them. An acknowledged attempt's trial
 //! directory and blobs are removed (the coordinator copied the blobs home before it
 //! journaled the completion); what an earlier process on the same work dir left is
-//! removed at start (see [`staging`]).
+//! removed at start (see `staging`).
 //!
-//! - [`state`]: tickets, slots, long polls, acknowledgements.
-//! - [`staging`]: how paths work when the worker's filesystem is not the coordinator's.
-//! - [`http`]: hyper server, auth, limits, request/response schema checks.
+//! - `state`: tickets, slots, long polls, acknowledgements.
+//! - `staging`: how paths work when the worker's filesystem is not the coordinator's.
+//! - `http`: hyper server, auth, limits, request/response schema checks.
 //!
 //! Shutdown: the first SIGTERM or SIGINT drains the worker — submits are refused, health
 //! says `draining`, running trials go on and their completions stay available to polls —
@@ -20,12 +20,16 @@
 //! are lost with the process and the coordinator records those trials `worker_lost`).
 //! A second signal exits at once.
 
-pub mod http;
-pub mod staging;
-pub mod state;
+pub(crate) mod http;
+#[cfg(test)]
+mod roundtrip;
+mod staging;
+mod state;
+
+pub use http::HttpLimits;
 
 use crate::wire::{BearerToken, CompletionMac};
-use http::{HttpLimits, Shared};
+use http::Shared;
 use state::{Runner, WorkerState};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,11 +39,15 @@ use std::time::Duration;
 /// Everything `labj worker serve` was asked for.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    /// The address to listen on (port 0: any free port, announced to the observer).
     pub listen: SocketAddr,
+    /// How many trials run at once; submits beyond are refused.
     pub slots: usize,
     /// `None` only with `--insecure-no-auth`.
     pub token: Option<BearerToken>,
+    /// Where the worker stages trials and keeps their blobs until acknowledged.
     pub work_dir: PathBuf,
+    /// Request size and read time limits.
     pub limits: HttpLimits,
     /// How long a drain waits for running trials and unacknowledged completions.
     pub shutdown_grace: Duration,
@@ -51,6 +59,8 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The limits `labj worker serve` starts from: 16 MiB bodies, 10 s for the headers,
+    /// 30 s for the body.
     pub fn default_limits() -> HttpLimits {
         HttpLimits {
             max_body_bytes: 16 * 1024 * 1024,
@@ -60,20 +70,28 @@ impl ServeConfig {
     }
 }
 
+/// Why a worker could not start or serve.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
+    /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The work dir could not be created or resolved.
     #[error("worker work dir {path}: {source}")]
     WorkDir {
+        /// The work dir as given.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The async runtime or its signal handlers could not start, or accepting ended.
     #[error("worker runtime: {0}")]
     Runtime(String),
 }
@@ -94,7 +112,7 @@ pub fn serve(config: ServeConfig, observer: Arc<dyn WorkerObserver>) -> Result<(
 }
 
 /// [`serve`] with another trial runner (tests run trials without spawning agents).
-pub fn serve_with_runner(
+pub(crate) fn serve_with_runner(
     config: ServeConfig,
     runner: Runner,
     observer: Arc<dyn WorkerObserver>,

@@ -25,7 +25,7 @@ use model::trial::TrialSpec;
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug)]
-pub enum StageError {
+pub(crate) enum StageError {
     /// The request itself is unacceptable (bad id or path, digest mismatch).
     Refused(String),
     /// The worker's disk failed.
@@ -70,7 +70,7 @@ fn io(context: &Path, e: std::io::Error) -> StageError {
 }
 
 /// Write the carried files and return the spec with the worker's paths.
-pub fn stage(
+pub(crate) fn stage(
     work_dir: &Path,
     run_id: &str,
     ticket_id: &str,
@@ -122,24 +122,24 @@ pub fn stage(
 }
 
 /// `<work-dir>/runs/<run_id>/tickets/`: one directory per attempt.
-pub fn tickets_dir(work_dir: &Path, run_id: &str) -> PathBuf {
+pub(crate) fn tickets_dir(work_dir: &Path, run_id: &str) -> PathBuf {
     work_dir.join("runs").join(run_id).join("tickets")
 }
 
 /// Everything the attempt `ticket_id` of run `run_id` leaves on the worker (trial
 /// directory and blobs). Both ids are checked path components (see [`stage`]).
-pub fn ticket_dir(work_dir: &Path, run_id: &str, ticket_id: &str) -> PathBuf {
+pub(crate) fn ticket_dir(work_dir: &Path, run_id: &str, ticket_id: &str) -> PathBuf {
     tickets_dir(work_dir, run_id).join(ticket_id)
 }
 
 /// Whether `s` may name a directory on the worker (the check [`stage`] applies).
-pub fn is_component(s: &str) -> bool {
+pub(crate) fn is_component(s: &str) -> bool {
     check_component("", s).is_ok()
 }
 
 /// Remove what an attempt left (after its completion was acknowledged). A failure is
 /// logged and left: it costs disk, never a result.
-pub fn remove_ticket(work_dir: &Path, run_id: &str, ticket_id: &str) {
+pub(crate) fn remove_ticket(work_dir: &Path, run_id: &str, ticket_id: &str) {
     if !is_component(run_id) || !is_component(ticket_id) {
         return;
     }
@@ -152,7 +152,7 @@ pub fn remove_ticket(work_dir: &Path, run_id: &str, ticket_id: &str) {
 /// Remove what attempts of an earlier worker process left: its tickets died with it
 /// (a coordinator re-runs them), so nobody will fetch or acknowledge them. Called at
 /// start, before the first request.
-pub fn remove_stale_tickets(work_dir: &Path) {
+pub(crate) fn remove_stale_tickets(work_dir: &Path) {
     let Ok(runs) = std::fs::read_dir(work_dir.join("runs")) else {
         return;
     };

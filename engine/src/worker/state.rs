@@ -19,10 +19,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Longest a poll may hold its request open, whatever it asks for.
-pub const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs one trial; `execute_trial` unless a test injects another.
-pub type Runner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
+pub(crate) type Runner = Arc<dyn Fn(&TrialSpec, &TrialControl) -> TrialOutcome + Send + Sync>;
 
 enum TicketState {
     Running(Arc<TrialControl>),
@@ -46,7 +46,7 @@ struct Inner {
     draining: bool,
 }
 
-pub struct WorkerState {
+pub(crate) struct WorkerState {
     pub worker_id: String,
     /// Fresh per process (health and poll answers carry it), so a coordinator notices a
     /// worker restarted on the same address: the old process's tickets are gone.
@@ -67,7 +67,7 @@ impl WorkerState {
     /// in the directory of attempt `ticket_id`, or (when the client names none) of any
     /// attempt of the run. The names are checked path components and the digest 64 hex
     /// digits, so the path never leaves `<work-dir>/runs/<run_id>/tickets/`.
-    pub fn blob_path(
+    pub(crate) fn blob_path(
         &self,
         run_id: &str,
         ticket_id: Option<&str>,
@@ -97,12 +97,12 @@ impl WorkerState {
 
 /// A request the worker refuses as the client's fault (HTTP 400 / 404).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     BadRequest(String),
 }
 
 impl WorkerState {
-    pub fn new(
+    pub(crate) fn new(
         worker_id: String,
         slots: usize,
         redeliver_after: Duration,
@@ -127,10 +127,12 @@ impl WorkerState {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn submit(self: &Arc<Self>, req: SubmitRequest) -> Result<SubmitResponse, Refusal> {
+    pub(crate) fn submit(
+        self: &Arc<Self>,
+        req: SubmitRequest<'static>,
+    ) -> Result<SubmitResponse, Refusal> {
         let d = req.dispatch;
         let answer = |accepted: bool, reason: Option<String>| SubmitResponse {
-            schema_version: "remote_worker_submit_response_v1",
             accepted,
             ticket_id: d.ticket_id.clone(),
             reason,
@@ -165,7 +167,7 @@ impl WorkerState {
             &self.work_dir,
             &req.run_id,
             &d.ticket_id,
-            d.spec,
+            d.spec.into_owned(),
             &req.files,
         )
         .map_err(|e| match e {
@@ -196,6 +198,8 @@ impl WorkerState {
         let spawned = std::thread::Builder::new()
             .name(format!("labj-slot-{}", d.schedule_idx))
             .spawn(move || {
+                // Agent spawns copy only this thread's few descriptors (see the fn).
+                exec::executor::private_fd_table();
                 let outcome = (me.runner)(&spec, &control);
                 let mut inner = me.lock();
                 inner.running = inner.running.saturating_sub(1);
@@ -250,18 +254,17 @@ impl WorkerState {
         }
     }
 
-    pub fn ack(&self, req: AckRequest) -> AckResponse {
+    pub(crate) fn ack(&self, req: AckRequest) -> AckResponse {
         let gone = Self::ack_locked(&mut self.lock(), &req.run_id, &req.completion_keys);
         self.remove_acked(&req.run_id, &gone);
         AckResponse {
-            schema_version: "remote_worker_ack_response_v1",
-            acked: gone.len(),
+            acked: gone.len() as u64,
         }
     }
 
     /// Acknowledge, then wait up to `wait_ms` for at least one undelivered completion of
     /// the run and return up to `max_completions` (oldest schedule_idx first).
-    pub fn poll(&self, req: PollRequest) -> PollResponse {
+    pub(crate) fn poll(&self, req: PollRequest) -> PollResponse {
         let deadline = Instant::now() + Duration::from_millis(req.wait_ms).min(MAX_POLL_WAIT);
         let gone = Self::ack_locked(&mut self.lock(), &req.run_id, &req.ack_completion_keys);
         self.remove_acked(&req.run_id, &gone);
@@ -273,7 +276,7 @@ impl WorkerState {
                 None => true,
                 Some(at) => now.duration_since(at) >= redeliver_after,
             };
-            let mut out: Vec<CompletionDoc> = inner
+            let mut out: Vec<Completion> = inner
                 .tickets
                 .iter()
                 .filter(|((run, _), t)| *run == req.run_id && due(t))
@@ -294,8 +297,7 @@ impl WorkerState {
                     }
                 }
                 return PollResponse {
-                    schema_version: "remote_worker_poll_response_v1",
-                    instance_id: self.instance_id.clone(),
+                    instance_id: Some(self.instance_id.clone()),
                     completions: out,
                 };
             }
@@ -315,10 +317,10 @@ impl WorkerState {
         ticket: &str,
         t: &Ticket,
         outcome: &TrialOutcome,
-    ) -> CompletionDoc {
+    ) -> Completion {
         let outcome = serde_json::to_value(outcome).unwrap_or_default();
         let key = completion_key(run, t.schedule_idx, &t.trial_id, ticket, 1);
-        CompletionDoc {
+        Completion {
             run_id: run.to_string(),
             schedule_idx: t.schedule_idx,
             trial_id: t.trial_id.clone(),
@@ -326,6 +328,7 @@ impl WorkerState {
             completion_seq: 1,
             mac: self.mac.as_ref().map(|m| m.tag(&key, &outcome)),
             outcome,
+            auth_failure: None,
         }
     }
 
@@ -346,50 +349,40 @@ impl WorkerState {
         }
     }
 
-    fn control_answer(
-        schema: &'static str,
-        ticket_id: String,
-        r: Result<(), String>,
-    ) -> ControlResponse {
+    fn control_answer(ticket_id: String, r: Result<(), String>) -> ControlResponse {
         ControlResponse {
-            schema_version: schema,
             ticket_id,
             accepted: r.is_ok(),
             reason: r.err(),
         }
     }
 
-    pub fn pause(&self, req: TicketRequest) -> ControlResponse {
+    pub(crate) fn pause(&self, req: PauseRequest) -> ControlResponse {
         let r = self
             .control_of(&req.run_id, &req.ticket_id)
             .and_then(|c| c.pause());
-        Self::control_answer("remote_worker_pause_response_v1", req.ticket_id, r)
+        Self::control_answer(req.ticket_id, r)
     }
 
-    pub fn resume(&self, req: TicketRequest) -> ControlResponse {
+    pub(crate) fn resume(&self, req: ResumeRequest) -> ControlResponse {
         let r = self
             .control_of(&req.run_id, &req.ticket_id)
             .and_then(|c| c.resume());
-        Self::control_answer("remote_worker_resume_response_v1", req.ticket_id, r)
+        Self::control_answer(req.ticket_id, r)
     }
 
-    pub fn stop(&self, req: TicketRequest) -> ControlResponse {
-        let reason = req
-            .reason
-            .as_deref()
-            .unwrap_or("stopped by the coordinator");
+    pub(crate) fn stop(&self, req: StopRequest) -> ControlResponse {
         let r = self
             .control_of(&req.run_id, &req.ticket_id)
-            .map(|c| c.stop(reason));
-        let mut a = Self::control_answer("remote_worker_stop_response_v1", req.ticket_id, r);
+            .map(|c| c.stop(&req.reason));
+        let mut a = Self::control_answer(req.ticket_id, r);
         a.reason = None; // the stop response has no reason field
         a
     }
 
-    pub fn health(&self) -> HealthResponse {
+    pub(crate) fn health(&self) -> HealthResponse {
         let inner = self.lock();
         HealthResponse {
-            schema_version: "remote_worker_health_response_v1",
             worker_id: self.worker_id.clone(),
             instance_id: Some(self.instance_id.clone()),
             labj_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -402,7 +395,7 @@ impl WorkerState {
 
     /// The run's outstanding tickets. A coordinator asks this when it reattaches, so
     /// every kept completion of the run becomes deliverable again at once.
-    pub fn tickets(&self, req: RunRequest) -> TicketsResponse {
+    pub(crate) fn tickets(&self, req: RunRequest) -> TicketsResponse {
         let mut inner = self.lock();
         for ((run, _), t) in inner.tickets.iter_mut() {
             if *run == req.run_id {
@@ -428,20 +421,17 @@ impl WorkerState {
             })
             .collect();
         tickets.sort_by_key(|t| t.schedule_idx);
-        TicketsResponse {
-            schema_version: "remote_worker_tickets_response_v1",
-            tickets,
-        }
+        TicketsResponse { tickets }
     }
 
     /// Refuse new work and wake every long poll (graceful shutdown, first step).
-    pub fn drain(&self) {
+    pub(crate) fn drain(&self) {
         self.lock().draining = true;
         self.changed.notify_all();
     }
 
     /// Stop every running trial (graceful shutdown after the grace period).
-    pub fn stop_all(&self, reason: &str) {
+    pub(crate) fn stop_all(&self, reason: &str) {
         let inner = self.lock();
         for t in inner.tickets.values() {
             if let TicketState::Running(c) = &t.state {
@@ -451,7 +441,7 @@ impl WorkerState {
     }
 
     /// Wait until no trial runs, at most `timeout`; true when none runs.
-    pub fn wait_idle(&self, timeout: Duration) -> bool {
+    pub(crate) fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut inner = self.lock();
         loop {

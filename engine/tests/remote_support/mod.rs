@@ -151,7 +151,6 @@ pub fn spec(run_id: &str, schedule_idx: u64, trial_id: &str) -> TrialSpec {
         experiment_dir: "/tmp/exp".into(),
         trial_dir: "/tmp/run/trials/t".into(),
         blob_dir: "/tmp/run/blobs".into(),
-        primary_metric: None,
         declared_metrics: Vec::new(),
         required_evidence: Vec::new(),
         isolation: Default::default(),

@@ -45,27 +45,35 @@ impl Projections {
         self.mark_committed(e.schedule_idx, e.status)?;
         let run = self.run.as_ref().expect("run_created applied");
         let slot = run.slot(e.schedule_idx).expect("slot in range");
-        let variant_id = run.variant_ids[slot.variant_idx()].clone();
-        let task_id = run.task_ids[slot.task_idx()].clone();
-        let primary = run.primary_metric.clone();
+        let variant = run.variant_ids[slot.variant_idx()].as_str();
 
-        let streak = self
-            .progress
-            .consecutive_failures
-            .entry(variant_id.clone())
-            .or_default();
+        // The variant's entries exist from `run_created` on: no key is copied here.
+        let streak = match self.progress.consecutive_failures.get_mut(variant) {
+            Some(s) => s,
+            None => self
+                .progress
+                .consecutive_failures
+                .entry(variant.to_string())
+                .or_default(),
+        };
         *streak = run.pruning.next_streak(*streak, c.classification);
         self.aggregates.overall.record(e.status, Some(&c));
-        let agg = self
-            .aggregates
-            .variants
-            .entry(variant_id.clone())
-            .or_default();
+        let agg = match self.aggregates.variants.get_mut(variant) {
+            Some(a) => a,
+            None => self
+                .aggregates
+                .variants
+                .entry(variant.to_string())
+                .or_default(),
+        };
         agg.record(e.status, Some(&c));
 
         if changes.skip_rows {
             return Ok(());
         }
+        let variant_id = variant.to_string();
+        let task_id = run.task_ids[slot.task_idx()].clone();
+        let primary = run.primary_metric.clone();
         let idx = e.schedule_idx;
         let rows = &mut changes.rows;
         rows.push(FactRow::Slot {

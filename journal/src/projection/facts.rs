@@ -9,16 +9,24 @@ use crate::event::{Classification, SlotStatus};
 /// The tables the fold appends rows to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FactTable {
+    /// `proj_slots`: each committed slot's status.
     Slots,
+    /// `fact_trials`: one row per committed slot ([`FactTrial`]).
     Trials,
+    /// `fact_metrics`: one row per numeric metric of a committed trial.
     Metrics,
+    /// `fact_trial_events`: one row per attempt of a committed trial.
     TrialEvents,
+    /// `fact_variant_snapshots`: the variant's counts after each of its commits.
     VariantSnapshots,
+    /// `fact_evidence`: one row per evidence file of a committed trial.
     Evidence,
+    /// `fact_chain_states`: the chain state a committed trial left.
     ChainStates,
 }
 
 impl FactTable {
+    /// Every fact table, in the order above.
     pub const ALL: [FactTable; 7] = [
         FactTable::Slots,
         FactTable::Trials,
@@ -106,9 +114,13 @@ impl FactTable {
 /// One column value as SQLite stores it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FactValue<'a> {
+    /// `NULL`.
     Null,
+    /// An integer (counts and indices above `i64::MAX` are stored as `i64::MAX`).
     Int(i64),
+    /// A floating-point number.
     Real(f64),
+    /// Text, borrowed from the row.
     Text(&'a str),
 }
 
@@ -125,16 +137,26 @@ impl<'a> FactValue<'a> {
 /// One row of `fact_trials`: a committed slot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FactTrial {
+    /// The slot.
     pub schedule_idx: u64,
+    /// Its trial.
     pub trial_id: String,
+    /// Its variant.
     pub variant_id: String,
+    /// Its task.
     pub task_id: String,
+    /// Its replication.
     pub repl_idx: u32,
+    /// What the slot holds.
     pub status: SlotStatus,
     /// `None` for a slot skipped because its variant was pruned (stored as `none`).
     pub classification: Option<Classification>,
+    /// The result's outcome label, when it gave one.
     pub outcome: Option<String>,
+    /// The run's primary metric as this trial reported it.
     pub primary_metric: Option<f64>,
+    /// Attempts inside the trial's dispatch (0 for a skipped slot, and for a trial
+    /// committed as lost without a worker's report).
     pub attempts: u32,
 }
 
@@ -159,53 +181,97 @@ impl FactTrial {
 /// A row appended to a fact table at commit time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FactRow {
+    /// A `proj_slots` row.
     Slot {
+        /// The slot.
         schedule_idx: u64,
+        /// Its trial.
         trial_id: String,
+        /// Its variant.
         variant_id: String,
+        /// What it holds.
         status: SlotStatus,
+        /// Its classification; `None` for a skipped slot.
         classification: Option<Classification>,
     },
+    /// A `fact_trials` row.
     Trial(FactTrial),
+    /// A `fact_metrics` row: one numeric metric of a trial.
     Metric {
+        /// The slot.
         schedule_idx: u64,
+        /// Its trial.
         trial_id: String,
+        /// Its variant.
         variant_id: String,
+        /// The metric's name.
         name: String,
+        /// Its value.
         value: f64,
     },
+    /// A `fact_trial_events` row: one attempt of a trial (or, for a trial without
+    /// attempts, the infrastructure outcome that ended it).
     TrialEvent {
+        /// The slot.
         schedule_idx: u64,
+        /// The attempt's position, from 0.
         seq: u32,
+        /// Its trial.
         trial_id: String,
+        /// `attempt`, or the classification of a trial without attempts.
         kind: String,
+        /// How the attempt ended.
         classification: Option<Classification>,
+        /// The agent's exit status, when it exited.
         exit_code: Option<i32>,
+        /// What went wrong, in words.
         detail: Option<String>,
     },
+    /// A `fact_variant_snapshots` row: a variant's counts after one of its commits.
     VariantSnapshot {
+        /// The slot whose commit this follows.
         schedule_idx: u64,
+        /// The variant.
         variant_id: String,
+        /// Its committed slots.
         committed: u64,
+        /// Those that succeeded.
         succeeded: u64,
+        /// Its scored slots that did not succeed.
         failed: u64,
+        /// Its pruning streak.
         consecutive_failures: u32,
+        /// Whether it is pruned.
         pruned: bool,
     },
+    /// A `fact_evidence` row: one evidence file of a trial.
     Evidence {
+        /// The slot.
         schedule_idx: u64,
+        /// The file's position in the trial's evidence, from 0.
         seq: u32,
+        /// Its trial.
         trial_id: String,
+        /// What kind of evidence it is.
         class: String,
+        /// Its path relative to the run directory.
         path: String,
+        /// blake3 hex digest of its content.
         digest: String,
+        /// Its size.
         bytes: u64,
     },
+    /// A `fact_chain_states` row: the chain state a trial left.
     ChainState {
+        /// The slot.
         schedule_idx: u64,
+        /// Its trial.
         trial_id: String,
+        /// Its variant.
         variant_id: String,
+        /// The chain.
         chain_id: String,
+        /// Digest of the state.
         state_digest: String,
     },
 }

@@ -12,8 +12,14 @@ use serde_json::{json, Value};
 mod commit;
 mod docs;
 mod facts;
+mod snapshot;
+mod state;
 pub use facts::{FactRow, FactTable, FactTrial, FactValue};
-pub mod snapshot;
+pub use snapshot::SNAPSHOT_FORMAT;
+pub use state::{
+    ActiveTrial, LastAck, PauseInfo, RunControl, RunInfo, RunStatus, ScheduleProgress,
+    TrialControlInfo, TrialControlState,
+};
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,130 +31,19 @@ struct EventAt<'a> {
     event: &'a Event,
 }
 
-/// What the run was created with (from `run_created`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunInfo {
-    pub run_id: String,
-    pub experiment_id: String,
-    pub variant_ids: Vec<String>,
-    pub task_ids: Vec<String>,
-    pub schedule: Vec<SlotSpec>,
-    pub pruning: PruningSpec,
-    pub primary_metric: Option<String>,
-}
-
-impl RunInfo {
-    pub fn slot(&self, schedule_idx: u64) -> Option<SlotSpec> {
-        self.schedule.get(schedule_idx as usize).copied()
-    }
-    pub fn variant_of(&self, schedule_idx: u64) -> Option<&str> {
-        self.slot(schedule_idx)
-            .and_then(|s| self.variant_ids.get(s.variant_idx()))
-            .map(String::as_str)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Paused,
-    Interrupted,
-    Completed,
-    Failed,
-    Killed,
-}
-
-impl RunStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Paused => "paused",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Completed => "completed",
-            RunStatus::Failed => "failed",
-            RunStatus::Killed => "killed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrialControlState {
-    Running,
-    Pausing,
-    Paused,
-    Stopping,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LastAck {
-    pub request_id: String,
-    pub accepted: bool,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrialControlInfo {
-    pub state: TrialControlState,
-    pub last_ack: Option<LastAck>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveTrial {
-    pub trial_id: String,
-    pub worker_id: String,
-    pub ticket_id: String,
-    pub schedule_idx: u64,
-    pub variant_id: String,
-    pub task_id: String,
-    pub started_at: String,
-    pub control: TrialControlInfo,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PauseInfo {
-    pub request_id: String,
-    pub label: Option<String>,
-    pub requested_at: String,
-    pub requested_by: String,
-    pub trial_id: Option<String>,
-}
-
-/// `run_control_v2`: who is running, paused or stopping right now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunControl {
-    pub status: RunStatus,
-    pub active_trials: BTreeMap<String, ActiveTrial>,
-    pub pause: Option<PauseInfo>,
-    pub max_concurrency: u32,
-    pub warnings: Vec<String>,
-    pub last_error: Option<String>,
-    pub updated_at: String,
-    pub last_event_idx: u64,
-}
-
-/// `schedule_progress_v2`: how far the committer got. Per-slot statuses are kept compact
-/// (one byte per slot) because schedules reach 100,000s of slots.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ScheduleProgress {
-    pub total_slots: u64,
-    pub next_commit_idx: u64,
-    pub committed: Vec<Option<SlotStatus>>,
-    pub by_status: BTreeMap<SlotStatus, u64>,
-    pub pruned_variants: BTreeSet<String>,
-    pub consecutive_failures: BTreeMap<String, u32>,
-    /// Attempts of not-yet-committed slots lost to infrastructure faults that spent the
-    /// slot's infra-retry budget (`worker_lost` with `retry`, not stopped by a kill).
-    pub lost_attempts: BTreeMap<u64, u32>,
-}
-
+/// Counts and metric sums over committed slots (of the run, or of one variant), updated
+/// at each commit.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Aggregate {
+    /// Slots committed, whatever their status.
     pub committed: u64,
-    pub completed: u64,
+    /// Committed with status `completed` (a success or a failure).
+    pub(crate) completed: u64,
+    /// Committed with status `failed`.
     pub failed: u64,
+    /// Skipped because their variant was pruned.
     pub skipped_pruned: u64,
+    /// Committed with status `worker_lost`.
     pub worker_lost: u64,
     /// Committed slots whose outcome is an infrastructure fault (worker lost, spawn
     /// failure, disk error): outside success rates, metric means and failure streaks.
@@ -158,9 +53,13 @@ pub struct Aggregate {
     pub cancelled: u64,
     /// Attempts lost to infrastructure and dispatched again (never committed).
     pub infra_retried: u64,
+    /// Committed slots classified `success`.
     pub succeeded: u64,
+    /// Per metric, the sum of its values over the scored slots that report it.
     pub metric_sums: BTreeMap<String, f64>,
+    /// Per metric, how many scored slots report it.
     pub metric_counts: BTreeMap<String, u64>,
+    /// Committed completions per classification name (skipped slots have none).
     pub by_classification: BTreeMap<String, u64>,
 }
 
@@ -183,6 +82,7 @@ impl Aggregate {
         (ran > 0).then(|| self.succeeded as f64 / ran as f64)
     }
 
+    /// Mean of `metric` over the scored slots that report it; `None` when none does.
     pub fn mean(&self, metric: &str) -> Option<f64> {
         let n = *self.metric_counts.get(metric)?;
         (n > 0).then(|| self.metric_sums.get(metric).copied().unwrap_or(0.0) / n as f64)
@@ -200,10 +100,7 @@ impl Aggregate {
             if c.classification.is_success() {
                 self.succeeded += 1;
             }
-            *self
-                .by_classification
-                .entry(c.classification.as_str().to_string())
-                .or_default() += 1;
+            bump(&mut self.by_classification, c.classification.as_str(), 1);
             if c.classification.is_infra() {
                 // A crash is never a verdict: no metrics, no share of any mean.
                 self.infra += 1;
@@ -215,13 +112,14 @@ impl Aggregate {
                 return;
             }
             for (k, v) in &c.metrics {
-                *self.metric_sums.entry(k.clone()).or_default() += v;
-                *self.metric_counts.entry(k.clone()).or_default() += 1;
+                bump(&mut self.metric_sums, k, *v);
+                bump(&mut self.metric_counts, k, 1);
             }
         }
     }
 
-    pub fn to_json(&self, primary_metric: Option<&str>) -> Value {
+    /// This aggregate as the `aggregates_v2` document writes it, with its derived numbers.
+    pub(crate) fn to_json(&self, primary_metric: Option<&str>) -> Value {
         json!({
             "committed": self.committed,
             "completed": self.completed,
@@ -243,20 +141,38 @@ impl Aggregate {
     }
 }
 
+/// `map[key] += by`, allocating the key only the first time it is seen (a fold meets
+/// the same few keys on every commit).
+fn bump<T: Copy + Default + std::ops::AddAssign>(map: &mut BTreeMap<String, T>, key: &str, by: T) {
+    match map.get_mut(key) {
+        Some(v) => *v += by,
+        None => {
+            let mut v = T::default();
+            v += by;
+            map.insert(key.to_string(), v);
+        }
+    }
+}
+
+/// The run's aggregate and each variant's.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Aggregates {
+    /// Over every committed slot.
     pub overall: Aggregate,
+    /// Per variant id (every variant of the run, from `run_created` on).
     pub variants: BTreeMap<String, Aggregate>,
 }
 
 /// What one or more `apply` calls changed, for the materializer.
 #[derive(Debug, Default)]
 pub struct Changes {
-    pub docs_dirty: bool,
+    /// A milestone was folded: the `proj_docs` documents must be rewritten.
+    pub(crate) docs_dirty: bool,
+    /// Fact rows to append, in the order the fold produced them.
     pub rows: Vec<FactRow>,
     /// Set for pure folds (replay, recovery) that materialize nothing: fact rows are
     /// not built at all, which roughly halves the cost of folding commits.
-    pub skip_rows: bool,
+    pub(crate) skip_rows: bool,
 }
 
 impl Changes {
@@ -273,22 +189,30 @@ impl Changes {
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("event {idx} ({kind}) does not apply: {message}")]
 pub struct FoldError {
+    /// The event's idx.
     pub idx: u64,
+    /// Its kind.
     pub kind: String,
+    /// What it refers to that does not exist, or what it contradicts.
     pub message: String,
 }
 
 /// The complete projected state of one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Projections {
+    /// What the run was created with; `None` before `run_created` is folded.
     pub run: Option<RunInfo>,
+    /// Who is running, paused or stopping.
     pub control: RunControl,
+    /// How far commits got.
     pub progress: ScheduleProgress,
+    /// Counts and metric sums of the committed slots.
     pub aggregates: Aggregates,
     /// Completions (and worker_lost verdicts) waiting for their slot to be committed.
     pub pending: BTreeMap<u64, TrialCompleted>,
-    /// Ticket of every dispatched, not yet completed slot (dedupe of late deliveries).
+    /// Events folded so far: the idx the next event must have.
     pub events_applied: u64,
+    /// The last `session_started`: the session driving the run (or that last drove it).
     pub session: Option<SessionStarted>,
 }
 
@@ -316,6 +240,7 @@ impl Default for Projections {
 }
 
 impl Projections {
+    /// The state before any event: fold `run_created` first.
     pub fn new() -> Self {
         Self::default()
     }
@@ -330,6 +255,18 @@ impl Projections {
         self.apply_parts(ev.idx, &ev.ts, Cow::Owned(ev.event), changes)
     }
 
+    /// Like [`apply_owned`](Self::apply_owned) for an event not wrapped in a
+    /// [`StoredEvent`]: what a fold reading rows calls, without copying the timestamp.
+    pub(crate) fn apply_decoded(
+        &mut self,
+        idx: u64,
+        ts: &str,
+        event: Event,
+        changes: &mut Changes,
+    ) -> Result<(), FoldError> {
+        self.apply_parts(idx, ts, Cow::Owned(event), changes)
+    }
+
     fn apply_parts(
         &mut self,
         idx: u64,
@@ -337,6 +274,19 @@ impl Projections {
         event: Cow<'_, Event>,
         changes: &mut Changes,
     ) -> Result<(), FoldError> {
+        if let Cow::Owned(Event::TrialDispatched(_)) = &event {
+            self.check_order(idx, &event)?;
+            let Cow::Owned(Event::TrialDispatched(d)) = event else {
+                unreachable!("matched above")
+            };
+            self.dispatch(d, ts).map_err(|message| FoldError {
+                idx,
+                kind: "trial_dispatched".into(),
+                message,
+            })?;
+            self.finish_apply(idx, ts);
+            return Ok(());
+        }
         if let Cow::Owned(Event::TrialCompleted(_)) = &event {
             self.check_order(idx, &event)?;
             let Cow::Owned(Event::TrialCompleted(c)) = event else {
@@ -396,43 +346,7 @@ impl Projections {
                 self.control.last_error = None;
                 self.session = Some(e.clone());
             }
-            Event::TrialDispatched(e) => {
-                let run = self.run.as_ref().expect("checked above");
-                let variant = run
-                    .variant_of(e.schedule_idx)
-                    .ok_or_else(|| fail(format!("schedule_idx {} out of range", e.schedule_idx)))?;
-                if variant != e.variant_id {
-                    return Err(fail(format!(
-                        "slot {} belongs to variant {variant}, not {}",
-                        e.schedule_idx, e.variant_id
-                    )));
-                }
-                if self.is_committed(e.schedule_idx) {
-                    return Err(fail(format!(
-                        "slot {} is already committed",
-                        e.schedule_idx
-                    )));
-                }
-                if self.control.active_trials.contains_key(&e.trial_id) {
-                    return Err(fail(format!("trial {} is already active", e.trial_id)));
-                }
-                self.control.active_trials.insert(
-                    e.trial_id.clone(),
-                    ActiveTrial {
-                        trial_id: e.trial_id.clone(),
-                        worker_id: e.worker_id.clone(),
-                        ticket_id: e.ticket_id.clone(),
-                        schedule_idx: e.schedule_idx,
-                        variant_id: e.variant_id.clone(),
-                        task_id: e.task_id.clone(),
-                        started_at: ev.ts.to_string(),
-                        control: TrialControlInfo {
-                            state: TrialControlState::Running,
-                            last_ack: None,
-                        },
-                    },
-                );
-            }
+            Event::TrialDispatched(e) => self.dispatch(e.clone(), ev.ts).map_err(fail)?,
             Event::TrialCompleted(e) => {
                 self.accept_completion(e.clone()).map_err(fail)?;
             }
@@ -481,17 +395,7 @@ impl Projections {
                     ticket_id: e.ticket_id.clone(),
                     worker_id: e.worker_id.clone(),
                     completion_seq: 0,
-                    classification: e.classification,
-                    outcome: None,
-                    metrics: BTreeMap::new(),
-                    other_metrics: Default::default(),
-                    attempts: Vec::new(),
-                    duration_ms: 0,
-                    evidence: Vec::new(),
-                    artifacts: Vec::new(),
-                    chain_state: None,
-                    error: Some(e.reason.clone()),
-                    isolation: None,
+                    result: TrialOutcome::infra(e.classification, e.reason.clone()),
                 };
                 self.accept_completion(lost).map_err(fail)?;
             }
@@ -625,7 +529,8 @@ impl Projections {
         )
     }
 
-    pub fn is_committed(&self, schedule_idx: u64) -> bool {
+    /// Whether slot `schedule_idx` is committed.
+    pub(crate) fn is_committed(&self, schedule_idx: u64) -> bool {
         self.progress
             .committed
             .get(schedule_idx as usize)
@@ -635,6 +540,42 @@ impl Projections {
     /// Index of the last applied event, if any.
     pub fn last_idx(&self) -> Option<u64> {
         self.events_applied.checked_sub(1)
+    }
+
+    fn dispatch(&mut self, e: TrialDispatched, ts: &str) -> Result<(), String> {
+        let run = self.run.as_ref().expect("checked by check_order");
+        let variant = run
+            .variant_of(e.schedule_idx)
+            .ok_or_else(|| format!("schedule_idx {} out of range", e.schedule_idx))?;
+        if variant != e.variant_id {
+            return Err(format!(
+                "slot {} belongs to variant {variant}, not {}",
+                e.schedule_idx, e.variant_id
+            ));
+        }
+        if self.is_committed(e.schedule_idx) {
+            return Err(format!("slot {} is already committed", e.schedule_idx));
+        }
+        if self.control.active_trials.contains_key(&e.trial_id) {
+            return Err(format!("trial {} is already active", e.trial_id));
+        }
+        self.control.active_trials.insert(
+            e.trial_id.clone(),
+            ActiveTrial {
+                trial_id: e.trial_id,
+                worker_id: e.worker_id,
+                ticket_id: e.ticket_id,
+                schedule_idx: e.schedule_idx,
+                variant_id: e.variant_id,
+                task_id: e.task_id,
+                started_at: ts.to_string(),
+                control: TrialControlInfo {
+                    state: TrialControlState::Running,
+                    last_ack: None,
+                },
+            },
+        );
+        Ok(())
     }
 
     fn accept_completion(&mut self, c: TrialCompleted) -> Result<(), String> {

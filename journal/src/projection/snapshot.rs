@@ -137,7 +137,7 @@ impl Projections {
     /// The state a snapshot body describes, on top of `base`: the fold of event 0 alone
     /// (the run's `run_created`). Every inconsistency is an error naming it, never a
     /// panic: a snapshot row may have been edited by hand.
-    pub fn from_snapshot(base: Projections, body: &[u8]) -> Result<Projections, String> {
+    pub(crate) fn from_snapshot(base: Projections, body: &[u8]) -> Result<Projections, String> {
         let run = base.run.ok_or("event 0 is not run_created")?;
         let b: Body =
             serde_json::from_slice(body).map_err(|e| format!("body does not decode: {e}"))?;
@@ -178,7 +178,7 @@ impl Projections {
 
     /// Whether `kind` ends a session (a snapshot is taken in its transaction, so the
     /// next `continue` or `replay` of the run starts from there).
-    pub fn ends_session(kind: &str) -> bool {
+    pub(crate) fn ends_session(kind: &str) -> bool {
         matches!(
             kind,
             "run_completed" | "run_failed" | "run_killed" | "run_interrupted"

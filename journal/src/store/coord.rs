@@ -12,10 +12,15 @@ use rusqlite::TransactionBehavior;
 /// Who drives a run: the lease row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRow {
+    /// The holder's session.
     pub session_id: String,
+    /// The holder's process id.
     pub pid: u32,
+    /// The holder's host.
     pub host: String,
+    /// When it took the lease (Unix milliseconds, the holder's clock).
     pub acquired_ms: i64,
+    /// Its last heartbeat (Unix milliseconds, the holder's clock).
     pub heartbeat_ms: i64,
     /// Start time of the holder's pid (clock ticks since boot, `/proc/<pid>/stat`).
     pub pid_start: Option<u64>,
@@ -32,6 +37,7 @@ pub enum LeaseTake<E> {
     /// The database stayed locked past the busy timeout.
     #[error("the journal stayed locked past the busy timeout")]
     Busy,
+    /// The journal could not be read or written.
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -39,30 +45,41 @@ pub enum LeaseTake<E> {
 /// One pending control request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxRow {
+    /// The request's id (the requester's, unique in the inbox).
     pub request_id: String,
+    /// Its place in the inbox: requests are taken in this order.
     pub seq: u64,
+    /// The command's name (`pause`, `kill`, …).
     pub command: String,
     /// The command as JSON (the engine's `ControlCommand`).
     pub args: String,
+    /// Who submitted it.
     pub requested_by: String,
+    /// When (Unix milliseconds, the requester's clock).
     pub created_ms: i64,
 }
 
 /// An answer to write into the inbox, atomically with events ([`Journal::append_answering`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxAnswer {
+    /// The request answered.
     pub request_id: String,
     /// The answer as JSON (the engine's `ControlAnswer`).
     pub answer: String,
+    /// When (Unix milliseconds).
     pub answered_ms: i64,
 }
 
 /// A request's state as the requester sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboxState {
+    /// Waiting for the coordinator to take it.
     Pending,
+    /// Answered: the answer's JSON.
     Answered(String),
+    /// The requester gave up on it before it was taken.
     Withdrawn,
+    /// No such request in the inbox.
     Unknown,
 }
 
@@ -80,18 +97,19 @@ fn read_lease(conn: &Connection, version: u32) -> rusqlite::Result<Option<LeaseR
     } else {
         "SELECT session_id, pid, host, acquired_ms, heartbeat_ms, NULL, NULL FROM lease WHERE id = 0"
     };
-    conn.query_row(sql, [], |r| {
-        Ok(LeaseRow {
-            session_id: r.get(0)?,
-            pid: r.get(1)?,
-            host: r.get(2)?,
-            acquired_ms: r.get(3)?,
-            heartbeat_ms: r.get(4)?,
-            pid_start: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
-            boot_id: r.get(6)?,
+    conn.prepare_cached(sql)?
+        .query_row([], |r| {
+            Ok(LeaseRow {
+                session_id: r.get(0)?,
+                pid: r.get(1)?,
+                host: r.get(2)?,
+                acquired_ms: r.get(3)?,
+                heartbeat_ms: r.get(4)?,
+                pid_start: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+                boot_id: r.get(6)?,
+            })
         })
-    })
-    .optional()
+        .optional()
 }
 
 fn write_lease(conn: &Connection, version: u32, row: &LeaseRow) -> rusqlite::Result<()> {
@@ -190,6 +208,8 @@ impl Journal {
         tx.commit().map_err(|e| sqlerr(&self.path, e))
     }
 
+    /// Drops the lease if `session_id` still holds it (a session that ends); another
+    /// session's lease is left alone.
     pub fn lease_release(&self, session_id: &str) -> Result<()> {
         self.conn
             .execute(

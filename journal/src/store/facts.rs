@@ -7,17 +7,18 @@
 use super::read::{decoded_row, DECODED_COLUMNS};
 use super::*;
 use crate::event::{Classification, SlotStatus};
-pub use crate::projection::FactTrial;
 
 /// Committed trials that did not succeed, grouped by what tells their failures apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsuccessfulGroup {
+    /// The group's classification (never `success`).
     pub classification: Classification,
     /// `agent_exit_nonzero` only: the exit code of the trial's last attempt.
     pub exit_code: Option<i32>,
     /// `agent_exit_nonzero` without an exit code only: the last attempt's detail (where a
     /// signal is named).
     pub detail: Option<String>,
+    /// Trials in the group.
     pub count: u64,
     /// The first trial of the group in schedule order.
     pub first_schedule_idx: u64,

@@ -1,13 +1,13 @@
 //! What keeps a damaged or vanished journal from ever ending green.
 //!
-//! * [`FileWatch`]: the identity (device, inode) and size of the journal file and its WAL
+//! * `FileWatch`: the identity (device, inode) and size of the journal file and its WAL
 //!   as the writer opened them. SQLite keeps writing to an open file descriptor even when
 //!   the path was deleted, replaced or truncated underneath it, so every append (and the
 //!   coordinator at each heartbeat and session end) stats the paths: a missing file, another
 //!   inode, or a main file smaller than it was is [`JournalError::Damaged`](super::JournalError).
 //!   The main file never shrinks on its own (no `VACUUM`, no `auto_vacuum`). Cost: two
 //!   `stat` calls per transaction.
-//! * [`HeadRecord`]: the chain head (last idx and its hash) kept in a sidecar file
+//! * `HeadRecord`: the chain head (last idx and its hash) kept in a sidecar file
 //!   (`journal.head`, next to the journal) so a journal whose last events were deleted can
 //!   be told from one that never had them. The writer overwrites one of two fixed 64-byte
 //!   slots after every commit (a `pwrite`, no fsync, no rename: a few microseconds); each
@@ -58,7 +58,7 @@ pub(super) struct FileWatch {
 }
 
 impl FileWatch {
-    pub fn new(path: &Path) -> io::Result<FileWatch> {
+    pub(super) fn new(path: &Path) -> io::Result<FileWatch> {
         let (main, size) = identity(path)?;
         Ok(FileWatch {
             path: path.to_path_buf(),
@@ -69,12 +69,12 @@ impl FileWatch {
     }
 
     /// Whether both watches name the same file (device and inode).
-    pub fn same_file(&self, other: &FileWatch) -> bool {
+    pub(super) fn same_file(&self, other: &FileWatch) -> bool {
         self.main == other.main
     }
 
     /// `Err(reason)` when the journal on disk is no longer the file being written.
-    pub fn check(&mut self) -> Result<(), String> {
+    pub(super) fn check(&mut self) -> Result<(), String> {
         match identity(&self.path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err("the journal file was deleted while this run was writing it".into())
@@ -120,7 +120,7 @@ pub struct Head {
     /// Number of events (`last idx + 1`); 0 for an empty journal.
     pub events: u64,
     /// Hash of the last event (zeros when empty).
-    pub hash: [u8; 32],
+    pub(crate) hash: [u8; 32],
 }
 
 /// Writer side of the head record.
@@ -132,7 +132,7 @@ pub(super) struct HeadRecord {
 
 impl HeadRecord {
     /// Opens (creating) the record; continues the sequence of what is already there.
-    pub fn open(journal: &Path) -> io::Result<HeadRecord> {
+    pub(super) fn open(journal: &Path) -> io::Result<HeadRecord> {
         let path = head_path(journal);
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -145,7 +145,7 @@ impl HeadRecord {
         Ok(HeadRecord { file, seq })
     }
 
-    pub fn write(&mut self, head: Head) -> io::Result<()> {
+    pub(super) fn write(&mut self, head: Head) -> io::Result<()> {
         self.seq += 1;
         let mut slot = [0u8; SLOT];
         slot[..8].copy_from_slice(MAGIC);
@@ -202,19 +202,31 @@ pub fn read_head(journal: &Path) -> io::Result<Option<Head>> {
 pub enum HeadCheck {
     /// The record names an event the journal has, with the same hash (the journal may be
     /// ahead of it by the transaction a crash interrupted).
-    Consistent { recorded: u64 },
+    Consistent {
+        /// Events the record names.
+        recorded: u64,
+    },
     /// The journal predates head records (or was never opened for writing by a labj that
     /// keeps one): a truncated tail cannot be ruled out.
     NotKept,
     /// The journal says it keeps a record, but the file is gone or holds no valid slot.
     Missing,
     /// The journal has fewer events than the record: its tail was cut.
-    Truncated { recorded: u64, present: u64 },
+    Truncated {
+        /// Events the record says were written.
+        recorded: u64,
+        /// Events the table holds.
+        present: u64,
+    },
     /// The event at the recorded head has another hash: the history was rewritten.
-    Diverged { idx: u64 },
+    Diverged {
+        /// The event that differs.
+        idx: u64,
+    },
 }
 
 impl HeadCheck {
+    /// Whether a writer may append: the record matches, or there is none to compare.
     pub fn is_ok(&self) -> bool {
         matches!(self, HeadCheck::Consistent { .. } | HeadCheck::NotKept)
     }

@@ -5,8 +5,9 @@
 //! power failure; the database is never corrupted either way. [`Durability::Full`]
 //! fsyncs every commit for power-loss durability at a large throughput cost.
 
-use crate::event::{DecodeError, Event, StoredEvent};
+use crate::event::{Event, StoredEvent};
 mod coord;
+mod error;
 mod facts;
 pub mod integrity;
 mod pages;
@@ -20,88 +21,20 @@ pub use schema::SCHEMA_VERSION;
 pub use snapshot::{SnapshotFold, SnapshotInfo, SNAPSHOT_EVERY};
 
 pub use coord::{InboxAnswer, InboxRow, InboxState, LeaseRow, LeaseTake};
-pub use facts::{FactTrial, UnsuccessfulGroup};
+pub use facts::UnsuccessfulGroup;
 pub use pages::{RunCreatedSummary, TrialPage, TrialQuery, TrialSort};
 
+pub use error::JournalError;
+pub(crate) use error::Result;
 use integrity::{FileWatch, Head, HeadCheck, HeadRecord};
 
 pub use crate::hex::hex;
 use crate::materialize;
-use crate::projection::{Changes, FoldError, Projections};
+use crate::projection::{Changes, FactTrial, Projections};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    #[error("journal {path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("journal {path} has schema version {found}, newer than this labj understands ({supported}); upgrade labj to open it")]
-    TooNew {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-    },
-    #[error("journal {path} does not exist")]
-    Missing { path: PathBuf },
-    #[error("{path} is not an initialized labj journal (still being created by `labj run`, or not a journal at all)")]
-    NotInitialized { path: PathBuf },
-    #[error("{path} is not a labj journal: not a database (another kind of file, or damaged beyond its header)")]
-    NotADatabase { path: PathBuf },
-    #[error("journal {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("journal {path} already exists")]
-    Exists { path: PathBuf },
-    #[error("journal {path}: event {idx}: {source}")]
-    Decode {
-        path: PathBuf,
-        idx: u64,
-        #[source]
-        source: DecodeError,
-    },
-    #[error("journal {path}: {source}")]
-    Fold {
-        path: PathBuf,
-        #[source]
-        source: FoldError,
-    },
-    #[error("journal {path}: hash chain broken at event {idx}: {reason}")]
-    Chain {
-        path: PathBuf,
-        idx: u64,
-        reason: String,
-    },
-    /// The journal file is no longer the one being written (deleted, replaced,
-    /// truncated), or its chain head record says events are missing.
-    #[error("journal {path} is damaged: {reason}")]
-    Damaged { path: PathBuf, reason: String },
-    /// Another process appended since this handle last did: a second writer.
-    #[error("journal {path}: another process appended to it (it ends at event {found}, this process expected {expected}); another labj is driving this run, so this one stops without writing")]
-    Concurrent {
-        path: PathBuf,
-        expected: String,
-        found: String,
-    },
-    /// The append guard (the run lease) refused: this process is no longer the writer.
-    #[error("journal {path}: not appending: {reason}")]
-    NotWriter { path: PathBuf, reason: String },
-    #[error("journal {path}: event idx {idx} is past the end (last idx is {last})")]
-    PastEnd {
-        path: PathBuf,
-        idx: u64,
-        last: String,
-    },
-}
-
-pub type Result<T, E = JournalError> = std::result::Result<T, E>;
-
+/// How hard a writer's commits are pushed to disk (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// fsync at checkpoints only: survives process crashes.
@@ -111,8 +44,9 @@ pub enum Durability {
     Full,
 }
 
-/// Canonical bytes of an event for the hash chain: length-prefixed fields in a fixed
-/// order, so no two distinct events share an encoding.
+/// The chain hash of an event: blake3 over the previous event's hash (`prev`, zeros for
+/// event 0) and the event's canonical bytes, length-prefixed fields in a fixed order, so no
+/// two distinct events share an encoding. This is the `hash` column every event stores.
 pub fn chain_hash(
     prev: &[u8; 32],
     idx: u64,
@@ -150,12 +84,18 @@ pub fn chain_hash(
 /// Result of a full chain check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainReport {
+    /// Events read up to the end or the first bad one.
     pub events: u64,
+    /// Hex hash of the last event read.
     pub head_hash: String,
     /// First bad idx and why, or `None` when the chain is intact.
     pub first_bad: Option<(u64, String)>,
 }
 
+/// An open journal: one run's event store. A handle from [`Journal::create`],
+/// [`Journal::create_with`] or [`Journal::open`] is the run's writer (it appends, checks
+/// the file on every append and keeps the chain head record); one from
+/// [`Journal::open_read_only`] only reads.
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
@@ -375,6 +315,9 @@ impl Journal {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=16384;"
         ))
         .map_err(|e| sqlerr(path, e))?;
+        // Room for every statement of the append path (events, facts, docs, lease,
+        // inbox, snapshots) so none is evicted and re-parsed (rusqlite's default is 16).
+        conn.set_prepared_statement_cache_capacity(64);
         Self::from_conn(conn, path, create, true)
     }
 
@@ -542,6 +485,7 @@ impl Journal {
         Ok(())
     }
 
+    /// The journal file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -551,6 +495,7 @@ impl Journal {
         self.next_idx
     }
 
+    /// Whether the journal holds no event.
     pub fn is_empty(&self) -> bool {
         self.next_idx == 0
     }
@@ -607,12 +552,11 @@ impl Journal {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| sqlerr(&path, e))?;
+        // Cached statements: an append runs a dozen of them, parsed once per connection
+        // rather than once per append (preparing was a third of an append's CPU).
         let tail: Option<(i64, Vec<u8>)> = tx
-            .query_row(
-                "SELECT idx, hash FROM events ORDER BY idx DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT idx, hash FROM events ORDER BY idx DESC LIMIT 1")
+            .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
             .optional()
             .map_err(|e| sqlerr(&path, e))?;
         let expected = self.next_idx.checked_sub(1);

@@ -15,14 +15,22 @@ use rusqlite::types::Value;
 /// The column a trial page is sorted by (then by slot).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum TrialSort {
+    /// Schedule order.
     #[default]
     Slot,
+    /// Variant id.
     Variant,
+    /// Task id.
     Task,
+    /// Replication index.
     Replication,
+    /// Classification name.
     Classification,
+    /// The result's outcome label (trials without one last).
     Outcome,
+    /// The primary metric's value (trials without one last).
     PrimaryMetric,
+    /// Number of attempts.
     Attempts,
     /// A metric of `fact_metrics` by name (trials without it last).
     Metric(String),
@@ -33,20 +41,28 @@ pub enum TrialSort {
 pub struct TrialQuery {
     /// Slots `< committed_before` only.
     pub committed_before: u64,
+    /// Only this variant's trials.
     pub variant: Option<String>,
+    /// Only this task's trials.
     pub task: Option<String>,
     /// Only these `fact_trials.classification` values (`none` = skipped).
     pub classifications: Option<Vec<String>>,
+    /// The order.
     pub sort: TrialSort,
+    /// Largest first.
     pub descending: bool,
+    /// Matching trials to skip before the page.
     pub offset: u64,
+    /// Most trials on the page.
     pub limit: u64,
 }
 
 /// One page of committed trials and how many match in all.
 #[derive(Debug, Clone)]
 pub struct TrialPage {
+    /// Trials that match the filters, on every page.
     pub matching: u64,
+    /// This page's trials, in the query's order.
     pub rows: Vec<FactTrial>,
 }
 
@@ -241,10 +257,15 @@ impl Journal {
 pub struct RunCreatedSummary {
     /// The resolved experiment as validated.
     pub experiment: serde_json::Value,
+    /// blake3 hex digest of the canonical resolved experiment.
     pub experiment_digest: String,
+    /// The variants, baseline first.
     pub variant_ids: Vec<String>,
+    /// How the schedule was ordered.
     pub schedule_policy: String,
+    /// Slots in the schedule (the length of its array, never decoded).
     pub slots: u64,
+    /// Concurrency the run was created with (a later `concurrency_set` is not applied).
     pub max_concurrency: u64,
     /// `options.inputs`: the per-component input digests, when recorded.
     pub inputs: Option<serde_json::Value>,

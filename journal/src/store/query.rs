@@ -12,9 +12,13 @@ use std::path::Path;
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryValue {
+    /// SQL `NULL`.
     Null,
+    /// A 64-bit integer.
     Integer(i64),
+    /// A floating-point number.
     Real(f64),
+    /// Text (invalid UTF-8 replaced).
     Text(String),
     /// Shown as `x'<hex>'`.
     Blob(Vec<u8>),
@@ -23,25 +27,40 @@ pub enum QueryValue {
 /// The rows a query returned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
+    /// The statement's column names, in order.
     pub columns: Vec<String>,
+    /// Every row, its values in column order.
     pub rows: Vec<Vec<QueryValue>>,
 }
 
 /// Why a query did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
+    /// SQLite does not call the statement read-only.
     #[error("labj query is read-only: `{sql}` would change the journal (only SELECT, WITH … SELECT, EXPLAIN and read-only PRAGMAs run; `labj export` writes tables to files)")]
-    Writes { sql: String },
+    Writes {
+        /// The statement.
+        sql: String,
+    },
+    /// More than one statement was given.
     #[error("labj query runs one statement; `{rest}` follows the first (remove it, or run it separately)")]
-    Several { rest: String },
+    Several {
+        /// What follows the first statement.
+        rest: String,
+    },
+    /// Nothing but blanks and semicolons.
     #[error("empty query: give one SQL statement, e.g. \"SELECT kind, count(*) FROM events GROUP BY kind\"")]
     Empty,
+    /// SQLite refused the statement or failed while running it.
     #[error("SQL error: {source} (in `{sql}`)")]
     Sql {
+        /// The statement.
         sql: String,
+        /// SQLite's error.
         #[source]
         source: rusqlite::Error,
     },
+    /// The journal could not be opened.
     #[error(transparent)]
     Journal(#[from] JournalError),
 }

@@ -56,17 +56,21 @@ impl Journal {
         check_chain: bool,
         f: impl FnMut(RawRow<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.for_each_raw_after(from, [0; 32], to, check_chain, f)
+        self.for_each_raw_after(from, [0; 32], to, check_chain, || false, f)
     }
 
     /// Like `for_each_raw`, with the chain checked from `from` on given the hash of the
     /// event before it (`prev`; zeros for event 0): a fold resuming from a snapshot.
+    /// When `defer_hash()` says so for a row, its hash is not recomputed here but handed
+    /// on with the row ([`RawRow::unchecked_prev`]): the receiver must check it (every
+    /// other check of the row is made here all the same).
     fn for_each_raw_after(
         &self,
         from: u64,
         prev: [u8; 32],
         to: Option<u64>,
         check_chain: bool,
+        mut defer_hash: impl FnMut() -> bool,
         mut f: impl FnMut(RawRow<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self
@@ -124,31 +128,7 @@ impl Journal {
                 v => Some(v.as_str().map_err(|_| utf8())?),
             };
             let sidx = sidx.map(|v| v as u64);
-            if check_chain {
-                let want = chain_hash(&prev, idx, kind, sidx, tid, ts, payload);
-                if want != hash {
-                    // Name the most precise fault: a payload that no longer decodes, or
-                    // one that disagrees with its own index columns, before a bare hash
-                    // mismatch.
-                    return Err(match Event::decode(kind, payload) {
-                        Err(source) => JournalError::Decode {
-                            path: self.path.clone(),
-                            idx,
-                            source,
-                        },
-                        Ok(ev) if ev.schedule_idx() != sidx || ev.trial_id() != tid => chain_err(
-                            "schedule_idx/trial_id columns disagree with the payload".into(),
-                        ),
-                        Ok(_) => chain_err(
-                            "hash does not match content (edited, reordered or forged event)"
-                                .into(),
-                        ),
-                    });
-                }
-            }
-            prev = hash;
-            expect = idx + 1;
-            f(RawRow {
+            let row = RawRow {
                 idx,
                 kind,
                 payload,
@@ -156,7 +136,22 @@ impl Journal {
                 hash,
                 schedule_idx: sidx,
                 trial_id: tid,
-            })?;
+                unchecked_prev: None,
+            };
+            let row = match check_chain {
+                false => row,
+                true if defer_hash() => RawRow {
+                    unchecked_prev: Some(prev),
+                    ..row
+                },
+                true => {
+                    check_hash(&self.path, &prev, &row)?;
+                    row
+                }
+            };
+            prev = hash;
+            expect = idx + 1;
+            f(row)?;
         }
         Ok(())
     }
@@ -174,35 +169,74 @@ impl Journal {
         mut sink: Option<FoldSink<'_>>,
     ) -> Result<(Projections, Changes)> {
         const BATCH: usize = 512;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(16);
+        const QUEUED: usize = 16;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(QUEUED);
+        // Batches sent and not yet taken by the worker. Each row's hash check needs only
+        // its own content and the stored hash of the row before it, so either thread can
+        // make it: the reader hands a batch's checks to the worker when the worker waits
+        // for work (few batches queued) and keeps them when it is behind, which keeps
+        // both cores busy whatever the mix of event sizes.
+        let queued = std::sync::atomic::AtomicUsize::new(0);
+        let queued = &queued;
+        // Folded batches go back to the reader, emptied, for their buffers to be
+        // filled again: no allocation per batch, no buffer freed on another thread.
+        let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<RawBatch>(QUEUED + 2);
         let path = self.path.clone();
         let FoldStart { proj, next, prev } = start;
         std::thread::scope(|scope| {
             let worker = scope.spawn(move || -> Result<(Projections, Changes)> {
                 let mut changes = changes;
                 let mut proj = proj;
-                for batch in rx {
+                for mut batch in rx {
+                    queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     for i in 0..batch.rows.len() {
-                        let ev = decode_raw(&path, batch.row(i), true)?;
-                        let (idx, hash) = (ev.idx, ev.hash);
-                        proj.apply_owned(ev, &mut changes).map_err(|source| {
-                            JournalError::Fold {
+                        let raw = batch.row(i);
+                        if let Some(prev) = raw.unchecked_prev {
+                            check_hash(&path, &prev, &raw)?;
+                        }
+                        let (idx, hash, ts) = (raw.idx, raw.hash, raw.ts);
+                        let ev = decode_event(&path, &raw, true)?;
+                        proj.apply_decoded(idx, ts, ev, &mut changes)
+                            .map_err(|source| JournalError::Fold {
                                 path: path.clone(),
                                 source,
-                            }
-                        })?;
+                            })?;
                         if let Some(sink) = sink.as_mut() {
                             sink(idx, &hash, &proj, &mut changes)?;
                         }
                     }
+                    batch.clear();
+                    let _ = back_tx.try_send(batch);
                 }
                 Ok((proj, changes))
             });
-            let mut batch = RawBatch::default();
+            let fresh = || {
+                back_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| RawBatch::with_room(BATCH))
+            };
+            let send = |batch: RawBatch| {
+                queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tx.send(batch)
+            };
+            let mut batch = fresh();
             let mut worker_gone = false;
-            let read = self.for_each_raw_after(next, prev, until, true, |raw| {
+            // Decided once per batch, before its first row.
+            let mut rows_left = 0usize;
+            let mut defer = false;
+            let defer_hash = || {
+                if rows_left == 0 {
+                    rows_left = BATCH;
+                    defer = queued.load(std::sync::atomic::Ordering::Relaxed) < QUEUED / 2;
+                }
+                rows_left -= 1;
+                defer
+            };
+            let read = self.for_each_raw_after(next, prev, until, true, defer_hash, |raw| {
                 batch.push(&raw);
-                if batch.rows.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+                if batch.rows.len() == BATCH
+                    && send(std::mem::replace(&mut batch, fresh())).is_err()
+                {
                     // The worker stopped on an error; it reports it below.
                     worker_gone = true;
                     return Err(JournalError::Missing {
@@ -211,8 +245,10 @@ impl Journal {
                 }
                 Ok(())
             });
-            if read.is_ok() && !batch.rows.is_empty() {
-                let _ = tx.send(batch);
+            // Also after a read error: the rows before it may hold deferred checks, and
+            // the earliest fault is the one reported.
+            if !worker_gone && !batch.rows.is_empty() {
+                let _ = send(batch);
             }
             drop(tx);
             let folded = worker
@@ -439,7 +475,7 @@ pub(super) struct FoldStart {
 }
 
 impl FoldStart {
-    pub fn zero() -> FoldStart {
+    pub(super) fn zero() -> FoldStart {
         FoldStart {
             proj: Projections::new(),
             next: 0,
@@ -514,6 +550,8 @@ struct RawRow<'a> {
     hash: [u8; 32],
     schedule_idx: Option<u64>,
     trial_id: Option<&'a str>,
+    /// Set when the row's hash was not checked yet: the stored hash of the row before.
+    unchecked_prev: Option<[u8; 32]>,
 }
 
 /// Rows copied into one buffer per batch, so the reader thread makes one allocation per
@@ -531,9 +569,23 @@ struct RawSpan {
     /// Byte ranges in `text`: kind, payload, ts, trial_id (empty range + flag for None).
     ranges: [(u32, u32); 4],
     has_trial_id: bool,
+    unchecked_prev: Option<[u8; 32]>,
 }
 
 impl RawBatch {
+    /// An empty batch with room for `rows` rows of typical size.
+    fn with_room(rows: usize) -> RawBatch {
+        RawBatch {
+            text: String::with_capacity(rows * 512),
+            rows: Vec::with_capacity(rows),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.rows.clear();
+    }
+
     fn push(&mut self, r: &RawRow<'_>) {
         let mut put = |t: &str| {
             let start = self.text.len() as u32;
@@ -552,6 +604,7 @@ impl RawBatch {
             schedule_idx: r.schedule_idx,
             ranges,
             has_trial_id: r.trial_id.is_some(),
+            unchecked_prev: r.unchecked_prev,
         });
     }
 
@@ -566,13 +619,59 @@ impl RawBatch {
             hash: sp.hash,
             schedule_idx: sp.schedule_idx,
             trial_id: sp.has_trial_id.then(|| at(3)),
+            unchecked_prev: sp.unchecked_prev,
         }
     }
+}
+
+/// Recompute a row's chain hash from the stored hash of the row before it (`prev`) and
+/// compare it with the stored one. A mismatch names the most precise fault: a payload
+/// that no longer decodes, or one that disagrees with its own index columns, before a
+/// bare hash mismatch.
+fn check_hash(path: &Path, prev: &[u8; 32], r: &RawRow<'_>) -> Result<()> {
+    let want = chain_hash(
+        prev,
+        r.idx,
+        r.kind,
+        r.schedule_idx,
+        r.trial_id,
+        r.ts,
+        r.payload,
+    );
+    if want == r.hash {
+        return Ok(());
+    }
+    let chain_err = |reason: &str| JournalError::Chain {
+        path: path.to_path_buf(),
+        idx: r.idx,
+        reason: reason.into(),
+    };
+    Err(match Event::decode(r.kind, r.payload) {
+        Err(source) => JournalError::Decode {
+            path: path.to_path_buf(),
+            idx: r.idx,
+            source,
+        },
+        Ok(ev) if ev.schedule_idx() != r.schedule_idx || ev.trial_id() != r.trial_id => {
+            chain_err("schedule_idx/trial_id columns disagree with the payload")
+        }
+        Ok(_) => chain_err("hash does not match content (edited, reordered or forged event)"),
+    })
 }
 
 /// Decode a row; with `check_columns`, its `schedule_idx`/`trial_id` columns must agree
 /// with the payload (they are hashed, so a disagreement is an edit).
 fn decode_raw(path: &Path, raw: RawRow<'_>, check_columns: bool) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        idx: raw.idx,
+        ts: raw.ts.to_owned(),
+        event: decode_event(path, &raw, check_columns)?,
+        hash: raw.hash,
+    })
+}
+
+/// [`decode_raw`] without the row's timestamp and hash.
+fn decode_event(path: &Path, raw: &RawRow<'_>, check_columns: bool) -> Result<Event> {
     let event = Event::decode(raw.kind, raw.payload).map_err(|source| JournalError::Decode {
         path: path.into(),
         idx: raw.idx,
@@ -587,12 +686,7 @@ fn decode_raw(path: &Path, raw: RawRow<'_>, check_columns: bool) -> Result<Store
             reason: "schedule_idx/trial_id columns disagree with the payload".into(),
         });
     }
-    Ok(StoredEvent {
-        idx: raw.idx,
-        ts: raw.ts.to_owned(),
-        event,
-        hash: raw.hash,
-    })
+    Ok(event)
 }
 
 fn error_idx(e: &JournalError) -> u64 {

@@ -9,7 +9,7 @@
 //! event 0: a bad snapshot costs time, never correctness.
 
 use super::*;
-use crate::projection::snapshot::SNAPSHOT_FORMAT;
+use crate::projection::SNAPSHOT_FORMAT;
 use read::FoldStart;
 
 /// Events between snapshots. Measured with bench/fold_replay.sh: encoding one snapshot
@@ -21,14 +21,18 @@ pub const SNAPSHOT_EVERY: u64 = 50_000;
 /// A snapshot row as listed by [`Journal::snapshots`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
+    /// The last event the snapshot's state includes.
     pub idx: u64,
+    /// Its encoding's version (only [`SNAPSHOT_FORMAT`] is trusted).
     pub format: u32,
+    /// Size of its body.
     pub bytes: u64,
 }
 
 /// The result of [`Journal::fold_from_snapshot`].
 #[derive(Debug)]
 pub struct SnapshotFold {
+    /// The fold's state: equal to [`Journal::fold`]'s.
     pub projections: Projections,
     /// The snapshot the fold started from (`None`: from event 0).
     pub from_snapshot: Option<u64>,
@@ -360,7 +364,7 @@ pub(super) struct Audit {
 }
 
 impl Audit {
-    pub fn load(conn: &Connection, version: u32, path: &Path) -> Result<Audit> {
+    pub(super) fn load(conn: &Connection, version: u32, path: &Path) -> Result<Audit> {
         let mut audit = Audit {
             expect: Default::default(),
             first: None,
@@ -406,7 +410,7 @@ impl Audit {
     }
 
     /// At every event of the fold from 0: compares a snapshot taken at `idx`.
-    pub fn check(&mut self, idx: u64, hash: &[u8; 32], proj: &Projections) {
+    pub(super) fn check(&mut self, idx: u64, hash: &[u8; 32], proj: &Projections) {
         let Some((chain, stored)) = self.expect.remove(&idx) else {
             return;
         };
@@ -426,7 +430,7 @@ impl Audit {
     }
 
     /// The first difference found, after the fold saw every one of `events` events.
-    pub fn first_difference(&mut self, events: u64) -> Option<String> {
+    pub(super) fn first_difference(&mut self, events: u64) -> Option<String> {
         if let Some((idx, _)) = self.expect.iter().next() {
             self.note(format!(
                 "proj_snapshots: snapshot {idx} describes event {idx}, which the journal does not hold ({events} events)"

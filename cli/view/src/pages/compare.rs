@@ -47,7 +47,7 @@ pub(crate) fn render(run: &RunCtx, sa: u64, sb: u64) -> Result<Page, ViewError> 
         d.row
             .as_ref()
             .map(|r| format!("{} · {} · repl {}", r.variant_id, r.task_id, r.repl_idx))
-            .unwrap_or_else(|| format!("trial_{:06}", d.slot))
+            .unwrap_or_else(|| journal::trial_id_of(d.slot))
     };
     let mut b = String::from("<h1>Compare</h1>");
     if let (Some(x), Some(y)) = (&da.row, &db.row) {
@@ -60,10 +60,10 @@ pub(crate) fn render(run: &RunCtx, sa: u64, sb: u64) -> Result<Page, ViewError> 
     let _ = write!(
         b,
         "<div class=\"cols\"><div id=\"left\"><h2>{} — {}</h2>{}</div><div id=\"right\"><h2>{} — {}</h2>{}</div></div>",
-        a(&links.trial(sa), &format!("trial_{sa:06}")),
+        a(&links.trial(sa), &journal::trial_id_of(sa)),
         esc(&label(&da)),
         super::trial::body(run, &da, "l-", false),
-        a(&links.trial(sb), &format!("trial_{sb:06}")),
+        a(&links.trial(sb), &journal::trial_id_of(sb)),
         esc(&label(&db)),
         super::trial::body(run, &db, "r-", false),
     );

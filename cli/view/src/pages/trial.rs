@@ -111,7 +111,7 @@ pub(crate) fn load(run: &RunCtx, slot: u64) -> Result<TrialData, ViewError> {
     } else {
         Vec::new()
     };
-    let trial_id = format!("trial_{slot:06}");
+    let trial_id = journal::trial_id_of(slot);
     for kind in ["pause_acked", "resume_requested"] {
         run.journal.for_each_event_of_kind(kind, |e| {
             let mine = match &e.event {
@@ -301,13 +301,23 @@ pub(crate) fn body(run: &RunCtx, d: &TrialData, side: &str, full: bool) -> Strin
                         .map(|x| x.to_string())
                         .unwrap_or_else(|| "–".into()),
                     ms(at.duration_ms),
+                    at.leaked_processes
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "–".into()),
                     esc(at.detail.as_deref().unwrap_or("")),
                 ]
             })
             .collect();
         b.push_str(&table(
             &format!("{side}attempts"),
-            &["attempt", "classification", "exit", "duration", "detail"],
+            &[
+                "attempt",
+                "classification",
+                "exit",
+                "duration",
+                "leaked",
+                "detail",
+            ],
             &rows,
         ));
         b.push_str(&timeline(&d.events, side));
@@ -475,7 +485,7 @@ pub(crate) fn page(run: &RunCtx, slot: &u64) -> Result<Page, ViewError> {
     let d = load(run, *slot)?;
     let links = &run.links;
     let live = d.row.is_none() && !links.export && read::report::runs::holder_alive(&run.journal);
-    let title = format!("trial_{slot:06}");
+    let title = journal::trial_id_of(*slot);
     let mut b = format!("<h1>{}</h1>", esc(&title));
     b.push_str(&body(run, &d, "", true));
     let mut crumbs = vec![];

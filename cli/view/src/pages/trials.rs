@@ -8,6 +8,7 @@ use crate::html::{a, enc, esc, num, table, Page};
 use crate::site::{RunCtx, ViewError};
 use journal::event::{Classification, Event};
 use journal::{TrialQuery, TrialSort};
+use read::outcome::{OutcomeFilter, OUTCOME_WORDS};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -19,28 +20,17 @@ const METRIC_NAME_SCAN: u64 = 5_000;
 /// --outcome`): `succeeded`, `failed` (scored, not succeeded), `infra`, `skipped`,
 /// `cancelled`, or one classification.
 pub(crate) fn outcome_classes(outcome: &str) -> Result<Vec<String>, ViewError> {
-    let all = Classification::ALL;
-    let names = |f: &dyn Fn(&Classification) -> bool| -> Vec<String> {
-        all.iter()
-            .filter(|c| f(c))
-            .map(|c| c.as_str().to_string())
-            .collect()
-    };
-    Ok(match outcome {
-        "succeeded" => vec!["success".into()],
-        "failed" => names(&|c| c.is_verdict() && !c.is_success()),
-        "infra" => names(&|c| c.is_infra()),
-        "skipped" => vec!["none".into()],
-        other => match Classification::parse(other) {
-            Some(c) => vec![c.as_str().to_string()],
-            None => {
-                return Err(ViewError::BadRequest(format!(
-                    "outcome `{other}` is not one of succeeded, failed, infra, skipped or a classification ({})",
-                    all.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-                )))
-            }
-        },
-    })
+    let f = OutcomeFilter::parse(outcome).map_err(ViewError::BadRequest)?;
+    let mut names: Vec<String> = Classification::ALL
+        .iter()
+        .filter(|c| f.admits(Some(**c)))
+        .map(|c| c.as_str().to_string())
+        .collect();
+    if f.admits(None) {
+        // A skipped slot's row in fact_trials.
+        names.push("none".into());
+    }
+    Ok(names)
 }
 
 fn sort_of(s: &str) -> Result<TrialSort, ViewError> {
@@ -178,10 +168,7 @@ pub(crate) fn page(run: &RunCtx, q: &BTreeMap<String, String>) -> Result<Page, V
             s.push_str("</select>");
             s
         };
-        let mut outcomes: Vec<String> = ["succeeded", "failed", "infra", "skipped"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut outcomes: Vec<String> = OUTCOME_WORDS.iter().map(|s| s.to_string()).collect();
         outcomes.extend(Classification::ALL.iter().map(|c| c.as_str().to_string()));
         let mut sorts: Vec<String> = [
             "slot",

@@ -68,6 +68,7 @@ mod compact;
 mod conclusion;
 mod control;
 mod declared;
+mod fdtable;
 mod files;
 use files::{file_refs, json_bytes, set_read_only, write_json, write_new};
 mod grade;
@@ -84,6 +85,7 @@ mod wake;
 mod workspace;
 
 pub use control::TrialControl;
+pub use fdtable::private_fd_table;
 
 use blobs::BlobStore;
 use control::Phase;
@@ -251,7 +253,7 @@ impl Report {
             artifacts: self.artifacts,
             chain_state: None,
             error: self.error,
-            isolation: self.isolation,
+            isolation: self.isolation.map(Box::new),
         }
     }
 }

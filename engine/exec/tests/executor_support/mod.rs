@@ -55,7 +55,6 @@ pub fn spec(tmp: &Path, command: Vec<String>) -> TrialSpec {
         experiment_dir: testdata(),
         trial_dir: run_dir.join("trials").join("t1"),
         blob_dir: run_dir.join("blobs"),
-        primary_metric: None,
         declared_metrics: Vec::new(),
         required_evidence: Vec::new(),
         isolation: Default::default(),

@@ -32,7 +32,7 @@ pub(crate) fn opt_string_or_list<'de, D: Deserializer<'de>>(
 /// `${AGENTLAB_…}` templates and shell snippets (a token with whitespace or shell
 /// syntax, e.g. the script of `sh -c '…'`) are left alone: the original would have
 /// mangled them into paths under the project root, which no experiment can have meant.
-pub fn looks_like_path(token: &str) -> bool {
+pub(crate) fn looks_like_path(token: &str) -> bool {
     if token.starts_with('-')
         || token.contains("${")
         || token
@@ -64,7 +64,7 @@ pub fn project_root(experiment_dir: &Path) -> PathBuf {
 }
 
 /// Every relative path-like token made absolute under `root` (lexically normalized).
-pub fn resolve_tokens(command: &[String], root: &Path) -> Vec<String> {
+pub(crate) fn resolve_tokens(command: &[String], root: &Path) -> Vec<String> {
     command
         .iter()
         .map(|t| {
@@ -93,7 +93,7 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// Whether a command can start, as `describe` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProgramCheck {
+pub(crate) enum ProgramCheck {
     /// The program (and the script it runs, when the second token is a path) exist.
     Ok(PathBuf),
     /// The program's path is a `${AGENTLAB_…}` template (e.g. a script staged into each
@@ -105,7 +105,7 @@ pub enum ProgramCheck {
 
 /// Checks an already resolved command: `command[0]` must be an executable file (bare
 /// names are looked up on `PATH`), and a path-like second token (`node h.js`) must exist.
-pub fn check_command(command: &[String]) -> ProgramCheck {
+pub(crate) fn check_command(command: &[String]) -> ProgramCheck {
     match check_inner(command) {
         ProgramCheck::Problem(p) if command.first().is_some_and(|c| c.contains(' ')) => {
             ProgramCheck::Problem(format!(

@@ -2,9 +2,10 @@
 //! `task_boundary_v1` row (task + workspace files + mounts + limits).
 
 use super::ExperimentError;
+use crate::isolation::MountReference;
 pub(crate) use crate::safe_fs::check_relative_path as check_relative;
 use crate::schemas;
-use crate::trial::{MountReference, WorkspaceFile};
+use crate::trial::WorkspaceFile;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -12,19 +13,19 @@ use std::path::Path;
 
 /// Per-task limits of a `task_boundary_v1` row (all optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskLimits {
+pub(crate) struct TaskLimits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_steps: Option<u64>,
+    pub(crate) max_steps: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_total_tokens: Option<u64>,
+    pub(crate) max_total_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_tool_calls: Option<u64>,
+    pub(crate) max_tool_calls: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_seconds: Option<u64>,
+    pub(crate) trial_seconds: Option<u64>,
 }
 
 impl TaskLimits {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == TaskLimits::default()
     }
 }
@@ -32,6 +33,9 @@ impl TaskLimits {
 /// One dataset row, typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
+    /// The task's id (a row without one is `task_<index>`, as the original names it);
+    /// checked when the dataset is read: not empty, no control characters, unique
+    /// ignoring case.
     pub id: String,
     /// The task object the agent sees (for boundary rows: the inner `task`), open data,
     /// held as its compact JSON text (what `serde_json` writes for the parsed value, so
@@ -39,44 +43,46 @@ pub struct Task {
     /// (a B-tree node), the text its length, and a dataset of 100,000s of tasks stays
     /// in bounded memory. [`Task::payload`] parses it when a trial needs it.
     payload_json: Box<str>,
-    pub workspace_files: Vec<WorkspaceFile>,
+    pub(crate) workspace_files: Vec<WorkspaceFile>,
+    /// Dataset packs the task expects mounted (a `task_boundary_v1` row's
+    /// `mount_references`); refused for plain local trials.
     pub mount_references: Vec<MountReference>,
-    pub limits: TaskLimits,
+    pub(crate) limits: TaskLimits,
     /// Whether the row was a `task_boundary_v1` row.
-    pub boundary: bool,
+    pub(crate) boundary: bool,
     /// The task's `policy_override.required_evidence_classes` (the original runner's
     /// per-task override), replacing `benchmark.policy.required_evidence_classes` for it.
-    pub required_evidence_classes: Option<Vec<String>>,
+    pub(crate) required_evidence_classes: Option<Vec<String>>,
     /// 1-based line in the dataset file (0 when parsed outside a file).
     pub line: usize,
     /// A `task_row_v1` row's execution fields (the original's current format).
-    pub row: Option<RowExecution>,
+    pub(crate) row: Option<RowExecution>,
 }
 
 /// The execution fields of a `task_row_v1` row: the task's image (which wins over the
 /// variant's and the experiment's), the working directory inside it and the time limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowExecution {
-    pub image: String,
-    pub workdir: String,
-    pub time_limit_ms: Option<u64>,
+pub(crate) struct RowExecution {
+    pub(crate) image: String,
+    pub(crate) workdir: String,
+    pub(crate) time_limit_ms: Option<u64>,
 }
 
 impl Task {
     /// The task object the agent sees.
-    pub fn payload(&self) -> Value {
+    pub(crate) fn payload(&self) -> Value {
         // The text was written from a `Value` at load time: it always parses.
         serde_json::from_str(&self.payload_json).unwrap_or(Value::Null)
     }
 
     /// The task object as compact JSON (keys in `serde_json`'s order).
-    pub fn payload_json(&self) -> &str {
+    pub(crate) fn payload_json(&self) -> &str {
         &self.payload_json
     }
 
     /// The container image the task asks for, if any (a `task_row_v1` row's `image`,
     /// else `task.image`).
-    pub fn image(&self) -> Option<String> {
+    pub(crate) fn image(&self) -> Option<String> {
         if let Some(r) = &self.row {
             return Some(r.image.clone());
         }
@@ -87,7 +93,8 @@ impl Task {
     }
 
     /// The task's workspace description (`task.workspace`: repo, base commit, …), if any.
-    pub fn workspace(&self) -> Option<Value> {
+    #[cfg(test)]
+    pub(crate) fn workspace(&self) -> Option<Value> {
         self.payload().get("workspace").cloned()
     }
 }
@@ -112,7 +119,7 @@ struct BoundaryRow {
 /// dataset's tasks: a task without an `id` is named `task_<index>`, as the original
 /// runner names it (rows keyed `task_id` get that name too: the original never read
 /// `task_id`). `file` and `line` only name the place in errors.
-pub fn parse_task_row(
+pub(crate) fn parse_task_row(
     row: &Value,
     index: usize,
     file: &Path,

@@ -11,46 +11,46 @@ use serde_json::Value;
 use std::fmt::Write as _;
 
 /// How many leading slots a description lists.
-pub const DESCRIBE_SLOTS: usize = 10;
+pub(crate) const DESCRIBE_SLOTS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VariantLine {
-    pub variant_id: String,
-    pub baseline: bool,
+pub(crate) struct VariantLine {
+    pub(crate) variant_id: String,
+    pub(crate) baseline: bool,
     /// `key=value, …` of the top-level bindings (values shortened).
-    pub bindings_summary: String,
-    pub agent_command: Vec<String>,
+    pub(crate) bindings_summary: String,
+    pub(crate) agent_command: Vec<String>,
     /// The container image of the variant's trials (container mode; a task's own image
     /// wins for that task).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     /// The command line the agent runs: command, variant args, then the input and
     /// output flags with `<task>` / `<result>` for the paths (in-container paths in
     /// container mode).
-    pub command_line: String,
+    pub(crate) command_line: String,
     /// What the variant's `runtime.agent` overrides change, e.g. `env PATIENCE; timeout 5000 ms`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub overrides: Option<String>,
+    pub(crate) overrides: Option<String>,
 }
 
 /// One program an experiment starts, and whether it can start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProgramLine {
+pub(crate) struct ProgramLine {
     /// `agent (variant v)`, `grader` or `benchmark adapter`.
-    pub role: String,
+    pub(crate) role: String,
     /// The command after path resolution (before `${AGENTLAB_…}` expansion).
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// `None` when it can start; otherwise why not.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
+    pub(crate) problem: Option<String>,
     /// Its path is a `${AGENTLAB_…}` template: checked when each trial starts.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub checked_per_trial: bool,
+    pub(crate) checked_per_trial: bool,
 }
 
 /// Checks every program the experiment would start: each variant's agent and the
 /// grader or adapter (bare names on PATH, the rest must exist and be executable).
-pub fn program_checks(experiment: &Experiment) -> Vec<ProgramLine> {
+pub(crate) fn program_checks(experiment: &Experiment) -> Vec<ProgramLine> {
     let mut lines: Vec<ProgramLine> = Vec::new();
     let mut push = |role: String, command: Vec<String>| {
         let check = check_command(&command);
@@ -121,67 +121,70 @@ fn grader_placement(experiment: &Experiment) -> Option<String> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SlotLine {
-    pub schedule_idx: u64,
-    pub variant_id: String,
-    pub task_id: String,
-    pub repl_idx: u32,
+pub(crate) struct SlotLine {
+    pub(crate) schedule_idx: u64,
+    pub(crate) variant_id: String,
+    pub(crate) task_id: String,
+    pub(crate) repl_idx: u32,
 }
 
 /// Everything `labj describe` shows, serializable for `--json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Description {
-    pub experiment_id: String,
-    pub name: String,
+    pub(crate) experiment_id: String,
+    pub(crate) name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
+    pub(crate) owner: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    pub file: String,
-    pub version: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) file: String,
+    pub(crate) version: String,
     /// The original runner's format the file was written in, when it is not a resolved
     /// experiment (e.g. version 1.0).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-    pub digest: String,
-    pub dataset: String,
-    pub variants: Vec<VariantLine>,
-    pub task_count: usize,
-    pub replications: u32,
-    pub schedule_size: u64,
-    pub scheduling: String,
-    pub shuffle_tasks: bool,
+    pub(crate) format: Option<String>,
+    pub(crate) digest: String,
+    pub(crate) dataset: String,
+    pub(crate) variants: Vec<VariantLine>,
+    pub(crate) task_count: usize,
+    pub(crate) replications: u32,
+    pub(crate) schedule_size: u64,
+    pub(crate) scheduling: String,
+    pub(crate) shuffle_tasks: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub random_seed: Option<u64>,
+    pub(crate) random_seed: Option<u64>,
     /// Whether the schedule draws from the seed (randomized or shuffled tasks).
-    pub seeded: bool,
-    pub max_concurrency: u32,
-    pub concurrency: ConcurrencyPolicy,
-    pub retry: RetrySpec,
-    pub pruning: PruningSpec,
-    pub state: String,
+    pub(crate) seeded: bool,
+    pub(crate) max_concurrency: u32,
+    pub(crate) concurrency: ConcurrencyPolicy,
+    pub(crate) retry: RetrySpec,
+    pub(crate) pruning: PruningSpec,
+    pub(crate) state: String,
     /// The cap per output stream (stdout, stderr; trajectories too) of every program the
     /// run starts: `runtime.policy.output_limit_bytes`, or the default.
-    pub output_limit_bytes: u64,
+    pub(crate) output_limit_bytes: u64,
     /// Whether `output_limit_bytes` is the default (not set in the experiment).
-    pub output_limit_default: bool,
+    pub(crate) output_limit_default: bool,
     /// `None` when `labj run` would accept the experiment; otherwise the gate's message.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_runnable: Option<String>,
+    pub(crate) not_runnable: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub grader_command: Option<Vec<String>>,
+    pub(crate) grader_command: Option<Vec<String>>,
     /// Where the grader runs when not on the host (`benchmark.grader.strategy`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub grader_placement: Option<String>,
+    pub(crate) grader_placement: Option<String>,
     /// Every program the run starts, checked.
-    pub programs: Vec<ProgramLine>,
+    pub(crate) programs: Vec<ProgramLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub primary_metric: Option<String>,
-    pub first_slots: Vec<SlotLine>,
+    pub(crate) primary_metric: Option<String>,
+    pub(crate) first_slots: Vec<SlotLine>,
 }
 
+/// What `labj describe` shows for `experiment`: its variants, dataset, schedule,
+/// policies, first slots, whether the release gate would refuse it, and whether each
+/// program it names can start (looked up on disk and `PATH`; nothing is run).
 pub fn describe(experiment: &Experiment) -> Description {
     let variants = experiment
         .variants()

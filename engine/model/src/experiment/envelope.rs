@@ -30,7 +30,7 @@ pub(super) fn check_path(path: &Path) -> Result<(), ExperimentError> {
 /// `created_at`, `checksums_ref` and `package_digest`. labj reads the experiment and
 /// ignores these (it does not verify a sealed package's checksums); any other key
 /// beside the wrapper is refused, as is another manifest `schema_version`.
-pub const WRAPPER_SIBLINGS: &[&str] = &[
+pub(crate) const WRAPPER_SIBLINGS: &[&str] = &[
     "dataset_task_row",
     "schema_version",
     "created_at",

@@ -22,7 +22,7 @@ use std::path::Path;
 impl SourceFormat {
     /// Where in the file as written a pointer of the document labj runs is: errors
     /// about the translated document name the field the user wrote.
-    pub fn source_pointer(&self, pointer: &str) -> String {
+    pub(crate) fn source_pointer(&self, pointer: &str) -> String {
         const V1: &[(&str, &str, bool)] = &[
             ("/runtime/agent/image", "/runtime/image", false),
             ("/runtime/policy/sandbox/image", "/runtime/image", false),
@@ -95,12 +95,14 @@ impl SourceFormat {
     }
 }
 
-/// In-container paths of the clean-harness contract (the original's `HARNESS_*`).
+/// In-container path of the task document in the clean-harness contract (the original's
+/// `HARNESS_*` paths).
 pub const CLEAN_TASK_PATH: &str = "/in/task.json";
+/// In-container path the clean-harness agent writes its result to.
 pub const CLEAN_RESULT_PATH: &str = "/out/result.json";
 
 /// Whether `doc` (already unwrapped) declares version 1.0 (`"1.0"` or YAML `1.0`).
-pub fn is_clean_harness_v1(doc: &Value) -> bool {
+pub(crate) fn is_clean_harness_v1(doc: &Value) -> bool {
     match doc.get("version") {
         Some(Value::String(s)) => s.trim() == "1.0",
         Some(Value::Number(n)) => n.as_f64() == Some(1.0),
@@ -109,7 +111,7 @@ pub fn is_clean_harness_v1(doc: &Value) -> bool {
 }
 
 /// Validates a version 1.0 document and writes it as the v0.5 document labj runs.
-pub fn clean_harness_v1(path: &Path, mut doc: Value) -> Result<Value, ExperimentError> {
+pub(crate) fn clean_harness_v1(path: &Path, mut doc: Value) -> Result<Value, ExperimentError> {
     doc["version"] = Value::String("1.0".into());
     if let Err(e) = schemas::validate("experiment_v1_0", &doc) {
         return Err(match e {
@@ -205,19 +207,19 @@ pub fn clean_harness_v1(path: &Path, mut doc: Value) -> Result<Value, Experiment
 }
 
 /// Where the original mounts the agent artifact, and the PATH it gives the agent.
-pub const ARTIFACT_MOUNT: &str = "/opt/agent";
-pub const ARTIFACT_PATH_ENV: &str =
+pub(crate) const ARTIFACT_MOUNT: &str = "/opt/agent";
+pub(crate) const ARTIFACT_PATH_ENV: &str =
     "/opt/agent/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Whether `doc` is written in the original's current format (`runtime.agent_runtime`).
-pub fn is_current(doc: &Value) -> bool {
+pub(crate) fn is_current(doc: &Value) -> bool {
     doc.pointer("/runtime/agent_runtime").is_some()
 }
 
 /// The parts of a current-format document labj keeps outside the resolved document.
 #[derive(Debug, Default)]
-pub struct CurrentExtras {
-    pub secret_files: Vec<crate::trial::SecretFileDecl>,
+pub(crate) struct CurrentExtras {
+    pub(crate) secret_files: Vec<crate::trial::SecretFileDecl>,
 }
 
 /// Writes a current-format document as the v0.5 document labj runs: the agent runtime
@@ -226,7 +228,7 @@ pub struct CurrentExtras {
 /// or a `.tar`/`.tar.gz`/`.tgz` bundle unpacked once under
 /// `<experiment dir>/.lab/agent_artifacts/<digest>/`) mounted read-only at `/opt/agent`
 /// with `/opt/agent/bin` first on PATH; `policy.timeout_ms` the trial timeout.
-pub fn current(
+pub(crate) fn current(
     path: &Path,
     dir: &Path,
     mut doc: Value,

@@ -2,23 +2,24 @@
 //! gives can hang it, exhaust its memory or fail later as an infrastructure fault.
 
 use super::ExperimentError;
-pub use crate::ids::{escape_id, normalized_id};
+pub use crate::ids::escape_id;
+pub(crate) use crate::ids::normalized_id;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Experiment files larger than this are refused (they are documents, not data).
-pub const MAX_EXPERIMENT_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_EXPERIMENT_BYTES: u64 = 4 * 1024 * 1024;
 /// Dataset files larger than this are refused (read whole into memory).
-pub const MAX_DATASET_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_DATASET_BYTES: u64 = 256 * 1024 * 1024;
 /// Most slots (variants × tasks × replications) one run may schedule.
-pub const MAX_SCHEDULE_SLOTS: u64 = 1_000_000;
+pub(crate) const MAX_SCHEDULE_SLOTS: u64 = 1_000_000;
 /// Most trials in flight at once (`max_concurrency`, `--max-concurrency`).
-pub const MAX_CONCURRENCY: u64 = 1024;
+pub(crate) const MAX_CONCURRENCY: u64 = 1024;
 /// Most attempts of one slot (`retry.max_attempts`, `retry.max_infra_attempts`): each
 /// re-runs the agent in place, so a huge budget is a trial that never visibly ends.
-pub const MAX_ATTEMPTS: u64 = 100;
+pub(crate) const MAX_ATTEMPTS: u64 = 100;
 /// Longest task / variant id, in bytes.
-pub const MAX_ID_BYTES: usize = 128;
+pub(crate) const MAX_ID_BYTES: usize = 128;
 
 /// Reads a user-named text file: regular files only (a FIFO or `/dev/zero` is refused
 /// without blocking), at most `limit` bytes, no byte-order mark, valid UTF-8 (an invalid
@@ -70,7 +71,7 @@ pub(crate) fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, E
 /// Checks an id (task or variant): non-empty, at most [`MAX_ID_BYTES`], no control or
 /// invisible formatting characters (NUL, newlines, bidi overrides), no leading or
 /// trailing whitespace. Returns why not.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
     if id.is_empty() {
         return Err("is empty".into());
     }
@@ -162,7 +163,8 @@ pub(crate) fn check_design_numbers(
     Ok(())
 }
 
-/// `--max-concurrency` / `labj set --max-concurrency`: 1 to [`MAX_CONCURRENCY`].
+/// Checks `--max-concurrency` / `labj set --max-concurrency`: 1 to `MAX_CONCURRENCY`
+/// (1024) trials in flight; returns the message naming the option otherwise.
 pub fn check_concurrency(n: u64) -> Result<(), String> {
     if n == 0 {
         return Err("--max-concurrency must be at least 1".into());
@@ -176,10 +178,10 @@ pub fn check_concurrency(n: u64) -> Result<(), String> {
 }
 
 /// Longest file name component (`NAME_MAX` on Linux filesystems).
-pub const MAX_NAME_BYTES: usize = 255;
+pub(crate) const MAX_NAME_BYTES: usize = 255;
 /// Longest workspace path, in bytes: the trial directory in front of it must still fit
 /// in the kernel's 4096-byte PATH_MAX.
-pub const MAX_WORKSPACE_PATH_BYTES: usize = 1024;
+pub(crate) const MAX_WORKSPACE_PATH_BYTES: usize = 1024;
 
 /// Workspace file paths of one task (already relative, no `..`): each names a file
 /// (not `.`), with components of at most [`MAX_NAME_BYTES`], no control characters, and

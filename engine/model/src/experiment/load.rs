@@ -11,7 +11,7 @@ use super::policy::Design;
 use super::ExperimentError;
 use super::{command, envelope, fields};
 use crate::isolation::{IsolationMode, IsolationPolicy};
-use crate::schemas::{self, SchemaError, Violation};
+use crate::schemas::{self, SchemaError};
 use crate::trial::{AgentIo, DependencyFile};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -237,17 +237,22 @@ fn load_translated(
 
 /// The typed `design` and `benchmark` sections of a possibly partial resolved experiment
 /// (e.g. the P0 benchmark-adaptation fixture, which has neither dataset nor variants).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
-pub struct ExperimentFragment {
-    pub version: Option<SchemaVersion>,
-    pub design: Design,
-    pub benchmark: Option<BenchmarkSpec>,
+pub(crate) struct ExperimentFragment {
+    pub(crate) version: Option<SchemaVersion>,
+    pub(crate) design: Design,
+    pub(crate) benchmark: Option<BenchmarkSpec>,
 }
 
 /// Parse the sections present in a partial document, each validated against its part of
 /// the resolved-experiment schema (the section's own top-level `required` list is not
 /// enforced; absent keys take their defaults). `path` only names the source in errors.
-pub fn parse_fragment(path: &Path, doc: &Value) -> Result<ExperimentFragment, ExperimentError> {
+#[cfg(test)]
+pub(crate) fn parse_fragment(
+    path: &Path,
+    doc: &Value,
+) -> Result<ExperimentFragment, ExperimentError> {
     let doc = &envelope::unwrap(path, doc.clone())?;
     let version = doc
         .get("version")
@@ -357,6 +362,7 @@ fn schema_error(path: &Path, schema: &str, e: SchemaError) -> ExperimentError {
 /// Validate the `design` and `benchmark` sections of a partial document with the full
 /// schema, keeping only the violations inside those sections, minus each section's own
 /// top-level `required` (a fragment may omit e.g. `design.replications`).
+#[cfg(test)]
 fn validate_fragment(path: &Path, schema: &str, doc: &Value) -> Result<(), ExperimentError> {
     const SECTIONS: [&str; 2] = ["/design", "/benchmark"];
     let violations = match schemas::validate(schema, doc) {
@@ -364,7 +370,7 @@ fn validate_fragment(path: &Path, schema: &str, doc: &Value) -> Result<(), Exper
         Err(SchemaError::Invalid { violations, .. }) => violations,
         Err(other) => return Err(schema_error(path, schema, other)),
     };
-    let kept: Vec<Violation> = violations
+    let kept: Vec<schemas::Violation> = violations
         .into_iter()
         .filter(|v| {
             let inside = SECTIONS
@@ -681,7 +687,7 @@ fn runtime(
         .policy
         .unwrap_or_else(|| Value::Object(Default::default()));
     let policy_timeout_ms = policy.get("timeout_ms").and_then(Value::as_u64);
-    // Range-checked by the schema (1 ..= MAX_OUTPUT_LIMIT_BYTES).
+    // Range-checked by the schema (1 ..= 16 GiB: a log is evidence, not data).
     let policy_output_limit_bytes = policy.get("output_limit_bytes").and_then(Value::as_u64);
     Ok(RuntimeSpec {
         agent: raw.agent,

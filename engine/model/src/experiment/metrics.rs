@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// The metrics labj measures itself for `source: runner`.
-pub const RUNNER_METRICS: [&str; 2] = ["duration_ms", "exit_code"];
+pub(crate) const RUNNER_METRICS: [&str; 2] = ["duration_ms", "exit_code"];
 
 /// Keys of a metric entry: read, or recorded labels.
 const KEYS: [&str; 11] = [

@@ -3,8 +3,10 @@
 //! dataset, resolving variants and policies, building the schedule and the per-trial
 //! [`TrialSpec`](crate::trial::TrialSpec)s, and describing it for humans.
 //!
-//! Everything here is pure with respect to a run: loading reads the experiment file and
-//! its dataset, nothing else, and nothing here writes anything. The coordinator records
+//! Everything here is pure with respect to a run: loading reads the experiment file, its
+//! dataset and the files they name, and writes nothing, except that an agent artifact
+//! bundle of the original's current format is unpacked once (by `tar`, keyed by its
+//! digest) under the experiment's `.lab/agent_artifacts/`. The coordinator records
 //! [`Experiment::resolved_json`] and [`Experiment::digest`] in `run_created`.
 //!
 //! Flow: [`load`] → (schema) → typed sections → semantic checks → dataset → [`Experiment`].
@@ -31,32 +33,20 @@ mod trial_isolation;
 #[cfg(test)]
 mod tests;
 
-pub use command::{
-    check_command, explain_spawn_error, looks_like_path, project_root, resolve_tokens, ProgramCheck,
-};
-pub use dataset::{parse_task_row, Task, TaskLimits};
-pub use envelope::WRAPPER_SIBLINGS;
-pub use templates::{CONTRACT_VARS, SECRET_FILE_PREFIX};
+pub use command::{explain_spawn_error, project_root};
+pub use dataset::Task;
 
 /// Reads a JSONL dataset file as `dataset.path` is read (all rows, no limit).
 pub fn read_dataset_file(path: &std::path::Path) -> Result<Vec<Task>, ExperimentError> {
     dataset::read_dataset(path, None)
 }
 pub use crate::error::ExperimentError;
-pub use describe::{describe, program_checks, Description, ProgramLine, SlotLine, VariantLine};
+pub use describe::{describe, Description};
 pub use formats::{SourceFormat, CLEAN_RESULT_PATH, CLEAN_TASK_PATH};
-pub use load::{load, load_value, parse_fragment, parse_str, ExperimentFragment};
-pub use model::{
-    canonical_digest, AgentOverride, AgentRuntime, BenchmarkAdapter, BenchmarkGrader,
-    BenchmarkPolicy, BenchmarkSpec, Dataset, Experiment, ExperimentMeta, RuntimeSpec,
-    SchemaVersion, Variant,
-};
-pub use policy::{
-    ConcurrencyPolicy, Design, Policies, PruningPolicy, SchedulingPolicy, StatePolicy,
-    TaskBoundaryPolicy,
-};
-pub use schedule::{bounded_draw, shuffle_pinned};
-pub use spec::DEFAULT_AGENT_TIMEOUT_MS;
+pub use load::{load, load_value, parse_str};
+pub use model::{Dataset, Experiment, Variant};
+pub use policy::{ConcurrencyPolicy, SchedulingPolicy};
+pub use schedule::bounded_draw;
 
 /// The release gate `labj run` calls before anything runs: rejects what labj can
 /// describe but cannot run yet (any state policy but `isolate_per_trial`) and programs

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// original runner read 0.3, 0.4 and 0.5 documents with the same rules (`runtime.agent`);
 /// labj does too, each validated by its own schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SchemaVersion {
+pub(crate) enum SchemaVersion {
     #[serde(rename = "0.3")]
     V0_3,
     #[serde(rename = "0.4")]
@@ -25,7 +25,7 @@ pub enum SchemaVersion {
 }
 
 impl SchemaVersion {
-    pub fn parse(s: &str) -> Option<SchemaVersion> {
+    pub(crate) fn parse(s: &str) -> Option<SchemaVersion> {
         match s {
             "0.3" => Some(SchemaVersion::V0_3),
             "0.4" => Some(SchemaVersion::V0_4),
@@ -33,7 +33,7 @@ impl SchemaVersion {
             _ => None,
         }
     }
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             SchemaVersion::V0_3 => "0.3",
             SchemaVersion::V0_4 => "0.4",
@@ -41,7 +41,7 @@ impl SchemaVersion {
         }
     }
     /// Name of the schema in [`crate::schemas`] that validates this version.
-    pub fn schema_name(&self) -> &'static str {
+    pub(crate) fn schema_name(&self) -> &'static str {
         match self {
             SchemaVersion::V0_3 => "resolved_experiment_v0_3",
             SchemaVersion::V0_4 => "resolved_experiment_v0_4",
@@ -51,160 +51,161 @@ impl SchemaVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExperimentMeta {
-    pub id: String,
-    pub name: String,
+pub(crate) struct ExperimentMeta {
+    pub(crate) id: String,
+    pub(crate) name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Recorded labels (the original's SDK writes them): journaled with the document
     /// and shown by `describe`; no behaviour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
+    pub(crate) owner: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
 }
 
 /// `dataset` after loading: where it was read from and its tasks, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// `dataset.path` as written in the experiment.
-    pub declared_path: String,
+    pub(crate) declared_path: String,
     /// The file actually read (resolved against the experiment's directory).
     pub path: PathBuf,
-    pub limit: Option<usize>,
-    pub tasks: Vec<Task>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) tasks: Vec<Task>,
 }
 
 /// A variant's `runtime.agent` overrides.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentOverride {
+pub(crate) struct AgentOverride {
     /// Replaces the experiment's agent command (a list, or one string = one token).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "super::command::opt_string_or_list"
     )]
-    pub command: Option<Vec<String>>,
+    pub(crate) command: Option<Vec<String>>,
     /// Appended to the (possibly replaced) command.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// Merged over `runtime.agent.env`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
 }
 
 /// The baseline or one entry of `variant_plan`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
+    /// `variant_id` (the baseline's or the plan entry's), unique ignoring case.
     pub id: String,
     /// Open user data handed to the agent as the bindings file.
-    pub bindings: Value,
-    pub agent: AgentOverride,
-    pub is_baseline: bool,
+    pub(crate) bindings: Value,
+    pub(crate) agent: AgentOverride,
+    pub(crate) is_baseline: bool,
     /// `runtime` with this variant's `runtime_overrides` deep-merged over it (the
     /// original's per-variant runtime); `None` when it has none (the experiment's
     /// `runtime` applies). [`Variant::agent`] still applies on top.
-    pub runtime: Option<RuntimeSpec>,
+    pub(crate) runtime: Option<RuntimeSpec>,
 }
 
 /// `runtime.agent`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentRuntime {
+pub(crate) struct AgentRuntime {
     /// A list of tokens, or one string (one token: never split), as in the original.
     #[serde(deserialize_with = "super::command::string_or_list")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// Only `local` is accepted (the original's v0.5 schema required the key); labj runs
     /// agents as local processes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
+    pub(crate) mode: Option<String>,
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// Filled with the original's defaults (`--input`, `--output`) by the loader.
     #[serde(default)]
-    pub io: AgentIo,
+    pub(crate) io: AgentIo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
     /// The original's fallback timeout, used when nothing else sets one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_timeout_ms: Option<u64>,
+    pub(crate) default_timeout_ms: Option<u64>,
 }
 
 /// `runtime`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RuntimeSpec {
-    pub agent: AgentRuntime,
+pub(crate) struct RuntimeSpec {
+    pub(crate) agent: AgentRuntime,
     /// `runtime.dependencies` as written (open data; `{}` when absent).
-    pub dependencies: Value,
+    pub(crate) dependencies: Value,
     /// `runtime.dependencies.files`, typed.
-    pub dependency_files: Vec<DependencyFile>,
+    pub(crate) dependency_files: Vec<DependencyFile>,
     /// `runtime.policy` as written (open data; `{}` when absent).
-    pub policy: Value,
+    pub(crate) policy: Value,
     /// `runtime.policy.timeout_ms`, typed.
-    pub policy_timeout_ms: Option<u64>,
+    pub(crate) policy_timeout_ms: Option<u64>,
     /// `runtime.policy.output_limit_bytes`: cap per stdout/stderr stream of every
     /// process of a trial (default `executor::DEFAULT_OUTPUT_LIMIT_BYTES`).
-    pub policy_output_limit_bytes: Option<u64>,
+    pub(crate) policy_output_limit_bytes: Option<u64>,
 }
 
 /// `benchmark.policy`: the keys labj knows; the rest stays in the resolved JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BenchmarkPolicy {
+pub(crate) struct BenchmarkPolicy {
     #[serde(default)]
-    pub required_evidence_classes: Vec<String>,
+    pub(crate) required_evidence_classes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_model: Option<String>,
+    pub(crate) task_model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scoring_lifecycle: Option<String>,
+    pub(crate) scoring_lifecycle: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain_failure_policy: Option<String>,
+    pub(crate) chain_failure_policy: Option<String>,
 }
 
 /// `benchmark.adapter`: the original runner's benchmark adapter (writes predictions and
 /// scores; see docs/agentlab-compat.md) and its optional seed manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BenchmarkAdapter {
-    pub command: Vec<String>,
+pub(crate) struct BenchmarkAdapter {
+    pub(crate) command: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest: Option<Value>,
+    pub(crate) manifest: Option<Value>,
 }
 
 /// `benchmark.grader`: labj's per-trial grader (writes `grade.json`, grade_result_v1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BenchmarkGrader {
+pub(crate) struct BenchmarkGrader {
     #[serde(deserialize_with = "super::command::string_or_list")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// `host` (default) or `in_task_image`.
     #[serde(default, skip_serializing_if = "crate::trial::GraderStrategy::is_host")]
-    pub strategy: crate::trial::GraderStrategy,
+    pub(crate) strategy: crate::trial::GraderStrategy,
     /// A directory relative to the experiment, `${AGENTLAB_TASK_ID}` expanded per task:
     /// the hidden grading files (tests, expected answers) mounted only into the grader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hidden_files: Option<String>,
+    pub(crate) hidden_files: Option<String>,
     /// The in-image grader's network: `none` (default) or `full`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<crate::isolation::NetworkMode>,
+    pub(crate) network: Option<crate::isolation::NetworkMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
     /// The original's current grader contract: `{mode: direct}` (grader_input_v1 in,
     /// trial_conclusion_v1 out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conclusion: Option<GraderConclusion>,
+    pub(crate) conclusion: Option<GraderConclusion>,
 }
 
 /// `benchmark.grader.conclusion`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GraderConclusion {
-    pub mode: String,
+pub(crate) struct GraderConclusion {
+    pub(crate) mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mapper: Option<String>,
+    pub(crate) mapper: Option<String>,
 }
 
 /// The directory of every task's hidden files: `template` up to its first `${…}`
 /// (`hidden/${AGENTLAB_TASK_ID}` → `hidden`), or the whole template when it has none;
 /// `None` when that is the experiment directory itself.
-pub fn hidden_root(dir: &Path, template: &str) -> Option<PathBuf> {
+pub(crate) fn hidden_root(dir: &Path, template: &str) -> Option<PathBuf> {
     let fixed = match template.find("${") {
         Some(i) => template[..i].rsplit_once('/').map_or("", |(head, _)| head),
         None => template,
@@ -215,32 +216,32 @@ pub fn hidden_root(dir: &Path, template: &str) -> Option<PathBuf> {
 
 /// The task's hidden grading directory: `template` with `${AGENTLAB_TASK_ID}` replaced,
 /// relative to `dir`.
-pub fn hidden_dir_for(dir: &Path, template: &str, task_id: &str) -> PathBuf {
+pub(crate) fn hidden_dir_for(dir: &Path, template: &str, task_id: &str) -> PathBuf {
     dir.join(template.replace("${AGENTLAB_TASK_ID}", task_id))
 }
 
 /// `benchmark`: at most one of `adapter` (the original's contract) and `grader`
 /// (labj's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BenchmarkSpec {
+pub(crate) struct BenchmarkSpec {
     #[serde(default)]
-    pub policy: BenchmarkPolicy,
+    pub(crate) policy: BenchmarkPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adapter: Option<BenchmarkAdapter>,
+    pub(crate) adapter: Option<BenchmarkAdapter>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grader: Option<BenchmarkGrader>,
+    pub(crate) grader: Option<BenchmarkGrader>,
 }
 
 impl BenchmarkSpec {
     /// What grades each trial, if anything: the adapter under the original's contract,
     /// or labj's grader.
-    pub fn grader(&self) -> Option<GraderSpec> {
+    pub(crate) fn grader(&self) -> Option<GraderSpec> {
         self.grader_requiring(&self.policy.required_evidence_classes)
     }
 
     /// [`Self::grader`] with `classes` as the required evidence classes (a task's
     /// `policy_override` replaces the policy's).
-    pub fn grader_requiring(&self, classes: &[String]) -> Option<GraderSpec> {
+    pub(crate) fn grader_requiring(&self, classes: &[String]) -> Option<GraderSpec> {
         // The original's evidence-record names are the agent side's (TrialSpec).
         let required: Vec<String> = classes
             .iter()
@@ -309,10 +310,11 @@ pub struct Experiment {
 }
 
 impl Experiment {
+    /// `experiment.id`, as journaled in `run_created`.
     pub fn id(&self) -> &str {
         &self.meta.id
     }
-    pub fn meta(&self) -> &ExperimentMeta {
+    pub(crate) fn meta(&self) -> &ExperimentMeta {
         &self.meta
     }
     /// The experiment file as given to `load`.
@@ -324,16 +326,17 @@ impl Experiment {
         &self.dir
     }
     /// The project root relative command tokens were resolved against.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
-    pub fn version(&self) -> SchemaVersion {
+    pub(crate) fn version(&self) -> SchemaVersion {
         self.version
     }
     /// The format the experiment file was written in.
     pub fn format(&self) -> super::SourceFormat {
         self.format
     }
+    /// The loaded dataset: where it was read from and its tasks.
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
     }
@@ -341,26 +344,26 @@ impl Experiment {
     pub fn tasks(&self) -> &[Task] {
         &self.dataset.tasks
     }
-    pub fn design(&self) -> &Design {
+    pub(crate) fn design(&self) -> &Design {
         &self.design
     }
     /// Baseline first; a slot's `variant_idx` indexes this.
     pub fn variants(&self) -> &[Variant] {
         &self.variants
     }
-    pub fn runtime(&self) -> &RuntimeSpec {
+    pub(crate) fn runtime(&self) -> &RuntimeSpec {
         &self.runtime
     }
-    pub fn benchmark(&self) -> Option<&BenchmarkSpec> {
+    pub(crate) fn benchmark(&self) -> Option<&BenchmarkSpec> {
         self.benchmark.as_ref()
     }
-    pub fn grader(&self) -> Option<GraderSpec> {
+    pub(crate) fn grader(&self) -> Option<GraderSpec> {
         self.benchmark.as_ref().and_then(BenchmarkSpec::grader)
     }
 
     /// The required evidence classes of task `task_idx`: its `policy_override`'s, else
     /// `benchmark.policy`'s.
-    pub fn required_evidence_classes(&self, task_idx: usize) -> Vec<String> {
+    pub(crate) fn required_evidence_classes(&self, task_idx: usize) -> Vec<String> {
         match &self.dataset.tasks[task_idx].required_evidence_classes {
             Some(own) => own.clone(),
             None => self
@@ -372,7 +375,7 @@ impl Experiment {
     }
 
     /// The grader of task `task_idx` (its required evidence classes applied).
-    pub fn grader_for(&self, task_idx: usize) -> Option<GraderSpec> {
+    pub(crate) fn grader_for(&self, task_idx: usize) -> Option<GraderSpec> {
         let b = self.benchmark.as_ref()?;
         let mut g = b.grader_requiring(&self.required_evidence_classes(task_idx))?;
         if let Some(t) = b.grader.as_ref().and_then(|g| g.hidden_files.as_deref()) {
@@ -388,7 +391,7 @@ impl Experiment {
 
     /// The required evidence classes of task `task_idx` checked right after the agent
     /// (see `TrialSpec::required_evidence`).
-    pub fn agent_side_evidence(&self, task_idx: usize) -> Vec<String> {
+    pub(crate) fn agent_side_evidence(&self, task_idx: usize) -> Vec<String> {
         let graded = self
             .benchmark
             .as_ref()
@@ -402,39 +405,44 @@ impl Experiment {
             .cloned()
             .collect()
     }
+    /// The variants' ids, baseline first (the order of [`Self::variants`]).
     pub fn variant_ids(&self) -> Vec<String> {
         self.variants.iter().map(|v| v.id.clone()).collect()
     }
+    /// The tasks' ids in dataset order (the order of [`Self::tasks`]).
     pub fn task_ids(&self) -> Vec<String> {
         self.dataset.tasks.iter().map(|t| t.id.clone()).collect()
     }
-    pub fn replications(&self) -> u32 {
-        self.design.replications
-    }
+    /// `design.max_concurrency`: trials in flight at once unless the command line sets
+    /// another cap.
     pub fn max_concurrency(&self) -> u32 {
         self.design.max_concurrency
     }
+    /// `design.policies.scheduling`: the order the slots are laid out and committed in.
     pub fn scheduling(&self) -> SchedulingPolicy {
         self.design.policies.scheduling
     }
+    /// `design.policies.concurrency`: the per-variant and per-chain caps the
+    /// coordinator applies when it dispatches.
     pub fn concurrency(&self) -> ConcurrencyPolicy {
         self.design.policies.concurrency
     }
+    /// `design.policies.retry`: attempts within a dispatch and re-dispatches after
+    /// infrastructure faults.
     pub fn retry(&self) -> &RetrySpec {
         &self.design.policies.retry
     }
+    /// `design.policies.pruning` as the run journals it and the committer applies it.
     pub fn pruning(&self) -> PruningSpec {
         self.design.policies.pruning.spec()
     }
-    pub fn state_policy(&self) -> StatePolicy {
+    pub(crate) fn state_policy(&self) -> StatePolicy {
         self.design.policies.state
     }
+    /// `primary_metric` (else the declared metric marked primary), journaled in
+    /// `run_created` for reports to compare variants on.
     pub fn primary_metric(&self) -> Option<&str> {
         self.primary_metric.as_deref()
-    }
-    /// The top-level `metrics` computed per trial.
-    pub fn declared_metrics(&self) -> &[crate::trial::MetricDecl] {
-        &self.declared_metrics
     }
     /// The validated document (unwrapped from `resolved_experiment` if it was wrapped),
     /// as recorded in the journal's `run_created` event.
@@ -450,6 +458,8 @@ impl Experiment {
         self.digest.clone()
     }
 
+    /// The experiment's isolation settings, checked when it loaded (what this host
+    /// enforces is the preflight's [`Self::enforcement`]).
     pub fn isolation(&self) -> &IsolationPolicy {
         &self.isolation
     }
@@ -459,14 +469,14 @@ impl Experiment {
         self.enforcement.as_ref()
     }
 
-    /// Records what [`exec::isolation::preflight`] found; trial specs carry it.
+    /// Records what `exec::isolation::preflight` found; trial specs carry it.
     pub fn set_enforcement(&mut self, e: Enforcement) {
         self.enforcement = Some(e);
     }
 
     /// The container image of `variant_idx`'s trials in container mode (the variant's,
     /// else the experiment's); a task's own image still wins for that task.
-    pub fn variant_image(&self, variant_idx: usize) -> Option<String> {
+    pub(crate) fn variant_image(&self, variant_idx: usize) -> Option<String> {
         if self.isolation.mode != crate::isolation::IsolationMode::Container {
             return None;
         }
@@ -502,7 +512,7 @@ impl Experiment {
 
     /// The release gate: `Err` for experiments labj validates but cannot run yet, or
     /// whose programs cannot start.
-    pub fn release_gate(&self) -> Result<(), ExperimentError> {
+    pub(crate) fn release_gate(&self) -> Result<(), ExperimentError> {
         let problems: Vec<String> = super::describe::program_checks(self)
             .into_iter()
             .filter_map(|p| p.problem.map(|why| format!("{}: {why}", p.role)))
@@ -530,7 +540,7 @@ impl Experiment {
 /// blake3 hex of the canonical bytes of a JSON value: object keys sorted at every level
 /// (explicitly, so the digest never depends on serde_json's `preserve_order` feature),
 /// no whitespace.
-pub fn canonical_digest(value: &Value) -> String {
+pub(crate) fn canonical_digest(value: &Value) -> String {
     fn sorted(v: &Value) -> Value {
         match v {
             Value::Object(m) => {

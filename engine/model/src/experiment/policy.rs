@@ -21,6 +21,7 @@ pub enum SchedulingPolicy {
 }
 
 impl SchedulingPolicy {
+    /// The policy's name as written in `design.policies.scheduling`.
     pub fn as_str(&self) -> &'static str {
         match self {
             SchedulingPolicy::VariantSequential => "variant_sequential",
@@ -33,7 +34,7 @@ impl SchedulingPolicy {
 /// What a trial may inherit from earlier trials. Only `isolate_per_trial` runs today.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StatePolicy {
+pub(crate) enum StatePolicy {
     #[default]
     IsolatePerTrial,
     PersistPerTask,
@@ -41,7 +42,7 @@ pub enum StatePolicy {
 }
 
 impl StatePolicy {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             StatePolicy::IsolatePerTrial => "isolate_per_trial",
             StatePolicy::PersistPerTask => "persist_per_task",
@@ -50,6 +51,8 @@ impl StatePolicy {
     }
 }
 
+/// `design.policies.concurrency`: limits on which trials may be in flight together, on
+/// top of the run's global cap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConcurrencyPolicy {
     /// At most this many in-flight trials of one variant; `None` = only the global cap.
@@ -62,31 +65,31 @@ pub struct ConcurrencyPolicy {
 
 /// `design.policies.task_boundary`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskBoundaryPolicy {
+pub(crate) struct TaskBoundaryPolicy {
     /// Every task must bring its workspace (`workspace_files` or `mount_references` of a
     /// `task_boundary_v1` row); checked when the dataset is read, naming the first task
     /// without one (the original failed the run at that task's trial).
     #[serde(default)]
-    pub require_workspace_materialization: bool,
+    pub(crate) require_workspace_materialization: bool,
 }
 
 /// `design.policies.pruning`: at most one of the two limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PruningPolicy {
+pub(crate) struct PruningPolicy {
     /// The original runner's: stop a variant after this many consecutive trials that
     /// produced no answer (agent error, non-zero exit, timeout, no usable result); an
     /// answer, right or wrong, resets the count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_consecutive_failures: Option<u32>,
+    pub(crate) max_consecutive_failures: Option<u32>,
     /// labj's: stop a variant after this many consecutive unsuccessful trials, wrong
     /// answers included; only a success resets the count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_consecutive_unsuccessful: Option<u32>,
+    pub(crate) max_consecutive_unsuccessful: Option<u32>,
 }
 
 impl PruningPolicy {
     /// The pruning the run journals and the committer applies.
-    pub fn spec(&self) -> PruningSpec {
+    pub(crate) fn spec(&self) -> PruningSpec {
         match (
             self.max_consecutive_failures,
             self.max_consecutive_unsuccessful,
@@ -104,39 +107,39 @@ impl PruningPolicy {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policies {
+pub(crate) struct Policies {
     #[serde(default)]
-    pub scheduling: SchedulingPolicy,
+    pub(crate) scheduling: SchedulingPolicy,
     #[serde(default)]
-    pub retry: RetrySpec,
+    pub(crate) retry: RetrySpec,
     #[serde(default)]
-    pub pruning: PruningPolicy,
+    pub(crate) pruning: PruningPolicy,
     #[serde(default)]
-    pub concurrency: ConcurrencyPolicy,
+    pub(crate) concurrency: ConcurrencyPolicy,
     #[serde(default)]
-    pub state: StatePolicy,
+    pub(crate) state: StatePolicy,
     #[serde(default)]
-    pub task_boundary: TaskBoundaryPolicy,
+    pub(crate) task_boundary: TaskBoundaryPolicy,
 }
 
 /// The seed when `design.random_seed` is absent (the original runner's).
-pub const DEFAULT_RANDOM_SEED: u64 = 1;
+pub(crate) const DEFAULT_RANDOM_SEED: u64 = 1;
 
 /// `design`. Defaults only matter for partial documents (see `parse_fragment`): the
 /// schema requires `replications`, `max_concurrency` and `policies.scheduling` in full
 /// experiments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Design {
+pub(crate) struct Design {
     #[serde(default = "one")]
-    pub replications: u32,
+    pub(crate) replications: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub random_seed: Option<u64>,
+    pub(crate) random_seed: Option<u64>,
     #[serde(default)]
-    pub shuffle_tasks: bool,
+    pub(crate) shuffle_tasks: bool,
     #[serde(default = "one")]
-    pub max_concurrency: u32,
+    pub(crate) max_concurrency: u32,
     #[serde(default)]
-    pub policies: Policies,
+    pub(crate) policies: Policies,
 }
 
 fn one() -> u32 {
@@ -189,12 +192,12 @@ impl Design {
 
     /// The seed of every seeded permutation: `random_seed`, else 1 (the original runner's
     /// default, so an order stays reproducible without one).
-    pub fn seed(&self) -> u64 {
+    pub(crate) fn seed(&self) -> u64 {
         self.random_seed.unwrap_or(DEFAULT_RANDOM_SEED)
     }
 
     /// Whether anything in the schedule is drawn from the seed.
-    pub fn is_seeded(&self) -> bool {
+    pub(crate) fn is_seeded(&self) -> bool {
         self.policies.scheduling == SchedulingPolicy::Randomized || self.shuffle_tasks
     }
 }

@@ -28,7 +28,7 @@ pub fn bounded_draw<R: Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
 }
 
 /// Fisher–Yates from the end: for i = len-1 down to 1, swap items i and draw(i + 1).
-pub fn shuffle_pinned<T, R: Rng + ?Sized>(rng: &mut R, items: &mut [T]) {
+pub(crate) fn shuffle_pinned<T, R: Rng + ?Sized>(rng: &mut R, items: &mut [T]) {
     for i in (1..items.len()).rev() {
         let j = bounded_draw(rng, i as u64 + 1) as usize;
         items.swap(i, j);
@@ -38,12 +38,12 @@ pub fn shuffle_pinned<T, R: Rng + ?Sized>(rng: &mut R, items: &mut [T]) {
 /// Parameters of a schedule, independent of the experiment (so tests can build one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ScheduleShape {
-    pub variants: u32,
-    pub tasks: u32,
-    pub replications: u32,
-    pub policy: SchedulingPolicy,
-    pub shuffle_tasks: bool,
-    pub seed: u64,
+    pub(crate) variants: u32,
+    pub(crate) tasks: u32,
+    pub(crate) replications: u32,
+    pub(crate) policy: SchedulingPolicy,
+    pub(crate) shuffle_tasks: bool,
+    pub(crate) seed: u64,
 }
 
 pub(crate) fn build(shape: ScheduleShape) -> Vec<SlotSpec> {
@@ -100,7 +100,7 @@ impl Experiment {
     }
 
     /// Number of slots, without building the schedule.
-    pub fn schedule_len(&self) -> u64 {
+    pub(crate) fn schedule_len(&self) -> u64 {
         self.variants.len() as u64
             * self.dataset.tasks.len() as u64
             * self.design.replications as u64

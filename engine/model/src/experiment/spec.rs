@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Agent timeout when neither the variant, the runtime, the task nor the policy sets one.
-pub const DEFAULT_AGENT_TIMEOUT_MS: u64 = 600_000;
+pub(crate) const DEFAULT_AGENT_TIMEOUT_MS: u64 = 600_000;
 
 impl Experiment {
     /// The agent of `variant_idx` for `task_idx`, overrides applied (the variant's
@@ -16,7 +16,7 @@ impl Experiment {
     /// `runtime.policy.timeout_ms` > `runtime.agent.default_timeout_ms` > 600 000 ms.
     ///
     /// Panics if an index is out of range (slots come from [`Experiment::schedule`]).
-    pub fn effective_agent(&self, variant_idx: usize, task_idx: usize) -> AgentSpec {
+    pub(crate) fn effective_agent(&self, variant_idx: usize, task_idx: usize) -> AgentSpec {
         let variant = &self.variants[variant_idx];
         let task = &self.dataset.tasks[task_idx];
         let runtime = self.variant_runtime(variant_idx);
@@ -53,7 +53,7 @@ impl Experiment {
 
     /// The runtime of `variant_idx`: its `runtime_overrides` merged over `runtime`, or
     /// `runtime` itself.
-    pub fn variant_runtime(&self, variant_idx: usize) -> &super::RuntimeSpec {
+    pub(crate) fn variant_runtime(&self, variant_idx: usize) -> &super::model::RuntimeSpec {
         self.variants[variant_idx]
             .runtime
             .as_ref()
@@ -62,7 +62,7 @@ impl Experiment {
 
     /// The dependencies document of a trial: the variant's `runtime.dependencies`, with
     /// `services` present (`[]` when not declared), as the original always wrote it.
-    pub fn effective_dependencies(&self, variant_idx: usize) -> Value {
+    pub(crate) fn effective_dependencies(&self, variant_idx: usize) -> Value {
         let mut deps = self.variant_runtime(variant_idx).dependencies.clone();
         if let Value::Object(m) = &mut deps {
             m.entry("services")
@@ -75,7 +75,7 @@ impl Experiment {
     /// the timeout labj enforces (the original always wrote the trial's timeout there,
     /// 600 000 ms when nothing set one), the task's limits merged under `limits` (task
     /// values win).
-    pub fn effective_policy(&self, variant_idx: usize, task_idx: usize) -> Value {
+    pub(crate) fn effective_policy(&self, variant_idx: usize, task_idx: usize) -> Value {
         let mut policy = match &self.variant_runtime(variant_idx).policy {
             Value::Object(m) => m.clone(),
             _ => serde_json::Map::new(),
@@ -107,7 +107,7 @@ impl Experiment {
         run_id: &str,
         run_dir: &Path,
     ) -> TrialSpec {
-        let trial_id = format!("trial_{schedule_idx:06}");
+        let trial_id = journal::trial_id_of(schedule_idx);
         let variant = &self.variants[slot.variant_idx()];
         let task = &self.dataset.tasks[slot.task_idx()];
         TrialSpec {
@@ -134,7 +134,6 @@ impl Experiment {
             retry: self.design.policies.retry.clone(),
             experiment_dir: self.dir.clone(),
             blob_dir: journal::RunDir::new(run_dir).blobs(),
-            primary_metric: self.primary_metric.clone(),
             declared_metrics: self.declared_metrics.clone(),
             isolation: self.trial_isolation(slot.variant_idx(), slot.task_idx()),
         }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// Every variable a command token may name: the agent's contract, what graders and the
 /// original's benchmark adapters get besides (docs/agentlab-compat.md, docs/isolation.md).
-pub const CONTRACT_VARS: &[&str] = &[
+pub(crate) const CONTRACT_VARS: &[&str] = &[
     "AGENTLAB_TASK_PATH",
     "AGENTLAB_BINDINGS_PATH",
     "AGENTLAB_DEPENDENCIES_PATH",
@@ -49,7 +49,7 @@ pub const CONTRACT_VARS: &[&str] = &[
 ];
 
 /// `--secret-file ID=…` files: `AGENTLAB_SECRET_FILE_<ID>`.
-pub const SECRET_FILE_PREFIX: &str = "AGENTLAB_SECRET_FILE_";
+pub(crate) const SECRET_FILE_PREFIX: &str = "AGENTLAB_SECRET_FILE_";
 
 /// Refuses the first unknown or unterminated `${AGENTLAB_…}` in a command field of the
 /// (translated) document; the pointer is the field's (the caller maps it to the file as

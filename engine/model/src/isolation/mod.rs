@@ -36,6 +36,7 @@ pub enum IsolationMode {
 }
 
 impl IsolationMode {
+    /// The mode's name as journaled in a trial's isolation record.
     pub fn as_str(&self) -> &'static str {
         match self {
             IsolationMode::Local => "local",
@@ -45,15 +46,21 @@ impl IsolationMode {
     }
 }
 
+/// `runtime.policy.network.mode`: whether a trial's agent reaches the network. labj has
+/// no egress allow-list, so these are the only two modes it accepts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkMode {
+    /// The host's network, unrestricted.
     #[default]
     Full,
+    /// No network: the sandbox's own empty network namespace, or `--network none` for a
+    /// container.
     None,
 }
 
 impl NetworkMode {
+    /// The mode's name as written in the experiment and journaled.
     pub fn as_str(&self) -> &'static str {
         match self {
             NetworkMode::Full => "full",
@@ -65,21 +72,25 @@ impl NetworkMode {
 /// `runtime.policy.sandbox.resources`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {
+    /// CPUs the agent may use (a container's `--cpus`; the sandbox's CPU affinity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_count: Option<u64>,
+    /// Memory in MiB (a container's `--memory`, with no swap beyond it; the sandbox's
+    /// address-space limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<u64>,
+    /// Most processes at once (a container's `--pids-limit`; refused outside containers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids: Option<u64>,
 }
 
 impl Resources {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == Resources::default()
     }
 }
 
-/// The container engine a trial uses, as resolved by [`preflight`].
+/// The container engine a trial uses, as resolved by `exec::isolation::preflight`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineSpec {
     /// Program to run (`docker`, `podman` or a path).
@@ -94,32 +105,46 @@ pub struct EngineSpec {
 /// Everything the executor needs to isolate one trial.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrialIsolation {
+    /// How the agent runs: host process, sandbox or container.
     pub mode: IsolationMode,
+    /// Whether the agent reaches the network.
     #[serde(default)]
     pub network: NetworkMode,
+    /// The root filesystem is mounted read-only (a container's `--read-only`; the
+    /// sandbox binds the host root read-only); the trial directories stay writable.
     #[serde(default)]
     pub root_read_only: bool,
+    /// CPU, memory and process limits.
     #[serde(default)]
     pub resources: Resources,
+    /// The container's user (`name`, `uid` or `uid:gid`); containers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_user: Option<String>,
+    /// A container runs with `--security-opt no-new-privileges`.
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// Every capability is dropped (`--cap-drop ALL`, in the sandbox too).
     #[serde(default)]
     pub drop_all_caps: bool,
     /// `Some`: the agent's environment is cleared down to the declared variables plus
     /// these host names (always `Some` in sandbox and container modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_from_host: Option<Vec<String>>,
+    /// The container image (task > variant > experiment); `None` outside container mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// The container engine the preflight resolved; a container trial without one is
+    /// refused, never run as a host process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineSpec>,
     /// The bubblewrap binary (sandbox mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bwrap: Option<PathBuf>,
+    /// Host files copied into the trial's `deps/` or workspace before the agent starts.
     #[serde(default)]
     pub file_staging: Vec<StagedFile>,
+    /// What is mounted into the sandbox or container: the experiment's
+    /// `runtime.dependencies.assets`, then the task's resolved `mount_references`.
     #[serde(default)]
     pub mounts: Vec<Mount>,
     /// The in-container paths: the original's `/agentlab/…` contract (`Resolved`), or
@@ -144,10 +169,12 @@ impl TrialIsolation {
     }
 }
 
-/// What [`preflight`] found this machine will enforce.
+/// What `exec::isolation::preflight` found this machine will enforce.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Enforcement {
+    /// The container engine container trials run with (container mode only).
     pub engine: Option<EngineSpec>,
+    /// The bubblewrap binary sandbox trials run under (sandbox mode only).
     pub bwrap: Option<PathBuf>,
     /// Each task's resolved `mount_references` (task order).
     pub task_mounts: Vec<Vec<Mount>>,
@@ -156,13 +183,14 @@ pub struct Enforcement {
 }
 
 /// What replaces every `runtime.agent.env` value in the journaled experiment.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// The experiment document as the journal stores it: every value of `runtime.agent.env`
-/// (experiment, baseline and variants, `runtime_overrides` included) replaced by [`REDACTED`]. Env values are where
-/// secrets end up; names stay so a reader sees what was set. Settings that matter to the
-/// analysis belong in `bindings`, which are journaled verbatim. The experiment digest is
-/// still computed over the real document, so a changed value is still detected.
+/// (experiment, baseline and variants, `runtime_overrides` included) replaced by
+/// `<redacted>`. Env values are where secrets end up; names stay so a reader sees what
+/// was set. Settings that matter to the analysis belong in `bindings`, which are
+/// journaled verbatim. The experiment digest is still computed over the real document,
+/// so a changed value is still detected.
 pub fn redact_env_values(doc: &serde_json::Value) -> serde_json::Value {
     let mut doc = doc.clone();
     let n = doc

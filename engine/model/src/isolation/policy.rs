@@ -22,6 +22,7 @@ pub struct StagedFile {
     pub area: StageArea,
     /// Path relative to that area.
     pub dest: String,
+    /// The staged copy is made read-only before the agent starts.
     pub read_only: bool,
     /// Missing optional sources are skipped; missing required ones were refused earlier.
     pub required: bool,
@@ -29,16 +30,22 @@ pub struct StagedFile {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// Which trial directory a staged file lands in.
 pub enum StageArea {
+    /// The trial's `deps/` directory (`/agentlab/deps` in a container).
     Deps,
+    /// The agent's workspace, re-created like the task's own files before each attempt.
     Workspace,
 }
 
 /// A host directory or file made visible at `target` inside the sandbox/container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {
+    /// The host path.
     pub source: PathBuf,
+    /// The path inside the sandbox or container.
     pub target: String,
+    /// Mounted read-only.
     pub read_only: bool,
 }
 
@@ -46,24 +53,32 @@ pub struct Mount {
 /// from the tasks when a trial is built).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IsolationPolicy {
+    /// `runtime.policy.sandbox.mode`; `local` with network none, `root_read_only` or
+    /// resources becomes [`IsolationMode::Sandbox`].
     pub mode: IsolationMode,
+    /// `runtime.policy.network.mode`.
     pub network: NetworkMode,
+    /// `runtime.policy.sandbox.root_read_only`.
     pub root_read_only: bool,
+    /// `runtime.policy.sandbox.run_as_user` (refused outside container mode).
     pub run_as_user: Option<String>,
-    pub no_new_privileges: bool,
-    pub drop_all_caps: bool,
+    pub(crate) no_new_privileges: bool,
+    pub(crate) drop_all_caps: bool,
+    /// `runtime.policy.sandbox.resources`.
     pub resources: Resources,
     /// `runtime.agent.image` / `runtime.policy.sandbox.image`.
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     /// Per variant (baseline first): `image`, `runtime.agent.image` or
     /// `runtime_overrides.agent.image` of the variant.
-    pub variant_images: Vec<Option<String>>,
+    pub(crate) variant_images: Vec<Option<String>>,
+    /// `runtime.agent.env_from_host`: the host variables an agent with a cleared
+    /// environment still gets; `None` when the experiment does not set it.
     pub env_from_host: Option<Vec<String>>,
-    pub file_staging: Vec<StagedFile>,
+    pub(crate) file_staging: Vec<StagedFile>,
     /// `runtime.dependencies.assets`.
-    pub assets: Vec<Mount>,
+    pub(crate) assets: Vec<Mount>,
     /// Whether `runtime.policy.sandbox` was written at all.
-    pub sandbox_declared: bool,
+    pub(crate) sandbox_declared: bool,
 }
 
 fn invalid(path: &Path, pointer: impl Into<String>, msg: impl Into<String>) -> ExperimentError {
@@ -78,7 +93,7 @@ impl IsolationPolicy {
     /// Reads and checks the isolation fields of a schema-valid document. `dir` is the
     /// experiment's directory (relative host paths resolve there); `variants` is the
     /// number of variants (baseline included).
-    pub fn parse(
+    pub(crate) fn parse(
         path: &Path,
         dir: &Path,
         doc: &Value,
@@ -454,8 +469,8 @@ pub fn sandbox_target(target: &str, workspace: &Path, deps: &Path) -> Option<Pat
 /// mount it; plain local trials refuse it, see `exec::isolation`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountReference {
-    pub dataset_pack_ref: String,
-    pub mount_path: String,
+    pub(crate) dataset_pack_ref: String,
+    pub(crate) mount_path: String,
     #[serde(default)]
-    pub read_only: bool,
+    pub(crate) read_only: bool,
 }

@@ -5,7 +5,9 @@
 //! and never reads them with hand-written SQL. Each committed trial also keeps what its
 //! `trial_completed` said beyond the fact table (duration, attempts, artifacts).
 
-use journal::event::{ArtifactRef, AttemptRecord, Classification, Event, TrialCompleted};
+use journal::event::{
+    ArtifactRef, AttemptRecord, Classification, Event, TrialCompleted, TrialOutcome,
+};
 use journal::projection::{Changes, FactRow, FactTrial};
 use journal::{Journal, JournalError, Projections};
 use std::collections::{BTreeMap, HashMap};
@@ -63,6 +65,16 @@ impl TrialRow {
     /// Cancelled by an operator (`labj cancel`): outside `scored`, shown apart.
     pub fn is_cancelled(&self) -> bool {
         self.classification == Some(journal::event::Classification::Cancelled)
+    }
+
+    /// Processes the agent left behind (killed when their attempt ended), summed over
+    /// its attempts; `None` when no attempt counted them (sandboxes, containers and
+    /// older journals: see `AttemptRecord::leaked_processes`).
+    pub fn leaked_processes(&self) -> Option<u32> {
+        self.attempts
+            .iter()
+            .filter_map(|a| a.leaked_processes)
+            .reduce(|a, b| a.saturating_add(b))
     }
 
     /// The name users filter by: the classification, or `skipped_pruned`.
@@ -328,16 +340,6 @@ fn lost_completion(schedule_idx: u64, trial_id: &str, reason: &str) -> TrialComp
         ticket_id: String::new(),
         worker_id: String::new(),
         completion_seq: 0,
-        classification: Classification::WorkerLost,
-        outcome: None,
-        metrics: BTreeMap::new(),
-        other_metrics: BTreeMap::new(),
-        attempts: Vec::new(),
-        duration_ms: 0,
-        evidence: Vec::new(),
-        artifacts: Vec::new(),
-        chain_state: None,
-        error: Some(reason.to_string()),
-        isolation: None,
+        result: TrialOutcome::infra(Classification::WorkerLost, reason),
     }
 }

@@ -627,7 +627,7 @@ pub fn parse_trial_id(s: &str) -> Result<String, String> {
     let digits = t.strip_prefix("trial_").unwrap_or(t);
     match digits.parse::<u64>() {
         Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-            Ok(engine::coordinator::trial_id_of(n))
+            Ok(journal::trial_id_of(n))
         }
         _ => Err(format!(
             "`{s}` is not a trial id: give its number (`24`) or its id (`trial_000024`)"

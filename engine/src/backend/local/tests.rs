@@ -7,7 +7,7 @@ use std::time::Instant;
 fn spec(idx: u64) -> TrialSpec {
     TrialSpec {
         run_id: "run".into(),
-        trial_id: format!("trial_{idx:06}"),
+        trial_id: journal::trial_id_of(idx),
         schedule_idx: idx,
         variant_id: "v".into(),
         task_id: format!("t{idx}"),
@@ -33,7 +33,6 @@ fn spec(idx: u64) -> TrialSpec {
         experiment_dir: ".".into(),
         trial_dir: "/nonexistent".into(),
         blob_dir: "/nonexistent".into(),
-        primary_metric: None,
         declared_metrics: Vec::new(),
         required_evidence: Vec::new(),
         isolation: Default::default(),

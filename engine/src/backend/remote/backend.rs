@@ -65,7 +65,7 @@ struct Ticket {
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteTuning {
     /// An endpoint that has not answered for this long is lost.
-    pub lost_after: Duration,
+    pub(crate) lost_after: Duration,
 }
 
 impl Default for RemoteTuning {
@@ -76,6 +76,10 @@ impl Default for RemoteTuning {
     }
 }
 
+/// The remote executor: trials placed on `labj worker serve` endpoints by free
+/// capacity, their completions polled, deduplicated, checked and acknowledged only after
+/// the coordinator journaled them; an endpoint that stops answering loses its trials
+/// (`worker_lost`).
 pub struct RemoteWorkerBackend {
     run_id: String,
     endpoints: Vec<Endpoint>,
@@ -104,7 +108,7 @@ pub struct RemoteWorkerBackend {
 impl RemoteWorkerBackend {
     /// Copy every blob a completion references from its worker into `blobs_dir` (the
     /// run's blob store) before the completion is journaled (see `evidence.rs`).
-    pub fn fetch_evidence_into(&self, blobs_dir: PathBuf) {
+    pub(crate) fn fetch_evidence_into(&self, blobs_dir: PathBuf) {
         let _ = self.blobs_dir.set(blobs_dir);
     }
 

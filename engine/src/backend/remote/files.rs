@@ -7,7 +7,7 @@
 //! …). Other absolute paths and bare program names must exist on the worker. Each file is read once per run (the inputs
 //! digest already pins them for the run's lifetime).
 
-use super::protocol::FileDoc;
+use crate::wire::messages::FileDoc;
 use base64::Engine as _;
 use model::trial::TrialSpec;
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 const MAX_FILES_BYTES: u64 = 8 * 1024 * 1024;
 
 #[derive(Default)]
-pub struct FileCache {
+pub(crate) struct FileCache {
     by_path: HashMap<PathBuf, Option<FileDoc>>,
 }
 
@@ -32,7 +32,7 @@ fn is_plain_relative(p: &str) -> bool {
 
 impl FileCache {
     /// The files `spec` needs, or an error naming the file that cannot be sent.
-    pub fn files_for(&mut self, spec: &TrialSpec) -> Result<Vec<FileDoc>, String> {
+    pub(crate) fn files_for(&mut self, spec: &TrialSpec) -> Result<Vec<FileDoc>, String> {
         let mut wanted: Vec<(String, bool)> = spec
             .dependency_files
             .iter()

@@ -1,5 +1,6 @@
-//! The remote worker messages (`schemas/remote_worker_*_v1.jsonschema`) and a blocking
-//! HTTP client for one worker endpoint.
+//! A blocking HTTP client for one worker endpoint: the coordinator's side of the
+//! remote worker protocol. The messages, the table of paths and schemas and the retry
+//! loop are [`crate::wire`]'s, shared with the worker.
 //!
 //! Every response is checked in this order: HTTP status, JSON, `schema_version` equal to
 //! the expected response name ([`RemoteError::SchemaMismatch`] otherwise), the whole
@@ -12,235 +13,37 @@ pub(crate) use super::response::fuzz_response;
 use super::response::{is_transient, parse_response_doc};
 use super::RemoteError;
 use crate::backend::TrialDispatch;
-pub use crate::wire::messages::{FileDoc, HealthResponse, TicketDoc};
+use crate::wire::messages::*;
+use crate::wire::retry::Attempt;
 use crate::wire::tls::ClientTrust;
-use crate::wire::{completion_key, BearerToken, CompletionMac};
-use model::trial::{TrialOutcome, TrialSpec};
+use crate::wire::{to_document, BearerToken, CompletionMac, Endpoint, RetryPolicy};
+use model::trial::TrialOutcome;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Largest response body read (a poll answer carries whole trial outcomes).
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
-/// `v1/worker/blob`: raw bytes of one blob (no response document).
-pub const BLOB_PATH: &str = "v1/worker/blob";
-pub const BLOB_SCHEMA: &str = "remote_worker_blob_v1";
 /// How much of an error body is quoted in a [`RemoteError::Status`].
 const MAX_QUOTED_BODY: usize = 512;
 
-/// The calls of the protocol: the four of v1 and the extensions (resume, ack, health,
-/// tickets), each with its own request and response schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RemoteEndpoint {
-    Submit,
-    Poll,
-    Pause,
-    Stop,
-    Resume,
-    Ack,
-    Health,
-    Tickets,
-}
-
-impl RemoteEndpoint {
-    pub fn path(self) -> &'static str {
-        match self {
-            RemoteEndpoint::Submit => "v1/worker/submit",
-            RemoteEndpoint::Poll => "v1/worker/poll",
-            RemoteEndpoint::Pause => "v1/worker/pause",
-            RemoteEndpoint::Stop => "v1/worker/stop",
-            RemoteEndpoint::Resume => "v1/worker/resume",
-            RemoteEndpoint::Ack => "v1/worker/ack",
-            RemoteEndpoint::Health => "v1/worker/health",
-            RemoteEndpoint::Tickets => "v1/worker/tickets",
-        }
-    }
-
-    pub fn request_schema(self) -> &'static str {
-        match self {
-            RemoteEndpoint::Submit => "remote_worker_submit_v1",
-            RemoteEndpoint::Poll => "remote_worker_poll_v1",
-            RemoteEndpoint::Pause => "remote_worker_pause_v1",
-            RemoteEndpoint::Stop => "remote_worker_stop_v1",
-            RemoteEndpoint::Resume => "remote_worker_resume_v1",
-            RemoteEndpoint::Ack => "remote_worker_ack_v1",
-            RemoteEndpoint::Health => "remote_worker_health_v1",
-            RemoteEndpoint::Tickets => "remote_worker_tickets_v1",
-        }
-    }
-
-    pub fn response_schema(self) -> &'static str {
-        match self {
-            RemoteEndpoint::Submit => "remote_worker_submit_response_v1",
-            RemoteEndpoint::Poll => "remote_worker_poll_response_v1",
-            RemoteEndpoint::Pause => "remote_worker_pause_response_v1",
-            RemoteEndpoint::Stop => "remote_worker_stop_response_v1",
-            RemoteEndpoint::Resume => "remote_worker_resume_response_v1",
-            RemoteEndpoint::Ack => "remote_worker_ack_response_v1",
-            RemoteEndpoint::Health => "remote_worker_health_response_v1",
-            RemoteEndpoint::Tickets => "remote_worker_tickets_response_v1",
-        }
-    }
-}
-
-// ---- messages --------------------------------------------------------------------
-
-#[derive(Debug, Clone, Serialize)]
-struct SubmitRequest<'a> {
-    schema_version: &'static str,
-    run_id: &'a str,
-    dispatch: DispatchDoc<'a>,
-    #[serde(skip_serializing_if = "<[FileDoc]>::is_empty")]
-    files: &'a [FileDoc],
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct RunRequest<'a> {
-    schema_version: &'static str,
-    run_id: &'a str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct ResumeRequest<'a> {
-    schema_version: &'static str,
-    run_id: &'a str,
-    ticket_id: &'a str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct AckRequest<'a> {
-    schema_version: &'static str,
-    run_id: &'a str,
-    completion_keys: &'a [String],
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct HealthRequest {
-    schema_version: &'static str,
-}
-
-/// `remote_worker_ack_response_v1`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AckResponse {
-    pub acked: u64,
-}
-
-/// `remote_worker_tickets_response_v1`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TicketsResponse {
-    pub tickets: Vec<TicketDoc>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct DispatchDoc<'a> {
-    schedule_idx: u64,
-    trial_id: &'a str,
-    ticket_id: &'a str,
-    variant_id: &'a str,
-    task_id: &'a str,
-    repl_idx: u32,
-    spec: &'a TrialSpec,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct PollRequest<'a> {
-    schema_version: &'static str,
-    run_id: &'a str,
-    ack_completion_keys: &'a [String],
-    max_completions: usize,
-    wait_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct PauseRequest<'a> {
-    schema_version: &'static str,
-    run_id: &'a str,
-    ticket_id: &'a str,
-    label: Option<&'a str>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct StopRequest<'a> {
-    schema_version: &'static str,
-    run_id: &'a str,
-    ticket_id: &'a str,
-    reason: &'a str,
-}
-
-/// `remote_worker_submit_response_v1`: `accepted: false` is a refusal (no free slot).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SubmitResponse {
-    pub accepted: bool,
-    pub ticket_id: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// `remote_worker_poll_response_v1`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PollResponse {
-    /// The answering worker process (absent from older workers).
-    #[serde(default)]
-    pub instance_id: Option<String>,
-    pub completions: Vec<RemoteCompletion>,
-}
-
-/// One completion as the worker delivers it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct RemoteCompletion {
-    pub run_id: String,
-    pub schedule_idx: u64,
-    pub trial_id: String,
-    pub ticket_id: String,
-    pub completion_seq: u64,
-    pub outcome: TrialOutcome,
-    /// [`CompletionMac`] tag the worker computed.
-    #[serde(default)]
-    pub mac: Option<String>,
-    /// Set by the client when the tag does not authenticate this completion (why, never
-    /// the key): the backend then journals the attempt as an infrastructure fault.
-    #[serde(skip)]
-    pub auth_failure: Option<String>,
-}
-
-impl RemoteCompletion {
-    /// The key the coordinator acknowledges on its next poll.
-    pub fn key(&self) -> String {
-        completion_key(
-            &self.run_id,
-            self.schedule_idx,
-            &self.trial_id,
-            &self.ticket_id,
-            self.completion_seq,
-        )
-    }
-}
-
-/// `remote_worker_pause_response_v1`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PauseResponse {
-    pub ticket_id: String,
-    pub accepted: bool,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// `remote_worker_stop_response_v1`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct StopResponse {
-    pub ticket_id: String,
-    pub accepted: bool,
-}
-
-// ---- client ----------------------------------------------------------------------
+/// One completion as the coordinator receives it: its outcome decoded, its MAC checked
+/// (see [`Completion::auth_failure`]).
+pub type RemoteCompletion = Completion<TrialOutcome>;
 
 /// Bounded waits. A poll may take its long-poll wait plus `poll_grace`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteTimeouts {
+    /// To open a connection.
     pub connect: Duration,
+    /// A submit, health or tickets call (a blob fetch gets at least 60 s).
     pub submit: Duration,
+    /// What a poll may take beyond the wait it asks the worker for.
     pub poll_grace: Duration,
+    /// A pause or resume call.
     pub pause: Duration,
+    /// A stop or ack call.
     pub stop: Duration,
 }
 
@@ -252,27 +55,6 @@ impl Default for RemoteTimeouts {
             poll_grace: Duration::from_secs(10),
             pause: Duration::from_secs(10),
             stop: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Retries of transient failures (connect/reset/timeout, HTTP 5xx); never of 4xx or of
-/// protocol faults. Safe because every request is idempotent on the worker: tickets are
-/// chosen by the coordinator and acks are keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Total attempts including the first (at least 1).
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
         }
     }
 }
@@ -303,8 +85,8 @@ impl std::fmt::Debug for HttpRemoteWorkerProtocol {
 
 impl HttpRemoteWorkerProtocol {
     /// A client for `base_url` (`http://` or `https://`; a missing trailing `/` is
-    /// added). An `https://` endpoint needs [`HttpRemoteWorkerProtocol::with_tls`]
-    /// before its first call.
+    /// added). An `https://` endpoint also needs its trust (`--tls-ca` / `--tls-pin`,
+    /// set by `run`) before its first call.
     pub fn new(base_url: &str, token: Option<String>) -> Result<Self, RemoteError> {
         let bad = |reason: &str| RemoteError::BadEndpoint {
             url: base_url.to_string(),
@@ -351,6 +133,7 @@ impl HttpRemoteWorkerProtocol {
         })
     }
 
+    /// The same client with other timeouts.
     pub fn with_timeouts(mut self, timeouts: RemoteTimeouts) -> Self {
         self.timeouts = timeouts;
         if let Ok(agent) = build_agent(&timeouts, self.trust.as_ref()) {
@@ -360,7 +143,7 @@ impl HttpRemoteWorkerProtocol {
     }
 
     /// Trust `https://` workers as `trust` says (a CA file, or a pinned certificate).
-    pub fn with_tls(mut self, trust: ClientTrust) -> Result<Self, RemoteError> {
+    pub(crate) fn with_tls(mut self, trust: ClientTrust) -> Result<Self, RemoteError> {
         self.agent =
             build_agent(&self.timeouts, Some(&trust)).map_err(|e| RemoteError::BadEndpoint {
                 url: self.base_url.clone(),
@@ -371,10 +154,11 @@ impl HttpRemoteWorkerProtocol {
     }
 
     /// Whether this client speaks TLS.
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         self.base_url.starts_with("https://")
     }
 
+    /// The same client with another retry policy (at least one attempt).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = RetryPolicy {
             max_attempts: retry.max_attempts.max(1),
@@ -383,11 +167,11 @@ impl HttpRemoteWorkerProtocol {
         self
     }
 
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.base_url
     }
 
-    pub fn endpoint_url(&self, endpoint: RemoteEndpoint) -> String {
+    pub(crate) fn endpoint_url(&self, endpoint: Endpoint) -> String {
         format!("{}{}", self.base_url, endpoint.path())
     }
 
@@ -401,7 +185,7 @@ impl HttpRemoteWorkerProtocol {
     }
 
     /// Hand one dispatch to the worker with the experiment files it needs, by value.
-    pub fn submit_with_files(
+    pub(crate) fn submit_with_files(
         &self,
         run_id: &str,
         dispatch: &TrialDispatch,
@@ -409,20 +193,19 @@ impl HttpRemoteWorkerProtocol {
     ) -> Result<SubmitResponse, RemoteError> {
         let spec = &dispatch.spec;
         let req = SubmitRequest {
-            schema_version: RemoteEndpoint::Submit.request_schema(),
-            run_id,
+            run_id: run_id.to_string(),
             dispatch: DispatchDoc {
                 schedule_idx: spec.schedule_idx,
-                trial_id: &spec.trial_id,
-                ticket_id: &dispatch.ticket_id,
-                variant_id: &spec.variant_id,
-                task_id: &spec.task_id,
+                trial_id: spec.trial_id.clone(),
+                ticket_id: dispatch.ticket_id.clone(),
+                variant_id: spec.variant_id.clone(),
+                task_id: spec.task_id.clone(),
                 repl_idx: spec.repl_idx,
-                spec,
+                spec: Cow::Borrowed(spec),
             },
-            files,
+            files: Cow::Borrowed(files),
         };
-        self.call(RemoteEndpoint::Submit, &req, self.timeouts.submit)
+        self.call(Endpoint::Submit, &req, self.timeouts.submit)
     }
 
     /// Long-poll for completions, acknowledging the keys of earlier deliveries.
@@ -432,16 +215,15 @@ impl HttpRemoteWorkerProtocol {
         ack_completion_keys: &[String],
         max_completions: usize,
         wait: Duration,
-    ) -> Result<PollResponse, RemoteError> {
+    ) -> Result<PollResponse<TrialOutcome>, RemoteError> {
         let req = PollRequest {
-            schema_version: RemoteEndpoint::Poll.request_schema(),
-            run_id,
-            ack_completion_keys,
+            run_id: run_id.to_string(),
+            ack_completion_keys: ack_completion_keys.to_vec(),
             max_completions: max_completions.max(1),
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         };
-        let (mut answer, doc): (PollResponse, _) =
-            self.call_doc(RemoteEndpoint::Poll, &req, wait + self.timeouts.poll_grace)?;
+        let (mut answer, doc): (PollResponse<TrialOutcome>, _) =
+            self.call_doc(Endpoint::Poll, &req, wait + self.timeouts.poll_grace)?;
         if let Some(mac) = &self.mac {
             // Each completion against the document as received (what the tag covers).
             for (i, c) in answer.completions.iter_mut().enumerate() {
@@ -454,74 +236,73 @@ impl HttpRemoteWorkerProtocol {
         Ok(answer)
     }
 
+    /// Pause the attempt `ticket_id` (`label` names the pause, for the record).
     pub fn pause(
         &self,
         run_id: &str,
         ticket_id: &str,
         label: Option<&str>,
-    ) -> Result<PauseResponse, RemoteError> {
+    ) -> Result<ControlResponse, RemoteError> {
         let req = PauseRequest {
-            schema_version: RemoteEndpoint::Pause.request_schema(),
-            run_id,
-            ticket_id,
-            label,
+            run_id: run_id.to_string(),
+            ticket_id: ticket_id.to_string(),
+            label: label.map(str::to_string),
         };
-        self.call(RemoteEndpoint::Pause, &req, self.timeouts.pause)
+        self.call(Endpoint::Pause, &req, self.timeouts.pause)
     }
 
+    /// Stop the attempt `ticket_id`; `reason` goes into its outcome.
     pub fn stop(
         &self,
         run_id: &str,
         ticket_id: &str,
         reason: &str,
-    ) -> Result<StopResponse, RemoteError> {
+    ) -> Result<ControlResponse, RemoteError> {
         let req = StopRequest {
-            schema_version: RemoteEndpoint::Stop.request_schema(),
-            run_id,
-            ticket_id,
-            reason,
+            run_id: run_id.to_string(),
+            ticket_id: ticket_id.to_string(),
+            reason: reason.to_string(),
         };
-        self.call(RemoteEndpoint::Stop, &req, self.timeouts.stop)
+        self.call(Endpoint::Stop, &req, self.timeouts.stop)
     }
 
-    pub fn resume(&self, run_id: &str, ticket_id: &str) -> Result<PauseResponse, RemoteError> {
+    /// Resume the paused attempt `ticket_id`.
+    pub(crate) fn resume(
+        &self,
+        run_id: &str,
+        ticket_id: &str,
+    ) -> Result<ControlResponse, RemoteError> {
         let req = ResumeRequest {
-            schema_version: RemoteEndpoint::Resume.request_schema(),
-            run_id,
-            ticket_id,
+            run_id: run_id.to_string(),
+            ticket_id: ticket_id.to_string(),
         };
-        self.call(RemoteEndpoint::Resume, &req, self.timeouts.pause)
+        self.call(Endpoint::Resume, &req, self.timeouts.pause)
     }
 
     /// Tell the worker it may forget these completions (they are journaled).
-    pub fn ack(
+    pub(crate) fn ack(
         &self,
         run_id: &str,
         completion_keys: &[String],
     ) -> Result<AckResponse, RemoteError> {
         let req = AckRequest {
-            schema_version: RemoteEndpoint::Ack.request_schema(),
-            run_id,
-            completion_keys,
+            run_id: run_id.to_string(),
+            completion_keys: completion_keys.to_vec(),
         };
-        self.call(RemoteEndpoint::Ack, &req, self.timeouts.stop)
+        self.call(Endpoint::Ack, &req, self.timeouts.stop)
     }
 
     /// Capacity and liveness.
-    pub fn health(&self) -> Result<HealthResponse, RemoteError> {
-        let req = HealthRequest {
-            schema_version: RemoteEndpoint::Health.request_schema(),
-        };
-        self.call(RemoteEndpoint::Health, &req, self.timeouts.submit)
+    pub(crate) fn health(&self) -> Result<HealthResponse, RemoteError> {
+        self.call(Endpoint::Health, &HealthRequest {}, self.timeouts.submit)
     }
 
     /// The worker's outstanding tickets of `run_id` (running, or finished and unacknowledged).
-    pub fn tickets(&self, run_id: &str) -> Result<TicketsResponse, RemoteError> {
+    pub(crate) fn tickets(&self, run_id: &str) -> Result<TicketsResponse, RemoteError> {
         let req = RunRequest {
-            schema_version: RemoteEndpoint::Tickets.request_schema(),
-            run_id,
+            run_id: run_id.to_string(),
         };
-        self.call(RemoteEndpoint::Tickets, &req, self.timeouts.submit)
+        self.call(Endpoint::Tickets, &req, self.timeouts.submit)
     }
 
     /// Copy the blob `digest` of run `run_id` from the worker into the file `dest`
@@ -529,7 +310,7 @@ impl HttpRemoteWorkerProtocol {
     /// caller checks the content against the digest. Transient failures are retried
     /// like every call; a worker that does not hold the blob answers 404
     /// ([`RemoteError::Status`]).
-    pub fn fetch_blob(
+    pub(crate) fn fetch_blob(
         &self,
         run_id: &str,
         ticket_id: &str,
@@ -537,23 +318,21 @@ impl HttpRemoteWorkerProtocol {
         dest: &std::path::Path,
         limit: u64,
     ) -> Result<u64, RemoteError> {
-        let url = format!("{}{BLOB_PATH}", self.base_url);
-        let req = crate::wire::messages::BlobRequest {
-            schema_version: BLOB_SCHEMA.into(),
+        let endpoint = Endpoint::Blob;
+        let url = self.endpoint_url(endpoint);
+        let req = BlobRequest {
             run_id: run_id.into(),
             digest: digest.into(),
             ticket_id: Some(ticket_id.into()),
         };
-        let body = serde_json::to_string(&req).map_err(|e| RemoteError::InvalidRequest {
-            endpoint: url.clone(),
-            schema: BLOB_SCHEMA.into(),
-            message: e.to_string(),
-        })?;
-        let mut backoff = self.retry.initial_backoff;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let last = attempt >= self.retry.max_attempts;
+        let body = to_document(endpoint.request_schema(), &req)
+            .and_then(|doc| serde_json::to_string(&doc))
+            .map_err(|e| RemoteError::InvalidRequest {
+                endpoint: url.clone(),
+                schema: endpoint.request_schema().into(),
+                message: e.to_string(),
+            })?;
+        self.retry.run(|attempt, _last| {
             let transport = |e: String| RemoteError::Transport {
                 endpoint: url.clone(),
                 attempts: attempt,
@@ -574,39 +353,46 @@ impl HttpRemoteWorkerProtocol {
             match sent {
                 Ok(mut resp) if resp.status().is_success() => {
                     let mut reader = resp.body_mut().with_config().limit(limit).reader();
-                    let mut file = std::fs::File::create(dest)
-                        .map_err(|e| transport(format!("{}: {e}", dest.display())))?;
-                    return std::io::copy(&mut reader, &mut file)
-                        .map_err(|e| transport(format!("reading the blob: {e}")));
+                    Attempt::Done(
+                        std::fs::File::create(dest)
+                            .map_err(|e| transport(format!("{}: {e}", dest.display())))
+                            .and_then(|mut file| {
+                                std::io::copy(&mut reader, &mut file)
+                                    .map_err(|e| transport(format!("reading the blob: {e}")))
+                            }),
+                    )
                 }
-                Ok(mut resp) if resp.status().as_u16() < 500 || last => {
+                Ok(mut resp) => {
+                    let status = resp.status().as_u16();
                     let text = resp
                         .body_mut()
                         .with_config()
                         .limit(MAX_QUOTED_BODY as u64 * 4)
                         .read_to_string()
                         .unwrap_or_default();
-                    return Err(RemoteError::Status {
-                        endpoint: url,
-                        status: resp.status().as_u16(),
+                    let err = RemoteError::Status {
+                        endpoint: url.clone(),
+                        status,
                         attempts: attempt,
                         body: self.quote(&text),
-                    });
+                    };
+                    if status < 500 {
+                        Attempt::Done(Err(err))
+                    } else {
+                        Attempt::Transient(err)
+                    }
                 }
-                Ok(_) => {}
-                Err(e) if !is_transient(&e) || last => {
-                    return Err(self.transport_error(&url, attempt, &e))
+                Err(e) if !is_transient(&e) => {
+                    Attempt::Done(Err(self.transport_error(&url, attempt, &e)))
                 }
-                Err(_) => {}
+                Err(e) => Attempt::Transient(self.transport_error(&url, attempt, &e)),
             }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(self.retry.max_backoff);
-        }
+        })
     }
 
     fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
-        endpoint: RemoteEndpoint,
+        endpoint: Endpoint,
         request: &Req,
         timeout: Duration,
     ) -> Result<Resp, RemoteError> {
@@ -616,71 +402,65 @@ impl HttpRemoteWorkerProtocol {
     /// [`Self::call`], also returning the checked response document.
     fn call_doc<Req: Serialize, Resp: DeserializeOwned>(
         &self,
-        endpoint: RemoteEndpoint,
+        endpoint: Endpoint,
         request: &Req,
         timeout: Duration,
     ) -> Result<(Resp, serde_json::Value), RemoteError> {
         let url = self.endpoint_url(endpoint);
-        let request_doc = serde_json::to_value(request)
-            .and_then(|v| serde_json::to_string(&v).map(|s| (v, s)))
-            .map_err(|e| RemoteError::InvalidRequest {
-                endpoint: url.clone(),
-                schema: endpoint.request_schema().into(),
-                message: e.to_string(),
-            });
-        let (doc, body) = request_doc?;
-        model::schemas::validate(endpoint.request_schema(), &doc).map_err(|e| {
-            RemoteError::InvalidRequest {
-                endpoint: url.clone(),
-                schema: endpoint.request_schema().into(),
-                message: e.to_string(),
-            }
-        })?;
+        let schema = endpoint.request_schema();
+        let invalid = |message: String| RemoteError::InvalidRequest {
+            endpoint: url.clone(),
+            schema: schema.into(),
+            message,
+        };
+        let doc = to_document(schema, request).map_err(|e| invalid(e.to_string()))?;
+        model::schemas::validate(schema, &doc).map_err(|e| invalid(e.to_string()))?;
+        let body = serde_json::to_string(&doc).map_err(|e| invalid(e.to_string()))?;
         let text = self.post_with_retry(&url, &body, timeout)?;
         parse_response_doc(endpoint, &url, &text)
     }
 
-    /// POST `body`, retrying transient failures with exponential backoff; returns the
-    /// body of a 2xx answer.
+    /// POST `body`, retrying transient failures (see [`RetryPolicy`]); returns the body
+    /// of a 2xx answer.
     fn post_with_retry(
         &self,
         url: &str,
         body: &str,
         timeout: Duration,
     ) -> Result<String, RemoteError> {
-        let mut backoff = self.retry.initial_backoff;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let last = attempt >= self.retry.max_attempts;
-            match self.post_once(url, body, timeout) {
-                Ok((status, text)) if (200..300).contains(&status) => return Ok(text),
-                Ok((status, text)) if status < 500 || last => {
-                    return Err(RemoteError::Status {
+        self.retry
+            .run(|attempt, last| match self.post_once(url, body, timeout) {
+                Ok((status, text)) if (200..300).contains(&status) => Attempt::Done(Ok(text)),
+                Ok((status, text)) => {
+                    let err = RemoteError::Status {
                         endpoint: url.to_string(),
                         status,
                         attempts: attempt,
                         body: self.quote(&text),
-                    })
+                    };
+                    if status < 500 {
+                        return Attempt::Done(Err(err));
+                    }
+                    if !last {
+                        tracing::warn!(
+                            endpoint = url,
+                            status,
+                            attempt,
+                            "remote worker answered a server error; retrying"
+                        );
+                    }
+                    Attempt::Transient(err)
                 }
-                Ok((status, _)) => {
-                    tracing::warn!(
-                        endpoint = url,
-                        status,
-                        attempt,
-                        "remote worker answered a server error; retrying"
-                    );
-                }
-                Err(e) if !is_transient(&e) || last => {
-                    return Err(self.transport_error(url, attempt, &e))
+                Err(e) if !is_transient(&e) => {
+                    Attempt::Done(Err(self.transport_error(url, attempt, &e)))
                 }
                 Err(e) => {
-                    tracing::warn!(endpoint = url, attempt, error = %self.scrub(&e.to_string()), "remote worker unreachable; retrying");
+                    if !last {
+                        tracing::warn!(endpoint = url, attempt, error = %self.scrub(&e.to_string()), "remote worker unreachable; retrying");
+                    }
+                    Attempt::Transient(self.transport_error(url, attempt, &e))
                 }
-            }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(self.retry.max_backoff);
-        }
+            })
     }
 
     fn post_once(

@@ -2,10 +2,10 @@
 //! expected `schema_version`, the whole document against its schema, then the typed
 //! decode (see [`super::protocol`]).
 
-use super::protocol::RemoteEndpoint;
-#[cfg(feature = "fuzzing")]
-use super::protocol::*;
 use super::RemoteError;
+#[cfg(feature = "fuzzing")]
+use crate::wire::messages::*;
+use crate::wire::Endpoint;
 use serde::de::DeserializeOwned;
 
 pub(super) fn is_transient(e: &ureq::Error) -> bool {
@@ -22,7 +22,7 @@ pub(super) fn is_transient(e: &ureq::Error) -> bool {
 /// Check a response body: JSON, the expected `schema_version`, the schema, the type.
 #[cfg(feature = "fuzzing")]
 fn parse_response<T: DeserializeOwned>(
-    endpoint: RemoteEndpoint,
+    endpoint: Endpoint,
     url: &str,
     text: &str,
 ) -> Result<T, RemoteError> {
@@ -31,11 +31,16 @@ fn parse_response<T: DeserializeOwned>(
 
 /// [`parse_response`], also returning the checked document.
 pub(super) fn parse_response_doc<T: DeserializeOwned>(
-    endpoint: RemoteEndpoint,
+    endpoint: Endpoint,
     url: &str,
     text: &str,
 ) -> Result<(T, serde_json::Value), RemoteError> {
-    let expected = endpoint.response_schema();
+    let Some(expected) = endpoint.response_schema() else {
+        return Err(RemoteError::NotJson {
+            endpoint: url.to_string(),
+            message: format!("{} answers raw bytes, not a document", endpoint.path()),
+        });
+    };
     let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| RemoteError::NotJson {
         endpoint: url.to_string(),
         message: e.to_string(),
@@ -75,17 +80,20 @@ pub(super) fn parse_response_doc<T: DeserializeOwned>(
 /// Fuzzing entry (feature `fuzzing`): the coordinator's check of a worker's answer to
 /// `endpoint` (JSON, `schema_version`, schema, typed decode).
 #[cfg(feature = "fuzzing")]
-pub(crate) fn fuzz_response(endpoint: RemoteEndpoint, text: &str) -> Result<(), RemoteError> {
+pub(crate) fn fuzz_response(endpoint: Endpoint, text: &str) -> Result<(), RemoteError> {
+    use model::trial::TrialOutcome;
     let url = "http://fuzz";
     match endpoint {
-        RemoteEndpoint::Submit => parse_response::<SubmitResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Poll => parse_response::<PollResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Pause | RemoteEndpoint::Resume => {
-            parse_response::<PauseResponse>(endpoint, url, text).map(drop)
+        Endpoint::Submit => parse_response::<SubmitResponse>(endpoint, url, text).map(drop),
+        Endpoint::Poll => {
+            parse_response::<PollResponse<TrialOutcome>>(endpoint, url, text).map(drop)
         }
-        RemoteEndpoint::Stop => parse_response::<StopResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Ack => parse_response::<AckResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Health => parse_response::<HealthResponse>(endpoint, url, text).map(drop),
-        RemoteEndpoint::Tickets => parse_response::<TicketsResponse>(endpoint, url, text).map(drop),
+        Endpoint::Pause | Endpoint::Resume | Endpoint::Stop => {
+            parse_response::<ControlResponse>(endpoint, url, text).map(drop)
+        }
+        Endpoint::Ack => parse_response::<AckResponse>(endpoint, url, text).map(drop),
+        Endpoint::Health => parse_response::<HealthResponse>(endpoint, url, text).map(drop),
+        Endpoint::Tickets => parse_response::<TicketsResponse>(endpoint, url, text).map(drop),
+        Endpoint::Blob => parse_response::<serde_json::Value>(endpoint, url, text).map(drop),
     }
 }

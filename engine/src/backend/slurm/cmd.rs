@@ -8,13 +8,15 @@ use std::process::{Command, Output};
 /// A Slurm job state as `squeue` prints it (`%T`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobState {
+    /// The state's name, e.g. `PENDING`, `RUNNING`, `COMPLETED`, `NODE_FAIL`.
     pub state: String,
+    /// Slurm's reason for it (`%r`), e.g. `Priority` for a pending job.
     pub reason: String,
 }
 
 impl JobState {
     /// The job will not run (again): it completed, failed or was ended by Slurm or a user.
-    pub fn is_terminal(&self) -> bool {
+    pub(crate) fn is_terminal(&self) -> bool {
         matches!(
             self.state.as_str(),
             "COMPLETED"
@@ -31,7 +33,7 @@ impl JobState {
         )
     }
 
-    pub fn is_pending(&self) -> bool {
+    pub(crate) fn is_pending(&self) -> bool {
         self.state == "PENDING"
     }
 }
@@ -56,7 +58,7 @@ fn failure(what: &str, out: &Output) -> String {
 }
 
 /// `sbatch --parsable [args] script`: the job id.
-pub fn sbatch(args: &[String], script: &Path) -> Result<String, String> {
+pub(crate) fn sbatch(args: &[String], script: &Path) -> Result<String, String> {
     let out = run(
         Command::new("sbatch")
             .arg("--parsable")
@@ -105,7 +107,7 @@ pub fn squeue(job_ids: &[String]) -> Result<HashMap<String, JobState>, String> {
 }
 
 /// Jobs named `name` (every state Slurm still remembers): (job id, state).
-pub fn squeue_by_name(name: &str) -> Result<Vec<(String, JobState)>, String> {
+pub(crate) fn squeue_by_name(name: &str) -> Result<Vec<(String, JobState)>, String> {
     let out = run(
         Command::new("squeue")
             .args(["-h", "--states=all", "-o", "%i|%T|%r", "--name"])
@@ -136,7 +138,7 @@ fn parse_line(line: &str) -> Option<(String, JobState)> {
 }
 
 /// `scontrol <verb> <job>` (suspend, resume, hold, release).
-pub fn scontrol(verb: &str, job_id: &str) -> Result<(), String> {
+pub(crate) fn scontrol(verb: &str, job_id: &str) -> Result<(), String> {
     let what = format!("scontrol {verb} {job_id}");
     let out = run(Command::new("scontrol").args([verb, job_id]), &what)?;
     if out.status.success() {
@@ -147,7 +149,7 @@ pub fn scontrol(verb: &str, job_id: &str) -> Result<(), String> {
 }
 
 /// `scancel <job>`.
-pub fn scancel(job_id: &str) -> Result<(), String> {
+pub(crate) fn scancel(job_id: &str) -> Result<(), String> {
     let what = format!("scancel {job_id}");
     let out = run(Command::new("scancel").arg(job_id), &what)?;
     if out.status.success() {

@@ -17,23 +17,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub const SPEC_FILE: &str = "spec.json";
-pub const OUTCOME_FILE: &str = "outcome.json";
-pub const SCRIPT_FILE: &str = "job.sh";
+pub(crate) const SPEC_FILE: &str = "spec.json";
+pub(crate) const OUTCOME_FILE: &str = "outcome.json";
+pub(crate) const SCRIPT_FILE: &str = "job.sh";
 
 /// Where the files of the job running `ticket_id` live.
-pub fn job_dir(run_dir: &Path, ticket_id: &str) -> PathBuf {
+pub(crate) fn job_dir(run_dir: &Path, ticket_id: &str) -> PathBuf {
     run_dir.join("slurm").join(ticket_id)
 }
 
 /// Quote for POSIX sh: single quotes, with embedded ones closed and escaped.
-pub fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Write `bytes` to `path` atomically (temp file, fsync, rename): a reader sees the whole
 /// file or none.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
@@ -42,7 +42,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Write the spec and the batch script of one job; returns the script's path.
-pub fn prepare(dir: &Path, spec: &TrialSpec, labj: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn prepare(dir: &Path, spec: &TrialSpec, labj: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -66,7 +66,7 @@ pub fn prepare(dir: &Path, spec: &TrialSpec, labj: &Path) -> std::io::Result<Pat
 
 /// The outcome a finished job wrote: `None` while there is none; an error when the file
 /// exists but does not decode.
-pub fn read_outcome(dir: &Path) -> Result<Option<TrialOutcome>, String> {
+pub(crate) fn read_outcome(dir: &Path) -> Result<Option<TrialOutcome>, String> {
     let path = dir.join(OUTCOME_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)

@@ -1,5 +1,5 @@
 //! `SlurmBackend`: one Slurm batch job per trial attempt, or with `--slurm-workers N`
-//! at most N long-lived pilot worker jobs taking trials one after another ([`pilot`];
+//! at most N long-lived pilot worker jobs taking trials one after another (`pilot`;
 //! the backend then delegates every call to its pool).
 //!
 //! The coordinator stays on the submitting host and stays the only journal writer. Each
@@ -16,12 +16,16 @@
 //! failure, `scancel` by someone other than labj, a Slurm time limit) is reported as
 //! `worker_lost`: an infrastructure fault, never a verdict on the agent.
 
-pub mod cmd;
-pub mod job;
-pub mod pilot;
-pub mod pilot_files;
-pub mod pilot_worker;
-pub mod recover;
+mod cmd;
+mod job;
+mod pilot;
+mod pilot_files;
+mod pilot_worker;
+pub(crate) mod recover;
+
+pub use cmd::{squeue, JobState};
+pub use job::exec_job;
+pub use pilot_worker::serve as serve_pilot;
 
 use super::*;
 use journal::event::{BackendJobSubmitted, Classification};
@@ -37,11 +41,11 @@ const SQUEUE_EVERY: Duration = Duration::from_millis(1000);
 const SQUEUE_FAILURES_TOLERATED: u32 = 60;
 /// Slurm time limit = the trial's own budget (timeout × attempts) plus this margin, in
 /// minutes, for staging, grading and the scheduler; labj's own timeout fires first.
-pub const TIME_MARGIN_MINUTES: u64 = 5;
+pub(crate) const TIME_MARGIN_MINUTES: u64 = 5;
 
 /// How to submit jobs.
 #[derive(Debug, Clone, Default)]
-pub struct SlurmConfig {
+pub(crate) struct SlurmConfig {
     /// `--partition`; `None` = the cluster's default partition.
     pub partition: Option<String>,
     /// Extra `sbatch` arguments, passed after labj's own (so they win where both set one).
@@ -70,7 +74,7 @@ struct Job {
     held: bool,
 }
 
-pub struct SlurmBackend {
+pub(crate) struct SlurmBackend {
     cfg: SlurmConfig,
     requested: usize,
     jobs: HashMap<String, Job>,
@@ -85,7 +89,7 @@ pub struct SlurmBackend {
 impl SlurmBackend {
     /// A backend submitting to the cluster `sbatch` reaches; fails (naming the command)
     /// when Slurm's tools are missing or the controller does not answer.
-    pub fn new(cfg: SlurmConfig, requested: usize) -> Result<Self, String> {
+    pub(crate) fn new(cfg: SlurmConfig, requested: usize) -> Result<Self, String> {
         let out = std::process::Command::new("sinfo")
             .args(["-h", "-o", "%P"])
             .output()
@@ -114,7 +118,7 @@ impl SlurmBackend {
 
     /// The job name labj gives the job of `ticket_id` (found again by name if a crash
     /// came between `sbatch` and journaling its id).
-    pub fn job_name(ticket_id: &str) -> String {
+    pub(crate) fn job_name(ticket_id: &str) -> String {
         format!("labj-{ticket_id}")
     }
 
@@ -142,7 +146,13 @@ impl SlurmBackend {
     }
 
     /// Take over a job a previous session submitted (`labj continue`).
-    pub fn reattach(&mut self, ticket_id: &str, schedule_idx: u64, trial_id: &str, job_id: &str) {
+    pub(crate) fn reattach(
+        &mut self,
+        ticket_id: &str,
+        schedule_idx: u64,
+        trial_id: &str,
+        job_id: &str,
+    ) {
         if let Some(p) = &mut self.pilot {
             return p.reattach(ticket_id, schedule_idx, trial_id, job_id);
         }

@@ -27,10 +27,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// A worker with nothing to do leaves after this many seconds.
-pub const IDLE_SECS: u64 = 30;
+pub(crate) const IDLE_SECS: u64 = 30;
 /// Time limit of a worker job when no `--slurm-arg=--time=…` says otherwise: at least
 /// this many minutes, and at least one trial's budget plus the margin.
-pub const WORKER_MIN_MINUTES: u64 = 60;
+pub(crate) const WORKER_MIN_MINUTES: u64 = 60;
 /// A worker pending longer than this is reported (e.g. its node is drained).
 const PENDING_NOTICE_AFTER: Duration = Duration::from_secs(5);
 /// How long a pause or resume waits for the worker's answer.
@@ -56,7 +56,7 @@ struct Assigned {
     ctl_seq: u64,
 }
 
-pub struct Pool {
+pub(crate) struct Pool {
     cfg: SlurmConfig,
     max_workers: usize,
     requested: usize,
@@ -70,7 +70,7 @@ pub struct Pool {
 }
 
 /// The job name of every worker job of run `run_id` (how `continue` finds them).
-pub fn job_name(run_id: &str) -> String {
+pub(crate) fn job_name(run_id: &str) -> String {
     format!("labj-pilot-{run_id}")
 }
 
@@ -80,7 +80,11 @@ fn worker_id(job_id: &str) -> String {
 
 impl Pool {
     /// A pool of at most `max_workers` jobs; adopts the run's worker jobs Slurm still runs.
-    pub fn new(cfg: SlurmConfig, max_workers: usize, requested: usize) -> Result<Pool, String> {
+    pub(crate) fn new(
+        cfg: SlurmConfig,
+        max_workers: usize,
+        requested: usize,
+    ) -> Result<Pool, String> {
         let mut pool = Pool {
             cfg,
             max_workers: max_workers.max(1),
@@ -115,12 +119,18 @@ impl Pool {
     }
 
     /// Worker job ids this pool counts (queued or running as far as it knows).
-    pub fn job_ids(&self) -> Vec<String> {
+    pub(crate) fn job_ids(&self) -> Vec<String> {
         self.workers.keys().cloned().collect()
     }
 
     /// Take over a trial a previous session handed to worker job `job_id`.
-    pub fn reattach(&mut self, ticket_id: &str, schedule_idx: u64, trial_id: &str, job_id: &str) {
+    pub(crate) fn reattach(
+        &mut self,
+        ticket_id: &str,
+        schedule_idx: u64,
+        trial_id: &str,
+        job_id: &str,
+    ) {
         self.adopt(job_id, None);
         if let Some(w) = self.workers.get_mut(job_id) {
             w.load += 1;

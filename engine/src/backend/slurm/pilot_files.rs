@@ -21,33 +21,33 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub const INBOX: &str = "inbox";
-pub const CLAIMED: &str = "claimed";
-pub const OUTBOX: &str = "outbox";
-pub const CTL: &str = "ctl";
-pub const ACK: &str = "ack";
-pub const STOP: &str = "stop";
-pub const GONE: &str = "gone";
+pub(crate) const INBOX: &str = "inbox";
+pub(crate) const CLAIMED: &str = "claimed";
+pub(crate) const OUTBOX: &str = "outbox";
+pub(crate) const CTL: &str = "ctl";
+pub(crate) const ACK: &str = "ack";
+pub(crate) const STOP: &str = "stop";
+pub(crate) const GONE: &str = "gone";
 
 /// Where every worker job of a run keeps its files.
-pub fn workers_dir(run_dir: &Path) -> PathBuf {
+pub(crate) fn workers_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("slurm").join("workers")
 }
 
 /// The directory of worker job `job_id`.
-pub fn worker_dir(run_dir: &Path, job_id: &str) -> PathBuf {
+pub(crate) fn worker_dir(run_dir: &Path, job_id: &str) -> PathBuf {
     workers_dir(run_dir).join(job_id)
 }
 
 /// Where worker job `job_id` writes the outcome of `ticket_id`.
-pub fn outcome_path(run_dir: &Path, job_id: &str, ticket_id: &str) -> PathBuf {
+pub(crate) fn outcome_path(run_dir: &Path, job_id: &str, ticket_id: &str) -> PathBuf {
     worker_dir(run_dir, job_id)
         .join(OUTBOX)
         .join(format!("{ticket_id}.json"))
 }
 
 /// Create the directories of a worker (either side may come first).
-pub fn create_worker_dirs(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_worker_dirs(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     for sub in [INBOX, CLAIMED, OUTBOX, CTL, ACK] {
         std::fs::DirBuilder::new()
@@ -60,7 +60,7 @@ pub fn create_worker_dirs(dir: &Path) -> std::io::Result<()> {
 
 /// Write `bytes` to `dest` so a reader sees all of it or nothing: a temporary file in
 /// `dir` (same filesystem), renamed into place. `sync` fsyncs it first.
-pub fn put(dir: &Path, dest: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+pub(crate) fn put(dir: &Path, dest: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -76,7 +76,7 @@ pub fn put(dir: &Path, dest: &Path, bytes: &[u8], sync: bool) -> std::io::Result
 }
 
 /// The ticket ids of the `*.json` files in `dir` (none when it does not exist).
-pub fn tickets_in(dir: &Path) -> Vec<String> {
+pub(crate) fn tickets_in(dir: &Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -93,18 +93,18 @@ pub fn tickets_in(dir: &Path) -> Vec<String> {
 
 /// A control request for one trial: `SEQ VERB [REASON]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ctl {
+pub(crate) struct Ctl {
     pub seq: u64,
     pub verb: String,
     pub reason: String,
 }
 
 impl Ctl {
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         format!("{} {} {}", self.seq, self.verb, self.reason)
     }
 
-    pub fn parse(text: &str) -> Option<Ctl> {
+    pub(crate) fn parse(text: &str) -> Option<Ctl> {
         let mut parts = text.splitn(3, ' ');
         let seq = parts.next()?.trim().parse().ok()?;
         let verb = parts.next()?.trim().to_string();
@@ -114,7 +114,7 @@ impl Ctl {
 }
 
 /// The worker's answer to control request `seq`: `Ok` or the refusal.
-pub fn parse_ack(text: &str, seq: u64) -> Option<Result<(), String>> {
+pub(crate) fn parse_ack(text: &str, seq: u64) -> Option<Result<(), String>> {
     let (n, rest) = text.split_once(' ')?;
     if n.trim().parse::<u64>().ok()? != seq {
         return None;

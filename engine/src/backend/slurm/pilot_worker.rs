@@ -232,6 +232,8 @@ impl Worker {
             self.running.insert(ticket.clone(), Arc::clone(&control));
             let (dir, tx) = (self.dir.clone(), self.done_tx.clone());
             std::thread::spawn(move || {
+                // Agent spawns copy only this thread's few descriptors (see the fn).
+                exec::executor::private_fd_table();
                 let outcome = execute_trial(&spec, &control);
                 match serde_json::to_vec(&outcome) {
                     Ok(json) => {

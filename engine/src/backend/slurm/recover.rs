@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The Slurm job id journaled last for each ticket (a pure function of the journal).
-pub fn journaled_jobs(journal: &Journal) -> Result<HashMap<String, String>, String> {
+pub(crate) fn journaled_jobs(journal: &Journal) -> Result<HashMap<String, String>, String> {
     let mut jobs = HashMap::new();
     journal
         .for_each_event_of_kind("backend_job_submitted", |e| {
@@ -63,7 +63,7 @@ fn pilot_holder(run_dir: &Path, ticket_id: &str) -> Option<String> {
 
 /// Move every stale trial whose job is alive or left an outcome out of `worker_lost`
 /// (the recovery plan's list) into the backend; returns their trial ids (in flight from the start of the session).
-pub fn reattach(
+pub(crate) fn reattach(
     journal: &Journal,
     run_dir: &Path,
     backend: &mut SlurmBackend,

@@ -1,7 +1,7 @@
 //! `labj continue` over remote workers: taking back the tickets a worker still holds.
 
 use super::{Health, RemoteWorkerBackend, Ticket};
-use crate::backend::remote::protocol::TicketDoc;
+use crate::wire::messages::TicketDoc;
 use journal::projection::ActiveTrial;
 
 impl RemoteWorkerBackend {
@@ -10,7 +10,7 @@ impl RemoteWorkerBackend {
     /// reattached; every other active trial is for the caller to record `worker_lost`
     /// (and is remembered here as lost, so a late completion is dropped). Tickets the
     /// worker holds that the journal no longer expects are stopped or acknowledged.
-    pub fn reattach(&mut self, active: &[ActiveTrial]) -> Vec<String> {
+    pub(crate) fn reattach(&mut self, active: &[ActiveTrial]) -> Vec<String> {
         let mut adopted = Vec::new();
         for idx in 0..self.endpoints.len() {
             if self.endpoints[idx].health != Health::Live {
