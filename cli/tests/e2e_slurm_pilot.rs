@@ -330,6 +330,93 @@ fn pilot_run_waits_on_a_drained_node_and_finishes_after_undrain() {
     );
 }
 
+/// Cancels the given jobs even when the test fails (a held job never ends by itself).
+struct Cancel(Vec<String>);
+
+impl Drop for Cancel {
+    fn drop(&mut self) {
+        for job in &self.0 {
+            let _ = Command::new("scancel").arg(job).status();
+        }
+    }
+}
+
+/// A worker job that stays queued (here: held by `scontrol hold`) must not keep the
+/// trials handed to it while another worker has started: they move to the started one.
+/// Before this, the run waited for the held job forever.
+#[test]
+fn pilot_trials_of_a_worker_job_stuck_in_the_queue_move_to_a_started_worker() {
+    let _cluster = require_slurm();
+    let node = sh(
+        Command::new("sinfo").args(["-h", "-N", "-o", "%N"]),
+        "sinfo",
+    );
+    let node = node.lines().next().expect("a node").to_string();
+    let s = Scratch::new();
+    s.tasks(4);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    recording_agent(&s, "0", SUCCESS);
+    // Both worker jobs queue on the drained node and each gets a trial in its inbox;
+    // one is then held, and only the other starts.
+    sh(
+        Command::new("scontrol").args([
+            "update",
+            &format!("nodename={node}"),
+            "state=drain",
+            "reason=labj-test",
+        ]),
+        "scontrol drain",
+    );
+    let undrain = Undrain(node);
+    let mut child = spawn_run(&s, &exp, "2");
+    let run_dir = wait_run_dir(&s);
+    let id = run_id(&run_dir);
+    let jobs = wait_for(Duration::from_secs(60), "two queued worker jobs", || {
+        let j = live_workers(&id);
+        (j.len() == 2 && jobs_of(&run_dir).len() == 2).then_some(j)
+    });
+    let _cancel = Cancel(jobs.clone());
+    let held = jobs.iter().max().unwrap().clone();
+    let started = jobs.iter().min().unwrap().clone();
+    sh(
+        Command::new("scontrol").args(["hold", &held]),
+        "scontrol hold",
+    );
+    drop(undrain);
+    let status = wait_within(&mut child, COMMAND_LIMIT, "labj run with a held worker job");
+    assert_eq!(status.code(), Some(0), "{}", run_err(&s));
+    let proj = check_journal(&run_dir);
+    assert_eq!(proj.aggregates.overall.succeeded, 4, "{}", run_err(&s));
+    assert_eq!(proj.aggregates.overall.worker_lost, 0);
+    let records = jobs_of(&run_dir);
+    let moved: Vec<&(String, String, String)> =
+        records.iter().filter(|(_, _, a)| a == "moved").collect();
+    assert!(
+        !moved.is_empty(),
+        "the held job's trials moved: {records:?}"
+    );
+    assert!(
+        moved.iter().all(|(_, job, _)| *job == started),
+        "moved to the started job {started}: {records:?}"
+    );
+    // Every trial ran once, on the started job: the held one never ran anything.
+    let ran = wait_started(&s, 4);
+    assert_eq!(ran.len(), 4, "{ran:?}");
+    for trial in &ran {
+        assert_eq!(starts(&s, trial), 1, "{trial} ran once: {records:?}");
+    }
+    let held_dir = run_dir.join("slurm").join("workers").join(&held);
+    assert!(
+        !held_dir
+            .join("claimed")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some()),
+        "the held job claimed nothing"
+    );
+    // The held job, queued with nothing to do, is cancelled when the run ends.
+    wait_no_workers(&id, Duration::from_secs(20));
+}
+
 fn wait_started_none(s: &Scratch) -> bool {
     std::fs::read_dir(s.dir().join("rec"))
         .map(|d| d.count() == 0)

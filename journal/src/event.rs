@@ -415,8 +415,10 @@ pub struct BackendJobSubmitted {
     pub backend: String,
     /// The backend's id of the job that runs the attempt.
     pub job_id: String,
-    /// `submitted` (a new job), `reattached` (a `continue` took over a live job) or
-    /// `assigned` (handed to the live pilot worker job `job_id`, `--slurm-workers`).
+    /// `submitted` (a new job), `reattached` (a `continue` took over a live job),
+    /// `assigned` (handed to the live pilot worker job `job_id`, `--slurm-workers`) or
+    /// `moved` (taken from a pilot worker job still queued and handed to the started
+    /// one `job_id`).
     pub action: String,
 }
 

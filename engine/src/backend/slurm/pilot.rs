@@ -6,6 +6,12 @@
 //!
 //! - At most N worker jobs are queued or running at any time: a job counts until
 //!   `squeue` says it ended, and a replacement is submitted only then, when work waits.
+//! - A worker job Slurm has not started holds no trial while a started one has room:
+//!   the trials waiting in its inbox move to the started worker (journaled `moved`), so a
+//!   job stuck in the queue (a drained node, a held job, a busy partition) cannot hold
+//!   its trials back. The move is a rename, like the worker's own claim: of a move and a
+//!   claim racing for one trial exactly one succeeds. Started workers are told apart
+//!   from queued ones by `squeue`, or by having answered a trial.
 //! - A worker job that ends (killed, `scancel`, time limit, node failure) with trials
 //!   it did not answer reports each as `worker_lost` (an infrastructure fault the
 //!   coordinator re-runs under its budget, never scored), or `cancelled` when labj
@@ -262,15 +268,15 @@ impl Pool {
                 done.push((t, outcome));
             }
         }
-        // A worker reported pending that answered has started (possibly between two
-        // looks of `squeue`).
+        // A worker that answered has started (possibly between two looks of `squeue`).
         for (id, w) in self.workers.iter_mut() {
-            if w.pending_noted && done.iter().any(|(t, _)| self.tickets[t].job_id == *id) {
+            if done.iter().any(|(t, _)| self.tickets[t].job_id == *id) {
                 let running = cmd::JobState {
                     state: "RUNNING".into(),
                     reason: String::new(),
                 };
                 pending_notice(id, w, &running, &mut self.notices);
+                w.state = Some(running);
             }
         }
         for (t, o) in done {
@@ -280,9 +286,84 @@ impl Pool {
 
     fn collect(&mut self, ask_slurm: bool) -> Result<(), BackendError> {
         self.read_outboxes(None);
-        if !ask_slurm || self.workers.is_empty() {
-            return Ok(());
+        if ask_slurm && !self.workers.is_empty() {
+            self.ask_slurm()?;
         }
+        self.rebalance();
+        Ok(())
+    }
+
+    /// Move the trials waiting in the inboxes of queued worker jobs to started workers
+    /// with room, oldest trial first (see the module doc).
+    fn rebalance(&mut self) {
+        let slots = self.slots_per_worker();
+        let started = |w: &Worker| w.state.as_ref().is_some_and(|s| s.state == "RUNNING");
+        let mut room: Vec<(String, usize)> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.closed && started(w) && w.load < slots)
+            .map(|(id, w)| (id.clone(), slots - w.load))
+            .collect();
+        if room.is_empty() {
+            return;
+        }
+        let queued: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.load > 0 && w.state.as_ref().is_some_and(|s| s.is_pending()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for from in queued {
+            let from_dir = self.workers[&from].dir.clone();
+            let mut waiting: Vec<(u64, String)> = files::tickets_in(&from_dir.join(files::INBOX))
+                .into_iter()
+                .filter_map(|t| {
+                    let a = self.tickets.get(&t).filter(|a| a.job_id == from)?;
+                    Some((a.schedule_idx, t))
+                })
+                .collect();
+            waiting.sort();
+            for (_, t) in waiting {
+                let Some((to, left)) = room.iter_mut().find(|(_, n)| *n > 0) else {
+                    return;
+                };
+                let to_dir = self.workers[to.as_str()].dir.clone();
+                let name = format!("{t}.json");
+                // Fails when the queued worker started and claimed it meanwhile: then
+                // it is that worker's, as before.
+                if std::fs::rename(
+                    from_dir.join(files::INBOX).join(&name),
+                    to_dir.join(files::INBOX).join(&name),
+                )
+                .is_err()
+                {
+                    continue;
+                }
+                // A control request written for the trial follows it.
+                let _ = std::fs::rename(
+                    from_dir.join(files::CTL).join(&t),
+                    to_dir.join(files::CTL).join(&t),
+                );
+                *left -= 1;
+                let to = to.clone();
+                if let Some(w) = self.workers.get_mut(&from) {
+                    w.load = w.load.saturating_sub(1);
+                }
+                if let Some(w) = self.workers.get_mut(&to) {
+                    w.load += 1;
+                }
+                if let Some(a) = self.tickets.get_mut(&t) {
+                    a.job_id = to.clone();
+                    self.records
+                        .push(record(a.schedule_idx, &a.trial_id, &t, &to, "moved"));
+                }
+            }
+        }
+    }
+
+    /// Look at the worker jobs in `squeue`: keep the state of the live ones, report the
+    /// trials of the ended ones.
+    fn ask_slurm(&mut self) -> Result<(), BackendError> {
         self.last_squeue = Some(Instant::now());
         let ids = self.job_ids();
         let Some(states) = super::squeue_tolerant(&ids, &mut self.squeue_failures)? else {
@@ -449,10 +530,18 @@ fn output_tail(run_dir: &std::path::Path, job_id: &str) -> String {
 }
 
 impl Drop for Pool {
-    /// The session ends: every worker finishes what it took and leaves.
+    /// The session ends: every worker finishes what it took and leaves; a worker job
+    /// still queued with no trial is cancelled (a held or blocked job would otherwise
+    /// wait in the queue long after the run).
     fn drop(&mut self) {
-        for w in self.workers.values() {
+        for (id, w) in &self.workers {
             let _ = files::put(&w.dir, &w.dir.join(files::STOP), b"", false);
+            let queued = w.state.as_ref().is_some_and(|s| s.is_pending());
+            if queued && w.load == 0 {
+                if let Err(e) = cmd::scancel(id) {
+                    tracing::warn!("{e}");
+                }
+            }
         }
     }
 }

@@ -75,10 +75,13 @@ pub(crate) fn reattach(
     let journaled = journaled_jobs(journal)?;
     let mut found: Vec<(usize, String)> = Vec::new();
     for (i, w) in worker_lost.iter().enumerate() {
-        let job_id = match journaled.get(&w.ticket_id) {
-            Some(id) => Some(id.clone()),
-            None => match pilot_holder(run_dir, &w.ticket_id) {
-                Some(id) => Some(id),
+        // A pilot worker's files say where its trial is even when the session died
+        // between handing (or moving) it and journaling that; then the journal; then
+        // a job named for the ticket (one job per trial, crashed before journaling).
+        let job_id = match pilot_holder(run_dir, &w.ticket_id) {
+            Some(id) => Some(id),
+            None => match journaled.get(&w.ticket_id) {
+                Some(id) => Some(id.clone()),
                 None => job_by_name(&w.ticket_id)?,
             },
         };
