@@ -179,12 +179,10 @@ pub(crate) fn serve_with_runner(
 /// variable after `remove_var`) and so the token and the completion MAC key. A
 /// non-dumpable process's `/proc` files belong to root and `ptrace` is refused.
 fn forbid_inspection() {
-    // SAFETY: prctl(PR_SET_DUMPABLE, 0) takes no pointers and only changes a flag of
-    // this process.
-    let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    if rc != 0 {
+    let not_dumpable = rustix::process::DumpableBehavior::NotDumpable;
+    if let Err(e) = rustix::process::set_dumpable_behavior(not_dumpable) {
         tracing::warn!(
-            error = %std::io::Error::last_os_error(),
+            error = %std::io::Error::from(e),
             "cannot make the worker non-dumpable; agents of its user may read its memory"
         );
     }

@@ -300,9 +300,10 @@ pub fn clean_stale_tmp(dir: &Path) -> usize {
         let pid: Option<i32> = rest.split('-').next().and_then(|p| p.parse().ok());
         let gone = pid.is_some_and(|p| {
             p != std::process::id() as i32
-                // SAFETY: kill(2) with signal 0 only checks that the pid exists.
-                && unsafe { libc::kill(p, 0) } != 0
-                && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+                // Signal 0 only checks that the pid exists.
+                && rustix::process::Pid::from_raw(p).is_some_and(|p| {
+                    rustix::process::test_kill_process(p) == Err(rustix::io::Errno::SRCH)
+                })
         });
         let old = e
             .metadata()
@@ -412,9 +413,12 @@ mod tests {
         verify_blob(&dir, &digest).unwrap();
         // A FIFO source is refused without blocking.
         let fifo = tmp.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: `c` is a NUL-terminated path that outlives the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
         let err = store.put_file(&fifo).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
         // A temp file of a dead writer (pid 0x7ffffffe never exists) is cleaned.

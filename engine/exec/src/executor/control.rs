@@ -83,12 +83,11 @@ pub(crate) fn signal_group(pgid: libc::pid_t, sig: libc::c_int) -> std::io::Resu
         // Never signal -1 (every process) or -0 (our own group).
         return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
     }
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(-pgid, sig) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+    let group = rustix::process::Pid::from_raw(pgid);
+    let sig = rustix::process::Signal::from_named_raw(sig);
+    match (group, sig) {
+        (Some(group), Some(sig)) => Ok(rustix::process::kill_process_group(group, sig)?),
+        _ => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
     }
 }
 

@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -187,22 +187,17 @@ fn keep_bytes(dir: &OwnedFd, s: &mut Stream, bytes: &[u8]) -> io::Result<()> {
 
 /// `dir/name` as a new file, never following what is there (removed first when present).
 fn create_at(dir: &OwnedFd, name: &str) -> io::Result<File> {
-    let c = std::ffi::CString::new(name).expect("log names have no NUL");
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    use rustix::fs::{openat, unlinkat, AtFlags, Mode, OFlags};
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     for _ in 0..3 {
-        // SAFETY: a valid directory fd and a NUL-terminated name.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, 0o644) };
-        if fd >= 0 {
-            // SAFETY: openat just returned this fd; nothing else owns it.
-            return Ok(unsafe { File::from_raw_fd(fd) });
+        match openat(dir, name, flags, Mode::from_raw_mode(0o644)) {
+            Ok(fd) => return Ok(File::from(fd)),
+            Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
         }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(e);
-        }
-        // Left by an earlier dispatch, or planted: removed, then created afresh.
-        // SAFETY: as above; unlinkat never follows a symlink in its last component.
-        unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) };
+        // Left by an earlier dispatch, or planted: removed (unlinkat never follows a
+        // symlink in its last component), then created afresh.
+        let _ = unlinkat(dir, name, AtFlags::empty());
     }
     Err(io::Error::other(format!(
         "{name} keeps reappearing in the log directory"
@@ -224,13 +219,8 @@ fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
 fn pipe() -> io::Result<(File, OwnedFd)> {
     let (r, w) = io::pipe()?;
     let r: OwnedFd = r.into();
-    // SAFETY: fcntl on a valid fd we own.
-    unsafe {
-        let fl = libc::fcntl(r.as_raw_fd(), libc::F_GETFL);
-        if fl < 0 || libc::fcntl(r.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
+    let flags = rustix::fs::fcntl_getfl(&r)?;
+    rustix::fs::fcntl_setfl(&r, flags | rustix::fs::OFlags::NONBLOCK)?;
     Ok((File::from(r), w.into()))
 }
 

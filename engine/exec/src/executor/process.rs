@@ -5,7 +5,7 @@
 use super::control::{signal_group, Live, Phase, TrialControl, STOP_GRACE};
 use super::output::{poll_with, Capture};
 use super::sandbox::ContainerRef;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -230,38 +230,22 @@ fn supervise_with(
 /// Has child `pid` exited? Checked without reaping it (`WNOWAIT`), so the pid stays
 /// ours until the caller reaps it.
 fn exited_unreaped(pid: libc::pid_t) -> std::io::Result<bool> {
+    use rustix::process::{waitid, Pid, WaitId, WaitIdOptions};
+    let pid = Pid::from_raw(pid).ok_or_else(|| std::io::Error::other("pid 0 is no child"))?;
+    let how = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
     loop {
-        // SAFETY: a zeroed siginfo_t is valid; waitid fills it or leaves si_pid 0.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `info` is a valid, writable siginfo_t for the duration of the call.
-        let rc = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
-            )
-        };
-        if rc == 0 {
-            // SAFETY: waitid succeeded, so the pid field is initialised (0 = still running).
-            return Ok(unsafe { info.si_pid() } != 0);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
+        match waitid(WaitId::Pid(pid), how) {
+            Ok(status) => return Ok(status.is_some()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
 /// A pidfd for `pid` (readable once it exits), or `None` where the kernel has none.
 fn pidfd_open(pid: libc::pid_t) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: the kernel just handed us this fd; nothing else owns it.
-    Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    let pid = rustix::process::Pid::from_raw(pid)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
 }
 
 /// This thread's `ppoll` mask with the wake signal let through (`wake.rs`), prepared

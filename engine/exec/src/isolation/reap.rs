@@ -12,8 +12,7 @@ use model::isolation::EngineSpec;
 pub fn boot_ticks_now() -> Option<u64> {
     let up = std::fs::read_to_string("/proc/uptime").ok()?;
     let secs: f64 = up.split_whitespace().next()?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = rustix::param::clock_ticks_per_second();
     (hz > 0).then_some((secs * hz as f64) as u64)
 }
 
@@ -214,8 +213,9 @@ fn scan_and_kill(
                 continue;
             };
             if matches(&env) {
-                // SAFETY: plain kill(2) on a pid we just matched.
-                if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0
+                let kill = |p| rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                if rustix::process::Pid::from_raw(pid as libc::pid_t)
+                    .is_some_and(|p| kill(p).is_ok())
                     && killed.insert(pid)
                 {
                     this_pass += 1;

@@ -40,13 +40,22 @@ pub fn enable_child_subreaper() -> bool {
     if ENABLED.load(Ordering::Relaxed) {
         return true;
     }
-    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer flag, no pointers.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
-    let ok = rc == 0
+    // prctl(PR_SET_CHILD_SUBREAPER) takes a flag: any pid is "on".
+    let ok = rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok()
         && std::fs::metadata(children_path()).is_ok_and(|m| m.is_file())
         && std::fs::read(children_path()).is_ok();
     ENABLED.store(ok, Ordering::Relaxed);
     ok
+}
+
+/// Reaps child `pid` if it has ended, without blocking; whether it was reaped now.
+fn reap_now(pid: libc::pid_t) -> bool {
+    rustix::process::Pid::from_raw(pid).is_some_and(|p| {
+        matches!(
+            rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG),
+            Ok(Some((got, _))) if got == p
+        )
+    })
 }
 
 /// Whether [`enable_child_subreaper`] succeeded in this process.
@@ -98,16 +107,16 @@ pub(crate) fn drain_group(pgid: libc::pid_t) -> Option<u32> {
                     // a new group of that number (a recycled pid), someone else's.
                     return None;
                 }
-                // SAFETY: waitpid of a dead child of this process that nobody waits for.
-                if unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) } == pid {
+                // A dead child of this process that nobody waits for.
+                if reap_now(pid) {
                     reaped += 1;
                 }
             }
         }
-        // SAFETY: kill with signal 0 only checks that the group exists.
-        if unsafe { libc::kill(-pgid, 0) } != 0 {
-            let gone = std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-            return gone.then_some(reaped);
+        // Signal 0 only checks that the group exists.
+        let group = rustix::process::Pid::from_raw(pgid)?;
+        if let Err(e) = rustix::process::test_kill_process_group(group) {
+            return (e == rustix::io::Errno::SRCH).then_some(reaped);
         }
         if Instant::now() >= deadline {
             return None;
@@ -137,8 +146,7 @@ pub(crate) fn reap_dead_escapees() {
 /// `matches`, reaps them and the dead ones.
 fn reap_children(matches: impl Fn(&[&[u8]]) -> bool) -> Option<usize> {
     let path = children_path();
-    // SAFETY: getpgrp has no preconditions.
-    let own_group = unsafe { libc::getpgrp() };
+    let own_group = rustix::process::getpgrp().as_raw_nonzero().get();
     let mut killed = 0;
     // Each round reaches one level deeper into an escaped tree; a bound keeps a fork
     // bomb from holding the worker forever (the run's final sweep still sees the rest).
@@ -158,8 +166,7 @@ fn reap_children(matches: impl Fn(&[&[u8]]) -> bool) -> Option<usize> {
                     // A dead escapee (of any trial): reap it. Processes in labj's own
                     // group are its own commands, waited for by whoever spawned them.
                     if pgrp != own_group {
-                        // SAFETY: waitpid on a child of this process, not blocking.
-                        unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                        reap_now(pid);
                     }
                     continue;
                 }
@@ -168,9 +175,12 @@ fn reap_children(matches: impl Fn(&[&[u8]]) -> bool) -> Option<usize> {
                 };
                 let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
                 if matches(&vars) {
-                    // SAFETY: kill(2) of a child of this process (it cannot be reaped by
-                    // anyone else while REAP is held, so the pid is not recycled).
-                    if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                    // A child of this process: nobody else reaps it while REAP is
+                    // held, so the pid is not recycled.
+                    let killed = rustix::process::Pid::from_raw(pid).is_some_and(|p| {
+                        rustix::process::kill_process(p, rustix::process::Signal::KILL).is_ok()
+                    });
+                    if killed {
                         ours.push(pid);
                     }
                 }
@@ -186,10 +196,16 @@ fn reap_children(matches: impl Fn(&[&[u8]]) -> bool) -> Option<usize> {
             let deadline = Instant::now() + Duration::from_secs(2);
             loop {
                 let _g = REAP.lock().unwrap_or_else(|p| p.into_inner());
-                // SAFETY: waitpid on a child of this process, not blocking.
-                let rc = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                // Done once reaped, or when it is not (or no longer) our child.
+                let done = match rustix::process::Pid::from_raw(pid) {
+                    Some(p) => !matches!(
+                        rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG),
+                        Ok(None)
+                    ),
+                    None => true,
+                };
                 drop(_g);
-                if rc != 0 || Instant::now() >= deadline {
+                if done || Instant::now() >= deadline {
                     break;
                 }
                 std::thread::sleep(Duration::from_micros(200));

@@ -80,8 +80,7 @@ fn cache() -> &'static Mutex<HashMap<UserKey, UserIds>> {
 }
 
 fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions, touches no memory and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 impl ContainerEngine {
