@@ -255,6 +255,25 @@ fn pilot_worker_cancelled_by_scancel_reruns_its_trials_as_infra() {
 /// Returns the node to service even when the test fails.
 struct Undrain(String);
 
+/// Drains the cluster's (one) node: no job starts until the returned guard is dropped.
+fn drain_the_node() -> Undrain {
+    let nodes = sh(
+        Command::new("sinfo").args(["-h", "-N", "-o", "%N"]),
+        "sinfo",
+    );
+    let node = nodes.lines().next().expect("a node").to_string();
+    sh(
+        Command::new("scontrol").args([
+            "update",
+            &format!("nodename={node}"),
+            "state=drain",
+            "reason=labj-test",
+        ]),
+        "scontrol drain",
+    );
+    Undrain(node)
+}
+
 impl Drop for Undrain {
     fn drop(&mut self) {
         let _ = Command::new("scontrol")
@@ -266,25 +285,11 @@ impl Drop for Undrain {
 #[test]
 fn pilot_run_waits_on_a_drained_node_and_finishes_after_undrain() {
     let _cluster = require_slurm();
-    let node = sh(
-        Command::new("sinfo").args(["-h", "-N", "-o", "%N"]),
-        "sinfo",
-    );
-    let node = node.lines().next().expect("a node").to_string();
     let s = Scratch::new();
     s.tasks(2);
     let exp = s.experiment(&["a"], 1, 2, "");
     recording_agent(&s, "0", SUCCESS);
-    sh(
-        Command::new("scontrol").args([
-            "update",
-            &format!("nodename={node}"),
-            "state=drain",
-            "reason=labj-test",
-        ]),
-        "scontrol drain",
-    );
-    let undrain = Undrain(node.clone());
+    let undrain = drain_the_node();
     let mut child = spawn_run(&s, &exp, "1");
     let run_dir = wait_run_dir(&s);
     // The run says why it waits (journaled, and on stderr)...
@@ -347,27 +352,13 @@ impl Drop for Cancel {
 #[test]
 fn pilot_trials_of_a_worker_job_stuck_in_the_queue_move_to_a_started_worker() {
     let _cluster = require_slurm();
-    let node = sh(
-        Command::new("sinfo").args(["-h", "-N", "-o", "%N"]),
-        "sinfo",
-    );
-    let node = node.lines().next().expect("a node").to_string();
     let s = Scratch::new();
     s.tasks(4);
     let exp = s.experiment(&["a"], 1, 2, "");
     recording_agent(&s, "0", SUCCESS);
     // Both worker jobs queue on the drained node and each gets a trial in its inbox;
     // one is then held, and only the other starts.
-    sh(
-        Command::new("scontrol").args([
-            "update",
-            &format!("nodename={node}"),
-            "state=drain",
-            "reason=labj-test",
-        ]),
-        "scontrol drain",
-    );
-    let undrain = Undrain(node);
+    let undrain = drain_the_node();
     let mut child = spawn_run(&s, &exp, "2");
     let run_dir = wait_run_dir(&s);
     let id = run_id(&run_dir);

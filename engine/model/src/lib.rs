@@ -21,4 +21,6 @@ pub mod isolation;
 pub mod launch_env;
 pub mod safe_fs;
 pub mod schemas;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod trial;

@@ -14,7 +14,7 @@ use crate::wire::BearerToken;
 use base64::Engine as _;
 use exec::executor::blobs::BlobStore;
 use exec::executor::TrialControl;
-use model::trial::{AgentSpec, TrialOutcome, TrialSpec};
+use model::trial::{TrialOutcome, TrialSpec};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc, Mutex};
@@ -44,38 +44,14 @@ struct Trials {
 }
 
 fn spec(schedule_idx: u64, trial_id: &str) -> TrialSpec {
+    let mut spec = model::testkit::trial_spec(RUN, schedule_idx, trial_id);
+    spec.agent.timeout_ms = 60_000;
     TrialSpec {
-        run_id: RUN.into(),
-        trial_id: trial_id.into(),
-        schedule_idx,
-        variant_id: "base".into(),
-        task_id: "task-1".into(),
-        repl_idx: 0,
-        task: serde_json::json!({"id": "task-1"}),
-        bindings: serde_json::json!({}),
-        dependencies: serde_json::json!({}),
-        policy: serde_json::json!({}),
-        workspace_files: Vec::new(),
-        mount_references: Vec::new(),
-        dependency_files: Vec::new(),
-        agent: AgentSpec {
-            command: vec!["true".into()],
-            env: Default::default(),
-            io: Default::default(),
-            timeout_ms: 60_000,
-            dollar_templates: false,
-            secret_files: Vec::new(),
-            output_limit_bytes: model::trial::DEFAULT_OUTPUT_LIMIT_BYTES,
-        },
-        grader: None,
-        retry: Default::default(),
         // The coordinator's paths: the worker stages the trial under its own.
         experiment_dir: "/coordinator/exp".into(),
         trial_dir: "/coordinator/run/trials/t".into(),
         blob_dir: "/coordinator/run/blobs".into(),
-        declared_metrics: Vec::new(),
-        required_evidence: Vec::new(),
-        isolation: Default::default(),
+        ..spec
     }
 }
 

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use model::trial::{AgentSpec, TrialSpec};
+use model::trial::TrialSpec;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::thread::JoinHandle;
@@ -124,36 +124,10 @@ pub fn dead_base_url() -> String {
 
 pub fn spec(run_id: &str, schedule_idx: u64, trial_id: &str) -> TrialSpec {
     TrialSpec {
-        run_id: run_id.into(),
-        trial_id: trial_id.into(),
-        schedule_idx,
-        variant_id: "base".into(),
-        task_id: "task-1".into(),
-        repl_idx: 0,
-        task: serde_json::json!({"id": "task-1"}),
-        bindings: serde_json::json!({}),
-        dependencies: serde_json::json!({}),
-        policy: serde_json::json!({}),
-        workspace_files: Vec::new(),
-        mount_references: Vec::new(),
-        dependency_files: Vec::new(),
-        agent: AgentSpec {
-            command: vec!["true".into()],
-            env: Default::default(),
-            io: Default::default(),
-            timeout_ms: 1000,
-            dollar_templates: false,
-            secret_files: Vec::new(),
-            output_limit_bytes: model::trial::DEFAULT_OUTPUT_LIMIT_BYTES,
-        },
-        grader: None,
-        retry: Default::default(),
         experiment_dir: "/tmp/exp".into(),
         trial_dir: "/tmp/run/trials/t".into(),
         blob_dir: "/tmp/run/blobs".into(),
-        declared_metrics: Vec::new(),
-        required_evidence: Vec::new(),
-        isolation: Default::default(),
+        ..model::testkit::trial_spec(run_id, schedule_idx, trial_id)
     }
 }
 

@@ -3,8 +3,7 @@
 
 #![allow(dead_code)]
 
-use model::trial::{AgentIo, AgentSpec, RetrySpec, TrialSpec};
-use std::collections::BTreeMap;
+use model::trial::TrialSpec;
 use std::path::{Path, PathBuf};
 
 pub fn testdata() -> PathBuf {
@@ -27,37 +26,20 @@ pub fn agent(name: &str) -> Vec<String> {
 /// A spec for `<tmp>/run/trials/t1` running `command` with a 10 s timeout.
 pub fn spec(tmp: &Path, command: Vec<String>) -> TrialSpec {
     let run_dir = tmp.join("run");
+    let mut spec = model::testkit::trial_spec("run_1", 4, "t1");
+    spec.agent.command = command;
+    spec.agent.timeout_ms = 10_000;
     TrialSpec {
-        run_id: "run_1".into(),
-        trial_id: "t1".into(),
-        schedule_idx: 4,
         variant_id: "variant_a".into(),
         task_id: "task_x".into(),
         repl_idx: 2,
         task: serde_json::json!({"id": "task_x", "prompt": "do it"}),
         bindings: serde_json::json!({"model": "m"}),
-        dependencies: serde_json::json!({}),
         policy: serde_json::json!({"state": "isolate_per_trial"}),
-        workspace_files: Vec::new(),
-        mount_references: Vec::new(),
-        dependency_files: Vec::new(),
-        agent: AgentSpec {
-            command,
-            env: BTreeMap::new(),
-            io: AgentIo::default(),
-            timeout_ms: 10_000,
-            dollar_templates: false,
-            secret_files: Vec::new(),
-            output_limit_bytes: model::trial::DEFAULT_OUTPUT_LIMIT_BYTES,
-        },
-        grader: None,
-        retry: RetrySpec::default(),
         experiment_dir: testdata(),
         trial_dir: run_dir.join("trials").join("t1"),
         blob_dir: run_dir.join("blobs"),
-        declared_metrics: Vec::new(),
-        required_evidence: Vec::new(),
-        isolation: Default::default(),
+        ..spec
     }
 }
 

@@ -1,41 +1,14 @@
 use super::*;
 use journal::event::Classification;
-use model::trial::{AgentSpec, RetrySpec};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
 fn spec(idx: u64) -> TrialSpec {
     TrialSpec {
-        run_id: "run".into(),
-        trial_id: journal::trial_id_of(idx),
-        schedule_idx: idx,
         variant_id: "v".into(),
         task_id: format!("t{idx}"),
-        repl_idx: 0,
         task: serde_json::json!({"id": idx}),
-        bindings: serde_json::json!({}),
-        dependencies: serde_json::json!({}),
-        policy: serde_json::json!({}),
-        workspace_files: vec![],
-        mount_references: vec![],
-        dependency_files: vec![],
-        agent: AgentSpec {
-            command: vec!["true".into()],
-            env: Default::default(),
-            io: Default::default(),
-            timeout_ms: 1000,
-            dollar_templates: false,
-            secret_files: Vec::new(),
-            output_limit_bytes: model::trial::DEFAULT_OUTPUT_LIMIT_BYTES,
-        },
-        grader: None,
-        retry: RetrySpec::default(),
-        experiment_dir: ".".into(),
-        trial_dir: "/nonexistent".into(),
-        blob_dir: "/nonexistent".into(),
-        declared_metrics: Vec::new(),
-        required_evidence: Vec::new(),
-        isolation: Default::default(),
+        ..model::testkit::trial_spec("run", idx, &journal::trial_id_of(idx))
     }
 }
 
