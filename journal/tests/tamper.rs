@@ -122,6 +122,16 @@ fn hash(c: &Connection, idx: u64) -> [u8; 32] {
     v.try_into().unwrap()
 }
 
+/// Rewrites the completion at `idx` in place (payload edited, stored hash kept).
+fn edit_completion_at(c: &Connection, idx: u64) {
+    let p = edited_completion(&payload(c, idx));
+    c.execute(
+        "UPDATE events SET payload = ?1 WHERE idx = ?2",
+        params![p, idx as i64],
+    )
+    .unwrap();
+}
+
 /// Change `duration_ms` of a `trial_completed` payload: still decodes, different bytes.
 fn edited_completion(payload: &str) -> String {
     let mut v: serde_json::Value = serde_json::from_str(payload).unwrap();
@@ -431,12 +441,7 @@ fn faults_in_a_long_journal_are_reported_at_the_earliest_idx() {
     for k in [2 + 3 * 10, 2 + 3 * 1_000, 2 + 3 * 1_990] {
         let (_dir, path) = build_long();
         let c = raw_unlocked(&path);
-        let p = edited_completion(&payload(&c, k));
-        c.execute(
-            "UPDATE events SET payload = ?1 WHERE idx = ?2",
-            params![p, k as i64],
-        )
-        .unwrap();
+        edit_completion_at(&c, k);
         drop(c);
         assert_detected_at(&path, k, "hash does not match");
     }
@@ -444,12 +449,7 @@ fn faults_in_a_long_journal_are_reported_at_the_earliest_idx() {
     let (_dir, path) = build_long();
     let (edited, deleted) = (2 + 3 * 1_026, 3_100u64);
     let c = raw_unlocked(&path);
-    let p = edited_completion(&payload(&c, edited));
-    c.execute(
-        "UPDATE events SET payload = ?1 WHERE idx = ?2",
-        params![p, edited as i64],
-    )
-    .unwrap();
+    edit_completion_at(&c, edited);
     c.execute("DELETE FROM events WHERE idx = ?1", [deleted as i64])
         .unwrap();
     drop(c);
