@@ -408,6 +408,77 @@ fn pilot_trials_of_a_worker_job_stuck_in_the_queue_move_to_a_started_worker() {
     wait_no_workers(&id, Duration::from_secs(20));
 }
 
+/// A worker job that hits its Slurm time limit (`--time=1`: Slurm ends it a minute or so
+/// after it starts) loses the trials it was running as infrastructure faults: they run
+/// again on a replacement job and are never scored.
+#[test]
+fn pilot_worker_hitting_its_time_limit_reruns_its_trials_as_infra() {
+    let _cluster = require_slurm();
+    let s = Scratch::new();
+    s.tasks(2);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    let yaml = std::fs::read_to_string(&exp).unwrap();
+    std::fs::write(
+        &exp,
+        yaml.replace("timeout_ms: 60000", "timeout_ms: 900000"),
+    )
+    .unwrap();
+    // The first attempt of each trial outlives the job's limit; the re-run ends at once.
+    let marks = s.dir().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let sleep = format!(
+        r#"$(if [ -e "{m}/$AGENTLAB_TRIAL_ID" ]; then echo 0; else touch "{m}/$AGENTLAB_TRIAL_ID"; echo 600; fi)"#,
+        m = marks.display()
+    );
+    recording_agent(&s, &sleep, SUCCESS);
+    let mut child = s
+        .labj_cmd(&[
+            "run",
+            "--json",
+            "--executor",
+            "slurm",
+            "--slurm-workers",
+            "1",
+            "--slurm-arg=--time=1",
+            exp.to_str().unwrap(),
+        ])
+        .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
+        .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn labj run");
+    let status = wait_within(&mut child, COMMAND_LIMIT, "labj run --slurm-arg=--time=1");
+    assert_eq!(status.code(), Some(0), "{}", run_err(&s));
+    let run_dir = s.the_run();
+    let events = read_events(&run_dir);
+    let lost: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::WorkerLost(w) => Some(w.reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 2, "both first attempts lost: {lost:?}");
+    assert!(
+        lost.iter().all(|r| r.contains("TIMEOUT")),
+        "lost to the job's time limit: {lost:?}"
+    );
+    let proj = check_journal(&run_dir);
+    assert_eq!(proj.aggregates.overall.succeeded, 2, "{}", run_err(&s));
+    assert_eq!(
+        proj.aggregates.overall.failed, 0,
+        "never scored as the agent's failure"
+    );
+    for trial in wait_started(&s, 2) {
+        assert_eq!(
+            starts(&s, &trial),
+            2,
+            "{trial}: the first attempt and one re-run"
+        );
+    }
+    wait_no_workers(&run_id(&run_dir), Duration::from_secs(20));
+}
+
 fn wait_started_none(s: &Scratch) -> bool {
     std::fs::read_dir(s.dir().join("rec"))
         .map(|d| d.count() == 0)
