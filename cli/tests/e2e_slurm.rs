@@ -8,10 +8,10 @@ use journal::event::{Event, StoredEvent};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use support::recorded::*;
-use support::slurm::{assert_per_variant_cap_holds, require_slurm};
+use support::slurm::{assert_per_variant_cap_holds, require_slurm, spawn_slurm_run};
 use support::*;
 
 /// The Slurm jobs journaled for a run: (trial id, job id, action), in journal order.
@@ -34,22 +34,6 @@ fn slurm_state(job_id: &str) -> Option<String> {
     );
     let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (!s.is_empty()).then_some(s)
-}
-
-/// `labj run --executor slurm` in the background (its output goes to files in `s`).
-fn spawn_slurm_run(s: &Scratch, exp: &Path) -> std::process::Child {
-    s.labj_cmd(&[
-        "run",
-        "--json",
-        "--executor",
-        "slurm",
-        exp.to_str().unwrap(),
-    ])
-    .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
-    .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
-    .stdin(Stdio::null())
-    .spawn()
-    .expect("spawn labj run")
 }
 
 /// The run directory once the background run created its journal.
@@ -151,7 +135,7 @@ fn slurm_pause_suspends_jobs_and_resume_finishes_them() {
     s.tasks(2);
     let exp = s.experiment(&["a"], 1, 2, "");
     recording_agent(&s, "3", SUCCESS);
-    let mut child = spawn_slurm_run(&s, &exp);
+    let mut child = spawn_slurm_run(&s, &exp, &[]);
     let run_dir = wait_run_dir(&s);
     let jobs = wait_jobs_running(&s, &run_dir, 2);
     let run = run_dir.to_str().unwrap();
@@ -196,7 +180,7 @@ fn slurm_coordinator_kill9_then_continue_reattaches_without_rerunning() {
     s.tasks(4);
     let exp = s.experiment(&["a", "b"], 1, 4, "");
     recording_agent(&s, "3", SUCCESS);
-    let mut child = spawn_slurm_run(&s, &exp);
+    let mut child = spawn_slurm_run(&s, &exp, &[]);
     let run_dir = wait_run_dir(&s);
     let before = wait_jobs_running(&s, &run_dir, 4);
     child.kill().unwrap(); // SIGKILL: no cleanup, jobs keep running in Slurm
@@ -251,7 +235,7 @@ fn slurm_job_cancelled_from_outside_is_an_infrastructure_loss() {
     s.tasks(2);
     let exp = s.experiment(&["a"], 1, 2, "");
     recording_agent(&s, "3", SUCCESS);
-    let mut child = spawn_slurm_run(&s, &exp);
+    let mut child = spawn_slurm_run(&s, &exp, &[]);
     let run_dir = wait_run_dir(&s);
     let jobs = wait_jobs_running(&s, &run_dir, 2);
     let (victim_trial, victim_job, _) = jobs[0].clone();

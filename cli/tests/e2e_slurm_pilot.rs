@@ -8,12 +8,12 @@ mod support;
 use journal::event::{Event, StoredEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use support::recorded::*;
-use support::slurm::{assert_per_variant_cap_holds, require_slurm};
+use support::slurm::{assert_per_variant_cap_holds, require_slurm, spawn_slurm_run};
 use support::*;
 
 fn sh(cmd: &mut Command, what: &str) -> String {
@@ -92,20 +92,7 @@ fn slot_commits(events: &[StoredEvent]) -> BTreeMap<u64, usize> {
 }
 
 fn spawn_run(s: &Scratch, exp: &Path, workers: &str) -> std::process::Child {
-    s.labj_cmd(&[
-        "run",
-        "--json",
-        "--executor",
-        "slurm",
-        "--slurm-workers",
-        workers,
-        exp.to_str().unwrap(),
-    ])
-    .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
-    .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
-    .stdin(Stdio::null())
-    .spawn()
-    .expect("spawn labj run")
+    spawn_slurm_run(s, exp, &["--slurm-workers", workers])
 }
 
 fn wait_run_dir(s: &Scratch) -> PathBuf {
@@ -431,22 +418,8 @@ fn pilot_worker_hitting_its_time_limit_reruns_its_trials_as_infra() {
         m = marks.display()
     );
     recording_agent(&s, &sleep, SUCCESS);
-    let mut child = s
-        .labj_cmd(&[
-            "run",
-            "--json",
-            "--executor",
-            "slurm",
-            "--slurm-workers",
-            "1",
-            "--slurm-arg=--time=1",
-            exp.to_str().unwrap(),
-        ])
-        .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
-        .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn labj run");
+    let args = ["--slurm-workers", "1", "--slurm-arg=--time=1"];
+    let mut child = spawn_slurm_run(&s, &exp, &args);
     let status = wait_within(&mut child, COMMAND_LIMIT, "labj run --slurm-arg=--time=1");
     assert_eq!(status.code(), Some(0), "{}", run_err(&s));
     let run_dir = s.the_run();

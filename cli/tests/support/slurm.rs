@@ -9,6 +9,20 @@ use std::time::Duration;
 
 static CLUSTER: Mutex<()> = Mutex::new(());
 
+/// `labj run --json --executor slurm ARGS… EXPERIMENT` in the background, its output in
+/// `run.out` / `run.err` of `s`.
+pub fn spawn_slurm_run(s: &Scratch, exp: &Path, args: &[&str]) -> std::process::Child {
+    let mut argv = vec!["run", "--json", "--executor", "slurm"];
+    argv.extend_from_slice(args);
+    argv.push(exp.to_str().unwrap());
+    s.labj_cmd(&argv)
+        .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
+        .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn labj run")
+}
+
 /// The dev cluster, started (idempotent) or the test fails naming it; the guard keeps
 /// it to the holder's test alone (tests that may share it drop the guard at once).
 pub fn require_slurm() -> MutexGuard<'static, ()> {

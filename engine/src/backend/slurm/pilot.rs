@@ -296,6 +296,13 @@ impl Pool {
     /// Move the trials waiting in the inboxes of queued worker jobs to started workers
     /// with room, oldest trial first (see the module doc).
     fn rebalance(&mut self) {
+        // Called at every poll: the usual answer (no queued worker holds a trial) costs
+        // one pass over at most N workers and no allocation.
+        let queued_with_trials =
+            |w: &Worker| w.load > 0 && w.state.as_ref().is_some_and(|s| s.is_pending());
+        if !self.workers.values().any(queued_with_trials) {
+            return;
+        }
         let slots = self.slots_per_worker();
         let started = |w: &Worker| w.state.as_ref().is_some_and(|s| s.state == "RUNNING");
         let mut room: Vec<(String, usize)> = self
@@ -310,7 +317,7 @@ impl Pool {
         let queued: Vec<String> = self
             .workers
             .iter()
-            .filter(|(_, w)| w.load > 0 && w.state.as_ref().is_some_and(|s| s.is_pending()))
+            .filter(|(_, w)| queued_with_trials(w))
             .map(|(id, _)| id.clone())
             .collect();
         for from in queued {
