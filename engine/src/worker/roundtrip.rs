@@ -242,6 +242,14 @@ fn every_message_round_trips_through_the_real_worker_on_loopback() {
         );
     }
 
+    // a finished ticket (completion delivered, not acked) runs no agent: a pause that
+    // reaches it is accepted and freezes nothing; there is nothing to resume
+    let p = client.pause(RUN, "tk-a", None).expect("pause answer");
+    assert_eq!((p.accepted, p.reason), (true, None));
+    let r = client.resume(RUN, "tk-a").expect("resume answer");
+    assert!(!r.accepted);
+    assert!(r.reason.unwrap().contains("already finished"));
+
     // blob: the file carried by value comes back by digest, from the attempt that stored it
     let digest = trials.lock().unwrap().blobs["trial-a"].clone();
     let dest = work.path().join("fetched");

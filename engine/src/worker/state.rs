@@ -332,7 +332,13 @@ impl WorkerState {
         }
     }
 
-    fn control_of(&self, run_id: &str, ticket_id: &str) -> Result<Arc<TrialControl>, String> {
+    /// The control of a running ticket; `Ok(None)` when the ticket's trial has finished
+    /// (its completion not delivered yet).
+    fn control_of(
+        &self,
+        run_id: &str,
+        ticket_id: &str,
+    ) -> Result<Option<Arc<TrialControl>>, String> {
         let inner = self.lock();
         match inner
             .tickets
@@ -341,8 +347,8 @@ impl WorkerState {
             Some(Ticket {
                 state: TicketState::Running(c),
                 ..
-            }) => Ok(Arc::clone(c)),
-            Some(_) => Err(format!("ticket {ticket_id} has already finished")),
+            }) => Ok(Some(Arc::clone(c))),
+            Some(_) => Ok(None),
             None => Err(format!(
                 "this worker holds no ticket {ticket_id} of run {run_id}"
             )),
@@ -358,23 +364,27 @@ impl WorkerState {
     }
 
     pub(crate) fn pause(&self, req: PauseRequest) -> ControlResponse {
+        // A finished trial runs no agent any more: nothing is left to pause.
         let r = self
             .control_of(&req.run_id, &req.ticket_id)
-            .and_then(|c| c.pause());
+            .and_then(|c| c.map_or(Ok(()), |c| c.pause()));
         Self::control_answer(req.ticket_id, r)
     }
 
     pub(crate) fn resume(&self, req: ResumeRequest) -> ControlResponse {
         let r = self
             .control_of(&req.run_id, &req.ticket_id)
+            .and_then(|c| c.ok_or_else(|| format!("ticket {} has already finished", req.ticket_id)))
             .and_then(|c| c.resume());
         Self::control_answer(req.ticket_id, r)
     }
 
     pub(crate) fn stop(&self, req: StopRequest) -> ControlResponse {
-        let r = self
-            .control_of(&req.run_id, &req.ticket_id)
-            .map(|c| c.stop(&req.reason));
+        let r = self.control_of(&req.run_id, &req.ticket_id).map(|c| {
+            if let Some(c) = c {
+                c.stop(&req.reason)
+            }
+        });
         let mut a = Self::control_answer(req.ticket_id, r);
         a.reason = None; // the stop response has no reason field
         a

@@ -41,6 +41,11 @@ pub(crate) struct ControlState {
     /// Set once the trial began executing (see [`TrialControl::begin`]); a trial handed
     /// to a worker ahead of time may be paused before then.
     pub started: bool,
+    /// A pause accepted while no agent process was live (the agent had exited and the
+    /// trial was collecting its results, or it was between attempts): nothing is frozen,
+    /// the trial finishes what it was doing, and its next agent (a retry) starts only
+    /// after the resume.
+    pub held: bool,
 }
 
 impl ControlState {
@@ -116,14 +121,16 @@ impl TrialControl {
         }
     }
 
-    /// Freezes the running agent's whole process group (SIGSTOP). Refused when no agent
-    /// process is live: not started yet, already exited, between attempts, or grading.
+    /// Freezes the running agent's whole process group (SIGSTOP). A trial not started yet
+    /// starts only after the resume; one whose agent already exited (collecting its
+    /// results, or between attempts) has nothing to freeze: the pause holds its next
+    /// agent. Refused while the trial is stopping or grading (the grader is not frozen).
     pub fn pause(&self) -> Result<(), String> {
         let mut st = self.lock();
         if let Some(reason) = &st.stop_reason {
             return Err(format!("trial is stopping ({reason})"));
         }
-        if st.paused_since.is_some() {
+        if st.paused_since.is_some() || st.held {
             return Err("trial is already paused".to_string());
         }
         let (pgid, container) = match &st.live {
@@ -142,7 +149,10 @@ impl TrialControl {
                 st.paused_since = Some(Instant::now());
                 return Ok(());
             }
-            None => return Err("no live agent process to pause".to_string()),
+            None => {
+                st.held = true;
+                return Ok(());
+            }
         };
         match container {
             // The engine freezes the container's cgroup: every process in it stops.
@@ -160,9 +170,10 @@ impl TrialControl {
     /// Thaws a paused agent (SIGCONT). Refused when the trial is not paused.
     pub fn resume(&self) -> Result<(), String> {
         let mut st = self.lock();
-        if st.paused_since.is_none() {
+        if st.paused_since.is_none() && !st.held {
             return Err("trial is not paused".to_string());
         }
+        st.held = false;
         if let Some(live) = &st.live {
             match &live.container {
                 Some(c) => c
@@ -191,9 +202,27 @@ impl TrialControl {
         st.stop_reason.clone()
     }
 
-    /// Whether the trial is paused now (also when the pause came while it was queued).
+    /// Whether the trial is paused now (also when the pause came while it was queued, or
+    /// holds its next agent).
     pub fn is_paused(&self) -> bool {
-        self.lock().paused_since.is_some()
+        let st = self.lock();
+        st.paused_since.is_some() || st.held
+    }
+
+    /// Waits out a pause that holds the next agent (see [`ControlState::held`]), counting
+    /// the wait as paused time. Returns the guard to spawn under.
+    pub(crate) fn wait_unheld<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, ControlState>,
+    ) -> MutexGuard<'a, ControlState> {
+        if st.held {
+            let since = Instant::now();
+            while st.held && st.stop_reason.is_none() {
+                st = self.wait(st, Duration::from_millis(50));
+            }
+            st.paused_total += since.elapsed();
+        }
+        st
     }
 
     /// Whether [`TrialControl::stop`] was called.
@@ -209,6 +238,7 @@ impl TrialControl {
             st.stop_reason = Some(reason.to_string());
             st.stop_at = Some(Instant::now());
         }
+        st.held = false;
         if let Some(live) = &st.live {
             // A paused container must thaw to receive the SIGTERM its client forwards.
             if let (Some(c), Some(_)) = (&live.container, st.paused_since) {

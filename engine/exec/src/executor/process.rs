@@ -76,6 +76,9 @@ fn supervise_with(
     // Spawning under the lock closes the window in which a stop could slip between the
     // check and the registration of the new group.
     let mut st = control.lock();
+    if phase == Phase::Agent {
+        st = control.wait_unheld(st);
+    }
     if let Some(reason) = &st.stop_reason {
         return Ok(Supervised {
             end: ProcessEnd::Stopped(reason.clone()),
@@ -317,6 +320,60 @@ mod tests {
             assert!(started.elapsed() < Duration::from_secs(2));
             assert!(s.active >= Duration::from_millis(200));
         }
+    }
+
+    /// A pause that reaches a trial after its agent exited (collecting its results, or
+    /// between attempts) is accepted: nothing is frozen, the grader still runs, and the
+    /// next agent (a retry) starts only after the resume, its wait counted as paused.
+    #[test]
+    fn a_pause_between_agents_is_accepted_and_holds_the_next_agent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let control = std::sync::Arc::new(TrialControl::default());
+        control.lock().started = true;
+        control
+            .pause()
+            .expect("a started trial with no live agent accepts a pause");
+        assert!(control.is_paused());
+        assert_eq!(
+            control.pause().unwrap_err(),
+            "trial is already paused",
+            "a second pause is refused"
+        );
+
+        // A grader is not held.
+        let graded = tmp.path().join("graded");
+        let g = format!("touch {}", graded.display());
+        let s = supervise_in(&mut sh(&g), &control, Phase::Grader, None, None, None).unwrap();
+        assert!(matches!(s.end, ProcessEnd::Exited(st) if st.code() == Some(0)));
+        assert!(graded.exists(), "the grader ran while the trial was paused");
+
+        let ran = tmp.path().join("ran");
+        let script = format!("touch {}", ran.display());
+        let c = control.clone();
+        let agent = std::thread::spawn(move || {
+            supervise_in(&mut sh(&script), &c, Phase::Agent, None, None, None).unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(
+            !ran.exists(),
+            "the next agent started while the trial was paused"
+        );
+        control.resume().expect("resume releases the held agent");
+        let s = agent.join().unwrap();
+        assert!(matches!(s.end, ProcessEnd::Exited(st) if st.code() == Some(0)));
+        assert!(ran.exists());
+        assert!(!control.is_paused());
+        assert!(
+            control.paused_total() >= Duration::from_millis(400),
+            "the held wait counts as paused time: {:?}",
+            control.paused_total()
+        );
+
+        // A stop releases a held agent without running it.
+        control.pause().unwrap();
+        control.stop("labj kill");
+        let s = supervise_in(&mut sh("exit 0"), &control, Phase::Agent, None, None, None).unwrap();
+        assert!(matches!(s.end, ProcessEnd::Stopped(ref r) if r == "labj kill"));
     }
 
     /// The group is killed while its leader is still an unreaped zombie: a grandchild

@@ -440,10 +440,9 @@ impl WorkerBackend for SlurmBackend {
             .and_then(|s| s.get(&j.job_id).cloned());
         let result = match &state {
             Some(s) if s.is_pending() => cmd::scontrol("hold", &j.job_id).map(|_| j.held = true),
-            Some(s) if s.is_terminal() => Err(format!(
-                "slurm job {} already ended ({})",
-                j.job_id, s.state
-            )),
+            // The job ended (its result not read yet): no agent of it runs any more,
+            // which is all a pause asks for.
+            Some(s) if s.is_terminal() => Ok(()),
             _ => cmd::scontrol("suspend", &j.job_id),
         };
         WorkerPauseAck {
