@@ -518,6 +518,7 @@ fn drive(
     sweep_run(&run_id, experiment, opts, since);
     // No trial of this session runs any more: the per-run input store can go.
     exec::executor::blobs::remove_inputs(&run_dir);
+    exec::executor::recycle::remove_free_dirs(&run_dir);
     // Whatever the session's end, the journal it wrote must still be the file on disk:
     // a deleted, replaced or truncated journal never ends green.
     let damaged = journal.check_file();

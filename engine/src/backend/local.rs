@@ -7,6 +7,7 @@
 //! per poll, so a burst is delivered across several polls without loss.
 
 use super::*;
+use exec::executor::recycle::TrialDirs;
 use exec::executor::{execute_and_compact, TrialControl};
 use journal::event::Classification;
 use std::collections::HashMap;
@@ -112,10 +113,12 @@ impl LocalThreadWorkerBackend {
     /// A pool running real trials; reads the ceiling from the environment.
     pub(crate) fn new(requested: usize) -> Result<Self, String> {
         let ceiling = ceiling_from_env()?;
+        // Trial directories compaction retires, taken again by later trials.
+        let dirs = TrialDirs::new();
         Ok(Self::with_runner(
             requested,
             ceiling,
-            Arc::new(|spec: &TrialSpec, control: &TrialControl| {
+            Arc::new(move |spec: &TrialSpec, control: &TrialControl| {
                 // Plain host agents: escaped processes come back to labj, so the
                 // after-attempt sweep reads labj's children instead of scanning /proc
                 // (exec::isolation's subreaper.rs; agents are spawned by these worker
@@ -124,7 +127,7 @@ impl LocalThreadWorkerBackend {
                 if spec.isolation.mode == model::isolation::IsolationMode::Local {
                     exec::isolation::enable_child_subreaper();
                 }
-                execute_and_compact(spec, control)
+                execute_and_compact(spec, control, &dirs)
             }),
         ))
     }

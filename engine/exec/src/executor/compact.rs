@@ -15,6 +15,7 @@
 //! `labj logs`, `inspect`, `export`, `report` and `verify` read the journal and the blob
 //! store, never these views.
 
+use super::recycle::TrialDirs;
 use model::trial::{TrialOutcome, TrialSpec};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -39,9 +40,24 @@ const GRADER_COPIES: &[&str] = &[
     "result.json",
 ];
 
+/// Inputs the next trial in a retired directory gets again (names of the input store's
+/// files: removing them frees nothing) and the trial input it rewrites in place.
+const KEPT_FOR_REUSE: &[&str] = &[
+    "task.json",
+    "bindings.json",
+    "dependencies.json",
+    "policy.json",
+    "trial_input.json",
+];
+
 /// Removes `spec.trial_dir` when everything in it is recorded or regenerable (see the
-/// module doc); returns whether it did.
-pub(super) fn compact_trial_dir(spec: &TrialSpec, outcome: &TrialOutcome) -> bool {
+/// module doc), or retires it into `pool` when what is left of it is the tree a trial
+/// starts from (`recycle.rs`); returns whether it did either.
+pub(super) fn compact_trial_dir(
+    spec: &TrialSpec,
+    outcome: &TrialOutcome,
+    pool: &TrialDirs,
+) -> bool {
     let dir = &spec.trial_dir;
     let prefix = format!("trials/{}/", spec.trial_id);
     // Trial-relative name → digest of the blob it must be a name of.
@@ -63,6 +79,23 @@ pub(super) fn compact_trial_dir(spec: &TrialSpec, outcome: &TrialOutcome) -> boo
     let mut dirs = Vec::new();
     if !plan.scan(Path::new(""), 0, &mut files, &mut dirs) {
         return false;
+    }
+    let reusable = dirs
+        .iter()
+        .all(|d| d == Path::new("attempt_1") || d == Path::new("workspace"));
+    if reusable {
+        let gone = files
+            .iter()
+            .filter(|f| {
+                !(f.parent() == Some(Path::new(""))
+                    && KEPT_FOR_REUSE.iter().any(|k| f.as_os_str() == *k))
+            })
+            .all(|f| std::fs::remove_file(dir.join(f)).is_ok());
+        if gone && pool.give(dir) {
+            return true;
+        }
+        // Not retired: removed whole, as any other.
+        files.retain(|f| std::fs::symlink_metadata(dir.join(f)).is_ok());
     }
     for f in &files {
         if let Err(e) = std::fs::remove_file(dir.join(f)) {
@@ -104,7 +137,13 @@ impl Plan<'_> {
             };
             let path = rel.join(&name);
             let key = path.to_string_lossy().into_owned();
-            if ft.is_dir() {
+            if ft.is_dir() && depth == 0 && name == "workspace" {
+                // Empty: the agent left nothing (a workspace with content is kept).
+                if !super::recycle::is_empty_dir(&self.dir.join(&path)) {
+                    return false;
+                }
+                dirs.push(path);
+            } else if ft.is_dir() {
                 let allowed = match depth {
                     0 => attempt_number(&name),
                     1 => name == "grader",
@@ -201,9 +240,15 @@ mod tests {
         std::fs::write(dir.join("notes.txt"), b"x").unwrap();
         assert!(!scan(&plan));
         std::fs::remove_file(dir.join("notes.txt")).unwrap();
-        std::fs::create_dir(dir.join("workspace")).unwrap();
+        std::fs::create_dir(dir.join("deps")).unwrap();
         assert!(!scan(&plan));
-        std::fs::remove_dir(dir.join("workspace")).unwrap();
+        std::fs::remove_dir(dir.join("deps")).unwrap();
+        // An empty workspace goes with the directory; one holding anything is kept.
+        std::fs::create_dir(dir.join("workspace")).unwrap();
+        assert!(scan(&plan));
+        std::fs::write(dir.join("workspace/out.txt"), b"x").unwrap();
+        assert!(!scan(&plan));
+        std::fs::remove_file(dir.join("workspace/out.txt")).unwrap();
         assert!(scan(&plan));
     }
 }

@@ -2,7 +2,8 @@
 //! dependencies, policy) with their exact bytes, and `trial_input_v1`, which names them
 //! as the agent sees them (host paths, or `/agentlab/…` in a container).
 
-use super::{json_bytes, sandbox, write_json, Fault, Trial};
+use super::files::rewrite_json;
+use super::{json_bytes, sandbox, Fault, Trial};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -82,7 +83,9 @@ impl Trial<'_> {
             result: &view.result,
             trajectory: &view.trajectory,
         };
-        write_json(dest, &self.trial_input(n, paths))
+        // Rewritten in place: the file is labj's alone (no other name of it), so no inode
+        // is freed and allocated per trial in a retired directory.
+        rewrite_json(dest, &self.trial_input(n, paths))
     }
 
     /// The trial_input_v1 document of attempt `n` naming `paths`.

@@ -78,6 +78,7 @@ mod invocation;
 mod output;
 mod process;
 mod program;
+pub mod recycle;
 mod sandbox;
 mod store;
 mod tamper;
@@ -92,6 +93,7 @@ use control::Phase;
 use journal::event::{ArtifactRef, AttemptRecord, Classification, EvidenceRef};
 use model::trial::{GraderContract, TrialOutcome, TrialSpec, WorkspaceFile};
 use process::ProcessEnd;
+use recycle::TrialDirs;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -102,6 +104,10 @@ use std::time::{Duration, Instant};
 /// Runs the trial described by `spec` to completion; `control` lets another thread
 /// pause, resume or stop it meanwhile.
 pub fn execute_trial(spec: &TrialSpec, control: &TrialControl) -> TrialOutcome {
+    execute(spec, control, None)
+}
+
+fn execute(spec: &TrialSpec, control: &TrialControl, dirs: Option<&TrialDirs>) -> TrialOutcome {
     let started = Instant::now();
     if let Some(reason) = control.begin() {
         return Report::fault(
@@ -110,7 +116,7 @@ pub fn execute_trial(spec: &TrialSpec, control: &TrialControl) -> TrialOutcome {
         )
         .into_outcome();
     }
-    let mut report = match Trial::prepare(spec) {
+    let mut report = match Trial::prepare(spec, dirs) {
         Ok(trial) => trial.run(control),
         Err(fault) => Report::fault(fault.0, fault.1),
     };
@@ -121,10 +127,17 @@ pub fn execute_trial(spec: &TrialSpec, control: &TrialControl) -> TrialOutcome {
 
 /// [`execute_trial`], then the trial directory is removed when everything in it is
 /// recorded in the journal and the blob store or can be written again (`compact.rs`):
-/// what local workers run, so a trial that leaves nothing behind costs no inode.
-pub fn execute_and_compact(spec: &TrialSpec, control: &TrialControl) -> TrialOutcome {
-    let outcome = execute_trial(spec, control);
-    compact::compact_trial_dir(spec, &outcome);
+/// what local workers run, so a trial that leaves nothing behind costs no inode. Such a
+/// directory goes to `dirs`, and the trial takes one from there if it can
+/// (`recycle.rs`): a session creates about as many trial directories as trials run at
+/// once, not one per trial.
+pub fn execute_and_compact(
+    spec: &TrialSpec,
+    control: &TrialControl,
+    dirs: &TrialDirs,
+) -> TrialOutcome {
+    let outcome = execute(spec, control, Some(dirs));
+    compact::compact_trial_dir(spec, &outcome, dirs);
     outcome
 }
 
@@ -283,10 +296,17 @@ struct Trial<'a> {
     /// The trial directory was created by this execution (nothing of an earlier
     /// dispatch is in it): the first attempt skips clearing leftovers.
     fresh: bool,
+    /// The trial directory is a retired one of this session (`recycle.rs`).
+    recycled: bool,
+    /// The directory is compacted after the trial (`compact.rs` removes or retires an
+    /// empty workspace with the rest).
+    compacting: bool,
+    /// Evidence labj stored straight from memory: trial-relative name → (digest, bytes).
+    stored: RefCell<BTreeMap<String, (String, u64)>>,
 }
 
 impl<'a> Trial<'a> {
-    fn prepare(spec: &'a TrialSpec) -> Result<Trial<'a>, Fault> {
+    fn prepare(spec: &'a TrialSpec, dirs: Option<&TrialDirs>) -> Result<Trial<'a>, Fault> {
         let config = |m: String| Fault(Classification::Error, m);
         let mut files = Vec::with_capacity(spec.workspace_files.len());
         for f in &spec.workspace_files {
@@ -349,16 +369,20 @@ impl<'a> Trial<'a> {
         let trial_dir = std::path::absolute(&spec.trial_dir)
             .map_err(|e| disk(&format!("trial dir {}", spec.trial_dir.display()), e))?;
         let paths = Paths::new(trial_dir);
+        // A retired directory of this session: cleared like a re-dispatched trial's.
+        // (By the spec's name of it: the one compaction retires it under.)
+        let recycled = dirs.is_some_and(|d| d.take(&spec.trial_dir));
         // Fresh: no earlier dispatch of this trial left anything to clear away.
-        let fresh = match std::fs::create_dir(&paths.trial_dir) {
-            Ok(()) => true,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-            Err(_) => {
-                std::fs::create_dir_all(&paths.trial_dir)
-                    .map_err(|e| disk(&paths.trial_dir.display().to_string(), e))?;
-                true
-            }
-        };
+        let fresh = !recycled
+            && match std::fs::create_dir(&paths.trial_dir) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                Err(_) => {
+                    std::fs::create_dir_all(&paths.trial_dir)
+                        .map_err(|e| disk(&paths.trial_dir.display().to_string(), e))?;
+                    true
+                }
+            };
         // Shared read-only inputs: each distinct document is stored once per run (in the
         // input store) and the trial gets a name of it, not a file of its own.
         let blobs = BlobStore::inputs(&spec.blob_dir);
@@ -368,8 +392,16 @@ impl<'a> Trial<'a> {
             (&paths.dependencies, &spec.dependencies),
             (&paths.policy, &spec.policy),
         ] {
+            let bytes = json_bytes(path, value)?;
+            if recycled && path == &paths.task {
+                // Each trial's own document (replications aside): rewritten in the
+                // retired directory's file instead of stored as a new input per task.
+                files::rewrite(path, &bytes)?;
+                set_read_only(path)?;
+                continue;
+            }
             blobs
-                .put_bytes_at(&json_bytes(path, value)?, path)
+                .put_bytes_at(&bytes, path)
                 .map_err(|e| disk(&path.display().to_string(), e))?;
         }
         let deps_dir = paths.trial_dir.join("deps");
@@ -405,6 +437,9 @@ impl<'a> Trial<'a> {
             groups_gone: std::cell::Cell::new(true),
             leaked: std::cell::Cell::new(0),
             fresh,
+            recycled,
+            compacting: dirs.is_some(),
+            stored: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -473,8 +508,10 @@ impl<'a> Trial<'a> {
         let ws = &self.paths.workspace;
         // The first attempt in a directory this execution created has nothing to clear.
         let clean = n == 1 && self.fresh;
+        // A retired directory's empty workspace is used as it is.
+        let reuse = n == 1 && self.recycled && recycle::is_empty_dir(ws);
         if n == 1 {
-            if !clean && ws.exists() {
+            if !clean && !reuse && ws.exists() {
                 // Left over from an earlier dispatch of the same trial.
                 std::fs::remove_dir_all(ws).map_err(|e| disk(&ws.display().to_string(), e))?;
             }
@@ -484,7 +521,9 @@ impl<'a> Trial<'a> {
                 _ => Err(disk(&ws.display().to_string(), e)),
             })?;
         }
-        std::fs::create_dir(ws).map_err(|e| disk(&ws.display().to_string(), e))?;
+        if !reuse {
+            std::fs::create_dir(ws).map_err(|e| disk(&ws.display().to_string(), e))?;
+        }
         workspace::write_files(ws, &file_refs(&self.files))
             .map_err(|e| disk("writing workspace file", e))?;
         for rel in &self.read_only_files {

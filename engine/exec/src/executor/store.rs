@@ -29,7 +29,11 @@ impl Trial<'_> {
         report: &mut Report,
     ) -> Result<(), Fault> {
         let blobs = BlobStore::new(&self.spec.blob_dir);
+        let stored = self.stored.borrow();
         let put = |rel: &str| -> Result<Option<(String, u64)>, Fault> {
+            if let Some(have) = stored.get(rel) {
+                return Ok(Some(have.clone()));
+            }
             let path = self.paths.trial_dir.join(rel);
             match std::fs::symlink_metadata(&path) {
                 // An empty log: no file kept, no blob, no artifact.
@@ -95,9 +99,12 @@ impl Trial<'_> {
                 });
             }
         }
-        // Trials that changed nothing share one manifest; an empty workspace is scratch.
+        // Trials that changed nothing share one manifest; an empty workspace is scratch
+        // (compaction removes or retires it with the directory).
         let _ = put("workspace_manifest.json")?;
-        let _ = std::fs::remove_dir(&self.paths.workspace);
+        if !self.compacting {
+            let _ = std::fs::remove_dir(&self.paths.workspace);
+        }
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The trial workspace: writing the task's files, manifests (relative path → blake3 +
 //! size) before and after the agent, their diff, and the `agent_patch` evidence.
 
-use super::{disk, write_json, write_new, AttemptEnd, Fault};
+use super::{disk, json_bytes, AttemptEnd, BlobStore, Fault};
 use model::trial::WorkspaceFile;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -303,17 +303,30 @@ impl super::Trial<'_> {
         ))
     }
 
+    /// Stores `bytes` as a blob and makes `rel` (trial-relative) a name of it, straight
+    /// from memory: no file of the trial's own is written, read back and replaced.
+    fn put_evidence(&self, rel: &str, bytes: &[u8]) -> Result<(), Fault> {
+        let path = self.paths.trial_dir.join(rel);
+        let digest = BlobStore::new(&self.spec.blob_dir)
+            .put_bytes_at(bytes, &path)
+            .map_err(|e| disk("blob store", e))?;
+        self.stored
+            .borrow_mut()
+            .insert(rel.to_string(), (digest, bytes.len() as u64));
+        Ok(())
+    }
+
     /// Post manifest, diff and patch of the workspace; returns the evidence produced.
     pub(super) fn workspace_evidence(&self) -> Result<Vec<(String, String)>, Fault> {
         let post = scan(&self.paths.workspace, post_process_deadline())
             .map_err(|e| disk("scanning the workspace", e))?;
         let d = diff(&self.pre, &post);
         let dir = &self.paths.trial_dir;
-        write_json(
-            &dir.join("workspace_manifest.json"),
-            &serde_json::json!({"pre": &self.pre, "post": &post}),
+        self.put_evidence(
+            "workspace_manifest.json",
+            &json_bytes(dir, &serde_json::json!({"pre": &self.pre, "post": &post}))?,
         )?;
-        write_json(&dir.join("workspace_diff.json"), &d)?;
+        self.put_evidence("workspace_diff.json", &json_bytes(dir, &d)?)?;
         let mut evidence = vec![("workspace_diff".to_string(), "workspace_diff.json".into())];
         let patch_path = dir.join("agent_patch.diff");
         if d.is_empty() {
@@ -327,7 +340,7 @@ impl super::Trial<'_> {
                 })
                 .collect();
             let text = patch(&d, &before, &self.paths.workspace);
-            write_new(&patch_path, text.as_bytes())?;
+            self.put_evidence("agent_patch.diff", text.as_bytes())?;
             evidence.push(("agent_patch".to_string(), "agent_patch.diff".into()));
         }
         Ok(evidence)
