@@ -50,15 +50,14 @@ impl TrialDirs {
         let Some(trials) = dest.parent() else {
             return false;
         };
-        let mut free = self.lock();
-        let Some(i) = free
-            .iter()
-            .rposition(|d| d.parent().and_then(Path::parent) == Some(trials))
-        else {
+        let Some(dir) = self.lock().pop() else {
             return false;
         };
-        let dir = free.swap_remove(i);
-        drop(free);
+        if dir.parent().and_then(Path::parent) != Some(trials) {
+            // Another run's (a pool serves one session of one run): not used.
+            let _ = std::fs::remove_dir_all(&dir);
+            return false;
+        }
         use rustix::fs::{renameat_with, RenameFlags, CWD};
         match renameat_with(CWD, &dir, CWD, dest, RenameFlags::NOREPLACE) {
             Ok(()) => true,
@@ -134,6 +133,7 @@ mod tests {
         let other = tmp.path().join("other/trials");
         std::fs::create_dir_all(&other).unwrap();
         assert!(!pool.take(&other.join("x")));
+        assert!(!other.join("x").exists());
         remove_free_dirs(tmp.path());
         assert!(!trials.join(FREE_DIR).exists());
     }
