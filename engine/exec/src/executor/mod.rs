@@ -303,6 +303,8 @@ struct Trial<'a> {
     compacting: bool,
     /// Evidence labj stored straight from memory: trial-relative name → (digest, bytes).
     stored: RefCell<BTreeMap<String, (String, u64)>>,
+    /// The run's blob store (looked up once: whether it is durable is a file's presence).
+    blobs: BlobStore,
 }
 
 impl<'a> Trial<'a> {
@@ -440,6 +442,7 @@ impl<'a> Trial<'a> {
             recycled,
             compacting: dirs.is_some(),
             stored: RefCell::new(BTreeMap::new()),
+            blobs: BlobStore::new(&spec.blob_dir),
         })
     }
 

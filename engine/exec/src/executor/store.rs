@@ -2,7 +2,6 @@
 //! blobs (the trial file a name of its blob), each cut to its limit first; the journaled
 //! [`ArtifactRef`]s and [`EvidenceRef`]s name them by digest.
 
-use super::blobs::BlobStore;
 use super::{classify, disk, write_new, AttemptEnd, Fault, Report, Trial};
 use journal::event::{ArtifactRef, EvidenceRef};
 use std::path::Path;
@@ -28,7 +27,7 @@ impl Trial<'_> {
         tamper: &[(String, String)],
         report: &mut Report,
     ) -> Result<(), Fault> {
-        let blobs = BlobStore::new(&self.spec.blob_dir);
+        let blobs = &self.blobs;
         let stored = self.stored.borrow();
         let put = |rel: &str| -> Result<Option<(String, u64)>, Fault> {
             if let Some(have) = stored.get(rel) {

@@ -1,7 +1,7 @@
 //! The trial workspace: writing the task's files, manifests (relative path → blake3 +
 //! size) before and after the agent, their diff, and the `agent_patch` evidence.
 
-use super::{disk, json_bytes, AttemptEnd, BlobStore, Fault};
+use super::{disk, json_bytes, AttemptEnd, Fault};
 use model::trial::WorkspaceFile;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -307,7 +307,8 @@ impl super::Trial<'_> {
     /// from memory: no file of the trial's own is written, read back and replaced.
     fn put_evidence(&self, rel: &str, bytes: &[u8]) -> Result<(), Fault> {
         let path = self.paths.trial_dir.join(rel);
-        let digest = BlobStore::new(&self.spec.blob_dir)
+        let digest = self
+            .blobs
             .put_bytes_at(bytes, &path)
             .map_err(|e| disk("blob store", e))?;
         self.stored
