@@ -40,8 +40,8 @@ const GRADER_COPIES: &[&str] = &[
     "result.json",
 ];
 
-/// Inputs the next trial in a retired directory gets again (names of the input store's
-/// files: removing them frees nothing) and the trial input it rewrites in place.
+/// Kept in a retired directory: the shared inputs (names of the input store's files,
+/// linked again for the next trial) and the task and trial input (rewritten in place).
 const KEPT_FOR_REUSE: &[&str] = &[
     "task.json",
     "bindings.json",

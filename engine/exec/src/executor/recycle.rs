@@ -2,9 +2,10 @@
 //! trial.
 //!
 //! A trial whose directory compaction finds removable (`compact.rs`) leaves at most a
-//! few entries labj made: `attempt_1/`, an empty `workspace/`, its inputs (names of the
-//! input store's files) and `trial_input.json`. Removing them and creating the same
-//! tree for the next trial frees and allocates seven inodes per trial. On ext4 without a
+//! few entries labj made: `attempt_1/`, an empty `workspace/`, its inputs and
+//! `trial_input.json`, besides the result and evidence compaction removes. Removing all
+//! of it and creating the same tree for the next trial freed and allocated seven inodes
+//! per no-op trial. On ext4 without a
 //! journal (the root filesystem of these machines) a freed inode is not handed out again
 //! for the next 30 s, and every allocation scans past each one freed since
 //! (`recently_deleted` in the kernel's inode allocator): the cost of a trial grew with
@@ -15,8 +16,10 @@
 //! down to that tree, and the next trial of the session renames one back to its own name
 //! (`trials/<trial_id>`, never replacing anything there). The agent sees exactly what a
 //! fresh directory gives it: the trial's own inputs and `trial_input.json` are written
-//! before it starts, its `workspace/` is checked empty, and the attempt directory is
-//! cleared as for a re-dispatched trial. `trials/.free/` is removed when the session
+//! before it starts (`task.json` and `trial_input.json` in place, when each is a regular
+//! file with no other name; the shared inputs linked to the input store again), its
+//! `workspace/` is checked empty, and the attempt directory is cleared as for a
+//! re-dispatched trial. `trials/.free/` is removed when the session
 //! ends ([`remove_free_dirs`]).
 
 use std::path::{Path, PathBuf};
