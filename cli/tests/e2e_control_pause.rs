@@ -514,3 +514,30 @@ fn pause_latency_with_eight_active_trials() {
         median(&mut inbox_ms)
     );
 }
+
+/// The coordinator reads its inbox when the bell beside the journal rings (every
+/// `inbox_submit` grows it by a byte), and at least every second whatever the bell says:
+/// a requester that cannot ring it (here a directory stands at the bell's name, so the
+/// append fails) is answered all the same.
+#[test]
+fn a_request_that_could_not_ring_the_bell_is_still_handled() {
+    let _serial = serial();
+    let s = Scratch::new();
+    let (mut live, active, _out) = three_running(&s, 40, 60_000);
+    let bell = live.run_dir.join("journal.bell");
+    let _ = std::fs::remove_file(&bell);
+    std::fs::create_dir(&bell).unwrap();
+    let started = Instant::now();
+    let ans = live.control_ok("pause", &["--label", "no-bell"]);
+    assert_eq!(ans["status"], "paused", "{ans}");
+    assert_eq!(sorted(strings(&ans["detail"]["paused"])), active, "{ans}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert!(bell.is_dir(), "the bell could not have rung");
+    live.control_ok("resume", &["--all"]);
+    let proj = live.finish_ok(Duration::from_secs(60));
+    assert_eq!(proj.aggregates.overall.succeeded, 3);
+}

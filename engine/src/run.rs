@@ -5,6 +5,7 @@
 //! ```text
 //! journal.sqlite   the event journal (+ -wal/-shm while open)
 //! journal.head     the chain head recorded outside the journal (journal::store::integrity)
+//! journal.bell     a byte per control request: tells the coordinator to read its inbox
 //! trials/<trial>/  one directory per trial while it runs; kept afterwards only when it
 //!                  holds something not recorded elsewhere (see `executor::compact`)
 //! blobs/           content-addressed artifacts (blake3)

@@ -4,6 +4,7 @@
 //! <runs>/<run id>/
 //!   journal.sqlite   the event journal (and its -wal/-shm while open)
 //!   journal.head     the chain head recorded outside the journal (store::integrity)
+//!   journal.bell     grows by a byte per control request (store::coord, `inbox_bell`)
 //!   blobs/xx/<hex>   content-addressed evidence (results, logs, grades, workspace files)
 //!   trials/<trial>/  a trial's working directory while it runs (compacted afterwards)
 //! ```

@@ -144,3 +144,17 @@ fn read_only_open_of_an_old_schema_does_not_migrate() {
     drop(j);
     assert_eq!(version(&path), journal::store::SCHEMA_VERSION);
 }
+
+#[test]
+fn every_request_rings_the_inbox_bell_after_its_commit() {
+    let (_dir, path) = journal();
+    let j = Journal::open(&path, Durability::Normal).unwrap();
+    assert_eq!(j.inbox_bell(), None, "no request yet, no bell");
+    j.inbox_submit("req-1", "kill", "{}", "test", 0).unwrap();
+    assert_eq!(j.inbox_bell(), Some(1));
+    j.inbox_submit("req-2", "kill", "{}", "test", 0).unwrap();
+    assert_eq!(j.inbox_bell(), Some(2));
+    // The bell is the journal's sibling `journal.bell`; the requests are in the table.
+    assert!(path.with_extension("bell").is_file());
+    assert_eq!(j.inbox_pending().unwrap().len(), 2);
+}

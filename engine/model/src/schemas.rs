@@ -293,29 +293,29 @@ pub fn names() -> Vec<&'static str> {
     SCHEMAS.iter().map(|(n, _)| *n).collect()
 }
 
+/// The compiled validator of one schema, built on its first use: a run uses three or
+/// four of the registry's schemas, and compiling all of them cost a few milliseconds of
+/// every command's start.
 fn compiled(name: &str) -> Result<&'static jsonschema::Validator, SchemaError> {
-    static CACHE: OnceLock<Vec<(&'static str, Result<jsonschema::Validator, String>)>> =
-        OnceLock::new();
-    let cache = CACHE.get_or_init(|| {
-        SCHEMAS
-            .iter()
-            .map(|(n, text)| {
-                let v = serde_json::from_str::<serde_json::Value>(text)
-                    .map_err(|e| e.to_string())
-                    .and_then(|s| jsonschema::validator_for(&s).map_err(|e| e.to_string()));
-                (*n, v)
-            })
-            .collect()
-    });
-    match cache.iter().find(|(n, _)| *n == name) {
-        Some((_, Ok(v))) => Ok(v),
-        Some((_, Err(e))) => Err(SchemaError::BadSchema {
-            name: name.to_string(),
-            message: e.clone(),
-        }),
-        None => Err(SchemaError::Unknown {
+    type Slot = OnceLock<Result<jsonschema::Validator, String>>;
+    static CACHE: OnceLock<Vec<Slot>> = OnceLock::new();
+    let Some(i) = SCHEMAS.iter().position(|(n, _)| *n == name) else {
+        return Err(SchemaError::Unknown {
             name: name.to_string(),
             known: names().join(", "),
+        });
+    };
+    let slots = CACHE.get_or_init(|| SCHEMAS.iter().map(|_| OnceLock::new()).collect());
+    let compiled = slots[i].get_or_init(|| {
+        serde_json::from_str::<serde_json::Value>(SCHEMAS[i].1)
+            .map_err(|e| e.to_string())
+            .and_then(|s| jsonschema::validator_for(&s).map_err(|e| e.to_string()))
+    });
+    match compiled {
+        Ok(v) => Ok(v),
+        Err(e) => Err(SchemaError::BadSchema {
+            name: name.to_string(),
+            message: e.clone(),
         }),
     }
 }

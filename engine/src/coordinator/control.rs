@@ -16,6 +16,13 @@ use std::time::{Duration, Instant};
 /// stays active in the journal and becomes `worker_lost` on `continue`.
 pub(super) const KILL_DEADLINE: Duration = Duration::from_secs(10);
 
+/// The longest the coordinator goes without reading its inbox although the bell did
+/// not ring (a requester that could not ring it: its request waits at most this).
+pub(super) const INBOX_READ_EVERY: Duration = Duration::from_secs(1);
+
+/// The least time between two looks at the inbox bell.
+const BELL_EVERY: Duration = Duration::from_millis(20);
+
 /// A kill under way.
 #[derive(Debug, Clone)]
 pub(super) struct Kill {
@@ -37,7 +44,11 @@ enum Reply {
 
 impl Coordinator<'_> {
     pub(super) fn handle_control(&mut self) -> Result<(), CoordinatorError> {
-        let mut requests = control::pending(&self.journal)?;
+        let mut requests = if self.inbox_due() {
+            control::pending(&self.journal)?
+        } else {
+            Vec::new()
+        };
         let suspend = self.signal_requests(&mut requests);
         for r in requests {
             // Requests already part of the kill under way stay pending until
@@ -66,6 +77,28 @@ impl Coordinator<'_> {
             crate::signals::stop_self();
         }
         Ok(())
+    }
+
+    /// Whether to read the inbox now: on the first iteration, when its bell rang since
+    /// the last read, and at least every [`INBOX_READ_EVERY`] whatever the bell says.
+    /// The bell is read before the inbox: a request whose ring this sees was committed
+    /// before it, so the read that follows finds it.
+    fn inbox_due(&mut self) -> bool {
+        // Between two looks at the bell, at least BELL_EVERY: at a thousand
+        // completions a second the loop turns far more often than a person asks.
+        if self.inbox_read.is_some() && self.bell_looked.elapsed() < BELL_EVERY {
+            return false;
+        }
+        self.bell_looked = Instant::now();
+        let bell = self.journal.inbox_bell();
+        let due = match self.inbox_read {
+            None => true,
+            Some((seen, at)) => seen != bell || at.elapsed() >= INBOX_READ_EVERY,
+        };
+        if due {
+            self.inbox_read = Some((bell, Instant::now()));
+        }
+        due
     }
 
     /// Turns a signal that arrived into the request it stands for, first in line:

@@ -139,6 +139,11 @@ pub(crate) struct Coordinator<'a> {
     suspended_pause: Option<String>,
     pace: dispatch::Pace,
     last_beat: Instant,
+    /// The inbox bell as it stood at the last read of the inbox, and when that was
+    /// (`None`: never read).
+    inbox_read: Option<(Option<u64>, Instant)>,
+    /// When the bell was last looked at.
+    bell_looked: Instant,
     last_progress: Instant,
     /// A run-wide budget cap was reached: nothing more is dispatched.
     budget_run_stopped: bool,
@@ -275,6 +280,8 @@ impl<'a> Coordinator<'a> {
             suspended_pause: None,
             pace: dispatch::Pace::default(),
             last_beat: Instant::now(),
+            inbox_read: None,
+            bell_looked: Instant::now(),
             last_progress: Instant::now(),
             budget_run_stopped: false,
             budget_variant_stopped: vec![false; variants],

@@ -253,7 +253,20 @@ impl Journal {
         )
         .map_err(|e| sqlerr(path, e))?;
         tx.commit().map_err(|e| sqlerr(path, e))?;
+        ring_bell(path);
         Ok(seq as u64)
+    }
+
+    /// The inbox's doorbell as it stands: the size of `journal.bell`, which every
+    /// [`inbox_submit`](Self::inbox_submit) grows by one byte after its commit (`None`
+    /// while no request has rung). A coordinator reads the inbox when this changed
+    /// since its last read (a `statx`, where reading the table is a SQLite read
+    /// transaction), and now and then regardless: a bell that could not be rung (a
+    /// read-only directory) delays a request, never loses it.
+    pub fn inbox_bell(&self) -> Option<u64> {
+        std::fs::metadata(bell_path(&self.path))
+            .ok()
+            .map(|m| m.len())
     }
 
     /// Pending requests, oldest first.
@@ -327,6 +340,25 @@ impl Journal {
             )
             .optional()
             .map_err(|e| sqlerr(&self.path, e))
+    }
+}
+
+/// `journal.bell` next to `journal.sqlite` (see [`Journal::inbox_bell`]).
+pub(crate) fn bell_path(journal: &Path) -> PathBuf {
+    journal.with_extension("bell")
+}
+
+/// One byte more in the bell, after a request's commit. Best effort: the reader falls
+/// back to reading the inbox now and then.
+fn ring_bell(journal: &Path) {
+    use std::io::Write;
+    let rung = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(bell_path(journal))
+        .and_then(|mut f| f.write_all(b"."));
+    if let Err(e) = rung {
+        tracing::debug!("control inbox bell {}: {e}", bell_path(journal).display());
     }
 }
 
