@@ -158,3 +158,18 @@ fn every_request_rings_the_inbox_bell_after_its_commit() {
     assert!(path.with_extension("bell").is_file());
     assert_eq!(j.inbox_pending().unwrap().len(), 2);
 }
+
+#[test]
+fn the_bell_is_never_rung_through_a_planted_symlink() {
+    let (dir, path) = journal();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep").unwrap();
+    std::os::unix::fs::symlink(&victim, path.with_extension("bell")).unwrap();
+    let j = Journal::open(&path, Durability::Normal).unwrap();
+    let before = j.inbox_bell();
+    j.inbox_submit("req-1", "kill", "{}", "test", 0).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    // The request is queued all the same (the coordinator's fallback read finds it).
+    assert_eq!(j.inbox_pending().unwrap().len(), 1);
+    assert_eq!(j.inbox_bell(), before, "a symlink is not a bell");
+}

@@ -264,7 +264,7 @@ impl Journal {
     /// transaction), and now and then regardless: a bell that could not be rung (a
     /// read-only directory) delays a request, never loses it.
     pub fn inbox_bell(&self) -> Option<u64> {
-        std::fs::metadata(bell_path(&self.path))
+        std::fs::symlink_metadata(bell_path(&self.path))
             .ok()
             .map(|m| m.len())
     }
@@ -349,16 +349,25 @@ pub(crate) fn bell_path(journal: &Path) -> PathBuf {
 }
 
 /// One byte more in the bell, after a request's commit. Best effort: the reader falls
-/// back to reading the inbox now and then.
+/// back to reading the inbox now and then. Written only into a regular file of that
+/// name, never through a symlink or into a FIFO someone planted there.
 fn ring_bell(journal: &Path) {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bell = bell_path(journal);
     let rung = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .open(bell_path(journal))
-        .and_then(|mut f| f.write_all(b"."));
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&bell)
+        .and_then(|mut f| {
+            if !f.metadata()?.is_file() {
+                return Err(std::io::Error::other("not a regular file"));
+            }
+            f.write_all(b".")
+        });
     if let Err(e) = rung {
-        tracing::debug!("control inbox bell {}: {e}", bell_path(journal).display());
+        tracing::debug!("control inbox bell {}: {e}", bell.display());
     }
 }
 
