@@ -7,7 +7,9 @@
 # The patch is never part of a release build: it prints a line per trial.
 #
 # usage: bench/trial_phases.sh [N] [P]   (defaults 1000 2; BENCH_DIR the filesystem,
-#        default /tmp; the first run builds a release labj from scratch, ~5 minutes)
+#        default /tmp; the first run builds a release labj from scratch, ~5 minutes;
+#        the worktree stays at PHASES_TREE, default /tmp/labj-trial-phases, for the next
+#        run: `git worktree remove --force /tmp/labj-trial-phases` removes it)
 set -eu
 N=${1:-1000}
 P=${2:-2}
@@ -16,7 +18,6 @@ TREE=${PHASES_TREE:-/tmp/labj-trial-phases}
 if [ ! -d "$TREE" ]; then
     git -C "$ROOT" worktree add --detach "$TREE" HEAD > /dev/null
 else
-    git -C "$TREE" checkout -q --detach "$(git -C "$ROOT" rev-parse HEAD)" -- 2> /dev/null || true
     git -C "$TREE" checkout -q -- .
     git -C "$TREE" checkout -q --detach "$(git -C "$ROOT" rev-parse HEAD)"
 fi
