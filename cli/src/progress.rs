@@ -277,6 +277,12 @@ impl RunObserver for Display {
         }
     }
 
+    /// Only the bar shows a clock; a plain line or nothing needs no call while nothing
+    /// changes (the coordinator then sleeps until something happens).
+    fn ticks(&self) -> bool {
+        self.mode == Mode::Bar
+    }
+
     fn notice(&self, message: &str) {
         if self.mode != Mode::Quiet {
             above_bar(|| eprintln!("[labj] {message}"));

@@ -541,3 +541,47 @@ fn a_request_that_could_not_ring_the_bell_is_still_handled() {
     let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(proj.aggregates.overall.succeeded, 3);
 }
+
+/// The voluntary context switches of `labj`'s main thread (the coordinator's loop).
+fn coordinator_wakes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches in /proc status")
+}
+
+/// While every trial waits (as agents waiting on a model do), the coordinator sleeps
+/// until its next timer (the 1 s heartbeat) or a completion, request or signal wakes
+/// it: a few wakes a second, where polling the inbox every 50 ms made it 20. A pause
+/// still reaches it at once: its bell wakes it.
+#[test]
+fn an_idle_coordinator_sleeps_until_something_happens() {
+    let _serial = serial();
+    let s = Scratch::new();
+    let (mut live, active, _out) = three_running(&s, 400, 60_000);
+    let pid = live.pid();
+    // Past the run's start (its dispatches and first heartbeats).
+    std::thread::sleep(Duration::from_millis(500));
+    let (before, t0) = (coordinator_wakes(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(3));
+    let wakes = coordinator_wakes(pid) - before;
+    let per_second = wakes as f64 / t0.elapsed().as_secs_f64();
+    assert!(
+        per_second < 8.0,
+        "the idle coordinator woke {wakes} times in {:?} ({per_second:.1}/s)",
+        t0.elapsed()
+    );
+    let started = Instant::now();
+    pause_all_three(&live, &active, "idle");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    live.control_ok("resume", &["--all"]);
+    live.release();
+    let proj = live.finish_ok(Duration::from_secs(60));
+    assert_eq!(proj.aggregates.overall.succeeded, 3);
+}

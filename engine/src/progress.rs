@@ -92,6 +92,12 @@ pub trait RunObserver: Send + Sync {
     fn started(&self, _info: &SessionInfo) {}
     /// Often (every ~100 ms while something changes), and once more at the end.
     fn progress(&self, _p: &ProgressSnapshot) {}
+    /// Whether [`progress`](Self::progress) should also be called while nothing changes
+    /// (every ~100 ms: a clock on screen). False: only after something happened, so a
+    /// session whose trials all wait sleeps meanwhile. Default: true.
+    fn ticks(&self) -> bool {
+        true
+    }
     /// A one-line message for the person running labj.
     fn notice(&self, _message: &str) {}
 }
@@ -118,6 +124,11 @@ impl Observer {
 
     pub(crate) fn is_set(&self) -> bool {
         self.0.is_some()
+    }
+
+    /// Whether the observer wants progress while nothing changes ([`RunObserver::ticks`]).
+    pub(crate) fn ticks(&self) -> bool {
+        self.0.as_ref().is_some_and(|o| o.ticks())
     }
 
     pub(crate) fn started(&self, info: &SessionInfo) {

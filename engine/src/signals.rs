@@ -10,12 +10,14 @@
 //! | TSTP | Ctrl-Z | pauses the run like `labj pause` (agents frozen, journaled), then stops labj |
 //! | CONT | `fg`, `bg` | resumes what Ctrl-Z paused (journaled); a pause made otherwise stays |
 //!
-//! Handlers only set flags (async-signal-safe); the coordinator's loop reads them
-//! between iterations (every 50 ms at most) and acts through the same request path as
-//! `labj kill`, `pause` and `resume`. The flags are process-wide: one session per
-//! process reads them.
+//! Handlers only set flags and then write a byte to a wake pipe (both async-signal-safe);
+//! the coordinator's loop reads the flags between iterations and acts through the same
+//! request path as `labj kill`, `pause` and `resume`. The pipe wakes a coordinator that
+//! sleeps until its next timer (`coordinator::wake`). The flags and the pipe are
+//! process-wide: one session per process reads them.
 
 use signal_hook::consts::signal::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGSTOP, SIGTERM, SIGTSTP};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -29,6 +31,9 @@ struct Flags {
     suspend: Arc<AtomicBool>,
     /// SIGCONT arrived and the coordinator has not acted on it yet.
     resume: Arc<AtomicBool>,
+    /// Readable after any of the signals above arrived (after its flag was set): the
+    /// handlers write a byte to its other end. Non-blocking.
+    wake: Option<UnixStream>,
 }
 
 static FLAGS: OnceLock<Flags> = OnceLock::new();
@@ -50,11 +55,12 @@ pub(crate) fn install() -> std::io::Result<()> {
     if FLAGS.get().is_some() {
         return Ok(());
     }
-    let flags = Flags {
+    let mut flags = Flags {
         stop: Arc::new(AtomicBool::new(false)),
         stopped_once: Arc::new(AtomicBool::new(false)),
         suspend: Arc::new(AtomicBool::new(false)),
         resume: Arc::new(AtomicBool::new(false)),
+        wake: None,
     };
     for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
         // Registered first, so it runs first: on the second stop signal (the flag is
@@ -66,6 +72,15 @@ pub(crate) fn install() -> std::io::Result<()> {
     }
     signal_hook::flag::register(SIGTSTP, Arc::clone(&flags.suspend))?;
     signal_hook::flag::register(SIGCONT, Arc::clone(&flags.resume))?;
+    // Registered after the flags: a handler sets its flag before the byte wakes the
+    // reader, which then finds it set.
+    let (rx, tx) = UnixStream::pair()?;
+    rx.set_nonblocking(true)?;
+    tx.set_nonblocking(true)?;
+    for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT] {
+        signal_hook::low_level::pipe::register(sig, tx.try_clone()?)?;
+    }
+    flags.wake = Some(rx);
     // A second install racing this one only registers flags nobody reads.
     let _ = FLAGS.set(flags);
     Ok(())
@@ -88,6 +103,22 @@ pub(crate) fn take_request() -> Option<SignalRequest> {
         return Some(SignalRequest::Resume);
     }
     None
+}
+
+/// The wake pipe's reading end, when the handlers are installed: readable after a
+/// signal arrived. Whoever waits on it drains it with [`drain_wake`].
+pub(crate) fn wake_fd() -> Option<std::os::fd::BorrowedFd<'static>> {
+    use std::os::fd::AsFd;
+    FLAGS.get()?.wake.as_ref().map(|s| s.as_fd())
+}
+
+/// Empties the wake pipe (non-blocking): the flags say what arrived.
+pub(crate) fn drain_wake() {
+    use std::io::Read;
+    if let Some(mut s) = FLAGS.get().and_then(|f| f.wake.as_ref()) {
+        let mut buf = [0u8; 64];
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    }
 }
 
 /// Stops this process as Ctrl-Z's default action would; returns once it is continued.

@@ -29,6 +29,13 @@ struct Job {
     control: Arc<TrialControl>,
 }
 
+/// What the coordinator's wait receives: a trial's completion, or a wake-up (a control
+/// request or a signal arrived: see [`WorkerBackend::waker`]).
+enum Delivery {
+    Done(Box<TrialCompletion>),
+    Wake,
+}
+
 /// Run permits: at most `limit` trials execute at once, however many threads exist and
 /// however many jobs are queued (the capacity can be lowered while trials run).
 #[derive(Default)]
@@ -68,8 +75,8 @@ pub(crate) struct LocalThreadWorkerBackend {
     controls: HashMap<String, Arc<TrialControl>>,
     jobs: Option<Sender<Job>>,
     job_rx: Arc<Mutex<Receiver<Job>>>,
-    done_tx: Sender<TrialCompletion>,
-    done_rx: Receiver<TrialCompletion>,
+    done_tx: Sender<Delivery>,
+    done_rx: Receiver<Delivery>,
     runner: TrialRunner,
     notices: Vec<BackendNotice>,
     handles: Vec<std::thread::JoinHandle<()>>,
@@ -235,7 +242,7 @@ impl LocalThreadWorkerBackend {
                         completion_seq: 1,
                         outcome,
                     };
-                    if done.send(completion).is_err() {
+                    if done.send(Delivery::Done(Box::new(completion))).is_err() {
                         return;
                     }
                 }
@@ -319,7 +326,9 @@ impl WorkerBackend for LocalThreadWorkerBackend {
         let max = max.clamp(1, MAX_DRAIN_PER_POLL);
         let mut out = Vec::new();
         match self.done_rx.recv_timeout(timeout) {
-            Ok(c) => out.push(c),
+            Ok(Delivery::Done(c)) => out.push(*c),
+            // Woken: return what is ready, possibly nothing.
+            Ok(Delivery::Wake) => {}
             Err(RecvTimeoutError::Timeout) => return Ok(out),
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(BackendError("completion channel closed".into()))
@@ -327,7 +336,8 @@ impl WorkerBackend for LocalThreadWorkerBackend {
         }
         while out.len() < max {
             match self.done_rx.try_recv() {
-                Ok(c) => out.push(c),
+                Ok(Delivery::Done(c)) => out.push(*c),
+                Ok(Delivery::Wake) => {}
                 Err(_) => break,
             }
         }
@@ -372,6 +382,13 @@ impl WorkerBackend for LocalThreadWorkerBackend {
 
     fn take_events(&mut self) -> Vec<BackendEvent> {
         self.notices.drain(..).map(BackendEvent::Notice).collect()
+    }
+
+    fn waker(&self) -> Option<Waker> {
+        let tx = self.done_tx.clone();
+        Some(Waker::new(move || {
+            let _ = tx.send(Delivery::Wake);
+        }))
     }
 
     fn abandon(&mut self) {

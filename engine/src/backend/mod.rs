@@ -16,6 +16,7 @@ pub mod remote;
 pub mod slurm;
 
 use model::trial::{TrialOutcome, TrialSpec};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use local::LocalThreadWorkerBackend;
@@ -211,6 +212,36 @@ pub trait WorkerBackend: Send {
     /// Why the backend can run nothing more (the run must fail), if so.
     fn fatal(&self) -> Option<String> {
         None
+    }
+    /// A handle that ends a [`poll_completions`](Self::poll_completions) wait early
+    /// (it then returns what is ready, possibly nothing), for backends whose wait can be
+    /// interrupted. With one, the coordinator sleeps until its next timer or the next
+    /// control request or signal; without, it polls every 50 ms. Default: none.
+    fn waker(&self) -> Option<Waker> {
+        None
+    }
+}
+
+/// Ends a coordinator's wait in [`WorkerBackend::poll_completions`] early; cheap to
+/// clone, callable from any thread.
+#[derive(Clone)]
+pub struct Waker(Arc<dyn Fn() + Send + Sync>);
+
+impl Waker {
+    /// A waker that calls `f`.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
+        Waker(Arc::new(f))
+    }
+
+    /// End the wait under way, or the next one.
+    pub fn wake(&self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
     }
 }
 

@@ -85,8 +85,10 @@ impl Coordinator<'_> {
     /// before it, so the read that follows finds it.
     fn inbox_due(&mut self) -> bool {
         // Between two looks at the bell, at least BELL_EVERY: at a thousand
-        // completions a second the loop turns far more often than a person asks.
-        if self.inbox_read.is_some() && self.bell_looked.elapsed() < BELL_EVERY {
+        // completions a second the loop turns far more often than a person asks. A
+        // ring the alarm heard is looked at at once.
+        let heard = self.alarm.as_ref().is_some_and(|a| a.take_rang());
+        if !heard && self.inbox_read.is_some() && self.bell_looked.elapsed() < BELL_EVERY {
             return false;
         }
         self.bell_looked = Instant::now();
@@ -99,6 +101,13 @@ impl Coordinator<'_> {
             self.inbox_read = Some((bell, Instant::now()));
         }
         due
+    }
+
+    /// Time left before a kill under way ends the session regardless, if one is.
+    pub(super) fn kill_deadline_in(&self) -> Option<Duration> {
+        self.killing
+            .as_ref()
+            .map(|k| KILL_DEADLINE.saturating_sub(k.started.elapsed()))
     }
 
     /// Turns a signal that arrived into the request it stands for, first in line:

@@ -13,13 +13,16 @@
 //!    `worker_lost`);
 //! 4. block on the backend for completions (bounded wait, no busy loop) and feed them to
 //!    the `DeterministicCommitter`; attempts lost to infrastructure go through the
-//!    infra-retry hook (`infra`) instead.
+//!    infra-retry hook (`infra`) instead. With an alarm (`wake`) the wait lasts until
+//!    the loop's next timer, a completion, a control request or a signal; without, at
+//!    most 50 ms.
 
 mod budget;
 mod control;
 mod dispatch;
 pub(crate) mod infra;
 mod slots;
+mod wake;
 
 pub use infra::InfraRetry;
 
@@ -41,8 +44,12 @@ pub fn install_interrupt_handler() -> std::io::Result<()> {
     crate::signals::install()
 }
 
-/// How long one poll may block before the loop checks the inbox and heartbeat again.
+/// How long one poll may block before the loop checks the inbox and heartbeat again,
+/// when no alarm wakes it (see `wake`).
 const POLL_WAIT: Duration = Duration::from_millis(50);
+
+/// The longest one wait lasts with an alarm (the heartbeat's period bounds it anyway).
+const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// Why a coordinator session stopped before the run ended.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +152,8 @@ pub(crate) struct Coordinator<'a> {
     /// When the bell was last looked at.
     bell_looked: Instant,
     last_progress: Instant,
+    /// Wakes the loop's waits for control requests and signals (`None`: it polls).
+    alarm: Option<wake::Alarm>,
     /// A run-wide budget cap was reached: nothing more is dispatched.
     budget_run_stopped: bool,
     /// Variants whose own cap was reached.
@@ -283,6 +292,7 @@ impl<'a> Coordinator<'a> {
             inbox_read: None,
             bell_looked: Instant::now(),
             last_progress: Instant::now(),
+            alarm: None,
             budget_run_stopped: false,
             budget_variant_stopped: vec![false; variants],
             session_id,
@@ -297,6 +307,12 @@ impl<'a> Coordinator<'a> {
     /// Drive the run until it completes, fails or is killed.
     pub(crate) fn run(&mut self) -> Result<SessionEnd, CoordinatorError> {
         self.take_backend_events();
+        // Before the first look at the inbox: a request committed after that look
+        // rings a bell already watched.
+        self.alarm = self.backend.waker().and_then(|waker| {
+            let bell = self.journal.inbox_bell_to_watch()?;
+            wake::Alarm::start(&bell, waker)
+        });
         loop {
             self.handle_control()?;
             self.take_backend_events();
@@ -332,16 +348,18 @@ impl<'a> Coordinator<'a> {
                     );
                     return self.fail(msg);
                 }
-                if !self.may_dispatch() {
+                if !self.may_dispatch() && !self.alarmed() {
                     // Paused/interrupted with nothing running: wait for control.
                     std::thread::sleep(POLL_WAIT);
                     self.beat()?;
                     continue;
                 }
             }
-            if !self.in_flight.is_empty() {
-                let completions = match self.backend.poll_completions(POLL_WAIT, MAX_DRAIN_PER_POLL)
-                {
+            // With an alarm, also a paused session with nothing running waits here (for
+            // its next timer or a wake).
+            if !self.in_flight.is_empty() || self.alarmed() {
+                let wait = self.wait_for();
+                let completions = match self.backend.poll_completions(wait, MAX_DRAIN_PER_POLL) {
                     Ok(c) => c,
                     Err(e) => return self.fail(e.to_string()),
                 };
@@ -643,14 +661,55 @@ impl<'a> Coordinator<'a> {
         self.pending.extend(events);
     }
 
-    fn progress_line(&mut self) {
+    /// Whether an alarm wakes this session's waits (see `wake`).
+    fn alarmed(&self) -> bool {
+        self.alarm.as_ref().is_some_and(|a| a.watching())
+    }
+
+    /// How long the loop may wait for a completion: [`POLL_WAIT`] without an alarm;
+    /// with one, until the loop's next timer (heartbeat, inbox fallback read, progress
+    /// line, kill deadline), at most [`MAX_WAIT`].
+    fn wait_for(&self) -> Duration {
+        if !self.alarmed() {
+            return POLL_WAIT;
+        }
+        let left = |every: Duration, since: Instant| every.saturating_sub(since.elapsed());
+        let mut wait = MAX_WAIT.min(left(lease::HEARTBEAT_EVERY, self.last_beat));
+        if let Some((_, read)) = self.inbox_read {
+            wait = wait.min(left(control::INBOX_READ_EVERY, read));
+        }
+        if let Some(every) = self.progress_every().filter(|_| self.progress_ticks()) {
+            wait = wait.min(left(every, self.last_progress));
+        }
+        if let Some(kill) = self.kill_deadline_in() {
+            wait = wait.min(kill);
+        }
+        wait.max(Duration::from_millis(1))
+    }
+
+    /// Whether the progress line is refreshed while nothing changes (a clock on a
+    /// terminal, the bare line's period) or only on the loop's turns.
+    fn progress_ticks(&self) -> bool {
+        self.opts.observer.ticks() || (!self.opts.observer.is_set() && self.opts.progress)
+    }
+
+    /// At most how often the progress line is refreshed, if there is one.
+    fn progress_every(&self) -> Option<Duration> {
         // An observer renders (and throttles) itself; the bare line is for embedders.
-        let every = if self.opts.observer.is_set() {
-            Duration::from_millis(100)
+        if self.opts.observer.is_set() {
+            Some(Duration::from_millis(100))
+        } else if self.opts.progress {
+            Some(Duration::from_secs(2))
         } else {
-            Duration::from_secs(2)
-        };
-        if self.last_progress.elapsed() >= every {
+            None
+        }
+    }
+
+    fn progress_line(&mut self) {
+        if self
+            .progress_every()
+            .is_some_and(|every| self.last_progress.elapsed() >= every)
+        {
             self.progress_line_force();
         }
     }

@@ -269,6 +269,22 @@ impl Journal {
             .map(|m| m.len())
     }
 
+    /// The bell's path, for a coordinator that watches it (inotify) rather than looking
+    /// at its size on a timer. The bell is created empty when missing, as a regular
+    /// file only (`O_NOFOLLOW`, never through a planted name); `None` when it is
+    /// anything else or cannot be made: the watcher then keeps to the timer.
+    pub fn inbox_bell_to_watch(&self) -> Option<PathBuf> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let bell = bell_path(&self.path);
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&bell)
+            .ok()?;
+        f.metadata().ok()?.is_file().then_some(bell)
+    }
+
     /// Pending requests, oldest first.
     pub fn inbox_pending(&self) -> Result<Vec<InboxRow>> {
         let mut stmt = self
