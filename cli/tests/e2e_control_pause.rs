@@ -585,3 +585,27 @@ fn an_idle_coordinator_sleeps_until_something_happens() {
     let proj = live.finish_ok(Duration::from_secs(60));
     assert_eq!(proj.aggregates.overall.succeeded, 3);
 }
+
+/// The coordinator waits only while something runs (or a pause holds everything): a
+/// session whose last trial is committed ends at once, not at its next timer.
+#[test]
+fn a_session_ends_as_soon_as_its_last_trial_is_committed() {
+    let s = Scratch::new();
+    s.tasks(2);
+    s.script("agent.sh", SUCCESS);
+    let exp = s.experiment(&["a"], 1, 2, "");
+    // The fastest of three: a timer wait at the end would add a second to every one.
+    let fastest = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            let out = s.labj(&["run", exp.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", text(&out));
+            started.elapsed()
+        })
+        .min()
+        .unwrap();
+    assert!(
+        fastest < Duration::from_millis(900),
+        "the fastest of three 2-trial runs took {fastest:?}"
+    );
+}

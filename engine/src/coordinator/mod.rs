@@ -356,8 +356,10 @@ impl<'a> Coordinator<'a> {
                 }
             }
             // With an alarm, also a paused session with nothing running waits here (for
-            // its next timer or a wake).
-            if !self.in_flight.is_empty() || self.alarmed() {
+            // its next timer or a wake). Nothing else with nothing in flight waits: the
+            // loop's next turn commits, dispatches or ends the session.
+            let paused_idle = self.in_flight.is_empty() && !self.may_dispatch();
+            if !self.in_flight.is_empty() || (paused_idle && self.alarmed()) {
                 let wait = self.wait_for();
                 let completions = match self.backend.poll_completions(wait, MAX_DRAIN_PER_POLL) {
                     Ok(c) => c,
