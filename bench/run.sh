@@ -100,6 +100,7 @@ if [ "$QUICK" = 1 ]; then
     bench read_commands read_commands.sh 3000 30000
     bench view_pages view_pages.sh 10000
     bench sleep sleep_trials.sh
+    bench idle idle.sh 8 4 2
 else
     noop_both 1000
     bench concurrency concurrency.sh 2:100:0.2 100:1000:1 500:2000:1 1000:4000:1
@@ -114,6 +115,7 @@ else
     bench read_commands read_commands.sh 10000 100000
     bench view_pages view_pages.sh 100000
     bench sleep sleep_trials.sh
+    bench idle idle.sh 8 6 3
     bench remote remote_vs_local.sh 600
     if command -v podman > /dev/null && podman image exists localhost/labj-test-a:1 2> /dev/null; then
         bench container container_overhead.sh
