@@ -542,9 +542,9 @@ fn a_request_that_could_not_ring_the_bell_is_still_handled() {
     assert_eq!(proj.aggregates.overall.succeeded, 3);
 }
 
-/// The voluntary context switches of `labj`'s main thread (the coordinator's loop).
-fn coordinator_wakes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
+/// The voluntary context switches (wake-ups) of thread `tid` of `labj`.
+fn thread_wakes(pid: u32, tid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap();
     status
         .lines()
         .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
@@ -552,10 +552,30 @@ fn coordinator_wakes(pid: u32) -> u64 {
         .expect("voluntary_ctxt_switches in /proc status")
 }
 
+/// The wake-ups of `labj`'s main thread (the coordinator's loop).
+fn coordinator_wakes(pid: u32) -> u64 {
+    thread_wakes(pid, pid)
+}
+
+/// The wake-ups of `labj`'s trial threads (`labj-worker-N`), together.
+fn worker_wakes(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|t| t.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|tid| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+                .is_ok_and(|c| c.starts_with("labj-worker"))
+        })
+        .map(|tid| thread_wakes(pid, tid))
+        .sum()
+}
+
 /// While every trial waits (as agents waiting on a model do), the coordinator sleeps
 /// until its next timer (the 1 s heartbeat) or a completion, request or signal wakes
-/// it: a few wakes a second, where polling the inbox every 50 ms made it 20. A pause
-/// still reaches it at once: its bell wakes it.
+/// it: a few wakes a second, where polling the inbox every 50 ms made it 20; and the
+/// trial threads sleep until their agent needs them. A pause still reaches the
+/// coordinator at once: its bell wakes it.
 #[test]
 fn an_idle_coordinator_sleeps_until_something_happens() {
     let _serial = serial();
@@ -564,13 +584,21 @@ fn an_idle_coordinator_sleeps_until_something_happens() {
     let pid = live.pid();
     // Past the run's start (its dispatches and first heartbeats).
     std::thread::sleep(Duration::from_millis(500));
-    let (before, t0) = (coordinator_wakes(pid), Instant::now());
+    let (before, workers_before, t0) = (coordinator_wakes(pid), worker_wakes(pid), Instant::now());
     std::thread::sleep(Duration::from_secs(3));
     let wakes = coordinator_wakes(pid) - before;
     let per_second = wakes as f64 / t0.elapsed().as_secs_f64();
     assert!(
         per_second < 8.0,
         "the idle coordinator woke {wakes} times in {:?} ({per_second:.1}/s)",
+        t0.elapsed()
+    );
+    // The three trial threads sleep until their agent exits, writes output or its
+    // trial is stopped, paused or resumed (a 1 s safety tick made it 9 here).
+    let workers = worker_wakes(pid) - workers_before;
+    assert!(
+        workers < 3,
+        "the trial threads woke {workers} times in {:?}",
         t0.elapsed()
     );
     let started = Instant::now();
