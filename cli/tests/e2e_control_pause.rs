@@ -21,22 +21,13 @@ fn tick_sizes(out: &Path, trials: &[String]) -> Vec<u64> {
     trials.iter().map(|t| tick_bytes(out, t)).collect()
 }
 
-/// Waits until every live process of each trial's agent group is stopped (state `T` in
-/// /proc): SIGSTOP is delivered asynchronously, and from then on nothing in the group
-/// can write a tick, so the tick files read afterwards are the frozen ones.
+/// Waits until each trial's agent group is frozen (`group_frozen`): SIGSTOP is
+/// delivered asynchronously, and from then on nothing in the group can write a tick, so
+/// the tick files read afterwards are the frozen ones.
 fn wait_frozen(live: &LiveRun, trials: &[String]) {
     let groups: Vec<i32> = trials.iter().map(|t| live.agent_pid(t)).collect();
     wait_for(Duration::from_secs(10), "the paused agents to stop", || {
-        groups
-            .iter()
-            .all(|g| {
-                let members = group_members(*g);
-                !members.is_empty()
-                    && members
-                        .iter()
-                        .all(|p| proc_stat(*p).is_none_or(|st| matches!(st[0].as_str(), "T" | "t")))
-            })
-            .then_some(())
+        groups.iter().all(|&g| group_frozen(g)).then_some(())
     });
 }
 

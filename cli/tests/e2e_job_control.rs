@@ -101,15 +101,8 @@ fn drain(master: OwnedFd) {
     });
 }
 
-/// The process state letter of `/proc/<pid>/stat` (`T`: stopped).
-fn state(pid: i32) -> String {
-    proc_stat(pid)
-        .and_then(|f| f.first().cloned())
-        .unwrap_or_default()
-}
-
 /// 4 tasks at concurrency 2; each agent records its pid, then works for ~3 s in
-/// 0.1 s steps, so a frozen agent is one whose shell is stopped.
+/// 0.1 s steps, so a frozen agent is one whose process group is stopped.
 fn experiment(s: &Scratch) -> PathBuf {
     s.tasks(4);
     s.script(
@@ -151,16 +144,26 @@ fn ctrl_z_freezes_the_agents_and_stops_labj_and_fg_resumes_both() {
     t.agents = agents.clone();
 
     t.type_key(CTRL_Z);
-    wait_for(
-        Duration::from_secs(20),
-        "labj and both agents stopped after Ctrl-Z",
-        || (state(t.pid()) == "T" && agents.iter().all(|&p| state(p) == "T")).then_some(()),
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(proc_state(t.pid()) == "T" && agents.iter().all(|&p| group_frozen(p))) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "labj and both agents not stopped 20 s after Ctrl-Z: labj {:?}, agents' groups {:?}, journal {:?}",
+            proc_state(t.pid()),
+            agents.iter().map(|&p| group_states(p)).collect::<Vec<_>>(),
+            kinds(&run)
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
     // Frozen, not merely slow: still stopped a moment later, and journaled as a
     // run-wide pause that names who asked.
     std::thread::sleep(Duration::from_millis(500));
     for &p in &agents {
-        assert_eq!(state(p), "T", "agent {p} runs on while labj is stopped");
+        assert!(
+            group_frozen(p),
+            "agent {p} runs on while labj is stopped: {:?}",
+            group_states(p)
+        );
     }
     let events = read_events(&run);
     let pause = events
@@ -180,7 +183,7 @@ fn ctrl_z_freezes_the_agents_and_stops_labj_and_fg_resumes_both() {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(t.pid(), libc::SIGCONT) };
     wait_for(Duration::from_secs(20), "the agents running again", || {
-        agents.iter().all(|&p| state(p) != "T").then_some(())
+        agents.iter().all(|&p| proc_state(p) != "T").then_some(())
     });
     let status = t.wait_exit();
     assert_eq!(status.code(), Some(0), "the run completes after fg");

@@ -382,6 +382,38 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
     members
 }
 
+/// Whether every process of the group `pgid` is frozen: stopped (`T`), or a parent
+/// blocked in `vfork` on a stopped child (`D`: a shell caught between its `vfork` and
+/// the child's `exec` cannot stop until the child runs on, and the child never does).
+pub fn group_frozen(pgid: i32) -> bool {
+    let members = group_members(pgid);
+    let stopped = |p: i32| matches!(proc_state(p).as_str(), "T" | "t");
+    let parent_of_stopped = |p: i32| {
+        members.iter().any(|&c| {
+            stopped(c) && proc_stat(c).and_then(|f| f.get(1).cloned()) == Some(p.to_string())
+        })
+    };
+    !members.is_empty()
+        && members
+            .iter()
+            .all(|&p| stopped(p) || (proc_state(p) == "D" && parent_of_stopped(p)))
+}
+
+/// Each process of the group `pgid` with its state, for a failure's message.
+pub fn group_states(pgid: i32) -> Vec<(i32, String)> {
+    group_members(pgid)
+        .into_iter()
+        .map(|p| (p, proc_state(p)))
+        .collect()
+}
+
+/// The process state letter of `/proc/<pid>/stat` (`T`: stopped), empty when gone.
+pub fn proc_state(pid: i32) -> String {
+    proc_stat(pid)
+        .and_then(|f| f.first().cloned())
+        .unwrap_or_default()
+}
+
 /// Most intervals `(start, end)` open at one instant. On equal timestamps an end is
 /// counted before a start, so touching intervals do not count as overlapping.
 pub fn max_overlap<T: Ord + Copy>(intervals: &[(T, T)]) -> usize {
