@@ -575,20 +575,35 @@ fn an_idle_coordinator_sleeps_until_something_happens() {
     let pid = live.pid();
     // Past the run's start (its dispatches and first heartbeats).
     std::thread::sleep(Duration::from_millis(500));
-    let (before, workers_before, t0) = (coordinator_wakes(pid), worker_wakes(pid), Instant::now());
-    std::thread::sleep(Duration::from_secs(3));
-    let wakes = coordinator_wakes(pid) - before;
-    let per_second = wakes as f64 / t0.elapsed().as_secs_f64();
+    // A polling coordinator wakes at least 20 times a second in every window; a loaded
+    // machine adds wakes of its own (a contended lock, a write waiting on the disk) to
+    // any window. So up to three 3 s windows are measured, and one below 8/s shows the
+    // coordinator does not poll (`scripts/flake-hunt` saw 9/s in one window of 12 runs
+    // at load 8 on 2 cores).
+    let mut seen = Vec::new();
+    let (workers_before, t0) = (worker_wakes(pid), Instant::now());
+    for _ in 0..3 {
+        let (before, w0) = (coordinator_wakes(pid), Instant::now());
+        std::thread::sleep(Duration::from_secs(3));
+        let wakes = coordinator_wakes(pid) - before;
+        seen.push((wakes, w0.elapsed()));
+        if wakes as f64 / w0.elapsed().as_secs_f64() < 8.0 {
+            break;
+        }
+    }
+    let quiet = seen
+        .iter()
+        .any(|(wakes, took)| (*wakes as f64 / took.as_secs_f64()) < 8.0);
     assert!(
-        per_second < 8.0,
-        "the idle coordinator woke {wakes} times in {:?} ({per_second:.1}/s)",
-        t0.elapsed()
+        quiet,
+        "the idle coordinator woke 8 or more times a second in each 3 s window: {seen:?}"
     );
     // The three trial threads sleep until their agent exits, writes output or its
-    // trial is stopped, paused or resumed (a 1 s safety tick made it 9 here).
+    // trial is stopped, paused or resumed (a 1 s safety tick made it 9 in 3 s here).
     let workers = worker_wakes(pid) - workers_before;
+    let windows = seen.len() as u64;
     assert!(
-        workers < 3,
+        workers < 3 * windows,
         "the trial threads woke {workers} times in {:?}",
         t0.elapsed()
     );
