@@ -183,7 +183,7 @@ fn ctrl_z_freezes_the_agents_and_stops_labj_and_fg_resumes_both() {
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(t.pid(), libc::SIGCONT) };
     wait_for(Duration::from_secs(20), "the agents running again", || {
-        agents.iter().all(|&p| proc_state(p) != "T").then_some(())
+        agents.iter().all(|&p| !group_frozen(p)).then_some(())
     });
     let status = t.wait_exit();
     assert_eq!(status.code(), Some(0), "the run completes after fg");
