@@ -120,3 +120,15 @@ pub fn trial_life(schedule_idx: u64, tasks: u32, ok: bool) -> [Event; 3] {
         committed(schedule_idx, c),
     ]
 }
+
+/// Where a fold checks its events' hashes: [`FOLD_CHECKS_AUTO`] (whichever thread is
+/// less busy, batch by batch, as the runner does), [`FOLD_CHECKS_READER`] or
+/// [`FOLD_CHECKS_FOLDER`] (every batch on that thread). For tests that must see both
+/// paths report the same faults; process-wide.
+pub static FOLD_CHECKS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+/// Each batch on whichever thread is less busy (the runner's way).
+pub const FOLD_CHECKS_AUTO: u8 = 0;
+/// Every batch on the thread that reads the rows.
+pub const FOLD_CHECKS_READER: u8 = 1;
+/// Every batch on the thread that folds them.
+pub const FOLD_CHECKS_FOLDER: u8 = 2;

@@ -9,6 +9,7 @@ use crate::event::{Event, StoredEvent};
 mod coord;
 mod error;
 mod facts;
+mod hash_many;
 pub mod integrity;
 mod pages;
 pub mod query;
@@ -63,22 +64,42 @@ pub fn chain_hash(
     BUF.with(|buf| {
         let mut b = buf.borrow_mut();
         b.clear();
-        b.extend_from_slice(prev);
-        b.extend_from_slice(&idx.to_le_bytes());
-        for field in [
+        chain_message(
+            &mut b,
+            prev,
+            idx,
             kind.as_bytes(),
-            trial_id.unwrap_or("").as_bytes(),
+            schedule_idx,
+            trial_id.map(str::as_bytes),
             ts.as_bytes(),
-        ] {
-            b.extend_from_slice(&(field.len() as u64).to_le_bytes());
-            b.extend_from_slice(field);
-        }
-        b.push(trial_id.is_some() as u8);
-        b.extend_from_slice(&schedule_idx.map(|v| v as i64).unwrap_or(-1).to_le_bytes());
-        b.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        b.extend_from_slice(payload.as_bytes());
+            payload.as_bytes(),
+        );
         *blake3::hash(&b).as_bytes()
     })
+}
+
+/// Append the bytes [`chain_hash`] hashes for one event to `b`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn chain_message(
+    b: &mut Vec<u8>,
+    prev: &[u8; 32],
+    idx: u64,
+    kind: &[u8],
+    schedule_idx: Option<u64>,
+    trial_id: Option<&[u8]>,
+    ts: &[u8],
+    payload: &[u8],
+) {
+    b.extend_from_slice(prev);
+    b.extend_from_slice(&idx.to_le_bytes());
+    for field in [kind, trial_id.unwrap_or(b""), ts] {
+        b.extend_from_slice(&(field.len() as u64).to_le_bytes());
+        b.extend_from_slice(field);
+    }
+    b.push(trial_id.is_some() as u8);
+    b.extend_from_slice(&schedule_idx.map(|v| v as i64).unwrap_or(-1).to_le_bytes());
+    b.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    b.extend_from_slice(payload);
 }
 
 /// Result of a full chain check.

@@ -1,8 +1,12 @@
 //! Reading the journal back: streaming rows, checking the hash chain, decoding, and
 //! folding on two threads (`fold`, `rebuild`, `diff_materialized`, `verify_chain`).
 
+use super::hash_many::HashMany;
 use super::snapshot;
 use super::*;
+use batch::RawBatch;
+
+mod batch;
 
 impl Journal {
     /// Stream events `from..=to` (inclusive; `None` = to the end) in idx order.
@@ -173,9 +177,10 @@ impl Journal {
         let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(QUEUED);
         // Batches sent and not yet taken by the worker. Each row's hash check needs only
         // its own content and the stored hash of the row before it, so either thread can
-        // make it: the reader hands a batch's checks to the worker when the worker waits
-        // for work (few batches queued) and keeps them when it is behind, which keeps
-        // both cores busy whatever the mix of event sizes.
+        // make it, a batch at a time ([`HashMany`]): the reader hands a batch's checks to
+        // the worker when the worker waits for work (few batches queued) and makes them
+        // itself when the worker is behind, which keeps both cores busy whatever the mix
+        // of event sizes.
         let queued = std::sync::atomic::AtomicUsize::new(0);
         let queued = &queued;
         // Folded batches go back to the reader, emptied, for their buffers to be
@@ -187,13 +192,18 @@ impl Journal {
             let worker = scope.spawn(move || -> Result<(Projections, Changes)> {
                 let mut changes = changes;
                 let mut proj = proj;
+                let mut many = HashMany::new();
                 for mut batch in rx {
                     queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    for i in 0..batch.rows.len() {
+                    // The rows before a bad hash are folded first: the earliest fault
+                    // (a fold error before it, or the hash) is the one reported.
+                    let bad = match batch.unchecked {
+                        true => batch.first_bad(&mut many, &path),
+                        false => None,
+                    };
+                    let upto = bad.as_ref().map_or(batch.rows.len(), |(i, _)| *i);
+                    for i in 0..upto {
                         let raw = batch.row(i);
-                        if let Some(prev) = raw.unchecked_prev {
-                            check_hash(&path, &prev, &raw)?;
-                        }
                         let (idx, hash, ts) = (raw.idx, raw.hash, raw.ts);
                         let ev = decode_event(&path, &raw, true)?;
                         proj.apply_decoded(idx, ts, ev, &mut changes)
@@ -205,6 +215,9 @@ impl Journal {
                             sink(idx, &hash, &proj, &mut changes)?;
                         }
                     }
+                    if let Some((_, e)) = bad {
+                        return Err(e);
+                    }
                     batch.clear();
                     let _ = back_tx.try_send(batch);
                 }
@@ -215,41 +228,73 @@ impl Journal {
                     .try_recv()
                     .unwrap_or_else(|_| RawBatch::with_room(BATCH))
             };
-            let send = |batch: RawBatch| {
+            let mut many = HashMany::new();
+            // Send a full (or the last) batch, its hashes checked here or left to the
+            // worker; a bad hash sends the rows before it and is this thread's error.
+            let mut send = |mut batch: RawBatch| -> std::result::Result<(), Option<JournalError>> {
+                let busy = queued.load(std::sync::atomic::Ordering::Relaxed) >= QUEUED / 2;
+                #[cfg(feature = "testkit")]
+                let busy =
+                    match crate::testkit::FOLD_CHECKS.load(std::sync::atomic::Ordering::Relaxed) {
+                        crate::testkit::FOLD_CHECKS_READER => true,
+                        crate::testkit::FOLD_CHECKS_FOLDER => false,
+                        _ => busy,
+                    };
+                let bad = match busy {
+                    true => batch.first_bad(&mut many, &self.path),
+                    false => {
+                        batch.unchecked = true;
+                        None
+                    }
+                };
+                if let Some((i, _)) = &bad {
+                    batch.truncate(*i);
+                }
                 queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tx.send(batch)
+                // A send fails only when the worker stopped on an error: it reports it.
+                tx.send(batch).map_err(|_| None)?;
+                bad.map_or(Ok(()), |(_, e)| Err(Some(e)))
             };
             let mut batch = fresh();
             let mut worker_gone = false;
-            // Decided once per batch, before its first row.
-            let mut rows_left = 0usize;
-            let mut defer = false;
-            let defer_hash = || {
-                if rows_left == 0 {
-                    rows_left = BATCH;
-                    defer = queued.load(std::sync::atomic::Ordering::Relaxed) < QUEUED / 2;
-                }
-                rows_left -= 1;
-                defer
+            // Every row's hash is left to the batch check (`send`).
+            let read = self.for_each_raw_after(
+                next,
+                prev,
+                until,
+                true,
+                || true,
+                |raw| {
+                    batch.push(&raw);
+                    if batch.rows.len() == BATCH {
+                        match send(std::mem::replace(&mut batch, fresh())) {
+                            Ok(()) => {}
+                            Err(Some(e)) => return Err(e),
+                            Err(None) => {
+                                worker_gone = true;
+                                return Err(JournalError::Missing {
+                                    path: PathBuf::new(),
+                                });
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            );
+            // Also after a read error: the rows before it are still to be checked and
+            // folded, and the earliest fault is the one reported.
+            let read = match (read, worker_gone || batch.rows.is_empty()) {
+                (read, true) => read,
+                (read, false) => match (send(batch), read) {
+                    (Err(None), read) => {
+                        worker_gone = true;
+                        read
+                    }
+                    (Err(Some(e)), Ok(())) => Err(e),
+                    (Err(Some(e)), Err(r)) if error_idx(&e) < error_idx(&r) => Err(e),
+                    (_, read) => read,
+                },
             };
-            let read = self.for_each_raw_after(next, prev, until, true, defer_hash, |raw| {
-                batch.push(&raw);
-                if batch.rows.len() == BATCH
-                    && send(std::mem::replace(&mut batch, fresh())).is_err()
-                {
-                    // The worker stopped on an error; it reports it below.
-                    worker_gone = true;
-                    return Err(JournalError::Missing {
-                        path: PathBuf::new(),
-                    });
-                }
-                Ok(())
-            });
-            // Also after a read error: the rows before it may hold deferred checks, and
-            // the earliest fault is the one reported.
-            if !worker_gone && !batch.rows.is_empty() {
-                let _ = send(batch);
-            }
             drop(tx);
             let folded = worker
                 .join()
@@ -552,76 +597,6 @@ struct RawRow<'a> {
     trial_id: Option<&'a str>,
     /// Set when the row's hash was not checked yet: the stored hash of the row before.
     unchecked_prev: Option<[u8; 32]>,
-}
-
-/// Rows copied into one buffer per batch, so the reader thread makes one allocation per
-/// batch and the decoding thread allocates (and frees) everything else itself.
-#[derive(Default)]
-struct RawBatch {
-    text: String,
-    rows: Vec<RawSpan>,
-}
-
-struct RawSpan {
-    idx: u64,
-    hash: [u8; 32],
-    schedule_idx: Option<u64>,
-    /// Byte ranges in `text`: kind, payload, ts, trial_id (empty range + flag for None).
-    ranges: [(u32, u32); 4],
-    has_trial_id: bool,
-    unchecked_prev: Option<[u8; 32]>,
-}
-
-impl RawBatch {
-    /// An empty batch with room for `rows` rows of typical size.
-    fn with_room(rows: usize) -> RawBatch {
-        RawBatch {
-            text: String::with_capacity(rows * 512),
-            rows: Vec::with_capacity(rows),
-        }
-    }
-
-    fn clear(&mut self) {
-        self.text.clear();
-        self.rows.clear();
-    }
-
-    fn push(&mut self, r: &RawRow<'_>) {
-        let mut put = |t: &str| {
-            let start = self.text.len() as u32;
-            self.text.push_str(t);
-            (start, self.text.len() as u32)
-        };
-        let ranges = [
-            put(r.kind),
-            put(r.payload),
-            put(r.ts),
-            put(r.trial_id.unwrap_or("")),
-        ];
-        self.rows.push(RawSpan {
-            idx: r.idx,
-            hash: r.hash,
-            schedule_idx: r.schedule_idx,
-            ranges,
-            has_trial_id: r.trial_id.is_some(),
-            unchecked_prev: r.unchecked_prev,
-        });
-    }
-
-    fn row(&self, i: usize) -> RawRow<'_> {
-        let sp = &self.rows[i];
-        let at = |k: usize| &self.text[sp.ranges[k].0 as usize..sp.ranges[k].1 as usize];
-        RawRow {
-            idx: sp.idx,
-            kind: at(0),
-            payload: at(1),
-            ts: at(2),
-            hash: sp.hash,
-            schedule_idx: sp.schedule_idx,
-            trial_id: sp.has_trial_id.then(|| at(3)),
-            unchecked_prev: sp.unchecked_prev,
-        }
-    }
 }
 
 /// Recompute a row's chain hash from the stored hash of the row before it (`prev`) and
