@@ -618,3 +618,88 @@ fn pilot_cancel_stops_one_trial_and_kill_stops_the_run_and_its_workers() {
         1
     );
 }
+
+/// A run's first worker jobs are submitted side by side, not one `sbatch` after another:
+/// with an `sbatch` that takes a second to answer (a busy controller), the four workers
+/// of a concurrency-8 run are all submitted within a second, where one after another
+/// they would take four. Their trials' directories are retired and used again as a
+/// local run's are: nothing is left under `trials/` when the run is done.
+#[test]
+fn pilot_workers_are_submitted_together_and_leave_no_trial_directories() {
+    let _cluster = require_slurm();
+    let s = Scratch::new();
+    s.tasks(24);
+    let exp = s.experiment(&["a"], 1, 8, "");
+    recording_agent(&s, "0", SUCCESS);
+    // `sbatch` on PATH: notes when it was called, waits a second, then submits.
+    let bin = s.dir().join("slow-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = s.dir().join("sbatch-calls");
+    let real = sh(
+        Command::new("sh").args(["-c", "command -v sbatch"]),
+        "which sbatch",
+    );
+    let shim = bin.join("sbatch");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\necho \"$(date +%s%N)\" >> '{}'\nsleep 1\nexec '{}' \"$@\"\n",
+            calls.display(),
+            real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let exp_arg = exp.to_str().unwrap();
+    let mut child = s
+        .labj_cmd(&[
+            "run",
+            "--json",
+            "--executor",
+            "slurm",
+            "--slurm-workers",
+            "4",
+            exp_arg,
+        ])
+        .env("PATH", &path)
+        .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
+        .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn labj run");
+    let status = wait_within(&mut child, COMMAND_LIMIT, "labj run --slurm-workers 4");
+    assert_eq!(status.code(), Some(0), "{}", run_err(&s));
+    let run_dir = s.the_run();
+    let proj = check_journal(&run_dir);
+    assert_eq!(proj.aggregates.overall.succeeded, 24);
+
+    let mut at: Vec<u128> = std::fs::read_to_string(&calls)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    at.sort();
+    let ids: BTreeSet<String> = jobs_of(&run_dir).into_iter().map(|(_, j, _)| j).collect();
+    assert_eq!(at.len(), ids.len(), "one sbatch per worker job: {ids:?}");
+    assert_eq!(
+        at.len(),
+        4,
+        "8 trials at once, 4 workers of 2 slots: {ids:?}"
+    );
+    let spread_ms = (at[3] - at[0]) / 1_000_000;
+    assert!(
+        spread_ms < 900,
+        "the four sbatch calls began {spread_ms} ms apart (one after another: >= 3,000)"
+    );
+    let left: Vec<_> = std::fs::read_dir(run_dir.join("trials"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "trial directories left behind: {left:?}");
+    wait_no_workers(&run_id(&run_dir), Duration::from_secs(20));
+}

@@ -178,6 +178,9 @@ pub trait WorkerBackend: Send {
     /// trials from now on. Queued trials are dispatched (journaled) but run only within
     /// the capacity, and a pause keeps them from starting.
     fn set_queue_depth(&mut self, _depth: usize) {}
+    /// `upcoming` are about to be submitted, one after another: a backend whose workers
+    /// take long to start may start the ones they need together. Default: nothing.
+    fn expect_submissions(&mut self, _upcoming: &[TrialDispatch]) {}
     /// Accept a dispatch (already journaled as `trial_dispatched`), or refuse it.
     fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError>;
     /// Wait up to `timeout` for at least one completion, then return what is ready, at

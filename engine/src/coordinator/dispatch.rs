@@ -129,6 +129,10 @@ impl Coordinator<'_> {
     /// full worker does not hold back dispatches placed on another).
     pub(super) fn submit_backlog(&mut self) {
         let mut deferred = VecDeque::new();
+        if !self.backlog.is_empty() {
+            self.backend
+                .expect_submissions(self.backlog.make_contiguous());
+        }
         while let Some(d) = self.backlog.pop_front() {
             match self.backend.submit(d.clone()) {
                 Ok(_) => {}

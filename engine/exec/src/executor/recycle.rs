@@ -31,16 +31,28 @@ pub const FREE_DIR: &str = ".free";
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// The free trial directories of one session's local workers.
+/// The free trial directories of one session's local workers (or of one Slurm pilot
+/// worker job).
 #[derive(Debug, Default)]
 pub struct TrialDirs {
     free: Mutex<Vec<PathBuf>>,
+    /// Names this pool's entries in `trials/.free/` apart from other pools' there.
+    tag: Option<String>,
 }
 
 impl TrialDirs {
-    /// An empty pool.
+    /// An empty pool; its entries are named by this process's id.
     pub fn new() -> TrialDirs {
         TrialDirs::default()
+    }
+
+    /// An empty pool whose entries are named by `tag`: for processes on several hosts
+    /// that share a run directory (Slurm pilot workers), where process ids can repeat.
+    pub fn tagged(tag: &str) -> TrialDirs {
+        TrialDirs {
+            free: Mutex::default(),
+            tag: Some(tag.to_string()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PathBuf>> {
@@ -82,11 +94,11 @@ impl TrialDirs {
         let Some(pool) = dir.parent().map(|t| t.join(FREE_DIR)) else {
             return false;
         };
-        let to = pool.join(format!(
-            "{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let to = pool.join(match &self.tag {
+            Some(tag) => format!("{tag}-{seq}"),
+            None => format!("{}-{seq}", std::process::id()),
+        });
         let moved = std::fs::rename(dir, &to).is_ok()
             || (std::fs::create_dir(&pool).is_ok() && std::fs::rename(dir, &to).is_ok());
         if moved {

@@ -39,13 +39,15 @@ impl JobState {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
-    cmd.output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            format!("{what}: command not found (is Slurm installed and on PATH? scripts/slurm-dev-cluster.sh start sets up a one-node cluster)")
-        } else {
-            format!("{what}: cannot run: {e}")
-        }
-    })
+    cmd.output().map_err(|e| cannot_run(what, &e))
+}
+
+fn cannot_run(what: &str, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{what}: command not found (is Slurm installed and on PATH? scripts/slurm-dev-cluster.sh start sets up a one-node cluster)")
+    } else {
+        format!("{what}: cannot run: {e}")
+    }
 }
 
 fn failure(what: &str, out: &Output) -> String {
@@ -59,15 +61,43 @@ fn failure(what: &str, out: &Output) -> String {
 
 /// `sbatch --parsable [args] script`: the job id.
 pub(crate) fn sbatch(args: &[String], script: &Path) -> Result<String, String> {
-    let out = run(
-        Command::new("sbatch")
-            .arg("--parsable")
-            .args(args)
-            .arg(script),
-        "sbatch",
-    )?;
+    let out = run(&mut sbatch_command(args, script), "sbatch")?;
+    sbatch_job_id(&out)
+}
+
+/// `n` submissions of the same `sbatch` at once (each `sbatch` waits on the controller's
+/// answer, so one after another they take `n` round trips): the job id of each, or why
+/// it failed.
+pub(crate) fn sbatch_many(n: usize, args: &[String], script: &Path) -> Vec<Result<String, String>> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            sbatch_command(args, script)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child
+                .and_then(|c| c.wait_with_output())
+                .map_err(|e| cannot_run("sbatch", &e))?;
+            sbatch_job_id(&out)
+        })
+        .collect()
+}
+
+fn sbatch_command(args: &[String], script: &Path) -> Command {
+    let mut cmd = Command::new("sbatch");
+    cmd.arg("--parsable").args(args).arg(script);
+    cmd
+}
+
+fn sbatch_job_id(out: &Output) -> Result<String, String> {
     if !out.status.success() {
-        return Err(failure("sbatch", &out));
+        return Err(failure("sbatch", out));
     }
     // `--parsable` prints `jobid[;cluster]`.
     let text = String::from_utf8_lossy(&out.stdout);

@@ -362,6 +362,12 @@ impl WorkerBackend for SlurmBackend {
         self.jobs.len() + self.ready.len()
     }
 
+    fn expect_submissions(&mut self, upcoming: &[TrialDispatch]) {
+        if let Some(p) = &mut self.pilot {
+            p.expect_submissions(upcoming);
+        }
+    }
+
     fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError> {
         if let Some(p) = &mut self.pilot {
             return p.submit(dispatch);

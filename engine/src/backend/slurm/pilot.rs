@@ -42,6 +42,13 @@ const PENDING_NOTICE_AFTER: Duration = Duration::from_secs(5);
 /// How long a pause or resume waits for the worker's answer.
 const ACK_WAIT: Duration = Duration::from_secs(5);
 
+/// The longest a trial like `spec` may take, all its attempts included.
+fn budget_ms(spec: &model::trial::TrialSpec) -> u64 {
+    spec.agent
+        .timeout_ms
+        .saturating_mul(u64::from(spec.retry.max_attempts.max(1)))
+}
+
 struct Worker {
     dir: PathBuf,
     /// Trials handed to it and not answered.
@@ -189,6 +196,38 @@ impl Pool {
     }
 
     fn start_worker(&mut self, spec: &model::trial::TrialSpec) -> Result<String, String> {
+        let (args, script) = self.worker_job(spec)?;
+        let job_id = cmd::sbatch(&args, &script)?;
+        self.started(&job_id)?;
+        Ok(job_id)
+    }
+
+    /// Start `n` worker jobs at once (their `sbatch` calls side by side); the first
+    /// failure, if any, after adopting the jobs that did start.
+    fn start_workers(&mut self, spec: &model::trial::TrialSpec, n: usize) -> Result<(), String> {
+        let (args, script) = self.worker_job(spec)?;
+        let mut first_err = None;
+        for started in cmd::sbatch_many(n, &args, &script) {
+            if let Err(e) = started.and_then(|job_id| self.started(&job_id)) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// A submitted worker job: its directories, and it counts from now on.
+    fn started(&mut self, job_id: &str) -> Result<(), String> {
+        let dir = files::worker_dir(&self.cfg.run_dir, job_id);
+        // Adopted first: a job that is queued counts against the bound whatever else fails.
+        self.adopt(job_id, None);
+        files::create_worker_dirs(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+    }
+
+    /// The `sbatch` arguments and script of a worker job for trials like `spec`.
+    fn worker_job(
+        &self,
+        spec: &model::trial::TrialSpec,
+    ) -> Result<(Vec<String>, std::path::PathBuf), String> {
         let base = files::workers_dir(&self.cfg.run_dir);
         std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
         let script = base.join("worker.sh");
@@ -202,11 +241,8 @@ impl Pool {
             super::job::write_atomic(&script, text.as_bytes())
                 .map_err(|e| format!("{}: {e}", script.display()))?;
         }
-        let budget_ms = spec
-            .agent
-            .timeout_ms
-            .saturating_mul(u64::from(spec.retry.max_attempts.max(1)));
-        let minutes = (budget_ms.div_ceil(60_000) + TIME_MARGIN_MINUTES).max(WORKER_MIN_MINUTES);
+        let minutes =
+            (budget_ms(spec).div_ceil(60_000) + TIME_MARGIN_MINUTES).max(WORKER_MIN_MINUTES);
         let mut args = vec![
             format!("--job-name={}", job_name(&self.cfg.run_id)),
             format!("--output={}/worker-%j.out", base.display()),
@@ -219,11 +255,7 @@ impl Pool {
             args.push(format!("--partition={p}"));
         }
         args.extend(self.cfg.extra_args.iter().cloned());
-        let job_id = cmd::sbatch(&args, &script)?;
-        let dir = files::worker_dir(&self.cfg.run_dir, &job_id);
-        files::create_worker_dirs(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        self.adopt(&job_id, None);
-        Ok(job_id)
+        Ok((args, script))
     }
 
     fn complete(&mut self, ticket_id: &str, outcome: TrialOutcome) {
@@ -576,6 +608,36 @@ impl WorkerBackend for Pool {
 
     fn in_flight(&self) -> usize {
         self.tickets.len() + self.ready.len()
+    }
+
+    /// The worker jobs `n` more trials need beyond the room open workers have are
+    /// started together (a run's first dispatches: one `sbatch` round trip instead of
+    /// one per worker); a failure here is left for `submit`, which starts the worker it
+    /// needs alone and reports why it cannot.
+    fn expect_submissions(&mut self, upcoming: &[TrialDispatch]) {
+        let slots = self.slots_per_worker();
+        let room: usize = self
+            .workers
+            .values()
+            .filter(|w| !w.closed)
+            .map(|w| slots.saturating_sub(w.load))
+            .sum();
+        let n = upcoming
+            .len()
+            .min(self.capacity().saturating_sub(self.in_flight()));
+        let wanted = n.saturating_sub(room).div_ceil(slots);
+        let start = wanted.min(self.max_workers.saturating_sub(self.workers.len()));
+        // Time limits fit the longest of the trials they are started for.
+        let longest = upcoming
+            .iter()
+            .map(|d| &d.spec)
+            .max_by_key(|s| budget_ms(s));
+        let (Some(spec), true) = (longest, start > 1) else {
+            return;
+        };
+        if let Err(e) = self.start_workers(spec, start) {
+            tracing::debug!("starting {start} slurm worker jobs together: {e}");
+        }
     }
 
     fn submit(&mut self, dispatch: TrialDispatch) -> Result<WorkerTicket, SubmitError> {

@@ -1,14 +1,16 @@
 //! What a pilot worker job runs (`labj trial pilot`): it takes the trials the
 //! coordinator writes into its inbox one after another (several at once when the
 //! coordinator gives it several), runs each with the same
-//! [`execute_trial`](exec::executor::execute_trial) as a local run, and writes each
+//! [`execute_and_compact`](exec::executor::execute_and_compact) as a local run (its
+//! trial directories retired and used again as a local session's are), and writes each
 //! outcome into its outbox. It never touches the journal. It exits when the coordinator
 //! writes `stop` or when it had nothing to do for its idle time, after finishing what it
 //! took; before taking nothing more it writes `gone`, so the coordinator hands it
 //! nothing more. File layout: [`super::pilot_files`].
 
 use super::pilot_files::{self as files, Ctl};
-use exec::executor::{execute_trial, TrialControl};
+use exec::executor::recycle::TrialDirs;
+use exec::executor::{execute_and_compact, TrialControl};
 use model::trial::TrialSpec;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,8 @@ struct Worker {
     seen: HashMap<String, u64>,
     done_tx: mpsc::Sender<String>,
     done_rx: mpsc::Receiver<String>,
+    /// Trial directories compaction retired, for this job's next trials.
+    dirs: Arc<TrialDirs>,
 }
 
 /// Serve trials from `<workers_dir>/<job_id>` until stopped or idle for `idle`.
@@ -65,6 +69,7 @@ pub fn serve(workers_dir: &Path, job_id: &str, idle: Duration) -> Result<usize, 
         seen: HashMap::new(),
         done_tx,
         done_rx,
+        dirs: Arc::new(TrialDirs::tagged(&format!("job{job_id}"))),
     };
     let mut ran = 0;
     let mut gone = false;
@@ -231,10 +236,11 @@ impl Worker {
             }
             self.running.insert(ticket.clone(), Arc::clone(&control));
             let (dir, tx) = (self.dir.clone(), self.done_tx.clone());
+            let dirs = Arc::clone(&self.dirs);
             std::thread::spawn(move || {
                 // Agent spawns copy only this thread's few descriptors (see the fn).
                 exec::executor::private_fd_table();
-                let outcome = execute_trial(&spec, &control);
+                let outcome = execute_and_compact(&spec, &control, &dirs);
                 match serde_json::to_vec(&outcome) {
                     Ok(json) => {
                         if let Err(e) = files::put(&dir, &outbox, &json, true) {
