@@ -542,3 +542,73 @@ fn an_idle_worker_says_it_drains_and_exits_on_sigterm() {
     );
     assert!(err.contains("[labj worker] drained; exiting"), "{err}");
 }
+
+/// The voluntary context switches (wake-ups) of process `pid`'s main thread.
+fn main_thread_wakes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches in /proc status")
+}
+
+/// A remote run whose agents all wait: the coordinator sleeps until a poller's answer
+/// (each endpoint's long poll returns about once a second), a control request, a
+/// signal or its heartbeat wakes it, not every 50 ms; a pause still reaches it at once.
+#[test]
+fn an_idle_remote_coordinator_sleeps_until_something_happens() {
+    let s = Scratch::new();
+    s.script("agent.sh", &format!("sleep 12\n{SUCCESS}"));
+    s.tasks(2);
+    s.experiment(&["base"], 1, 2, "");
+    let w = Worker::start(&s.dir().join("w"), 2, &[]);
+    let mut args = vec!["run", "experiment.yaml", "--json"];
+    let ra = remote_args(&[&w]);
+    args.extend(ra.iter().map(String::as_str));
+    let coord = s
+        .labj_cmd(&args)
+        .env(TOKEN_ENV, TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = wait_for(Duration::from_secs(30), "run created", || s.first_run());
+    wait_for(Duration::from_secs(30), "two trials in flight", || {
+        let proj = journal::Journal::open_read_only(&journal_path(&run))
+            .ok()?
+            .fold(None)
+            .ok()?;
+        (proj.control.active_trials.len() == 2).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // A polling coordinator wakes at least 20 times a second in every window; a loaded
+    // machine adds wakes of its own to any window (a CI run once saw 11/s in one 2 s
+    // window). So up to three 3 s windows are measured, and one below 8/s shows the
+    // coordinator does not poll.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (before, w0) = (main_thread_wakes(coord.id()), std::time::Instant::now());
+        std::thread::sleep(Duration::from_secs(3));
+        let wakes = main_thread_wakes(coord.id()) - before;
+        seen.push((wakes, w0.elapsed()));
+        if wakes as f64 / w0.elapsed().as_secs_f64() < 8.0 {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|(wakes, took)| (*wakes as f64 / took.as_secs_f64()) < 8.0),
+        "the idle remote coordinator woke 8 or more times a second in each 3 s window: {seen:?}"
+    );
+    let out = s.labj(&["pause", run.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["status"], "paused", "{answer}");
+    let out = s.labj(&["resume", run.to_str().unwrap(), "--all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = coord.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let proj = check_journal(&run);
+    assert_eq!(proj.aggregates.overall.succeeded, 2);
+}

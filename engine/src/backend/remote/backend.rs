@@ -403,6 +403,7 @@ impl RemoteWorkerBackend {
                     self.endpoints[idx].failing = Some(message);
                 }
             }
+            PollerMsg::Wake => {}
         }
     }
 
@@ -756,6 +757,17 @@ impl WorkerBackend for RemoteWorkerBackend {
     fn take_events(&mut self) -> Vec<BackendEvent> {
         let notices = self.notices.drain(..).map(BackendEvent::Notice);
         notices.chain(self.reports.drain(..)).collect()
+    }
+
+    /// The pollers' channel also carries the coordinator's wake-ups: its wait ends on a
+    /// completion, a poll's answer or fault (each endpoint's long poll returns at least
+    /// every few seconds), a control request or a signal. Losses are checked on every
+    /// turn, at least once a second.
+    fn waker(&self) -> Option<Waker> {
+        let tx = self.tx.clone();
+        Some(Waker::new(move || {
+            let _ = tx.send(PollerMsg::Wake);
+        }))
     }
 
     fn fatal(&self) -> Option<String> {

@@ -26,6 +26,8 @@ pub(super) enum PollerMsg {
     EvidenceMissing(Vec<super::evidence::MissingBlob>),
     Fault(usize, RemoteError),
     Unreachable(usize, String),
+    /// The coordinator's alarm (`WorkerBackend::waker`): ends its wait, nothing else.
+    Wake,
 }
 
 /// One endpoint's poller thread: long-polls the worker, sends the acknowledgements the
