@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use support::recorded::*;
-use support::slurm::{assert_per_variant_cap_holds, require_slurm, spawn_slurm_run};
+use support::slurm::{
+    assert_per_variant_cap_holds, require_slurm, spawn_slurm_run, spawn_slurm_run_env,
+};
 use support::*;
 
 fn sh(cmd: &mut Command, what: &str) -> String {
@@ -656,23 +658,7 @@ fn pilot_workers_are_submitted_together_and_leave_no_trial_directories() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let exp_arg = exp.to_str().unwrap();
-    let mut child = s
-        .labj_cmd(&[
-            "run",
-            "--json",
-            "--executor",
-            "slurm",
-            "--slurm-workers",
-            "4",
-            exp_arg,
-        ])
-        .env("PATH", &path)
-        .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
-        .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn labj run");
+    let mut child = spawn_slurm_run_env(&s, &exp, &["--slurm-workers", "4"], &[("PATH", &path)]);
     let status = wait_within(&mut child, COMMAND_LIMIT, "labj run --slurm-workers 4");
     assert_eq!(status.code(), Some(0), "{}", run_err(&s));
     let run_dir = s.the_run();

@@ -12,10 +12,21 @@ static CLUSTER: Mutex<()> = Mutex::new(());
 /// `labj run --json --executor slurm ARGS… EXPERIMENT` in the background, its output in
 /// `run.out` / `run.err` of `s`.
 pub fn spawn_slurm_run(s: &Scratch, exp: &Path, args: &[&str]) -> std::process::Child {
+    spawn_slurm_run_env(s, exp, args, &[])
+}
+
+/// [`spawn_slurm_run`] with extra environment variables for `labj`.
+pub fn spawn_slurm_run_env(
+    s: &Scratch,
+    exp: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Child {
     let mut argv = vec!["run", "--json", "--executor", "slurm"];
     argv.extend_from_slice(args);
     argv.push(exp.to_str().unwrap());
     s.labj_cmd(&argv)
+        .envs(env.iter().copied())
         .stdout(std::fs::File::create(s.dir().join("run.out")).unwrap())
         .stderr(std::fs::File::create(s.dir().join("run.err")).unwrap())
         .stdin(std::process::Stdio::null())

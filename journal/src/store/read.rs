@@ -60,21 +60,21 @@ impl Journal {
         check_chain: bool,
         f: impl FnMut(RawRow<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.for_each_raw_after(from, [0; 32], to, check_chain, || false, f)
+        self.for_each_raw_after(from, [0; 32], to, check_chain, false, f)
     }
 
     /// Like `for_each_raw`, with the chain checked from `from` on given the hash of the
     /// event before it (`prev`; zeros for event 0): a fold resuming from a snapshot.
-    /// When `defer_hash()` says so for a row, its hash is not recomputed here but handed
-    /// on with the row ([`RawRow::unchecked_prev`]): the receiver must check it (every
-    /// other check of the row is made here all the same).
+    /// With `defer_hash`, no row's hash is recomputed here: each is handed on with the
+    /// stored hash of the row before it ([`RawRow::unchecked_prev`]) and the receiver
+    /// must check it (every other check of the row is made here all the same).
     fn for_each_raw_after(
         &self,
         from: u64,
         prev: [u8; 32],
         to: Option<u64>,
         check_chain: bool,
-        mut defer_hash: impl FnMut() -> bool,
+        defer_hash: bool,
         mut f: impl FnMut(RawRow<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self
@@ -144,7 +144,7 @@ impl Journal {
             };
             let row = match check_chain {
                 false => row,
-                true if defer_hash() => RawRow {
+                true if defer_hash => RawRow {
                     unchecked_prev: Some(prev),
                     ..row
                 },
@@ -258,29 +258,22 @@ impl Journal {
             let mut batch = fresh();
             let mut worker_gone = false;
             // Every row's hash is left to the batch check (`send`).
-            let read = self.for_each_raw_after(
-                next,
-                prev,
-                until,
-                true,
-                || true,
-                |raw| {
-                    batch.push(&raw);
-                    if batch.rows.len() == BATCH {
-                        match send(std::mem::replace(&mut batch, fresh())) {
-                            Ok(()) => {}
-                            Err(Some(e)) => return Err(e),
-                            Err(None) => {
-                                worker_gone = true;
-                                return Err(JournalError::Missing {
-                                    path: PathBuf::new(),
-                                });
-                            }
+            let read = self.for_each_raw_after(next, prev, until, true, true, |raw| {
+                batch.push(&raw);
+                if batch.rows.len() == BATCH {
+                    match send(std::mem::replace(&mut batch, fresh())) {
+                        Ok(()) => {}
+                        Err(Some(e)) => return Err(e),
+                        Err(None) => {
+                            worker_gone = true;
+                            return Err(JournalError::Missing {
+                                path: PathBuf::new(),
+                            });
                         }
                     }
-                    Ok(())
-                },
-            );
+                }
+                Ok(())
+            });
             // Also after a read error: the rows before it are still to be checked and
             // folded, and the earliest fault is the one reported.
             let read = match (read, worker_gone || batch.rows.is_empty()) {
