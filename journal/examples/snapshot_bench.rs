@@ -179,8 +179,13 @@ fn main() {
         push("replay_snap", rs.as_secs_f64() / picks.len() as f64);
     }
     if let Some(k) = &keep {
-        // The last journal with snapshots, for `--fold` under a profiler.
-        std::fs::rename(&with, k).expect("--keep");
+        // The last journal with snapshots, for `--fold` under a profiler. A rename
+        // cannot cross file systems (`--dir` on another one): copy then remove instead.
+        if std::fs::rename(&with, k).is_err() {
+            std::fs::copy(&with, k)
+                .and_then(|_| std::fs::remove_file(&with))
+                .unwrap_or_else(|e| panic!("--keep {}: {e}", k.display()));
+        }
     }
     let m = |k: &str| median(r[k].clone());
     println!(
