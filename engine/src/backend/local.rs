@@ -81,7 +81,7 @@ pub(crate) struct LocalThreadWorkerBackend {
     notices: Vec<BackendNotice>,
     handles: Vec<std::thread::JoinHandle<()>>,
     /// Worker threads still alive (a thread decrements it as it exits).
-    alive: Arc<std::sync::atomic::AtomicUsize>,
+    alive: Arc<Alive>,
     /// Set by [`WorkerBackend::abandon`]: drop does not wait for stuck workers.
     abandoned: bool,
     permits: Arc<Permits>,
@@ -160,7 +160,7 @@ impl LocalThreadWorkerBackend {
             runner,
             notices: Vec::new(),
             handles: Vec::new(),
-            alive: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            alive: Arc::default(),
             abandoned: false,
             permits: Arc::default(),
             queue_depth: 0,
@@ -195,7 +195,7 @@ impl LocalThreadWorkerBackend {
         let permits = Arc::clone(&self.permits);
         let n = self.threads;
         let alive = Arc::clone(&self.alive);
-        alive.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        alive.enter();
         let exit_guard = AliveGuard(Arc::clone(&alive));
         let spawned = std::thread::Builder::new()
             .name(format!("labj-worker-{n}"))
@@ -396,12 +396,43 @@ impl WorkerBackend for LocalThreadWorkerBackend {
     }
 }
 
+/// How many worker threads are alive, and a condition variable signalled whenever one
+/// ends, so dropping the backend waits exactly as long as its workers take (not in
+/// polling steps: a run's end was 10 ms later than its last worker's).
+#[derive(Default)]
+struct Alive {
+    count: Mutex<usize>,
+    gone: std::sync::Condvar,
+}
+
+impl Alive {
+    fn enter(&self) {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+    }
+
+    fn leave(&self) {
+        let mut n = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        self.gone.notify_all();
+    }
+
+    /// Waits until no worker is alive or `wait` has passed; whether none is.
+    fn wait_none(&self, wait: Duration) -> bool {
+        let n = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        let (n, _) = self
+            .gone
+            .wait_timeout_while(n, wait, |n| *n > 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *n == 0
+    }
+}
+
 /// Decrements the live-thread count when a worker thread ends (or never starts).
-struct AliveGuard(Arc<std::sync::atomic::AtomicUsize>);
+struct AliveGuard(Arc<Alive>);
 
 impl Drop for AliveGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.leave();
     }
 }
 
@@ -413,18 +444,12 @@ impl Drop for LocalThreadWorkerBackend {
         }
         self.jobs = None;
         // Bounded: a worker stuck outside its agent must not keep the process alive.
-        let deadline = std::time::Instant::now()
-            + if self.abandoned {
-                Duration::ZERO
-            } else {
-                DROP_WAIT
-            };
-        while self.alive.load(std::sync::atomic::Ordering::SeqCst) > 0
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if self.alive.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        let wait = if self.abandoned {
+            Duration::ZERO
+        } else {
+            DROP_WAIT
+        };
+        if self.alive.wait_none(wait) {
             for h in self.handles.drain(..) {
                 let _ = h.join();
             }
