@@ -191,3 +191,36 @@ fn drop_does_not_wait_for_abandoned_stuck_workers() {
         t.elapsed()
     );
 }
+
+#[test]
+fn the_drop_wait_ends_when_the_last_worker_leaves_and_gives_up_at_its_bound() {
+    // The wait ends when the last worker leaves, not at the next poll; a worker that
+    // never leaves is given up on at the bound.
+    let alive = Arc::new(Alive::default());
+    alive.enter();
+    alive.enter();
+    let leaving = Arc::clone(&alive);
+    let worker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        leaving.leave();
+        std::thread::sleep(Duration::from_millis(30));
+        leaving.leave();
+    });
+    assert!(
+        alive.wait_none(Duration::from_secs(30)),
+        "both workers left: the wait must see it"
+    );
+    worker.join().unwrap();
+    assert_eq!(*alive.count.lock().unwrap(), 0);
+
+    let stuck = Alive::default();
+    stuck.enter();
+    let t = Instant::now();
+    assert!(
+        !stuck.wait_none(Duration::from_millis(50)),
+        "a worker that never leaves is not waited for past the bound"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(50));
+    // Nothing waits at all when no worker ever started.
+    assert!(Alive::default().wait_none(Duration::ZERO));
+}
